@@ -1,0 +1,54 @@
+# calsync — the front door. `make test` is what CI runs (.ci/run).
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+BIN := $(VENV)/bin
+export UV_PYTHON_DOWNLOADS := never
+export UV_COMPILE_BYTECODE := 1
+export SAM_CLI_TELEMETRY := 0
+export AWS_DEFAULT_REGION ?= us-east-1
+
+.PHONY: venv test lint unit integration e2e bench run build deploy requirements event clean
+
+$(VENV)/.installed: requirements/dev.txt pyproject.toml
+	@command -v uv >/dev/null || python3 -m pip install --quiet uv
+	uv venv --quiet --allow-existing --python 3.13 $(VENV)
+	uv pip install --quiet --python $(PY) --require-hashes -r requirements/dev.txt
+	uv pip install --quiet --python $(PY) --no-deps -e .
+	@touch $@
+
+venv: $(VENV)/.installed
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/cfn-lint template.yaml
+	$(BIN)/sam validate --lint --template template.yaml
+
+test: lint
+	$(BIN)/pytest
+
+bench: venv
+	$(PY) -m calsync_dev.bench
+
+run: venv
+	$(BIN)/calsync local
+
+build: venv
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/sam build
+
+deploy: build
+	$(BIN)/sam deploy $(if $(CONFIG_ENV),--config-env $(CONFIG_ENV),)
+
+# Print a freshly signed API Gateway event: make event BODY=events/webhooks/invitee_created.json
+event: venv
+	@$(BIN)/calsync events render $(BODY) $(if $(KEY),--key $(KEY),)
+
+# Regenerate the hash-pinned requirement files from pyproject.toml.
+requirements:
+	uv pip compile pyproject.toml --extra dev --extra sam --python-version 3.13 --generate-hashes --no-header --quiet -o requirements/dev.txt
+	uv pip compile pyproject.toml --constraint requirements/dev.txt --python-version 3.13 --python-platform aarch64-manylinux_2_28 --generate-hashes --no-header --quiet -o layers/calsync/requirements.txt
+
+clean:
+	rm -rf $(VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache

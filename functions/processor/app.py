@@ -1,0 +1,49 @@
+"""Processor Lambda: one per queue. Applies each SQS record; failures are reported alone."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from functools import cache
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from calsync.config import processor_settings
+from calsync.observability import MetricUnit, logger, metrics
+from calsync.processing import process_message
+from calsync.store.bookings import DynamoBookingsRepository
+
+processor = BatchProcessor(event_type=EventType.SQS)
+
+
+@cache
+def _repository() -> tuple[DynamoBookingsRepository, timedelta]:
+    settings = processor_settings()
+    return DynamoBookingsRepository(settings.bookings_table_name), timedelta(days=settings.archive_ttl_days)
+
+
+def record_handler(record: SQSRecord) -> None:
+    repo, archive_ttl = _repository()
+    attributes = record.raw_event.get("messageAttributes") or {}
+    result = process_message(record.body, attributes, repo, now=datetime.now(UTC), archive_ttl=archive_ttl)
+    fields: dict[str, object] = {"event": result.event, "message_id": record.message_id}
+    if result.quarantined:
+        metrics.add_metric(name="DeliveriesQuarantined", unit=MetricUnit.Count, value=1)
+        logger.warning("delivery quarantined", extra={**fields, "reason": result.quarantined})
+        return
+    metrics.add_metric(name="DeliveryLag", unit=MetricUnit.Seconds, value=result.lag_seconds)
+    if result.duplicate:
+        metrics.add_metric(name="DeliveriesDuplicate", unit=MetricUnit.Count, value=1)
+    if result.changed:
+        metrics.add_metric(name="DeliveriesApplied", unit=MetricUnit.Count, value=1)
+    else:
+        metrics.add_metric(name="DeliveriesStale", unit=MetricUnit.Count, value=1)
+    logger.info("delivery processed", extra={**fields, "changed": result.changed, "duplicate": result.duplicate})
+
+
+@logger.inject_lambda_context
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+    return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

@@ -1,0 +1,1 @@
+"""calsync: Calendly webhooks into durable, queryable booking data."""

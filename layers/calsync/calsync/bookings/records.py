@@ -1,0 +1,143 @@
+"""Domain records the merge rules produce, and the repository port that persists them.
+
+Every write of Calendly state carries a ``version``: a string that sorts in the order the
+states happened (``updated_at``, then a rank so that ``canceled`` wins a tie over
+``active``). A repository applies a write only if its version is newer than the stored one,
+so any order and any duplication of deliveries converge to the same state.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from calsync.webhooks.models import Delivery
+
+_INVITEE_URI = re.compile(r"/scheduled_events/([^/?#]+)/invitees/([^/?#]+)/?$")
+_LAST_SEGMENT = re.compile(r"/([^/?#]+)/?(?:[?#].*)?$")
+
+STATUS_RANK = {"active": 0, "canceled": 1}
+
+
+def version(at: datetime, rank: int = 0, *, before: datetime | None = None) -> str:
+    """A lexically sortable version: optional coarser time, the time, then the rank."""
+    stamp = at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    if before is not None:
+        stamp = before.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ") + "|" + stamp
+    return f"{stamp}#{rank}"
+
+
+def last_segment(uri: str) -> str | None:
+    match = _LAST_SEGMENT.search(uri)
+    return match.group(1) if match else None
+
+
+@dataclass(frozen=True, slots=True)
+class InviteeRef:
+    """Where an invitee lives: under its scheduled event, so one Query returns both."""
+
+    event_uuid: str
+    invitee_uuid: str
+
+    @classmethod
+    def from_uri(cls, uri: str | None) -> InviteeRef | None:
+        match = _INVITEE_URI.search(uri or "")
+        return cls(match.group(1), match.group(2)) if match else None
+
+
+@dataclass(frozen=True, slots=True)
+class InviteeSnapshot:
+    ref: InviteeRef
+    uri: str
+    version: str
+    tenant: str
+    status: str
+    updated_at: datetime
+    event_uri: str | None = None
+    email: str | None = None
+    name: str | None = None
+    timezone: str | None = None
+    created_at: datetime | None = None
+    rescheduled: bool = False
+    old_invitee: str | None = None
+    new_invitee: str | None = None
+    cancellation: dict[str, Any] | None = None
+    questions_and_answers: list[dict[str, Any]] = field(default_factory=list)
+    tracking: dict[str, Any] | None = None
+    payment: dict[str, Any] | None = None
+    routing_form_submission: str | None = None
+    event_name: str | None = None
+    start_time: datetime | None = None
+    end_time: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class EventSnapshot:
+    event_uuid: str
+    uri: str
+    version: str
+    tenant: str
+    name: str | None = None
+    status: str | None = None
+    start_time: datetime | None = None
+    end_time: datetime | None = None
+    event_type: str | None = None
+    location: dict[str, Any] | None = None
+    memberships: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class NoShowChange:
+    ref: InviteeRef
+    invitee_uri: str
+    version: str
+    mark: dict[str, Any] | None  # None: the no-show was removed
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    """A reference one record holds to another; set-only, so it is order-independent."""
+
+    ref: InviteeRef
+    attribute: str  # rescheduled_from | rescheduled_to | routing_form_submission
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
+class SubmissionSnapshot:
+    uuid: str
+    uri: str
+    version: str
+    tenant: str
+    submitter_ref: InviteeRef | None
+    routing_form: str | None = None
+    submitter: str | None = None
+    submitter_type: str | None = None
+    questions_and_answers: list[dict[str, Any]] = field(default_factory=list)
+    tracking: dict[str, Any] | None = None
+    result: dict[str, Any] | None = None
+    created_at: datetime | None = None
+
+
+class BookingsRepository(Protocol):
+    """The persistence port; ``store.bookings`` implements it over DynamoDB."""
+
+    def archive(self, delivery: Delivery, *, expires_at: int) -> bool:
+        """Keep the raw delivery; True when this body had not been seen before."""
+        ...
+
+    def upsert_invitee(self, snapshot: InviteeSnapshot) -> bool: ...
+
+    def upsert_event(self, snapshot: EventSnapshot) -> bool: ...
+
+    def set_no_show(self, change: NoShowChange) -> bool: ...
+
+    def link(self, link: Link) -> None: ...
+
+    def upsert_submission(self, snapshot: SubmissionSnapshot) -> bool: ...
+
+    def keep_other(self, delivery: Delivery, *, created_at: datetime) -> bool: ...
+
+    def quarantine(self, delivery: Delivery, *, reason: str) -> None: ...

@@ -1,0 +1,201 @@
+"""Apply one verified delivery to booking state: the processors' single domain call."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from pydantic import ValidationError
+
+from calsync.bookings.records import (
+    STATUS_RANK,
+    BookingsRepository,
+    EventSnapshot,
+    InviteeRef,
+    InviteeSnapshot,
+    Link,
+    NoShowChange,
+    SubmissionSnapshot,
+    last_segment,
+    version,
+)
+from calsync.errors import InvalidDelivery
+from calsync.webhooks.models import (
+    NO_SHOW_DELETED,
+    Delivery,
+    InviteeEnvelope,
+    InviteePayload,
+    NoShowEnvelope,
+    NoShowResource,
+    OtherEnvelope,
+    RoutingFormEnvelope,
+    parse_typed,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ApplyResult:
+    event: str
+    duplicate: bool = False  # the same body was seen before
+    changed: bool = False  # some state moved forward
+    quarantined: str | None = None  # why a verified delivery could not be modelled
+    lag_seconds: float = 0.0
+
+    @property
+    def stale(self) -> bool:
+        """Acknowledged, but older than (or equal to) what is stored: nothing changed."""
+        return not self.changed and self.quarantined is None
+
+
+def invitee_snapshot(payload: InviteePayload, tenant: str) -> InviteeSnapshot | None:
+    ref = InviteeRef.from_uri(payload.uri)
+    if ref is None:
+        return None
+    event = payload.scheduled_event
+    return InviteeSnapshot(
+        ref=ref,
+        uri=payload.uri,
+        version=version(payload.updated_at, STATUS_RANK.get(payload.status, 0)),
+        tenant=tenant,
+        status=payload.status,
+        updated_at=payload.updated_at,
+        event_uri=payload.event or (event.uri if event else None),
+        email=payload.email,
+        name=payload.name,
+        timezone=payload.timezone,
+        created_at=payload.created_at,
+        rescheduled=bool(payload.rescheduled),
+        old_invitee=payload.old_invitee,
+        new_invitee=payload.new_invitee,
+        cancellation=payload.cancellation.model_dump(mode="json") if payload.cancellation else None,
+        questions_and_answers=[qa.model_dump(mode="json") for qa in payload.questions_and_answers],
+        tracking=payload.tracking,
+        payment=payload.payment,
+        routing_form_submission=payload.routing_form_submission,
+        event_name=event.name if event else None,
+        start_time=event.start_time if event else None,
+        end_time=event.end_time if event else None,
+    )
+
+
+def event_snapshot(payload: InviteePayload, tenant: str) -> EventSnapshot | None:
+    event = payload.scheduled_event
+    uuid = last_segment(event.uri) if event else None
+    if event is None or uuid is None:
+        return None
+    stamp = event.updated_at or event.created_at or payload.updated_at
+    return EventSnapshot(
+        event_uuid=uuid,
+        uri=event.uri,
+        version=version(stamp, STATUS_RANK.get(event.status or "active", 0)),
+        tenant=tenant,
+        name=event.name,
+        status=event.status,
+        start_time=event.start_time,
+        end_time=event.end_time,
+        event_type=event.event_type,
+        location=event.location,
+        memberships=event.event_memberships,
+    )
+
+
+def _apply_invitee(payload: InviteePayload, tenant: str, repo: BookingsRepository) -> bool:
+    snapshot = invitee_snapshot(payload, tenant)
+    if snapshot is None:
+        raise InvalidDelivery("payload.uri is not an invitee URI")
+    changed = repo.upsert_invitee(snapshot)
+    event = event_snapshot(payload, tenant)
+    if event is not None:
+        changed = repo.upsert_event(event) or changed
+    # Reschedules: link both halves from whichever delivery arrives first.
+    new_ref = InviteeRef.from_uri(payload.new_invitee)
+    if new_ref is not None:
+        repo.link(Link(new_ref, "rescheduled_from", payload.uri))
+    old_ref = InviteeRef.from_uri(payload.old_invitee)
+    if old_ref is not None:
+        repo.link(Link(old_ref, "rescheduled_to", payload.uri))
+    return changed
+
+
+def _apply_no_show(envelope: NoShowEnvelope, tenant: str, repo: BookingsRepository) -> bool:
+    payload = envelope.payload
+    deleted = envelope.event == NO_SHOW_DELETED
+    rank = 1 if deleted else 0  # a removal wins a tie: it can only follow a mark
+    mark: dict[str, Any] | None = None
+    if isinstance(payload, NoShowResource):
+        ref = InviteeRef.from_uri(payload.invitee)
+        if ref is None:
+            raise InvalidDelivery("payload.invitee is not an invitee URI")
+        if not deleted:
+            mark = {"uri": payload.uri, "created_at": payload.created_at.isoformat()}
+        change = NoShowChange(ref, payload.invitee, version(payload.created_at, rank, before=envelope.created_at), mark)
+        return repo.set_no_show(change)
+    changed = _apply_invitee(payload, tenant, repo)
+    ref = InviteeRef.from_uri(payload.uri)
+    assert ref is not None  # _apply_invitee raised otherwise
+    if not deleted:
+        marked_at = (payload.no_show.created_at if payload.no_show else None) or envelope.created_at
+        mark = {"uri": payload.no_show.uri if payload.no_show else None, "created_at": marked_at.isoformat()}
+    change = NoShowChange(ref, payload.uri, version(payload.updated_at, rank, before=envelope.created_at), mark)
+    return repo.set_no_show(change) or changed
+
+
+def _apply_submission(envelope: RoutingFormEnvelope, tenant: str, repo: BookingsRepository) -> bool:
+    payload = envelope.payload
+    uuid = last_segment(payload.uri)
+    if uuid is None:
+        raise InvalidDelivery("payload.uri has no identifier")
+    submitter_ref = InviteeRef.from_uri(payload.submitter) if payload.submitter_type in (None, "Invitee") else None
+    snapshot = SubmissionSnapshot(
+        uuid=uuid,
+        uri=payload.uri,
+        version=version(payload.updated_at or payload.created_at or envelope.created_at),
+        tenant=tenant,
+        submitter_ref=submitter_ref,
+        routing_form=payload.routing_form,
+        submitter=payload.submitter,
+        submitter_type=payload.submitter_type,
+        questions_and_answers=payload.questions_and_answers,
+        tracking=payload.tracking,
+        result=payload.result,
+        created_at=payload.created_at,
+    )
+    changed = repo.upsert_submission(snapshot)
+    if submitter_ref is not None:
+        repo.link(Link(submitter_ref, "routing_form_submission", payload.uri))
+    return changed
+
+
+def apply_delivery(
+    delivery: Delivery, repo: BookingsRepository, *, now: datetime, archive_ttl: timedelta
+) -> ApplyResult:
+    """Archive the raw delivery, then merge it into booking state, version-aware.
+
+    Safe to run any number of times, in any order relative to other deliveries. Raises
+    ``DependencyUnavailable`` when the store failed (the caller retries the record)."""
+    first_seen = repo.archive(delivery, expires_at=int((now + archive_ttl).timestamp()))
+    try:
+        envelope = parse_typed(delivery.body)
+    except ValidationError as exc:
+        fields = sorted({".".join(str(p) for p in e["loc"]) for e in exc.errors(include_url=False)})
+        reason = f"does not match the {delivery.event} model: {', '.join(fields)}"
+        repo.quarantine(delivery, reason=reason)
+        return ApplyResult(delivery.event, duplicate=not first_seen, quarantined=reason)
+
+    lag = max(0.0, (now - envelope.created_at).total_seconds())
+    tenant = delivery.connection_id
+    try:
+        match envelope:
+            case InviteeEnvelope():
+                changed = _apply_invitee(envelope.payload, tenant, repo)
+            case NoShowEnvelope():
+                changed = _apply_no_show(envelope, tenant, repo)
+            case RoutingFormEnvelope():
+                changed = _apply_submission(envelope, tenant, repo)
+            case OtherEnvelope():
+                changed = repo.keep_other(delivery, created_at=envelope.created_at)
+    except InvalidDelivery as exc:
+        repo.quarantine(delivery, reason=str(exc))
+        return ApplyResult(delivery.event, duplicate=not first_seen, quarantined=str(exc), lag_seconds=lag)
+    return ApplyResult(delivery.event, duplicate=not first_seen, changed=changed, lag_seconds=lag)

@@ -1,0 +1,41 @@
+"""One SQS record in, booking state out: what every processor Lambda runs per record."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+
+from pydantic import ValidationError
+
+from calsync.bookings.records import BookingsRepository
+from calsync.bookings.service import ApplyResult, apply_delivery
+from calsync.store.queues import delivery_from_message
+from calsync.webhooks.models import Delivery
+
+
+def process_message(
+    body: str,
+    attributes: Mapping[str, Mapping[str, object]],
+    repo: BookingsRepository,
+    *,
+    now: datetime,
+    archive_ttl: timedelta,
+) -> ApplyResult:
+    """Apply one queued delivery. A message that is not a calsync delivery at all (someone
+    sent to the queue by hand) is quarantined, not retried: it could never succeed."""
+    try:
+        delivery = delivery_from_message(body, attributes)
+    except ValidationError as exc:
+        fields = sorted({".".join(str(p) for p in e["loc"]) for e in exc.errors(include_url=False)})
+        reason = f"not a calsync delivery message: {', '.join(fields)}"
+        stray = Delivery(
+            connection_id="unknown",
+            received_at=now.astimezone(UTC),
+            body_sha256=hashlib.sha256(body.encode()).hexdigest(),
+            event="unknown",
+            body=body,
+        )
+        repo.quarantine(stray, reason=reason)
+        return ApplyResult("unknown", quarantined=reason)
+    return apply_delivery(delivery, repo, now=now, archive_ttl=archive_ttl)

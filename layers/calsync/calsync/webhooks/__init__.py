@@ -1,0 +1,1 @@
+"""Calendly webhook deliveries: signatures, envelope models and routing (no AWS here)."""

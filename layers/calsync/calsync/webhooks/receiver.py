@@ -1,0 +1,163 @@
+"""The receiver's decision: verify, validate and enqueue one webhook request.
+
+Pure domain code: the signing-key lookup and the queue are ports passed in, so this runs
+the same under Lambda, in the local stack and in benchmarks. Fails closed: nothing is
+enqueued until the signature, the timestamp and the envelope are all good.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Protocol
+
+from pydantic import ValidationError
+
+from calsync.errors import DependencyUnavailable
+from calsync.webhooks import signature
+from calsync.webhooks.models import Delivery, Envelope
+from calsync.webhooks.routing import QueueKind, route
+
+SIGNATURE_HEADER = "calendly-webhook-signature"
+CONNECTION_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+
+
+class SigningKeys(Protocol):
+    def keys_for(self, connection_id: str) -> Sequence[bytes] | None:
+        """The connection's current and previous keys; None if the connection is unknown.
+
+        Raises ``DependencyUnavailable`` when the key store cannot be read."""
+        ...
+
+
+class DeliveryQueue(Protocol):
+    def send(self, kind: QueueKind, delivery: Delivery) -> None:
+        """Enqueue durably; raises ``DependencyUnavailable`` when the queue did not accept."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookRequest:
+    connection_id: str | None
+    headers: Mapping[str, str]
+    body: str | None
+    is_base64_encoded: bool = False
+
+    def header(self, name: str) -> str | None:
+        for key, value in self.headers.items():
+            if key.lower() == name:
+                return value
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class ReceiverLimits:
+    tolerance_seconds: int = 180
+    max_body_bytes: int = 131_072
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """The answer to give, plus what only the logs may know (``detail``)."""
+
+    status: int
+    error: str | None
+    message: str
+    detail: str
+    event: str | None = None
+    queue: QueueKind | None = None
+
+    @property
+    def accepted(self) -> bool:
+        return self.status < 300
+
+    def body(self) -> dict[str, str]:
+        if self.error is None:
+            return {"status": "accepted"}
+        return {"error": self.error, "message": self.message}
+
+
+_BAD_SIGNATURE = "The signature does not match this endpoint's signing key."
+
+
+def _reject(status: int, error: str, message: str, detail: str | None = None) -> Outcome:
+    return Outcome(status=status, error=error, message=message, detail=detail or message)
+
+
+def receive(
+    request: WebhookRequest,
+    *,
+    keys: SigningKeys,
+    queue: DeliveryQueue,
+    limits: ReceiverLimits,
+    now: float,
+) -> Outcome:
+    body_text = request.body or ""
+    # Size first, on what arrived: base64 grows data by 4/3.
+    encoded_limit = limits.max_body_bytes * 4 // 3 + 4 if request.is_base64_encoded else limits.max_body_bytes
+    if len(body_text) > encoded_limit or len(body_text.encode()) > encoded_limit:
+        return _reject(413, "payload_too_large", f"Body exceeds {limits.max_body_bytes} bytes.")
+
+    try:
+        parsed = signature.parse_header(request.header(SIGNATURE_HEADER))
+        signature.check_timestamp(parsed, now=now, tolerance_seconds=limits.tolerance_seconds)
+    except signature.SignatureError as exc:
+        return _reject(401, exc.failure.value, exc.detail)
+
+    connection_id = request.connection_id or ""
+    if not CONNECTION_ID.match(connection_id):
+        return _reject(401, "invalid_signature", _BAD_SIGNATURE, "connection id is not well-formed")
+    try:
+        connection_keys = keys.keys_for(connection_id)
+    except DependencyUnavailable as exc:
+        return _reject(503, "unavailable", "Signing keys could not be read; retry later.", str(exc))
+    if not connection_keys:
+        return _reject(401, "invalid_signature", _BAD_SIGNATURE, "unknown connection")
+
+    if request.is_base64_encoded:
+        try:
+            raw = base64.b64decode(body_text, validate=True)
+        except (binascii.Error, ValueError):
+            return _reject(400, "bad_encoding", "Body is not valid base64.")
+        if len(raw) > limits.max_body_bytes:
+            return _reject(413, "payload_too_large", f"Body exceeds {limits.max_body_bytes} bytes.")
+    else:
+        raw = body_text.encode()
+
+    if not signature.matches(parsed, raw, connection_keys):
+        return _reject(401, "invalid_signature", _BAD_SIGNATURE, "no key matched any v1 signature")
+
+    content_type = (request.header("content-type") or "application/json").split(";")[0].strip().lower()
+    if content_type != "application/json" and not content_type.endswith("+json"):
+        return _reject(415, "unsupported_media_type", "Content-Type must be application/json.")
+
+    try:
+        text = raw.decode("utf-8")
+        envelope = Envelope.model_validate_json(text)
+    except UnicodeDecodeError:
+        return _reject(400, "invalid_json", "Body is not UTF-8 JSON.")
+    except ValidationError as exc:
+        if any(err["type"] == "json_invalid" for err in exc.errors(include_url=False)):
+            return _reject(400, "invalid_json", "Body is not valid JSON.")
+        fields = sorted({".".join(str(p) for p in err["loc"]) or "body" for err in exc.errors(include_url=False)})
+        return _reject(400, "invalid_envelope", f"Body is not a Calendly webhook envelope: check {', '.join(fields)}.")
+
+    kind = route(envelope.event)
+    delivery = Delivery(
+        connection_id=connection_id,
+        received_at=datetime.fromtimestamp(now, UTC),
+        body_sha256=hashlib.sha256(raw).hexdigest(),
+        event=envelope.event,
+        body=text,
+    )
+    try:
+        queue.send(kind, delivery)
+    except DependencyUnavailable as exc:
+        message = "The delivery could not be queued; retry later."
+        return Outcome(503, "unavailable", message, str(exc), envelope.event, kind)
+    return Outcome(202, None, "accepted", "enqueued", envelope.event, kind)

@@ -1,0 +1,113 @@
+"""Build the events Lambda gets: API Gateway proxy requests and SQS batches.
+
+Used by tests, the local stack, ``calsync events render`` and to write ``events/``.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from calsync.store.queues import message_attributes
+from calsync.webhooks.models import Delivery, Envelope
+from calsync.webhooks.signature import sign_header
+
+ROOT = Path(__file__).resolve().parents[2]
+EVENTS = ROOT / "events"
+DEFAULT_LOCAL_KEY = "calsync-local-signing-key"  # the local stack's documented default
+WEBHOOK_PATH = "/webhooks/calendly/{connection_id}"
+
+
+def api_gateway_event(
+    body: bytes,
+    *,
+    connection_id: str = "local",
+    headers: dict[str, str] | None = None,
+    base64_encoded: bool = False,
+    stage: str = "dev",
+) -> dict[str, Any]:
+    """A REST API (v1 payload) proxy event for POST /webhooks/calendly/{connection_id}."""
+    path = WEBHOOK_PATH.format(connection_id=connection_id)
+    all_headers = {"Content-Type": "application/json", "User-Agent": "Calendly-Webhooks", **(headers or {})}
+    request_id = str(uuid.uuid4())
+    return {
+        "resource": WEBHOOK_PATH,
+        "path": path,
+        "httpMethod": "POST",
+        "headers": all_headers,
+        "multiValueHeaders": {k: [v] for k, v in all_headers.items()},
+        "queryStringParameters": None,
+        "multiValueQueryStringParameters": None,
+        "pathParameters": {"connection_id": connection_id},
+        "stageVariables": None,
+        "requestContext": {
+            "resourcePath": WEBHOOK_PATH,
+            "httpMethod": "POST",
+            "path": f"/{stage}{path}",
+            "stage": stage,
+            "requestId": request_id,
+            "requestTimeEpoch": int(time.time() * 1000),
+            "identity": {"sourceIp": "127.0.0.1", "userAgent": all_headers["User-Agent"]},
+            "accountId": "123456789012",
+            "apiId": "local",
+            "protocol": "HTTP/1.1",
+        },
+        "body": base64.b64encode(body).decode() if base64_encoded else body.decode(),
+        "isBase64Encoded": base64_encoded,
+    }
+
+
+def signed_api_gateway_event(
+    body: bytes, key: str, *, connection_id: str = "local", timestamp: int | None = None, base64_encoded: bool = False
+) -> dict[str, Any]:
+    header = sign_header(key.encode(), body, int(time.time()) if timestamp is None else timestamp)
+    return api_gateway_event(
+        body,
+        connection_id=connection_id,
+        headers={"Calendly-Webhook-Signature": header},
+        base64_encoded=base64_encoded,
+    )
+
+
+def delivery_for(body: bytes, *, connection_id: str = "local", received_at: datetime | None = None) -> Delivery:
+    envelope = Envelope.model_validate_json(body)
+    return Delivery(
+        connection_id=connection_id,
+        received_at=received_at or datetime.now(UTC),
+        body_sha256=hashlib.sha256(body).hexdigest(),
+        event=envelope.event,
+        body=body.decode(),
+    )
+
+
+def sqs_record(delivery: Delivery, *, queue_arn: str, receive_count: int = 1) -> dict[str, Any]:
+    """One record as Lambda's SQS event source delivers it (camelCase attribute keys)."""
+    attributes = {
+        name: {"stringValue": value["StringValue"], "dataType": "String", "stringListValues": [], "binaryListValues": []}
+        for name, value in message_attributes(delivery).items()
+    }
+    return {
+        "messageId": str(uuid.uuid4()),
+        "receiptHandle": uuid.uuid4().hex,
+        "body": delivery.body,
+        "attributes": {
+            "ApproximateReceiveCount": str(receive_count),
+            "SentTimestamp": str(int(delivery.received_at.timestamp() * 1000)),
+            "SenderId": "AIDALOCAL",
+            "ApproximateFirstReceiveTimestamp": str(int(time.time() * 1000)),
+        },
+        "messageAttributes": attributes,
+        "md5OfBody": hashlib.md5(delivery.body.encode(), usedforsecurity=False).hexdigest(),
+        "eventSource": "aws:sqs",
+        "eventSourceARN": queue_arn,
+        "awsRegion": queue_arn.split(":")[3] if queue_arn.count(":") >= 3 else "us-east-1",
+    }
+
+
+def sqs_event(records: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"Records": records}
