@@ -9,6 +9,7 @@ from typing import Any
 
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
+
 from calsync.config import receiver_settings
 from calsync.observability import MetricUnit, logger, metrics
 from calsync.store.queues import SqsDeliveryQueue

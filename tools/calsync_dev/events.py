@@ -88,7 +88,12 @@ def delivery_for(body: bytes, *, connection_id: str = "local", received_at: date
 def sqs_record(delivery: Delivery, *, queue_arn: str, receive_count: int = 1) -> dict[str, Any]:
     """One record as Lambda's SQS event source delivers it (camelCase attribute keys)."""
     attributes = {
-        name: {"stringValue": value["StringValue"], "dataType": "String", "stringListValues": [], "binaryListValues": []}
+        name: {
+            "stringValue": value["StringValue"],
+            "dataType": "String",
+            "stringListValues": [],
+            "binaryListValues": [],
+        }
         for name, value in message_attributes(delivery).items()
     }
     return {

@@ -126,6 +126,28 @@ class _Resolver:
         return value
 
 
+def create_table(dynamodb: Any, resource: dict[str, Any], name: str) -> str:
+    """Create one table exactly as the template declares it (keys, indexes, TTL)."""
+    props = resource["Properties"]
+    if name in dynamodb.list_tables()["TableNames"]:
+        return name
+    kwargs: dict[str, Any] = {
+        "TableName": name,
+        "AttributeDefinitions": props["AttributeDefinitions"],
+        "KeySchema": props["KeySchema"],
+        "BillingMode": props.get("BillingMode", "PAY_PER_REQUEST"),
+    }
+    if props.get("GlobalSecondaryIndexes"):
+        kwargs["GlobalSecondaryIndexes"] = props["GlobalSecondaryIndexes"]
+    dynamodb.create_table(**kwargs)
+    ttl = props.get("TimeToLiveSpecification")
+    if ttl and ttl.get("Enabled"):
+        dynamodb.update_time_to_live(
+            TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": ttl["AttributeName"]}
+        )
+    return name
+
+
 def provision(
     session: Any,
     *,
@@ -165,27 +187,8 @@ def provision(
         stack.queue_arns[logical] = arn
 
     for logical, resource in resources.items():
-        if resource["Type"] != "AWS::DynamoDB::Table":
-            continue
-        props = resource["Properties"]
-        name = f"calsync-{stage}-{logical}"
-        kwargs: dict[str, Any] = {
-            "TableName": name,
-            "AttributeDefinitions": props["AttributeDefinitions"],
-            "KeySchema": props["KeySchema"],
-            "BillingMode": props.get("BillingMode", "PAY_PER_REQUEST"),
-        }
-        if props.get("GlobalSecondaryIndexes"):
-            kwargs["GlobalSecondaryIndexes"] = props["GlobalSecondaryIndexes"]
-        existing = dynamodb.list_tables()["TableNames"]
-        if name not in existing:
-            dynamodb.create_table(**kwargs)
-            ttl = props.get("TimeToLiveSpecification")
-            if ttl and ttl.get("Enabled"):
-                dynamodb.update_time_to_live(
-                    TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": ttl["AttributeName"]}
-                )
-        stack.tables[logical] = name
+        if resource["Type"] == "AWS::DynamoDB::Table":
+            stack.tables[logical] = create_table(dynamodb, resource, f"calsync-{stage}-{logical}")
 
     globals_env = template.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {})
     globals_timeout = template.get("Globals", {}).get("Function", {}).get("Timeout", 3)

@@ -345,7 +345,7 @@ class DynamoBookingsRepository:
         return list(self._window("GSI2", f"TENANT#{tenant}", start, end))
 
     def _window(self, index: str, pk: str, start: datetime | None, end: datetime | None) -> Iterable[dict[str, Any]]:
-        values = {":pk": {"S": pk}, ":lo": {"S": _iso(start) or ""}, ":hi": {"S": (_iso(end) or UNKNOWN_START) + "~"}}
+        values = {":pk": {"S": pk}, ":lo": {"S": _iso(start) or "0"}, ":hi": {"S": (_iso(end) or UNKNOWN_START) + "~"}}
         return self._query(
             index,
             IndexName=index,

@@ -1,0 +1,451 @@
+"""Pydantic models of Calendly API v2 resources (what ``calsync.calendly.client`` returns).
+
+Calendly adds fields without notice, so every model ignores unknown fields and is frozen.
+Anything Calendly may leave out (older accounts, older API versions, plan-gated features)
+is optional. Secrets (OAuth tokens, webhook signing keys) are ``SecretStr`` so they never
+show in a ``repr`` or a log line. This module does no I/O and does not import httpx.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr
+
+
+def _as_utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+UtcDatetime = Annotated[datetime, AfterValidator(_as_utc)]
+Uri = Annotated[str, Field(min_length=1, max_length=2048)]
+
+
+class CalendlyModel(BaseModel):
+    """Base of every Calendly model: unknown fields ignored, instances immutable."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+# --- envelopes --------------------------------------------------------------------------------
+
+
+class Pagination(CalendlyModel):
+    """``pagination`` of a list response. Pre-2022 responses carry only ``count`` and ``next_page``."""
+
+    count: int | None = None
+    next_page: str | None = None
+    previous_page: str | None = None
+    next_page_token: str | None = None
+    previous_page_token: str | None = None
+
+
+class Page[T](CalendlyModel):
+    """A list response: ``{"collection": [...], "pagination": {...}}``."""
+
+    collection: list[T] = Field(default_factory=list)
+    pagination: Pagination = Field(default_factory=Pagination)
+
+
+class Resource[T](CalendlyModel):
+    """A single-resource response: ``{"resource": {...}}``."""
+
+    resource: T
+
+
+# --- users and organizations ------------------------------------------------------------------
+
+
+class User(CalendlyModel):
+    """``GET /users/me`` and ``GET /users/{uuid}``."""
+
+    uri: Uri
+    current_organization: Uri
+    name: str | None = None
+    slug: str | None = None
+    email: str | None = None
+    scheduling_url: str | None = None
+    timezone: str | None = None
+    avatar_url: str | None = None
+    created_at: UtcDatetime | None = None
+    updated_at: UtcDatetime | None = None
+    resource_type: str | None = None
+
+
+class MembershipUser(CalendlyModel):
+    """The user embedded in an organization membership."""
+
+    uri: Uri
+    name: str | None = None
+    slug: str | None = None
+    email: str | None = None
+    scheduling_url: str | None = None
+    timezone: str | None = None
+    avatar_url: str | None = None
+    created_at: UtcDatetime | None = None
+    updated_at: UtcDatetime | None = None
+
+
+class OrganizationMembership(CalendlyModel):
+    """An item of ``GET /organization_memberships``."""
+
+    uri: Uri
+    organization: Uri
+    role: str | None = None
+    user: MembershipUser | None = None
+    created_at: UtcDatetime | None = None
+    updated_at: UtcDatetime | None = None
+
+
+# --- event types ------------------------------------------------------------------------------
+
+
+class EventTypeProfile(CalendlyModel):
+    type: str | None = None
+    name: str | None = None
+    owner: Uri | None = None
+
+
+class CustomQuestion(CalendlyModel):
+    name: str | None = None
+    type: str | None = None
+    position: int | None = None
+    enabled: bool | None = None
+    required: bool | None = None
+    answer_choices: list[str] = Field(default_factory=list)
+    include_other: bool | None = None
+
+
+class EventType(CalendlyModel):
+    """An item of ``GET /event_types``."""
+
+    uri: Uri
+    name: str | None = None
+    active: bool | None = None
+    booking_method: str | None = None
+    slug: str | None = None
+    scheduling_url: str | None = None
+    duration: int | None = None
+    kind: str | None = None
+    kind_description: str | None = None
+    pooling_type: str | None = None
+    type: str | None = None
+    color: str | None = None
+    created_at: UtcDatetime | None = None
+    updated_at: UtcDatetime | None = None
+    deleted_at: UtcDatetime | None = None
+    internal_note: str | None = None
+    description_plain: str | None = None
+    description_html: str | None = None
+    profile: EventTypeProfile | None = None
+    secret: bool | None = None
+    admin_managed: bool | None = None
+    custom_questions: list[CustomQuestion] = Field(default_factory=list)
+
+
+# --- scheduled events -------------------------------------------------------------------------
+
+
+class Location(CalendlyModel):
+    """Where a meeting happens. The shape depends on ``type`` (physical, zoom, google_conference…)."""
+
+    type: str | None = None
+    location: str | None = None
+    join_url: str | None = None
+    status: str | None = None
+    additional_info: str | None = None
+    data: dict[str, Any] | None = None
+
+
+class InviteesCounter(CalendlyModel):
+    total: int | None = None
+    active: int | None = None
+    limit: int | None = None
+
+
+class EventMembership(CalendlyModel):
+    user: Uri
+    user_email: str | None = None
+    user_name: str | None = None
+
+
+class EventGuest(CalendlyModel):
+    email: str
+    created_at: UtcDatetime | None = None
+    updated_at: UtcDatetime | None = None
+
+
+class CalendarEvent(CalendlyModel):
+    kind: str | None = None
+    external_id: str | None = None
+
+
+class Cancellation(CalendlyModel):
+    """Who canceled and why; also the body of ``POST /scheduled_events/{uuid}/cancellation``."""
+
+    canceled_by: str | None = None
+    reason: str | None = None
+    canceler_type: str | None = None
+    created_at: UtcDatetime | None = None
+
+
+class ScheduledEvent(CalendlyModel):
+    """``GET /scheduled_events/{uuid}`` and the items of ``GET /scheduled_events``."""
+
+    uri: Uri
+    status: str
+    start_time: UtcDatetime
+    end_time: UtcDatetime
+    name: str | None = None
+    booking_method: str | None = None
+    event_type: Uri | None = None
+    location: Location | None = None
+    invitees_counter: InviteesCounter | None = None
+    created_at: UtcDatetime | None = None
+    updated_at: UtcDatetime | None = None
+    event_memberships: list[EventMembership] = Field(default_factory=list)
+    event_guests: list[EventGuest] = Field(default_factory=list)
+    cancellation: Cancellation | None = None
+    calendar_event: CalendarEvent | None = None
+    meeting_notes_plain: str | None = None
+    meeting_notes_html: str | None = None
+
+
+# --- invitees ---------------------------------------------------------------------------------
+
+
+class QuestionAndAnswer(CalendlyModel):
+    question: str | None = None
+    answer: str | None = None
+    position: int | None = None
+
+
+class Tracking(CalendlyModel):
+    utm_campaign: str | None = None
+    utm_source: str | None = None
+    utm_medium: str | None = None
+    utm_content: str | None = None
+    utm_term: str | None = None
+    salesforce_uuid: str | None = None
+
+
+class Payment(CalendlyModel):
+    external_id: str | None = None
+    provider: str | None = None
+    amount: float | None = None
+    currency: str | None = None
+    terms: str | None = None
+    successful: bool | None = None
+
+
+class NoShowMark(CalendlyModel):
+    """The ``no_show`` of an invitee: a link to the no-show resource."""
+
+    uri: Uri
+    created_at: UtcDatetime | None = None
+
+
+class Reconfirmation(CalendlyModel):
+    created_at: UtcDatetime | None = None
+    confirmed_at: UtcDatetime | None = None
+
+
+class Invitee(CalendlyModel):
+    """``GET /scheduled_events/{uuid}/invitees[/{uuid}]`` (API v2 shape).
+
+    A reschedule shows as the old invitee ``status="canceled"``, ``rescheduled=True`` with
+    ``new_invitee`` set, and the new invitee with ``old_invitee`` set.
+    """
+
+    uri: Uri
+    event: Uri
+    status: str
+    email: str | None = None
+    name: str | None = None
+    first_name: str | None = None
+    last_name: str | None = None
+    timezone: str | None = None
+    created_at: UtcDatetime | None = None
+    updated_at: UtcDatetime | None = None
+    text_reminder_number: str | None = None
+    rescheduled: bool | None = None
+    old_invitee: Uri | None = None
+    new_invitee: Uri | None = None
+    cancel_url: str | None = None
+    reschedule_url: str | None = None
+    routing_form_submission: Uri | None = None
+    cancellation: Cancellation | None = None
+    no_show: NoShowMark | None = None
+    questions_and_answers: list[QuestionAndAnswer] = Field(default_factory=list)
+    tracking: Tracking | None = None
+    payment: Payment | None = None
+    reconfirmation: Reconfirmation | None = None
+    scheduling_method: str | None = None
+    invitee_scheduled_by: Uri | None = None
+
+
+class InviteeNoShow(CalendlyModel):
+    """``GET /invitee_no_shows/{uuid}`` (and the 201 of ``POST /invitee_no_shows``)."""
+
+    uri: Uri
+    invitee: Uri
+    created_at: UtcDatetime | None = None
+
+
+# --- routing forms ----------------------------------------------------------------------------
+
+
+class RoutingFormAnswer(CalendlyModel):
+    question_uuid: str | None = None
+    question: str | None = None
+    answer: str | None = None
+
+
+class RoutingFormResult(CalendlyModel):
+    """``type`` is event_type, custom_message or external_url; ``value`` a URI, URL or message object."""
+
+    type: str | None = None
+    value: str | dict[str, Any] | None = None
+
+
+class RoutingFormSubmission(CalendlyModel):
+    """``GET /routing_form_submissions/{uuid}``."""
+
+    uri: Uri
+    routing_form: Uri | None = None
+    questions_and_answers: list[RoutingFormAnswer] = Field(default_factory=list)
+    tracking: Tracking | None = None
+    result: RoutingFormResult | None = None
+    submitter: Uri | None = None
+    submitter_type: str | None = None
+    created_at: UtcDatetime | None = None
+    updated_at: UtcDatetime | None = None
+
+
+# --- webhook subscriptions --------------------------------------------------------------------
+
+
+class WebhookSubscription(CalendlyModel):
+    """``GET /webhook_subscriptions[/{uuid}]`` and the 201 of ``POST /webhook_subscriptions``.
+
+    The response never echoes the ``signing_key``.
+    """
+
+    uri: Uri
+    callback_url: str
+    events: list[str]
+    scope: str
+    organization: Uri
+    state: str | None = None
+    user: Uri | None = None
+    group: Uri | None = None
+    creator: Uri | None = None
+    created_at: UtcDatetime | None = None
+    updated_at: UtcDatetime | None = None
+    retry_started_at: UtcDatetime | None = None
+
+
+class WebhookSubscriptionCreate(CalendlyModel):
+    """Body of ``POST /webhook_subscriptions`` (``signing_key`` is chosen by the caller)."""
+
+    url: str
+    events: list[str] = Field(min_length=1)
+    organization: Uri
+    scope: str
+    user: Uri | None = None
+    group: Uri | None = None
+    signing_key: SecretStr | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The request body, with the signing key revealed (for the wire only)."""
+        body: dict[str, Any] = self.model_dump(exclude_none=True, exclude={"signing_key"})
+        if self.signing_key is not None:
+            body["signing_key"] = self.signing_key.get_secret_value()
+        return body
+
+
+# --- OAuth ------------------------------------------------------------------------------------
+
+
+class OAuthToken(CalendlyModel):
+    """Response of ``POST https://auth.calendly.com/oauth/token``.
+
+    ``created_at`` is unix seconds. ``organization`` is documented as always present, but
+    older responses lack it.
+    """
+
+    token_type: str
+    access_token: SecretStr
+    refresh_token: SecretStr
+    created_at: int
+    expires_in: int
+    owner: Uri
+    scope: str | None = None
+    organization: Uri | None = None
+
+    @property
+    def expires_at(self) -> int:
+        """Unix seconds at which ``access_token`` stops working."""
+        return self.created_at + self.expires_in
+
+
+# --- errors -----------------------------------------------------------------------------------
+
+
+class ErrorDetail(CalendlyModel):
+    parameter: str | None = None
+    message: str | None = None
+    code: str | None = None
+
+
+class CalendlyErrorBody(CalendlyModel):
+    """Error body of the API: ``{title, message, details?}``."""
+
+    title: str
+    message: str
+    details: list[ErrorDetail] = Field(default_factory=list)
+
+
+class OAuthErrorBody(CalendlyModel):
+    """Error body of the OAuth endpoints: ``{error, error_description}``."""
+
+    error: str
+    error_description: str | None = None
+
+
+__all__ = [
+    "CalendarEvent",
+    "CalendlyErrorBody",
+    "CalendlyModel",
+    "Cancellation",
+    "CustomQuestion",
+    "ErrorDetail",
+    "EventGuest",
+    "EventMembership",
+    "EventType",
+    "EventTypeProfile",
+    "Invitee",
+    "InviteeNoShow",
+    "InviteesCounter",
+    "Location",
+    "MembershipUser",
+    "NoShowMark",
+    "OAuthErrorBody",
+    "OAuthToken",
+    "OrganizationMembership",
+    "Page",
+    "Pagination",
+    "Payment",
+    "QuestionAndAnswer",
+    "Reconfirmation",
+    "Resource",
+    "RoutingFormAnswer",
+    "RoutingFormResult",
+    "RoutingFormSubmission",
+    "ScheduledEvent",
+    "Tracking",
+    "User",
+    "WebhookSubscription",
+    "WebhookSubscriptionCreate",
+]

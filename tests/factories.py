@@ -1,0 +1,50 @@
+"""Test data: the real Calendly fixtures and the events/ bodies, varied by small factories."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+FIXTURES = ROOT.parent / "shared" / "calendly-fixtures"
+WEBHOOK_FIXTURES = FIXTURES / "webhooks"
+EVENTS = ROOT / "events"
+KEY = "whsec-test-signing-key"
+NO_SHOW_PAYLOAD_FIXTURE = "invitee_payload_object_with_no_show_payment_reconfirmation__calendlyr.json"
+
+
+def fixture_bodies() -> dict[str, bytes]:
+    """Every webhook fixture as a delivery body. The one bare invitee payload (no envelope)
+    is what Calendly's schema says an ``invitee_no_show.created`` delivery carries."""
+    bodies: dict[str, bytes] = {}
+    for path in sorted(WEBHOOK_FIXTURES.glob("*.json")):
+        raw = path.read_bytes()
+        if path.name == NO_SHOW_PAYLOAD_FIXTURE:
+            raw = json.dumps(
+                {
+                    "event": "invitee_no_show.created",
+                    "created_at": "2020-11-23T18:00:00.000000Z",
+                    "payload": json.loads(raw),
+                }
+            ).encode()
+        bodies[path.name] = raw
+    assert bodies, f"no fixtures found in {WEBHOOK_FIXTURES}"
+    return bodies
+
+
+def event_body(name: str) -> bytes:
+    return (EVENTS / "webhooks" / name).read_bytes()
+
+
+def event_json(name: str) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(event_body(name))
+    return data
+
+
+def vary(name: str, **payload_changes: Any) -> bytes:
+    """An events/ body with some payload fields changed."""
+    data = copy.deepcopy(event_json(name))
+    data["payload"].update(payload_changes)
+    return json.dumps(data).encode()

@@ -1,0 +1,121 @@
+"""moto-backed fixtures: the stack is provisioned from template.yaml itself."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from calsync import config
+from calsync.store import clients
+from calsync.store.bookings import DynamoBookingsRepository
+from calsync.store.secrets import SecretsManagerSigningKeys
+from calsync_dev.events import signed_api_gateway_event
+from calsync_dev.lambda_runtime import LambdaContext, load_handler
+from calsync_dev.pump import SqsEventSource
+from calsync_dev.template import Stack, provision
+from tests.factories import KEY
+
+QUEUES = ["InviteeCreatedQueue", "InviteeCanceledQueue", "InviteeNoShowQueue", "RoutingFormQueue", "OtherQueue"]
+PROCESSORS = {
+    "InviteeCreatedQueue": "InviteeCreatedProcessor",
+    "InviteeCanceledQueue": "InviteeCanceledProcessor",
+    "InviteeNoShowQueue": "InviteeNoShowProcessor",
+    "RoutingFormQueue": "RoutingFormProcessor",
+    "OtherQueue": "OtherProcessor",
+}
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "POWERTOOLS_METRICS_NAMESPACE": "calsync",
+        "POWERTOOLS_DEV": "false",
+    }.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    with mock_aws():
+        clients.reset()
+        config.receiver_settings.cache_clear()
+        config.processor_settings.cache_clear()
+        yield
+    clients.reset()
+    config.receiver_settings.cache_clear()
+    config.processor_settings.cache_clear()
+
+
+@dataclass
+class Pipeline:
+    stack: Stack
+    receiver: Any
+    processors: dict[str, Any]
+    sqs: Any
+    repo: DynamoBookingsRepository
+
+    def post(self, body: bytes, *, key: str = KEY, connection_id: str = "acme", **kwargs: Any) -> dict[str, Any]:
+        event = signed_api_gateway_event(body, key, connection_id=connection_id, **kwargs)
+        return self.invoke_receiver(event)
+
+    def invoke_receiver(self, event: dict[str, Any]) -> dict[str, Any]:
+        response: dict[str, Any] = self.receiver(event, LambdaContext("receiver"))
+        response["json"] = json.loads(response["body"])
+        return response
+
+    def source(self, queue: str) -> SqsEventSource:
+        return SqsEventSource(
+            self.sqs,
+            self.stack.queue_urls[queue],
+            self.stack.queue_arns[queue],
+            self.processors[queue],
+            LambdaContext(PROCESSORS[queue]),
+        )
+
+    def drain(self) -> int:
+        return sum(self.source(queue).drain() for queue in QUEUES)
+
+    def depth(self, queue: str) -> int:
+        attrs = self.sqs.get_queue_attributes(
+            QueueUrl=self.stack.queue_urls[queue],
+            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+        )["Attributes"]
+        return int(attrs["ApproximateNumberOfMessages"]) + int(attrs["ApproximateNumberOfMessagesNotVisible"])
+
+    def total_depth(self) -> int:
+        return sum(self.depth(queue) for queue in QUEUES)
+
+    def items(self) -> list[dict[str, Any]]:
+        return sorted(
+            (
+                item
+                for t in ("invitee", "event", "routing_form_submission", "other", "delivery", "quarantine")
+                for item in self.repo.scan_type(t)
+            ),
+            key=lambda i: (i["PK"], i["SK"]),
+        )
+
+
+@pytest.fixture
+def stack(aws: None) -> Stack:
+    return provision(boto3.Session(region_name="us-east-1"))
+
+
+@pytest.fixture
+def pipeline(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> Pipeline:
+    for spec in stack.functions.values():
+        for name, value in spec.environment.items():
+            monkeypatch.setenv(name, value)
+    receiver_spec = stack.functions["ReceiverFunction"]
+    SecretsManagerSigningKeys(receiver_spec.environment["SIGNING_KEY_PREFIX"]).put("acme", KEY)
+    receiver = load_handler(receiver_spec, apply_environment=False)
+    processors = {q: load_handler(stack.functions[f], apply_environment=False) for q, f in PROCESSORS.items()}
+    table = stack.tables["BookingsTable"]
+    return Pipeline(stack, receiver, processors, boto3.client("sqs"), DynamoBookingsRepository(table))
