@@ -55,7 +55,15 @@ def _iso(value: datetime | None) -> str | None:
 
 
 def _dynamo_safe(value: Any) -> Any:
-    """JSON-shaped data as DynamoDB accepts it (floats become Decimal)."""
+    """JSON-shaped data as DynamoDB accepts it (floats become Decimal, exactly as printed)."""
+    if isinstance(value, str | bool | int) or value is None:
+        return value
+    if isinstance(value, float):
+        return Decimal(repr(value))
+    if isinstance(value, Mapping):
+        return {str(k): _dynamo_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_dynamo_safe(v) for v in value]
     return json.loads(json.dumps(value), parse_float=Decimal)
 
 
