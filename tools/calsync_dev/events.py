@@ -23,6 +23,48 @@ DEFAULT_LOCAL_KEY = "calsync-local-signing-key"  # the local stack's documented 
 WEBHOOK_PATH = "/webhooks/calendly/{connection_id}"
 
 
+def proxy_event(
+    *,
+    method: str,
+    resource: str,
+    path: str,
+    path_parameters: dict[str, str] | None,
+    headers: dict[str, str],
+    query: dict[str, list[str]] | None,
+    body: bytes,
+    base64_encoded: bool = False,
+    stage: str = "dev",
+    source_ip: str = "127.0.0.1",
+) -> dict[str, Any]:
+    """A REST API (payload v1) proxy integration event, as API Gateway builds it."""
+    request_id = str(uuid.uuid4())
+    return {
+        "resource": resource,
+        "path": path,
+        "httpMethod": method,
+        "headers": dict(headers),
+        "multiValueHeaders": {k: [v] for k, v in headers.items()},
+        "queryStringParameters": {k: v[-1] for k, v in query.items()} if query else None,
+        "multiValueQueryStringParameters": dict(query) if query else None,
+        "pathParameters": path_parameters or None,
+        "stageVariables": None,
+        "requestContext": {
+            "resourcePath": resource,
+            "httpMethod": method,
+            "path": f"/{stage}{path}",
+            "stage": stage,
+            "requestId": request_id,
+            "requestTimeEpoch": int(time.time() * 1000),
+            "identity": {"sourceIp": source_ip, "userAgent": headers.get("User-Agent")},
+            "accountId": "123456789012",
+            "apiId": "local",
+            "protocol": "HTTP/1.1",
+        },
+        "body": (base64.b64encode(body).decode() if base64_encoded else body.decode()) if body else None,
+        "isBase64Encoded": base64_encoded,
+    }
+
+
 def api_gateway_event(
     body: bytes,
     *,
@@ -32,34 +74,18 @@ def api_gateway_event(
     stage: str = "dev",
 ) -> dict[str, Any]:
     """A REST API (v1 payload) proxy event for POST /webhooks/calendly/{connection_id}."""
-    path = WEBHOOK_PATH.format(connection_id=connection_id)
     all_headers = {"Content-Type": "application/json", "User-Agent": "Calendly-Webhooks", **(headers or {})}
-    request_id = str(uuid.uuid4())
-    return {
-        "resource": WEBHOOK_PATH,
-        "path": path,
-        "httpMethod": "POST",
-        "headers": all_headers,
-        "multiValueHeaders": {k: [v] for k, v in all_headers.items()},
-        "queryStringParameters": None,
-        "multiValueQueryStringParameters": None,
-        "pathParameters": {"connection_id": connection_id},
-        "stageVariables": None,
-        "requestContext": {
-            "resourcePath": WEBHOOK_PATH,
-            "httpMethod": "POST",
-            "path": f"/{stage}{path}",
-            "stage": stage,
-            "requestId": request_id,
-            "requestTimeEpoch": int(time.time() * 1000),
-            "identity": {"sourceIp": "127.0.0.1", "userAgent": all_headers["User-Agent"]},
-            "accountId": "123456789012",
-            "apiId": "local",
-            "protocol": "HTTP/1.1",
-        },
-        "body": base64.b64encode(body).decode() if base64_encoded else body.decode(),
-        "isBase64Encoded": base64_encoded,
-    }
+    return proxy_event(
+        method="POST",
+        resource=WEBHOOK_PATH,
+        path=WEBHOOK_PATH.format(connection_id=connection_id),
+        path_parameters={"connection_id": connection_id},
+        headers=all_headers,
+        query=None,
+        body=body,
+        base64_encoded=base64_encoded,
+        stage=stage,
+    )
 
 
 def signed_api_gateway_event(

@@ -1,0 +1,60 @@
+"""The local stack reads its wiring from template.yaml: routes, gateway responses, schedules."""
+
+import pytest
+
+from calsync_dev.functions import format_line
+from calsync_dev.local import LocalConfig, api_routes, gateway_responses, parse_rate
+from calsync_dev.template import load
+
+
+def test_the_webhook_route_comes_from_the_templates_openapi_body() -> None:
+    # Given the template
+    routes = api_routes(load())
+    # Then the one route invokes the receiver and requires the signature header
+    assert [(r.method, r.resource, r.function, r.required_headers) for r in routes] == [
+        ("POST", "/webhooks/calendly/{connection_id}", "ReceiverFunction", ("Calendly-Webhook-Signature",))
+    ]
+    match = routes[0].pattern.match("/webhooks/calendly/acme")
+    assert match is not None
+    assert match.groupdict() == {"connection_id": "acme"}
+    assert routes[0].pattern.match("/webhooks/calendly/acme/extra") is None
+
+
+def test_gateway_responses_keep_the_templates_status_and_body() -> None:
+    responses = gateway_responses(load())
+    assert responses["BAD_REQUEST_PARAMETERS"][0] == 401
+    assert '"missing_signature"' in responses["BAD_REQUEST_PARAMETERS"][1]
+    assert responses["REQUEST_TOO_LARGE"][0] == 413
+
+
+@pytest.mark.parametrize(
+    ("expression", "seconds"), [("rate(15 minutes)", 900), ("rate(1 hour)", 3600), ("rate(2 days)", 172800)]
+)
+def test_schedule_rates(expression: str, seconds: int) -> None:
+    assert parse_rate(expression) == seconds
+
+
+def test_a_cron_schedule_is_refused_clearly() -> None:
+    with pytest.raises(ValueError, match="only rate"):
+        parse_rate("cron(0 * * * ? *)")
+
+
+def test_ports_key_and_state_are_overridable_from_the_environment() -> None:
+    config = LocalConfig.from_env(
+        {"CALSYNC_API_PORT": "3100", "CALSYNC_EMULATOR_PORT": "5100", "CALSYNC_LOCAL_SIGNING_KEY": "k"}
+    )
+    assert (config.api_url, config.endpoint_url, config.signing_key) == (
+        "http://127.0.0.1:3100",
+        "http://127.0.0.1:5100",
+        "k",
+    )
+
+
+def test_log_lines_name_the_function_and_keep_the_fields() -> None:
+    line = format_line(
+        "ReceiverFunction",
+        {"level": "INFO", "message": "webhook accepted", "status": 202, "function_arn": "arn:x", "service": "calsync"},
+    )
+    assert "ReceiverFunction" in line
+    assert "INFO" in line
+    assert line.endswith("webhook accepted status=202")

@@ -1,0 +1,169 @@
+"""Run a template function the way Lambda does: each instance its own process, with the
+function's own environment, one invocation at a time per instance.
+
+The local stack keeps a small pool of instances per function. Their log lines are
+rewritten for people ("12:00:01 ReceiverFunction INFO webhook accepted status=202 ...")
+and CloudWatch metric output is switched off.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import multiprocessing
+import os
+import queue
+import signal
+import sys
+import threading
+import traceback
+from collections.abc import Mapping
+from datetime import datetime
+from multiprocessing.connection import Connection
+from typing import Any
+
+from calsync_dev.template import FunctionSpec
+
+_LOG_NOISE = frozenset(
+    {
+        "level",
+        "location",
+        "message",
+        "timestamp",
+        "service",
+        "cold_start",
+        "function_name",
+        "function_memory_size",
+        "function_arn",
+        "function_request_id",
+        "xray_trace_id",
+        "sampling_rate",
+        "correlation_id",
+    }
+)
+
+
+class FunctionError(Exception):
+    """The function raised (Lambda would report an Unhandled error)."""
+
+
+def format_line(name: str, log: Mapping[str, Any]) -> str:
+    """One readable line for one structured log record."""
+    stamp = datetime.now().strftime("%H:%M:%S")
+    extras = " ".join(f"{k}={json.dumps(v, default=str)}" for k, v in log.items() if k not in _LOG_NOISE)
+    return f"{stamp} {name:<26} {log.get('level', '')!s:<7} {log.get('message', '')} {extras}".rstrip()
+
+
+def _configure_logging(name: str) -> None:
+    from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
+
+    from calsync.observability import logger
+
+    class _Readable(LambdaPowertoolsFormatter):
+        def serialize(self, log: Any) -> str:
+            return format_line(name, log)
+
+    logger.registered_handler.setFormatter(_Readable())
+
+
+def _instance_main(spec: FunctionSpec, environment: dict[str, str], conn: Connection) -> None:
+    # Ctrl-C is for the stack, which finishes in-flight work before stopping instances.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    os.environ.update(environment)
+    from calsync_dev.lambda_runtime import LambdaContext, load_handler
+
+    try:
+        handler = load_handler(spec, apply_environment=False)
+        _configure_logging(spec.logical_id)
+    except Exception:
+        traceback.print_exc()
+        conn.send(("failed", "init"))
+        return
+    conn.send(("ready", None))
+    while True:
+        try:
+            message = conn.recv()
+        except (EOFError, KeyboardInterrupt):
+            return
+        if message is None:
+            return
+        try:
+            result = handler(message, LambdaContext(spec.logical_id, timeout_seconds=spec.timeout))
+            conn.send(("ok", result))
+        except KeyboardInterrupt:
+            return
+        except Exception as exc:
+            print(f"{spec.logical_id} unhandled {type(exc).__name__}:", file=sys.stderr)
+            traceback.print_exc()
+            conn.send(("error", type(exc).__name__))
+
+
+class FunctionPool:
+    """``size`` warm instances of one function; ``invoke`` waits for a free one."""
+
+    def __init__(self, spec: FunctionSpec, environment: Mapping[str, str], size: int = 1) -> None:
+        self.spec = spec
+        self._environment = {**spec.environment, **environment}
+        self._context = multiprocessing.get_context("spawn")
+        self._idle: queue.Queue[tuple[Any, Connection]] = queue.Queue()
+        self._all: list[Any] = []
+        self._lock = threading.Lock()
+        self._size = size
+
+    def start(self) -> None:
+        pending = [self._spawn() for _ in range(self._size)]
+        for process, conn in pending:
+            self._await_ready(process, conn)
+            self._idle.put((process, conn))
+
+    def _spawn(self) -> tuple[Any, Connection]:
+        parent, child = self._context.Pipe()
+        process = self._context.Process(
+            target=_instance_main,
+            args=(self.spec, self._environment, child),
+            name=self.spec.logical_id,
+            daemon=True,
+        )
+        process.start()
+        child.close()
+        with self._lock:
+            self._all.append(process)
+        return process, parent
+
+    def _await_ready(self, process: Any, conn: Connection) -> None:
+        if not conn.poll(120):
+            raise RuntimeError(f"{self.spec.logical_id} did not start within 120 s")
+        status, _ = conn.recv()
+        if status != "ready":
+            raise RuntimeError(f"{self.spec.logical_id} failed to initialise (see its traceback above)")
+
+    def invoke(self, event: Mapping[str, Any]) -> Any:
+        process, conn = self._idle.get()
+        try:
+            conn.send(dict(event))
+            status, payload = conn.recv()
+        except (EOFError, OSError, BrokenPipeError):
+            # The instance died (as a Lambda sandbox may): replace it, report the failure.
+            process, conn = self._spawn()
+            self._await_ready(process, conn)
+            raise FunctionError(f"{self.spec.logical_id} instance crashed") from None
+        finally:
+            self._idle.put((process, conn))
+        if status == "error":
+            raise FunctionError(f"{self.spec.logical_id} raised {payload}")
+        return payload
+
+    def stop(self) -> None:
+        while True:
+            try:
+                _, conn = self._idle.get_nowait()
+            except queue.Empty:
+                break
+            with contextlib.suppress(OSError):
+                conn.send(None)
+        with self._lock:
+            processes = list(self._all)
+        for process in processes:
+            process.join(timeout=5)
+            if process.is_alive():
+                process.terminate()
