@@ -45,6 +45,22 @@ class ProcessorSettings(_Settings):
     archive_ttl_days: PositiveInt = 90
 
 
+class ConnectionSettings(_Settings):
+    """The token refresher, the subscription watchdog and the OAuth callback."""
+
+    bookings_table_name: Annotated[str, Field(min_length=1)]
+    token_secret_prefix: Annotated[str, Field(min_length=1)]
+    signing_key_prefix: Annotated[str, Field(min_length=1)]
+    oauth_app_secret_name: Annotated[str, Field(min_length=1)]
+    calendly_api_url: str = "https://api.calendly.com"
+    calendly_token_url: str = "https://auth.calendly.com/oauth/token"  # noqa: S105 - a URL
+
+
+@cache
+def connection_settings() -> ConnectionSettings:
+    return ConnectionSettings.from_env()
+
+
 @cache
 def receiver_settings() -> ReceiverSettings:
     return ReceiverSettings.from_env()

@@ -94,3 +94,14 @@ class SecretsManagerSigningKeys:
                     raise
                 client.create_secret(Name=name, SecretString=value)
         self.invalidate(connection_id)
+
+    def delete(self, connection_id: str) -> None:
+        """Remove a connection's keys at once (undoing a failed connect)."""
+        client = self._client or clients.secretsmanager()
+        with aws_call("secretsmanager:DeleteSecret"):
+            try:
+                client.delete_secret(SecretId=self.secret_name(connection_id), ForceDeleteWithoutRecovery=True)
+            except ClientError as exc:
+                if error_code(exc) != "ResourceNotFoundException":
+                    raise
+        self.invalidate(connection_id)

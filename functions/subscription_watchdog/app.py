@@ -1,0 +1,40 @@
+"""Scheduled (hourly): every connection's webhook subscription exists, is enabled, delivers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from calsync.connections import wiring
+from calsync.connections.watchdog import Health, Watchdog
+from calsync.observability import MetricUnit, logger, metrics
+from calsync.store.connections import Connection
+
+_METRICS = {
+    Health.FAILING: "SubscriptionsFailing",
+    Health.RECREATED: "SubscriptionsRecreated",
+    Health.ERROR: "SubscriptionChecksFailed",
+}
+
+
+def _report(health: Health, connection: Connection, detail: str) -> None:
+    name = _METRICS.get(health)
+    if name:
+        metrics.add_metric(name=name, unit=MetricUnit.Count, value=1)
+    log = logger.info if health in (Health.HEALTHY, Health.SKIPPED) else logger.warning
+    log(
+        "subscription check", extra={"connection_id": connection.connection_id, "health": str(health), "detail": detail}
+    )
+
+
+@logger.inject_lambda_context
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, str]:
+    watchdog = Watchdog(
+        registry=wiring.registry(),
+        calendly_for=wiring.calendly_for_connection,
+        signing_key_for=wiring.signing_key_for,
+        report=_report,
+    )
+    return {cid: str(health) for cid, health in watchdog.run().items()}

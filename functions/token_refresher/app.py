@@ -1,0 +1,41 @@
+"""Scheduled (every 15 min): refresh OAuth tokens with under 45 min left, one at a time."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from calsync.connections import wiring
+from calsync.connections.refresh import Outcome, Refresher
+from calsync.observability import MetricUnit, logger, metrics
+from calsync.store.connections import Connection
+
+_METRICS = {
+    Outcome.REFRESHED: "TokensRefreshed",
+    Outcome.REAUTH_REQUIRED: "ConnectionsReauthRequired",
+    Outcome.FAILED: "TokenRefreshFailures",
+    Outcome.WRITE_FAILED: "TokenWriteFailures",
+}
+
+
+def _report(outcome: str, connection: Connection, detail: str) -> None:
+    name = _METRICS.get(Outcome(outcome))
+    if name:
+        metrics.add_metric(name=name, unit=MetricUnit.Count, value=1)
+    log = logger.error if outcome in (Outcome.REAUTH_REQUIRED, Outcome.WRITE_FAILED) else logger.info
+    log("token refresh", extra={"connection_id": connection.connection_id, "outcome": str(outcome), "detail": detail})
+
+
+@logger.inject_lambda_context
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, str]:
+    with wiring.oauth_client() as oauth:
+        refresher = Refresher(
+            registry=wiring.registry(),
+            tokens=wiring.tokens(),
+            oauth=oauth,
+            owner=context.aws_request_id,
+            report=_report,
+        )
+        return {cid: str(outcome) for cid, outcome in refresher.run().items()}

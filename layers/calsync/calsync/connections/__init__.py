@@ -1,0 +1,1 @@
+"""Calendly connections: OAuth/PAT connect, token refresh, subscription watchdog."""

@@ -1,0 +1,275 @@
+"""The connection registry, refresh leases and pending OAuth authorizations, in the
+bookings table (single-table design):
+
+- ``PK=CONNECTIONS, SK=CONNECTION#<id>``: one item per connection; all in one Query, one by
+  its key. Holds references (secret names, subscription URI), never secrets.
+- the refresh lease is two attributes of that item, taken with a conditional write;
+- ``PK=OAUTHSTATE#<state>, SK=OAUTHSTATE``: a pending authorization, single use, with TTL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import ClientError
+
+from calsync.store import clients
+from calsync.store.errors import aws_call, error_code
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+_ser = TypeSerializer()
+_de = TypeDeserializer()
+Status = Literal["active", "reauth_required"]
+
+
+@dataclass(frozen=True, slots=True)
+class Connection:
+    connection_id: str
+    kind: Literal["oauth", "pat"]
+    status: Status
+    organization: str
+    owner: str | None
+    callback_url: str
+    token_secret: str
+    signing_key_secret: str
+    subscription_uri: str | None = None
+    status_reason: str | None = None
+    token_expires_at: int | None = None
+    created_at: str | None = None
+    subscription_recreated: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class PendingAuthorization:
+    state: str
+    connection_id: str
+    code_verifier: str
+    redirect_uri: str
+    expires_at: int
+
+    def __repr__(self) -> str:  # the verifier is a secret until used
+        return f"PendingAuthorization(connection_id={self.connection_id!r}, expires_at={self.expires_at})"
+
+
+def _key(connection_id: str) -> dict[str, Any]:
+    return {"PK": {"S": "CONNECTIONS"}, "SK": {"S": f"CONNECTION#{connection_id}"}}
+
+
+def _plain(item: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: _de.deserialize(v) for k, v in item.items()}
+
+
+def _int(value: Any) -> int | None:
+    return int(value) if value is not None else None
+
+
+def _connection(item: Mapping[str, Any]) -> Connection:
+    data = _plain(item)
+    return Connection(
+        connection_id=data["connection_id"],
+        kind=data["kind"],
+        status=data["status"],
+        organization=data["organization"],
+        owner=data.get("owner"),
+        callback_url=data["callback_url"],
+        token_secret=data["token_secret"],
+        signing_key_secret=data["signing_key_secret"],
+        subscription_uri=data.get("subscription_uri"),
+        status_reason=data.get("status_reason"),
+        token_expires_at=_int(data.get("token_expires_at")),
+        created_at=data.get("created_at"),
+        subscription_recreated=[
+            {k: (int(v) if k.endswith("_at_epoch") else v) for k, v in entry.items()}
+            for entry in data.get("subscription_recreated", [])
+        ],
+    )
+
+
+class DynamoConnectionRegistry:
+    def __init__(self, table_name: str, client: DynamoDBClient | None = None) -> None:
+        self.table_name = table_name
+        self._client = client
+
+    @property
+    def client(self) -> DynamoDBClient:
+        return self._client or clients.dynamodb()
+
+    # -- connections ----------------------------------------------------------------------
+
+    def register(self, connection: Connection, *, now: str) -> None:
+        item = {
+            "type": "connection",
+            "connection_id": connection.connection_id,
+            "kind": connection.kind,
+            "status": connection.status,
+            "organization": connection.organization,
+            "owner": connection.owner,
+            "callback_url": connection.callback_url,
+            "token_secret": connection.token_secret,
+            "signing_key_secret": connection.signing_key_secret,
+            "subscription_uri": connection.subscription_uri,
+            "token_expires_at": connection.token_expires_at,
+            "created_at": connection.created_at or now,
+            "updated_at": now,
+        }
+        with aws_call("dynamodb:PutItem (connection)"):
+            self.client.put_item(
+                TableName=self.table_name,
+                Item={**_key(connection.connection_id), **{k: _ser.serialize(v) for k, v in item.items()}},
+            )
+
+    def get(self, connection_id: str) -> Connection | None:
+        with aws_call("dynamodb:GetItem (connection)"):
+            item = self.client.get_item(TableName=self.table_name, Key=_key(connection_id), ConsistentRead=True)
+        return _connection(item["Item"]) if "Item" in item else None
+
+    def all(self) -> Iterator[Connection]:
+        kwargs: dict[str, Any] = {
+            "TableName": self.table_name,
+            "KeyConditionExpression": "PK = :pk",
+            "ExpressionAttributeValues": {":pk": {"S": "CONNECTIONS"}},
+            "ConsistentRead": True,
+        }
+        while True:
+            with aws_call("dynamodb:Query (connections)"):
+                page = self.client.query(**kwargs)
+            yield from (_connection(item) for item in page.get("Items", []))
+            if "LastEvaluatedKey" not in page:
+                return
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def _update(self, connection_id: str, what: str, values: Mapping[str, Any], extra: str = "") -> None:
+        names = {f"#a{i}": name for i, name in enumerate(values)}
+        sets = ", ".join(f"#a{i} = :a{i}" for i in range(len(values)))
+        with aws_call(f"dynamodb:UpdateItem ({what})"):
+            self.client.update_item(
+                TableName=self.table_name,
+                Key=_key(connection_id),
+                UpdateExpression=f"SET {sets}{extra}",
+                ConditionExpression="attribute_exists(PK)",
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues={f":a{i}": _ser.serialize(v) for i, v in enumerate(values.values())},
+            )
+
+    def mark_reauth_required(self, connection_id: str, *, reason: str, now: str) -> None:
+        self._update(connection_id, "reauth", {"status": "reauth_required", "status_reason": reason, "updated_at": now})
+
+    def token_refreshed(self, connection_id: str, *, expires_at: int, now: str) -> None:
+        self._update(
+            connection_id, "refreshed", {"token_expires_at": expires_at, "last_refresh_at": now, "updated_at": now}
+        )
+
+    def subscription_replaced(
+        self, connection_id: str, *, subscription_uri: str, record: Mapping[str, Any], now: str
+    ) -> None:
+        names = {"#s": "subscription_uri", "#r": "subscription_recreated", "#u": "updated_at"}
+        with aws_call("dynamodb:UpdateItem (subscription)"):
+            self.client.update_item(
+                TableName=self.table_name,
+                Key=_key(connection_id),
+                UpdateExpression="SET #s = :s, #u = :u, #r = list_append(if_not_exists(#r, :empty), :r)",
+                ConditionExpression="attribute_exists(PK)",
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues={
+                    ":s": {"S": subscription_uri},
+                    ":u": {"S": now},
+                    ":r": {"L": [_ser.serialize(dict(record))]},
+                    ":empty": {"L": []},
+                },
+            )
+
+    # -- the refresh lease ----------------------------------------------------------------
+
+    def acquire_lease(self, connection_id: str, *, owner: str, now: int, seconds: int) -> bool:
+        """True if ``owner`` now holds the connection's refresh lease (free or expired)."""
+        try:
+            with aws_call("dynamodb:UpdateItem (lease)"):
+                try:
+                    self.client.update_item(
+                        TableName=self.table_name,
+                        Key=_key(connection_id),
+                        UpdateExpression="SET lease_owner = :o, lease_until = :until",
+                        ConditionExpression="attribute_exists(PK) AND (attribute_not_exists(lease_until) OR lease_until < :now)",
+                        ExpressionAttributeValues={
+                            ":o": {"S": owner},
+                            ":until": {"N": str(now + seconds)},
+                            ":now": {"N": str(now)},
+                        },
+                    )
+                except ClientError as exc:
+                    if error_code(exc) == "ConditionalCheckFailedException":
+                        raise _Held from None
+                    raise
+        except _Held:
+            return False
+        return True
+
+    def release_lease(self, connection_id: str, *, owner: str) -> None:
+        with aws_call("dynamodb:UpdateItem (lease release)"):
+            try:
+                self.client.update_item(
+                    TableName=self.table_name,
+                    Key=_key(connection_id),
+                    UpdateExpression="REMOVE lease_owner, lease_until",
+                    ConditionExpression="lease_owner = :o",
+                    ExpressionAttributeValues={":o": {"S": owner}},
+                )
+            except ClientError as exc:
+                if error_code(exc) != "ConditionalCheckFailedException":
+                    raise
+
+    # -- pending OAuth authorizations -----------------------------------------------------
+
+    def put_pending(self, pending: PendingAuthorization) -> None:
+        item = {
+            "PK": f"OAUTHSTATE#{pending.state}",
+            "SK": "OAUTHSTATE",
+            "type": "oauth_state",
+            "connection_id": pending.connection_id,
+            "code_verifier": pending.code_verifier,
+            "redirect_uri": pending.redirect_uri,
+            "expires_at": pending.expires_at,
+        }
+        with aws_call("dynamodb:PutItem (oauth state)"):
+            self.client.put_item(
+                TableName=self.table_name,
+                Item={k: _ser.serialize(v) for k, v in item.items()},
+                ConditionExpression="attribute_not_exists(PK)",
+            )
+
+    def take_pending(self, state: str, *, now: int) -> PendingAuthorization | None:
+        """Delete and return the pending authorization if it exists and has not expired:
+        a state works once (the conditional delete is the single use)."""
+        try:
+            with aws_call("dynamodb:DeleteItem (oauth state)"):
+                try:
+                    response = self.client.delete_item(
+                        TableName=self.table_name,
+                        Key={"PK": {"S": f"OAUTHSTATE#{state}"}, "SK": {"S": "OAUTHSTATE"}},
+                        ConditionExpression="attribute_exists(PK) AND expires_at > :now",
+                        ExpressionAttributeValues={":now": {"N": str(now)}},
+                        ReturnValues="ALL_OLD",
+                    )
+                except ClientError as exc:
+                    if error_code(exc) == "ConditionalCheckFailedException":
+                        raise _Held from None
+                    raise
+        except _Held:
+            return None
+        data = _plain(response["Attributes"])
+        return PendingAuthorization(
+            state=state,
+            connection_id=data["connection_id"],
+            code_verifier=data["code_verifier"],
+            redirect_uri=data["redirect_uri"],
+            expires_at=int(data["expires_at"]),
+        )
+
+
+class _Held(Exception):
+    pass

@@ -1,0 +1,172 @@
+"""Calendly credentials in Secrets Manager, one secret per connection.
+
+``<prefix><connection_id>`` holds JSON: an OAuth token (``kind: oauth`` with access and
+refresh token and expiry) or a personal access token (``kind: pat``). The OAuth app's
+client id / secret / webhook signing key live in a secret of their own. Nothing here logs
+or raises with a secret in the message.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+from botocore.exceptions import ClientError
+
+from calsync.store import clients
+from calsync.store.errors import aws_call, error_code
+
+if TYPE_CHECKING:
+    from mypy_boto3_secretsmanager import SecretsManagerClient
+
+
+@dataclass(frozen=True, slots=True)
+class StoredToken:
+    kind: Literal["oauth", "pat"]
+    access_token: str
+    refresh_token: str | None = None
+    expires_at: int | None = None  # unix seconds; None for a PAT (does not expire)
+    owner: str | None = None
+    organization: str | None = None
+
+    def __repr__(self) -> str:  # never show token material
+        return f"StoredToken(kind={self.kind!r}, expires_at={self.expires_at!r}, owner={self.owner!r})"
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "kind": self.kind,
+                "access_token": self.access_token,
+                "refresh_token": self.refresh_token,
+                "expires_at": self.expires_at,
+                "owner": self.owner,
+                "organization": self.organization,
+            }
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> StoredToken:
+        data = json.loads(text)
+        return cls(
+            kind=data["kind"],
+            access_token=data["access_token"],
+            refresh_token=data.get("refresh_token"),
+            expires_at=data.get("expires_at"),
+            owner=data.get("owner"),
+            organization=data.get("organization"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class OAuthApp:
+    client_id: str
+    client_secret: str
+    webhook_signing_key: str
+
+    def __repr__(self) -> str:
+        return f"OAuthApp(client_id={self.client_id!r})"
+
+
+class TokenNotFound(Exception):
+    pass
+
+
+def request_token_for(value: str) -> str:
+    """The same secret value always gets the same version id, so a retried PutSecretValue
+    is idempotent (Secrets Manager accepts a repeated ClientRequestToken with the same value)."""
+    return str(uuid.UUID(hashlib.sha256(value.encode()).hexdigest()[:32]))
+
+
+class SecretsManagerTokenStore:
+    def __init__(self, prefix: str, *, client: SecretsManagerClient | None = None) -> None:
+        self._prefix = prefix
+        self._client = client
+
+    @property
+    def client(self) -> SecretsManagerClient:
+        return self._client or clients.secretsmanager()
+
+    def secret_name(self, connection_id: str) -> str:
+        return f"{self._prefix}{connection_id}"
+
+    def get(self, connection_id: str) -> StoredToken:
+        with aws_call("secretsmanager:GetSecretValue (token)"):
+            try:
+                response = self.client.get_secret_value(
+                    SecretId=self.secret_name(connection_id), VersionStage="AWSCURRENT"
+                )
+            except ClientError as exc:
+                if error_code(exc) == "ResourceNotFoundException":
+                    raise TokenNotFound(connection_id) from None
+                raise
+        return StoredToken.from_json(response["SecretString"])
+
+    def put(self, connection_id: str, token: StoredToken) -> str:
+        """Store ``token`` as the current version (created on first use); idempotent."""
+        value = token.to_json()
+        name = self.secret_name(connection_id)
+        with aws_call("secretsmanager:PutSecretValue (token)"):
+            try:
+                self.client.put_secret_value(
+                    SecretId=name, SecretString=value, ClientRequestToken=request_token_for(value)
+                )
+            except ClientError as exc:
+                if error_code(exc) != "ResourceNotFoundException":
+                    raise
+                self.client.create_secret(Name=name, SecretString=value, ClientRequestToken=request_token_for(value))
+        return name
+
+    def delete(self, connection_id: str) -> None:
+        with aws_call("secretsmanager:DeleteSecret (token)"):
+            try:
+                self.client.delete_secret(SecretId=self.secret_name(connection_id), ForceDeleteWithoutRecovery=True)
+            except ClientError as exc:
+                if error_code(exc) != "ResourceNotFoundException":
+                    raise
+
+
+class SecretsManagerOAuthApp:
+    def __init__(self, secret_name: str, *, client: SecretsManagerClient | None = None) -> None:
+        self.secret_name = secret_name
+        self._client = client
+
+    def get(self) -> OAuthApp:
+        client = self._client or clients.secretsmanager()
+        with aws_call("secretsmanager:GetSecretValue (oauth app)"):
+            response = client.get_secret_value(SecretId=self.secret_name, VersionStage="AWSCURRENT")
+        data: dict[str, Any] = json.loads(response["SecretString"])
+        return OAuthApp(data["client_id"], data["client_secret"], data["webhook_signing_key"])
+
+
+class CachedToken:
+    """What API-client users hold: the access token cached briefly, refetched on demand
+    (pass ``refetch`` as the Calendly client's ``on_unauthorized``)."""
+
+    def __init__(
+        self,
+        store: SecretsManagerTokenStore,
+        connection_id: str,
+        *,
+        ttl_seconds: float = 60.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._store = store
+        self._connection_id = connection_id
+        self._ttl = ttl_seconds
+        self._clock = clock
+        self._cached: tuple[float, str] | None = None
+
+    def get(self) -> str:
+        if self._cached is not None and self._cached[0] > self._clock():
+            return self._cached[1]
+        return self.refetch()
+
+    def refetch(self) -> str:
+        token = self._store.get(self._connection_id).access_token
+        self._cached = (self._clock() + self._ttl, token)
+        return token

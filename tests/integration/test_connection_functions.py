@@ -1,0 +1,119 @@
+"""The connection Lambdas as deployed: handlers loaded from template.yaml with their
+environment, Calendly answered by the fake over httpx (respx), AWS by moto."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import boto3
+import pytest
+import respx
+
+from calsync.connections import wiring
+from calsync.connections.connect import start_oauth
+from calsync.store.connections import DynamoConnectionRegistry
+from calsync.store.tokens import SecretsManagerOAuthApp
+from calsync_dev.events import proxy_event
+from calsync_dev.fake_calendly import FakeCalendly
+from calsync_dev.lambda_runtime import LambdaContext, load_handler
+from calsync_dev.template import Stack
+
+APP_KEY = "app-signing-key-for-functions-test"
+
+
+@pytest.fixture
+def fake(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeCalendly]:
+    env = stack.functions["OAuthCallbackFunction"].environment
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    fake = FakeCalendly()
+    boto3.client("secretsmanager").create_secret(
+        Name=env["OAUTH_APP_SECRET_NAME"],
+        SecretString=json.dumps(
+            {"client_id": fake.client_id, "client_secret": fake.client_secret, "webhook_signing_key": APP_KEY}
+        ),
+    )
+    wiring.reset()
+    with respx.mock(assert_all_called=False) as router:
+        router.route(host="api.calendly.com").mock(side_effect=fake.httpx_handler)
+        router.route(host="auth.calendly.com").mock(side_effect=fake.httpx_handler)
+        yield fake
+    wiring.reset()
+
+
+def callback_event(query: dict[str, str], accept: str = "text/html") -> dict[str, Any]:
+    event = proxy_event(
+        method="GET",
+        resource="/oauth/callback",
+        path="/oauth/callback",
+        path_parameters=None,
+        headers={"Host": "abc123.execute-api.us-east-1.amazonaws.com", "Accept": accept},
+        query={k: [v] for k, v in query.items()},
+        body=b"",
+        stage="dev",
+    )
+    event["requestContext"]["domainName"] = "abc123.execute-api.us-east-1.amazonaws.com"
+    return event
+
+
+def authorize(stack: Stack) -> str:
+    env = stack.functions["OAuthCallbackFunction"].environment
+    url = start_oauth(
+        DynamoConnectionRegistry(env["BOOKINGS_TABLE_NAME"]),
+        SecretsManagerOAuthApp(env["OAUTH_APP_SECRET_NAME"]),
+        connection_id="acme",
+        redirect_uri="https://abc123.execute-api.us-east-1.amazonaws.com/dev/oauth/callback",
+        now=time.time(),
+    )
+    return parse_qs(urlsplit(url).query)["state"][0]
+
+
+def test_the_oauth_callback_connects_and_a_replay_gets_a_clear_error_page(stack: Stack, fake: FakeCalendly) -> None:
+    handler = load_handler(stack.functions["OAuthCallbackFunction"], apply_environment=False)
+    state = authorize(stack)
+    # When Calendly redirects the operator back with a code
+    done = handler(callback_event({"code": fake.issue_code(), "state": state}), LambdaContext("callback"))
+    # Then the page says connected and the subscription points at this API's stage URL
+    assert done["statusCode"] == 200
+    assert "Connected" in done["body"]
+    (subscription,) = fake.subscriptions.values()
+    assert (
+        subscription["callback_url"] == "https://abc123.execute-api.us-east-1.amazonaws.com/dev/webhooks/calendly/acme"
+    )
+    # When the same link is used again
+    again = handler(
+        callback_event({"code": fake.issue_code(), "state": state}, accept="application/json"), LambdaContext("cb")
+    )
+    # Then it is refused with a reason, as JSON when asked
+    assert again["statusCode"] == 400
+    assert json.loads(again["body"])["error"] == "invalid_state"
+
+
+def test_a_denied_consent_is_a_clear_page_not_a_500(stack: Stack, fake: FakeCalendly) -> None:
+    handler = load_handler(stack.functions["OAuthCallbackFunction"], apply_environment=False)
+    answer = handler(callback_event({"error": "access_denied"}), LambdaContext("callback"))
+    assert answer["statusCode"] == 400
+    assert "text/html" in answer["headers"]["Content-Type"]
+
+
+def test_the_scheduled_functions_refresh_and_watch(stack: Stack, fake: FakeCalendly) -> None:
+    callback = load_handler(stack.functions["OAuthCallbackFunction"], apply_environment=False)
+    assert (
+        callback(callback_event({"code": fake.issue_code(), "state": authorize(stack)}), LambdaContext("cb"))[
+            "statusCode"
+        ]
+        == 200
+    )
+    refresher = load_handler(stack.functions["TokenRefresherFunction"], apply_environment=False)
+    watchdog = load_handler(stack.functions["SubscriptionWatchdogFunction"], apply_environment=False)
+    # A token just issued has two hours left: nothing to do
+    assert refresher({"source": "aws.events"}, LambdaContext("refresher")) == {"acme": "fresh"}
+    # The subscription Calendly disabled gets re-created
+    (subscription,) = fake.subscriptions.values()
+    subscription["state"] = "disabled"
+    assert watchdog({"source": "aws.events"}, LambdaContext("watchdog")) == {"acme": "recreated"}
+    assert watchdog({"source": "aws.events"}, LambdaContext("watchdog")) == {"acme": "healthy"}

@@ -1,0 +1,199 @@
+"""A small stateful Calendly: the OAuth token endpoint and the API endpoints calsync calls.
+
+It behaves as Calendly documents: access tokens last 2 h, refresh tokens are single use
+(reuse → 400 invalid_grant), a subscription URL may exist once per organization (409),
+lists paginate. Tests drive it through ``httpx.MockTransport``/respx; the local stack can
+serve it over HTTP (``serve``).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import secrets
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+API = "https://api.calendly.com"
+
+
+@dataclass
+class FakeCalendly:
+    api_base: str = API
+    client_id: str = "local-client-id"
+    client_secret: str = "local-client-secret"  # noqa: S105 - the fake's own
+    clock: Callable[[], float] = time.time
+    organization: str = f"{API}/organizations/ORG000000000001"
+    user: str = f"{API}/users/USER00000000001"
+    personal_access_tokens: set[str] = field(default_factory=set)
+    access_tokens: dict[str, float] = field(default_factory=dict)  # token -> expires at
+    refresh_tokens: dict[str, bool] = field(default_factory=dict)  # token -> still valid
+    codes: dict[str, str | None] = field(default_factory=dict)  # code -> PKCE challenge (unused here)
+    subscriptions: dict[str, dict[str, Any]] = field(default_factory=dict)
+    signing_keys: dict[str, str | None] = field(default_factory=dict)  # subscription uri -> key
+    calls: list[tuple[str, str]] = field(default_factory=list)
+    refresh_uses: dict[str, int] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _ids: Any = field(default_factory=itertools.count)
+
+    # -- set-up helpers -----------------------------------------------------------------
+
+    def issue_code(self) -> str:
+        code = secrets.token_urlsafe(16)
+        self.codes[code] = None
+        return code
+
+    def issue_tokens(self, *, expires_in: int = 7200) -> dict[str, Any]:
+        access, refresh = f"at-{secrets.token_hex(12)}", f"rt-{secrets.token_hex(12)}"
+        now = int(self.clock())
+        self.access_tokens[access] = now + expires_in
+        self.refresh_tokens[refresh] = True
+        return {
+            "token_type": "Bearer",
+            "access_token": access,
+            "refresh_token": refresh,
+            "scope": "default",
+            "created_at": now,
+            "expires_in": expires_in,
+            "owner": self.user,
+            "organization": self.organization,
+        }
+
+    def add_pat(self) -> str:
+        token = f"pat-{secrets.token_hex(16)}"
+        self.personal_access_tokens.add(token)
+        return token
+
+    # -- the HTTP surface -----------------------------------------------------------------
+
+    def handle(self, method: str, url: str, headers: dict[str, str], body: bytes) -> tuple[int, Any]:
+        with self._lock:
+            split = urlsplit(url)
+            self.calls.append((method, split.path))
+            if split.path == "/oauth/token" and method == "POST":
+                return self._token(headers, body)
+            bearer = headers.get("authorization", "").removeprefix("Bearer ")
+            if not self._authorized(bearer):
+                return 401, {"title": "Unauthenticated", "message": "The access token is invalid"}
+            query = {k: v[-1] for k, v in parse_qs(split.query).items()}
+            if split.path == "/users/me" and method == "GET":
+                return 200, {"resource": self._user()}
+            if split.path == "/webhook_subscriptions" and method == "GET":
+                items = [s for s in self.subscriptions.values() if s["organization"] == query.get("organization")]
+                return 200, {"collection": items, "pagination": {"count": len(items), "next_page": None}}
+            if split.path == "/webhook_subscriptions" and method == "POST":
+                return self._subscribe(json.loads(body or b"{}"))
+            if split.path.startswith("/webhook_subscriptions/"):
+                uri = f"{self.api_base}{split.path}"
+                if uri not in self.subscriptions:
+                    return 404, {"title": "Resource Not Found", "message": "The server could not find the resource"}
+                if method == "DELETE":
+                    del self.subscriptions[uri]
+                    return 204, None
+                return 200, {"resource": self.subscriptions[uri]}
+            return 404, {"title": "Resource Not Found", "message": f"no fake for {method} {split.path}"}
+
+    def _authorized(self, bearer: str) -> bool:
+        if bearer in self.personal_access_tokens:
+            return True
+        expires = self.access_tokens.get(bearer)
+        return expires is not None and expires > self.clock()
+
+    def _user(self) -> dict[str, Any]:
+        return {
+            "uri": self.user,
+            "name": "Local Owner",
+            "slug": "local-owner",
+            "email": "owner@example.com",
+            "scheduling_url": "https://calendly.com/local-owner",
+            "timezone": "UTC",
+            "current_organization": self.organization,
+            "resource_type": "User",
+        }
+
+    def _token(self, headers: dict[str, str], body: bytes) -> tuple[int, Any]:
+        import base64
+
+        expected = base64.b64encode(f"{self.client_id}:{self.client_secret}".encode()).decode()
+        if headers.get("authorization") != f"Basic {expected}":
+            return 401, {"error": "invalid_client", "error_description": "Client authentication failed."}
+        form = {k: v[-1] for k, v in parse_qs(body.decode()).items()}
+        grant = form.get("grant_type")
+        if grant == "authorization_code":
+            if self.codes.pop(form.get("code", ""), "missing") == "missing":
+                return 400, {"error": "invalid_grant", "error_description": "The authorization code is invalid."}
+            return 200, self.issue_tokens()
+        if grant == "refresh_token":
+            token = form.get("refresh_token", "")
+            self.refresh_uses[token] = self.refresh_uses.get(token, 0) + 1
+            if not self.refresh_tokens.get(token):
+                return 400, {"error": "invalid_grant", "error_description": "The refresh token is invalid."}
+            self.refresh_tokens[token] = False  # single use
+            return 200, self.issue_tokens()
+        return 400, {"error": "unsupported_grant_type", "error_description": "grant_type"}
+
+    def _subscribe(self, request: dict[str, Any]) -> tuple[int, Any]:
+        url = request.get("url")
+        for existing in self.subscriptions.values():
+            if existing["callback_url"] == url and existing["organization"] == request.get("organization"):
+                return 409, {"title": "Already Exists", "message": "Hook with this url already exists"}
+        uri = f"{self.api_base}/webhook_subscriptions/{uuid.uuid4().hex.upper()}"
+        now = time.strftime("%Y-%m-%dT%H:%M:%S.000000Z", time.gmtime(self.clock()))
+        self.subscriptions[uri] = {
+            "uri": uri,
+            "callback_url": url,
+            "created_at": now,
+            "updated_at": now,
+            "retry_started_at": None,
+            "state": "active",
+            "events": request.get("events", []),
+            "scope": request.get("scope"),
+            "organization": request.get("organization"),
+            "user": request.get("user"),
+            "group": None,
+            "creator": self.user,
+        }
+        self.signing_keys[uri] = request.get("signing_key")
+        return 201, {"resource": self.subscriptions[uri]}
+
+    # -- adapters -------------------------------------------------------------------------
+
+    def httpx_handler(self, request: Any) -> Any:
+        """For ``httpx.MockTransport`` / respx ``side_effect``."""
+        import httpx  # noqa: TID251 - the fake answers the Calendly client's requests
+
+        status, payload = self.handle(
+            request.method, str(request.url), {k.lower(): v for k, v in request.headers.items()}, request.content
+        )
+        return httpx.Response(status, json=payload) if payload is not None else httpx.Response(status)
+
+
+def serve(fake: FakeCalendly, host: str, port: int) -> ThreadingHTTPServer:
+    """Serve the fake over HTTP (both the API and /oauth/token on one port)."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, format: str, *args: Any) -> None:
+            return
+
+        def _any(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            headers = {k.lower(): v for k, v in self.headers.items()}
+            status, payload = fake.handle(self.command, self.path, headers, body)
+            data = json.dumps(payload).encode() if payload is not None else b""
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        do_GET = do_POST = do_DELETE = _any
+
+    server = ThreadingHTTPServer((host, port), Handler)
+    threading.Thread(target=server.serve_forever, name="fake-calendly", daemon=True).start()
+    return server
