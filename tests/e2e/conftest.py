@@ -31,6 +31,7 @@ def free_port() -> int:
 class RunningStack:
     api_port: int
     emulator_port: int
+    calendly_port: int
     state_file: Path
     process: subprocess.Popen[str] | None = None
     lines: list[str] = field(default_factory=list)
@@ -40,6 +41,7 @@ class RunningStack:
         return {
             "CALSYNC_API_PORT": str(self.api_port),
             "CALSYNC_EMULATOR_PORT": str(self.emulator_port),
+            "CALSYNC_CALENDLY_PORT": str(self.calendly_port),
             "CALSYNC_LOCAL_STATE": str(self.state_file),
         }
 
@@ -104,7 +106,7 @@ class RunningStack:
 
 
 def new_stack(tmp: Path) -> RunningStack:
-    return RunningStack(free_port(), free_port(), tmp / "local-state.json")
+    return RunningStack(free_port(), free_port(), free_port(), tmp / "local-state.json")
 
 
 @pytest.fixture(scope="module")

@@ -31,8 +31,8 @@ def fake(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeCalendly
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     fake = FakeCalendly()
-    boto3.client("secretsmanager").create_secret(
-        Name=env["OAUTH_APP_SECRET_NAME"],
+    boto3.client("secretsmanager").put_secret_value(
+        SecretId=env["OAUTH_APP_SECRET_NAME"],
         SecretString=json.dumps(
             {"client_id": fake.client_id, "client_secret": fake.client_secret, "webhook_signing_key": APP_KEY}
         ),

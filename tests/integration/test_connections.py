@@ -108,8 +108,8 @@ def world(stack: Stack) -> World:
     clock = fake.clock
     assert isinstance(clock, Clock)
     secrets = boto3.client("secretsmanager")
-    secrets.create_secret(
-        Name=env["OAUTH_APP_SECRET_NAME"],
+    secrets.put_secret_value(
+        SecretId=env["OAUTH_APP_SECRET_NAME"],
         SecretString=json.dumps(
             {"client_id": fake.client_id, "client_secret": fake.client_secret, "webhook_signing_key": APP_SIGNING_KEY}
         ),

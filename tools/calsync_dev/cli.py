@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import getpass
 import json
 import os
 import sys
@@ -63,6 +64,12 @@ class Target:
     table: str
     queues: dict[str, str]  # source queue logical id -> url
     dlqs: dict[str, str]  # source queue logical id -> its DLQ url
+    token_prefix: str = "calsync/local/tokens/"  # noqa: S105 - a secret's name
+    signing_key_prefix: str = "calsync/local/signing-keys/"
+    oauth_app_secret: str = "calsync/local/oauth-app"  # noqa: S105 - a secret's name
+    api_base: str = "http://127.0.0.1:3000"
+    calendly_api_url: str = "https://api.calendly.com"
+    authorize_url: str = "https://auth.calendly.com/oauth/authorize"
 
     def session(self) -> Any:
         import boto3
@@ -90,7 +97,20 @@ def local_target() -> Target:
         if policy:
             queues[logical] = f"{base}/calsync-{STAGE}-{logical}"
             dlqs[logical] = f"{base}/calsync-{STAGE}-{policy['deadLetterTargetArn']['Fn::GetAtt'][0]}"
-    return Target(endpoint, f"calsync-{STAGE}-BookingsTable", queues, dlqs)
+    host = os.environ.get("CALSYNC_HOST", LOCAL_HOST)
+    calendly = f"http://{host}:{os.environ.get('CALSYNC_CALENDLY_PORT', '3001')}"
+    return Target(
+        endpoint,
+        f"calsync-{STAGE}-BookingsTable",
+        queues,
+        dlqs,
+        token_prefix=f"calsync/{STAGE}/tokens/",
+        signing_key_prefix=f"calsync/{STAGE}/signing-keys/",
+        oauth_app_secret=f"calsync/{STAGE}/oauth-app",
+        api_base=f"http://{host}:{os.environ.get('CALSYNC_API_PORT', '3000')}",
+        calendly_api_url=calendly,
+        authorize_url=f"{calendly}/oauth/authorize",
+    )
 
 
 def stack_target(stack_name: str) -> Target:
@@ -102,7 +122,16 @@ def stack_target(stack_name: str) -> Target:
     }
     queues = {k.removesuffix("Url"): v for k, v in outputs.items() if k.endswith("QueueUrl")}
     dlqs = {f"{k.removesuffix('DLQUrl')}Queue": v for k, v in outputs.items() if k.endswith("DLQUrl")}
-    return Target(None, outputs["BookingsTableName"], queues, dlqs)
+    return Target(
+        None,
+        outputs["BookingsTableName"],
+        queues,
+        dlqs,
+        token_prefix=outputs["TokenSecretPrefix"],
+        signing_key_prefix=outputs["SigningKeySecretPrefix"],
+        oauth_app_secret=outputs["OAuthAppSecretName"],
+        api_base=outputs["OAuthCallbackUrl"].removesuffix("/oauth/callback"),
+    )
 
 
 def _target(args: argparse.Namespace) -> Target:
@@ -426,6 +455,81 @@ def _dlq(args: argparse.Namespace) -> int:
     return 0
 
 
+# ------------------------------------------------------------------ connections
+
+
+def _services(target: Target) -> tuple[Any, Any, Any, Any]:
+    from calsync.store.connections import DynamoConnectionRegistry
+    from calsync.store.secrets import SecretsManagerSigningKeys
+    from calsync.store.tokens import SecretsManagerOAuthApp, SecretsManagerTokenStore
+
+    secrets = target.client("secretsmanager")
+    return (
+        DynamoConnectionRegistry(target.table, target.client("dynamodb")),
+        SecretsManagerTokenStore(target.token_prefix, client=secrets),
+        SecretsManagerSigningKeys(target.signing_key_prefix, client=secrets),
+        SecretsManagerOAuthApp(target.oauth_app_secret, client=secrets),
+    )
+
+
+def _connect(args: argparse.Namespace) -> int:
+    from calsync.calendly.client import CalendlyClient
+    from calsync.connections.connect import ConnectError, Connector, start_oauth
+
+    target = _target(args)
+    registry, tokens, signing_keys, app = _services(target)
+    try:
+        if args.kind == "oauth":
+            redirect = args.redirect_uri or f"{target.api_base}/oauth/callback"
+            url = start_oauth(
+                registry,
+                app,
+                connection_id=args.connection_id,
+                redirect_uri=redirect,
+                now=time.time(),
+                authorize_url=target.authorize_url,
+            )
+            print("Open this link (valid 10 minutes, once) and approve calsync in Calendly:")
+            print(url)
+            return 0
+        pat = os.environ.get("CALENDLY_PAT") or getpass.getpass("Calendly personal access token: ")
+        connection = Connector(registry, tokens, signing_keys).connect_pat(
+            connection_id=args.connection_id,
+            personal_access_token=pat.strip(),
+            calendly_for=lambda token: CalendlyClient(lambda: token, base_url=target.calendly_api_url),
+            api_base=target.api_base,
+        )
+    except ConnectError as exc:
+        print(f"not connected: {exc} ({exc.reason})", file=sys.stderr)
+        return 1
+    print(f"connected '{connection.connection_id}' ({connection.organization}); webhooks → {connection.callback_url}")
+    return 0
+
+
+def _connections(args: argparse.Namespace) -> int:
+    registry, *_ = _services(_target(args))
+    rows = list(registry.all())
+    if args.json:
+        json.dump([_as_dict(c) for c in rows], sys.stdout, indent=2)
+        sys.stdout.write("\n")
+        return 0
+    print(f"{'connection':<16} {'kind':<6} {'status':<16} {'token expires (UTC)':<21} subscription")
+    for c in rows:
+        expires = (
+            datetime.fromtimestamp(c.token_expires_at, UTC).strftime("%Y-%m-%dT%H:%M:%S") if c.token_expires_at else "-"
+        )
+        status = c.status + (f" ({c.status_reason})" if c.status_reason else "")
+        print(f"{c.connection_id:<16} {c.kind:<6} {status:<16} {expires:<21} {c.subscription_uri or '-'}")
+    print(f"{len(rows)} connection(s)")
+    return 0
+
+
+def _as_dict(value: Any) -> dict[str, Any]:
+    from dataclasses import asdict
+
+    return asdict(value)
+
+
 # ------------------------------------------------------------------ events render / local
 
 
@@ -492,6 +596,18 @@ def build_parser() -> argparse.ArgumentParser:
     dlq.add_argument("--queue", help="source queue logical id, e.g. InviteeCreatedQueue (default: all)")
     dlq.add_argument("--stack", help="deployed stack name (default: the local stack)")
     dlq.set_defaults(func=_dlq)
+
+    connect = commands.add_parser("connect", help="connect a Calendly organization (OAuth link, or a PAT)")
+    connect.add_argument("kind", choices=["oauth", "pat"])
+    connect.add_argument("--connection-id", required=True, help="your name for it: letters, digits, - and _")
+    connect.add_argument("--redirect-uri", help="OAuth redirect (default: this stack's /oauth/callback)")
+    connect.add_argument("--stack", help="deployed stack name (default: the local stack)")
+    connect.set_defaults(func=_connect)
+
+    connections = commands.add_parser("connections", help="list connections and their token / subscription state")
+    connections.add_argument("--json", action="store_true")
+    connections.add_argument("--stack", help="deployed stack name (default: the local stack)")
+    connections.set_defaults(func=_connections)
 
     events_cmd = commands.add_parser("events", help="sample events for sam local invoke")
     events_sub = events_cmd.add_subparsers(dest="events_command", required=True)

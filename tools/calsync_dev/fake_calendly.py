@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 API = "https://api.calendly.com"
 
@@ -39,6 +39,7 @@ class FakeCalendly:
     signing_keys: dict[str, str | None] = field(default_factory=dict)  # subscription uri -> key
     calls: list[tuple[str, str]] = field(default_factory=list)
     refresh_uses: dict[str, int] = field(default_factory=dict)
+    accept_any_pat: bool = False  # the local stack: any "pat-..." token is a valid PAT
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _ids: Any = field(default_factory=itertools.count)
 
@@ -48,6 +49,19 @@ class FakeCalendly:
         code = secrets.token_urlsafe(16)
         self.codes[code] = None
         return code
+
+    def export(self) -> dict[str, Any]:
+        """What the local stack saves across restarts."""
+        return {
+            "access_tokens": self.access_tokens,
+            "refresh_tokens": self.refresh_tokens,
+            "subscriptions": self.subscriptions,
+            "signing_keys": self.signing_keys,
+        }
+
+    def restore(self, state: dict[str, Any]) -> None:
+        for name in ("access_tokens", "refresh_tokens", "subscriptions", "signing_keys"):
+            getattr(self, name).update(state.get(name, {}))
 
     def issue_tokens(self, *, expires_in: int = 7200) -> dict[str, Any]:
         access, refresh = f"at-{secrets.token_hex(12)}", f"rt-{secrets.token_hex(12)}"
@@ -78,6 +92,15 @@ class FakeCalendly:
             self.calls.append((method, split.path))
             if split.path == "/oauth/token" and method == "POST":
                 return self._token(headers, body)
+            if split.path == "/oauth/authorize" and method == "GET":
+                # No consent screen: the owner "approves" at once, as a redirect with a code.
+                query = {k: v[-1] for k, v in parse_qs(split.query).items()}
+                if query.get("client_id") != self.client_id or not query.get("redirect_uri"):
+                    return 400, {"error": "invalid_request", "error_description": "unknown client or redirect"}
+                target = (
+                    f"{query['redirect_uri']}?{urlencode({'code': self.issue_code(), 'state': query.get('state', '')})}"
+                )
+                return 302, {"location": target}
             bearer = headers.get("authorization", "").removeprefix("Bearer ")
             if not self._authorized(bearer):
                 return 401, {"title": "Unauthenticated", "message": "The access token is invalid"}
@@ -100,7 +123,7 @@ class FakeCalendly:
             return 404, {"title": "Resource Not Found", "message": f"no fake for {method} {split.path}"}
 
     def _authorized(self, bearer: str) -> bool:
-        if bearer in self.personal_access_tokens:
+        if bearer in self.personal_access_tokens or (self.accept_any_pat and bearer.startswith("pat-")):
             return True
         expires = self.access_tokens.get(bearer)
         return expires is not None and expires > self.clock()
@@ -187,6 +210,8 @@ def serve(fake: FakeCalendly, host: str, port: int) -> ThreadingHTTPServer:
             status, payload = fake.handle(self.command, self.path, headers, body)
             data = json.dumps(payload).encode() if payload is not None else b""
             self.send_response(status)
+            if status == 302 and isinstance(payload, dict):
+                self.send_header("Location", payload["location"])
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()

@@ -17,6 +17,7 @@ import signal
 import sys
 import threading
 import traceback
+import warnings
 from collections.abc import Mapping
 from datetime import datetime
 from multiprocessing.connection import Connection
@@ -69,6 +70,8 @@ def _configure_logging(name: str) -> None:
 def _instance_main(spec: FunctionSpec, environment: dict[str, str], conn: Connection) -> None:
     # Ctrl-C is for the stack, which finishes in-flight work before stopping instances.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # Metrics output is off locally, so "no metrics to publish" is expected, not news.
+    warnings.filterwarnings("ignore", message="No application metrics to publish")
     os.environ.update(environment)
     from calsync_dev.lambda_runtime import LambdaContext, load_handler
 

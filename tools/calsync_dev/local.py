@@ -58,6 +58,7 @@ class LocalConfig:
     host: str = "127.0.0.1"
     emulator_port: int = 5000
     api_port: int = 3000
+    calendly_port: int = 3001
     signing_key: str = DEFAULT_LOCAL_KEY
     state_file: Path | None = ROOT / ".calsync" / "local-state.json"
     receiver_instances: int = 2
@@ -69,6 +70,7 @@ class LocalConfig:
             host=environ.get("CALSYNC_HOST", "127.0.0.1"),
             emulator_port=int(environ.get("CALSYNC_EMULATOR_PORT", "5000")),
             api_port=int(environ.get("CALSYNC_API_PORT", "3000")),
+            calendly_port=int(environ.get("CALSYNC_CALENDLY_PORT", "3001")),
             signing_key=environ.get("CALSYNC_LOCAL_SIGNING_KEY", DEFAULT_LOCAL_KEY),
             state_file=Path(state) if state else None,
         )
@@ -80,6 +82,10 @@ class LocalConfig:
     @property
     def api_url(self) -> str:
         return f"http://{self.host}:{self.api_port}"
+
+    @property
+    def calendly_url(self) -> str:
+        return f"http://{self.host}:{self.calendly_port}"
 
 
 def check_port_free(host: str, port: int, what: str, variable: str) -> None:
@@ -229,6 +235,9 @@ class LocalStack:
         self._stop_schedules = threading.Event()
         self._session: Any = None
         self._accepting = threading.Event()
+        self._saved: dict[str, Any] = {}
+        self.fake: Any = None
+        self._calendly_server: ThreadingHTTPServer | None = None
 
     # -- start ----------------------------------------------------------------------------
 
@@ -236,6 +245,7 @@ class LocalStack:
         config = self.config
         check_port_free(config.host, config.emulator_port, "AWS emulator", "CALSYNC_EMULATOR_PORT")
         check_port_free(config.host, config.api_port, "API", "CALSYNC_API_PORT")
+        check_port_free(config.host, config.calendly_port, "fake Calendly", "CALSYNC_CALENDLY_PORT")
         os.environ.update(CREDENTIALS)
         os.environ["AWS_ENDPOINT_URL"] = config.endpoint_url
         self._start_emulator()
@@ -245,12 +255,14 @@ class LocalStack:
         self.stack = provision(self._session, template=self.template, parameters={"Stage": STAGE}, region=REGION)
         restored = self._restore()
         self._put_local_signing_key()
+        self._start_fake_calendly()
         self._start_functions()
         self._start_event_sources()
         self._start_schedules()
         self._start_api()
         self.out(
-            f"calsync local is ready: API {config.api_url}, AWS emulator {config.endpoint_url}"
+            f"calsync local is ready: API {config.api_url}, AWS emulator {config.endpoint_url},"
+            f" fake Calendly {config.calendly_url}"
             f" ({restored} items restored)\n"
             f"  POST {config.api_url}/webhooks/calendly/{LOCAL_CONNECTION}  (signing key: "
             f"{'CALSYNC_LOCAL_SIGNING_KEY' if config.signing_key != DEFAULT_LOCAL_KEY else DEFAULT_LOCAL_KEY})\n"
@@ -282,7 +294,32 @@ class LocalStack:
         if state_file is None or not state_file.exists():
             return 0
         assert self.stack is not None
-        return import_state(self._session, self.stack, json.loads(state_file.read_text()))
+        self._saved = json.loads(state_file.read_text())
+        return import_state(self._session, self.stack, self._saved)
+
+    def _start_fake_calendly(self) -> None:
+        """A stand-in Calendly (OAuth and the API endpoints calsync calls); the OAuth app
+        secret points at it, so connect, refresh and the watchdog run locally too."""
+        from calsync_dev.fake_calendly import FakeCalendly, serve
+
+        base = self.config.calendly_url
+        self.fake = FakeCalendly(
+            api_base=base,
+            organization=f"{base}/organizations/LOCALORG0000001",
+            user=f"{base}/users/LOCALUSER000001",
+            accept_any_pat=True,
+        )
+        self.fake.restore(self._saved.get("calendly", {}))
+        self._calendly_server = serve(self.fake, self.config.host, self.config.calendly_port)
+        assert self.stack is not None
+        name = self.stack.secrets.get("OAuthAppSecret")
+        if name:
+            app = {
+                "client_id": self.fake.client_id,
+                "client_secret": self.fake.client_secret,
+                "webhook_signing_key": self.config.signing_key,
+            }
+            _put_secret(self._session.client("secretsmanager"), name, json.dumps(app))
 
     def _put_local_signing_key(self) -> None:
         from calsync.store.secrets import encode_keys
@@ -301,6 +338,8 @@ class LocalStack:
             "AWS_ENDPOINT_URL": self.config.endpoint_url,
             "AWS_REGION": REGION,
             "POWERTOOLS_METRICS_DISABLED": "true",
+            "CALENDLY_API_URL": self.config.calendly_url,
+            "CALENDLY_TOKEN_URL": f"{self.config.calendly_url}/oauth/token",
             "POWERTOOLS_DEV": "false",
         }
 
@@ -438,6 +477,8 @@ class LocalStack:
             thread.join(timeout=5)
         if self.stack is not None and self.config.state_file is not None:
             state = export_state(self._session, self.stack)
+            if self.fake is not None:
+                state["calendly"] = self.fake.export()
             self.config.state_file.parent.mkdir(parents=True, exist_ok=True)
             temporary = self.config.state_file.with_suffix(".tmp")
             temporary.write_text(json.dumps(state))
@@ -446,6 +487,9 @@ class LocalStack:
             self.out(f"calsync local stopped; {saved} items saved to {self.config.state_file}")
         for pool in self.pools.values():
             pool.stop()
+        if self._calendly_server is not None:
+            self._calendly_server.shutdown()
+            self._calendly_server.server_close()
         if self._emulator is not None:
             self._emulator.terminate()
             try:

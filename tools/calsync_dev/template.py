@@ -8,6 +8,7 @@ resources it needs directly.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 from dataclasses import dataclass, field
@@ -70,6 +71,7 @@ class Stack:
     queue_arns: dict[str, str] = field(default_factory=dict)
     redrive: dict[str, dict[str, Any]] = field(default_factory=dict)
     tables: dict[str, str] = field(default_factory=dict)
+    secrets: dict[str, str] = field(default_factory=dict)
     functions: dict[str, FunctionSpec] = field(default_factory=dict)
 
     def env(self, logical_id: str) -> dict[str, str]:
@@ -148,6 +150,22 @@ def create_table(dynamodb: Any, resource: dict[str, Any], name: str) -> str:
     return name
 
 
+def _create_secret(client: Any, name: str, props: dict[str, Any]) -> None:
+    """The template's secret with its initial value (a generated key as CloudFormation would)."""
+    import secrets as random
+
+    if "SecretString" in props:
+        value = str(props["SecretString"])
+    else:
+        generate = props.get("GenerateSecretString", {})
+        data = json.loads(generate.get("SecretStringTemplate", "{}"))
+        data[generate.get("GenerateStringKey", "password")] = random.token_urlsafe(generate.get("PasswordLength", 32))
+        value = json.dumps(data)
+    # an existing one keeps its value (the local stack restores and overrides its own)
+    with contextlib.suppress(client.exceptions.ResourceExistsException):
+        client.create_secret(Name=name, SecretString=value)
+
+
 def provision(
     session: Any,
     *,
@@ -189,6 +207,14 @@ def provision(
     for logical, resource in resources.items():
         if resource["Type"] == "AWS::DynamoDB::Table":
             stack.tables[logical] = create_table(dynamodb, resource, f"calsync-{stage}-{logical}")
+
+    secrets = session.client("secretsmanager", region_name=region)
+    for logical, resource in resources.items():
+        if resource["Type"] == "AWS::SecretsManager::Secret":
+            props = resource["Properties"]
+            name = str(resolve(props.get("Name", f"calsync-{stage}-{logical}")))
+            stack.secrets[logical] = name
+            _create_secret(secrets, name, props)
 
     globals_env = template.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {})
     globals_timeout = template.get("Globals", {}).get("Function", {}).get("Timeout", 3)

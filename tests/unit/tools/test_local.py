@@ -10,9 +10,11 @@ from calsync_dev.template import load
 def test_the_webhook_route_comes_from_the_templates_openapi_body() -> None:
     # Given the template
     routes = api_routes(load())
-    # Then the one route invokes the receiver and requires the signature header
+    # Then the webhook route invokes the receiver and requires the signature header,
+    # and the OAuth callback route needs nothing
     assert [(r.method, r.resource, r.function, r.required_headers) for r in routes] == [
-        ("POST", "/webhooks/calendly/{connection_id}", "ReceiverFunction", ("Calendly-Webhook-Signature",))
+        ("POST", "/webhooks/calendly/{connection_id}", "ReceiverFunction", ("Calendly-Webhook-Signature",)),
+        ("GET", "/oauth/callback", "OAuthCallbackFunction", ()),
     ]
     match = routes[0].pattern.match("/webhooks/calendly/acme")
     assert match is not None

@@ -1,0 +1,81 @@
+"""Connecting a Calendly organization on the local stack: the fake Calendly plays Calendly,
+the OAuth callback, refresher and watchdog run as the template wires them."""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+
+import pytest
+
+from calsync_dev import cli
+from calsync_dev.cli import Target, post_signed
+from calsync_dev.events import DEFAULT_LOCAL_KEY
+from tests.e2e.conftest import RunningStack
+from tests.factories import vary
+
+pytestmark = pytest.mark.e2e
+
+
+def run_schedule(stack: RunningStack, function: str) -> dict[str, str]:
+    request = urllib.request.Request(f"http://127.0.0.1:{stack.api_port}/_local/schedules/{function}", method="POST")
+    with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310
+        result: dict[str, str] = json.loads(response.read())["result"]
+        return result
+
+
+def test_oauth_connect_then_webhooks_refresh_and_watchdog_work_locally(
+    local_stack: RunningStack, target: Target, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given the operator asks for an authorization link
+    assert cli.main(["connect", "oauth", "--connection-id", "demo"]) == 0
+    link = capsys.readouterr().out.strip().splitlines()[-1]
+    # When they open it (the fake Calendly approves and redirects to the callback)
+    with urllib.request.urlopen(link, timeout=60) as page:  # noqa: S310 - loopback
+        # Then the callback page says connected
+        assert page.status == 200
+        assert "Connected" in page.read().decode()
+    # And the connection is listed, active, with a subscription
+    assert cli.main(["connections", "--json"]) == 0
+    (connection,) = [c for c in json.loads(capsys.readouterr().out) if c["connection_id"] == "demo"]
+    assert connection["status"] == "active"
+    assert connection["subscription_uri"]
+    # And webhooks signed with the app's key are accepted on its URL
+    body = vary("invitee_created.json", email="demo@example.com")
+    assert (
+        post_signed(f"http://127.0.0.1:{local_stack.api_port}/webhooks/calendly/demo", body, DEFAULT_LOCAL_KEY)[0]
+        == 202
+    )
+    # And the scheduled functions see it: the token is fresh, the subscription healthy
+    assert run_schedule(local_stack, "TokenRefresherFunction")["demo"] == "fresh"
+    assert run_schedule(local_stack, "SubscriptionWatchdogFunction")["demo"] == "healthy"
+
+
+def test_a_reused_authorization_link_is_refused(
+    local_stack: RunningStack, target: Target, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli.main(["connect", "oauth", "--connection-id", "twice"]) == 0
+    link = capsys.readouterr().out.strip().splitlines()[-1]
+    with urllib.request.urlopen(link, timeout=60) as page:  # noqa: S310
+        assert page.status == 200
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(link, timeout=60)  # noqa: S310
+    assert refused.value.code == 400
+    assert "already used" in refused.value.read().decode()
+
+
+def test_a_personal_access_token_connects_with_a_generated_signing_key(
+    local_stack: RunningStack, target: Target, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CALENDLY_PAT", "pat-local-e2e")
+    assert cli.main(["connect", "pat", "--connection-id", "solo"]) == 0
+    # The generated key is in the receiver's secret; a webhook signed with it is accepted
+    secret = local_stack.client("secretsmanager").get_secret_value(
+        SecretId=f"{target.signing_key_prefix}solo", VersionStage="AWSCURRENT"
+    )
+    key = json.loads(secret["SecretString"])["current"]
+    assert key != DEFAULT_LOCAL_KEY
+    url = f"http://127.0.0.1:{local_stack.api_port}/webhooks/calendly/solo"
+    body = vary("invitee_created.json", email="solo@example.com")
+    assert post_signed(url, body, key)[0] == 202
+    assert post_signed(url, body, DEFAULT_LOCAL_KEY)[0] == 401
