@@ -197,14 +197,7 @@ class Connector:
             issued = token_endpoint.exchange_code(code, pending.redirect_uri, pending.code_verifier)
         except CalendlyError as exc:
             raise ConnectError(502, "calendly_error", f"Calendly refused the authorization: {exc.title}") from None
-        token = StoredToken(
-            kind="oauth",
-            access_token=issued.access_token.get_secret_value(),
-            refresh_token=issued.refresh_token.get_secret_value(),
-            expires_at=issued.expires_at,
-            owner=str(issued.owner),
-            organization=str(issued.organization) if issued.organization else None,
-        )
+        token = StoredToken.from_oauth(issued)
         return self._finish(
             connection_id=pending.connection_id,
             token=token,

@@ -88,14 +88,7 @@ class Refresher:
                 return Outcome.REAUTH_REQUIRED, "Calendly refused the refresh token (invalid_grant)"
             except CalendlyError as exc:
                 return Outcome.FAILED, f"token endpoint: {type(exc).__name__} {exc.status}"
-            new = StoredToken(
-                kind="oauth",
-                access_token=issued.access_token.get_secret_value(),
-                refresh_token=issued.refresh_token.get_secret_value(),
-                expires_at=issued.expires_at,
-                owner=str(issued.owner),
-                organization=str(issued.organization) if issued.organization else token.organization,
-            )
+            new = StoredToken.from_oauth(issued, organization=token.organization)
             if not self._write(cid, new):
                 # The old refresh token is spent and the new one is only in memory: keep the
                 # lease (no one may use the old token) and make it loud.

@@ -24,6 +24,8 @@ from calsync.store.errors import aws_call, error_code
 if TYPE_CHECKING:
     from mypy_boto3_secretsmanager import SecretsManagerClient
 
+    from calsync.calendly.models import OAuthToken
+
 
 @dataclass(frozen=True, slots=True)
 class StoredToken:
@@ -47,6 +49,18 @@ class StoredToken:
                 "owner": self.owner,
                 "organization": self.organization,
             }
+        )
+
+    @classmethod
+    def from_oauth(cls, issued: OAuthToken, *, organization: str | None = None) -> StoredToken:
+        """What to keep of a token response (``organization`` when the response lacks it)."""
+        return cls(
+            kind="oauth",
+            access_token=issued.access_token.get_secret_value(),
+            refresh_token=issued.refresh_token.get_secret_value(),
+            expires_at=issued.expires_at,
+            owner=str(issued.owner),
+            organization=str(issued.organization) if issued.organization else organization,
         )
 
     @classmethod
