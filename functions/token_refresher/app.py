@@ -7,9 +7,9 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from calsync.connections import wiring
+from calsync.connections.records import Connection
 from calsync.connections.refresh import Outcome, Refresher
 from calsync.observability import MetricUnit, logger, metrics
-from calsync.store.connections import Connection
 
 _METRICS = {
     Outcome.REFRESHED: "TokensRefreshed",

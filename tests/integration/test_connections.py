@@ -19,18 +19,13 @@ import pytest
 
 from calsync.calendly.client import CalendlyClient, OAuthClient
 from calsync.connections.connect import ConnectError, Connector, start_oauth
+from calsync.connections.records import Connection, OAuthApp, StoredToken
 from calsync.connections.refresh import Outcome, Refresher
 from calsync.connections.watchdog import Health, Watchdog
 from calsync.errors import DependencyUnavailable
-from calsync.store.connections import Connection, DynamoConnectionRegistry
+from calsync.store.connections import DynamoConnectionRegistry
 from calsync.store.secrets import SecretsManagerSigningKeys
-from calsync.store.tokens import (
-    CachedToken,
-    OAuthApp,
-    SecretsManagerOAuthApp,
-    SecretsManagerTokenStore,
-    StoredToken,
-)
+from calsync.store.tokens import CachedToken, SecretsManagerOAuthApp, SecretsManagerTokenStore
 from calsync_dev.fake_calendly import API, FakeCalendly
 from calsync_dev.template import Stack
 

@@ -147,7 +147,8 @@ imported = time.perf_counter()
 from calsync.store import clients
 for factory in {clients!r}:
     getattr(clients, factory)()
-print(imported - start, time.perf_counter() - start)
+import resource
+print(imported - start, time.perf_counter() - start, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
 """
 
 _IMPORT_FLOOR = """
@@ -155,7 +156,8 @@ import time
 start = time.perf_counter()
 import boto3
 boto3.client("sqs", region_name="us-east-1")
-print(time.perf_counter() - start)
+import resource
+print(time.perf_counter() - start, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
 """
 
 
@@ -174,15 +176,16 @@ def _cold(code: str, runs: int) -> list[float]:
 
 
 def bench_cold(runs: int) -> dict[str, float]:
-    (floor,) = _cold(_IMPORT_FLOOR, runs)
-    figures = {"cold_floor_ms": floor * 1000}
+    floor, floor_rss = _cold(_IMPORT_FLOOR, runs)
+    figures = {"cold_floor_ms": floor * 1000, "cold_floor_rss_mb": floor_rss}
     for name, used in (("receiver", ("sqs", "secretsmanager")), ("processor", ("dynamodb",))):
         path = ROOT / "functions" / name / "app.py"
-        imported, ready = _cold(_IMPORT_FUNCTION.format(layer=str(LAYER), path=str(path), clients=used), runs)
+        imported, ready, rss = _cold(_IMPORT_FUNCTION.format(layer=str(LAYER), path=str(path), clients=used), runs)
         figures[f"cold_{name}_ms"] = imported * 1000
         figures[f"cold_{name}_ratio"] = imported / floor
         figures[f"cold_{name}_with_clients_ms"] = ready * 1000
         figures[f"cold_{name}_with_clients_ratio"] = ready / floor
+        figures[f"cold_{name}_rss_mb"] = rss
     return figures
 
 
@@ -220,9 +223,12 @@ def render(figures: dict[str, float]) -> str:
         lines.append(f"{label:<42} {figures[p50]:>8.1f}{unit} {figures[p99]:>8.1f}{unit}")
     lines.append(f"{'receiver / floor (p50)':<42} {figures['receiver_ratio_p50']:>9.2f}x   (target ≤ 4x)")
     lines.append("")
-    lines.append(f"{'cold import (median, fresh interpreter)':<42} {'time':>10} {'ratio':>10}")
-    lines.append("-" * 64)
-    lines.append(f"{'  floor: import boto3; boto3.client(sqs)':<42} {figures['cold_floor_ms']:>8.0f}ms {1.0:>9.2f}x")
+    lines.append(f"{'cold import (median, fresh interpreter)':<42} {'time':>10} {'ratio':>10} {'peak RSS':>10}")
+    lines.append("-" * 75)
+    lines.append(
+        f"{'  floor: import boto3; boto3.client(sqs)':<42} {figures['cold_floor_ms']:>8.0f}ms {1.0:>9.2f}x"
+        f" {figures['cold_floor_rss_mb']:>8.0f}MB"
+    )
     for name, target in (("receiver", 1.3), ("processor", 1.6)):
         lines.append(
             f"{'functions/' + name + '/app.py':<42} {figures[f'cold_{name}_ms']:>8.0f}ms"
@@ -230,7 +236,7 @@ def render(figures: dict[str, float]) -> str:
         )
         lines.append(
             f"{'  + its boto3 clients (first invocation)':<42} {figures[f'cold_{name}_with_clients_ms']:>8.0f}ms"
-            f" {figures[f'cold_{name}_with_clients_ratio']:>9.2f}x"
+            f" {figures[f'cold_{name}_with_clients_ratio']:>9.2f}x {figures[f'cold_{name}_rss_mb']:>8.0f}MB"
         )
     return "\n".join(lines)
 

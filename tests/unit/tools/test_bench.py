@@ -25,9 +25,9 @@ def test_processor_bench_covers_every_processed_event_kind() -> None:
 
 def test_the_table_shows_every_figure_with_its_target() -> None:
     figures = {**bench.bench_receiver(5), **bench.bench_processor(5)}
-    figures.update({f"cold_{n}": 1.0 for n in ("floor_ms",)})
+    figures.update({"cold_floor_ms": 1.0, "cold_floor_rss_mb": 1.0})
     for name in ("receiver", "processor"):
-        for suffix in ("ms", "ratio", "with_clients_ms", "with_clients_ratio"):
+        for suffix in ("ms", "ratio", "with_clients_ms", "with_clients_ratio", "rss_mb"):
             figures[f"cold_{name}_{suffix}"] = 1.0
     table = bench.render(figures)
     assert "target ≤ 4x" in table

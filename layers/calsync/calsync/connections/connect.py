@@ -21,8 +21,7 @@ from urllib.parse import urlencode
 from calsync.calendly.client import CalendlyConflict, CalendlyError
 from calsync.calendly.models import WebhookSubscription
 from calsync.connections.ports import AppSecret, Calendly, Registry, SigningKeyStore, Tokens
-from calsync.store.connections import Connection, PendingAuthorization
-from calsync.store.tokens import StoredToken
+from calsync.connections.records import Connection, PendingAuthorization, StoredToken
 
 AUTHORIZE_URL = "https://auth.calendly.com/oauth/authorize"
 STATE_TTL_SECONDS = 600

@@ -7,8 +7,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, Protocol
 
 from calsync.calendly.models import OAuthToken, User, WebhookSubscription
-from calsync.store.connections import Connection, PendingAuthorization
-from calsync.store.tokens import OAuthApp, StoredToken
+from calsync.connections.records import Connection, OAuthApp, PendingAuthorization, StoredToken
 
 
 class Registry(Protocol):

@@ -18,9 +18,8 @@ from enum import StrEnum
 
 from calsync.calendly.client import CalendlyError, InvalidGrant
 from calsync.connections.ports import Registry, TokenEndpoint, Tokens
+from calsync.connections.records import Connection, StoredToken, TokenNotFound
 from calsync.errors import DependencyUnavailable
-from calsync.store.connections import Connection
-from calsync.store.tokens import StoredToken, TokenNotFound
 
 REFRESH_WHEN_UNDER_SECONDS = 45 * 60
 LEASE_SECONDS = 120

@@ -17,8 +17,8 @@ from enum import StrEnum
 from calsync.calendly.client import CalendlyAuthError, CalendlyError
 from calsync.connections.connect import ensure_subscription
 from calsync.connections.ports import Calendly, Registry
+from calsync.connections.records import Connection
 from calsync.errors import DependencyUnavailable
-from calsync.store.connections import Connection
 
 
 class Health(StrEnum):

@@ -10,7 +10,8 @@ from calsync.calendly.client import CalendlyClient, OAuthClient
 from calsync.config import ConnectionSettings, connection_settings
 from calsync.connections.connect import Connector
 from calsync.connections.ports import Calendly
-from calsync.store.connections import Connection, DynamoConnectionRegistry
+from calsync.connections.records import Connection
+from calsync.store.connections import DynamoConnectionRegistry
 from calsync.store.secrets import SecretsManagerSigningKeys
 from calsync.store.tokens import CachedToken, SecretsManagerOAuthApp, SecretsManagerTokenStore
 

@@ -10,12 +10,12 @@ bookings table (single-table design):
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
+from calsync.connections.records import Connection, PendingAuthorization
 from calsync.store import clients
 from calsync.store.errors import aws_call, error_code
 
@@ -24,36 +24,6 @@ if TYPE_CHECKING:
 
 _ser = TypeSerializer()
 _de = TypeDeserializer()
-Status = Literal["active", "reauth_required"]
-
-
-@dataclass(frozen=True, slots=True)
-class Connection:
-    connection_id: str
-    kind: Literal["oauth", "pat"]
-    status: Status
-    organization: str
-    owner: str | None
-    callback_url: str
-    token_secret: str
-    signing_key_secret: str
-    subscription_uri: str | None = None
-    status_reason: str | None = None
-    token_expires_at: int | None = None
-    created_at: str | None = None
-    subscription_recreated: list[dict[str, Any]] = field(default_factory=list)
-
-
-@dataclass(frozen=True, slots=True)
-class PendingAuthorization:
-    state: str
-    connection_id: str
-    code_verifier: str
-    redirect_uri: str
-    expires_at: int
-
-    def __repr__(self) -> str:  # the verifier is a secret until used
-        return f"PendingAuthorization(connection_id={self.connection_id!r}, expires_at={self.expires_at})"
 
 
 def _key(connection_id: str) -> dict[str, Any]:

@@ -13,81 +13,16 @@ import json
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
+from calsync.connections.records import OAuthApp, StoredToken, TokenNotFound
 from calsync.store import clients
 from calsync.store.errors import aws_call, error_code
 
 if TYPE_CHECKING:
     from mypy_boto3_secretsmanager import SecretsManagerClient
-
-    from calsync.calendly.models import OAuthToken
-
-
-@dataclass(frozen=True, slots=True)
-class StoredToken:
-    kind: Literal["oauth", "pat"]
-    access_token: str
-    refresh_token: str | None = None
-    expires_at: int | None = None  # unix seconds; None for a PAT (does not expire)
-    owner: str | None = None
-    organization: str | None = None
-
-    def __repr__(self) -> str:  # never show token material
-        return f"StoredToken(kind={self.kind!r}, expires_at={self.expires_at!r}, owner={self.owner!r})"
-
-    def to_json(self) -> str:
-        return json.dumps(
-            {
-                "kind": self.kind,
-                "access_token": self.access_token,
-                "refresh_token": self.refresh_token,
-                "expires_at": self.expires_at,
-                "owner": self.owner,
-                "organization": self.organization,
-            }
-        )
-
-    @classmethod
-    def from_oauth(cls, issued: OAuthToken, *, organization: str | None = None) -> StoredToken:
-        """What to keep of a token response (``organization`` when the response lacks it)."""
-        return cls(
-            kind="oauth",
-            access_token=issued.access_token.get_secret_value(),
-            refresh_token=issued.refresh_token.get_secret_value(),
-            expires_at=issued.expires_at,
-            owner=str(issued.owner),
-            organization=str(issued.organization) if issued.organization else organization,
-        )
-
-    @classmethod
-    def from_json(cls, text: str) -> StoredToken:
-        data = json.loads(text)
-        return cls(
-            kind=data["kind"],
-            access_token=data["access_token"],
-            refresh_token=data.get("refresh_token"),
-            expires_at=data.get("expires_at"),
-            owner=data.get("owner"),
-            organization=data.get("organization"),
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class OAuthApp:
-    client_id: str
-    client_secret: str
-    webhook_signing_key: str
-
-    def __repr__(self) -> str:
-        return f"OAuthApp(client_id={self.client_id!r})"
-
-
-class TokenNotFound(Exception):
-    pass
 
 
 def request_token_for(value: str) -> str:
