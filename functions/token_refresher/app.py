@@ -30,7 +30,7 @@ def _report(outcome: str, connection: Connection, detail: str) -> None:
 @logger.inject_lambda_context
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, str]:
-    with wiring.oauth_client() as oauth:
+    with wiring.LazyOAuth() as oauth:
         refresher = Refresher(
             registry=wiring.registry(),
             tokens=wiring.tokens(),

@@ -117,3 +117,20 @@ def test_the_scheduled_functions_refresh_and_watch(stack: Stack, fake: FakeCalen
     subscription["state"] = "disabled"
     assert watchdog({"source": "aws.events"}, LambdaContext("watchdog")) == {"acme": "recreated"}
     assert watchdog({"source": "aws.events"}, LambdaContext("watchdog")) == {"acme": "healthy"}
+
+
+def test_the_refresher_reads_the_oauth_app_secret_only_when_a_refresh_is_due(stack: Stack, fake: FakeCalendly) -> None:
+    # Given an OAuth connection with a fresh token, and an app secret that cannot be read
+    callback = load_handler(stack.functions["OAuthCallbackFunction"], apply_environment=False)
+    assert (
+        callback(callback_event({"code": fake.issue_code(), "state": authorize(stack)}), LambdaContext("cb"))[
+            "statusCode"
+        ]
+        == 200
+    )
+    env = stack.functions["TokenRefresherFunction"].environment
+    boto3.client("secretsmanager").delete_secret(SecretId=env["OAUTH_APP_SECRET_NAME"], ForceDeleteWithoutRecovery=True)
+    wiring.reset()
+    # When the scheduled run finds nothing due, it succeeds without it
+    refresher = load_handler(stack.functions["TokenRefresherFunction"], apply_environment=False)
+    assert refresher({"source": "aws.events"}, LambdaContext("refresher")) == {"acme": "fresh"}

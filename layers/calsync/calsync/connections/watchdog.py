@@ -53,6 +53,12 @@ class Watchdog:
             return Health.SKIPPED, connection.status
         calendly = self.calendly_for(connection)
         try:
+            return self._check(connection, calendly)
+        finally:
+            calendly.close()
+
+    def _check(self, connection: Connection, calendly: Calendly) -> tuple[Health, str]:
+        try:
             ours = next(
                 (
                     s

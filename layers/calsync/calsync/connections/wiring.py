@@ -7,6 +7,7 @@ from collections.abc import Callable
 from functools import cache
 
 from calsync.calendly.client import CalendlyClient, OAuthClient
+from calsync.calendly.models import OAuthToken
 from calsync.config import ConnectionSettings, connection_settings
 from calsync.connections.connect import Connector
 from calsync.connections.ports import Calendly
@@ -39,6 +40,32 @@ def signing_keys() -> SecretsManagerSigningKeys:
 @cache
 def oauth_app() -> SecretsManagerOAuthApp:
     return SecretsManagerOAuthApp(settings().oauth_app_secret_name)
+
+
+class LazyOAuth:
+    """The token endpoint, built (reading the OAuth app secret) only when first needed:
+    most refresher runs refresh nothing."""
+
+    def __init__(self) -> None:
+        self._client: OAuthClient | None = None
+
+    def _get(self) -> OAuthClient:
+        if self._client is None:
+            self._client = oauth_client()
+        return self._client
+
+    def refresh(self, refresh_token: str) -> OAuthToken:
+        return self._get().refresh(refresh_token)
+
+    def exchange_code(self, code: str, redirect_uri: str, code_verifier: str | None = None) -> OAuthToken:
+        return self._get().exchange_code(code, redirect_uri, code_verifier)
+
+    def __enter__(self) -> LazyOAuth:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        if self._client is not None:
+            self._client.close()
 
 
 def oauth_client() -> OAuthClient:
