@@ -79,3 +79,30 @@ def test_a_personal_access_token_connects_with_a_generated_signing_key(
     body = vary("invitee_created.json", email="solo@example.com")
     assert post_signed(url, body, key)[0] == 202
     assert post_signed(url, body, DEFAULT_LOCAL_KEY)[0] == 401
+
+
+def test_backfill_redelivers_a_booking_whose_webhook_was_lost(
+    local_stack: RunningStack, target: Target, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from calsync_dev.cli import find_bookings
+    from tests.e2e.conftest import wait_for
+    from tests.factories import event_json
+
+    # Given a connected organization, and a booking Calendly lists but never delivered
+    monkeypatch.setenv("CALENDLY_PAT", "pat-local-backfill")
+    assert cli.main(["connect", "pat", "--connection-id", "gap"]) == 0
+    payload = event_json("invitee_created.json")["payload"]
+    payload["email"] = "lost@example.com"
+    payload["uri"] = payload["uri"].replace("INVITEE00000001", "INVITEELOST00001")
+    request = urllib.request.Request(  # noqa: S310 - loopback
+        f"{target.calendly_api_url}/_fake/bookings", data=json.dumps(payload).encode(), method="POST"
+    )
+    urllib.request.urlopen(request, timeout=30).close()  # noqa: S310
+    capsys.readouterr()
+    # When the operator backfills the window
+    assert cli.main(["backfill", "--connection-id", "gap", "--since", "2026-11-01", "--until", "2026-12-31"]) == 0
+    assert "enqueued 1 deliveries" in capsys.readouterr().out
+    # Then the booking is stored as if the webhook had arrived
+    (booking,) = wait_for(lambda: find_bookings(target, email="lost@example.com"), what="the backfilled booking")
+    assert booking["status"] == "active"
+    assert booking["tenant"] == "gap"

@@ -524,6 +524,54 @@ def _connections(args: argparse.Namespace) -> int:
     return 0
 
 
+def _backfill(args: argparse.Namespace) -> int:
+    from datetime import timedelta
+
+    from calsync.calendly.client import CalendlyClient, CalendlyError
+    from calsync.store.queues import SqsDeliveryQueue
+    from calsync.store.tokens import CachedToken
+    from calsync.webhooks.routing import QueueKind
+    from calsync_dev.backfill import backfill
+
+    target = _target(args)
+    registry, tokens, _, _ = _services(target)
+    connection = registry.get(args.connection_id)
+    if connection is None:
+        print(f"no connection '{args.connection_id}' (see `calsync connections`)", file=sys.stderr)
+        return 2
+    now = datetime.now(UTC)
+    since = _parse_time(args.since) if args.since else now - timedelta(days=7)
+    until = _parse_time(args.until) if args.until else now + timedelta(days=90)
+    logical = {
+        QueueKind.INVITEE_CREATED: "InviteeCreatedQueue",
+        QueueKind.INVITEE_CANCELED: "InviteeCanceledQueue",
+        QueueKind.INVITEE_NO_SHOW: "InviteeNoShowQueue",
+        QueueKind.ROUTING_FORM: "RoutingFormQueue",
+        QueueKind.OTHER: "OtherQueue",
+    }
+    queue = SqsDeliveryQueue({kind: target.queues[name] for kind, name in logical.items()}, target.client("sqs"))
+    cached = CachedToken(tokens, connection.connection_id)
+    with CalendlyClient(cached.get, on_unauthorized=cached.refetch, base_url=target.calendly_api_url) as calendly:
+        try:
+            result = backfill(
+                calendly,
+                queue,
+                connection_id=connection.connection_id,
+                organization=connection.organization,
+                since=since,
+                until=until,
+                now=now,
+            )
+        except CalendlyError as exc:
+            print(f"Calendly refused: {exc.title} ({exc.status})", file=sys.stderr)
+            return 1
+    print(
+        f"{result.events} scheduled event(s) starting {since:%Y-%m-%d %H:%M} – {until:%Y-%m-%d %H:%M} UTC; "
+        f"enqueued {result.total} deliveries {dict(sorted(result.deliveries.items()))}"
+    )
+    return 0
+
+
 def _as_dict(value: Any) -> dict[str, Any]:
     from dataclasses import asdict
 
@@ -608,6 +656,13 @@ def build_parser() -> argparse.ArgumentParser:
     connections.add_argument("--json", action="store_true")
     connections.add_argument("--stack", help="deployed stack name (default: the local stack)")
     connections.set_defaults(func=_connections)
+
+    fill = commands.add_parser("backfill", help="re-deliver a connection's bookings from Calendly's API (after a gap)")
+    fill.add_argument("--connection-id", required=True)
+    fill.add_argument("--since", help="scheduled events starting from (ISO 8601; default: 7 days ago)")
+    fill.add_argument("--until", help="scheduled events starting up to (ISO 8601; default: in 90 days)")
+    fill.add_argument("--stack", help="deployed stack name (default: the local stack)")
+    fill.set_defaults(func=_backfill)
 
     events_cmd = commands.add_parser("events", help="sample events for sam local invoke")
     events_sub = events_cmd.add_subparsers(dest="events_command", required=True)

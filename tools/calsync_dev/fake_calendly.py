@@ -39,6 +39,8 @@ class FakeCalendly:
     signing_keys: dict[str, str | None] = field(default_factory=dict)  # subscription uri -> key
     calls: list[tuple[str, str]] = field(default_factory=list)
     refresh_uses: dict[str, int] = field(default_factory=dict)
+    events: dict[str, dict[str, Any]] = field(default_factory=dict)  # scheduled event uri -> resource
+    invitees: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)  # event uri -> uri -> invitee
     accept_any_pat: bool = False  # the local stack: any "pat-..." token is a valid PAT
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _ids: Any = field(default_factory=itertools.count)
@@ -49,6 +51,14 @@ class FakeCalendly:
         code = secrets.token_urlsafe(16)
         self.codes[code] = None
         return code
+
+    def add_booking(self, webhook_payload: dict[str, Any]) -> None:
+        """Record what a webhook payload describes (invitee + embedded scheduled event), as
+        the API would then list it."""
+        invitee = {k: v for k, v in webhook_payload.items() if k != "scheduled_event"}
+        event = dict(webhook_payload["scheduled_event"])
+        self.events[event["uri"]] = event
+        self.invitees.setdefault(event["uri"], {})[invitee["uri"]] = invitee
 
     def export(self) -> dict[str, Any]:
         """What the local stack saves across restarts."""
@@ -101,12 +111,26 @@ class FakeCalendly:
                     f"{query['redirect_uri']}?{urlencode({'code': self.issue_code(), 'state': query.get('state', '')})}"
                 )
                 return 302, {"location": target}
+            if split.path == "/_fake/bookings" and method == "POST":
+                # Local-only: make the API list a booking (a webhook payload), e.g. one whose
+                # webhook was lost, to try `calsync backfill`.
+                self.add_booking(json.loads(body))
+                return 201, {"status": "added"}
             bearer = headers.get("authorization", "").removeprefix("Bearer ")
             if not self._authorized(bearer):
                 return 401, {"title": "Unauthenticated", "message": "The access token is invalid"}
             query = {k: v[-1] for k, v in parse_qs(split.query).items()}
             if split.path == "/users/me" and method == "GET":
                 return 200, {"resource": self._user()}
+            if split.path == "/scheduled_events" and method == "GET":
+                low, high = query.get("min_start_time", ""), query.get("max_start_time", "~")
+                items = [e for e in self.events.values() if low <= e["start_time"] <= high]
+                return 200, {"collection": items, "pagination": {"count": len(items), "next_page": None}}
+            if split.path.startswith("/scheduled_events/") and split.path.endswith("/invitees") and method == "GET":
+                uuid_ = split.path.split("/")[2]
+                found = next((v for k, v in self.invitees.items() if k.rstrip("/").endswith(f"/{uuid_}")), {})
+                items = list(found.values())
+                return 200, {"collection": items, "pagination": {"count": len(items), "next_page": None}}
             if split.path == "/webhook_subscriptions" and method == "GET":
                 items = [s for s in self.subscriptions.values() if s["organization"] == query.get("organization")]
                 return 200, {"collection": items, "pagination": {"count": len(items), "next_page": None}}

@@ -1,0 +1,81 @@
+"""Backfilling a gap: bookings Calendly's API lists become the deliveries the webhooks
+would have been, applied version-aware by the normal processors."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import boto3
+import httpx  # noqa: TID251 - the fake Calendly answers the client's httpx requests
+
+from calsync.calendly.client import CalendlyClient
+from calsync.store.queues import SqsDeliveryQueue
+from calsync.webhooks.routing import QueueKind
+from calsync_dev.backfill import backfill
+from calsync_dev.fake_calendly import FakeCalendly
+from tests.factories import event_json
+from tests.integration.conftest import Pipeline
+
+QUEUES = {
+    QueueKind.INVITEE_CREATED: "InviteeCreatedQueue",
+    QueueKind.INVITEE_CANCELED: "InviteeCanceledQueue",
+    QueueKind.INVITEE_NO_SHOW: "InviteeNoShowQueue",
+    QueueKind.ROUTING_FORM: "RoutingFormQueue",
+    QueueKind.OTHER: "OtherQueue",
+}
+
+
+def run_backfill(pipeline: Pipeline, fake: FakeCalendly) -> dict[str, int]:
+    token = fake.add_pat()
+    queue = SqsDeliveryQueue({k: pipeline.stack.queue_urls[v] for k, v in QUEUES.items()}, boto3.client("sqs"))
+    with CalendlyClient(lambda: token, transport=httpx.MockTransport(fake.httpx_handler)) as calendly:
+        result = backfill(
+            calendly,
+            queue,
+            connection_id="acme",
+            organization=fake.organization,
+            since=datetime(2026, 11, 1, tzinfo=UTC),
+            until=datetime(2026, 12, 31, tzinfo=UTC),
+            now=datetime(2026, 12, 5, tzinfo=UTC),
+        )
+    pipeline.drain()
+    return result.deliveries
+
+
+def test_a_backfill_stores_what_the_lost_webhooks_would_have(pipeline: Pipeline) -> None:
+    # Given Calendly's API lists Ada's booking (with its no-show) and Grace's reschedule
+    fake = FakeCalendly()
+    ada = event_json("invitee_no_show_created.json")["payload"]
+    fake.add_booking(ada)
+    fake.add_booking(event_json("invitee_rescheduled_canceled_old.json")["payload"])
+    fake.add_booking(event_json("invitee_rescheduled_created_new.json")["payload"])
+    # When the gap is backfilled
+    sent = run_backfill(pipeline, fake)
+    # Then each invitee's current state was delivered
+    assert sent == {"invitee.created": 2, "invitee.canceled": 1, "invitee_no_show.created": 1}
+    invitees = {i["SK"]: i for i in pipeline.items() if i["type"] == "invitee"}
+    assert invitees["INVITEE#INVITEE00000001"]["no_show"]["uri"] == ada["no_show"]["uri"]
+    assert invitees["INVITEE#INVITEE00000002"]["status"] == "canceled"
+    assert invitees["INVITEE#INVITEE00000002"]["rescheduled_to"].endswith("INVITEE00000003")
+    assert invitees["INVITEE#INVITEE00000003"]["rescheduled_from"].endswith("INVITEE00000002")
+    assert pipeline.total_depth() == 0
+    # And running it again changes nothing
+    before = json.dumps(pipeline.items(), sort_keys=True, default=str)
+    run_backfill(pipeline, fake)
+    assert json.dumps(pipeline.items(), sort_keys=True, default=str) == before
+
+
+def test_a_backfill_never_overwrites_a_newer_stored_state(pipeline: Pipeline) -> None:
+    # Given the table already has Ada's cancellation (newer than the API's stale copy)
+    from tests.factories import event_body
+
+    pipeline.post(event_body("invitee_canceled.json"))
+    pipeline.drain()
+    fake = FakeCalendly()
+    fake.add_booking(event_json("invitee_created.json")["payload"])
+    # When a backfill delivers the older, active representation
+    run_backfill(pipeline, fake)
+    # Then the cancellation stands
+    (ada,) = [i for i in pipeline.items() if i["SK"] == "INVITEE#INVITEE00000001"]
+    assert ada["status"] == "canceled"
