@@ -521,3 +521,17 @@ def test_the_registry_lists_connections_in_one_query(world: World) -> None:
     )
     assert [c.connection_id for c in world.registry.all()] == ["acme", "solo"]
     assert API in world.fake.organization
+
+
+def test_a_lease_left_by_a_crashed_refresher_expires_and_the_next_run_refreshes(world: World) -> None:
+    from calsync.connections.refresh import LEASE_SECONDS
+
+    world.connect_oauth("acme")
+    expire_soon(world)
+    # Given a refresher took the lease and died without releasing it
+    assert world.registry.acquire_lease("acme", owner="crashed", now=int(world.clock()), seconds=LEASE_SECONDS)
+    # Then while the lease lasts, others stand back
+    assert world.refresher("run-2").run() == {"acme": Outcome.LEASED}
+    # And once it has expired, the next run refreshes
+    world.clock.now += LEASE_SECONDS + 1
+    assert world.refresher("run-3").run() == {"acme": Outcome.REFRESHED}
