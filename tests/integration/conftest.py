@@ -17,7 +17,7 @@ from calsync.store.bookings import DynamoBookingsRepository
 from calsync.store.secrets import SecretsManagerSigningKeys
 from calsync_dev.events import signed_api_gateway_event
 from calsync_dev.lambda_runtime import LambdaContext, load_handler
-from calsync_dev.pump import SqsEventSource
+from calsync_dev.pump import SqsEventSource, queue_depth
 from calsync_dev.template import Stack, provision
 from tests.factories import KEY
 
@@ -83,11 +83,7 @@ class Pipeline:
         return sum(self.source(queue).drain() for queue in QUEUES)
 
     def depth(self, queue: str) -> int:
-        attrs = self.sqs.get_queue_attributes(
-            QueueUrl=self.stack.queue_urls[queue],
-            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
-        )["Attributes"]
-        return int(attrs["ApproximateNumberOfMessages"]) + int(attrs["ApproximateNumberOfMessagesNotVisible"])
+        return queue_depth(self.sqs, self.stack.queue_urls[queue])
 
     def total_depth(self) -> int:
         return sum(self.depth(queue) for queue in QUEUES)

@@ -14,21 +14,15 @@ from calsync.store.queues import SqsDeliveryQueue
 from calsync.webhooks.routing import QueueKind
 from calsync_dev.backfill import backfill
 from calsync_dev.fake_calendly import FakeCalendly
+from calsync_dev.template import queue_logical_id
 from tests.factories import event_json
 from tests.integration.conftest import Pipeline
-
-QUEUES = {
-    QueueKind.INVITEE_CREATED: "InviteeCreatedQueue",
-    QueueKind.INVITEE_CANCELED: "InviteeCanceledQueue",
-    QueueKind.INVITEE_NO_SHOW: "InviteeNoShowQueue",
-    QueueKind.ROUTING_FORM: "RoutingFormQueue",
-    QueueKind.OTHER: "OtherQueue",
-}
 
 
 def run_backfill(pipeline: Pipeline, fake: FakeCalendly) -> dict[str, int]:
     token = fake.add_pat()
-    queue = SqsDeliveryQueue({k: pipeline.stack.queue_urls[v] for k, v in QUEUES.items()}, boto3.client("sqs"))
+    urls = {kind: pipeline.stack.queue_urls[queue_logical_id(kind)] for kind in QueueKind}
+    queue = SqsDeliveryQueue(urls, boto3.client("sqs"))
     with CalendlyClient(lambda: token, transport=httpx.MockTransport(fake.httpx_handler)) as calendly:
         result = backfill(
             calendly,

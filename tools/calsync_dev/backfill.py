@@ -9,7 +9,6 @@ and running a backfill twice changes nothing.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -21,6 +20,7 @@ from calsync.calendly.models import Invitee, ScheduledEvent
 from calsync.webhooks.models import Delivery
 from calsync.webhooks.receiver import DeliveryQueue
 from calsync.webhooks.routing import route
+from calsync_dev.events import delivery_for
 
 
 @dataclass
@@ -53,14 +53,9 @@ def envelopes(event: ScheduledEvent, invitee: Invitee) -> Iterator[dict[str, Any
 
 
 def delivery(connection_id: str, envelope: dict[str, Any], received_at: datetime) -> Delivery:
-    body = json.dumps(envelope, sort_keys=True, separators=(",", ":"))
-    return Delivery(
-        connection_id=connection_id,
-        received_at=received_at,
-        body_sha256=hashlib.sha256(body.encode()).hexdigest(),
-        event=envelope["event"],
-        body=body,
-    )
+    """Canonical JSON, so the same state always gives the same body (and archive key)."""
+    body = json.dumps(envelope, sort_keys=True, separators=(",", ":")).encode()
+    return delivery_for(body, connection_id=connection_id, received_at=received_at)
 
 
 def backfill(

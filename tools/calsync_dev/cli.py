@@ -25,12 +25,13 @@ import urllib.request
 import uuid
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from calsync_dev import events
+from calsync_dev.pump import queue_depth
 
 LOCAL_HOST = "127.0.0.1"
 
@@ -265,13 +266,8 @@ def _load(args: argparse.Namespace) -> int:
 
 def queued(target: Target) -> int:
     """Messages waiting or in flight in the source queues (DLQs excluded)."""
-    sqs, total = target.client("sqs"), 0
-    for url in target.queues.values():
-        attrs = sqs.get_queue_attributes(
-            QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
-        )["Attributes"]
-        total += int(attrs["ApproximateNumberOfMessages"]) + int(attrs["ApproximateNumberOfMessagesNotVisible"])
-    return total
+    sqs = target.client("sqs")
+    return sum(queue_depth(sqs, url) for url in target.queues.values())
 
 
 def persisted_by_run(target: Target, run: str) -> int:
@@ -401,7 +397,7 @@ def dlq_messages(target: Target, queue: str) -> list[dict[str, Any]]:
 def redrive(target: Target, queue: str, progress: Progress | None = None) -> int:
     """Move every message of ``queue``'s DLQ back to ``queue`` (body and attributes intact)."""
     sqs, moved = target.client("sqs"), 0
-    depth = _depth(sqs, target.dlqs[queue])
+    depth = queue_depth(sqs, target.dlqs[queue], in_flight=False)
     progress = progress or Progress(depth, f"redrive {queue}")
     progress.total = depth
     while True:
@@ -419,11 +415,6 @@ def redrive(target: Target, queue: str, progress: Progress | None = None) -> int
             sqs.delete_message(QueueUrl=target.dlqs[queue], ReceiptHandle=message["ReceiptHandle"])
             moved += 1
             progress.advance()
-
-
-def _depth(sqs: Any, url: str) -> int:
-    attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])["Attributes"]
-    return int(attrs["ApproximateNumberOfMessages"])
 
 
 def _dlq(args: argparse.Namespace) -> int:
@@ -510,7 +501,7 @@ def _connections(args: argparse.Namespace) -> int:
     registry, *_ = _services(_target(args))
     rows = list(registry.all())
     if args.json:
-        json.dump([_as_dict(c) for c in rows], sys.stdout, indent=2)
+        json.dump([asdict(c) for c in rows], sys.stdout, indent=2)
         sys.stdout.write("\n")
         return 0
     print(f"{'connection':<16} {'kind':<6} {'status':<16} {'token expires (UTC)':<21} subscription")
@@ -532,6 +523,7 @@ def _backfill(args: argparse.Namespace) -> int:
     from calsync.store.tokens import CachedToken
     from calsync.webhooks.routing import QueueKind
     from calsync_dev.backfill import backfill
+    from calsync_dev.template import queue_logical_id
 
     target = _target(args)
     registry, tokens, _, _ = _services(target)
@@ -542,14 +534,8 @@ def _backfill(args: argparse.Namespace) -> int:
     now = datetime.now(UTC)
     since = _parse_time(args.since) if args.since else now - timedelta(days=7)
     until = _parse_time(args.until) if args.until else now + timedelta(days=90)
-    logical = {
-        QueueKind.INVITEE_CREATED: "InviteeCreatedQueue",
-        QueueKind.INVITEE_CANCELED: "InviteeCanceledQueue",
-        QueueKind.INVITEE_NO_SHOW: "InviteeNoShowQueue",
-        QueueKind.ROUTING_FORM: "RoutingFormQueue",
-        QueueKind.OTHER: "OtherQueue",
-    }
-    queue = SqsDeliveryQueue({kind: target.queues[name] for kind, name in logical.items()}, target.client("sqs"))
+    urls = {kind: target.queues[queue_logical_id(kind)] for kind in QueueKind}
+    queue = SqsDeliveryQueue(urls, target.client("sqs"))
     cached = CachedToken(tokens, connection.connection_id)
     with CalendlyClient(cached.get, on_unauthorized=cached.refetch, base_url=target.calendly_api_url) as calendly:
         try:
@@ -570,12 +556,6 @@ def _backfill(args: argparse.Namespace) -> int:
         f"enqueued {result.total} deliveries {dict(sorted(result.deliveries.items()))}"
     )
     return 0
-
-
-def _as_dict(value: Any) -> dict[str, Any]:
-    from dataclasses import asdict
-
-    return asdict(value)
 
 
 # ------------------------------------------------------------------ events render / local

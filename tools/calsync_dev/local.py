@@ -38,7 +38,7 @@ from urllib.parse import parse_qs, urlsplit
 from calsync_dev.events import DEFAULT_LOCAL_KEY, proxy_event
 from calsync_dev.functions import FunctionError, FunctionPool
 from calsync_dev.lambda_runtime import LambdaContext
-from calsync_dev.pump import SqsEventSource
+from calsync_dev.pump import SqsEventSource, queue_depth
 from calsync_dev.template import ROOT, Stack, load, provision
 
 STAGE = "local"
@@ -452,14 +452,7 @@ class LocalStack:
         """Messages in the source queues (DLQs not counted): work still to do."""
         assert self.stack is not None
         sqs = self._session.client("sqs")
-        total = 0
-        for logical in self.stack.redrive:
-            attrs = sqs.get_queue_attributes(
-                QueueUrl=self.stack.queue_urls[logical],
-                AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
-            )["Attributes"]
-            total += int(attrs["ApproximateNumberOfMessages"]) + int(attrs["ApproximateNumberOfMessagesNotVisible"])
-        return total
+        return sum(queue_depth(sqs, self.stack.queue_urls[logical]) for logical in self.stack.redrive)
 
     def stop(self, drain_seconds: float = 60.0) -> None:
         """Intake first, then the queued work, then save the emulator's state."""

@@ -17,6 +17,13 @@ class PollResult:
     failed: int
 
 
+def queue_depth(sqs: Any, url: str, *, in_flight: bool = True) -> int:
+    """Messages waiting in a queue, plus those received but not yet deleted (``in_flight``)."""
+    names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+    attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=names if in_flight else names[:1])["Attributes"]
+    return sum(int(attrs[name]) for name in (names if in_flight else names[:1]))
+
+
 def to_lambda_record(message: dict[str, Any], queue_arn: str) -> dict[str, Any]:
     attributes = {
         name: {

@@ -46,6 +46,11 @@ for _short in ("GetAtt", "Sub", "Join", "If", "Not", "Equals", "Select", "Split"
     _CfnLoader.add_constructor(f"!{_short}", _tag(f"Fn::{_short}"))
 
 
+def queue_logical_id(kind: str) -> str:
+    """The template's queue for a routing kind: ``invitee-no-show`` → ``InviteeNoShowQueue``."""
+    return "".join(word.capitalize() for word in kind.split("-")) + "Queue"
+
+
 def load(path: Path = TEMPLATE) -> dict[str, Any]:
     with path.open() as handle:
         data: dict[str, Any] = yaml.load(handle, Loader=_CfnLoader)  # noqa: S506 - SafeLoader subclass

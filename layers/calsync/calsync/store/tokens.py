@@ -80,16 +80,33 @@ class SecretsManagerTokenStore:
 
 
 class SecretsManagerOAuthApp:
-    def __init__(self, secret_name: str, *, client: SecretsManagerClient | None = None) -> None:
+    """The OAuth app's credentials, read once per ``ttl_seconds`` (a callback needs them
+    twice: for the token endpoint and for the webhook signing key)."""
+
+    def __init__(
+        self,
+        secret_name: str,
+        *,
+        client: SecretsManagerClient | None = None,
+        ttl_seconds: float = 60.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.secret_name = secret_name
         self._client = client
+        self._ttl = ttl_seconds
+        self._clock = clock
+        self._cached: tuple[float, OAuthApp] | None = None
 
     def get(self) -> OAuthApp:
+        if self._cached is not None and self._cached[0] > self._clock():
+            return self._cached[1]
         client = self._client or clients.secretsmanager()
         with aws_call("secretsmanager:GetSecretValue (oauth app)"):
             response = client.get_secret_value(SecretId=self.secret_name, VersionStage="AWSCURRENT")
         data: dict[str, Any] = json.loads(response["SecretString"])
-        return OAuthApp(data["client_id"], data["client_secret"], data["webhook_signing_key"])
+        app = OAuthApp(data["client_id"], data["client_secret"], data["webhook_signing_key"])
+        self._cached = (self._clock() + self._ttl, app)
+        return app
 
 
 class CachedToken:
