@@ -292,7 +292,37 @@ def _next_token(pagination: Pagination) -> str | None:
 # --- the API client ---------------------------------------------------------------------------
 
 
-class CalendlyClient:
+class _HttpOwner:
+    """One lazily opened ``httpx.Client`` per API client; ``with`` / ``close()`` release it."""
+
+    _http: httpx.Client | None
+    _transport: httpx.BaseTransport | None
+    _timeout: httpx.Timeout
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._http is not None:
+            self._http.close()
+            self._http = None
+
+    def _connection(self, **options: Any) -> httpx.Client:
+        if self._http is None:
+            self._http = httpx.Client(
+                transport=self._transport,
+                timeout=self._timeout,
+                headers={"Accept": "application/json", "User-Agent": USER_AGENT},
+                follow_redirects=False,
+                **options,
+            )
+        return self._http
+
+
+class CalendlyClient(_HttpOwner):
     """Calendly API v2 with a Bearer token from ``token_provider``.
 
     On a 401, ``on_unauthorized`` (if given) is called once to force-refetch the token, and the
@@ -322,28 +352,9 @@ class CalendlyClient:
     def __repr__(self) -> str:
         return f"CalendlyClient(base_url={self._base_url!r})"
 
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.close()
-
-    def close(self) -> None:
-        if self._http is not None:
-            self._http.close()
-            self._http = None
-
     @property
     def _client(self) -> httpx.Client:
-        if self._http is None:
-            self._http = httpx.Client(
-                base_url=self._base_url,
-                transport=self._transport,
-                timeout=self._timeout,
-                headers={"Accept": "application/json", "User-Agent": USER_AGENT},
-                follow_redirects=False,
-            )
-        return self._http
+        return self._connection(base_url=self._base_url)
 
     # -- transport
 
@@ -528,7 +539,7 @@ class CalendlyClient:
 # --- the OAuth client -------------------------------------------------------------------------
 
 
-class OAuthClient:
+class OAuthClient(_HttpOwner):
     """``POST https://auth.calendly.com/oauth/token`` with HTTP Basic client authentication."""
 
     def __init__(
@@ -554,27 +565,9 @@ class OAuthClient:
     def __repr__(self) -> str:
         return f"OAuthClient(client_id={self._client_id!r}, token_url={self._token_url!r})"
 
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.close()
-
-    def close(self) -> None:
-        if self._http is not None:
-            self._http.close()
-            self._http = None
-
     @property
     def _client(self) -> httpx.Client:
-        if self._http is None:
-            self._http = httpx.Client(
-                transport=self._transport,
-                timeout=self._timeout,
-                headers={"Accept": "application/json", "User-Agent": USER_AGENT},
-                follow_redirects=False,
-            )
-        return self._http
+        return self._connection()
 
     def exchange_code(self, code: str, redirect_uri: str, code_verifier: str | None = None) -> OAuthToken:
         """Trade an authorization code (plus the PKCE verifier, if one was used) for tokens."""
