@@ -4,15 +4,22 @@ from __future__ import annotations
 
 import html
 import json
+from functools import cache
 from typing import Any
 
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from calsync.connections import wiring
+from calsync import compose
+from calsync.config import ConnectionSettings
 from calsync.connections.connect import ConnectError
 from calsync.errors import DependencyUnavailable
 from calsync.observability import MetricUnit, logger, metrics
+
+
+@cache
+def services() -> compose.Connections:
+    return compose.connections(ConnectionSettings.from_env())
 
 
 def api_base(event: dict[str, Any]) -> str:
@@ -49,13 +56,14 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         logger.warning("oauth callback: authorization denied", extra={"error": query.get("error")})
         return page(400, "Not connected", "Calendly did not grant access.", "access_denied", wants_json)
     try:
-        with wiring.oauth_client() as token_endpoint:
-            connection = wiring.connector().complete_oauth(
+        connections = services()
+        with connections.lazy_oauth() as token_endpoint:
+            connection = connections.connector().complete_oauth(
                 state=query.get("state", ""),
                 code=query.get("code", ""),
                 token_endpoint=token_endpoint,
-                app=wiring.oauth_app(),
-                calendly_for=wiring.calendly_with_token,
+                app=connections.oauth_app,
+                calendly_for=connections.calendly_with_token,
                 api_base=api_base(event),
             )
     except ConnectError as exc:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
@@ -11,24 +11,25 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from calsync.config import processor_settings
+from calsync import compose
+from calsync.config import ProcessorSettings
 from calsync.observability import MetricUnit, logger, metrics
 from calsync.processing import process_message
-from calsync.store.bookings import DynamoBookingsRepository
 
 processor = BatchProcessor(event_type=EventType.SQS)
 
 
 @cache
-def _repository() -> tuple[DynamoBookingsRepository, timedelta]:
-    settings = processor_settings()
-    return DynamoBookingsRepository(settings.bookings_table_name), timedelta(days=settings.archive_ttl_days)
+def services() -> compose.Processor:
+    return compose.processor(ProcessorSettings.from_env())
 
 
 def record_handler(record: SQSRecord) -> None:
-    repo, archive_ttl = _repository()
+    ports = services()
     attributes = record.raw_event.get("messageAttributes") or {}
-    result = process_message(record.body, attributes, repo, now=datetime.now(UTC), archive_ttl=archive_ttl)
+    result = process_message(
+        record.body, attributes, ports.repository, now=datetime.now(UTC), archive_ttl=ports.archive_ttl
+    )
     fields: dict[str, object] = {"event": result.event, "message_id": record.message_id}
     if result.quarantined:
         metrics.add_metric(name="DeliveriesQuarantined", unit=MetricUnit.Count, value=1)

@@ -10,29 +10,15 @@ from typing import Any
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from calsync.config import receiver_settings
+from calsync import compose
+from calsync.config import ReceiverSettings
 from calsync.observability import MetricUnit, logger, metrics
-from calsync.store.queues import SqsDeliveryQueue
-from calsync.store.secrets import SecretsManagerSigningKeys
-from calsync.webhooks.receiver import Outcome, ReceiverLimits, WebhookRequest, receive
-from calsync.webhooks.routing import QueueKind
+from calsync.webhooks.receiver import Outcome, WebhookRequest, receive
 
 
 @cache
-def _ports() -> tuple[SecretsManagerSigningKeys, SqsDeliveryQueue, ReceiverLimits]:
-    settings = receiver_settings()
-    keys = SecretsManagerSigningKeys(settings.signing_key_prefix, ttl_seconds=settings.signing_key_cache_seconds)
-    queue = SqsDeliveryQueue(
-        {
-            QueueKind.INVITEE_CREATED: settings.invitee_created_queue_url,
-            QueueKind.INVITEE_CANCELED: settings.invitee_canceled_queue_url,
-            QueueKind.INVITEE_NO_SHOW: settings.invitee_no_show_queue_url,
-            QueueKind.ROUTING_FORM: settings.routing_form_queue_url,
-            QueueKind.OTHER: settings.other_queue_url,
-        }
-    )
-    limits = ReceiverLimits(settings.signature_tolerance_seconds, settings.max_body_bytes)
-    return keys, queue, limits
+def services() -> compose.Receiver:
+    return compose.receiver(ReceiverSettings.from_env())
 
 
 def to_response(outcome: Outcome) -> dict[str, Any]:
@@ -46,14 +32,14 @@ def to_response(outcome: Outcome) -> dict[str, Any]:
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    keys, queue, limits = _ports()
+    ports = services()
     request = WebhookRequest(
         connection_id=(event.get("pathParameters") or {}).get("connection_id"),
         headers=event.get("headers") or {},
         body=event.get("body"),
         is_base64_encoded=bool(event.get("isBase64Encoded")),
     )
-    outcome = receive(request, keys=keys, queue=queue, limits=limits, now=time.time())
+    outcome = receive(request, keys=ports.keys, queue=ports.queue, limits=ports.limits, now=time.time())
     fields: dict[str, object] = {
         "connection_id": request.connection_id,
         "status": outcome.status,

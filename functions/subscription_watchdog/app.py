@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from calsync.connections import wiring
+from calsync import compose
+from calsync.config import ConnectionSettings
 from calsync.connections.records import Connection
 from calsync.connections.watchdog import Health, Watchdog
 from calsync.observability import MetricUnit, logger, metrics
@@ -16,6 +18,11 @@ _METRICS = {
     Health.RECREATED: "SubscriptionsRecreated",
     Health.ERROR: "SubscriptionChecksFailed",
 }
+
+
+@cache
+def services() -> compose.Connections:
+    return compose.connections(ConnectionSettings.from_env())
 
 
 def _report(health: Health, connection: Connection, detail: str) -> None:
@@ -31,10 +38,11 @@ def _report(health: Health, connection: Connection, detail: str) -> None:
 @logger.inject_lambda_context
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, str]:
+    connections = services()
     watchdog = Watchdog(
-        registry=wiring.registry(),
-        calendly_for=wiring.calendly_for_connection,
-        signing_key_for=wiring.signing_key_for,
+        registry=connections.registry,
+        calendly_for=connections.calendly_for,
+        signing_key_for=connections.signing_key_for,
         report=_report,
     )
     return {cid: str(health) for cid, health in watchdog.run().items()}

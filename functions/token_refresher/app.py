@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from calsync.connections import wiring
+from calsync import compose
+from calsync.config import ConnectionSettings
 from calsync.connections.records import Connection
 from calsync.connections.refresh import Outcome, Refresher
 from calsync.observability import MetricUnit, logger, metrics
@@ -17,6 +19,11 @@ _METRICS = {
     Outcome.FAILED: "TokenRefreshFailures",
     Outcome.WRITE_FAILED: "TokenWriteFailures",
 }
+
+
+@cache
+def services() -> compose.Connections:
+    return compose.connections(ConnectionSettings.from_env())
 
 
 def _report(outcome: str, connection: Connection, detail: str) -> None:
@@ -30,10 +37,11 @@ def _report(outcome: str, connection: Connection, detail: str) -> None:
 @logger.inject_lambda_context
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, str]:
-    with wiring.LazyOAuth() as oauth:
+    connections = services()
+    with connections.lazy_oauth() as oauth:
         refresher = Refresher(
-            registry=wiring.registry(),
-            tokens=wiring.tokens(),
+            registry=connections.registry,
+            tokens=connections.tokens,
             oauth=oauth,
             owner=context.aws_request_id,
             report=_report,

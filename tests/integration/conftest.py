@@ -11,7 +11,6 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from calsync import config
 from calsync.store import clients
 from calsync.store.bookings import DynamoBookingsRepository
 from calsync.store.secrets import SecretsManagerSigningKeys
@@ -45,12 +44,8 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     with mock_aws():
         clients.reset()
-        config.receiver_settings.cache_clear()
-        config.processor_settings.cache_clear()
         yield
     clients.reset()
-    config.receiver_settings.cache_clear()
-    config.processor_settings.cache_clear()
 
 
 @dataclass

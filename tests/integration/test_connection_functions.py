@@ -13,7 +13,6 @@ import boto3
 import pytest
 import respx
 
-from calsync.connections import wiring
 from calsync.connections.connect import start_oauth
 from calsync.store.connections import DynamoConnectionRegistry
 from calsync.store.tokens import SecretsManagerOAuthApp
@@ -37,12 +36,10 @@ def fake(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeCalendly
             {"client_id": fake.client_id, "client_secret": fake.client_secret, "webhook_signing_key": APP_KEY}
         ),
     )
-    wiring.reset()
     with respx.mock(assert_all_called=False) as router:
         router.route(host="api.calendly.com").mock(side_effect=fake.httpx_handler)
         router.route(host="auth.calendly.com").mock(side_effect=fake.httpx_handler)
         yield fake
-    wiring.reset()
 
 
 def callback_event(query: dict[str, str], accept: str = "text/html") -> dict[str, Any]:
@@ -130,7 +127,6 @@ def test_the_refresher_reads_the_oauth_app_secret_only_when_a_refresh_is_due(sta
     )
     env = stack.functions["TokenRefresherFunction"].environment
     boto3.client("secretsmanager").delete_secret(SecretId=env["OAUTH_APP_SECRET_NAME"], ForceDeleteWithoutRecovery=True)
-    wiring.reset()
     # When the scheduled run finds nothing due, it succeeds without it
     refresher = load_handler(stack.functions["TokenRefresherFunction"], apply_environment=False)
     assert refresher({"source": "aws.events"}, LambdaContext("refresher")) == {"acme": "fresh"}

@@ -17,7 +17,10 @@ import boto3
 import httpx  # noqa: TID251 - the fake Calendly answers the client's httpx requests
 import pytest
 
+from calsync import compose
 from calsync.calendly.client import CalendlyClient, OAuthClient
+from calsync.compose import Connections
+from calsync.config import ConnectionSettings
 from calsync.connections.connect import ConnectError, Connector, start_oauth
 from calsync.connections.records import Connection, OAuthApp, StoredToken
 from calsync.connections.refresh import Outcome, Refresher
@@ -25,7 +28,7 @@ from calsync.connections.watchdog import Health, Watchdog
 from calsync.errors import DependencyUnavailable
 from calsync.store.connections import DynamoConnectionRegistry
 from calsync.store.secrets import SecretsManagerSigningKeys
-from calsync.store.tokens import CachedToken, SecretsManagerOAuthApp, SecretsManagerTokenStore
+from calsync.store.tokens import SecretsManagerOAuthApp, SecretsManagerTokenStore
 from calsync_dev.fake_calendly import API, FakeCalendly
 from calsync_dev.template import Stack
 
@@ -44,37 +47,41 @@ class Clock:
 
 @dataclass
 class World:
+    """The connection services as the functions and the CLI get them (``compose.connections``),
+    talking to a fake Calendly."""
+
     stack: Stack
     fake: FakeCalendly
     clock: Clock
-    registry: DynamoConnectionRegistry
-    tokens: SecretsManagerTokenStore
-    signing_keys: SecretsManagerSigningKeys
-    app: SecretsManagerOAuthApp
+    services: Connections
 
-    def transport(self) -> httpx.MockTransport:
-        return httpx.MockTransport(self.fake.httpx_handler)
+    @property
+    def registry(self) -> DynamoConnectionRegistry:
+        return self.services.registry
+
+    @property
+    def tokens(self) -> SecretsManagerTokenStore:
+        return self.services.tokens
+
+    @property
+    def signing_keys(self) -> SecretsManagerSigningKeys:
+        return self.services.signing_keys
+
+    @property
+    def app(self) -> SecretsManagerOAuthApp:
+        return self.services.oauth_app
 
     def calendly(self, token: str) -> CalendlyClient:
-        return CalendlyClient(lambda: token, transport=self.transport(), sleep=lambda _: None)
+        return self.services.calendly_with_token(token)
 
     def calendly_for(self, connection: Connection) -> CalendlyClient:
-        cached = CachedToken(self.tokens, connection.connection_id)
-        return CalendlyClient(
-            cached.get, on_unauthorized=cached.refetch, transport=self.transport(), sleep=lambda _: None
-        )
+        return self.services.calendly_for(connection)
 
     def oauth(self) -> OAuthClient:
-        return OAuthClient(
-            self.fake.client_id,
-            self.fake.client_secret,
-            token_url="https://auth.calendly.com/oauth/token",
-            transport=self.transport(),
-            sleep=lambda _: None,
-        )
+        return self.services.oauth_client()
 
     def connector(self) -> Connector:
-        return Connector(self.registry, self.tokens, self.signing_keys, clock=self.clock)
+        return self.services.connector(self.clock)
 
     def refresher(self, owner: str = "run-1", **kwargs: Any) -> Refresher:
         return Refresher(
@@ -109,15 +116,10 @@ def world(stack: Stack) -> World:
             {"client_id": fake.client_id, "client_secret": fake.client_secret, "webhook_signing_key": APP_SIGNING_KEY}
         ),
     )
-    return World(
-        stack,
-        fake,
-        clock,
-        DynamoConnectionRegistry(env["BOOKINGS_TABLE_NAME"]),
-        SecretsManagerTokenStore(env["TOKEN_SECRET_PREFIX"]),
-        SecretsManagerSigningKeys(env["SIGNING_KEY_PREFIX"]),
-        SecretsManagerOAuthApp(env["OAUTH_APP_SECRET_NAME"]),
-    )
+    # Late-bound: tests swap fake.httpx_handler to inject failures.
+    options = {"transport": httpx.MockTransport(lambda request: fake.httpx_handler(request)), "sleep": lambda _: None}
+    services = compose.connections(ConnectionSettings.from_env(env), calendly_options=options)
+    return World(stack, fake, clock, services)
 
 
 # ------------------------------------------------------------------ OAuth connect

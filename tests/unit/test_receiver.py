@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import pytest
 
 from calsync.errors import DependencyUnavailable
-from calsync.webhooks.models import Delivery
+from calsync.webhooks.delivery import Delivery
 from calsync.webhooks.receiver import ReceiverLimits, WebhookRequest, receive
 from calsync.webhooks.routing import QueueKind
 from calsync.webhooks.signature import sign_header

@@ -17,7 +17,7 @@ from typing import Any
 
 from calsync.calendly.client import CalendlyClient
 from calsync.calendly.models import Invitee, ScheduledEvent
-from calsync.webhooks.models import Delivery
+from calsync.webhooks.delivery import Delivery
 from calsync.webhooks.receiver import DeliveryQueue
 from calsync.webhooks.routing import route
 from calsync_dev.events import delivery_for

@@ -117,7 +117,7 @@ def bench_receiver(iterations: int) -> dict[str, float]:
 def bench_processor(iterations: int) -> dict[str, float]:
     from calsync.processing import process_message
     from calsync.store.bookings import DynamoBookingsRepository
-    from calsync.store.queues import message_attributes
+    from calsync.webhooks.delivery import message_attributes
     from calsync_dev.events import delivery_for
 
     repo = DynamoBookingsRepository("bench", _StubDynamoDB())  # type: ignore[arg-type]
@@ -125,7 +125,7 @@ def bench_processor(iterations: int) -> dict[str, float]:
     figures: dict[str, float] = {}
     for name in ("invitee_created", "invitee_canceled", "invitee_no_show_created", "routing_form_submission_created"):
         delivery = delivery_for((WEBHOOKS / f"{name}.json").read_bytes(), connection_id="bench", received_at=received)
-        attributes = {k: {"stringValue": v["StringValue"]} for k, v in message_attributes(delivery).items()}
+        attributes = {k: {"stringValue": v} for k, v in message_attributes(delivery).items()}
 
         def one(body: str = delivery.body, attrs: dict[str, Any] = attributes) -> None:
             process_message(body, attrs, repo, now=received, archive_ttl=timedelta(days=90))

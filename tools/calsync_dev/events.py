@@ -13,8 +13,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from calsync.store.queues import message_attributes
-from calsync.webhooks.models import Delivery, Envelope
+from calsync.webhooks.delivery import Delivery, message_attributes
+from calsync.webhooks.models import Envelope
 from calsync.webhooks.signature import sign_header
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -115,7 +115,7 @@ def sqs_record(delivery: Delivery, *, queue_arn: str, receive_count: int = 1) ->
     """One record as Lambda's SQS event source delivers it (camelCase attribute keys)."""
     attributes = {
         name: {
-            "stringValue": value["StringValue"],
+            "stringValue": value,
             "dataType": "String",
             "stringListValues": [],
             "binaryListValues": [],

@@ -1,18 +1,19 @@
-"""Per-function settings, read once from the environment and validated.
+"""Per-function settings, read once (by the handler's cached composition) and validated.
 
-Environment variables hold names and ARNs, never secrets.
+Environment variables hold names and ARNs, never secrets. Names are matched case-insensitively.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from functools import cache
-from typing import Annotated, Self
+from typing import Annotated, Any, Self
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt, model_validator
 
-QueueUrl = Annotated[str, Field(min_length=1)]
+from calsync.webhooks.routing import QueueKind
+
+Name = Annotated[str, Field(min_length=1)]
 
 
 class _Settings(BaseModel):
@@ -27,45 +28,38 @@ class _Settings(BaseModel):
 class ReceiverSettings(_Settings):
     """What the receiver needs: where each event kind goes and where keys live."""
 
-    invitee_created_queue_url: QueueUrl
-    invitee_canceled_queue_url: QueueUrl
-    invitee_no_show_queue_url: QueueUrl
-    routing_form_queue_url: QueueUrl
-    other_queue_url: QueueUrl
-    signing_key_prefix: Annotated[str, Field(min_length=1)]
+    queue_urls: dict[QueueKind, Name]
+    signing_key_prefix: Name
     signature_tolerance_seconds: PositiveInt = 180
     max_body_bytes: PositiveInt = 131_072
     signing_key_cache_seconds: PositiveInt = 300
+
+    @model_validator(mode="before")
+    @classmethod
+    def _queue_urls_from_env(cls, data: Any) -> Any:
+        """One variable per kind (``QueueKind.env_var``, e.g. ``InviteeCreatedQueueUrl``)."""
+        if isinstance(data, Mapping) and "queue_urls" not in data:
+            urls = {kind: data.get(kind.env_var.lower()) for kind in QueueKind}
+            missing = [kind.env_var for kind, url in urls.items() if not url]
+            if missing:
+                raise ValueError(f"missing queue URL variables: {', '.join(missing)}")
+            return {**data, "queue_urls": urls}
+        return data
 
 
 class ProcessorSettings(_Settings):
     """What a processor needs: the bookings table and how long to keep raw deliveries."""
 
-    bookings_table_name: Annotated[str, Field(min_length=1)]
+    bookings_table_name: Name
     archive_ttl_days: PositiveInt = 90
 
 
 class ConnectionSettings(_Settings):
-    """The token refresher, the subscription watchdog and the OAuth callback."""
+    """The token refresher, the subscription watchdog, the OAuth callback and the CLI."""
 
-    bookings_table_name: Annotated[str, Field(min_length=1)]
-    token_secret_prefix: Annotated[str, Field(min_length=1)]
-    signing_key_prefix: Annotated[str, Field(min_length=1)]
-    oauth_app_secret_name: Annotated[str, Field(min_length=1)]
+    bookings_table_name: Name
+    token_secret_prefix: Name
+    signing_key_prefix: Name
+    oauth_app_secret_name: Name
     calendly_api_url: str = "https://api.calendly.com"
     calendly_token_url: str = "https://auth.calendly.com/oauth/token"  # noqa: S105 - a URL
-
-
-@cache
-def connection_settings() -> ConnectionSettings:
-    return ConnectionSettings.from_env()
-
-
-@cache
-def receiver_settings() -> ReceiverSettings:
-    return ReceiverSettings.from_env()
-
-
-@cache
-def processor_settings() -> ProcessorSettings:
-    return ProcessorSettings.from_env()

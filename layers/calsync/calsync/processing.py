@@ -10,8 +10,7 @@ from pydantic import ValidationError
 
 from calsync.bookings.records import BookingsRepository
 from calsync.bookings.service import ApplyResult, apply_delivery
-from calsync.store.queues import delivery_from_message
-from calsync.webhooks.models import Delivery
+from calsync.webhooks.delivery import Delivery, delivery_from_message
 
 
 def process_message(

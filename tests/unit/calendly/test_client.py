@@ -740,9 +740,9 @@ def test_tokens_secrets_and_signing_keys_never_reach_errors_or_logs(
 def test_importing_the_models_or_the_package_does_not_import_httpx() -> None:
     # Given a fresh interpreter
     code = (
-        "import sys, calsync.calendly, calsync.calendly.models;"
+        "import sys, calsync.calendly, calsync.calendly.models, calsync.calendly.errors;"
         "assert 'httpx' not in sys.modules, 'httpx imported';"
-        "from calsync.calendly import CalendlyClient;"
+        "from calsync.calendly.client import CalendlyClient;"
         "assert 'httpx' in sys.modules"
     )
     layer = str(Path(calsync.__file__).resolve().parents[1])

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from calsync.webhooks.models import Delivery
+from calsync.webhooks.delivery import Delivery
 
 _INVITEE_URI = re.compile(r"/scheduled_events/([^/?#]+)/invitees/([^/?#]+)/?$")
 _LAST_SEGMENT = re.compile(r"/([^/?#]+)/?(?:[?#].*)?$")

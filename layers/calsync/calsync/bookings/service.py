@@ -20,14 +20,13 @@ from calsync.bookings.records import (
     last_segment,
     version,
 )
+from calsync.calendly.models import CalendlyValue, InviteeNoShow, WebhookEvent
 from calsync.errors import InvalidDelivery
+from calsync.webhooks.delivery import Delivery
 from calsync.webhooks.models import (
-    NO_SHOW_DELETED,
-    Delivery,
     InviteeEnvelope,
     InviteePayload,
     NoShowEnvelope,
-    NoShowResource,
     OtherEnvelope,
     RoutingFormEnvelope,
     parse_typed,
@@ -46,6 +45,10 @@ class ApplyResult:
     def stale(self) -> bool:
         """Acknowledged, but older than (or equal to) what is stored: nothing changed."""
         return not self.changed and self.quarantined is None
+
+
+def _stored(value: CalendlyValue | None) -> dict[str, Any] | None:
+    return value.as_stored() if value is not None else None
 
 
 def invitee_snapshot(payload: InviteePayload, tenant: str) -> InviteeSnapshot | None:
@@ -70,8 +73,8 @@ def invitee_snapshot(payload: InviteePayload, tenant: str) -> InviteeSnapshot | 
         new_invitee=payload.new_invitee,
         cancellation=payload.cancellation.model_dump(mode="json") if payload.cancellation else None,
         questions_and_answers=[qa.model_dump(mode="json") for qa in payload.questions_and_answers],
-        tracking=payload.tracking,
-        payment=payload.payment,
+        tracking=_stored(payload.tracking),
+        payment=_stored(payload.payment),
         routing_form_submission=payload.routing_form_submission,
         event_name=event.name if event else None,
         start_time=event.start_time if event else None,
@@ -95,8 +98,8 @@ def event_snapshot(payload: InviteePayload, tenant: str) -> EventSnapshot | None
         start_time=event.start_time,
         end_time=event.end_time,
         event_type=event.event_type,
-        location=event.location,
-        memberships=event.event_memberships,
+        location=_stored(event.location),
+        memberships=[member.as_stored() for member in event.event_memberships],
     )
 
 
@@ -120,16 +123,17 @@ def _apply_invitee(payload: InviteePayload, tenant: str, repo: BookingsRepositor
 
 def _apply_no_show(envelope: NoShowEnvelope, tenant: str, repo: BookingsRepository) -> bool:
     payload = envelope.payload
-    deleted = envelope.event == NO_SHOW_DELETED
+    deleted = envelope.event == WebhookEvent.INVITEE_NO_SHOW_DELETED
     rank = 1 if deleted else 0  # a removal wins a tie: it can only follow a mark
     mark: dict[str, Any] | None = None
-    if isinstance(payload, NoShowResource):
+    if isinstance(payload, InviteeNoShow):
         ref = InviteeRef.from_uri(payload.invitee)
         if ref is None:
             raise InvalidDelivery("payload.invitee is not an invitee URI")
+        marked_at = payload.created_at or envelope.created_at
         if not deleted:
-            mark = {"uri": payload.uri, "created_at": payload.created_at.isoformat()}
-        change = NoShowChange(ref, payload.invitee, version(payload.created_at, rank, before=envelope.created_at), mark)
+            mark = {"uri": payload.uri, "created_at": marked_at.isoformat()}
+        change = NoShowChange(ref, payload.invitee, version(marked_at, rank, before=envelope.created_at), mark)
         return repo.set_no_show(change)
     changed = _apply_invitee(payload, tenant, repo)
     ref = InviteeRef.from_uri(payload.uri)
@@ -156,9 +160,9 @@ def _apply_submission(envelope: RoutingFormEnvelope, tenant: str, repo: Bookings
         routing_form=payload.routing_form,
         submitter=payload.submitter,
         submitter_type=payload.submitter_type,
-        questions_and_answers=payload.questions_and_answers,
-        tracking=payload.tracking,
-        result=payload.result,
+        questions_and_answers=[answer.as_stored() for answer in payload.questions_and_answers],
+        tracking=_stored(payload.tracking),
+        result=_stored(payload.result),
         created_at=payload.created_at,
     )
     changed = repo.upsert_submission(snapshot)

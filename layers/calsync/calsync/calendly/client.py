@@ -24,6 +24,18 @@ from urllib.parse import parse_qs, urlsplit
 import httpx  # noqa: TID251 - this package is the one place allowed to talk HTTP to Calendly
 from pydantic import BaseModel, ValidationError
 
+from calsync.calendly.errors import (
+    ERROR_BY_STATUS,
+    CalendlyAuthError,
+    CalendlyConflict,
+    CalendlyError,
+    CalendlyNotFound,
+    CalendlyPermissionError,
+    CalendlyRateLimited,
+    CalendlyUnavailable,
+    InvalidGrant,
+    OAuthError,
+)
 from calsync.calendly.models import (
     CalendlyErrorBody,
     ErrorDetail,
@@ -40,7 +52,6 @@ from calsync.calendly.models import (
     WebhookSubscription,
     WebhookSubscriptionCreate,
 )
-from calsync.errors import CalsyncError
 
 logger = logging.getLogger(__name__)
 
@@ -55,80 +66,6 @@ PAGE_SIZE = 100
 USER_AGENT = "calsync (+https://github.com/calsync)"
 _REDACTED = "[REDACTED]"
 _UUID = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
-
-
-# --- exceptions -------------------------------------------------------------------------------
-
-
-class CalendlyError(CalsyncError):
-    """A Calendly call failed. ``status`` is the HTTP status (``None`` when no answer came)."""
-
-    def __init__(self, status: int | None, title: str, message: str, details: Iterable[ErrorDetail] = ()) -> None:
-        self.status = status
-        self.title = title
-        self.message = message
-        self.details = tuple(details)
-        super().__init__(f"{status if status is not None else 'no response'} {title}: {message}")
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}(status={self.status!r}, title={self.title!r}, message={self.message!r})"
-
-
-class CalendlyAuthError(CalendlyError):
-    """401: the access token is invalid, expired or revoked (even after one refetch)."""
-
-
-class CalendlyPermissionError(CalendlyError):
-    """403: not allowed, or the plan does not include the feature."""
-
-
-class CalendlyNotFound(CalendlyError):
-    """404: no such resource (or not visible to this token)."""
-
-
-class CalendlyConflict(CalendlyError):
-    """409: e.g. ``Hook with this url already exists``."""
-
-
-class CalendlyRateLimited(CalendlyError):
-    """429 still answered after every wait; ``retry_after`` is the last ``X-RateLimit-Reset`` (s)."""
-
-    def __init__(
-        self,
-        status: int | None,
-        title: str,
-        message: str,
-        details: Iterable[ErrorDetail] = (),
-        *,
-        retry_after: float | None = None,
-    ) -> None:
-        super().__init__(status, title, message, details)
-        self.retry_after = retry_after
-
-
-class CalendlyUnavailable(CalendlyError):
-    """5xx answers or network errors outlasted every retry; the call may succeed later."""
-
-
-class OAuthError(CalendlyError):
-    """The OAuth token endpoint refused the request: ``{error, error_description}``."""
-
-    def __init__(self, status: int | None, error: str, error_description: str | None) -> None:
-        super().__init__(status, error, error_description or "")
-        self.error = error
-        self.error_description = error_description
-
-
-class InvalidGrant(OAuthError):
-    """``invalid_grant``: the code or refresh token is invalid, expired, revoked or already used."""
-
-
-_BY_STATUS: dict[int, type[CalendlyError]] = {
-    401: CalendlyAuthError,
-    403: CalendlyPermissionError,
-    404: CalendlyNotFound,
-    409: CalendlyConflict,
-}
 
 
 # --- shared helpers ---------------------------------------------------------------------------
@@ -387,7 +324,7 @@ class CalendlyClient(_HttpOwner):
             if response.is_success:
                 return response
             title, message, details = _api_error_fields(response, (*known, *secrets))
-            error = _BY_STATUS.get(response.status_code, CalendlyError)
+            error = ERROR_BY_STATUS.get(response.status_code, CalendlyError)
             logger.info(
                 "calendly request refused",
                 extra={"request": f"{method} {path}", "status": response.status_code, "title": title},

@@ -9,6 +9,7 @@ show in a ``repr`` or a log line. This module does no I/O and does not import ht
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr
@@ -18,14 +19,39 @@ def _as_utc(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+# --- shared constrained types (the one place they are declared) -------------------------------
+
 UtcDatetime = Annotated[datetime, AfterValidator(_as_utc)]
 Uri = Annotated[str, Field(min_length=1, max_length=2048)]
+EventName = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_.:-]+$")]
+
+
+class WebhookEvent(StrEnum):
+    """The webhook events calsync models and subscribes to. Calendly sends others too
+    (``event_type.*``, ``meeting_recap.*``…): those are kept whole, never dropped."""
+
+    INVITEE_CREATED = "invitee.created"
+    INVITEE_CANCELED = "invitee.canceled"
+    INVITEE_NO_SHOW_CREATED = "invitee_no_show.created"
+    INVITEE_NO_SHOW_DELETED = "invitee_no_show.deleted"
+    ROUTING_FORM_SUBMISSION_CREATED = "routing_form_submission.created"
 
 
 class CalendlyModel(BaseModel):
     """Base of every Calendly model: unknown fields ignored, instances immutable."""
 
     model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class CalendlyValue(CalendlyModel):
+    """An open-ended value calsync keeps as Calendly sent it (location, tracking, payment…):
+    typed where known, unknown fields kept, so storing it loses nothing."""
+
+    model_config = ConfigDict(extra="allow", frozen=True, coerce_numbers_to_str=True)
+
+    def as_stored(self) -> dict[str, Any]:
+        """Exactly the fields Calendly sent, as JSON values."""
+        return self.model_dump(mode="json", exclude_unset=True)
 
 
 # --- envelopes --------------------------------------------------------------------------------
@@ -147,7 +173,7 @@ class EventType(CalendlyModel):
 # --- scheduled events -------------------------------------------------------------------------
 
 
-class Location(CalendlyModel):
+class Location(CalendlyValue):
     """Where a meeting happens. The shape depends on ``type`` (physical, zoom, google_conference…)."""
 
     type: str | None = None
@@ -164,7 +190,7 @@ class InviteesCounter(CalendlyModel):
     limit: int | None = None
 
 
-class EventMembership(CalendlyModel):
+class EventMembership(CalendlyValue):
     user: Uri
     user_email: str | None = None
     user_name: str | None = None
@@ -221,7 +247,7 @@ class QuestionAndAnswer(CalendlyModel):
     position: int | None = None
 
 
-class Tracking(CalendlyModel):
+class Tracking(CalendlyValue):
     utm_campaign: str | None = None
     utm_source: str | None = None
     utm_medium: str | None = None
@@ -230,7 +256,7 @@ class Tracking(CalendlyModel):
     salesforce_uuid: str | None = None
 
 
-class Payment(CalendlyModel):
+class Payment(CalendlyValue):
     external_id: str | None = None
     provider: str | None = None
     amount: float | None = None
@@ -296,13 +322,13 @@ class InviteeNoShow(CalendlyModel):
 # --- routing forms ----------------------------------------------------------------------------
 
 
-class RoutingFormAnswer(CalendlyModel):
+class RoutingFormAnswer(CalendlyValue):
     question_uuid: str | None = None
     question: str | None = None
     answer: str | None = None
 
 
-class RoutingFormResult(CalendlyModel):
+class RoutingFormResult(CalendlyValue):
     """``type`` is event_type, custom_message or external_url; ``value`` a URI, URL or message object."""
 
     type: str | None = None
@@ -418,11 +444,13 @@ __all__ = [
     "CalendarEvent",
     "CalendlyErrorBody",
     "CalendlyModel",
+    "CalendlyValue",
     "Cancellation",
     "CustomQuestion",
     "ErrorDetail",
     "EventGuest",
     "EventMembership",
+    "EventName",
     "EventType",
     "EventTypeProfile",
     "Invitee",
@@ -445,7 +473,10 @@ __all__ = [
     "RoutingFormSubmission",
     "ScheduledEvent",
     "Tracking",
+    "Uri",
     "User",
+    "UtcDatetime",
+    "WebhookEvent",
     "WebhookSubscription",
     "WebhookSubscriptionCreate",
 ]

@@ -18,20 +18,14 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
-from calsync.calendly.client import CalendlyConflict, CalendlyError
-from calsync.calendly.models import WebhookSubscription
+from calsync.calendly.errors import CalendlyConflict, CalendlyError
+from calsync.calendly.models import WebhookEvent, WebhookSubscription
 from calsync.connections.ports import AppSecret, Calendly, Registry, SigningKeyStore, Tokens
 from calsync.connections.records import Connection, PendingAuthorization, StoredToken
 
 AUTHORIZE_URL = "https://auth.calendly.com/oauth/authorize"
 STATE_TTL_SECONDS = 600
-WEBHOOK_EVENTS = (
-    "invitee.created",
-    "invitee.canceled",
-    "invitee_no_show.created",
-    "invitee_no_show.deleted",
-    "routing_form_submission.created",
-)
+WEBHOOK_EVENTS = tuple(WebhookEvent)  # every event calsync models
 CONNECTION_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 
 

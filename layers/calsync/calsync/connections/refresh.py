@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 
-from calsync.calendly.client import CalendlyError, InvalidGrant
+from calsync.calendly.errors import CalendlyError, InvalidGrant
 from calsync.connections.ports import Registry, TokenEndpoint, Tokens
 from calsync.connections.records import Connection, StoredToken, TokenNotFound
 from calsync.errors import DependencyUnavailable

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 
-from calsync.calendly.client import CalendlyAuthError, CalendlyError
+from calsync.calendly.errors import CalendlyAuthError, CalendlyError
 from calsync.connections.connect import ensure_subscription
 from calsync.connections.ports import Calendly, Registry
 from calsync.connections.records import Connection

@@ -39,7 +39,7 @@ from calsync.bookings.records import (
 )
 from calsync.store import clients
 from calsync.store.errors import aws_call, error_code
-from calsync.webhooks.models import Delivery
+from calsync.webhooks.delivery import Delivery
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient

@@ -1,40 +1,32 @@
-"""Pydantic models of Calendly webhook deliveries: one home for each.
+"""Calendly webhook envelopes, built from Calendly's own resource models.
 
-Calendly adds fields without notice, so every model ignores unknown fields; optional ones
-may be missing (2020-era deliveries have no ``created_by`` and no ``scheduled_event``).
+A delivery is ``{event, created_at, created_by, payload}``; the payload is the API resource
+(``calsync.calendly.models``) with what webhooks do differently: an invitee's ``event`` may be
+missing (2020-era deliveries, which also lack ``created_by`` and ``scheduled_event``), its
+``updated_at`` is required (it orders deliveries), and it may embed its scheduled event.
+Unknown fields are ignored; unknown events are kept whole (``OtherEnvelope``).
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Discriminator, Field, Tag, TypeAdapter
+from pydantic import Discriminator, Field, Tag, TypeAdapter
 
-INVITEE_CREATED = "invitee.created"
-INVITEE_CANCELED = "invitee.canceled"
-NO_SHOW_CREATED = "invitee_no_show.created"
-NO_SHOW_DELETED = "invitee_no_show.deleted"
-ROUTING_FORM_SUBMISSION_CREATED = "routing_form_submission.created"
-KNOWN_EVENTS = frozenset(
-    {INVITEE_CREATED, INVITEE_CANCELED, NO_SHOW_CREATED, NO_SHOW_DELETED, ROUTING_FORM_SUBMISSION_CREATED}
+from calsync.calendly.models import (
+    CalendlyModel,
+    EventName,
+    Invitee,
+    InviteeNoShow,
+    RoutingFormSubmission,
+    ScheduledEvent,
+    Uri,
+    UtcDatetime,
+    WebhookEvent,
 )
 
 
-def _as_utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-UtcDatetime = Annotated[datetime, AfterValidator(_as_utc)]
-Uri = Annotated[str, Field(min_length=1, max_length=2048)]
-EventName = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_.:-]+$")]
-
-
-class _Lenient(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
-
-
-class Envelope(_Lenient):
+class Envelope(CalendlyModel):
     """The shape every delivery shares; enough to verify, route and keep any event."""
 
     event: EventName
@@ -43,92 +35,28 @@ class Envelope(_Lenient):
     payload: dict[str, Any]
 
 
-class Cancellation(_Lenient):
-    canceled_by: str | None = None
-    reason: str | None = None
-    canceler_type: str | None = None
-    created_at: UtcDatetime | None = None
+class InviteePayload(Invitee):
+    """An invitee as a webhook carries it."""
 
-
-class NoShowMark(_Lenient):
-    uri: Uri
-    created_at: UtcDatetime | None = None
-
-
-class ScheduledEvent(_Lenient):
-    uri: Uri
-    name: str | None = None
-    status: str | None = None
-    start_time: UtcDatetime | None = None
-    end_time: UtcDatetime | None = None
-    event_type: Uri | None = None
-    location: dict[str, Any] | None = None
-    created_at: UtcDatetime | None = None
-    updated_at: UtcDatetime | None = None
-    event_memberships: list[dict[str, Any]] = Field(default_factory=list)
-
-
-class QuestionAnswer(_Lenient):
-    question: str | None = None
-    answer: str | None = None
-    position: int | None = None
-
-
-class InviteePayload(_Lenient):
-    uri: Uri
-    status: str
+    event: Uri | None = None  # type: ignore[assignment]
     updated_at: UtcDatetime
-    email: str | None = None
-    name: str | None = None
-    first_name: str | None = None
-    last_name: str | None = None
-    timezone: str | None = None
-    event: Uri | None = None
-    created_at: UtcDatetime | None = None
-    rescheduled: bool | None = False
-    old_invitee: Uri | None = None
-    new_invitee: Uri | None = None
-    cancellation: Cancellation | None = None
-    no_show: NoShowMark | None = None
-    questions_and_answers: list[QuestionAnswer] = Field(default_factory=list)
-    tracking: dict[str, Any] | None = None
-    payment: dict[str, Any] | None = None
-    routing_form_submission: Uri | None = None
     scheduled_event: ScheduledEvent | None = None
 
 
-class NoShowResource(_Lenient):
-    """The bare no-show resource (``/invitee_no_shows/{uuid}``), should a delivery carry it."""
-
-    uri: Uri
-    invitee: Uri
-    created_at: UtcDatetime
-
-
-class RoutingFormSubmission(_Lenient):
-    uri: Uri
-    routing_form: Uri | None = None
-    questions_and_answers: list[dict[str, Any]] = Field(default_factory=list)
-    tracking: dict[str, Any] | None = None
-    result: dict[str, Any] | None = None
-    submitter: Uri | None = None
-    submitter_type: str | None = None
-    created_at: UtcDatetime | None = None
-    updated_at: UtcDatetime | None = None
-
-
 class InviteeEnvelope(Envelope):
-    event: Literal["invitee.created", "invitee.canceled"]
+    event: Literal[WebhookEvent.INVITEE_CREATED, WebhookEvent.INVITEE_CANCELED]
     payload: InviteePayload  # type: ignore[assignment]
 
 
 class NoShowEnvelope(Envelope):
-    event: Literal["invitee_no_show.created", "invitee_no_show.deleted"]
-    payload: Annotated[InviteePayload | NoShowResource, Field(union_mode="left_to_right")]  # type: ignore[assignment]
+    """A no-show carries the whole invitee (Calendly's schema) or, should it, the bare resource."""
+
+    event: Literal[WebhookEvent.INVITEE_NO_SHOW_CREATED, WebhookEvent.INVITEE_NO_SHOW_DELETED]
+    payload: Annotated[InviteePayload | InviteeNoShow, Field(union_mode="left_to_right")]  # type: ignore[assignment]
 
 
 class RoutingFormEnvelope(Envelope):
-    event: Literal["routing_form_submission.created"]
+    event: Literal[WebhookEvent.ROUTING_FORM_SUBMISSION_CREATED]
     payload: RoutingFormSubmission  # type: ignore[assignment]
 
 
@@ -136,15 +64,20 @@ class OtherEnvelope(Envelope):
     """Any event calsync has no model for yet: kept whole, never dropped."""
 
 
-def _kind(value: Any) -> str:
+TypedEnvelope = InviteeEnvelope | NoShowEnvelope | RoutingFormEnvelope | OtherEnvelope
+
+_MODEL_TAG: dict[str, str] = {
+    WebhookEvent.INVITEE_CREATED: "invitee",
+    WebhookEvent.INVITEE_CANCELED: "invitee",
+    WebhookEvent.INVITEE_NO_SHOW_CREATED: "no_show",
+    WebhookEvent.INVITEE_NO_SHOW_DELETED: "no_show",
+    WebhookEvent.ROUTING_FORM_SUBMISSION_CREATED: "routing_form",
+}
+
+
+def _tag(value: Any) -> str:
     event = value.get("event") if isinstance(value, dict) else getattr(value, "event", None)
-    if event in (INVITEE_CREATED, INVITEE_CANCELED):
-        return "invitee"
-    if event in (NO_SHOW_CREATED, NO_SHOW_DELETED):
-        return "no_show"
-    if event == ROUTING_FORM_SUBMISSION_CREATED:
-        return "routing_form"
-    return "other"
+    return _MODEL_TAG.get(event, "other") if isinstance(event, str) else "other"
 
 
 AnyEnvelope = Annotated[
@@ -152,24 +85,12 @@ AnyEnvelope = Annotated[
     | Annotated[NoShowEnvelope, Tag("no_show")]
     | Annotated[RoutingFormEnvelope, Tag("routing_form")]
     | Annotated[OtherEnvelope, Tag("other")],
-    Discriminator(_kind),
+    Discriminator(_tag),
 ]
-_typed = TypeAdapter[InviteeEnvelope | NoShowEnvelope | RoutingFormEnvelope | OtherEnvelope](AnyEnvelope)
+_typed = TypeAdapter[TypedEnvelope](AnyEnvelope)
 
 
-def parse_typed(raw_body: str | bytes) -> InviteeEnvelope | NoShowEnvelope | RoutingFormEnvelope | OtherEnvelope:
+def parse_typed(raw_body: str | bytes) -> TypedEnvelope:
     """Validate a verified body against its event's model (a discriminated union on
     ``event``); raises ``pydantic.ValidationError``."""
     return _typed.validate_json(raw_body)
-
-
-class Delivery(BaseModel):
-    """What the receiver enqueues: the raw body exactly as signed, plus where it came from."""
-
-    model_config = ConfigDict(frozen=True)
-
-    connection_id: str
-    received_at: UtcDatetime
-    body_sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
-    event: EventName
-    body: str

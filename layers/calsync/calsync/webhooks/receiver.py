@@ -20,7 +20,8 @@ from pydantic import ValidationError
 
 from calsync.errors import DependencyUnavailable
 from calsync.webhooks import signature
-from calsync.webhooks.models import Delivery, Envelope
+from calsync.webhooks.delivery import Delivery
+from calsync.webhooks.models import Envelope
 from calsync.webhooks.routing import QueueKind, route
 
 SIGNATURE_HEADER = "calendly-webhook-signature"

@@ -1,0 +1,187 @@
+"""The composition root: the one place that joins domain code to its adapters.
+
+Plain factories take settings and, optionally, ready-made boto3 clients (tests, the CLI's
+``--stack`` session, the local stack) and return the services a function needs. Handlers
+cache the result per cold start. Adapters are imported inside each factory, so a function
+loads only what it uses (the receiver never imports httpx).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from calsync.config import ConnectionSettings, ProcessorSettings, ReceiverSettings
+from calsync.webhooks.receiver import ReceiverLimits
+from calsync.webhooks.routing import QueueKind
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_secretsmanager import SecretsManagerClient
+    from mypy_boto3_sqs import SQSClient
+
+    from calsync.calendly.client import CalendlyClient, OAuthClient
+    from calsync.calendly.models import OAuthToken
+    from calsync.connections.connect import Connector
+    from calsync.connections.records import Connection
+    from calsync.store.bookings import DynamoBookingsRepository
+    from calsync.store.connections import DynamoConnectionRegistry
+    from calsync.store.queues import SqsDeliveryQueue
+    from calsync.store.secrets import SecretsManagerSigningKeys
+    from calsync.store.tokens import SecretsManagerOAuthApp, SecretsManagerTokenStore
+
+
+# --- receiver ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Receiver:
+    keys: SecretsManagerSigningKeys
+    queue: SqsDeliveryQueue
+    limits: ReceiverLimits
+
+
+def delivery_queue(queue_urls: Mapping[QueueKind, str], *, sqs: SQSClient | None = None) -> SqsDeliveryQueue:
+    """The intake queues (receiver, backfill and replay all enqueue through them)."""
+    from calsync.store.queues import SqsDeliveryQueue
+
+    return SqsDeliveryQueue(queue_urls, sqs)
+
+
+def receiver(
+    settings: ReceiverSettings, *, sqs: SQSClient | None = None, secretsmanager: SecretsManagerClient | None = None
+) -> Receiver:
+    from calsync.store.secrets import SecretsManagerSigningKeys
+
+    return Receiver(
+        keys=SecretsManagerSigningKeys(
+            settings.signing_key_prefix, ttl_seconds=settings.signing_key_cache_seconds, client=secretsmanager
+        ),
+        queue=delivery_queue(settings.queue_urls, sqs=sqs),
+        limits=ReceiverLimits(settings.signature_tolerance_seconds, settings.max_body_bytes),
+    )
+
+
+# --- processors -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Processor:
+    repository: DynamoBookingsRepository
+    archive_ttl: timedelta
+
+
+def processor(settings: ProcessorSettings, *, dynamodb: DynamoDBClient | None = None) -> Processor:
+    from calsync.store.bookings import DynamoBookingsRepository
+
+    return Processor(
+        repository=DynamoBookingsRepository(settings.bookings_table_name, dynamodb),
+        archive_ttl=timedelta(days=settings.archive_ttl_days),
+    )
+
+
+# --- connections (refresher, watchdog, OAuth callback, CLI) -----------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Connections:
+    settings: ConnectionSettings
+    registry: DynamoConnectionRegistry
+    tokens: SecretsManagerTokenStore
+    signing_keys: SecretsManagerSigningKeys
+    oauth_app: SecretsManagerOAuthApp
+    calendly_options: Mapping[str, Any] = field(default_factory=dict)  # e.g. a test transport
+
+    def connector(self, clock: Callable[[], float] = time.time) -> Connector:
+        from calsync.connections.connect import Connector
+
+        return Connector(self.registry, self.tokens, self.signing_keys, clock=clock)
+
+    def oauth_client(self) -> OAuthClient:
+        """The token endpoint with the OAuth app's credentials (reads the app secret)."""
+        from calsync.calendly.client import OAuthClient
+
+        app = self.oauth_app.get()
+        return OAuthClient(
+            app.client_id, app.client_secret, token_url=self.settings.calendly_token_url, **self.calendly_options
+        )
+
+    def lazy_oauth(self) -> LazyOAuth:
+        return LazyOAuth(self.oauth_client)
+
+    def calendly_with_token(self, token: str) -> CalendlyClient:
+        from calsync.calendly.client import CalendlyClient
+
+        return CalendlyClient(lambda: token, base_url=self.settings.calendly_api_url, **self.calendly_options)
+
+    def calendly_for(self, connection: Connection) -> CalendlyClient:
+        """A client backed by the connection's stored token (cached briefly, refetched on a 401)."""
+        from calsync.calendly.client import CalendlyClient
+        from calsync.store.tokens import CachedToken
+
+        cached = CachedToken(self.tokens, connection.connection_id)
+        return CalendlyClient(
+            cached.get,
+            on_unauthorized=cached.refetch,
+            base_url=self.settings.calendly_api_url,
+            **self.calendly_options,
+        )
+
+    def signing_key_for(self, connection: Connection) -> str | None:
+        """PAT subscriptions are created with calsync's own key; OAuth ones use the app's."""
+        if connection.kind != "pat":
+            return None
+        keys = self.signing_keys.keys_for(connection.connection_id)
+        return keys[0].decode() if keys else None
+
+
+def connections(
+    settings: ConnectionSettings,
+    *,
+    dynamodb: DynamoDBClient | None = None,
+    secretsmanager: SecretsManagerClient | None = None,
+    calendly_options: Mapping[str, Any] | None = None,
+) -> Connections:
+    from calsync.store.connections import DynamoConnectionRegistry
+    from calsync.store.secrets import SecretsManagerSigningKeys
+    from calsync.store.tokens import SecretsManagerOAuthApp, SecretsManagerTokenStore
+
+    return Connections(
+        settings=settings,
+        registry=DynamoConnectionRegistry(settings.bookings_table_name, dynamodb),
+        tokens=SecretsManagerTokenStore(settings.token_secret_prefix, client=secretsmanager),
+        # Connect writes these keys and may read them back at once: cache for a second only.
+        signing_keys=SecretsManagerSigningKeys(settings.signing_key_prefix, ttl_seconds=1, client=secretsmanager),
+        oauth_app=SecretsManagerOAuthApp(settings.oauth_app_secret_name, client=secretsmanager),
+        calendly_options=dict(calendly_options or {}),
+    )
+
+
+class LazyOAuth:
+    """The token endpoint, built (reading the OAuth app secret) only when first needed:
+    most refresher runs refresh nothing."""
+
+    def __init__(self, build: Callable[[], OAuthClient]) -> None:
+        self._build = build
+        self._client: OAuthClient | None = None
+
+    def _get(self) -> OAuthClient:
+        if self._client is None:
+            self._client = self._build()
+        return self._client
+
+    def refresh(self, refresh_token: str) -> OAuthToken:
+        return self._get().refresh(refresh_token)
+
+    def exchange_code(self, code: str, redirect_uri: str, code_verifier: str | None = None) -> OAuthToken:
+        return self._get().exchange_code(code, redirect_uri, code_verifier)
+
+    def __enter__(self) -> LazyOAuth:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        if self._client is not None:
+            self._client.close()
