@@ -9,15 +9,14 @@ and running a backfill twice changes nothing.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Any
+from datetime import datetime
 
 from calsync.calendly.client import CalendlyClient
-from calsync.calendly.models import Invitee, ScheduledEvent
+from calsync.calendly.models import Invitee, ScheduledEvent, WebhookEvent
 from calsync.webhooks.delivery import Delivery
+from calsync.webhooks.models import InviteeEnvelope, InviteePayload, NoShowEnvelope
 from calsync.webhooks.receiver import DeliveryQueue
 from calsync.webhooks.routing import route
 from calsync_dev.events import delivery_for
@@ -27,34 +26,32 @@ from calsync_dev.events import delivery_for
 class BackfillResult:
     events: int = 0
     deliveries: dict[str, int] = field(default_factory=dict)
+    skipped: int = 0  # invitees without any timestamp to order them by
 
     @property
     def total(self) -> int:
         return sum(self.deliveries.values())
 
 
-def _iso(value: datetime | None) -> str | None:
-    return value.astimezone(UTC).isoformat().replace("+00:00", "Z") if value is not None else None
-
-
-def envelopes(event: ScheduledEvent, invitee: Invitee) -> Iterator[dict[str, Any]]:
-    """The webhook envelopes that describe ``invitee``'s current state."""
-    payload = invitee.model_dump(mode="json", exclude_none=True)
-    payload["scheduled_event"] = event.model_dump(mode="json", exclude_none=True)
-    stamp = _iso(invitee.updated_at or invitee.created_at)
-    kind = "invitee.canceled" if invitee.status == "canceled" else "invitee.created"
-    yield {"event": kind, "created_at": stamp, "payload": payload}
+def envelopes(event: ScheduledEvent, invitee: Invitee) -> Iterator[InviteeEnvelope | NoShowEnvelope]:
+    """The webhook deliveries that describe ``invitee``'s current state (none when the API
+    gives no time to order them by)."""
+    stamp = invitee.updated_at or invitee.created_at
+    if stamp is None:
+        return
+    payload = InviteePayload.model_validate({**dict(invitee), "updated_at": stamp, "scheduled_event": event})
+    if invitee.status == "canceled":
+        yield InviteeEnvelope(event=WebhookEvent.INVITEE_CANCELED, created_at=stamp, payload=payload)
+    else:
+        yield InviteeEnvelope(event=WebhookEvent.INVITEE_CREATED, created_at=stamp, payload=payload)
     if invitee.no_show is not None:
-        yield {
-            "event": "invitee_no_show.created",
-            "created_at": _iso(invitee.no_show.created_at) or stamp,
-            "payload": payload,
-        }
+        marked_at = invitee.no_show.created_at or stamp
+        yield NoShowEnvelope(event=WebhookEvent.INVITEE_NO_SHOW_CREATED, created_at=marked_at, payload=payload)
 
 
-def delivery(connection_id: str, envelope: dict[str, Any], received_at: datetime) -> Delivery:
-    """Canonical JSON, so the same state always gives the same body (and archive key)."""
-    body = json.dumps(envelope, sort_keys=True, separators=(",", ":")).encode()
+def delivery(connection_id: str, envelope: InviteeEnvelope | NoShowEnvelope, received_at: datetime) -> Delivery:
+    """The same state always gives the same body (and so the same archive key)."""
+    body = envelope.model_dump_json(exclude_none=True).encode()
     return delivery_for(body, connection_id=connection_id, received_at=received_at)
 
 
@@ -72,7 +69,11 @@ def backfill(
     for event in calendly.list_scheduled_events(organization=organization, min_start_time=since, max_start_time=until):
         result.events += 1
         for invitee in calendly.list_event_invitees(str(event.uri)):
+            sent = 0
             for envelope in envelopes(event, invitee):
-                queue.send(route(envelope["event"]), delivery(connection_id, envelope, now))
-                result.deliveries[envelope["event"]] = result.deliveries.get(envelope["event"], 0) + 1
+                queue.send(route(envelope.event), delivery(connection_id, envelope, now))
+                name = str(envelope.event)
+                result.deliveries[name] = result.deliveries.get(name, 0) + 1
+                sent += 1
+            result.skipped += sent == 0
     return result
