@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
-import httpx  # noqa: TID251 - tests of the one package allowed to use httpx
+import httpx
 import pytest
 
 # isort: split
