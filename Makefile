@@ -29,6 +29,16 @@ lint: venv
 test: lint
 	$(BIN)/pytest
 
+# One suite at a time (no lint): no AWS and no sockets / moto / the local stack over HTTP.
+unit: venv
+	$(BIN)/pytest tests/unit
+
+integration: venv
+	$(BIN)/pytest tests/integration
+
+e2e: venv
+	$(BIN)/pytest tests/e2e
+
 bench: venv
 	$(PY) -m calsync_dev.bench
 

@@ -8,8 +8,11 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-FIXTURES = ROOT.parent / "shared" / "calendly-fixtures"
+# The Calendly fixture corpus (copied from public MIT-licensed sources; see its SOURCES.md).
+# The one place that says where it lives: every test reads it through these constants.
+FIXTURES = ROOT / "tests" / "fixtures" / "calendly"
 WEBHOOK_FIXTURES = FIXTURES / "webhooks"
+API_FIXTURES = FIXTURES / "api"
 EVENTS = ROOT / "events"
 KEY = "whsec-test-signing-key"
 NO_SHOW_PAYLOAD_FIXTURE = "invitee_payload_object_with_no_show_payment_reconfirmation__calendlyr.json"

@@ -7,7 +7,7 @@ import json
 from datetime import UTC, datetime
 
 import boto3
-import httpx  # noqa: TID251 - the fake Calendly answers the client's httpx requests
+import httpx
 
 from calsync.calendly.client import CalendlyClient
 from calsync.store.queues import SqsDeliveryQueue

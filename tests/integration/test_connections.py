@@ -14,7 +14,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import boto3
-import httpx  # noqa: TID251 - the fake Calendly answers the client's httpx requests
+import httpx
 import pytest
 
 from calsync import compose

@@ -213,7 +213,7 @@ class FakeCalendly:
 
     def httpx_handler(self, request: Any) -> Any:
         """For ``httpx.MockTransport`` / respx ``side_effect``."""
-        import httpx  # noqa: TID251 - the fake answers the Calendly client's requests
+        import httpx
 
         status, payload = self.handle(
             request.method, str(request.url), {k.lower(): v for k, v in request.headers.items()}, request.content

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
-import httpx  # noqa: TID251 - tests of the one package allowed to use httpx
+import httpx
 import pytest
 
 # isort: split
@@ -35,8 +35,8 @@ from calsync.calendly.client import (
     _Retrier,
 )
 from calsync.errors import CalsyncError
+from tests.factories import API_FIXTURES
 
-FIXTURES = Path(__file__).resolve().parents[3].parent / "shared" / "calendly-fixtures" / "api"
 API = "https://api.calendly.com"
 ORG = f"{API}/organizations/ORG001"
 TOKEN = "tok-ACCESS-0123456789abcdef"
@@ -50,7 +50,7 @@ Answer = httpx.Response | Exception
 
 
 def fixture(name: str) -> Any:
-    return json.loads((FIXTURES / name).read_text(encoding="utf-8"))
+    return json.loads((API_FIXTURES / name).read_text(encoding="utf-8"))
 
 
 def reply(status: int, body: Any = None, headers: dict[str, str] | None = None) -> httpx.Response:

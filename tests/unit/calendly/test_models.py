@@ -29,8 +29,8 @@ from calsync.calendly.models import (
     WebhookSubscription,
     WebhookSubscriptionCreate,
 )
+from tests.factories import API_FIXTURES
 
-FIXTURES = Path(__file__).resolve().parents[3].parent / "shared" / "calendly-fixtures" / "api"
 API = "https://api.calendly.com"
 
 Parser = Callable[[Any], Any]
@@ -390,16 +390,16 @@ def _dig(value: Any, path: str) -> Any:
 
 
 def _load(name: str) -> Any:
-    return json.loads((FIXTURES / name).read_text(encoding="utf-8"))
+    return json.loads((API_FIXTURES / name).read_text(encoding="utf-8"))
 
 
-FILES = sorted(path.name for path in FIXTURES.glob("*.json"))
+FILES = sorted(path.name for path in API_FIXTURES.glob("*.json"))
 
 
 def test_the_fixture_directory_is_found_and_every_mapping_names_a_real_file() -> None:
-    # Given the shared fixture corpus
+    # Given the fixture corpus in tests/fixtures/calendly
     # Then it is there, and no expectation points at a file that has gone
-    assert FILES, f"no fixtures found in {FIXTURES}"
+    assert FILES, f"no fixtures found in {API_FIXTURES}"
     assert sorted(set(EXPECTED) - set(FILES)) == []
 
 

@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from typing import Any, Self
 from urllib.parse import parse_qs, urlsplit
 
-import httpx  # noqa: TID251 - this package is the one place allowed to talk HTTP to Calendly
+import httpx
 from pydantic import BaseModel, ValidationError
 
 from calsync.calendly.errors import (
