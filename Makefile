@@ -7,6 +7,9 @@ export UV_PYTHON_DOWNLOADS := never
 export UV_COMPILE_BYTECODE := 1
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= us-east-1
+# template.yaml uses Fn::ForEach (AWS::LanguageExtensions): aws-sam-cli >= 1.170 expands it with
+# this flag (or SAM_CLI_ENABLE_LANGUAGE_EXTENSIONS=1); samconfig.toml sets it too.
+SAM_LX := --language-extensions
 
 .PHONY: venv test lint unit integration e2e bench run build deploy requirements event clean
 
@@ -24,7 +27,7 @@ lint: venv
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/cfn-lint template.yaml
-	$(BIN)/sam validate --lint --template template.yaml
+	$(BIN)/sam validate --lint $(SAM_LX) --template template.yaml
 
 test: lint
 	$(BIN)/pytest
@@ -46,10 +49,10 @@ run: venv
 	$(BIN)/calsync local
 
 build: venv
-	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/sam build
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/sam build $(SAM_LX)
 
 deploy: build
-	$(BIN)/sam deploy $(if $(CONFIG_ENV),--config-env $(CONFIG_ENV),)
+	$(BIN)/sam deploy $(SAM_LX) $(if $(CONFIG_ENV),--config-env $(CONFIG_ENV),)
 
 # Print a freshly signed API Gateway event: make event BODY=events/webhooks/invitee_created.json
 event: venv

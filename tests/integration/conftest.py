@@ -14,20 +14,17 @@ from moto import mock_aws
 from calsync.store import clients
 from calsync.store.bookings import DynamoBookingsRepository
 from calsync.store.secrets import SecretsManagerSigningKeys
+from calsync.webhooks.routing import QueueKind
 from calsync_dev.events import signed_api_gateway_event
 from calsync_dev.lambda_runtime import LambdaContext, load_handler
 from calsync_dev.pump import SqsEventSource, queue_depth
-from calsync_dev.template import Stack, provision
+from calsync_dev.template import Stack, processor_logical_id, provision, queue_logical_id
 from tests.factories import KEY
 
-QUEUES = ["InviteeCreatedQueue", "InviteeCanceledQueue", "InviteeNoShowQueue", "RoutingFormQueue", "OtherQueue"]
-PROCESSORS = {
-    "InviteeCreatedQueue": "InviteeCreatedProcessor",
-    "InviteeCanceledQueue": "InviteeCanceledProcessor",
-    "InviteeNoShowQueue": "InviteeNoShowProcessor",
-    "RoutingFormQueue": "RoutingFormProcessor",
-    "OtherQueue": "OtherProcessor",
-}
+# One intake queue and its processor per QueueKind (tests/unit/tools/test_template.py checks
+# the template declares exactly these).
+QUEUES = [queue_logical_id(kind) for kind in QueueKind]
+PROCESSORS = {queue_logical_id(kind): processor_logical_id(kind) for kind in QueueKind}
 
 
 @pytest.fixture

@@ -4,6 +4,9 @@ Tests (moto in-process), the local stack (moto server) and operators all provisi
 template itself, so what runs locally cannot drift from what deploys. moto's own
 CloudFormation skips or breaks on several of our resource types, so this reads the
 resources it needs directly.
+
+template.yaml uses ``Fn::ForEach`` (the ``AWS::LanguageExtensions`` transform): :func:`load`
+expands it the way CloudFormation does before anything else reads the template.
 """
 
 from __future__ import annotations
@@ -46,15 +49,156 @@ for _short in ("GetAtt", "Sub", "Join", "If", "Not", "Equals", "Select", "Split"
     _CfnLoader.add_constructor(f"!{_short}", _tag(f"Fn::{_short}"))
 
 
+def pascal_case(kind: str) -> str:
+    """A routing kind as the template names it: ``invitee-no-show`` → ``InviteeNoShow``."""
+    return "".join(word.capitalize() for word in kind.split("-"))
+
+
 def queue_logical_id(kind: str) -> str:
     """The template's queue for a routing kind: ``invitee-no-show`` → ``InviteeNoShowQueue``."""
-    return "".join(word.capitalize() for word in kind.split("-")) + "Queue"
+    return pascal_case(kind) + "Queue"
 
 
-def load(path: Path = TEMPLATE) -> dict[str, Any]:
+def processor_logical_id(kind: str) -> str:
+    """The function consuming a routing kind's queue: ``other`` → ``OtherProcessor``."""
+    return pascal_case(kind) + "Processor"
+
+
+def load_raw(path: Path = TEMPLATE) -> dict[str, Any]:
+    """The template as written, ``Fn::ForEach`` loops and all."""
     with path.open() as handle:
         data: dict[str, Any] = yaml.load(handle, Loader=_CfnLoader)  # noqa: S506 - SafeLoader subclass
     return data
+
+
+def load(path: Path = TEMPLATE) -> dict[str, Any]:
+    """The template as CloudFormation sees it after ``AWS::LanguageExtensions``: loops expanded."""
+    return expand(load_raw(path))
+
+
+# ------------------------------------------------------------------ AWS::LanguageExtensions
+LANGUAGE_EXTENSIONS = "AWS::LanguageExtensions"
+FOR_EACH = "Fn::ForEach::"
+_EXPANDED_SECTIONS = ("Conditions", "Resources", "Outputs")
+
+
+class ForEachError(ValueError):
+    """A ``Fn::ForEach`` CloudFormation would reject (bad layout, duplicate keys)."""
+
+
+def expand(template: dict[str, Any]) -> dict[str, Any]:
+    """Expand every ``Fn::ForEach`` as the ``AWS::LanguageExtensions`` transform does.
+
+    Loops may stand in Conditions, Resources (also anywhere inside a resource, e.g. one
+    property map) and Outputs, and may nest. For each item of the collection (a list, or a
+    ``Ref`` to a CommaDelimitedList parameter) the body is copied with ``${Id}`` replaced by
+    the item and ``&{Id}`` by the item without non-alphanumerics, in keys and in every string
+    (``Fn::Sub`` strings included), and ``{"Ref": Id}`` replaced by the item. Then, as the
+    transform does, ``Ref``/``Fn::GetAtt`` whose target became a plain ``Fn::Sub`` string
+    point at that logical id, and a ``Fn::FindInMap`` over plain strings is looked up.
+    Expanding an expanded template changes nothing.
+    """
+    result = dict(template)
+    parameters = template.get("Parameters", {})
+    mappings = template.get("Mappings", {})
+    for section in _EXPANDED_SECTIONS:
+        if section in template:
+            result[section] = _simplify(_expand(template[section], parameters, f"/{section}"), mappings)
+    transform = template.get("Transform")
+    if isinstance(transform, list) and LANGUAGE_EXTENSIONS in transform:
+        result["Transform"] = [name for name in transform if name != LANGUAGE_EXTENSIONS]
+    elif transform == LANGUAGE_EXTENSIONS:
+        del result["Transform"]
+    return result
+
+
+def _expand(node: Any, parameters: dict[str, Any], where: str) -> Any:
+    if isinstance(node, list):
+        return [_expand(item, parameters, f"{where}/{i}") for i, item in enumerate(node)]
+    if not isinstance(node, dict):
+        return node
+    result: dict[str, Any] = {}
+    for key, value in node.items():
+        expanded = (
+            _for_each(key, value, parameters, where)
+            if key.startswith(FOR_EACH)
+            else {key: _expand(value, parameters, f"{where}/{key}")}
+        )
+        for out_key, out_value in expanded.items():
+            if out_key in result:
+                raise ForEachError(f"{where}: {key} produces {out_key!r}, which already exists")
+            result[out_key] = out_value
+    return result
+
+
+def _for_each(key: str, value: Any, parameters: dict[str, Any], where: str) -> dict[str, Any]:
+    if not (isinstance(value, list) and len(value) == 3 and isinstance(value[0], str) and isinstance(value[2], dict)):
+        raise ForEachError(f"{where}: {key} must be [Identifier, Collection, {{OutputKey: OutputValue}}]")
+    identifier, collection, body = value
+    if identifier in parameters:
+        raise ForEachError(f"{where}: {key}'s identifier {identifier!r} is also a parameter")
+    items = _collection(collection, parameters, f"{where}/{key}")
+    result: dict[str, Any] = {}
+    for item in items:
+        copy = _substitute(body, identifier, item)
+        for out_key, out_value in _expand(copy, parameters, f"{where}/{key}").items():
+            if out_key in result:
+                raise ForEachError(f"{where}: {key} produces {out_key!r} twice; put the identifier in the key")
+            result[out_key] = out_value
+    return result
+
+
+def _collection(collection: Any, parameters: dict[str, Any], where: str) -> list[str]:
+    if isinstance(collection, dict) and set(collection) == {"Ref"}:
+        spec = parameters.get(collection["Ref"], {})
+        if spec.get("Type") != "CommaDelimitedList" or "Default" not in spec:
+            raise ForEachError(f"{where}: a collection Ref must name a CommaDelimitedList parameter with a Default")
+        default = spec["Default"]
+        collection = default if isinstance(default, list) else [part.strip() for part in str(default).split(",")]
+    if not isinstance(collection, list) or not all(isinstance(item, str | int | float) for item in collection):
+        raise ForEachError(f"{where}: the collection must be a list of strings")
+    return [str(item) for item in collection]
+
+
+def _substitute(node: Any, identifier: str, item: str) -> Any:
+    if isinstance(node, str):
+        return node.replace(f"${{{identifier}}}", item).replace(f"&{{{identifier}}}", re.sub(r"[^0-9A-Za-z]", "", item))
+    if isinstance(node, list):
+        return [_substitute(value, identifier, item) for value in node]
+    if isinstance(node, dict):
+        if node == {"Ref": identifier}:
+            return item
+        return {_substitute(k, identifier, item): _substitute(v, identifier, item) for k, v in node.items()}
+    return node
+
+
+def _plain_sub(value: Any) -> Any:
+    """``{"Fn::Sub": "InviteeCreatedQueue"}`` (nothing left to substitute) → the string."""
+    if isinstance(value, dict) and set(value) == {"Fn::Sub"}:
+        text = value["Fn::Sub"]
+        if isinstance(text, str) and not re.search(r"\$\{[^!]", text):
+            return text
+    return value
+
+
+def _simplify(node: Any, mappings: dict[str, Any]) -> Any:
+    if isinstance(node, list):
+        return [_simplify(value, mappings) for value in node]
+    if not isinstance(node, dict):
+        return node
+    node = {k: _simplify(v, mappings) for k, v in node.items()}
+    if len(node) != 1:
+        return node
+    ((key, arg),) = node.items()
+    if key == "Ref":
+        return {"Ref": _plain_sub(arg)}
+    if key == "Fn::GetAtt" and isinstance(arg, list):
+        return {"Fn::GetAtt": [_plain_sub(part) for part in arg]}
+    if key == "Fn::FindInMap" and isinstance(arg, list) and len(arg) == 3 and all(isinstance(a, str) for a in arg):
+        name, top, second = arg
+        with contextlib.suppress(KeyError, TypeError):
+            return mappings[name][top][second]
+    return node
 
 
 @dataclass
@@ -124,8 +268,13 @@ class _Resolver:
                     return self.stack.queue_urls[logical].rsplit("/", 1)[-1]
                 return f"{logical}.{attribute}"
             if key == "Fn::Sub":
-                text = arg if isinstance(arg, str) else arg[0]
-                return re.sub(r"\$\{([^}!]+)\}", lambda m: str(self.ref(m.group(1))), text)
+                text, variables = (arg, {}) if isinstance(arg, str) else (arg[0], self(arg[1]))
+
+                def value(match: re.Match[str]) -> str:
+                    name = match.group(1)
+                    return str(variables[name]) if name in variables else str(self.ref(name))
+
+                return re.sub(r"\$\{([^}!]+)\}", value, text)
         if isinstance(value, dict):
             return {k: self(v) for k, v in value.items()}
         if isinstance(value, list):
@@ -180,7 +329,7 @@ def provision(
     account: str = "123456789012",
 ) -> Stack:
     """Create the template's queues (DLQs first), tables and functions' environments."""
-    template = template or load()
+    template = expand(template or load_raw())
     resources: dict[str, dict[str, Any]] = template["Resources"]
     stack = Stack(parameters=parameter_defaults(template, parameters))
     resolve = _Resolver(stack, region, account)

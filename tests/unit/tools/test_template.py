@@ -1,0 +1,290 @@
+"""template.yaml agrees with QueueKind, and the template reader expands Fn::ForEach as
+CloudFormation's AWS::LanguageExtensions transform does."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from calsync.webhooks.routing import QueueKind
+from calsync_dev.template import (
+    FOR_EACH,
+    ForEachError,
+    Stack,
+    _Resolver,
+    expand,
+    load,
+    load_raw,
+    parameter_defaults,
+    pascal_case,
+    processor_logical_id,
+    queue_logical_id,
+)
+
+KINDS = [pascal_case(kind) for kind in QueueKind]
+
+
+def _resolve(template: dict[str, Any], value: Any) -> Any:
+    """Resolve names the way the local stack does (parameters at their defaults)."""
+    return _Resolver(Stack(parameters=parameter_defaults(template)), "us-east-1", "123456789012")(value)
+
+
+def _of_type(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
+    return {k: v for k, v in template["Resources"].items() if v["Type"] == kind}
+
+
+def _for_each_collections(node: Any) -> list[Any]:
+    found: list[Any] = []
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key.startswith(FOR_EACH):
+                found.append(value[1])
+            found.extend(_for_each_collections(value))
+    elif isinstance(node, list):
+        for value in node:
+            found.extend(_for_each_collections(value))
+    return found
+
+
+# ------------------------------------------------------------------ template.yaml vs QueueKind
+def test_pascal_case_names_follow_the_routing_kinds() -> None:
+    assert KINDS == ["InviteeCreated", "InviteeCanceled", "InviteeNoShow", "RoutingForm", "Other"]
+    assert queue_logical_id(QueueKind.INVITEE_NO_SHOW) == "InviteeNoShowQueue"
+    assert processor_logical_id(QueueKind.OTHER) == "OtherProcessor"
+
+
+def test_every_loop_and_the_name_mapping_list_exactly_the_queue_kinds() -> None:
+    # Given the template as written
+    raw = load_raw()
+    # Then it uses the language extensions, and each Fn::ForEach iterates over the kinds
+    assert raw["Transform"] == ["AWS::LanguageExtensions", "AWS::Serverless-2016-10-31"]
+    collections = _for_each_collections(raw)
+    assert len(collections) >= 3  # resources, receiver environment, outputs
+    assert all(collection == KINDS for collection in collections)
+    # and the mapping gives every kind its QueueKind value
+    assert raw["Mappings"]["EventKinds"] == {pascal_case(kind): {"Name": kind.value} for kind in QueueKind}
+
+
+@pytest.mark.parametrize("kind", list(QueueKind), ids=str)
+def test_each_kind_has_a_queue_with_redrive_to_its_own_dlq(kind: QueueKind) -> None:
+    resources = load()["Resources"]
+    name = pascal_case(kind)
+    queue, dlq = resources[f"{name}Queue"], resources[f"{name}DLQ"]
+    assert queue["Type"] == dlq["Type"] == "AWS::SQS::Queue"
+    policy = queue["Properties"]["RedrivePolicy"]
+    assert policy["deadLetterTargetArn"] == {"Fn::GetAtt": [f"{name}DLQ", "Arn"]}
+    assert policy["maxReceiveCount"] >= 1
+    assert "RedrivePolicy" not in dlq["Properties"]
+    # visibility timeout ≥ 6 × the consuming function's timeout
+    processor = resources[processor_logical_id(kind)]["Properties"]
+    assert queue["Properties"]["VisibilityTimeout"] >= 6 * processor["Timeout"]
+
+
+@pytest.mark.parametrize("kind", list(QueueKind), ids=str)
+def test_each_kind_has_a_processor_subscribed_to_its_queue_with_its_own_log_group(kind: QueueKind) -> None:
+    template = load()
+    resources = template["Resources"]
+    name = pascal_case(kind)
+    processor = resources[f"{name}Processor"]
+    assert processor["Type"] == "AWS::Serverless::Function"
+    props = processor["Properties"]
+    assert props["CodeUri"] == "functions/processor/"
+    (event,) = props["Events"].values()
+    assert event["Type"] == "SQS"
+    assert event["Properties"]["Queue"] == {"Fn::GetAtt": [f"{name}Queue", "Arn"]}
+    assert event["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    # names as before the loop: calsync-<stage>-<kind>
+    assert _resolve(template, props["FunctionName"]) == f"calsync-dev-{kind.value}"
+    assert props["LoggingConfig"]["LogGroup"] == {"Ref": f"{name}ProcessorLogGroup"}
+    log_group = resources[f"{name}ProcessorLogGroup"]
+    assert log_group["Type"] == "AWS::Logs::LogGroup"
+    assert _resolve(template, log_group["Properties"]["LogGroupName"]) == f"/aws/lambda/calsync-dev-{kind.value}"
+    assert log_group["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}
+
+
+@pytest.mark.parametrize("kind", list(QueueKind), ids=str)
+def test_each_kind_has_a_dlq_alarm_and_outputs(kind: QueueKind) -> None:
+    template = load()
+    name = pascal_case(kind)
+    alarm = template["Resources"][f"{name}DLQAlarm"]["Properties"]
+    assert alarm["Namespace"] == "AWS/SQS"
+    assert alarm["Dimensions"] == [{"Name": "QueueName", "Value": {"Fn::GetAtt": [f"{name}DLQ", "QueueName"]}}]
+    assert alarm["AlarmActions"] == [{"Ref": "AlarmTopic"}]
+    assert kind.value in _resolve(template, alarm["AlarmDescription"])
+    assert template["Outputs"][f"{name}QueueUrl"] == {"Value": {"Ref": f"{name}Queue"}}
+    assert template["Outputs"][f"{name}DLQUrl"] == {"Value": {"Ref": f"{name}DLQ"}}
+
+
+def test_the_receiver_gets_one_queue_url_per_kind_and_may_send_to_the_intake_queues_only() -> None:
+    receiver = load()["Resources"]["ReceiverFunction"]["Properties"]
+    # The contract with ReceiverSettings: <Kind>QueueUrl = that kind's intake queue
+    urls = {k: v for k, v in receiver["Environment"]["Variables"].items() if k.endswith("QueueUrl")}
+    assert urls == {f"{name}QueueUrl": {"Ref": f"{name}Queue"} for name in KINDS}
+    (enqueue,) = [s for s in receiver["Policies"][0]["Statement"] if s["Action"] == "sqs:SendMessage"]
+    assert enqueue["Resource"] == [{"Fn::GetAtt": [f"{name}Queue", "Arn"]} for name in KINDS]
+
+
+def test_nothing_per_kind_exists_beyond_the_queue_kinds() -> None:
+    template = load()
+    queues = set(_of_type(template, "AWS::SQS::Queue"))
+    assert queues == {f"{name}{suffix}" for name in KINDS for suffix in ("Queue", "DLQ")}
+    sqs_consumers = {
+        logical
+        for logical, function in _of_type(template, "AWS::Serverless::Function").items()
+        if any(e["Type"] == "SQS" for e in function["Properties"].get("Events", {}).values())
+    }
+    assert sqs_consumers == {f"{name}Processor" for name in KINDS}
+    queue_alarms = {
+        k
+        for k, v in _of_type(template, "AWS::CloudWatch::Alarm").items()
+        if v["Properties"].get("Namespace") == "AWS/SQS"
+    }
+    assert queue_alarms == {f"{name}DLQAlarm" for name in KINDS}
+    queue_outputs = {k for k in template["Outputs"] if k.endswith(("QueueUrl", "DLQUrl"))}
+    assert queue_outputs == {f"{name}{suffix}" for name in KINDS for suffix in ("QueueUrl", "DLQUrl")}
+    log_groups = {k for k in _of_type(template, "AWS::Logs::LogGroup") if k.endswith("ProcessorLogGroup")}
+    assert log_groups == {f"{name}ProcessorLogGroup" for name in KINDS}
+
+
+# ------------------------------------------------------------------ Fn::ForEach expansion
+HANDCRAFTED: dict[str, Any] = {
+    "Transform": ["AWS::LanguageExtensions", "AWS::Serverless-2016-10-31"],
+    "Parameters": {
+        "Stage": {"Type": "String", "Default": "dev"},
+        "Hosts": {"Type": "CommaDelimitedList", "Default": "10.0.0.1, 10.0.0.2"},
+    },
+    "Mappings": {"Sizes": {"Small": {"Memory": 128}, "Large": {"Memory": 1024}}},
+    "Conditions": {"Fn::ForEach::IsStage": ["S", ["Prod"], {"Is${S}": {"Fn::Equals": [{"Ref": "Stage"}, "${S}"]}}]},
+    "Resources": {
+        "Plain": {"Type": "AWS::SNS::Topic"},
+        "Fn::ForEach::Sized": [
+            "Size",
+            ["Small", "Large"],
+            {
+                "${Size}Queue": {
+                    "Type": "AWS::SQS::Queue",
+                    "Properties": {"QueueName": {"Fn::Sub": "q-${Stage}-${Size}-${!Literal}"}},
+                },
+                "${Size}Function": {
+                    "Type": "AWS::Serverless::Function",
+                    "Properties": {
+                        "MemorySize": {"Fn::FindInMap": ["Sizes", {"Ref": "Size"}, "Memory"]},
+                        "Description": {"Ref": "Size"},
+                        "Environment": {
+                            "Variables": {
+                                "PLAIN": "kept",
+                                "Fn::ForEach::Urls": [
+                                    "Other",
+                                    ["Small", "Large"],
+                                    {"${Other}Url": {"Ref": {"Fn::Sub": "${Other}Queue"}}},
+                                ],
+                            }
+                        },
+                        "Events": {
+                            "Q": {
+                                "Type": "SQS",
+                                "Properties": {"Queue": {"Fn::GetAtt": [{"Fn::Sub": "${Size}Queue"}, "Arn"]}},
+                            }
+                        },
+                    },
+                },
+            },
+        ],
+        "Fn::ForEach::Hosts": [
+            "Host",
+            {"Ref": "Hosts"},
+            {"Host&{Host}": {"Type": "AWS::SNS::Topic", "Properties": {"DisplayName": "${Host}"}}},
+        ],
+    },
+    "Outputs": {
+        "Fn::ForEach::Out": [
+            "Size",
+            ["Small", "Large"],
+            {
+                "Fn::ForEach::Attr": [
+                    "Attr",
+                    ["Arn", "QueueName"],
+                    {"${Size}${Attr}": {"Value": {"Fn::GetAtt": [{"Fn::Sub": "${Size}Queue"}, {"Ref": "Attr"}]}}},
+                ]
+            },
+        ]
+    },
+}
+
+
+def test_for_each_expands_keys_values_and_nested_loops() -> None:
+    # When the handcrafted template is expanded
+    out = expand(HANDCRAFTED)
+    resources = out["Resources"]
+    # Then each loop item became its own resource, in order, next to the plain one
+    assert list(resources) == [
+        "Plain",
+        "SmallQueue",
+        "SmallFunction",
+        "LargeQueue",
+        "LargeFunction",
+        "Host10001",
+        "Host10002",
+    ]
+    # ${Size} in Fn::Sub strings is replaced; CloudFormation's own ${Stage} and ${!Literal} stay
+    assert resources["SmallQueue"]["Properties"]["QueueName"] == {"Fn::Sub": "q-${Stage}-Small-${!Literal}"}
+    large = resources["LargeFunction"]["Properties"]
+    # {"Ref": Size} is the item; a Fn::FindInMap over plain strings is looked up
+    assert large["Description"] == "Large"
+    assert large["MemorySize"] == 1024
+    # Ref/GetAtt targets written as Fn::Sub become plain logical ids
+    assert large["Events"]["Q"]["Properties"]["Queue"] == {"Fn::GetAtt": ["LargeQueue", "Arn"]}
+    # a loop inside a property map expands into that map
+    assert large["Environment"]["Variables"] == {
+        "PLAIN": "kept",
+        "SmallUrl": {"Ref": "SmallQueue"},
+        "LargeUrl": {"Ref": "LargeQueue"},
+    }
+    # &{Host} drops non-alphanumerics in keys; ${Host} keeps the value; the collection came
+    # from a CommaDelimitedList parameter's default
+    assert resources["Host10001"]["Properties"]["DisplayName"] == "10.0.0.1"
+    # nested loops in Outputs, with the inner identifier used through Ref
+    assert out["Outputs"] == {
+        f"{size}{attr}": {"Value": {"Fn::GetAtt": [f"{size}Queue", attr]}}
+        for size in ("Small", "Large")
+        for attr in ("Arn", "QueueName")
+    }
+    assert out["Conditions"] == {"IsProd": {"Fn::Equals": [{"Ref": "Stage"}, "Prod"]}}
+    # the transform is consumed; nothing else is touched
+    assert out["Transform"] == ["AWS::Serverless-2016-10-31"]
+    assert out["Mappings"] == HANDCRAFTED["Mappings"]
+    assert "Fn::ForEach" not in str(out)
+
+
+def test_expansion_is_idempotent_and_leaves_its_input_alone() -> None:
+    before = repr(HANDCRAFTED)
+    once = expand(HANDCRAFTED)
+    assert expand(once) == once
+    assert repr(HANDCRAFTED) == before
+
+
+@pytest.mark.parametrize(
+    ("loop", "message"),
+    [
+        (["X", ["A", "B"], {"Same": {"Type": "AWS::SNS::Topic"}}], "twice"),
+        (["X", ["Plain"], {"${X}": {"Type": "AWS::SNS::Topic"}}], "already exists"),
+        (["X", ["A"]], "must be"),
+        (["Stage", ["A"], {"${Stage}T": {"Type": "AWS::SNS::Topic"}}], "also a parameter"),
+        (["X", {"Ref": "Stage"}, {"${X}T": {"Type": "AWS::SNS::Topic"}}], "CommaDelimitedList"),
+    ],
+    ids=[
+        "key-without-identifier",
+        "clashes-with-a-resource",
+        "layout",
+        "identifier-is-a-parameter",
+        "collection-not-a-list",
+    ],
+)
+def test_invalid_loops_are_refused_as_cloudformation_would(loop: list[Any], message: str) -> None:
+    template = {
+        "Parameters": {"Stage": {"Type": "String", "Default": "dev"}},
+        "Resources": {"Plain": {"Type": "AWS::SNS::Topic"}, "Fn::ForEach::Bad": loop},
+    }
+    with pytest.raises(ForEachError, match=message):
+        expand(template)
