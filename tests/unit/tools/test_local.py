@@ -3,7 +3,9 @@
 import pytest
 
 from calsync_dev.functions import format_line
-from calsync_dev.local import LocalConfig, api_routes, gateway_responses, parse_rate
+from calsync_dev.local.config import LocalConfig
+from calsync_dev.local.gateway import api_routes, gateway_responses
+from calsync_dev.local.scheduler import parse_rate
 from calsync_dev.template import load
 
 
@@ -65,7 +67,7 @@ def test_log_lines_name_the_function_and_keep_the_fields() -> None:
 def test_a_taken_port_is_reported_with_the_variable_to_change() -> None:
     import socket
 
-    from calsync_dev.local import PortInUse, check_port_free
+    from calsync_dev.local.config import PortInUse, check_port_free
 
     # Given something already listens on a port
     with socket.socket() as holder:
