@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import copy
 import json
-import os
 import sys
 import time
 import urllib.error
@@ -18,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from calsync_dev.cli.progress import Progress
-from calsync_dev.cli.target import Commands, Target, add_stack_option, local_host, local_signing_key, target_from
+from calsync_dev.cli.target import Commands, Target, add_stack_option, local_signing_key, target_from
 from calsync_dev.events import EVENTS
 from calsync_dev.pump import queue_depth
 
@@ -75,8 +74,9 @@ def post_signed(url: str, body: bytes, key: str, *, timeout: float = 30) -> tupl
 def _webhook_url(args: argparse.Namespace) -> str:
     if args.url:
         return str(args.url)
-    port = os.environ.get("CALSYNC_API_PORT", "3000")
-    return f"http://{local_host()}:{port}/webhooks/calendly/{args.connection_id}"
+    from calsync_dev.local.config import LocalConfig
+
+    return f"{LocalConfig.from_env().api_url}/webhooks/calendly/{args.connection_id}"
 
 
 def _send(args: argparse.Namespace) -> int:

@@ -9,8 +9,6 @@ from typing import Any
 
 from calsync_dev.events import DEFAULT_LOCAL_KEY
 
-LOCAL_HOST = "127.0.0.1"
-
 # The subparsers each command module adds its commands to.
 type Commands = argparse._SubParsersAction[argparse.ArgumentParser]
 
@@ -39,42 +37,37 @@ class Target:
         return self.session().client(service, endpoint_url=self.endpoint_url)
 
 
-def local_host() -> str:
-    return os.environ.get("CALSYNC_HOST", LOCAL_HOST)
-
-
 def local_signing_key() -> str:
-    """The local stack's webhook signing key."""
+    """The local stack's webhook signing key (read when the parser is built, as a default)."""
     return os.environ.get("CALSYNC_LOCAL_SIGNING_KEY", DEFAULT_LOCAL_KEY)
 
 
 def local_target() -> Target:
-    from calsync_dev.local.config import STAGE
+    """The local stack's resources, on the host and ports ``calsync local`` reads from the environment."""
+    from calsync_dev.local.config import STAGE, LocalConfig
     from calsync_dev.template import load
 
-    host = local_host()
-    endpoint = f"http://{host}:{os.environ.get('CALSYNC_EMULATOR_PORT', '5000')}"
+    config = LocalConfig.from_env()
     resources = load()["Resources"]
     queues: dict[str, str] = {}
     dlqs: dict[str, str] = {}
-    base = f"{endpoint}/123456789012"
+    base = f"{config.endpoint_url}/123456789012"
     for logical, resource in resources.items():
         policy = resource.get("Properties", {}).get("RedrivePolicy") if resource["Type"] == "AWS::SQS::Queue" else None
         if policy:
             queues[logical] = f"{base}/calsync-{STAGE}-{logical}"
             dlqs[logical] = f"{base}/calsync-{STAGE}-{policy['deadLetterTargetArn']['Fn::GetAtt'][0]}"
-    calendly = f"http://{host}:{os.environ.get('CALSYNC_CALENDLY_PORT', '3001')}"
     return Target(
-        endpoint,
+        config.endpoint_url,
         f"calsync-{STAGE}-BookingsTable",
         queues,
         dlqs,
         token_prefix=f"calsync/{STAGE}/tokens/",
         signing_key_prefix=f"calsync/{STAGE}/signing-keys/",
         oauth_app_secret=f"calsync/{STAGE}/oauth-app",
-        api_base=f"http://{host}:{os.environ.get('CALSYNC_API_PORT', '3000')}",
-        calendly_api_url=calendly,
-        authorize_url=f"{calendly}/oauth/authorize",
+        api_base=config.api_url,
+        calendly_api_url=config.calendly_url,
+        authorize_url=f"{config.calendly_url}/oauth/authorize",
     )
 
 
