@@ -17,7 +17,7 @@ from typing import Any
 import boto3
 import pytest
 
-from calsync_dev.cli import Target, local_target
+from calsync_dev.cli.target import Target, local_target
 
 
 def free_port() -> int:

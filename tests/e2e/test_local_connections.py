@@ -9,7 +9,8 @@ import urllib.request
 import pytest
 
 from calsync_dev import cli
-from calsync_dev.cli import Target, post_signed
+from calsync_dev.cli.send import post_signed
+from calsync_dev.cli.target import Target
 from calsync_dev.events import DEFAULT_LOCAL_KEY
 from tests.e2e.conftest import RunningStack
 from tests.factories import vary
@@ -84,7 +85,7 @@ def test_a_personal_access_token_connects_with_a_generated_signing_key(
 def test_backfill_redelivers_a_booking_whose_webhook_was_lost(
     local_stack: RunningStack, target: Target, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from calsync_dev.cli import find_bookings
+    from calsync_dev.cli.bookings import find_bookings
     from tests.e2e.conftest import wait_for
     from tests.factories import event_json
 

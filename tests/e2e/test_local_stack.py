@@ -17,7 +17,11 @@ from typing import Any
 import pytest
 
 from calsync_dev import cli
-from calsync_dev.cli import Progress, Target, find_bookings, persisted_by_run, post_signed, run_load, synthetic_bodies
+from calsync_dev.cli.bookings import find_bookings
+from calsync_dev.cli.dlq import dlq_messages
+from calsync_dev.cli.progress import Progress
+from calsync_dev.cli.send import persisted_by_run, post_signed, queued, run_load, synthetic_bodies
+from calsync_dev.cli.target import Target
 from calsync_dev.events import DEFAULT_LOCAL_KEY
 from calsync_dev.template import create_table, load
 from tests.e2e.conftest import RunningStack, new_stack, wait_for
@@ -110,7 +114,7 @@ def test_a_delivery_that_keeps_failing_reaches_the_dlq_and_redrive_brings_it_bac
     # When a delivery is accepted
     assert post_signed(local_stack.webhook_url, body, DEFAULT_LOCAL_KEY)[0] == 202
     # Then after the queue's maxReceiveCount it is dead-lettered, not lost
-    wait_for(lambda: cli.dlq_messages(target, "InviteeCreatedQueue"), timeout=60, what="the DLQ")
+    wait_for(lambda: dlq_messages(target, "InviteeCreatedQueue"), timeout=60, what="the DLQ")
     assert cli.main(["dlq"]) == 0
     listing = capsys.readouterr().out
     assert "InviteeCreatedQueue" in listing
@@ -121,7 +125,7 @@ def test_a_delivery_that_keeps_failing_reaches_the_dlq_and_redrive_brings_it_bac
     assert "InviteeCreatedQueue: moved 1 message(s)" in capsys.readouterr().out
     # Then the booking is stored and the DLQ is empty
     wait_for(lambda: find_bookings(target, email="load-poison-0@example.com"), what="the redriven booking")
-    assert cli.dlq_messages(target, "InviteeCreatedQueue") == []
+    assert dlq_messages(target, "InviteeCreatedQueue") == []
 
 
 def test_bookings_command_lists_and_filters(local_stack: RunningStack, target: Target, capsys: Any) -> None:
@@ -150,7 +154,7 @@ def test_a_thousand_concurrent_deliveries_are_all_accepted_and_persisted(
     assert result.statuses == {202: 1000}
     # And every one is persisted
     # (queue depth is cheap to ask; counting the table is a Scan, asked once the queues are empty)
-    wait_for(lambda: cli.queued(target) == 0, timeout=480, every=1, what="the queues to drain")
+    wait_for(lambda: queued(target) == 0, timeout=480, every=1, what="the queues to drain")
     wait_for(lambda: persisted_by_run(target, "e2e") == 1000, timeout=30, every=2, what="1,000 bookings")
     print(f"\n1,000 deliveries: {result.per_second:.0f} deliveries/s accepted")
 

@@ -6,7 +6,7 @@ import pytest
 def test_a_taken_port_is_reported_with_the_variable_to_change() -> None:
     import socket
 
-    from calsync_dev.local import PortInUse, check_port_free
+    from calsync_dev.local.config import PortInUse, check_port_free
 
     # Given something already listens on a port
     with socket.socket() as holder:

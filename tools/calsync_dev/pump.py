@@ -1,12 +1,17 @@
 """An SQS event-source mapping, as Lambda runs one: poll, invoke with a real SQS batch
 event, delete what succeeded, leave reported failures for redelivery (and, after the
-queue's maxReceiveCount, for the DLQ). Used by integration tests and the local stack."""
+queue's maxReceiveCount, for the DLQ). Used by integration tests and the local stack
+(``event_sources`` reads its mappings from the template, ``poll_until`` runs one)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
+
+from calsync_dev.lambda_runtime import LambdaContext
+from calsync_dev.template import Stack
 
 Handler = Callable[[dict[str, Any], Any], Any]
 
@@ -108,3 +113,43 @@ class SqsEventSource:
                 return total
             total += result.received
         return total
+
+
+# ------------------------------------------------------------------ the local stack's mappings
+
+
+def event_sources(
+    stack: Stack, session: Any, handler_for: Callable[[str], Handler], *, retry_visibility_seconds: int = 0
+) -> Iterator[tuple[str, SqsEventSource]]:
+    """(function, its event source) for every SQS event of the template's functions."""
+    url_by_arn = {arn: stack.queue_urls[logical] for logical, arn in stack.queue_arns.items()}
+    for name, spec in stack.functions.items():
+        for event in spec.events.values():
+            if event.get("Type") != "SQS":
+                continue
+            props = event["Properties"]
+            arn = props["Queue"]
+            yield (
+                name,
+                SqsEventSource(
+                    session.client("sqs"),
+                    url_by_arn[arn],
+                    arn,
+                    handler_for(name),
+                    LambdaContext(name),
+                    batch_size=int(props.get("BatchSize", 10)),
+                    retry_visibility_seconds=retry_visibility_seconds,
+                ),
+            )
+
+
+def poll_until(source: SqsEventSource, stopped: threading.Event, out: Callable[[str], None]) -> None:
+    """Poll as Lambda's event-source mapping does, until ``stopped`` is set."""
+    while not stopped.is_set():
+        try:
+            if source.poll_once(wait_seconds=1).received == 0:
+                stopped.wait(0.2)
+        except Exception as exc:  # the emulator going away at shutdown, or a transient error
+            if not stopped.is_set():
+                out(f"event source for {source.queue_url.rsplit('/', 1)[-1]}: {type(exc).__name__}")
+                stopped.wait(1)

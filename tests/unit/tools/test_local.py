@@ -3,7 +3,9 @@
 import pytest
 
 from calsync_dev.functions import format_line
-from calsync_dev.local import LocalConfig, api_routes, gateway_responses, parse_rate
+from calsync_dev.local.config import LocalConfig
+from calsync_dev.local.gateway import api_routes, gateway_responses
+from calsync_dev.local.scheduler import parse_rate
 from calsync_dev.template import load
 
 

@@ -1,0 +1,37 @@
+"""``calsync``: the commands a person runs by hand.
+
+    calsync local                      run the whole stack on this machine (= make run)
+    calsync send FILE...               sign webhook bodies and POST them (local stack by default)
+    calsync load --count 1000          concurrent signed deliveries; prints deliveries/s
+    calsync bookings [--email ...]     list stored bookings
+    calsync dlq [list|redrive]         show or redrive dead-lettered deliveries
+    calsync events render FILE         a freshly signed API Gateway event for sam local invoke
+
+Against the local stack by default; ``--stack NAME`` targets a deployed stack instead
+(AWS credentials from the usual places; queue and table names from its Outputs).
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+
+from calsync_dev.cli import bookings, connections, dlq, events, local, send
+
+__all__ = ["build_parser", "main"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="calsync", description="calsync developer and operator commands", epilog=__doc__
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    for group in (local, send, bookings, dlq, connections, events):  # the order `calsync --help` lists them in
+        group.register(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    result: int = args.func(args)
+    return result

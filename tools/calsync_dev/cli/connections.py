@@ -1,0 +1,147 @@
+"""``calsync connect``, ``calsync connections`` and ``calsync backfill``: Calendly
+organizations connected to calsync, and re-delivering one's bookings after a gap."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import os
+import sys
+import time
+from dataclasses import asdict
+from datetime import UTC, datetime
+from typing import Any
+
+from calsync_dev.cli.bookings import parse_time
+from calsync_dev.cli.target import Commands, Target, add_stack_option, target_from
+
+
+def register(commands: Commands) -> None:
+    connect = commands.add_parser("connect", help="connect a Calendly organization (OAuth link, or a PAT)")
+    connect.add_argument("kind", choices=["oauth", "pat"])
+    connect.add_argument("--connection-id", required=True, help="your name for it: letters, digits, - and _")
+    connect.add_argument("--redirect-uri", help="OAuth redirect (default: this stack's /oauth/callback)")
+    add_stack_option(connect)
+    connect.set_defaults(func=_connect)
+
+    connections = commands.add_parser("connections", help="list connections and their token / subscription state")
+    connections.add_argument("--json", action="store_true")
+    add_stack_option(connections)
+    connections.set_defaults(func=_connections)
+
+    fill = commands.add_parser("backfill", help="re-deliver a connection's bookings from Calendly's API (after a gap)")
+    fill.add_argument("--connection-id", required=True)
+    fill.add_argument("--since", help="scheduled events starting from (ISO 8601; default: 7 days ago)")
+    fill.add_argument("--until", help="scheduled events starting up to (ISO 8601; default: in 90 days)")
+    add_stack_option(fill)
+    fill.set_defaults(func=_backfill)
+
+
+def _services(target: Target) -> tuple[Any, Any, Any, Any]:
+    from calsync.store.connections import DynamoConnectionRegistry
+    from calsync.store.secrets import SecretsManagerSigningKeys
+    from calsync.store.tokens import SecretsManagerOAuthApp, SecretsManagerTokenStore
+
+    secrets = target.client("secretsmanager")
+    return (
+        DynamoConnectionRegistry(target.table, target.client("dynamodb")),
+        SecretsManagerTokenStore(target.token_prefix, client=secrets),
+        SecretsManagerSigningKeys(target.signing_key_prefix, client=secrets),
+        SecretsManagerOAuthApp(target.oauth_app_secret, client=secrets),
+    )
+
+
+def _connect(args: argparse.Namespace) -> int:
+    from calsync.calendly.client import CalendlyClient
+    from calsync.connections.connect import ConnectError, Connector, start_oauth
+
+    target = target_from(args)
+    registry, tokens, signing_keys, app = _services(target)
+    try:
+        if args.kind == "oauth":
+            redirect = args.redirect_uri or f"{target.api_base}/oauth/callback"
+            url = start_oauth(
+                registry,
+                app,
+                connection_id=args.connection_id,
+                redirect_uri=redirect,
+                now=time.time(),
+                authorize_url=target.authorize_url,
+            )
+            print("Open this link (valid 10 minutes, once) and approve calsync in Calendly:")
+            print(url)
+            return 0
+        pat = os.environ.get("CALENDLY_PAT") or getpass.getpass("Calendly personal access token: ")
+        connection = Connector(registry, tokens, signing_keys).connect_pat(
+            connection_id=args.connection_id,
+            personal_access_token=pat.strip(),
+            calendly_for=lambda token: CalendlyClient(lambda: token, base_url=target.calendly_api_url),
+            api_base=target.api_base,
+        )
+    except ConnectError as exc:
+        print(f"not connected: {exc} ({exc.reason})", file=sys.stderr)
+        return 1
+    print(f"connected '{connection.connection_id}' ({connection.organization}); webhooks → {connection.callback_url}")
+    return 0
+
+
+def _connections(args: argparse.Namespace) -> int:
+    registry, *_ = _services(target_from(args))
+    rows = list(registry.all())
+    if args.json:
+        json.dump([asdict(c) for c in rows], sys.stdout, indent=2)
+        sys.stdout.write("\n")
+        return 0
+    print(f"{'connection':<16} {'kind':<6} {'status':<16} {'token expires (UTC)':<21} subscription")
+    for c in rows:
+        expires = (
+            datetime.fromtimestamp(c.token_expires_at, UTC).strftime("%Y-%m-%dT%H:%M:%S") if c.token_expires_at else "-"
+        )
+        status = c.status + (f" ({c.status_reason})" if c.status_reason else "")
+        print(f"{c.connection_id:<16} {c.kind:<6} {status:<16} {expires:<21} {c.subscription_uri or '-'}")
+    print(f"{len(rows)} connection(s)")
+    return 0
+
+
+def _backfill(args: argparse.Namespace) -> int:
+    from datetime import timedelta
+
+    from calsync.calendly.client import CalendlyClient, CalendlyError
+    from calsync.store.queues import SqsDeliveryQueue
+    from calsync.store.tokens import CachedToken
+    from calsync.webhooks.routing import QueueKind
+    from calsync_dev.backfill import backfill
+    from calsync_dev.template import queue_logical_id
+
+    target = target_from(args)
+    registry, tokens, _, _ = _services(target)
+    connection = registry.get(args.connection_id)
+    if connection is None:
+        print(f"no connection '{args.connection_id}' (see `calsync connections`)", file=sys.stderr)
+        return 2
+    now = datetime.now(UTC)
+    since = parse_time(args.since) if args.since else now - timedelta(days=7)
+    until = parse_time(args.until) if args.until else now + timedelta(days=90)
+    urls = {kind: target.queues[queue_logical_id(kind)] for kind in QueueKind}
+    queue = SqsDeliveryQueue(urls, target.client("sqs"))
+    cached = CachedToken(tokens, connection.connection_id)
+    with CalendlyClient(cached.get, on_unauthorized=cached.refetch, base_url=target.calendly_api_url) as calendly:
+        try:
+            result = backfill(
+                calendly,
+                queue,
+                connection_id=connection.connection_id,
+                organization=connection.organization,
+                since=since,
+                until=until,
+                now=now,
+            )
+        except CalendlyError as exc:
+            print(f"Calendly refused: {exc.title} ({exc.status})", file=sys.stderr)
+            return 1
+    print(
+        f"{result.events} scheduled event(s) starting {since:%Y-%m-%d %H:%M} – {until:%Y-%m-%d %H:%M} UTC; "
+        f"enqueued {result.total} deliveries {dict(sorted(result.deliveries.items()))}"
+    )
+    return 0

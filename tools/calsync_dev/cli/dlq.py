@@ -1,0 +1,89 @@
+"""``calsync dlq``: show (list) or redrive dead-lettered deliveries."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from calsync_dev.cli.progress import Progress
+from calsync_dev.cli.target import Commands, Target, add_stack_option, target_from
+from calsync_dev.pump import queue_depth
+
+
+def register(commands: Commands) -> None:
+    dlq = commands.add_parser("dlq", help="show (list) or redrive dead-lettered deliveries")
+    dlq.add_argument("action", nargs="?", choices=["list", "redrive"], default="list")
+    dlq.add_argument("--queue", help="source queue logical id, e.g. InviteeCreatedQueue (default: all)")
+    add_stack_option(dlq)
+    dlq.set_defaults(func=_dlq)
+
+
+def dlq_messages(target: Target, queue: str) -> list[dict[str, Any]]:
+    """Peek at a DLQ: every message is received, then made visible again at once."""
+    sqs = target.client("sqs")
+    url = target.dlqs[queue]
+    found: list[dict[str, Any]] = []
+    while batch := sqs.receive_message(
+        QueueUrl=url,
+        MaxNumberOfMessages=10,
+        MessageAttributeNames=["All"],
+        AttributeNames=["All"],
+        VisibilityTimeout=30,
+    ).get("Messages", []):
+        found.extend(batch)
+    for message in found:
+        sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0)
+    return found
+
+
+def redrive(target: Target, queue: str, progress: Progress | None = None) -> int:
+    """Move every message of ``queue``'s DLQ back to ``queue`` (body and attributes intact)."""
+    sqs, moved = target.client("sqs"), 0
+    depth = queue_depth(sqs, target.dlqs[queue], in_flight=False)
+    progress = progress or Progress(depth, f"redrive {queue}")
+    progress.total = depth
+    while True:
+        batch = sqs.receive_message(
+            QueueUrl=target.dlqs[queue], MaxNumberOfMessages=10, MessageAttributeNames=["All"], VisibilityTimeout=30
+        ).get("Messages", [])
+        if not batch:
+            return moved
+        for message in batch:
+            sqs.send_message(
+                QueueUrl=target.queues[queue],
+                MessageBody=message["Body"],
+                MessageAttributes=message.get("MessageAttributes", {}),
+            )
+            sqs.delete_message(QueueUrl=target.dlqs[queue], ReceiptHandle=message["ReceiptHandle"])
+            moved += 1
+            progress.advance()
+
+
+def _dlq(args: argparse.Namespace) -> int:
+    target = target_from(args)
+    queues = [args.queue] if args.queue else sorted(target.dlqs)
+    unknown = [q for q in queues if q not in target.dlqs]
+    if unknown:
+        print(f"unknown queue {unknown[0]}; one of: {', '.join(sorted(target.dlqs))}", file=sys.stderr)
+        return 2
+    if args.action == "redrive":
+        for queue in queues:
+            moved = redrive(target, queue)
+            if moved or args.queue:
+                print(f"{queue}: moved {moved} message(s) back for processing")
+        return 0
+    total = 0
+    for queue in queues:
+        messages = dlq_messages(target, queue)
+        total += len(messages)
+        for message in messages:
+            attrs = {k: v.get("StringValue") for k, v in message.get("MessageAttributes", {}).items()}
+            receives = message.get("Attributes", {}).get("ApproximateReceiveCount", "?")
+            print(
+                f"{queue:<22} {message['MessageId']}  event={attrs.get('event', '?')} "
+                f"connection={attrs.get('connection_id', '?')} received_at={attrs.get('received_at', '?')} "
+                f"receives={receives}"
+            )
+    print(f"{total} dead-lettered message(s)" + ("; `calsync dlq redrive` moves them back" if total else ""))
+    return 0

@@ -1,0 +1,72 @@
+"""Where the local stack listens and what it is called: ports, stage, credentials."""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from calsync_dev.events import DEFAULT_LOCAL_KEY
+from calsync_dev.template import ROOT
+
+STAGE = "local"
+LOCAL_CONNECTION = "local"
+REGION = "us-east-1"
+CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local", "AWS_DEFAULT_REGION": REGION}
+
+
+class PortInUse(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class LocalConfig:
+    host: str = "127.0.0.1"
+    emulator_port: int = 5000
+    api_port: int = 3000
+    calendly_port: int = 3001
+    signing_key: str = DEFAULT_LOCAL_KEY
+    state_file: Path | None = ROOT / ".calsync" / "local-state.json"
+    receiver_instances: int = 2
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] = os.environ) -> LocalConfig:
+        state = environ.get("CALSYNC_LOCAL_STATE", str(ROOT / ".calsync" / "local-state.json"))
+        return cls(
+            host=environ.get("CALSYNC_HOST", "127.0.0.1"),
+            emulator_port=int(environ.get("CALSYNC_EMULATOR_PORT", "5000")),
+            api_port=int(environ.get("CALSYNC_API_PORT", "3000")),
+            calendly_port=int(environ.get("CALSYNC_CALENDLY_PORT", "3001")),
+            signing_key=environ.get("CALSYNC_LOCAL_SIGNING_KEY", DEFAULT_LOCAL_KEY),
+            state_file=Path(state) if state else None,
+        )
+
+    @property
+    def endpoint_url(self) -> str:
+        return f"http://{self.host}:{self.emulator_port}"
+
+    @property
+    def api_url(self) -> str:
+        return f"http://{self.host}:{self.api_port}"
+
+    @property
+    def calendly_url(self) -> str:
+        return f"http://{self.host}:{self.calendly_port}"
+
+    def check_ports_free(self) -> None:
+        check_port_free(self.host, self.emulator_port, "AWS emulator", "CALSYNC_EMULATOR_PORT")
+        check_port_free(self.host, self.api_port, "API", "CALSYNC_API_PORT")
+        check_port_free(self.host, self.calendly_port, "fake Calendly", "CALSYNC_CALENDLY_PORT")
+
+
+def check_port_free(host: str, port: int, what: str, variable: str) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the servers do: TIME_WAIT is fine
+        try:
+            probe.bind((host, port))
+        except OSError:
+            raise PortInUse(
+                f"port {port} ({what}) is already in use: stop what holds it, or set {variable} to another port"
+            ) from None

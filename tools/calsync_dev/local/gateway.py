@@ -1,0 +1,185 @@
+"""API Gateway emulation: the REST API's routes and gateway responses from the template,
+each request turned into the proxy event API Gateway would send and handed to the
+function the route names."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs, urlsplit
+
+from calsync_dev.events import proxy_event
+from calsync_dev.functions import FunctionError
+from calsync_dev.local.config import STAGE
+
+if TYPE_CHECKING:
+    from calsync_dev.local.stack import LocalStack
+
+API_MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway REST's payload limit
+
+
+# ------------------------------------------------------------------ routes from the template
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    resource: str
+    pattern: re.Pattern[str]
+    function: str
+    required_headers: tuple[str, ...]
+
+
+def api_routes(template: dict[str, Any]) -> list[Route]:
+    """The REST API's proxy routes from its OpenAPI body (the template's only API)."""
+    routes: list[Route] = []
+    for resource in template["Resources"].values():
+        if resource["Type"] != "AWS::Serverless::Api":
+            continue
+        body = resource["Properties"].get("DefinitionBody", {})
+        validators = body.get("x-amazon-apigateway-request-validators", {})
+        for path, methods in body.get("paths", {}).items():
+            for method, operation in methods.items():
+                uri = operation.get("x-amazon-apigateway-integration", {}).get("uri", {})
+                text = uri.get("Fn::Sub", "") if isinstance(uri, dict) else str(uri)
+                found = re.search(r"functions/\$\{(\w+)\.Arn\}/invocations", text if isinstance(text, str) else "")
+                if not found:
+                    continue
+                validator = validators.get(operation.get("x-amazon-apigateway-request-validator", ""), {})
+                required = tuple(
+                    p["name"]
+                    for p in operation.get("parameters", [])
+                    if p.get("in") == "header" and p.get("required") and validator.get("validateRequestParameters")
+                )
+                regex = "^" + re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(path)) + "$"
+                routes.append(Route(method.upper(), path, re.compile(regex), found.group(1), required))
+    return routes
+
+
+def gateway_responses(template: dict[str, Any]) -> dict[str, tuple[int, str]]:
+    """Status and body of the API's customised gateway responses."""
+    found: dict[str, tuple[int, str]] = {}
+    for resource in template["Resources"].values():
+        if resource["Type"] == "AWS::Serverless::Api":
+            for kind, spec in resource["Properties"].get("GatewayResponses", {}).items():
+                body = spec.get("ResponseTemplates", {}).get("application/json", "{}")
+                found[kind] = (int(spec.get("StatusCode", 500 if "5XX" in kind else 400)), body)
+    return found
+
+
+# ------------------------------------------------------------------ the HTTP server
+
+
+def api_server(template: dict[str, Any], host: str, port: int, local_stack: LocalStack) -> ApiServer:
+    """An API server for the template's routes (not yet serving: call ``serve_forever``)."""
+
+    class Handler(ApiHandler):
+        pass
+
+    Handler.routes = api_routes(template)
+    Handler.gateway = gateway_responses(template)
+    Handler.local_stack = local_stack
+    return ApiServer((host, port), Handler)
+
+
+class ApiServer(ThreadingHTTPServer):
+    request_queue_size = 256  # the default 5 drops connections under concurrent senders
+    daemon_threads = False
+    block_on_close = True
+
+
+class ApiHandler(BaseHTTPRequestHandler):
+    routes: list[Route]
+    gateway: dict[str, tuple[int, str]]
+    local_stack: LocalStack
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:
+        return
+
+    def _reply(self, status: int, body: str, headers: Mapping[str, str] | None = None) -> None:
+        data = body.encode()
+        self.send_response(status)
+        sent = {k.lower() for k in (headers or {})}
+        for key, value in (headers or {}).items():
+            self.send_header(key, value)
+        if "content-type" not in sent:
+            self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _gateway(self, kind: str, fallback_status: int) -> None:
+        status, body = self.gateway.get(kind, (fallback_status, '{"message": "gateway error"}'))
+        self._reply(status, body)
+
+    def _handle(self) -> None:
+        split = urlsplit(self.path)
+        length = int(self.headers.get("Content-Length") or 0)
+        if length > API_MAX_BODY_BYTES:
+            self._gateway("REQUEST_TOO_LARGE", 413)
+            self.close_connection = True
+            return
+        body = self.rfile.read(length) if length else b""
+        if split.path.startswith("/_local/schedules/") and self.command == "POST":
+            name = split.path.rsplit("/", 1)[-1]
+            if name not in self.local_stack.pools:
+                self._reply(404, json.dumps({"error": "unknown_function", "message": name}))
+                return
+            result = self.local_stack.run_scheduled(name)
+            self._reply(200, json.dumps({"function": name, "result": result}, default=str))
+            return
+        for route in self.routes:
+            match = route.pattern.match(split.path)
+            if match is None:
+                continue
+            if route.method not in (self.command, "X-AMAZON-APIGATEWAY-ANY-METHOD"):
+                self._gateway("DEFAULT_4XX", 403)
+                return
+            headers = {k: v for k, v in self.headers.items()}
+            lowered = {k.lower() for k in headers}
+            if any(h.lower() not in lowered for h in route.required_headers):
+                self._gateway("BAD_REQUEST_PARAMETERS", 400)
+                return
+            event = proxy_event(
+                method=self.command,
+                resource=route.resource,
+                path=split.path,
+                path_parameters=match.groupdict(),
+                headers=headers,
+                query=parse_qs(split.query) or None,
+                body=body,
+                base64_encoded=not _is_text(headers),
+                stage=STAGE,
+                source_ip=self.client_address[0],
+            )
+            self._invoke(route.function, event)
+            return
+        self._reply(403, json.dumps({"message": "Missing Authentication Token"}))
+
+    def _invoke(self, function: str, event: dict[str, Any]) -> None:
+        try:
+            result = self.local_stack.pools[function].invoke(event)
+        except FunctionError:
+            self._gateway("DEFAULT_5XX", 502)
+            return
+        if not isinstance(result, dict) or "statusCode" not in result:
+            self._gateway("DEFAULT_5XX", 502)
+            return
+        body = result.get("body") or ""
+        if result.get("isBase64Encoded"):
+            body = base64.b64decode(body).decode()
+        self._reply(int(result["statusCode"]), body, result.get("headers") or {})
+
+    do_POST = do_GET = do_PUT = do_DELETE = do_PATCH = _handle
+
+
+def _is_text(headers: Mapping[str, str]) -> bool:
+    """API Gateway passes JSON and text bodies as text, others base64-encoded."""
+    content_type = next((v for k, v in headers.items() if k.lower() == "content-type"), "")
+    return not content_type or content_type.startswith(("application/json", "text/", "application/x-www-form"))

@@ -1,0 +1,236 @@
+"""The local stack's orchestration: start every part in order, stop them in reverse
+(intake first, then the queued work, then save the emulator's state)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import ThreadingHTTPServer
+from typing import Any
+
+from calsync_dev.events import DEFAULT_LOCAL_KEY
+from calsync_dev.functions import FunctionPool
+from calsync_dev.local.config import CREDENTIALS, LOCAL_CONNECTION, REGION, STAGE, LocalConfig, PortInUse
+from calsync_dev.local.emulator import start_emulator, stop_emulator
+from calsync_dev.local.gateway import ApiServer, api_server
+from calsync_dev.local.scheduler import Scheduler, schedules
+from calsync_dev.local.state import export_state, import_state, put_secret, read_state, write_state
+from calsync_dev.pump import Handler, event_sources, poll_until, queue_depth
+from calsync_dev.template import Stack, load, provision
+
+RETRY_DELAY_SECONDS = 1  # local stand-in for waiting out the visibility timeout
+
+
+@dataclass
+class LocalStack:
+    config: LocalConfig
+    out: Callable[[str], None] = field(default=lambda line: print(line, flush=True))
+    template: dict[str, Any] = field(default_factory=load)
+
+    def __post_init__(self) -> None:
+        self.stack: Stack | None = None
+        self.pools: dict[str, FunctionPool] = {}
+        self._emulator: subprocess.Popen[bytes] | None = None
+        self._api: ApiServer | None = None
+        self._threads: list[threading.Thread] = []
+        self._stop_polling = threading.Event()
+        self._scheduler = Scheduler(self.pools, self.out)
+        self._session: Any = None
+        self._accepting = threading.Event()
+        self._saved: dict[str, Any] = {}
+        self.fake: Any = None
+        self._calendly_server: ThreadingHTTPServer | None = None
+
+    # -- start ----------------------------------------------------------------------------
+
+    def start(self) -> None:
+        config = self.config
+        config.check_ports_free()
+        os.environ.update(CREDENTIALS)
+        os.environ["AWS_ENDPOINT_URL"] = config.endpoint_url
+        self._emulator = start_emulator(config.host, config.emulator_port)
+        import boto3
+
+        self._session = boto3.Session(region_name=REGION)
+        self.stack = provision(self._session, template=self.template, parameters={"Stage": STAGE}, region=REGION)
+        restored = self._restore()
+        self._put_local_signing_key()
+        self._start_fake_calendly()
+        self._start_functions()
+        self._start_event_sources()
+        self._start_schedules()
+        self._start_api()
+        self.out(
+            f"calsync local is ready: API {config.api_url}, AWS emulator {config.endpoint_url},"
+            f" fake Calendly {config.calendly_url}"
+            f" ({restored} items restored)\n"
+            f"  POST {config.api_url}/webhooks/calendly/{LOCAL_CONNECTION}  (signing key: "
+            f"{'CALSYNC_LOCAL_SIGNING_KEY' if config.signing_key != DEFAULT_LOCAL_KEY else DEFAULT_LOCAL_KEY})\n"
+            "  try: calsync send events/webhooks/invitee_created.json && calsync bookings   (Ctrl-C to stop)"
+        )
+
+    def _restore(self) -> int:
+        assert self.stack is not None
+        self._saved = read_state(self.config.state_file)
+        return import_state(self._session, self.stack, self._saved) if self._saved else 0
+
+    def _start_fake_calendly(self) -> None:
+        """A stand-in Calendly (OAuth and the API endpoints calsync calls); the OAuth app
+        secret points at it, so connect, refresh and the watchdog run locally too."""
+        from calsync_dev.fake_calendly import FakeCalendly, serve
+
+        base = self.config.calendly_url
+        self.fake = FakeCalendly(
+            api_base=base,
+            organization=f"{base}/organizations/LOCALORG0000001",
+            user=f"{base}/users/LOCALUSER000001",
+            accept_any_pat=True,
+        )
+        self.fake.restore(self._saved.get("calendly", {}))
+        self._calendly_server = serve(self.fake, self.config.host, self.config.calendly_port)
+        assert self.stack is not None
+        name = self.stack.secrets.get("OAuthAppSecret")
+        if name:
+            app = {
+                "client_id": self.fake.client_id,
+                "client_secret": self.fake.client_secret,
+                "webhook_signing_key": self.config.signing_key,
+            }
+            put_secret(self._session.client("secretsmanager"), name, json.dumps(app))
+
+    def _put_local_signing_key(self) -> None:
+        from calsync.store.secrets import encode_keys
+
+        assert self.stack is not None
+        prefix = self.stack.functions["ReceiverFunction"].environment["SIGNING_KEY_PREFIX"]
+        put_secret(
+            self._session.client("secretsmanager"),
+            f"{prefix}{LOCAL_CONNECTION}",
+            encode_keys(self.config.signing_key),
+        )
+
+    def _function_environment(self) -> dict[str, str]:
+        return {
+            **CREDENTIALS,
+            "AWS_ENDPOINT_URL": self.config.endpoint_url,
+            "AWS_REGION": REGION,
+            "POWERTOOLS_METRICS_DISABLED": "true",
+            "CALENDLY_API_URL": self.config.calendly_url,
+            "CALENDLY_TOKEN_URL": f"{self.config.calendly_url}/oauth/token",
+            "POWERTOOLS_DEV": "false",
+        }
+
+    def _start_functions(self) -> None:
+        assert self.stack is not None
+        environment = self._function_environment()
+        pools = {
+            name: FunctionPool(
+                spec, environment, size=self.config.receiver_instances if name == "ReceiverFunction" else 1
+            )
+            for name, spec in self.stack.functions.items()
+        }
+        starters = [threading.Thread(target=pool.start, name=f"start-{name}") for name, pool in pools.items()]
+        for starter in starters:
+            starter.start()
+        for starter in starters:
+            starter.join()
+        self.pools.update(pools)
+
+    def _start_event_sources(self) -> None:
+        assert self.stack is not None
+        sources = event_sources(self.stack, self._session, self._invoker, retry_visibility_seconds=RETRY_DELAY_SECONDS)
+        for name, source in sources:
+            self._spawn(f"poll-{name}", poll_until, source, self._stop_polling, self.out)
+
+    def _invoker(self, name: str) -> Handler:
+        pool = self.pools[name]
+        return lambda event, _context: pool.invoke(event)
+
+    def _start_schedules(self) -> None:
+        assert self.stack is not None
+        for name, every in schedules(self.stack.functions):
+            self._spawn(f"schedule-{name}", self._scheduler.every, name, every)
+
+    def run_scheduled(self, name: str) -> Any:
+        return self._scheduler.run(name)
+
+    def _start_api(self) -> None:
+        server = api_server(self.template, self.config.host, self.config.api_port, self)
+        self._api = server
+        self._accepting.set()
+        self._spawn("api", server.serve_forever)
+
+    def _spawn(self, name: str, target: Callable[..., Any], *args: Any) -> None:
+        thread = threading.Thread(target=target, args=args, name=name, daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
+    # -- stop -----------------------------------------------------------------------------
+
+    def queued(self) -> int:
+        """Messages in the source queues (DLQs not counted): work still to do."""
+        assert self.stack is not None
+        sqs = self._session.client("sqs")
+        return sum(queue_depth(sqs, self.stack.queue_urls[logical]) for logical in self.stack.redrive)
+
+    def stop(self, drain_seconds: float = 60.0) -> None:
+        """Intake first, then the queued work, then save the emulator's state."""
+        self._accepting.clear()
+        if self._api is not None:
+            self._api.shutdown()
+            self._api.server_close()  # waits for in-flight requests (block_on_close)
+        self._scheduler.stop()
+        if self.stack is not None:
+            deadline = time.monotonic() + drain_seconds
+            while time.monotonic() < deadline and self.queued():
+                time.sleep(0.3)
+        self._stop_polling.set()
+        for thread in self._threads:
+            thread.join(timeout=5)
+        if self.stack is not None and self.config.state_file is not None:
+            state = export_state(self._session, self.stack)
+            if self.fake is not None:
+                state["calendly"] = self.fake.export()
+            write_state(self.config.state_file, state)
+            saved = sum(len(items) for items in state["tables"].values())
+            self.out(f"calsync local stopped; {saved} items saved to {self.config.state_file}")
+        for pool in self.pools.values():
+            pool.stop()
+        if self._calendly_server is not None:
+            self._calendly_server.shutdown()
+            self._calendly_server.server_close()
+        if self._emulator is not None:
+            stop_emulator(self._emulator)
+
+
+def run(config: LocalConfig | None = None) -> int:
+    """Start in the foreground; Ctrl-C (or SIGTERM) stops cleanly."""
+    stack = LocalStack(config or LocalConfig.from_env())
+    stopping = threading.Event()
+
+    def request_stop(signum: int, _frame: Any) -> None:
+        if stopping.is_set():
+            raise SystemExit(130)
+        stopping.set()
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+    try:
+        stack.start()
+    except PortInUse as exc:
+        print(f"calsync local: {exc}", file=sys.stderr)
+        return 2
+    try:
+        while not stopping.wait(0.5):
+            pass
+        stack.out("calsync local: stopping (finishing accepted deliveries; Ctrl-C again to abort)")
+    finally:
+        stack.stop()
+    return 0
