@@ -54,11 +54,11 @@ def test_every_sample_event_and_calendly_fixture_is_accepted_and_persisted(
     for name, body in bodies.items():
         wait_for(lambda body=body: archived(local_stack, target, body), what=f"{name} to be persisted")
     # And the sample bookings read back as the README's demo shows
-    by_email = {b["email"]: b for b in find_bookings(target) if b.get("email") == "ada@example.com"}
-    assert by_email["ada@example.com"]["event_name"] == "Product demo"
+    by_email = {b.email: b for b in find_bookings(target) if b.email == "ada@example.com"}
+    assert by_email["ada@example.com"].event_name == "Product demo"
     grace = find_bookings(target, email="grace@example.com")
-    assert [b["status"] for b in grace] == ["canceled", "active"]
-    assert grace[0]["rescheduled_to"] == grace[1]["uri"]
+    assert [b.status for b in grace] == ["canceled", "active"]
+    assert grace[0].rescheduled_to == grace[1].uri
 
 
 def test_forged_unsigned_stale_oversized_and_garbled_requests_are_rejected_and_nothing_is_enqueued(
@@ -186,7 +186,7 @@ def test_stopping_mid_stream_loses_nothing_that_got_a_2xx(tmp_path: Path, monkey
     stack.start()
     try:
         target = stack.target(monkeypatch)
-        stored = {b["email"] for b in find_bookings(target) if str(b.get("email", "")).startswith("load-stop-")}
+        stored = {b.email for b in find_bookings(target) if str(b.email or "").startswith("load-stop-")}
         assert accepted <= stored
     finally:
         stack.stop()

@@ -14,7 +14,9 @@ from moto import mock_aws
 from calsync import config
 from calsync.store import clients
 from calsync.store.bookings import DynamoBookingsRepository
+from calsync.store.dynamo import scan_items
 from calsync.store.secrets import SecretsManagerSigningKeys
+from calsync.store.views import ITEM_TYPES
 from calsync_dev.events import signed_api_gateway_event
 from calsync_dev.lambda_runtime import LambdaContext, load_handler
 from calsync_dev.pump import SqsEventSource, queue_depth
@@ -89,11 +91,12 @@ class Pipeline:
         return sum(self.depth(queue) for queue in QUEUES)
 
     def items(self) -> list[dict[str, Any]]:
+        """Every booking-side item as stored (keys included), read with a raw Scan."""
         return sorted(
             (
                 item
-                for t in ("invitee", "event", "routing_form_submission", "other", "delivery", "quarantine")
-                for item in self.repo.scan_type(t)
+                for item in scan_items(self.repo.client, "test", TableName=self.repo.table_name)
+                if item["type"] in ITEM_TYPES
             ),
             key=lambda i: (i["PK"], i["SK"]),
         )
