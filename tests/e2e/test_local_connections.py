@@ -105,5 +105,5 @@ def test_backfill_redelivers_a_booking_whose_webhook_was_lost(
     assert "enqueued 1 deliveries" in capsys.readouterr().out
     # Then the booking is stored as if the webhook had arrived
     (booking,) = wait_for(lambda: find_bookings(target, email="lost@example.com"), what="the backfilled booking")
-    assert booking["status"] == "active"
-    assert booking["tenant"] == "gap"
+    assert booking.status == "active"
+    assert booking.tenant == "gap"

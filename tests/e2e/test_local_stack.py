@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from calsync.webhooks.routing import QueueKind
 from calsync_dev import cli
 from calsync_dev.cli.bookings import find_bookings
 from calsync_dev.cli.dlq import dlq_messages
@@ -58,11 +59,11 @@ def test_every_sample_event_and_calendly_fixture_is_accepted_and_persisted(
     for name, body in bodies.items():
         wait_for(lambda body=body: archived(local_stack, target, body), what=f"{name} to be persisted")
     # And the sample bookings read back as the README's demo shows
-    by_email = {b["email"]: b for b in find_bookings(target) if b.get("email") == "ada@example.com"}
-    assert by_email["ada@example.com"]["event_name"] == "Product demo"
+    by_email = {b.email: b for b in find_bookings(target) if b.email == "ada@example.com"}
+    assert by_email["ada@example.com"].event_name == "Product demo"
     grace = find_bookings(target, email="grace@example.com")
-    assert [b["status"] for b in grace] == ["canceled", "active"]
-    assert grace[0]["rescheduled_to"] == grace[1]["uri"]
+    assert [b.status for b in grace] == ["canceled", "active"]
+    assert grace[0].rescheduled_to == grace[1].uri
 
 
 def test_forged_unsigned_stale_oversized_and_garbled_requests_are_rejected_and_nothing_is_enqueued(
@@ -114,7 +115,7 @@ def test_a_delivery_that_keeps_failing_reaches_the_dlq_and_redrive_brings_it_bac
     # When a delivery is accepted
     assert post_signed(local_stack.webhook_url, body, DEFAULT_LOCAL_KEY)[0] == 202
     # Then after the queue's maxReceiveCount it is dead-lettered, not lost
-    wait_for(lambda: dlq_messages(target, "InviteeCreatedQueue"), timeout=60, what="the DLQ")
+    wait_for(lambda: dlq_messages(target, QueueKind.INVITEE_CREATED), timeout=60, what="the DLQ")
     assert cli.main(["dlq"]) == 0
     listing = capsys.readouterr().out
     assert "InviteeCreatedQueue" in listing
@@ -125,7 +126,7 @@ def test_a_delivery_that_keeps_failing_reaches_the_dlq_and_redrive_brings_it_bac
     assert "InviteeCreatedQueue: moved 1 message(s)" in capsys.readouterr().out
     # Then the booking is stored and the DLQ is empty
     wait_for(lambda: find_bookings(target, email="load-poison-0@example.com"), what="the redriven booking")
-    assert dlq_messages(target, "InviteeCreatedQueue") == []
+    assert dlq_messages(target, QueueKind.INVITEE_CREATED) == []
 
 
 def test_bookings_command_lists_and_filters(local_stack: RunningStack, target: Target, capsys: Any) -> None:
@@ -190,7 +191,7 @@ def test_stopping_mid_stream_loses_nothing_that_got_a_2xx(tmp_path: Path, monkey
     stack.start()
     try:
         target = stack.target(monkeypatch)
-        stored = {b["email"] for b in find_bookings(target) if str(b.get("email", "")).startswith("load-stop-")}
+        stored = {b.email for b in find_bookings(target) if str(b.email or "").startswith("load-stop-")}
         assert accepted <= stored
     finally:
         stack.stop()

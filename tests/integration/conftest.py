@@ -11,9 +11,12 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from calsync import compose
+from calsync.config import ProcessorSettings, ReceiverSettings
 from calsync.store import clients
 from calsync.store.bookings import DynamoBookingsRepository
-from calsync.store.secrets import SecretsManagerSigningKeys
+from calsync.store.dynamo import scan_items
+from calsync.store.views import ITEM_TYPES
 from calsync.webhooks.routing import QueueKind
 from calsync_dev.events import signed_api_gateway_event
 from calsync_dev.lambda_runtime import LambdaContext, load_handler
@@ -81,11 +84,12 @@ class Pipeline:
         return sum(self.depth(queue) for queue in QUEUES)
 
     def items(self) -> list[dict[str, Any]]:
+        """Every booking-side item as stored (keys included), read with a raw Scan."""
         return sorted(
             (
                 item
-                for t in ("invitee", "event", "routing_form_submission", "other", "delivery", "quarantine")
-                for item in self.repo.scan_type(t)
+                for item in scan_items(self.repo.client, "test", TableName=self.repo.table_name)
+                if item["type"] in ITEM_TYPES
             ),
             key=lambda i: (i["PK"], i["SK"]),
         )
@@ -102,8 +106,10 @@ def pipeline(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> Pipeline:
         for name, value in spec.environment.items():
             monkeypatch.setenv(name, value)
     receiver_spec = stack.functions["ReceiverFunction"]
-    SecretsManagerSigningKeys(receiver_spec.environment["SIGNING_KEY_PREFIX"]).put("acme", KEY)
+    # The services as the functions build them, from the template's environment.
+    compose.receiver(ReceiverSettings.from_env(receiver_spec.environment)).keys.put("acme", KEY)
     receiver = load_handler(receiver_spec, apply_environment=False)
     processors = {q: load_handler(stack.functions[f], apply_environment=False) for q, f in PROCESSORS.items()}
-    table = stack.tables["BookingsTable"]
-    return Pipeline(stack, receiver, processors, boto3.client("sqs"), DynamoBookingsRepository(table))
+    processor_env = stack.functions[PROCESSORS[QUEUES[0]]].environment
+    repo = compose.processor(ProcessorSettings.from_env(processor_env)).repository
+    return Pipeline(stack, receiver, processors, boto3.client("sqs"), repo)

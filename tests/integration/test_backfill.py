@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 import boto3
 import httpx
 
+from calsync import compose
 from calsync.calendly.client import CalendlyClient
-from calsync.store.queues import SqsDeliveryQueue
 from calsync.webhooks.routing import QueueKind
 from calsync_dev.backfill import backfill
 from calsync_dev.fake_calendly import FakeCalendly
@@ -22,7 +22,7 @@ from tests.integration.conftest import Pipeline
 def run_backfill(pipeline: Pipeline, fake: FakeCalendly) -> dict[str, int]:
     token = fake.add_pat()
     urls = {kind: pipeline.stack.queue_urls[queue_logical_id(kind)] for kind in QueueKind}
-    queue = SqsDeliveryQueue(urls, boto3.client("sqs"))
+    queue = compose.delivery_queue(urls, sqs=boto3.client("sqs"))
     with CalendlyClient(lambda: token, transport=httpx.MockTransport(fake.httpx_handler)) as calendly:
         result = backfill(
             calendly,

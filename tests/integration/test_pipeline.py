@@ -10,6 +10,8 @@ from botocore.exceptions import ClientError
 
 from calsync.errors import DependencyUnavailable
 from calsync.store import clients
+from calsync.store.keys import KEY_ATTRIBUTES
+from calsync.store.views import ITEM_TYPES, Booking, StoredDelivery
 from calsync_dev.events import api_gateway_event
 from tests.factories import KEY, event_body, fixture_bodies, vary
 from tests.integration.conftest import Pipeline
@@ -17,8 +19,8 @@ from tests.integration.conftest import Pipeline
 EVENT_UUID = "DEMOEVENT0000001"
 
 
-def invitee(pipeline: Pipeline, event_uuid: str, invitee_uuid: str) -> dict[str, Any]:
-    [item] = [i for i in pipeline.repo.scheduled_event(event_uuid) if i["SK"] == f"INVITEE#{invitee_uuid}"]
+def invitee(pipeline: Pipeline, event_uuid: str, invitee_uuid: str) -> Booking:
+    [item] = [i for i in pipeline.repo.scheduled_event(event_uuid).invitees if i.invitee_uuid == invitee_uuid]
     return item
 
 
@@ -51,9 +53,9 @@ def test_a_booking_then_its_cancellation_lands_canceled_with_details(pipeline: P
     pipeline.post(event_body("invitee_canceled.json"))
     pipeline.drain()
     item = invitee(pipeline, EVENT_UUID, "INVITEE00000001")
-    assert item["status"] == "canceled"
-    assert item["cancellation"]["reason"] == "Conflict"
-    assert item["start_time"] == "2026-12-01T15:00:00Z"
+    assert item.status == "canceled"
+    assert item.cancellation["reason"] == "Conflict"
+    assert item.start_time == "2026-12-01T15:00:00Z"
 
 
 def test_a_stale_delivery_after_a_newer_one_changes_nothing(pipeline: Pipeline) -> None:
@@ -65,7 +67,7 @@ def test_a_stale_delivery_after_a_newer_one_changes_nothing(pipeline: Pipeline) 
     pipeline.post(event_body("invitee_created.json"))
     pipeline.drain()
     # Then only the archive grew: the invitee stays canceled
-    assert invitee(pipeline, EVENT_UUID, "INVITEE00000001")["status"] == "canceled"
+    assert invitee(pipeline, EVENT_UUID, "INVITEE00000001").status == "canceled"
     after = [i for i in pipeline.items() if i["type"] != "delivery"]
     assert after == [i for i in before if i["type"] != "delivery"]
 
@@ -76,7 +78,7 @@ def test_canceled_wins_a_tie_on_updated_at(pipeline: Pipeline) -> None:
     for body in (canceled, event_body("invitee_created.json")):
         pipeline.post(body)
         pipeline.drain()
-    assert invitee(pipeline, EVENT_UUID, "INVITEE00000001")["status"] == "canceled"
+    assert invitee(pipeline, EVENT_UUID, "INVITEE00000001").status == "canceled"
 
 
 def test_a_duplicate_delivery_with_a_new_signature_is_acknowledged_and_changes_nothing(pipeline: Pipeline) -> None:
@@ -102,11 +104,11 @@ def test_a_reschedule_is_linked_both_ways_in_either_order(pipeline: Pipeline, or
         pipeline.drain()
     old = invitee(pipeline, "DEMOEVENT0000002", "INVITEE00000002")
     new = invitee(pipeline, "DEMOEVENT0000003", "INVITEE00000003")
-    assert old["status"] == "canceled"
-    assert old["rescheduled"] is True
-    assert old["rescheduled_to"] == new["uri"]
-    assert new["rescheduled_from"] == old["uri"]
-    assert new["status"] == "active"
+    assert old.status == "canceled"
+    assert old.rescheduled is True
+    assert old.rescheduled_to == new.uri
+    assert new.rescheduled_from == old.uri
+    assert new.status == "active"
 
 
 @pytest.mark.parametrize("order", [("created", "deleted"), ("deleted", "created")])
@@ -115,24 +117,25 @@ def test_no_show_mark_and_unmark_converge_whatever_the_order(pipeline: Pipeline,
     for which in order:
         pipeline.post(event_body(f"invitee_no_show_{which}.json"))
     pipeline.drain()
-    assert invitee(pipeline, EVENT_UUID, "INVITEE00000001")["no_show"] is None
+    assert invitee(pipeline, EVENT_UUID, "INVITEE00000001").no_show is None
 
 
 def test_a_no_show_mark_is_kept(pipeline: Pipeline) -> None:
     pipeline.post(event_body("invitee_no_show_created.json"))
     pipeline.drain()
     item = invitee(pipeline, EVENT_UUID, "INVITEE00000001")
-    assert item["no_show"]["uri"].endswith("/invitee_no_shows/NOSHOW0000000001")
+    assert item.no_show["uri"].endswith("/invitee_no_shows/NOSHOW0000000001")
 
 
 def test_a_routing_form_submission_is_stored_under_its_submitter(pipeline: Pipeline) -> None:
     pipeline.post(event_body("routing_form_submission_created.json"))
     pipeline.post(event_body("invitee_created.json"))
     pipeline.drain()
-    items = pipeline.repo.scheduled_event(EVENT_UUID)
-    [submission] = [i for i in items if i["type"] == "routing_form_submission"]
-    assert submission["questions_and_answers"][0]["answer"] == "IT & Software"
-    assert invitee(pipeline, EVENT_UUID, "INVITEE00000001")["routing_form_submission"] == submission["uri"]
+    stored = pipeline.repo.scheduled_event(EVENT_UUID)
+    [submission] = stored.submissions
+    assert submission.attributes["questions_and_answers"][0]["answer"] == "IT & Software"
+    assert (submission.event_uuid, submission.invitee_uuid) == (EVENT_UUID, "INVITEE00000001")
+    assert invitee(pipeline, EVENT_UUID, "INVITEE00000001").routing_form_submission == submission.uri
 
 
 def test_unknown_events_are_kept_whole(pipeline: Pipeline) -> None:
@@ -144,6 +147,34 @@ def test_unknown_events_are_kept_whole(pipeline: Pipeline) -> None:
     assert other["body"] == body.decode()
 
 
+def test_reads_return_typed_views_without_table_keys(pipeline: Pipeline) -> None:
+    # Given a booking, its routing-form submission and an unmodelled event are stored
+    for name in ("invitee_created.json", "routing_form_submission_created.json", "unknown_event.json"):
+        pipeline.post(event_body(name))
+    pipeline.drain()
+    stored = {(i["PK"], i["SK"]): i for i in pipeline.items()}
+    # When every item type is read back through the repository
+    views = [v for t in sorted(ITEM_TYPES) for v in pipeline.repo.scan_type(t)]
+    # Then each view carries every stored attribute except the table's keys
+    assert len(views) == len(stored)
+    assert sorted((v.attributes for v in views), key=json.dumps) == sorted(
+        ({k: v for k, v in i.items() if k not in KEY_ATTRIBUTES} for i in stored.values()), key=json.dumps
+    )
+    assert all(not KEY_ATTRIBUTES & set(v.attributes) for v in views)
+    # And the ids the keys hold are typed fields
+    [booking] = pipeline.repo.all_bookings()
+    assert (booking.event_uuid, booking.invitee_uuid, booking.email) == (
+        EVENT_UUID,
+        "INVITEE00000001",
+        "ada@example.com",
+    )
+    [archived] = [
+        v for v in views if isinstance(v, StoredDelivery) and v.type == "delivery" and v.event == "invitee.created"
+    ]
+    assert archived.body == event_body("invitee_created.json").decode()
+    assert (f"DELIVERY#{archived.body_sha256}", "DELIVERY") in stored
+
+
 def test_the_design_queries_answer_in_one_query_each(pipeline: Pipeline) -> None:
     for name in (
         "invitee_created.json",
@@ -152,16 +183,20 @@ def test_the_design_queries_answer_in_one_query_each(pipeline: Pipeline) -> None
     ):
         pipeline.post(event_body(name))
     pipeline.drain()
-    event_items = pipeline.repo.scheduled_event(EVENT_UUID)
-    assert {i["SK"] for i in event_items} == {"EVENT", "INVITEE#INVITEE00000001"}
+    event = pipeline.repo.scheduled_event(EVENT_UUID)
+    assert event.event is not None
+    assert event.event.event_uuid == EVENT_UUID
+    assert [i.invitee_uuid for i in event.invitees] == ["INVITEE00000001"]
+    assert event.submissions == []
     grace = pipeline.repo.bookings_by_email("Grace@Example.com")
-    assert [b["start_time"] for b in grace] == ["2026-12-02T10:00:00Z", "2026-12-03T10:00:00Z"]
+    assert [b.start_time for b in grace] == ["2026-12-02T10:00:00Z", "2026-12-03T10:00:00Z"]
     from datetime import UTC, datetime
 
     window = pipeline.repo.events_for_tenant(
         "acme", start=datetime(2026, 12, 2, tzinfo=UTC), end=datetime(2026, 12, 4, tzinfo=UTC)
     )
-    assert [e["uri"].rsplit("/", 1)[-1] for e in window] == ["DEMOEVENT0000002", "DEMOEVENT0000003"]
+    assert [e.uri.rsplit("/", 1)[-1] for e in window] == ["DEMOEVENT0000002", "DEMOEVENT0000003"]
+    assert [e.event_uuid for e in window] == ["DEMOEVENT0000002", "DEMOEVENT0000003"]
 
 
 @pytest.mark.parametrize(
@@ -208,7 +243,7 @@ def test_queue_failure_is_503_and_the_retry_is_not_lost(pipeline: Pipeline, monk
     # And when SQS recovers, Calendly's retry lands
     assert pipeline.post(body)["statusCode"] == 202
     pipeline.drain()
-    assert invitee(pipeline, EVENT_UUID, "INVITEE00000001")["status"] == "active"
+    assert invitee(pipeline, EVENT_UUID, "INVITEE00000001").status == "active"
 
 
 def test_secrets_failure_is_503(pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -244,11 +279,11 @@ def test_a_failing_record_is_reported_alone_and_the_rest_of_the_batch_lands(
         result = pipeline.source("InviteeCreatedQueue").poll_once()
         # Then only that record failed and stays queued; the other is stored
         assert (result.received, result.failed) == (2, 1)
-        assert invitee(pipeline, EVENT_UUID, "INVITEE00000001")["status"] == "active"
+        assert invitee(pipeline, EVENT_UUID, "INVITEE00000001").status == "active"
         assert pipeline.depth("InviteeCreatedQueue") == 1
     # And once the table recovers, the retry lands
     pipeline.drain()
-    assert invitee(pipeline, "DEMOEVENT0000003", "INVITEE00000003")["status"] == "active"
+    assert invitee(pipeline, "DEMOEVENT0000003", "INVITEE00000003").status == "active"
 
 
 def test_a_record_that_keeps_failing_lands_in_the_dlq(pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -2,14 +2,14 @@
 
 from decimal import Decimal
 
-from calsync.store.bookings import _dynamo_safe, to_plain
+from calsync.store.dynamo import dynamo_safe, to_plain
 
 
 def test_floats_become_the_decimal_they_print_as_and_come_back_as_numbers() -> None:
     # Given a payment as Calendly sends it, with floats nested in lists and objects
     payment = {"amount": 40.1, "currency": "USD", "terms": None, "lines": [1, 2.5, {"fee": 0.3}], "paid": True}
     # When it is made DynamoDB-safe
-    safe = _dynamo_safe(payment)
+    safe = dynamo_safe(payment)
     # Then floats are exact Decimals, everything else is untouched
     assert safe == {
         "amount": Decimal("40.1"),
@@ -20,3 +20,60 @@ def test_floats_become_the_decimal_they_print_as_and_come_back_as_numbers() -> N
     }
     # And reading it back gives the original JSON values
     assert to_plain(safe) == payment
+
+
+def test_serialise_gives_what_the_boto3_serializer_gives() -> None:
+    # Given values of every shape the repositories write
+    from boto3.dynamodb.types import TypeSerializer
+
+    from calsync.store.dynamo import serialise
+
+    values = ["", "text", None, True, False, 0, 7, 10**30, 1.5, [1, "a", None], {"a": {"b": [2.25]}}, ()]
+    # When each is serialised, Then the wire shape is TypeSerializer's on the DynamoDB-safe value
+    for value in values:
+        assert serialise(value) == TypeSerializer().serialize(dynamo_safe(value)), value
+
+
+def test_every_key_format_is_the_documented_one_and_reads_back_its_ids() -> None:
+    from calsync.store import keys
+
+    # Given each item's key, Then it is spelled as the layout table says
+    assert keys.event("E1") == ("EVENT#E1", "EVENT")
+    assert keys.invitee("E1", "I1") == ("EVENT#E1", "INVITEE#I1")
+    assert keys.submission("S1", "E1") == ("EVENT#E1", "SUBMISSION#S1")
+    assert keys.submission("S1", None) == ("SUBMISSION#S1", "SUBMISSION#S1")
+    assert keys.delivery("abc") == ("DELIVERY#abc", "DELIVERY")
+    assert keys.quarantine("abc") == ("QUARANTINE#abc", "QUARANTINE")
+    assert keys.other("meeting.x", "2026-01-01T00:00:00Z", "abc") == ("OTHER#meeting.x", "2026-01-01T00:00:00Z#abc")
+    assert keys.connection("c1") == ("CONNECTIONS", "CONNECTION#c1")
+    assert keys.oauth_state("st") == ("OAUTHSTATE#st", "OAUTHSTATE")
+    assert keys.email_pk(" Ada@Example.COM ") == "EMAIL#ada@example.com"
+    assert keys.email_sk(None, "I1") == "~#I1"
+    assert keys.tenant_pk("acme") == "TENANT#acme"
+    assert keys.tenant_sk("2026-01-01T00:00:00Z", "E1") == "2026-01-01T00:00:00Z#E1"
+    assert keys.window(None, "2026") == ("0", "2026~")
+    assert keys.invitee("E1", "I1").dynamo() == {"PK": {"S": "EVENT#E1"}, "SK": {"S": "INVITEE#I1"}}
+    # And the ids come back out of the keys for the read views
+    assert keys.identity(keys.invitee("E1", "I1")) == ("E1", "I1")
+    assert keys.identity(keys.event("E1")) == ("E1", "")
+    assert keys.identity(keys.submission("S1", "E1")) == ("E1", "S1")
+    assert keys.identity(keys.submission("S1", None)) == ("", "S1")
+    assert keys.identity(keys.delivery("abc")) == ("", "abc")
+    assert keys.identity(keys.other("m", "2026-01-01T00:00:00Z", "abc")) == ("", "abc")
+
+
+def test_a_token_secret_keeps_its_stored_format_and_reads_back() -> None:
+    from calsync.connections.records import StoredToken
+    from calsync.store.tokens import token_from_json, token_to_json
+
+    # Given an OAuth token
+    token = StoredToken("oauth", "at", refresh_token="rt", expires_at=1700000000, owner="u", organization="o")
+    # When it is written as the secret's value, Then the JSON is the stored format, field for field
+    text = token_to_json(token)
+    assert text == (
+        '{"kind": "oauth", "access_token": "at", "refresh_token": "rt", "expires_at": 1700000000, '
+        '"owner": "u", "organization": "o"}'
+    )
+    # And it reads back as the same token; a PAT's absent fields stay absent
+    assert token_from_json(text) == token
+    assert token_from_json('{"kind": "pat", "access_token": "p"}') == StoredToken("pat", "p")

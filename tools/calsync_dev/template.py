@@ -20,6 +20,8 @@ from typing import Any
 
 import yaml
 
+from calsync.webhooks.routing import QueueKind
+
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"
 
@@ -49,19 +51,14 @@ for _short in ("GetAtt", "Sub", "Join", "If", "Not", "Equals", "Select", "Split"
     _CfnLoader.add_constructor(f"!{_short}", _tag(f"Fn::{_short}"))
 
 
-def pascal_case(kind: str) -> str:
-    """A routing kind as the template names it: ``invitee-no-show`` → ``InviteeNoShow``."""
-    return "".join(word.capitalize() for word in kind.split("-"))
-
-
-def queue_logical_id(kind: str) -> str:
+def queue_logical_id(kind: QueueKind) -> str:
     """The template's queue for a routing kind: ``invitee-no-show`` → ``InviteeNoShowQueue``."""
-    return pascal_case(kind) + "Queue"
+    return f"{kind.pascal}Queue"
 
 
-def processor_logical_id(kind: str) -> str:
+def processor_logical_id(kind: QueueKind) -> str:
     """The function consuming a routing kind's queue: ``other`` → ``OtherProcessor``."""
-    return pascal_case(kind) + "Processor"
+    return f"{kind.pascal}Processor"
 
 
 def load_raw(path: Path = TEMPLATE) -> dict[str, Any]:

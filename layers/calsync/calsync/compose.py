@@ -74,11 +74,15 @@ class Processor:
     archive_ttl: timedelta
 
 
-def processor(settings: ProcessorSettings, *, dynamodb: DynamoDBClient | None = None) -> Processor:
+def bookings_repository(table_name: str, *, dynamodb: DynamoDBClient | None = None) -> DynamoBookingsRepository:
     from calsync.store.bookings import DynamoBookingsRepository
 
+    return DynamoBookingsRepository(table_name, dynamodb)
+
+
+def processor(settings: ProcessorSettings, *, dynamodb: DynamoDBClient | None = None) -> Processor:
     return Processor(
-        repository=DynamoBookingsRepository(settings.bookings_table_name, dynamodb),
+        repository=bookings_repository(settings.bookings_table_name, dynamodb=dynamodb),
         archive_ttl=timedelta(days=settings.archive_ttl_days),
     )
 

@@ -17,12 +17,11 @@ from calsync_dev.template import (
     load,
     load_raw,
     parameter_defaults,
-    pascal_case,
     processor_logical_id,
     queue_logical_id,
 )
 
-KINDS = [pascal_case(kind) for kind in QueueKind]
+KINDS = [kind.pascal for kind in QueueKind]
 
 
 def _resolve(template: dict[str, Any], value: Any) -> Any:
@@ -63,13 +62,13 @@ def test_every_loop_and_the_name_mapping_list_exactly_the_queue_kinds() -> None:
     assert len(collections) >= 3  # resources, receiver environment, outputs
     assert all(collection == KINDS for collection in collections)
     # and the mapping gives every kind its QueueKind value
-    assert raw["Mappings"]["EventKinds"] == {pascal_case(kind): {"Name": kind.value} for kind in QueueKind}
+    assert raw["Mappings"]["EventKinds"] == {kind.pascal: {"Name": kind.value} for kind in QueueKind}
 
 
 @pytest.mark.parametrize("kind", list(QueueKind), ids=str)
 def test_each_kind_has_a_queue_with_redrive_to_its_own_dlq(kind: QueueKind) -> None:
     resources = load()["Resources"]
-    name = pascal_case(kind)
+    name = kind.pascal
     queue, dlq = resources[f"{name}Queue"], resources[f"{name}DLQ"]
     assert queue["Type"] == dlq["Type"] == "AWS::SQS::Queue"
     policy = queue["Properties"]["RedrivePolicy"]
@@ -85,7 +84,7 @@ def test_each_kind_has_a_queue_with_redrive_to_its_own_dlq(kind: QueueKind) -> N
 def test_each_kind_has_a_processor_subscribed_to_its_queue_with_its_own_log_group(kind: QueueKind) -> None:
     template = load()
     resources = template["Resources"]
-    name = pascal_case(kind)
+    name = kind.pascal
     processor = resources[f"{name}Processor"]
     assert processor["Type"] == "AWS::Serverless::Function"
     props = processor["Properties"]
@@ -106,7 +105,7 @@ def test_each_kind_has_a_processor_subscribed_to_its_queue_with_its_own_log_grou
 @pytest.mark.parametrize("kind", list(QueueKind), ids=str)
 def test_each_kind_has_a_dlq_alarm_and_outputs(kind: QueueKind) -> None:
     template = load()
-    name = pascal_case(kind)
+    name = kind.pascal
     alarm = template["Resources"][f"{name}DLQAlarm"]["Properties"]
     assert alarm["Namespace"] == "AWS/SQS"
     assert alarm["Dimensions"] == [{"Name": "QueueName", "Value": {"Fn::GetAtt": [f"{name}DLQ", "QueueName"]}}]

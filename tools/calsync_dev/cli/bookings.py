@@ -6,9 +6,12 @@ import argparse
 import json
 import sys
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING
 
 from calsync_dev.cli.target import Commands, Target, add_stack_option, target_from
+
+if TYPE_CHECKING:
+    from calsync.store.views import Booking
 
 JSON_FIELDS = (
     "uri",
@@ -51,17 +54,15 @@ def find_bookings(
     since: datetime | None = None,
     until: datetime | None = None,
     status: str | None = None,
-) -> list[dict[str, Any]]:
-    from calsync.store.bookings import DynamoBookingsRepository
-
-    repo = DynamoBookingsRepository(target.table, target.client("dynamodb"))
+) -> list[Booking]:
+    repo = target.bookings()
     if email:
         items = repo.bookings_by_email(email, start=since, end=until)
     else:
-        items = repo.scan_type("invitee")
+        items = repo.all_bookings()
 
-        def within(item: dict[str, Any]) -> bool:
-            start = item.get("start_time")
+        def within(item: Booking) -> bool:
+            start = item.start_time
             if since is None and until is None:
                 return True
             if not start:
@@ -69,8 +70,8 @@ def find_bookings(
             at = parse_time(start)
             return (since is None or at >= since) and (until is None or at <= until)
 
-        items = sorted((i for i in items if within(i)), key=lambda i: (i.get("start_time") or "~", i["SK"]))
-    return [i for i in items if status is None or i.get("status") == status]
+        items = sorted((i for i in items if within(i)), key=lambda i: (i.start_time or "~", i.invitee_uuid))
+    return [i for i in items if status is None or i.status == status]
 
 
 def _bookings(args: argparse.Namespace) -> int:
@@ -83,22 +84,22 @@ def _bookings(args: argparse.Namespace) -> int:
         print(f"cannot read bookings from {target.endpoint_url or 'AWS'}: {type(exc).__name__}", file=sys.stderr)
         return 2
     if args.json:
-        json.dump([{k: i.get(k) for k in JSON_FIELDS} for i in items], sys.stdout, indent=2, default=str)
+        json.dump([{k: getattr(i, k) for k in JSON_FIELDS} for i in items], sys.stdout, indent=2, default=str)
         sys.stdout.write("\n")
         return 0
     print(f"{'start (UTC)':<21} {'status':<9} {'no-show':<8} {'email':<28} {'event':<24} notes")
     for item in items:
         notes = []
-        if item.get("rescheduled_to"):
-            notes.append("rescheduled → " + str(item["rescheduled_to"]).rsplit("/", 1)[-1])
-        if item.get("rescheduled_from"):
-            notes.append("rescheduled from " + str(item["rescheduled_from"]).rsplit("/", 1)[-1])
-        if isinstance(item.get("cancellation"), dict) and item["cancellation"].get("reason"):
-            notes.append("reason: " + str(item["cancellation"]["reason"]))
+        if item.rescheduled_to:
+            notes.append("rescheduled → " + str(item.rescheduled_to).rsplit("/", 1)[-1])
+        if item.rescheduled_from:
+            notes.append("rescheduled from " + str(item.rescheduled_from).rsplit("/", 1)[-1])
+        if isinstance(item.cancellation, dict) and item.cancellation.get("reason"):
+            notes.append("reason: " + str(item.cancellation["reason"]))
         print(
-            f"{(item.get('start_time') or '-')[:19]:<21} {item.get('status', '-'):<9} "
-            f"{'yes' if item.get('no_show') else '-':<8} {str(item.get('email') or '-')[:28]:<28} "
-            f"{str(item.get('event_name') or '-')[:24]:<24} {'; '.join(notes)}"
+            f"{(item.start_time or '-')[:19]:<21} {item.status or '-':<9} "
+            f"{'yes' if item.no_show else '-':<8} {str(item.email or '-')[:28]:<28} "
+            f"{str(item.event_name or '-')[:24]:<24} {'; '.join(notes)}"
         )
     print(f"{len(items)} booking(s)")
     return 0

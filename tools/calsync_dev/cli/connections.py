@@ -11,10 +11,9 @@ import sys
 import time
 from dataclasses import asdict
 from datetime import UTC, datetime
-from typing import Any
 
 from calsync_dev.cli.bookings import parse_time
-from calsync_dev.cli.target import Commands, Target, add_stack_option, target_from
+from calsync_dev.cli.target import Commands, add_stack_option, target_from
 
 
 def register(commands: Commands) -> None:
@@ -38,32 +37,17 @@ def register(commands: Commands) -> None:
     fill.set_defaults(func=_backfill)
 
 
-def _services(target: Target) -> tuple[Any, Any, Any, Any]:
-    from calsync.store.connections import DynamoConnectionRegistry
-    from calsync.store.secrets import SecretsManagerSigningKeys
-    from calsync.store.tokens import SecretsManagerOAuthApp, SecretsManagerTokenStore
-
-    secrets = target.client("secretsmanager")
-    return (
-        DynamoConnectionRegistry(target.table, target.client("dynamodb")),
-        SecretsManagerTokenStore(target.token_prefix, client=secrets),
-        SecretsManagerSigningKeys(target.signing_key_prefix, client=secrets),
-        SecretsManagerOAuthApp(target.oauth_app_secret, client=secrets),
-    )
-
-
 def _connect(args: argparse.Namespace) -> int:
-    from calsync.calendly.client import CalendlyClient
-    from calsync.connections.connect import ConnectError, Connector, start_oauth
+    from calsync.connections.connect import ConnectError, start_oauth
 
     target = target_from(args)
-    registry, tokens, signing_keys, app = _services(target)
+    services = target.connections()
     try:
         if args.kind == "oauth":
             redirect = args.redirect_uri or f"{target.api_base}/oauth/callback"
             url = start_oauth(
-                registry,
-                app,
+                services.registry,
+                services.oauth_app,
                 connection_id=args.connection_id,
                 redirect_uri=redirect,
                 now=time.time(),
@@ -73,10 +57,10 @@ def _connect(args: argparse.Namespace) -> int:
             print(url)
             return 0
         pat = os.environ.get("CALENDLY_PAT") or getpass.getpass("Calendly personal access token: ")
-        connection = Connector(registry, tokens, signing_keys).connect_pat(
+        connection = services.connector().connect_pat(
             connection_id=args.connection_id,
             personal_access_token=pat.strip(),
-            calendly_for=lambda token: CalendlyClient(lambda: token, base_url=target.calendly_api_url),
+            calendly_for=services.calendly_with_token,
             api_base=target.api_base,
         )
     except ConnectError as exc:
@@ -87,8 +71,7 @@ def _connect(args: argparse.Namespace) -> int:
 
 
 def _connections(args: argparse.Namespace) -> int:
-    registry, *_ = _services(target_from(args))
-    rows = list(registry.all())
+    rows = list(target_from(args).connections().registry.all())
     if args.json:
         json.dump([asdict(c) for c in rows], sys.stdout, indent=2)
         sys.stdout.write("\n")
@@ -107,30 +90,23 @@ def _connections(args: argparse.Namespace) -> int:
 def _backfill(args: argparse.Namespace) -> int:
     from datetime import timedelta
 
-    from calsync.calendly.client import CalendlyClient, CalendlyError
-    from calsync.store.queues import SqsDeliveryQueue
-    from calsync.store.tokens import CachedToken
-    from calsync.webhooks.routing import QueueKind
+    from calsync.calendly.errors import CalendlyError
     from calsync_dev.backfill import backfill
-    from calsync_dev.template import queue_logical_id
 
     target = target_from(args)
-    registry, tokens, _, _ = _services(target)
-    connection = registry.get(args.connection_id)
+    services = target.connections()
+    connection = services.registry.get(args.connection_id)
     if connection is None:
         print(f"no connection '{args.connection_id}' (see `calsync connections`)", file=sys.stderr)
         return 2
     now = datetime.now(UTC)
     since = parse_time(args.since) if args.since else now - timedelta(days=7)
     until = parse_time(args.until) if args.until else now + timedelta(days=90)
-    urls = {kind: target.queues[queue_logical_id(kind)] for kind in QueueKind}
-    queue = SqsDeliveryQueue(urls, target.client("sqs"))
-    cached = CachedToken(tokens, connection.connection_id)
-    with CalendlyClient(cached.get, on_unauthorized=cached.refetch, base_url=target.calendly_api_url) as calendly:
+    with services.calendly_for(connection) as calendly:
         try:
             result = backfill(
                 calendly,
-                queue,
+                target.delivery_queue(),
                 connection_id=connection.connection_id,
                 organization=connection.organization,
                 since=since,

@@ -6,20 +6,22 @@ import argparse
 import sys
 from typing import Any
 
+from calsync.webhooks.routing import QueueKind
 from calsync_dev.cli.progress import Progress
-from calsync_dev.cli.target import Commands, Target, add_stack_option, target_from
+from calsync_dev.cli.target import Commands, Target, add_stack_option, queue_kind, target_from
 from calsync_dev.pump import queue_depth
+from calsync_dev.template import queue_logical_id
 
 
 def register(commands: Commands) -> None:
     dlq = commands.add_parser("dlq", help="show (list) or redrive dead-lettered deliveries")
     dlq.add_argument("action", nargs="?", choices=["list", "redrive"], default="list")
-    dlq.add_argument("--queue", help="source queue logical id, e.g. InviteeCreatedQueue (default: all)")
+    dlq.add_argument("--queue", help="the source queue, e.g. InviteeCreatedQueue or invitee-created (default: all)")
     add_stack_option(dlq)
     dlq.set_defaults(func=_dlq)
 
 
-def dlq_messages(target: Target, queue: str) -> list[dict[str, Any]]:
+def dlq_messages(target: Target, queue: QueueKind) -> list[dict[str, Any]]:
     """Peek at a DLQ: every message is received, then made visible again at once."""
     sqs = target.client("sqs")
     url = target.dlqs[queue]
@@ -37,11 +39,11 @@ def dlq_messages(target: Target, queue: str) -> list[dict[str, Any]]:
     return found
 
 
-def redrive(target: Target, queue: str, progress: Progress | None = None) -> int:
+def redrive(target: Target, queue: QueueKind, progress: Progress | None = None) -> int:
     """Move every message of ``queue``'s DLQ back to ``queue`` (body and attributes intact)."""
     sqs, moved = target.client("sqs"), 0
     depth = queue_depth(sqs, target.dlqs[queue], in_flight=False)
-    progress = progress or Progress(depth, f"redrive {queue}")
+    progress = progress or Progress(depth, f"redrive {queue_logical_id(queue)}")
     progress.total = depth
     while True:
         batch = sqs.receive_message(
@@ -62,16 +64,17 @@ def redrive(target: Target, queue: str, progress: Progress | None = None) -> int
 
 def _dlq(args: argparse.Namespace) -> int:
     target = target_from(args)
-    queues = [args.queue] if args.queue else sorted(target.dlqs)
-    unknown = [q for q in queues if q not in target.dlqs]
-    if unknown:
-        print(f"unknown queue {unknown[0]}; one of: {', '.join(sorted(target.dlqs))}", file=sys.stderr)
+    chosen = queue_kind(args.queue) if args.queue else None
+    if args.queue and chosen is None:
+        names = ", ".join(queue_logical_id(kind) for kind in QueueKind)
+        print(f"unknown queue {args.queue}; one of: {names}", file=sys.stderr)
         return 2
+    queues = [chosen] if chosen is not None else sorted(target.dlqs, key=queue_logical_id)
     if args.action == "redrive":
         for queue in queues:
             moved = redrive(target, queue)
             if moved or args.queue:
-                print(f"{queue}: moved {moved} message(s) back for processing")
+                print(f"{queue_logical_id(queue)}: moved {moved} message(s) back for processing")
         return 0
     total = 0
     for queue in queues:
@@ -81,7 +84,7 @@ def _dlq(args: argparse.Namespace) -> int:
             attrs = {k: v.get("StringValue") for k, v in message.get("MessageAttributes", {}).items()}
             receives = message.get("Attributes", {}).get("ApproximateReceiveCount", "?")
             print(
-                f"{queue:<22} {message['MessageId']}  event={attrs.get('event', '?')} "
+                f"{queue_logical_id(queue):<22} {message['MessageId']}  event={attrs.get('event', '?')} "
                 f"connection={attrs.get('connection_id', '?')} received_at={attrs.get('received_at', '?')} "
                 f"receives={receives}"
             )

@@ -5,9 +5,17 @@ from __future__ import annotations
 import argparse
 import os
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from calsync.config import ConnectionSettings
+from calsync.webhooks.routing import QueueKind
 from calsync_dev.events import DEFAULT_LOCAL_KEY
+from calsync_dev.template import queue_logical_id
+
+if TYPE_CHECKING:
+    from calsync.compose import Connections
+    from calsync.store.bookings import DynamoBookingsRepository
+    from calsync.store.queues import SqsDeliveryQueue
 
 # The subparsers each command module adds its commands to.
 type Commands = argparse._SubParsersAction[argparse.ArgumentParser]
@@ -17,8 +25,8 @@ type Commands = argparse._SubParsersAction[argparse.ArgumentParser]
 class Target:
     endpoint_url: str | None
     table: str
-    queues: dict[str, str]  # source queue logical id -> url
-    dlqs: dict[str, str]  # source queue logical id -> its DLQ url
+    queues: dict[QueueKind, str]  # intake queue URL per kind
+    dlqs: dict[QueueKind, str]  # its dead-letter queue's URL
     token_prefix: str = "calsync/local/tokens/"  # noqa: S105 - a secret's name
     signing_key_prefix: str = "calsync/local/signing-keys/"
     oauth_app_secret: str = "calsync/local/oauth-app"  # noqa: S105 - a secret's name
@@ -36,6 +44,36 @@ class Target:
     def client(self, service: str) -> Any:
         return self.session().client(service, endpoint_url=self.endpoint_url)
 
+    # The services, built by the same composition root the functions use.
+
+    def connection_settings(self) -> ConnectionSettings:
+        return ConnectionSettings(
+            bookings_table_name=self.table,
+            token_secret_prefix=self.token_prefix,
+            signing_key_prefix=self.signing_key_prefix,
+            oauth_app_secret_name=self.oauth_app_secret,
+            calendly_api_url=self.calendly_api_url,
+        )
+
+    def connections(self) -> Connections:
+        from calsync import compose
+
+        return compose.connections(
+            self.connection_settings(),
+            dynamodb=self.client("dynamodb"),
+            secretsmanager=self.client("secretsmanager"),
+        )
+
+    def bookings(self) -> DynamoBookingsRepository:
+        from calsync import compose
+
+        return compose.bookings_repository(self.table, dynamodb=self.client("dynamodb"))
+
+    def delivery_queue(self) -> SqsDeliveryQueue:
+        from calsync import compose
+
+        return compose.delivery_queue(self.queues, sqs=self.client("sqs"))
+
 
 def local_signing_key() -> str:
     """The local stack's webhook signing key (read when the parser is built, as a default)."""
@@ -49,14 +87,14 @@ def local_target() -> Target:
 
     config = LocalConfig.from_env()
     resources = load()["Resources"]
-    queues: dict[str, str] = {}
-    dlqs: dict[str, str] = {}
+    queues: dict[QueueKind, str] = {}
+    dlqs: dict[QueueKind, str] = {}
     base = f"{config.endpoint_url}/123456789012"
-    for logical, resource in resources.items():
-        policy = resource.get("Properties", {}).get("RedrivePolicy") if resource["Type"] == "AWS::SQS::Queue" else None
-        if policy:
-            queues[logical] = f"{base}/calsync-{STAGE}-{logical}"
-            dlqs[logical] = f"{base}/calsync-{STAGE}-{policy['deadLetterTargetArn']['Fn::GetAtt'][0]}"
+    for kind in QueueKind:
+        logical = queue_logical_id(kind)
+        dlq = resources[logical]["Properties"]["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0]
+        queues[kind] = f"{base}/calsync-{STAGE}-{logical}"
+        dlqs[kind] = f"{base}/calsync-{STAGE}-{dlq}"
     return Target(
         config.endpoint_url,
         f"calsync-{STAGE}-BookingsTable",
@@ -78,8 +116,8 @@ def stack_target(stack_name: str) -> Target:
         o["OutputKey"]: o["OutputValue"]
         for o in boto3.client("cloudformation").describe_stacks(StackName=stack_name)["Stacks"][0].get("Outputs", [])
     }
-    queues = {k.removesuffix("Url"): v for k, v in outputs.items() if k.endswith("QueueUrl")}
-    dlqs = {f"{k.removesuffix('DLQUrl')}Queue": v for k, v in outputs.items() if k.endswith("DLQUrl")}
+    queues = {kind: outputs[f"{kind.pascal}QueueUrl"] for kind in QueueKind}
+    dlqs = {kind: outputs[f"{kind.pascal}DLQUrl"] for kind in QueueKind}
     return Target(
         None,
         outputs["BookingsTableName"],
@@ -90,6 +128,12 @@ def stack_target(stack_name: str) -> Target:
         oauth_app_secret=outputs["OAuthAppSecretName"],
         api_base=outputs["OAuthCallbackUrl"].removesuffix("/oauth/callback"),
     )
+
+
+def queue_kind(name: str) -> QueueKind | None:
+    """A queue as an operator names it: the kind (``invitee-created``) or the template's
+    logical id (``InviteeCreatedQueue``)."""
+    return next((kind for kind in QueueKind if name in (kind.value, queue_logical_id(kind))), None)
 
 
 def add_stack_option(command: argparse.ArgumentParser) -> None:

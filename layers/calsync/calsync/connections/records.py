@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -53,18 +52,6 @@ class StoredToken:
     def __repr__(self) -> str:  # never show token material
         return f"StoredToken(kind={self.kind!r}, expires_at={self.expires_at!r}, owner={self.owner!r})"
 
-    def to_json(self) -> str:
-        return json.dumps(
-            {
-                "kind": self.kind,
-                "access_token": self.access_token,
-                "refresh_token": self.refresh_token,
-                "expires_at": self.expires_at,
-                "owner": self.owner,
-                "organization": self.organization,
-            }
-        )
-
     @classmethod
     def from_oauth(cls, issued: OAuthToken, *, organization: str | None = None) -> StoredToken:
         """What to keep of a token response (``organization`` when the response lacks it)."""
@@ -75,18 +62,6 @@ class StoredToken:
             expires_at=issued.expires_at,
             owner=str(issued.owner),
             organization=str(issued.organization) if issued.organization else organization,
-        )
-
-    @classmethod
-    def from_json(cls, text: str) -> StoredToken:
-        data = json.loads(text)
-        return cls(
-            kind=data["kind"],
-            access_token=data["access_token"],
-            refresh_token=data.get("refresh_token"),
-            expires_at=data.get("expires_at"),
-            owner=data.get("owner"),
-            organization=data.get("organization"),
         )
 
 

@@ -1,33 +1,16 @@
-"""DynamoDB implementation of the bookings repository (single-table design).
-
-Items, one Query for each question the design asks:
-
-==========================  ===============  ====================  ==========================
-item                        PK               SK                    index keys
-==========================  ===============  ====================  ==========================
-scheduled event             EVENT#<uuid>     EVENT                 GSI2 TENANT#<conn> / start
-invitee (booking)           EVENT#<uuid>     INVITEE#<uuid>        GSI1 EMAIL#<email> / start
-routing-form submission     EVENT#<uuid>     SUBMISSION#<uuid>     (or PK SUBMISSION#<uuid>)
-unmodelled event            OTHER#<event>    <created_at>#<sha>
-raw delivery (TTL)          DELIVERY#<sha>   DELIVERY
-quarantined delivery        QUARANTINE#<sha> QUARANTINE
-connection                  CONNECTION#<id>  CONNECTION
-==========================  ===============  ====================  ==========================
+"""DynamoDB implementation of the bookings repository (single-table design; the layout
+and every key format are in ``calsync.store.keys``).
 
 Every versioned write is an ``UpdateItem`` conditioned on ``attribute_not_exists(v) OR
-v < :v``, so a stale or repeated delivery changes nothing.
+v < :v``, so a stale or repeated delivery changes nothing. Reads return the typed views of
+``calsync.store.views``.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from datetime import datetime
-from decimal import Decimal
 from typing import TYPE_CHECKING, Any
-
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
-from botocore.exceptions import ClientError
 
 from calsync.bookings.records import (
     EventSnapshot,
@@ -37,16 +20,21 @@ from calsync.bookings.records import (
     NoShowChange,
     SubmissionSnapshot,
 )
-from calsync.store import clients
-from calsync.store.errors import aws_call, error_code
+from calsync.store import clients, keys
+from calsync.store.dynamo import conditional, query_items, scan_items, serialise, serialise_item
+from calsync.store.views import (
+    Booking,
+    ScheduledEventItem,
+    ScheduledEventWithInvitees,
+    StoredItem,
+    Submission,
+    view,
+)
 from calsync.webhooks.delivery import Delivery
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
-_serializer = TypeSerializer()
-_deserializer = TypeDeserializer()
-UNKNOWN_START = "~"  # sorts after every ISO timestamp
 LINK_ATTRIBUTES = frozenset({"rescheduled_from", "rescheduled_to", "routing_form_submission"})
 
 
@@ -54,37 +42,8 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat().replace("+00:00", "Z") if value is not None else None
 
 
-def _dynamo_safe(value: Any) -> Any:
-    """JSON-shaped data as DynamoDB accepts it (floats become Decimal, exactly as printed)."""
-    if isinstance(value, str | bool | int) or value is None:
-        return value
-    if isinstance(value, float):
-        return Decimal(repr(value))
-    if isinstance(value, Mapping):
-        return {str(k): _dynamo_safe(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_dynamo_safe(v) for v in value]
-    return json.loads(json.dumps(value), parse_float=Decimal)
-
-
-def to_plain(value: Any) -> Any:
-    """DynamoDB values back to JSON-friendly Python (Decimal to int or float)."""
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    if isinstance(value, dict):
-        return {k: to_plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [to_plain(v) for v in value]
-    return value
-
-
-def _plain_item(item: Mapping[str, Any]) -> dict[str, Any]:
-    plain: dict[str, Any] = to_plain({k: _deserializer.deserialize(v) for k, v in item.items()})
-    return plain
-
-
-def invitee_key(ref: InviteeRef) -> dict[str, str]:
-    return {"PK": f"EVENT#{ref.event_uuid}", "SK": f"INVITEE#{ref.invitee_uuid}"}
+def invitee_key(ref: InviteeRef) -> keys.Key:
+    return keys.invitee(ref.event_uuid, ref.invitee_uuid)
 
 
 class _Update:
@@ -98,7 +57,7 @@ class _Update:
     def _placeholders(self, name: str, value: Any) -> tuple[str, str]:
         index = len(self.names)
         self.names[f"#n{index}"] = name
-        self.values[f":v{index}"] = _serializer.serialize(_dynamo_safe(value))
+        self.values[f":v{index}"] = serialise(value)
         return f"#n{index}", f":v{index}"
 
     def set(self, name: str, value: Any) -> None:
@@ -134,45 +93,32 @@ class DynamoBookingsRepository:
 
     # -- writes -------------------------------------------------------------------------
 
-    def _conditional_update(self, what: str, key: Mapping[str, str], update: _Update, condition: str | None) -> bool:
+    def _conditional_update(self, what: str, key: keys.Key, update: _Update, condition: str | None) -> bool:
         kwargs: dict[str, Any] = {
             "TableName": self.table_name,
-            "Key": {k: {"S": v} for k, v in key.items()},
+            "Key": key.dynamo(),
             "UpdateExpression": update.expression,
             "ExpressionAttributeNames": update.names,
             "ExpressionAttributeValues": update.values,
         }
         if condition:
             kwargs["ConditionExpression"] = condition
-        with aws_call(f"dynamodb:UpdateItem ({what})"):
-            try:
-                self.client.update_item(**kwargs)
-            except ClientError as exc:
-                if error_code(exc) == "ConditionalCheckFailedException":
-                    return False
-                raise
-        return True
+        return conditional(f"dynamodb:UpdateItem ({what})", lambda: self.client.update_item(**kwargs))
 
-    def _put_new(self, what: str, item: Mapping[str, Any]) -> bool:
-        with aws_call(f"dynamodb:PutItem ({what})"):
-            try:
-                self.client.put_item(
-                    TableName=self.table_name,
-                    Item={k: _serializer.serialize(_dynamo_safe(v)) for k, v in item.items() if v is not None},
-                    ConditionExpression="attribute_not_exists(PK)",
-                )
-            except ClientError as exc:
-                if error_code(exc) == "ConditionalCheckFailedException":
-                    return False
-                raise
-        return True
+    def _put_new(self, what: str, key: keys.Key, attributes: Mapping[str, Any]) -> bool:
+        item = serialise_item({**key.attributes(), **attributes}, skip_none=True)
+        return conditional(
+            f"dynamodb:PutItem ({what})",
+            lambda: self.client.put_item(
+                TableName=self.table_name, Item=item, ConditionExpression="attribute_not_exists(PK)"
+            ),
+        )
 
     def archive(self, delivery: Delivery, *, expires_at: int) -> bool:
         return self._put_new(
             "archive",
+            keys.delivery(delivery.body_sha256),
             {
-                "PK": f"DELIVERY#{delivery.body_sha256}",
-                "SK": "DELIVERY",
                 "type": "delivery",
                 "event": delivery.event,
                 "connection_id": delivery.connection_id,
@@ -216,8 +162,8 @@ class DynamoBookingsRepository:
         }
         update.set_all({k: v for k, v in known.items() if v is not None})
         if snapshot.email:
-            update.set("GSI1PK", f"EMAIL#{snapshot.email.strip().lower()}")
-            sort = f"{_iso(snapshot.start_time) or UNKNOWN_START}#{snapshot.ref.invitee_uuid}"
+            update.set("GSI1PK", keys.email_pk(snapshot.email))
+            sort = keys.email_sk(_iso(snapshot.start_time), snapshot.ref.invitee_uuid)
             if snapshot.start_time is not None:
                 update.set("GSI1SK", sort)
             else:
@@ -241,11 +187,11 @@ class DynamoBookingsRepository:
                 "memberships": snapshot.memberships,
             }
         )
-        if snapshot.start_time is not None:
-            update.set("GSI2PK", f"TENANT#{snapshot.tenant}")
-            update.set("GSI2SK", f"{_iso(snapshot.start_time)}#{snapshot.event_uuid}")
-        key = {"PK": f"EVENT#{snapshot.event_uuid}", "SK": "EVENT"}
-        return self._conditional_update("event", key, update, condition)
+        start = _iso(snapshot.start_time)
+        if start is not None:
+            update.set("GSI2PK", keys.tenant_pk(snapshot.tenant))
+            update.set("GSI2SK", keys.tenant_sk(start, snapshot.event_uuid))
+        return self._conditional_update("event", keys.event(snapshot.event_uuid), update, condition)
 
     def set_no_show(self, change: NoShowChange) -> bool:
         update = _Update()
@@ -281,19 +227,16 @@ class DynamoBookingsRepository:
             }
         )
         ref = snapshot.submitter_ref
-        pk = f"EVENT#{ref.event_uuid}" if ref else f"SUBMISSION#{snapshot.uuid}"
         if ref:
-            update.set("invitee_sk", invitee_key(ref)["SK"])
-        return self._conditional_update(
-            "submission", {"PK": pk, "SK": f"SUBMISSION#{snapshot.uuid}"}, update, condition
-        )
+            update.set("invitee_sk", keys.invitee_sk(ref.invitee_uuid))
+        key = keys.submission(snapshot.uuid, ref.event_uuid if ref else None)
+        return self._conditional_update("submission", key, update, condition)
 
     def keep_other(self, delivery: Delivery, *, created_at: datetime) -> bool:
         return self._put_new(
             "other",
+            keys.other(delivery.event, _iso(created_at), delivery.body_sha256),
             {
-                "PK": f"OTHER#{delivery.event}",
-                "SK": f"{_iso(created_at)}#{delivery.body_sha256}",
                 "type": "other",
                 "event": delivery.event,
                 "connection_id": delivery.connection_id,
@@ -305,9 +248,8 @@ class DynamoBookingsRepository:
     def quarantine(self, delivery: Delivery, *, reason: str) -> None:
         self._put_new(
             "quarantine",
+            keys.quarantine(delivery.body_sha256),
             {
-                "PK": f"QUARANTINE#{delivery.body_sha256}",
-                "SK": "QUARANTINE",
                 "type": "quarantine",
                 "event": delivery.event,
                 "reason": reason,
@@ -320,62 +262,64 @@ class DynamoBookingsRepository:
     # -- reads --------------------------------------------------------------------------
 
     def _query(self, what: str, **kwargs: Any) -> Iterator[dict[str, Any]]:
-        kwargs["TableName"] = self.table_name
-        while True:
-            with aws_call(f"dynamodb:Query ({what})"):
-                page = self.client.query(**kwargs)
-            for item in page.get("Items", []):
-                yield _plain_item(item)
-            if "LastEvaluatedKey" not in page:
-                return
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return query_items(self.client, what, TableName=self.table_name, **kwargs)
 
-    def scheduled_event(self, event_uuid: str) -> list[dict[str, Any]]:
+    def scheduled_event(self, event_uuid: str) -> ScheduledEventWithInvitees:
         """The scheduled event with all its invitees (and submissions): one Query."""
-        return list(
-            self._query(
-                "event",
-                KeyConditionExpression="PK = :pk",
-                ExpressionAttributeValues={":pk": {"S": f"EVENT#{event_uuid}"}},
-            )
-        )
+        event: ScheduledEventItem | None = None
+        invitees: list[Booking] = []
+        submissions: list[Submission] = []
+        for item in self._query(
+            "event",
+            KeyConditionExpression="PK = :pk",
+            ExpressionAttributeValues={":pk": {"S": keys.event_pk(event_uuid)}},
+        ):
+            match view(item):
+                case ScheduledEventItem() as found:
+                    event = found
+                case Booking() as booking:
+                    invitees.append(booking)
+                case Submission() as submission:
+                    submissions.append(submission)
+                case other:
+                    raise ValueError(f"unexpected {other.type} item under a scheduled event")
+        return ScheduledEventWithInvitees(event=event, invitees=invitees, submissions=submissions)
 
     def bookings_by_email(
         self, email: str, *, start: datetime | None = None, end: datetime | None = None
-    ) -> list[dict[str, Any]]:
+    ) -> list[Booking]:
         """All bookings of an invitee email, ordered by start time: one Query on GSI1."""
-        return list(self._window("GSI1", f"EMAIL#{email.strip().lower()}", start, end))
+        return [Booking.from_item(i) for i in self._window(keys.GSI1, keys.email_pk(email), start, end)]
 
     def events_for_tenant(
         self, tenant: str, *, start: datetime | None = None, end: datetime | None = None
-    ) -> list[dict[str, Any]]:
+    ) -> list[ScheduledEventItem]:
         """A connection's (organization's) events in a start-time window: one Query on GSI2."""
-        return list(self._window("GSI2", f"TENANT#{tenant}", start, end))
+        return [ScheduledEventItem.from_item(i) for i in self._window(keys.GSI2, keys.tenant_pk(tenant), start, end)]
 
-    def _window(self, index: str, pk: str, start: datetime | None, end: datetime | None) -> Iterable[dict[str, Any]]:
-        values = {":pk": {"S": pk}, ":lo": {"S": _iso(start) or "0"}, ":hi": {"S": (_iso(end) or UNKNOWN_START) + "~"}}
+    def _window(self, index: str, pk: str, start: datetime | None, end: datetime | None) -> Iterator[dict[str, Any]]:
+        lo, hi = keys.window(_iso(start), _iso(end))
         return self._query(
             index,
             IndexName=index,
             KeyConditionExpression=f"{index}PK = :pk AND {index}SK BETWEEN :lo AND :hi",
-            ExpressionAttributeValues=values,
+            ExpressionAttributeValues={":pk": {"S": pk}, ":lo": {"S": lo}, ":hi": {"S": hi}},
         )
 
-    def scan_type(self, item_type: str) -> list[dict[str, Any]]:
+    def scan_type(self, item_type: str) -> list[StoredItem]:
         """Every item of a type (operator tooling and tests; not for request paths)."""
-        items: list[dict[str, Any]] = []
-        kwargs: dict[str, Any] = {
-            "TableName": self.table_name,
-            "FilterExpression": "#t = :t",
-            "ExpressionAttributeNames": {"#t": "type"},
-            "ExpressionAttributeValues": {":t": {"S": item_type}},
-        }
-        while True:
-            with aws_call("dynamodb:Scan"):
-                page = self.client.scan(**kwargs)
-            items.extend(
-                to_plain({k: _deserializer.deserialize(v) for k, v in i.items()}) for i in page.get("Items", [])
+        return [
+            view(item)
+            for item in scan_items(
+                self.client,
+                item_type,
+                TableName=self.table_name,
+                FilterExpression="#t = :t",
+                ExpressionAttributeNames={"#t": "type"},
+                ExpressionAttributeValues={":t": {"S": item_type}},
             )
-            if "LastEvaluatedKey" not in page:
-                return items
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        ]
+
+    def all_bookings(self) -> list[Booking]:
+        """Every invitee (operator tooling; a Scan, not for request paths)."""
+        return [item for item in self.scan_type("invitee") if isinstance(item, Booking)]

@@ -1,10 +1,10 @@
 """The connection registry, refresh leases and pending OAuth authorizations, in the
-bookings table (single-table design):
+bookings table (single-table design; keys in ``calsync.store.keys``):
 
-- ``PK=CONNECTIONS, SK=CONNECTION#<id>``: one item per connection; all in one Query, one by
-  its key. Holds references (secret names, subscription URI), never secrets.
+- one item per connection, all under one partition: all in one Query, one by its key.
+  Holds references (secret names, subscription URI), never secrets;
 - the refresh lease is two attributes of that item, taken with a conditional write;
-- ``PK=OAUTHSTATE#<state>, SK=OAUTHSTATE``: a pending authorization, single use, with TTL.
+- a pending authorization is an item of its own, single use, with TTL.
 """
 
 from __future__ import annotations
@@ -12,34 +12,24 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
-from botocore.exceptions import ClientError
-
 from calsync.connections.records import Connection, PendingAuthorization
-from calsync.store import clients
-from calsync.store.errors import aws_call, error_code
+from calsync.store import clients, keys
+from calsync.store.dynamo import conditional, plain_item, query_items, serialise, serialise_item
+from calsync.store.errors import CONDITION_FAILED, aws_call, unless
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
-_ser = TypeSerializer()
-_de = TypeDeserializer()
-
 
 def _key(connection_id: str) -> dict[str, Any]:
-    return {"PK": {"S": "CONNECTIONS"}, "SK": {"S": f"CONNECTION#{connection_id}"}}
-
-
-def _plain(item: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: _de.deserialize(v) for k, v in item.items()}
+    return keys.connection(connection_id).dynamo()
 
 
 def _int(value: Any) -> int | None:
     return int(value) if value is not None else None
 
 
-def _connection(item: Mapping[str, Any]) -> Connection:
-    data = _plain(item)
+def _connection(data: Mapping[str, Any]) -> Connection:
     return Connection(
         connection_id=data["connection_id"],
         kind=data["kind"],
@@ -90,28 +80,24 @@ class DynamoConnectionRegistry:
         with aws_call("dynamodb:PutItem (connection)"):
             self.client.put_item(
                 TableName=self.table_name,
-                Item={**_key(connection.connection_id), **{k: _ser.serialize(v) for k, v in item.items()}},
+                Item=serialise_item({**keys.connection(connection.connection_id).attributes(), **item}),
             )
 
     def get(self, connection_id: str) -> Connection | None:
         with aws_call("dynamodb:GetItem (connection)"):
             item = self.client.get_item(TableName=self.table_name, Key=_key(connection_id), ConsistentRead=True)
-        return _connection(item["Item"]) if "Item" in item else None
+        return _connection(plain_item(item["Item"])) if "Item" in item else None
 
     def all(self) -> Iterator[Connection]:
-        kwargs: dict[str, Any] = {
-            "TableName": self.table_name,
-            "KeyConditionExpression": "PK = :pk",
-            "ExpressionAttributeValues": {":pk": {"S": "CONNECTIONS"}},
-            "ConsistentRead": True,
-        }
-        while True:
-            with aws_call("dynamodb:Query (connections)"):
-                page = self.client.query(**kwargs)
-            yield from (_connection(item) for item in page.get("Items", []))
-            if "LastEvaluatedKey" not in page:
-                return
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        items = query_items(
+            self.client,
+            "connections",
+            TableName=self.table_name,
+            KeyConditionExpression="PK = :pk",
+            ExpressionAttributeValues={":pk": {"S": keys.CONNECTIONS_PK}},
+            ConsistentRead=True,
+        )
+        return (_connection(item) for item in items)
 
     def _update(self, connection_id: str, what: str, values: Mapping[str, Any], extra: str = "") -> None:
         names = {f"#a{i}": name for i, name in enumerate(values)}
@@ -123,7 +109,7 @@ class DynamoConnectionRegistry:
                 UpdateExpression=f"SET {sets}{extra}",
                 ConditionExpression="attribute_exists(PK)",
                 ExpressionAttributeNames=names,
-                ExpressionAttributeValues={f":a{i}": _ser.serialize(v) for i, v in enumerate(values.values())},
+                ExpressionAttributeValues={f":a{i}": serialise(v) for i, v in enumerate(values.values())},
             )
 
     def mark_reauth_required(self, connection_id: str, *, reason: str, now: str) -> None:
@@ -148,7 +134,7 @@ class DynamoConnectionRegistry:
                 ExpressionAttributeValues={
                     ":s": {"S": subscription_uri},
                     ":u": {"S": now},
-                    ":r": {"L": [_ser.serialize(dict(record))]},
+                    ":r": {"L": [serialise(dict(record))]},
                     ":empty": {"L": []},
                 },
             )
@@ -157,48 +143,39 @@ class DynamoConnectionRegistry:
 
     def acquire_lease(self, connection_id: str, *, owner: str, now: int, seconds: int) -> bool:
         """True if ``owner`` now holds the connection's refresh lease (free or expired)."""
-        try:
-            with aws_call("dynamodb:UpdateItem (lease)"):
-                try:
-                    self.client.update_item(
-                        TableName=self.table_name,
-                        Key=_key(connection_id),
-                        UpdateExpression="SET lease_owner = :o, lease_until = :until",
-                        ConditionExpression="attribute_exists(PK) AND (attribute_not_exists(lease_until) OR lease_until < :now)",
-                        ExpressionAttributeValues={
-                            ":o": {"S": owner},
-                            ":until": {"N": str(now + seconds)},
-                            ":now": {"N": str(now)},
-                        },
-                    )
-                except ClientError as exc:
-                    if error_code(exc) == "ConditionalCheckFailedException":
-                        raise _Held from None
-                    raise
-        except _Held:
-            return False
-        return True
+        return conditional(
+            "dynamodb:UpdateItem (lease)",
+            lambda: self.client.update_item(
+                TableName=self.table_name,
+                Key=_key(connection_id),
+                UpdateExpression="SET lease_owner = :o, lease_until = :until",
+                ConditionExpression="attribute_exists(PK) AND (attribute_not_exists(lease_until) OR lease_until < :now)",
+                ExpressionAttributeValues={
+                    ":o": {"S": owner},
+                    ":until": {"N": str(now + seconds)},
+                    ":now": {"N": str(now)},
+                },
+            ),
+        )
 
     def release_lease(self, connection_id: str, *, owner: str) -> None:
-        with aws_call("dynamodb:UpdateItem (lease release)"):
-            try:
-                self.client.update_item(
-                    TableName=self.table_name,
-                    Key=_key(connection_id),
-                    UpdateExpression="REMOVE lease_owner, lease_until",
-                    ConditionExpression="lease_owner = :o",
-                    ExpressionAttributeValues={":o": {"S": owner}},
-                )
-            except ClientError as exc:
-                if error_code(exc) != "ConditionalCheckFailedException":
-                    raise
+        """Give the lease back if ``owner`` still holds it (else nothing to release)."""
+        conditional(
+            "dynamodb:UpdateItem (lease release)",
+            lambda: self.client.update_item(
+                TableName=self.table_name,
+                Key=_key(connection_id),
+                UpdateExpression="REMOVE lease_owner, lease_until",
+                ConditionExpression="lease_owner = :o",
+                ExpressionAttributeValues={":o": {"S": owner}},
+            ),
+        )
 
     # -- pending OAuth authorizations -----------------------------------------------------
 
     def put_pending(self, pending: PendingAuthorization) -> None:
         item = {
-            "PK": f"OAUTHSTATE#{pending.state}",
-            "SK": "OAUTHSTATE",
+            **keys.oauth_state(pending.state).attributes(),
             "type": "oauth_state",
             "connection_id": pending.connection_id,
             "code_verifier": pending.code_verifier,
@@ -208,30 +185,27 @@ class DynamoConnectionRegistry:
         with aws_call("dynamodb:PutItem (oauth state)"):
             self.client.put_item(
                 TableName=self.table_name,
-                Item={k: _ser.serialize(v) for k, v in item.items()},
+                Item=serialise_item(item),
                 ConditionExpression="attribute_not_exists(PK)",
             )
 
     def take_pending(self, state: str, *, now: int) -> PendingAuthorization | None:
         """Delete and return the pending authorization if it exists and has not expired:
         a state works once (the conditional delete is the single use)."""
-        try:
-            with aws_call("dynamodb:DeleteItem (oauth state)"):
-                try:
-                    response = self.client.delete_item(
-                        TableName=self.table_name,
-                        Key={"PK": {"S": f"OAUTHSTATE#{state}"}, "SK": {"S": "OAUTHSTATE"}},
-                        ConditionExpression="attribute_exists(PK) AND expires_at > :now",
-                        ExpressionAttributeValues={":now": {"N": str(now)}},
-                        ReturnValues="ALL_OLD",
-                    )
-                except ClientError as exc:
-                    if error_code(exc) == "ConditionalCheckFailedException":
-                        raise _Held from None
-                    raise
-        except _Held:
+        response = unless(
+            CONDITION_FAILED,
+            "dynamodb:DeleteItem (oauth state)",
+            lambda: self.client.delete_item(
+                TableName=self.table_name,
+                Key=keys.oauth_state(state).dynamo(),
+                ConditionExpression="attribute_exists(PK) AND expires_at > :now",
+                ExpressionAttributeValues={":now": {"N": str(now)}},
+                ReturnValues="ALL_OLD",
+            ),
+        )
+        if response is None:
             return None
-        data = _plain(response["Attributes"])
+        data = plain_item(response["Attributes"])
         return PendingAuthorization(
             state=state,
             connection_id=data["connection_id"],
@@ -239,7 +213,3 @@ class DynamoConnectionRegistry:
             redirect_uri=data["redirect_uri"],
             expires_at=int(data["expires_at"]),
         )
-
-
-class _Held(Exception):
-    pass

@@ -1,13 +1,17 @@
-"""Translate botocore failures into calsync's exceptions."""
+"""Translate botocore failures into calsync's exceptions: the one place an AWS error code is read."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from calsync.errors import DependencyUnavailable
+
+# The AWS answers calsync expects and treats as outcomes, not failures.
+CONDITION_FAILED = "ConditionalCheckFailedException"  # DynamoDB: the write's condition was false
+NOT_FOUND = "ResourceNotFoundException"  # Secrets Manager: no such secret
 
 
 def error_code(exc: ClientError) -> str:
@@ -23,3 +27,20 @@ def aws_call(what: str) -> Iterator[None]:
         raise DependencyUnavailable(f"{what} failed: {error_code(exc) or 'ClientError'}") from exc
     except BotoCoreError as exc:
         raise DependencyUnavailable(f"{what} failed: {type(exc).__name__}") from exc
+
+
+def answered[R](expected: str, call: Callable[[], R]) -> R | None:
+    """``call()``'s response, or ``None`` when AWS answers with the ``expected`` error code
+    (the one place a code is compared); any other error propagates."""
+    try:
+        return call()
+    except ClientError as exc:
+        if error_code(exc) == expected:
+            return None
+        raise
+
+
+def unless[R](expected: str, what: str, call: Callable[[], R]) -> R | None:
+    """``answered`` inside ``aws_call``: any other failure is ``DependencyUnavailable``."""
+    with aws_call(what):
+        return answered(expected, call)

@@ -8,15 +8,11 @@ costing a Secrets Manager call each. Key material never appears in logs or error
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from botocore.exceptions import ClientError
-
-from calsync.store import clients
-from calsync.store.errors import aws_call, error_code
+from calsync.store import clients, secret_json
 
 if TYPE_CHECKING:
     from mypy_boto3_secretsmanager import SecretsManagerClient
@@ -25,16 +21,14 @@ NEGATIVE_CACHE_SECONDS = 60.0
 
 
 def encode_keys(current: str, previous: str | None = None) -> str:
-    return json.dumps({"current": current, "previous": previous})
+    return secret_json.encode({"current": current, "previous": previous})
 
 
 def decode_keys(secret_string: str) -> tuple[bytes, ...]:
     """The usable keys, current first; a malformed secret yields no key (fails closed)."""
     try:
-        data = json.loads(secret_string)
+        data = secret_json.decode(secret_string)
     except ValueError:
-        return ()
-    if not isinstance(data, dict):
         return ()
     found = [data.get("current"), data.get("previous")]
     return tuple(k.encode() for k in found if isinstance(k, str) and k)
@@ -72,36 +66,17 @@ class SecretsManagerSigningKeys:
 
     def _fetch(self, connection_id: str) -> tuple[bytes, ...] | None:
         client = self._client or clients.secretsmanager()
-        with aws_call("secretsmanager:GetSecretValue"):
-            try:
-                response = client.get_secret_value(SecretId=self.secret_name(connection_id), VersionStage="AWSCURRENT")
-            except ClientError as exc:
-                if error_code(exc) == "ResourceNotFoundException":
-                    return None
-                raise
-        return decode_keys(response.get("SecretString", "")) or None
+        value = secret_json.read(client, self.secret_name(connection_id))
+        return (decode_keys(value) or None) if value is not None else None
 
     def put(self, connection_id: str, current: str, previous: str | None = None) -> None:
         """Create or rotate a connection's signing keys (operators and the local stack)."""
         client = self._client or clients.secretsmanager()
-        name = self.secret_name(connection_id)
-        value = encode_keys(current, previous)
-        with aws_call("secretsmanager:PutSecretValue"):
-            try:
-                client.put_secret_value(SecretId=name, SecretString=value)
-            except ClientError as exc:
-                if error_code(exc) != "ResourceNotFoundException":
-                    raise
-                client.create_secret(Name=name, SecretString=value)
+        secret_json.write(client, self.secret_name(connection_id), encode_keys(current, previous))
         self.invalidate(connection_id)
 
     def delete(self, connection_id: str) -> None:
         """Remove a connection's keys at once (undoing a failed connect)."""
         client = self._client or clients.secretsmanager()
-        with aws_call("secretsmanager:DeleteSecret"):
-            try:
-                client.delete_secret(SecretId=self.secret_name(connection_id), ForceDeleteWithoutRecovery=True)
-            except ClientError as exc:
-                if error_code(exc) != "ResourceNotFoundException":
-                    raise
+        secret_json.delete(client, self.secret_name(connection_id))
         self.invalidate(connection_id)

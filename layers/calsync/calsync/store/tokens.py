@@ -9,17 +9,13 @@ or raises with a secret in the message.
 from __future__ import annotations
 
 import hashlib
-import json
 import time
 import uuid
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
-
-from botocore.exceptions import ClientError
+from typing import TYPE_CHECKING
 
 from calsync.connections.records import OAuthApp, StoredToken, TokenNotFound
-from calsync.store import clients
-from calsync.store.errors import aws_call, error_code
+from calsync.store import clients, secret_json
 
 if TYPE_CHECKING:
     from mypy_boto3_secretsmanager import SecretsManagerClient
@@ -29,6 +25,32 @@ def request_token_for(value: str) -> str:
     """The same secret value always gets the same version id, so a retried PutSecretValue
     is idempotent (Secrets Manager accepts a repeated ClientRequestToken with the same value)."""
     return str(uuid.UUID(hashlib.sha256(value.encode()).hexdigest()[:32]))
+
+
+def token_to_json(token: StoredToken) -> str:
+    """The secret's value for ``token`` (the stored format: these six fields, in this order)."""
+    return secret_json.encode(
+        {
+            "kind": token.kind,
+            "access_token": token.access_token,
+            "refresh_token": token.refresh_token,
+            "expires_at": token.expires_at,
+            "owner": token.owner,
+            "organization": token.organization,
+        }
+    )
+
+
+def token_from_json(text: str) -> StoredToken:
+    data = secret_json.decode(text)
+    return StoredToken(
+        kind=data["kind"],
+        access_token=data["access_token"],
+        refresh_token=data.get("refresh_token"),
+        expires_at=data.get("expires_at"),
+        owner=data.get("owner"),
+        organization=data.get("organization"),
+    )
 
 
 class SecretsManagerTokenStore:
@@ -44,39 +66,20 @@ class SecretsManagerTokenStore:
         return f"{self._prefix}{connection_id}"
 
     def get(self, connection_id: str) -> StoredToken:
-        with aws_call("secretsmanager:GetSecretValue (token)"):
-            try:
-                response = self.client.get_secret_value(
-                    SecretId=self.secret_name(connection_id), VersionStage="AWSCURRENT"
-                )
-            except ClientError as exc:
-                if error_code(exc) == "ResourceNotFoundException":
-                    raise TokenNotFound(connection_id) from None
-                raise
-        return StoredToken.from_json(response["SecretString"])
+        value = secret_json.read(self.client, self.secret_name(connection_id), what="token")
+        if value is None:
+            raise TokenNotFound(connection_id)
+        return token_from_json(value)
 
     def put(self, connection_id: str, token: StoredToken) -> str:
         """Store ``token`` as the current version (created on first use); idempotent."""
-        value = token.to_json()
+        value = token_to_json(token)
         name = self.secret_name(connection_id)
-        with aws_call("secretsmanager:PutSecretValue (token)"):
-            try:
-                self.client.put_secret_value(
-                    SecretId=name, SecretString=value, ClientRequestToken=request_token_for(value)
-                )
-            except ClientError as exc:
-                if error_code(exc) != "ResourceNotFoundException":
-                    raise
-                self.client.create_secret(Name=name, SecretString=value, ClientRequestToken=request_token_for(value))
+        secret_json.write(self.client, name, value, what="token", request_token=request_token_for(value))
         return name
 
     def delete(self, connection_id: str) -> None:
-        with aws_call("secretsmanager:DeleteSecret (token)"):
-            try:
-                self.client.delete_secret(SecretId=self.secret_name(connection_id), ForceDeleteWithoutRecovery=True)
-            except ClientError as exc:
-                if error_code(exc) != "ResourceNotFoundException":
-                    raise
+        secret_json.delete(self.client, self.secret_name(connection_id), what="token")
 
 
 class SecretsManagerOAuthApp:
@@ -101,9 +104,7 @@ class SecretsManagerOAuthApp:
         if self._cached is not None and self._cached[0] > self._clock():
             return self._cached[1]
         client = self._client or clients.secretsmanager()
-        with aws_call("secretsmanager:GetSecretValue (oauth app)"):
-            response = client.get_secret_value(SecretId=self.secret_name, VersionStage="AWSCURRENT")
-        data: dict[str, Any] = json.loads(response["SecretString"])
+        data = secret_json.decode(secret_json.read_existing(client, self.secret_name, what="oauth app"))
         app = OAuthApp(data["client_id"], data["client_secret"], data["webhook_signing_key"])
         self._cached = (self._clock() + self._ttl, app)
         return app

@@ -1,0 +1,101 @@
+"""The DynamoDB helpers every repository uses: values in and out, conditional writes,
+paginated reads. Nothing here knows an item's layout (that is ``keys``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator, Mapping
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+
+from calsync.store.errors import CONDITION_FAILED, aws_call, unless
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef
+
+_serializer = TypeSerializer()
+_deserializer = TypeDeserializer()
+_serialize = _serializer.serialize
+_deserialize = _deserializer.deserialize
+
+
+def dynamo_safe(value: Any) -> Any:
+    """JSON-shaped data as DynamoDB accepts it (floats become Decimal, exactly as printed)."""
+    if isinstance(value, str | bool | int) or value is None:
+        return value
+    if isinstance(value, float):
+        return Decimal(repr(value))
+    if isinstance(value, Mapping):
+        return {str(k): dynamo_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [dynamo_safe(v) for v in value]
+    return json.loads(json.dumps(value), parse_float=Decimal)
+
+
+def serialise(value: Any) -> AttributeValueTypeDef:
+    """One attribute value in DynamoDB's wire shape (``{"S": ...}``, ``{"M": ...}``, ...).
+
+    On the processor's hot path: strings, ``None`` and booleans (most attributes) skip the
+    generic serializer; the result is the same as ``TypeSerializer`` gives.
+    """
+    kind = type(value)
+    if kind is str:
+        return {"S": value}
+    if value is None:
+        return {"NULL": True}
+    if kind is bool:
+        return {"BOOL": value}
+    return _serialize(dynamo_safe(value))
+
+
+def serialise_item(attributes: Mapping[str, Any], *, skip_none: bool = False) -> dict[str, AttributeValueTypeDef]:
+    """A whole item; ``skip_none`` leaves out attributes whose value is ``None``."""
+    return {k: serialise(v) for k, v in attributes.items() if not (skip_none and v is None)}
+
+
+def to_plain(value: Any) -> Any:
+    """DynamoDB values back to JSON-friendly Python (Decimal to int or float)."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {k: to_plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [to_plain(v) for v in value]
+    return value
+
+
+def plain_item(item: Mapping[str, Any]) -> dict[str, Any]:
+    """An item from the wire as plain JSON-friendly values (keys included)."""
+    plain: dict[str, Any] = to_plain({k: _deserialize(v) for k, v in item.items()})
+    return plain
+
+
+def conditional(what: str, write: Callable[[], object]) -> bool:
+    """Run a conditional write: ``False`` if its condition failed (the write changed nothing
+    and that is an outcome, not an error), ``True`` if it applied."""
+    return unless(CONDITION_FAILED, what, write) is not None
+
+
+def query_items(client: DynamoDBClient, what: str, **kwargs: Any) -> Iterator[dict[str, Any]]:
+    """Every item a Query returns, page after page, as plain values."""
+    return _paginate(client.query, f"dynamodb:Query ({what})", kwargs)
+
+
+def scan_items(client: DynamoDBClient, what: str, **kwargs: Any) -> Iterator[dict[str, Any]]:
+    """Every item a Scan returns, page after page, as plain values."""
+    return _paginate(client.scan, f"dynamodb:Scan ({what})", kwargs)
+
+
+def _paginate(call: Callable[..., Any], what: str, kwargs: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    while True:
+        with aws_call(what):
+            page = call(**kwargs)
+        for item in page.get("Items", []):
+            yield plain_item(item)
+        if "LastEvaluatedKey" not in page:
+            return
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]

@@ -1,0 +1,78 @@
+"""JSON secrets in Secrets Manager, as both secret stores (signing keys, tokens) keep them.
+
+The current version (``AWSCURRENT``) is read; a write creates the secret on first use; a
+delete removes it at once and is a no-op when it is already gone. A missing secret is an
+answer (``None``), not a failure. Secret values never appear in errors or logs.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from calsync.store.errors import NOT_FOUND, answered, aws_call, unless
+
+if TYPE_CHECKING:
+    from mypy_boto3_secretsmanager import SecretsManagerClient
+
+
+def encode(data: Mapping[str, Any]) -> str:
+    return json.dumps(dict(data))
+
+
+def decode(text: str) -> dict[str, Any]:
+    """The JSON object a secret holds; ``ValueError`` if it holds anything else."""
+    data = json.loads(text)
+    if not isinstance(data, dict):
+        raise ValueError("secret is not a JSON object")
+    return data
+
+
+def _suffix(what: str) -> str:
+    return f" ({what})" if what else ""
+
+
+def read(client: SecretsManagerClient, name: str, *, what: str = "") -> str | None:
+    """The current value, or ``None`` if there is no such secret."""
+    response = unless(
+        NOT_FOUND,
+        f"secretsmanager:GetSecretValue{_suffix(what)}",
+        lambda: client.get_secret_value(SecretId=name, VersionStage="AWSCURRENT"),
+    )
+    return None if response is None else response.get("SecretString", "")
+
+
+def read_existing(client: SecretsManagerClient, name: str, *, what: str = "") -> str:
+    """The current value of a secret that must exist (a missing one is a dependency failure)."""
+    with aws_call(f"secretsmanager:GetSecretValue{_suffix(what)}"):
+        response = client.get_secret_value(SecretId=name, VersionStage="AWSCURRENT")
+    return response["SecretString"]
+
+
+def write(
+    client: SecretsManagerClient, name: str, value: str, *, what: str = "", request_token: str | None = None
+) -> None:
+    """Make ``value`` the current version, creating the secret if it does not exist yet.
+    With ``request_token`` (derived from the value) a retried write is idempotent."""
+    with aws_call(f"secretsmanager:PutSecretValue{_suffix(what)}"):
+        if request_token is None:
+            if answered(NOT_FOUND, lambda: client.put_secret_value(SecretId=name, SecretString=value)) is None:
+                client.create_secret(Name=name, SecretString=value)
+        elif (
+            answered(
+                NOT_FOUND,
+                lambda: client.put_secret_value(SecretId=name, SecretString=value, ClientRequestToken=request_token),
+            )
+            is None
+        ):
+            client.create_secret(Name=name, SecretString=value, ClientRequestToken=request_token)
+
+
+def delete(client: SecretsManagerClient, name: str, *, what: str = "") -> None:
+    """Delete at once, without a recovery window; nothing to do if it is already gone."""
+    unless(
+        NOT_FOUND,
+        f"secretsmanager:DeleteSecret{_suffix(what)}",
+        lambda: client.delete_secret(SecretId=name, ForceDeleteWithoutRecovery=True),
+    )

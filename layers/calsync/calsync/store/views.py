@@ -1,0 +1,191 @@
+"""What reads of the bookings table return: typed, read-only views without table keys.
+
+Each view names the attributes callers use; ``attributes`` holds every stored attribute
+as plain JSON values (``PK``/``SK``/``GSI*`` removed), for the rest. Key formats stay in
+``calsync.store.keys``: nothing outside the store sees a ``PK`` or ``SK``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from calsync.store import keys
+
+
+def _attributes(item: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in item.items() if k not in keys.KEY_ATTRIBUTES}
+
+
+def _ids(item: Mapping[str, Any]) -> tuple[str, str]:
+    return keys.identity(keys.Key(item[keys.PK], item[keys.SK]))
+
+
+@dataclass(frozen=True, slots=True)
+class Booking:
+    """An invitee of a scheduled event (``type: invitee``)."""
+
+    event_uuid: str
+    invitee_uuid: str
+    uri: str | None
+    status: str | None
+    email: str | None
+    name: str | None
+    tenant: str | None
+    event_name: str | None
+    start_time: str | None  # ISO 8601 as stored; None until an event fact arrives
+    end_time: str | None
+    updated_at: str | None
+    no_show: dict[str, Any] | None
+    cancellation: dict[str, Any] | None
+    rescheduled: bool | None
+    rescheduled_from: str | None
+    rescheduled_to: str | None
+    routing_form_submission: str | None
+    attributes: dict[str, Any] = field(repr=False)
+
+    @classmethod
+    def from_item(cls, item: Mapping[str, Any]) -> Booking:
+        event_uuid, invitee_uuid = _ids(item)
+        get = item.get
+        return cls(
+            event_uuid=event_uuid,
+            invitee_uuid=invitee_uuid,
+            uri=get("uri"),
+            status=get("status"),
+            email=get("email"),
+            name=get("name"),
+            tenant=get("tenant"),
+            event_name=get("event_name"),
+            start_time=get("start_time"),
+            end_time=get("end_time"),
+            updated_at=get("updated_at"),
+            no_show=get("no_show"),
+            cancellation=get("cancellation"),
+            rescheduled=get("rescheduled"),
+            rescheduled_from=get("rescheduled_from"),
+            rescheduled_to=get("rescheduled_to"),
+            routing_form_submission=get("routing_form_submission"),
+            attributes=_attributes(item),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduledEventItem:
+    """A scheduled event (``type: event``)."""
+
+    event_uuid: str
+    uri: str | None
+    tenant: str | None
+    name: str | None
+    status: str | None
+    start_time: str | None
+    end_time: str | None
+    attributes: dict[str, Any] = field(repr=False)
+
+    @classmethod
+    def from_item(cls, item: Mapping[str, Any]) -> ScheduledEventItem:
+        event_uuid, _ = _ids(item)
+        get = item.get
+        return cls(
+            event_uuid=event_uuid,
+            uri=get("uri"),
+            tenant=get("tenant"),
+            name=get("name"),
+            status=get("status"),
+            start_time=get("start_time"),
+            end_time=get("end_time"),
+            attributes=_attributes(item),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Submission:
+    """A routing-form submission (``type: routing_form_submission``); ``event_uuid`` and
+    ``invitee_uuid`` name its submitter when known."""
+
+    submission_uuid: str
+    event_uuid: str | None
+    invitee_uuid: str | None
+    uri: str | None
+    tenant: str | None
+    attributes: dict[str, Any] = field(repr=False)
+
+    @classmethod
+    def from_item(cls, item: Mapping[str, Any]) -> Submission:
+        event_uuid, submission_uuid = _ids(item)
+        invitee_sk = item.get("invitee_sk")
+        return cls(
+            submission_uuid=submission_uuid,
+            event_uuid=event_uuid or None,
+            invitee_uuid=invitee_sk.partition("#")[2] if isinstance(invitee_sk, str) else None,
+            uri=item.get("uri"),
+            tenant=item.get("tenant"),
+            attributes=_attributes(item),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class StoredDelivery:
+    """A delivery kept whole: archived (``delivery``), quarantined (``quarantine``) or an
+    event calsync does not model (``other``)."""
+
+    type: str
+    body_sha256: str
+    event: str | None
+    connection_id: str | None
+    received_at: str | None
+    body: str | None
+    reason: str | None  # why it was quarantined
+    expires_at: int | None  # archive TTL, unix seconds
+    attributes: dict[str, Any] = field(repr=False)
+
+    @classmethod
+    def from_item(cls, item: Mapping[str, Any]) -> StoredDelivery:
+        _, sha = _ids(item)
+        get = item.get
+        return cls(
+            type=item["type"],
+            body_sha256=sha,
+            event=get("event"),
+            connection_id=get("connection_id"),
+            received_at=get("received_at"),
+            body=get("body"),
+            reason=get("reason"),
+            expires_at=get("expires_at"),
+            attributes=_attributes(item),
+        )
+
+
+StoredItem = Booking | ScheduledEventItem | Submission | StoredDelivery
+
+_VIEWS: dict[str, Any] = {
+    "invitee": Booking,
+    "event": ScheduledEventItem,
+    "routing_form_submission": Submission,
+    "delivery": StoredDelivery,
+    "quarantine": StoredDelivery,
+    "other": StoredDelivery,
+}
+ITEM_TYPES = frozenset(_VIEWS)
+
+
+def view(item: Mapping[str, Any]) -> StoredItem:
+    """The typed view of a plain item read from the table."""
+    kind = item.get("type")
+    factory = _VIEWS.get(kind) if isinstance(kind, str) else None
+    if factory is None:
+        raise ValueError(f"no read view for item type {kind!r}")
+    result: StoredItem = factory.from_item(item)
+    return result
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduledEventWithInvitees:
+    """Everything stored under one scheduled event: the event (once known), its invitees
+    and the routing-form submissions of those invitees."""
+
+    event: ScheduledEventItem | None
+    invitees: list[Booking]
+    submissions: list[Submission]
