@@ -9,7 +9,8 @@ so any order and any duplication of deliveries converge to the same state.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -27,6 +28,11 @@ def version(at: datetime, rank: int = 0, *, before: datetime | None = None) -> s
     if before is not None:
         stamp = before.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ") + "|" + stamp
     return f"{stamp}#{rank}"
+
+
+def stored_time(value: datetime | None) -> str | None:
+    """A time as booking records keep it: ISO 8601 in UTC with ``Z``."""
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z") if value is not None else None
 
 
 def last_segment(uri: str) -> str | None:
@@ -49,43 +55,27 @@ class InviteeRef:
 
 @dataclass(frozen=True, slots=True)
 class InviteeSnapshot:
+    """An invitee as stored. ``state`` is written whole with each newer version; ``facts``
+    (reschedule links, the scheduled event's name and times) are only ever added, so a
+    delivery that lacks them (2020 shape) never erases what another one brought."""
+
     ref: InviteeRef
-    uri: str
     version: str
-    tenant: str
-    status: str
-    updated_at: datetime
-    event_uri: str | None = None
-    email: str | None = None
-    name: str | None = None
-    timezone: str | None = None
-    created_at: datetime | None = None
-    rescheduled: bool = False
-    old_invitee: str | None = None
-    new_invitee: str | None = None
-    cancellation: dict[str, Any] | None = None
-    questions_and_answers: list[dict[str, Any]] = field(default_factory=list)
-    tracking: dict[str, Any] | None = None
-    payment: dict[str, Any] | None = None
-    routing_form_submission: str | None = None
-    event_name: str | None = None
-    start_time: datetime | None = None
-    end_time: datetime | None = None
+    email: str | None  # keys the by-email index
+    start_time: str | None  # orders it
+    state: Mapping[str, Any]
+    facts: Mapping[str, Any]
 
 
 @dataclass(frozen=True, slots=True)
 class EventSnapshot:
+    """A scheduled event as stored; ``state`` is written whole with each newer version."""
+
     event_uuid: str
-    uri: str
     version: str
-    tenant: str
-    name: str | None = None
-    status: str | None = None
-    start_time: datetime | None = None
-    end_time: datetime | None = None
-    event_type: str | None = None
-    location: dict[str, Any] | None = None
-    memberships: list[dict[str, Any]] = field(default_factory=list)
+    tenant: str  # keys the by-connection index
+    start_time: str | None  # orders it
+    state: Mapping[str, Any]
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,18 +97,12 @@ class Link:
 
 @dataclass(frozen=True, slots=True)
 class SubmissionSnapshot:
+    """A routing-form submission as stored, under its submitter's event when known."""
+
     uuid: str
-    uri: str
     version: str
-    tenant: str
     submitter_ref: InviteeRef | None
-    routing_form: str | None = None
-    submitter: str | None = None
-    submitter_type: str | None = None
-    questions_and_answers: list[dict[str, Any]] = field(default_factory=list)
-    tracking: dict[str, Any] | None = None
-    result: dict[str, Any] | None = None
-    created_at: datetime | None = None
+    state: Mapping[str, Any]
 
 
 class BookingsRepository(Protocol):

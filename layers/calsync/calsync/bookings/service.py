@@ -18,6 +18,7 @@ from calsync.bookings.records import (
     NoShowChange,
     SubmissionSnapshot,
     last_segment,
+    stored_time,
     version,
 )
 from calsync.calendly.models import CalendlyValue, InviteeNoShow, WebhookEvent
@@ -52,54 +53,68 @@ def _stored(value: CalendlyValue | None) -> dict[str, Any] | None:
 
 
 def invitee_snapshot(payload: InviteePayload, tenant: str) -> InviteeSnapshot | None:
+    """The invitee as stored: one line per stored attribute."""
     ref = InviteeRef.from_uri(payload.uri)
     if ref is None:
         return None
     event = payload.scheduled_event
+    start_time = stored_time(event.start_time) if event else None
     return InviteeSnapshot(
         ref=ref,
-        uri=payload.uri,
         version=version(payload.updated_at, STATUS_RANK.get(payload.status, 0)),
-        tenant=tenant,
-        status=payload.status,
-        updated_at=payload.updated_at,
-        event_uri=payload.event or (event.uri if event else None),
         email=payload.email,
-        name=payload.name,
-        timezone=payload.timezone,
-        created_at=payload.created_at,
-        rescheduled=bool(payload.rescheduled),
-        old_invitee=payload.old_invitee,
-        new_invitee=payload.new_invitee,
-        cancellation=payload.cancellation.model_dump(mode="json") if payload.cancellation else None,
-        questions_and_answers=[qa.model_dump(mode="json") for qa in payload.questions_and_answers],
-        tracking=_stored(payload.tracking),
-        payment=_stored(payload.payment),
-        routing_form_submission=payload.routing_form_submission,
-        event_name=event.name if event else None,
-        start_time=event.start_time if event else None,
-        end_time=event.end_time if event else None,
+        start_time=start_time,
+        state={
+            "uri": payload.uri,
+            "tenant": tenant,
+            "status": payload.status,
+            "updated_at": stored_time(payload.updated_at),
+            "event_uri": payload.event or (event.uri if event else None),
+            "email": payload.email,
+            "name": payload.name,
+            "timezone": payload.timezone,
+            "created_at": stored_time(payload.created_at),
+            "rescheduled": bool(payload.rescheduled),
+            "cancellation": payload.cancellation.model_dump(mode="json") if payload.cancellation else None,
+            "questions_and_answers": [qa.model_dump(mode="json") for qa in payload.questions_and_answers],
+            "tracking": _stored(payload.tracking),
+            "payment": _stored(payload.payment),
+        },
+        facts={
+            "rescheduled_from": payload.old_invitee,
+            "rescheduled_to": payload.new_invitee,
+            "routing_form_submission": payload.routing_form_submission,
+            "event_name": event.name if event else None,
+            "start_time": start_time,
+            "end_time": stored_time(event.end_time) if event else None,
+        },
     )
 
 
 def event_snapshot(payload: InviteePayload, tenant: str) -> EventSnapshot | None:
+    """The scheduled event a delivery embeds, as stored: one line per stored attribute."""
     event = payload.scheduled_event
     uuid = last_segment(event.uri) if event else None
     if event is None or uuid is None:
         return None
     stamp = event.updated_at or event.created_at or payload.updated_at
+    start_time = stored_time(event.start_time)
     return EventSnapshot(
         event_uuid=uuid,
-        uri=event.uri,
         version=version(stamp, STATUS_RANK.get(event.status or "active", 0)),
         tenant=tenant,
-        name=event.name,
-        status=event.status,
-        start_time=event.start_time,
-        end_time=event.end_time,
-        event_type=event.event_type,
-        location=_stored(event.location),
-        memberships=[member.as_stored() for member in event.event_memberships],
+        start_time=start_time,
+        state={
+            "uri": event.uri,
+            "tenant": tenant,
+            "name": event.name,
+            "status": event.status,
+            "start_time": start_time,
+            "end_time": stored_time(event.end_time),
+            "event_type": event.event_type,
+            "location": _stored(event.location),
+            "memberships": [member.as_stored() for member in event.event_memberships],
+        },
     )
 
 
@@ -153,17 +168,19 @@ def _apply_submission(envelope: RoutingFormEnvelope, tenant: str, repo: Bookings
     submitter_ref = InviteeRef.from_uri(payload.submitter) if payload.submitter_type in (None, "Invitee") else None
     snapshot = SubmissionSnapshot(
         uuid=uuid,
-        uri=payload.uri,
         version=version(payload.updated_at or payload.created_at or envelope.created_at),
-        tenant=tenant,
         submitter_ref=submitter_ref,
-        routing_form=payload.routing_form,
-        submitter=payload.submitter,
-        submitter_type=payload.submitter_type,
-        questions_and_answers=[answer.as_stored() for answer in payload.questions_and_answers],
-        tracking=_stored(payload.tracking),
-        result=_stored(payload.result),
-        created_at=payload.created_at,
+        state={
+            "uri": payload.uri,
+            "tenant": tenant,
+            "routing_form": payload.routing_form,
+            "submitter": payload.submitter,
+            "submitter_type": payload.submitter_type,
+            "questions_and_answers": [answer.as_stored() for answer in payload.questions_and_answers],
+            "tracking": _stored(payload.tracking),
+            "result": _stored(payload.result),
+            "created_at": stored_time(payload.created_at),
+        },
     )
     changed = repo.upsert_submission(snapshot)
     if submitter_ref is not None:

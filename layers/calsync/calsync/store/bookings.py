@@ -131,39 +131,11 @@ class DynamoBookingsRepository:
     def upsert_invitee(self, snapshot: InviteeSnapshot) -> bool:
         update = _Update()
         condition = update.newer_than_stored("v", snapshot.version)
-        update.set_all(
-            {
-                "type": "invitee",
-                "uri": snapshot.uri,
-                "tenant": snapshot.tenant,
-                "status": snapshot.status,
-                "updated_at": _iso(snapshot.updated_at),
-                "event_uri": snapshot.event_uri,
-                "email": snapshot.email,
-                "name": snapshot.name,
-                "timezone": snapshot.timezone,
-                "created_at": _iso(snapshot.created_at),
-                "rescheduled": snapshot.rescheduled,
-                "cancellation": snapshot.cancellation,
-                "questions_and_answers": snapshot.questions_and_answers,
-                "tracking": snapshot.tracking,
-                "payment": snapshot.payment,
-            }
-        )
-        # Links and event facts are only ever added: a 2020-shape delivery without them
-        # must not erase what another delivery brought.
-        known = {
-            "rescheduled_from": snapshot.old_invitee,
-            "rescheduled_to": snapshot.new_invitee,
-            "routing_form_submission": snapshot.routing_form_submission,
-            "event_name": snapshot.event_name,
-            "start_time": _iso(snapshot.start_time),
-            "end_time": _iso(snapshot.end_time),
-        }
-        update.set_all({k: v for k, v in known.items() if v is not None})
+        update.set_all({"type": "invitee", **snapshot.state})
+        update.set_all({k: v for k, v in snapshot.facts.items() if v is not None})
         if snapshot.email:
             update.set("GSI1PK", keys.email_pk(snapshot.email))
-            sort = keys.email_sk(_iso(snapshot.start_time), snapshot.ref.invitee_uuid)
+            sort = keys.email_sk(snapshot.start_time, snapshot.ref.invitee_uuid)
             if snapshot.start_time is not None:
                 update.set("GSI1SK", sort)
             else:
@@ -173,24 +145,10 @@ class DynamoBookingsRepository:
     def upsert_event(self, snapshot: EventSnapshot) -> bool:
         update = _Update()
         condition = update.newer_than_stored("v", snapshot.version)
-        update.set_all(
-            {
-                "type": "event",
-                "uri": snapshot.uri,
-                "tenant": snapshot.tenant,
-                "name": snapshot.name,
-                "status": snapshot.status,
-                "start_time": _iso(snapshot.start_time),
-                "end_time": _iso(snapshot.end_time),
-                "event_type": snapshot.event_type,
-                "location": snapshot.location,
-                "memberships": snapshot.memberships,
-            }
-        )
-        start = _iso(snapshot.start_time)
-        if start is not None:
+        update.set_all({"type": "event", **snapshot.state})
+        if snapshot.start_time is not None:
             update.set("GSI2PK", keys.tenant_pk(snapshot.tenant))
-            update.set("GSI2SK", keys.tenant_sk(start, snapshot.event_uuid))
+            update.set("GSI2SK", keys.tenant_sk(snapshot.start_time, snapshot.event_uuid))
         return self._conditional_update("event", keys.event(snapshot.event_uuid), update, condition)
 
     def set_no_show(self, change: NoShowChange) -> bool:
@@ -212,20 +170,7 @@ class DynamoBookingsRepository:
     def upsert_submission(self, snapshot: SubmissionSnapshot) -> bool:
         update = _Update()
         condition = update.newer_than_stored("v", snapshot.version)
-        update.set_all(
-            {
-                "type": "routing_form_submission",
-                "uri": snapshot.uri,
-                "tenant": snapshot.tenant,
-                "routing_form": snapshot.routing_form,
-                "submitter": snapshot.submitter,
-                "submitter_type": snapshot.submitter_type,
-                "questions_and_answers": snapshot.questions_and_answers,
-                "tracking": snapshot.tracking,
-                "result": snapshot.result,
-                "created_at": _iso(snapshot.created_at),
-            }
-        )
+        update.set_all({"type": "routing_form_submission", **snapshot.state})
         ref = snapshot.submitter_ref
         if ref:
             update.set("invitee_sk", keys.invitee_sk(ref.invitee_uuid))
