@@ -8,7 +8,7 @@ as plain JSON values (``PK``/``SK``/``GSI*`` removed), for the rest. Key formats
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from calsync.store import keys
@@ -20,6 +20,13 @@ def _attributes(item: Mapping[str, Any]) -> dict[str, Any]:
 
 def _ids(item: Mapping[str, Any]) -> tuple[str, str]:
     return keys.identity(keys.Key(item[keys.PK], item[keys.SK]))
+
+
+def _build[V](cls: type[V], item: Mapping[str, Any], **derived: Any) -> V:
+    """A view from an item: ``derived`` values (ids read from the keys), every other named
+    field from the stored attribute of the same name, and all attributes in ``attributes``."""
+    named = {f.name for f in fields(cls)} - derived.keys() - {"attributes"}  # type: ignore[arg-type]
+    return cls(**derived, **{name: item.get(name) for name in named}, attributes=_attributes(item))  # type: ignore[call-arg]
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,27 +55,7 @@ class Booking:
     @classmethod
     def from_item(cls, item: Mapping[str, Any]) -> Booking:
         event_uuid, invitee_uuid = _ids(item)
-        get = item.get
-        return cls(
-            event_uuid=event_uuid,
-            invitee_uuid=invitee_uuid,
-            uri=get("uri"),
-            status=get("status"),
-            email=get("email"),
-            name=get("name"),
-            tenant=get("tenant"),
-            event_name=get("event_name"),
-            start_time=get("start_time"),
-            end_time=get("end_time"),
-            updated_at=get("updated_at"),
-            no_show=get("no_show"),
-            cancellation=get("cancellation"),
-            rescheduled=get("rescheduled"),
-            rescheduled_from=get("rescheduled_from"),
-            rescheduled_to=get("rescheduled_to"),
-            routing_form_submission=get("routing_form_submission"),
-            attributes=_attributes(item),
-        )
+        return _build(cls, item, event_uuid=event_uuid, invitee_uuid=invitee_uuid)
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,17 +74,7 @@ class ScheduledEventItem:
     @classmethod
     def from_item(cls, item: Mapping[str, Any]) -> ScheduledEventItem:
         event_uuid, _ = _ids(item)
-        get = item.get
-        return cls(
-            event_uuid=event_uuid,
-            uri=get("uri"),
-            tenant=get("tenant"),
-            name=get("name"),
-            status=get("status"),
-            start_time=get("start_time"),
-            end_time=get("end_time"),
-            attributes=_attributes(item),
-        )
+        return _build(cls, item, event_uuid=event_uuid)
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,13 +93,12 @@ class Submission:
     def from_item(cls, item: Mapping[str, Any]) -> Submission:
         event_uuid, submission_uuid = _ids(item)
         invitee_sk = item.get("invitee_sk")
-        return cls(
+        return _build(
+            cls,
+            item,
             submission_uuid=submission_uuid,
             event_uuid=event_uuid or None,
             invitee_uuid=invitee_sk.partition("#")[2] if isinstance(invitee_sk, str) else None,
-            uri=item.get("uri"),
-            tenant=item.get("tenant"),
-            attributes=_attributes(item),
         )
 
 
@@ -144,18 +120,7 @@ class StoredDelivery:
     @classmethod
     def from_item(cls, item: Mapping[str, Any]) -> StoredDelivery:
         _, sha = _ids(item)
-        get = item.get
-        return cls(
-            type=item["type"],
-            body_sha256=sha,
-            event=get("event"),
-            connection_id=get("connection_id"),
-            received_at=get("received_at"),
-            body=get("body"),
-            reason=get("reason"),
-            expires_at=get("expires_at"),
-            attributes=_attributes(item),
-        )
+        return _build(cls, item, type=item["type"], body_sha256=sha)
 
 
 StoredItem = Booking | ScheduledEventItem | Submission | StoredDelivery
