@@ -11,7 +11,7 @@ export AWS_DEFAULT_REGION ?= us-east-1
 # this flag (or SAM_CLI_ENABLE_LANGUAGE_EXTENSIONS=1); samconfig.toml sets it too.
 SAM_LX := --language-extensions
 
-.PHONY: venv test lint unit integration e2e bench run build deploy requirements event clean
+.PHONY: venv test lint unit integration e2e bench run build deploy requirements event clean schemas
 
 $(VENV)/.installed: requirements/dev.txt pyproject.toml
 	@command -v uv >/dev/null || python3 -m pip install --quiet uv
@@ -57,6 +57,10 @@ deploy: build
 # Print a freshly signed API Gateway event: make event BODY=events/webhooks/invitee_created.json
 event: venv
 	@$(BIN)/calsync events render $(BODY) $(if $(KEY),--key $(KEY),)
+
+# Regenerate the lifecycle events' JSON Schemas (schemas/lifecycle/) from their models.
+schemas: venv
+	$(PY) -m calsync_dev.schemas
 
 # Regenerate the hash-pinned requirement files from pyproject.toml.
 requirements:

@@ -14,12 +14,13 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from calsync.config import ConnectionSettings, ProcessorSettings, ReceiverSettings
+from calsync.config import ConnectionSettings, ProcessorSettings, PublisherSettings, ReceiverSettings
 from calsync.webhooks.receiver import ReceiverLimits
 from calsync.webhooks.routing import QueueKind
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_events import EventBridgeClient
     from mypy_boto3_secretsmanager import SecretsManagerClient
     from mypy_boto3_sqs import SQSClient
 
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
     from calsync.connections.records import Connection
     from calsync.store.bookings import DynamoBookingsRepository
     from calsync.store.connections import DynamoConnectionRegistry
+    from calsync.store.lifecycle import EventBridgePublisher, TableImages
     from calsync.store.queues import SqsDeliveryQueue
     from calsync.store.secrets import SecretsManagerSigningKeys
     from calsync.store.tokens import SecretsManagerOAuthApp, SecretsManagerTokenStore
@@ -84,6 +86,26 @@ def processor(settings: ProcessorSettings, *, dynamodb: DynamoDBClient | None = 
     return Processor(
         repository=bookings_repository(settings.bookings_table_name, dynamodb=dynamodb),
         archive_ttl=timedelta(days=settings.archive_ttl_days),
+    )
+
+
+# --- lifecycle publisher ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Publisher:
+    images: TableImages
+    bus: EventBridgePublisher
+
+
+def publisher(
+    settings: PublisherSettings, *, dynamodb: DynamoDBClient | None = None, events: EventBridgeClient | None = None
+) -> Publisher:
+    from calsync.store.lifecycle import EventBridgePublisher, TableImages
+
+    return Publisher(
+        images=TableImages(settings.bookings_table_name, dynamodb),
+        bus=EventBridgePublisher(settings.event_bus_name, events),
     )
 
 

@@ -54,6 +54,13 @@ class ProcessorSettings(_Settings):
     archive_ttl_days: PositiveInt = 90
 
 
+class PublisherSettings(_Settings):
+    """The lifecycle publisher: the table it reads related items from, the bus it writes to."""
+
+    bookings_table_name: Name
+    event_bus_name: Name
+
+
 class ConnectionSettings(_Settings):
     """The token refresher, the subscription watchdog, the OAuth callback and the CLI."""
 

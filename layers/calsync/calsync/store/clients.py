@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_events import EventBridgeClient
     from mypy_boto3_secretsmanager import SecretsManagerClient
     from mypy_boto3_sqs import SQSClient
 
@@ -39,7 +40,14 @@ def secretsmanager() -> SecretsManagerClient:
     return boto3.client("secretsmanager", config=_config())
 
 
+@cache
+def events() -> EventBridgeClient:
+    import boto3
+
+    return boto3.client("events", config=_config())
+
+
 def reset() -> None:
     """Forget every client (tests switch endpoints and credentials between cases)."""
-    for factory in (sqs, dynamodb, secretsmanager):
+    for factory in (sqs, dynamodb, secretsmanager, events):
         factory.cache_clear()

@@ -1,0 +1,180 @@
+"""Which lifecycle events one stored change means: old image vs new image of a table item.
+
+Pure: the images are the stored attributes as plain JSON values (what the bookings table's
+stream carries), and ``Images`` reads the related items (the other half of a reschedule, the
+scheduled event's hosts and location). A write that changes nothing yields nothing, whatever
+the stream says, so stale, duplicate and replayed deliveries never publish.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+from calsync.lifecycle.events import SCHEMA_VERSION, DetailType, LifecycleEvent, event_id
+
+Image = Mapping[str, Any]
+
+
+class Images(Protocol):
+    def invitee(self, uri: str) -> Image | None:
+        """The stored invitee with this URI, if any."""
+        ...
+
+    def scheduled_event(self, uri: str) -> Image | None:
+        """The stored scheduled event with this URI, if any."""
+        ...
+
+
+def derive(old: Image | None, new: Image | None, images: Images) -> list[LifecycleEvent]:
+    before, after = old or {}, new or {}
+    match after.get("type") or before.get("type"):
+        case "invitee":
+            return _invitee_events(before, after, images)
+        case "routing_form_submission":
+            return _submission_events(before, after, images)
+        case _:
+            return []
+
+
+def booking(invitee: Image, event: Image | None) -> dict[str, Any]:
+    """The booking as stored: the invitee with its scheduled event's name, times, hosts and location."""
+    event = event or {}
+    hosts = [
+        {"user": m.get("user"), "name": m.get("user_name"), "email": m.get("user_email")}
+        for m in event.get("memberships") or []
+        if isinstance(m, Mapping)
+    ]
+    return {
+        "invitee_uri": invitee.get("uri"),
+        "event_uri": invitee.get("event_uri") or event.get("uri"),
+        "status": invitee.get("status"),
+        "name": invitee.get("name"),
+        "email": invitee.get("email"),
+        "timezone": invitee.get("timezone"),
+        "event_name": invitee.get("event_name") or event.get("name"),
+        "start_time": invitee.get("start_time") or event.get("start_time"),
+        "end_time": invitee.get("end_time") or event.get("end_time"),
+        "hosts": hosts,
+        "location": event.get("location"),
+        "questions_and_answers": invitee.get("questions_and_answers") or [],
+        "tracking": invitee.get("tracking"),
+        "cancellation": invitee.get("cancellation"),
+        "no_show": invitee.get("no_show"),
+        "rescheduled_from": invitee.get("rescheduled_from"),
+        "rescheduled_to": invitee.get("rescheduled_to"),
+        "routing_form_submission": invitee.get("routing_form_submission"),
+    }
+
+
+def _event(detail_type: DetailType, key: tuple[object, ...], tenant: Any, **detail: Any) -> LifecycleEvent:
+    eid = event_id(detail_type, *key)
+    body = {"schema_version": SCHEMA_VERSION, "event_id": eid, "connection_id": tenant, **detail}
+    return LifecycleEvent(detail_type, eid, body)
+
+
+def _booking_of(invitee: Image, images: Images) -> dict[str, Any]:
+    event_uri = invitee.get("event_uri")
+    return booking(invitee, images.scheduled_event(event_uri) if isinstance(event_uri, str) else None)
+
+
+def _is_reschedule_half(image: Image) -> bool:
+    return bool(image.get("rescheduled") or image.get("rescheduled_to") or image.get("rescheduled_from"))
+
+
+def _complete_half(image: Image, link: str) -> bool:
+    """One half of a reschedule is known once it has its state, its start and its link."""
+    return bool(image.get("status") and image.get("start_time") and image.get(link))
+
+
+def _times(image: Image) -> dict[str, Any]:
+    return {"invitee_uri": image.get("uri"), "start_time": image.get("start_time"), "end_time": image.get("end_time")}
+
+
+def _rescheduled(before: Image, after: Image, images: Images) -> list[LifecycleEvent]:
+    """Exactly one per reschedule: from whichever half completes the pair, in either order."""
+    link, other_link = (
+        ("rescheduled_to", "rescheduled_from")
+        if after.get("rescheduled_to")
+        else ("rescheduled_from", "rescheduled_to")
+    )
+    if not _complete_half(after, link) or _complete_half(before, link):
+        return []
+    other = images.invitee(str(after[link]))
+    if other is None or not _complete_half(other, other_link):
+        return []
+    old, new = (after, other) if link == "rescheduled_to" else (other, after)
+    return [
+        _event(
+            DetailType.BOOKING_RESCHEDULED,
+            (old.get("uri"), new.get("uri")),
+            new.get("tenant") or old.get("tenant"),
+            booking=_booking_of(new, images),
+            old=_times(old),
+            new=_times(new),
+            cancellation=old.get("cancellation"),
+        )
+    ]
+
+
+def _invitee_events(before: Image, after: Image, images: Images) -> list[LifecycleEvent]:
+    uri, tenant = after.get("uri") or before.get("uri"), after.get("tenant") or before.get("tenant")
+    was, now = before.get("status"), after.get("status")
+    events: list[LifecycleEvent] = []
+    if now == "active" and was is None and not after.get("rescheduled_from"):
+        events.append(_event(DetailType.BOOKING_SCHEDULED, (uri,), tenant, booking=_booking_of(after, images)))
+    if now == "canceled" and was != "canceled" and not (after.get("rescheduled") or after.get("rescheduled_to")):
+        found = after.get("cancellation")
+        cancellation: Mapping[str, Any] = found if isinstance(found, Mapping) else {}
+        events.append(
+            _event(
+                DetailType.BOOKING_CANCELED,
+                (uri,),
+                tenant,
+                booking=_booking_of(after, images),
+                canceled_by={
+                    "type": cancellation.get("canceler_type"),
+                    "name": cancellation.get("canceled_by"),
+                    "reason": cancellation.get("reason"),
+                },
+            )
+        )
+    if _is_reschedule_half(after):
+        events.extend(_rescheduled(before, after, images))
+    if bool(before.get("no_show")) != bool(after.get("no_show")):
+        kind = DetailType.NO_SHOW_MARKED if after.get("no_show") else DetailType.NO_SHOW_CLEARED
+        events.append(_event(kind, (uri, after.get("nsv")), tenant, booking=_booking_of(after, images)))
+    return events
+
+
+def _submission_events(before: Image, after: Image, images: Images) -> list[LifecycleEvent]:
+    if before.get("uri") or not after.get("uri"):
+        return []
+    submitter = after.get("submitter")
+    led_to = (
+        images.invitee(submitter)
+        if isinstance(submitter, str) and after.get("submitter_type") in (None, "Invitee")
+        else None
+    )
+    submission = {
+        name: after.get(name)
+        for name in (
+            "uri",
+            "routing_form",
+            "submitter",
+            "submitter_type",
+            "questions_and_answers",
+            "tracking",
+            "result",
+            "created_at",
+        )
+    }
+    return [
+        _event(
+            DetailType.ROUTING_FORM_SUBMITTED,
+            (after["uri"],),
+            after.get("tenant"),
+            submission=submission,
+            booking=_booking_of(led_to, images) if led_to is not None else None,
+        )
+    ]

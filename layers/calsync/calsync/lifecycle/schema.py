@@ -1,0 +1,124 @@
+"""The shape of each lifecycle event's ``detail``: one pydantic model per detail-type, from
+which the committed JSON Schemas (``schemas/lifecycle/<detail-type>.v<version>.json``) are
+generated (``make schemas``). Tests check every emitted event against those files."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from calsync.lifecycle.events import SCHEMA_VERSION, DetailType
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Host(_Strict):
+    user: str | None
+    name: str | None
+    email: str | None
+
+
+class Booking(_Strict):
+    invitee_uri: str | None
+    event_uri: str | None
+    status: str | None
+    name: str | None
+    email: str | None
+    timezone: str | None
+    event_name: str | None
+    start_time: str | None
+    end_time: str | None
+    hosts: list[Host]
+    location: dict[str, Any] | None
+    questions_and_answers: list[dict[str, Any]]
+    tracking: dict[str, Any] | None
+    cancellation: dict[str, Any] | None
+    no_show: dict[str, Any] | None
+    rescheduled_from: str | None
+    rescheduled_to: str | None
+    routing_form_submission: str | None
+
+
+class Times(_Strict):
+    invitee_uri: str | None
+    start_time: str | None
+    end_time: str | None
+
+
+class CanceledBy(_Strict):
+    type: str | None
+    name: str | None
+    reason: str | None
+
+
+class Submission(_Strict):
+    uri: str
+    routing_form: str | None
+    submitter: str | None
+    submitter_type: str | None
+    questions_and_answers: list[dict[str, Any]] | None
+    tracking: dict[str, Any] | None
+    result: dict[str, Any] | None
+    created_at: str | None
+
+
+class _Detail(_Strict):
+    schema_version: Literal["1"]
+    event_id: str
+    connection_id: str | None
+
+
+class BookingDetail(_Detail):
+    """Booking Scheduled, Invitee No-Show Marked, Invitee No-Show Cleared."""
+
+    booking: Booking
+
+
+class RescheduledDetail(_Detail):
+    booking: Booking
+    old: Times
+    new: Times
+    cancellation: dict[str, Any] | None
+
+
+class CanceledDetail(_Detail):
+    booking: Booking
+    canceled_by: CanceledBy
+
+
+class RoutingFormDetail(_Detail):
+    submission: Submission
+    booking: Booking | None
+
+
+class ReminderDetail(_Detail):
+    """Booking Starting Soon (``lead_seconds`` before the start) and Booking Ended."""
+
+    booking: Booking
+    lead_seconds: int | None
+
+
+DETAIL_MODELS: dict[DetailType, type[_Detail]] = {
+    DetailType.BOOKING_SCHEDULED: BookingDetail,
+    DetailType.BOOKING_RESCHEDULED: RescheduledDetail,
+    DetailType.BOOKING_CANCELED: CanceledDetail,
+    DetailType.NO_SHOW_MARKED: BookingDetail,
+    DetailType.NO_SHOW_CLEARED: BookingDetail,
+    DetailType.ROUTING_FORM_SUBMITTED: RoutingFormDetail,
+    DetailType.BOOKING_STARTING_SOON: ReminderDetail,
+    DetailType.BOOKING_ENDED: ReminderDetail,
+}
+
+
+def json_schema(detail_type: DetailType) -> dict[str, Any]:
+    """The JSON Schema of a detail-type's ``detail`` (what ``make schemas`` writes)."""
+    schema = DETAIL_MODELS[detail_type].model_json_schema()
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": f"calsync/lifecycle/{detail_type.slug}.v{SCHEMA_VERSION}.json",
+        "title": f"calsync {detail_type.value} (detail, v{SCHEMA_VERSION})",
+        **{k: v for k, v in schema.items() if k != "title"},
+    }

@@ -1,0 +1,191 @@
+"""Lifecycle events from old vs new stored images: one per real change, none otherwise."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+import jsonschema
+import pytest
+
+from calsync.lifecycle.derive import Image, derive
+from calsync.lifecycle.events import DetailType, LifecycleEvent
+from calsync_dev.schemas import render, schema_path
+
+API = "https://api.calendly.com"
+OLD = f"{API}/scheduled_events/E1/invitees/I1"
+NEW = f"{API}/scheduled_events/E2/invitees/I2"
+
+
+def invitee(uri: str = OLD, **attributes: Any) -> dict[str, Any]:
+    event_uuid = uri.split("/")[-3]
+    base = {
+        "type": "invitee",
+        "uri": uri,
+        "tenant": "acme",
+        "status": "active",
+        "email": "ada@example.com",
+        "name": "Ada",
+        "event_uri": f"{API}/scheduled_events/{event_uuid}",
+        "event_name": "Demo",
+        "start_time": "2026-12-01T10:00:00Z",
+        "end_time": "2026-12-01T10:30:00Z",
+        "v": "2026-11-30T10:00:00.000000Z#0",
+    }
+    return {**base, **attributes}
+
+
+class Store:
+    """The related items derive may read (the other half of a reschedule, the event)."""
+
+    def __init__(self, *items: Mapping[str, Any]) -> None:
+        self.items = {str(i["uri"]): i for i in items}
+
+    def invitee(self, uri: str) -> Image | None:
+        return self.items.get(uri)
+
+    def scheduled_event(self, uri: str) -> Image | None:
+        return self.items.get(uri)
+
+
+HOSTED = {
+    "type": "event",
+    "uri": f"{API}/scheduled_events/E1",
+    "name": "Demo",
+    "location": {"type": "zoom", "join_url": "https://zoom.example/j/1"},
+    "memberships": [{"user": f"{API}/users/U1", "user_name": "Grace", "user_email": "grace@example.com"}],
+}
+
+
+def kinds(events: list[LifecycleEvent]) -> list[str]:
+    return [e.detail_type.value for e in events]
+
+
+def validate(events: list[LifecycleEvent]) -> list[LifecycleEvent]:
+    for event in events:
+        schema = json.loads(schema_path(event.detail_type).read_text())
+        jsonschema.validate(json.loads(json.dumps(event.detail)), schema)
+    return events
+
+
+def test_a_new_booking_is_scheduled_with_its_hosts_and_location() -> None:
+    # Given an invitee stored for the first time, under an event with a host
+    (event,) = validate(derive(None, invitee(), Store(HOSTED)))
+    # Then one Booking Scheduled carries the booking as stored
+    assert event.detail_type is DetailType.BOOKING_SCHEDULED
+    booking = event.detail["booking"]
+    assert (booking["email"], booking["start_time"], booking["location"]["type"]) == (
+        "ada@example.com",
+        "2026-12-01T10:00:00Z",
+        "zoom",
+    )
+    assert booking["hosts"] == [{"user": f"{API}/users/U1", "name": "Grace", "email": "grace@example.com"}]
+    assert event.detail["connection_id"] == "acme"
+
+
+def test_an_unchanged_write_publishes_nothing() -> None:
+    # Given a stream record whose images are equal (moto writes one for a stale delivery)
+    same = invitee(no_show={"uri": "x"})
+    # Then nothing is published
+    assert derive(same, same, Store()) == []
+
+
+def test_the_same_change_always_has_the_same_event_id() -> None:
+    first = derive(None, invitee(), Store())
+    again = derive(None, invitee(), Store())
+    assert [e.event_id for e in first] == [e.event_id for e in again]
+    assert len(first[0].event_id) == 32
+
+
+def test_a_cancellation_says_who_canceled_and_why() -> None:
+    # Given an active booking canceled by its host
+    cancellation = {"canceler_type": "host", "canceled_by": "Grace", "reason": "ill", "created_at": None}
+    events = validate(derive(invitee(), invitee(status="canceled", cancellation=cancellation), Store()))
+    # Then one Booking Canceled names the host and the reason
+    assert kinds(events) == ["Booking Canceled"]
+    assert events[0].detail["canceled_by"] == {"type": "host", "name": "Grace", "reason": "ill"}
+
+
+def old_half(**attributes: Any) -> dict[str, Any]:
+    return invitee(OLD, status="canceled", rescheduled=True, rescheduled_to=NEW, **attributes)
+
+
+def new_half(**attributes: Any) -> dict[str, Any]:
+    return invitee(
+        NEW, start_time="2026-12-02T10:00:00Z", end_time="2026-12-02T10:30:00Z", rescheduled_from=OLD, **attributes
+    )
+
+
+@pytest.mark.parametrize("first", ["old", "new"])
+def test_a_reschedule_is_one_event_whichever_half_arrives_first(first: str) -> None:
+    # Given the two halves of a reschedule stored one after the other, in either order
+    store = Store()
+    published: list[LifecycleEvent] = []
+    halves = {"old": (invitee(OLD), old_half()), "new": (None, new_half())}
+    for name in (first, "new" if first == "old" else "old"):
+        before, after = halves[name]
+        published += derive(before, after, store)
+        store.items[str(after["uri"])] = after
+    # Then exactly one Booking Rescheduled, with both invitees and both times, and no cancel/schedule
+    validate(published)
+    assert kinds(published) == ["Booking Rescheduled"]
+    detail = published[0].detail
+    assert detail["old"] == {
+        "invitee_uri": OLD,
+        "start_time": "2026-12-01T10:00:00Z",
+        "end_time": "2026-12-01T10:30:00Z",
+    }
+    assert detail["new"] == {
+        "invitee_uri": NEW,
+        "start_time": "2026-12-02T10:00:00Z",
+        "end_time": "2026-12-02T10:30:00Z",
+    }
+    assert detail["booking"]["invitee_uri"] == NEW
+
+
+def test_a_later_change_to_a_rescheduled_booking_does_not_reschedule_it_again() -> None:
+    # Given a complete reschedule pair
+    store = Store(old_half())
+    # When the new booking is later marked no-show
+    events = derive(new_half(), new_half(no_show={"uri": "m"}, nsv="v2"), store)
+    # Then only the no-show is published
+    assert kinds(events) == ["Invitee No-Show Marked"]
+
+
+def test_no_show_marked_then_cleared_are_two_events_and_a_new_mark_a_third() -> None:
+    marked = invitee(no_show={"uri": "m1"}, nsv="a")
+    cleared = invitee(no_show=None, nsv="b")
+    remarked = invitee(no_show={"uri": "m2"}, nsv="c")
+    events = validate(
+        derive(invitee(), marked, Store()) + derive(marked, cleared, Store()) + derive(cleared, remarked, Store())
+    )
+    assert kinds(events) == ["Invitee No-Show Marked", "Invitee No-Show Cleared", "Invitee No-Show Marked"]
+    assert len({e.event_id for e in events}) == 3
+
+
+def test_a_routing_form_submission_names_the_booking_it_led_to() -> None:
+    submission = {
+        "type": "routing_form_submission",
+        "uri": f"{API}/routing_form_submissions/S1",
+        "tenant": "acme",
+        "routing_form": f"{API}/routing_forms/F1",
+        "submitter": OLD,
+        "submitter_type": "Invitee",
+        "questions_and_answers": [{"question": "Team size?", "answer": "12"}],
+        "tracking": None,
+        "result": {"type": "event_type", "value": f"{API}/event_types/T1"},
+        "created_at": "2026-11-30T09:00:00Z",
+    }
+    (event,) = validate(derive(None, submission, Store(invitee())))
+    assert event.detail_type is DetailType.ROUTING_FORM_SUBMITTED
+    assert event.detail["booking"]["invitee_uri"] == OLD
+    # And storing it again publishes nothing
+    assert derive(submission, submission, Store(invitee())) == []
+
+
+@pytest.mark.parametrize("detail_type", list(DetailType))
+def test_the_committed_schemas_are_the_generated_ones(detail_type: DetailType) -> None:
+    # Given the schema files in schemas/lifecycle (written by `make schemas`)
+    # Then each is what the detail models generate: regenerate after changing a model
+    assert schema_path(detail_type).read_text() == render(detail_type)
