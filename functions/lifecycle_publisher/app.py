@@ -7,6 +7,7 @@ and the publish loses nothing.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
@@ -32,10 +33,21 @@ def services() -> compose.Publisher:
 def record_handler(record: DynamoDBRecord) -> None:
     ports = services()
     change = record.raw_event.get("dynamodb") or {}
-    events = publish_change(
-        stream_image(change.get("OldImage")), stream_image(change.get("NewImage")), images=ports.images, bus=ports.bus
+    published = publish_change(
+        stream_image(change.get("OldImage")),
+        stream_image(change.get("NewImage")),
+        images=ports.images,
+        bus=ports.bus,
+        schedules=ports.schedules,
+        leads=ports.leads,
+        now=datetime.now(UTC),
     )
-    for event in events:
+    if published.reminders.put or published.reminders.delete:
+        logger.info(
+            "reminders updated",
+            extra={"scheduled": len(published.reminders.put), "dropped": len(published.reminders.delete)},
+        )
+    for event in published.events:
         metrics.add_metric(name="LifecycleEventsPublished", unit=MetricUnit.Count, value=1)
         logger.info(
             "lifecycle event published",

@@ -21,6 +21,7 @@ from calsync.webhooks.routing import QueueKind
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_events import EventBridgeClient
+    from mypy_boto3_scheduler import EventBridgeSchedulerClient
     from mypy_boto3_secretsmanager import SecretsManagerClient
     from mypy_boto3_sqs import SQSClient
 
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
     from calsync.store.connections import DynamoConnectionRegistry
     from calsync.store.lifecycle import EventBridgePublisher, TableImages
     from calsync.store.queues import SqsDeliveryQueue
+    from calsync.store.schedules import SchedulerReminders
     from calsync.store.secrets import SecretsManagerSigningKeys
     from calsync.store.tokens import SecretsManagerOAuthApp, SecretsManagerTokenStore
 
@@ -96,16 +98,28 @@ def processor(settings: ProcessorSettings, *, dynamodb: DynamoDBClient | None = 
 class Publisher:
     images: TableImages
     bus: EventBridgePublisher
+    schedules: SchedulerReminders
+    leads: tuple[int, ...]
 
 
 def publisher(
-    settings: PublisherSettings, *, dynamodb: DynamoDBClient | None = None, events: EventBridgeClient | None = None
+    settings: PublisherSettings,
+    *,
+    dynamodb: DynamoDBClient | None = None,
+    events: EventBridgeClient | None = None,
+    scheduler: EventBridgeSchedulerClient | None = None,
 ) -> Publisher:
+    """The lifecycle publisher's and the reminder function's services."""
     from calsync.store.lifecycle import EventBridgePublisher, TableImages
+    from calsync.store.schedules import SchedulerReminders
 
     return Publisher(
         images=TableImages(settings.bookings_table_name, dynamodb),
         bus=EventBridgePublisher(settings.event_bus_name, events),
+        schedules=SchedulerReminders(
+            settings.schedule_group_name, settings.reminder_target_arn, settings.scheduler_role_arn, scheduler
+        ),
+        leads=settings.reminder_lead_seconds,
     )
 
 

@@ -9,7 +9,7 @@ import os
 from collections.abc import Mapping
 from typing import Annotated, Any, Self
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt, field_validator, model_validator
 
 from calsync.webhooks.routing import QueueKind
 
@@ -55,10 +55,22 @@ class ProcessorSettings(_Settings):
 
 
 class PublisherSettings(_Settings):
-    """The lifecycle publisher: the table it reads related items from, the bus it writes to."""
+    """The lifecycle publisher and the reminder function: the table they read, the bus they
+    write to, and where reminders are scheduled (lead times in seconds, e.g. ``86400,3600``)."""
 
     bookings_table_name: Name
     event_bus_name: Name
+    schedule_group_name: Name
+    reminder_target_arn: Name
+    scheduler_role_arn: Name
+    reminder_lead_seconds: tuple[PositiveInt, ...] = (86_400, 3_600)
+
+    @field_validator("reminder_lead_seconds", mode="before")
+    @classmethod
+    def _leads(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return tuple(int(part) for part in value.replace(" ", "").split(",") if part)
+        return value
 
 
 class ConnectionSettings(_Settings):

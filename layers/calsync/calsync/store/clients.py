@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_events import EventBridgeClient
+    from mypy_boto3_scheduler import EventBridgeSchedulerClient
     from mypy_boto3_secretsmanager import SecretsManagerClient
     from mypy_boto3_sqs import SQSClient
 
@@ -47,7 +48,14 @@ def events() -> EventBridgeClient:
     return boto3.client("events", config=_config())
 
 
+@cache
+def scheduler() -> EventBridgeSchedulerClient:
+    import boto3
+
+    return boto3.client("scheduler", config=_config())
+
+
 def reset() -> None:
     """Forget every client (tests switch endpoints and credentials between cases)."""
-    for factory in (sqs, dynamodb, secretsmanager, events):
+    for factory in (sqs, dynamodb, secretsmanager, events, scheduler):
         factory.cache_clear()

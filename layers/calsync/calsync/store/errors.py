@@ -11,7 +11,8 @@ from calsync.errors import DependencyUnavailable
 
 # The AWS answers calsync expects and treats as outcomes, not failures.
 CONDITION_FAILED = "ConditionalCheckFailedException"  # DynamoDB: the write's condition was false
-NOT_FOUND = "ResourceNotFoundException"  # Secrets Manager: no such secret
+NOT_FOUND = "ResourceNotFoundException"  # Secrets Manager, Scheduler: no such resource
+CONFLICT = "ConflictException"  # Scheduler: a schedule of that name exists
 
 
 def error_code(exc: ClientError) -> str:

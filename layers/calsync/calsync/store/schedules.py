@@ -1,0 +1,57 @@
+"""Reminders as EventBridge Scheduler one-time schedules (``at(...)``, deleted after they
+fire), one schedule group per stage; each targets the reminder function with the reminder's
+payload."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from calsync.lifecycle.reminders import Reminder
+from calsync.store import clients
+from calsync.store.errors import CONFLICT, NOT_FOUND, unless
+
+if TYPE_CHECKING:
+    from mypy_boto3_scheduler import EventBridgeSchedulerClient
+
+
+class SchedulerReminders:
+    def __init__(
+        self, group: str, target_arn: str, role_arn: str, client: EventBridgeSchedulerClient | None = None
+    ) -> None:
+        self.group = group
+        self.target_arn = target_arn
+        self.role_arn = role_arn
+        self._client = client
+
+    @property
+    def client(self) -> EventBridgeSchedulerClient:
+        return self._client or clients.scheduler()
+
+    def _schedule(self, reminder: Reminder) -> dict[str, Any]:
+        return {
+            "Name": reminder.name,
+            "GroupName": self.group,
+            "ScheduleExpression": f"at({reminder.at.strftime('%Y-%m-%dT%H:%M:%S')})",
+            "ScheduleExpressionTimezone": "UTC",
+            "FlexibleTimeWindow": {"Mode": "OFF"},
+            "ActionAfterCompletion": "DELETE",
+            "Target": {
+                "Arn": self.target_arn,
+                "RoleArn": self.role_arn,
+                "Input": json.dumps(reminder.payload(), separators=(",", ":")),
+                "RetryPolicy": {"MaximumEventAgeInSeconds": 3600, "MaximumRetryAttempts": 10},
+            },
+        }
+
+    def put(self, reminder: Reminder) -> None:
+        """Create the schedule, or move it if one of that name exists."""
+        request = self._schedule(reminder)
+        if unless(CONFLICT, "scheduler:CreateSchedule", lambda: self.client.create_schedule(**request)) is None:
+            unless(NOT_FOUND, "scheduler:UpdateSchedule", lambda: self.client.update_schedule(**request))
+
+    def delete(self, name: str) -> None:
+        """Drop the schedule (already gone, e.g. fired and deleted, is fine)."""
+        unless(
+            NOT_FOUND, "scheduler:DeleteSchedule", lambda: self.client.delete_schedule(Name=name, GroupName=self.group)
+        )
