@@ -12,8 +12,18 @@ import pytest
 import calsync
 
 PACKAGE = Path(calsync.__file__).resolve().parent
-DOMAIN = ("calsync.webhooks", "calsync.bookings", "calsync.connections")
-ADAPTERS = ("calsync.store", "calsync.calendly.client", "calsync.compose", "boto3", "botocore", "httpx", "mypy_boto3")
+DOMAIN = ("calsync.webhooks", "calsync.bookings", "calsync.connections", "calsync.lifecycle")
+ADAPTERS = (
+    "calsync.store",
+    "calsync.calendly.client",
+    "calsync.outbound",
+    "calsync.compose",
+    "boto3",
+    "botocore",
+    "httpx",
+    "mypy_boto3",
+    "urllib.request",
+)
 
 
 def _module_name(path: Path) -> str:

@@ -14,7 +14,14 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from calsync.config import ConnectionSettings, ProcessorSettings, PublisherSettings, ReceiverSettings
+from calsync.config import (
+    ConnectionSettings,
+    ForwarderSettings,
+    ProcessorSettings,
+    PublisherSettings,
+    ReceiverSettings,
+    SlackSettings,
+)
 from calsync.webhooks.receiver import ReceiverLimits
 from calsync.webhooks.routing import QueueKind
 
@@ -31,6 +38,7 @@ if TYPE_CHECKING:
     from calsync.connections.records import Connection
     from calsync.store.bookings import DynamoBookingsRepository
     from calsync.store.connections import DynamoConnectionRegistry
+    from calsync.store.endpoints import EndpointSecret
     from calsync.store.lifecycle import EventBridgePublisher, TableImages
     from calsync.store.queues import SqsDeliveryQueue
     from calsync.store.schedules import SchedulerReminders
@@ -121,6 +129,23 @@ def publisher(
         ),
         leads=settings.reminder_lead_seconds,
     )
+
+
+# --- consumers: Slack and the signed HTTP forwarder ---------------------------------------------
+
+
+def slack_endpoint(settings: SlackSettings, *, secretsmanager: SecretsManagerClient | None = None) -> EndpointSecret:
+    from calsync.store.endpoints import EndpointSecret
+
+    return EndpointSecret(settings.slack_secret_name, client=secretsmanager)
+
+
+def forward_endpoint(
+    settings: ForwarderSettings, *, secretsmanager: SecretsManagerClient | None = None
+) -> EndpointSecret:
+    from calsync.store.endpoints import EndpointSecret
+
+    return EndpointSecret(settings.forward_secret_name, client=secretsmanager)
 
 
 # --- connections (refresher, watchdog, OAuth callback, CLI) -----------------------------------

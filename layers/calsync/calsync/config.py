@@ -73,6 +73,27 @@ class PublisherSettings(_Settings):
         return value
 
 
+class SlackSettings(_Settings):
+    """The Slack notifier: the secret holding the incoming-webhook URL, and which personal
+    fields messages may show (comma-separated: ``name``, ``email``, ``answers``)."""
+
+    slack_secret_name: Name
+    slack_personal_fields: frozenset[str] = frozenset({"name"})
+
+    @field_validator("slack_personal_fields", mode="before")
+    @classmethod
+    def _fields(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return frozenset(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+
+class ForwarderSettings(_Settings):
+    """The signed HTTP forwarder: the secret holding ``url`` and ``signing_secret``."""
+
+    forward_secret_name: Name
+
+
 class ConnectionSettings(_Settings):
     """The token refresher, the subscription watchdog, the OAuth callback and the CLI."""
 

@@ -1,0 +1,43 @@
+"""Signed HTTP forwarder Lambda: lifecycle events (from the bus, through its queue) POSTed
+to the configured endpoint with Standard Webhooks signatures. A failed post is retried by
+the queue with back-off, then dead-lettered (alarmed)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from functools import cache
+from typing import TYPE_CHECKING, Any
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from calsync import compose, outbound
+from calsync.config import ForwarderSettings
+from calsync.lifecycle.forward import forward
+from calsync.observability import MetricUnit, logger, metrics
+
+if TYPE_CHECKING:
+    from calsync.store.endpoints import EndpointSecret
+
+processor = BatchProcessor(event_type=EventType.SQS)
+
+
+@cache
+def services() -> EndpointSecret:
+    return compose.forward_endpoint(ForwarderSettings.from_env())
+
+
+def record_handler(record: SQSRecord) -> None:
+    event: dict[str, Any] = json.loads(record.body)
+    forward(event, endpoint=services().get(), send=outbound.post, now=datetime.now(UTC))
+    metrics.add_metric(name="EventsForwarded", unit=MetricUnit.Count, value=1)
+    logger.info("event forwarded", extra={"detail_type": event.get("detail-type")})
+
+
+@logger.inject_lambda_context
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+    return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

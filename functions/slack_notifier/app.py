@@ -1,0 +1,43 @@
+"""Slack notifier Lambda: lifecycle events (from the bus, through its queue) to a Slack
+incoming webhook. A failed post is retried by the queue, then dead-lettered (alarmed)."""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from typing import TYPE_CHECKING, Any
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from calsync import compose, outbound
+from calsync.config import SlackSettings
+from calsync.lifecycle.slack import notify_slack
+from calsync.observability import MetricUnit, logger, metrics
+
+if TYPE_CHECKING:
+    from calsync.store.endpoints import EndpointSecret
+
+processor = BatchProcessor(event_type=EventType.SQS)
+
+
+@cache
+def services() -> tuple[SlackSettings, EndpointSecret]:
+    settings = SlackSettings.from_env()
+    return settings, compose.slack_endpoint(settings)
+
+
+def record_handler(record: SQSRecord) -> None:
+    settings, endpoint = services()
+    event: dict[str, Any] = json.loads(record.body)
+    if notify_slack(event, endpoint=endpoint.get(), fields=settings.slack_personal_fields, send=outbound.post):
+        metrics.add_metric(name="SlackNotificationsSent", unit=MetricUnit.Count, value=1)
+        logger.info("slack notified", extra={"detail_type": event.get("detail-type")})
+
+
+@logger.inject_lambda_context
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+    return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
