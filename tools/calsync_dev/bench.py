@@ -136,6 +136,80 @@ def bench_processor(iterations: int) -> dict[str, float]:
     return figures
 
 
+class _StubEvents:
+    """EventBridge as the publisher sees it: every entry accepted."""
+
+    def put_events(self, **kwargs: Any) -> dict[str, Any]:
+        return {"FailedEntryCount": 0, "Entries": [{"EventId": "x"} for _ in kwargs["Entries"]]}
+
+
+class _StubSchedules:
+    def put(self, reminder: Any) -> None:
+        pass
+
+    def delete(self, name: str) -> None:
+        pass
+
+
+def bench_lifecycle(iterations: int) -> dict[str, float]:
+    """One changed record of the table's stream: images decoded, the event derived (its
+    scheduled event read back, stubbed), published (client stubbed), reminders planned."""
+    from calsync.lifecycle.publish import publish_change
+    from calsync.store.dynamo import serialise_item
+    from calsync.store.lifecycle import EventBridgePublisher, TableImages, stream_image
+
+    api = "https://api.calendly.com/scheduled_events/E1"
+    event_item = {
+        "PK": "EVENT#E1",
+        "SK": "EVENT",
+        "type": "event",
+        "uri": api,
+        "name": "Demo",
+        "location": {"type": "zoom"},
+    }
+    invitee = {
+        "PK": "EVENT#E1",
+        "SK": "INVITEE#I1",
+        "type": "invitee",
+        "uri": f"{api}/invitees/I1",
+        "tenant": "bench",
+        "status": "active",
+        "email": "ada@example.com",
+        "name": "Ada",
+        "event_uri": api,
+        "event_name": "Demo",
+        "start_time": "2030-12-01T10:00:00Z",
+        "end_time": "2030-12-01T10:30:00Z",
+        "questions_and_answers": [{"question": "Team?", "answer": "12", "position": 0}],
+        "tracking": {"utm_source": "ads"},
+        "v": "2026-11-30T10:00:00.000000Z#0",
+    }
+    record = {"NewImage": serialise_item(invitee)}
+
+    class _Table:
+        def get_item(self, **_: Any) -> dict[str, Any]:
+            return {"Item": serialise_item(event_item)}
+
+    images = TableImages("bench", _Table())  # type: ignore[arg-type]
+    bus = EventBridgePublisher("bench", _StubEvents())  # type: ignore[arg-type]
+    now = datetime.fromtimestamp(NOW, UTC)
+
+    def one() -> None:
+        published = publish_change(
+            stream_image(record.get("OldImage")),
+            stream_image(record["NewImage"]),
+            images=images,
+            bus=bus,
+            schedules=_StubSchedules(),
+            leads=(86_400, 3_600),
+            now=now,
+        )
+        assert len(published.events) == 1
+
+    timing = _time(one, iterations)
+    return {"lifecycle_changed_record_p50_us": timing.p50_us, "lifecycle_changed_record_p99_us": timing.p99_us}
+
+
 _IMPORT_FUNCTION = """
 import importlib.util, sys, time
 sys.path.insert(0, {layer!r})
@@ -217,6 +291,12 @@ def render(figures: dict[str, float]) -> str:
             "processor_routing_form_submission_created_p99_us",
             "µs",
         ),
+        (
+            "lifecycle event, per changed record",
+            "lifecycle_changed_record_p50_us",
+            "lifecycle_changed_record_p99_us",
+            "µs",
+        ),
     ]
     lines = [f"{'measure':<42} {'p50':>10} {'p99':>10}", "-" * 64]
     for label, p50, p99, unit in rows:
@@ -251,6 +331,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     figures: dict[str, Any] = {}
     figures.update(bench_receiver(args.iterations))
     figures.update(bench_processor(args.iterations))
+    figures.update(bench_lifecycle(args.iterations))
     figures.update(bench_cold(args.runs))
     figures["python"] = sys.version.split()[0]
     figures["machine"] = os.uname().machine

@@ -23,8 +23,15 @@ def test_processor_bench_covers_every_processed_event_kind() -> None:
     }
 
 
+def test_lifecycle_bench_publishes_one_event_per_changed_record() -> None:
+    # When the lifecycle measure runs (it asserts one event per record as it goes)
+    figures = bench.bench_lifecycle(5)
+    # Then it reports the per-record cost
+    assert figures["lifecycle_changed_record_p50_us"] > 0
+
+
 def test_the_table_shows_every_figure_with_its_target() -> None:
-    figures = {**bench.bench_receiver(5), **bench.bench_processor(5)}
+    figures = {**bench.bench_receiver(5), **bench.bench_processor(5), **bench.bench_lifecycle(5)}
     figures.update({"cold_floor_ms": 1.0, "cold_floor_rss_mb": 1.0})
     for name in ("receiver", "processor"):
         for suffix in ("ms", "ratio", "with_clients_ms", "with_clients_ratio", "rss_mb"):
