@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -13,7 +14,7 @@ from calsync.store import clients
 from calsync.store.keys import KEY_ATTRIBUTES
 from calsync.store.views import ITEM_TYPES, Booking, StoredDelivery
 from calsync_dev.events import api_gateway_event
-from tests.factories import KEY, event_body, fixture_bodies, vary
+from tests.factories import KEY, event_body, event_json, fixture_bodies, vary
 from tests.integration.conftest import Pipeline
 
 EVENT_UUID = "DEMOEVENT0000001"
@@ -190,13 +191,53 @@ def test_the_design_queries_answer_in_one_query_each(pipeline: Pipeline) -> None
     assert event.submissions == []
     grace = pipeline.repo.bookings_by_email("Grace@Example.com")
     assert [b.start_time for b in grace] == ["2026-12-02T10:00:00Z", "2026-12-03T10:00:00Z"]
-    from datetime import UTC, datetime
-
     window = pipeline.repo.events_for_tenant(
         "acme", start=datetime(2026, 12, 2, tzinfo=UTC), end=datetime(2026, 12, 4, tzinfo=UTC)
     )
     assert [e.uri.rsplit("/", 1)[-1] for e in window] == ["DEMOEVENT0000002", "DEMOEVENT0000003"]
     assert [e.event_uuid for e in window] == ["DEMOEVENT0000002", "DEMOEVENT0000003"]
+
+
+def post_booking_at(pipeline: Pipeline, n: int, start: str) -> None:
+    """Grace books event ``SUBSECONDEVENT000<n>`` starting at ``start``."""
+    body = event_json("invitee_created.json")
+    event_uri = f"https://api.calendly.com/scheduled_events/SUBSECONDEVENT000{n}"
+    body["payload"].update(email="grace@example.com", event=event_uri, uri=f"{event_uri}/invitees/SUBSECINVITEE00{n}")
+    body["payload"]["scheduled_event"].update(uri=event_uri, start_time=start, end_time=start)
+    pipeline.post(json.dumps(body).encode())
+
+
+@pytest.mark.parametrize(
+    ("window", "expected"),
+    [
+        (("10:00:00", "10:00:01"), ["10:00:00", "10:00:00.5", "10:00:01"]),
+        (("10:00:00.5", "10:00:00.5"), ["10:00:00.5"]),
+        (("10:00:00", "10:00:00"), ["10:00:00"]),
+        (("10:00:00.000001", "10:00:00.999999"), ["10:00:00.5"]),
+        (("10:00:00.6", "10:00:02"), ["10:00:01"]),
+        (("09:00:00", "10:00:00.4"), ["09:59:59.9", "10:00:00"]),
+    ],
+)
+def test_date_windows_compare_sub_second_start_times_as_times(
+    pipeline: Pipeline, window: tuple[str, str], expected: list[str]
+) -> None:
+    # Given bookings (and their events) starting around 10:00, one of them at 10:00:00.5
+    starts = ["09:59:59.9", "10:00:00", "10:00:00.5", "10:00:01"]
+    for n, start in enumerate(reversed(starts)):
+        post_booking_at(pipeline, n, f"2026-12-01T{start}Z")
+    pipeline.drain()
+    lo, hi = (datetime.fromisoformat(f"2026-12-01T{t}+00:00") for t in window)
+    # When a window is asked of both indexes
+    by_email = pipeline.repo.bookings_by_email("grace@example.com", start=lo, end=hi)
+    by_tenant = pipeline.repo.events_for_tenant("acme", start=lo, end=hi)
+    # Then exactly the starts inside it come back, in time order
+    at = [datetime.fromisoformat(f"2026-12-01T{t}+00:00") for t in expected]
+    assert [datetime.fromisoformat(b.start_time or "") for b in by_email] == at
+    assert [datetime.fromisoformat(e.start_time or "") for e in by_tenant] == at
+    # And without bounds every booking comes back, in time order
+    everything = pipeline.repo.bookings_by_email("grace@example.com")
+    assert [b.start_time for b in everything] == sorted((b.start_time or "" for b in everything), key=datetime.fromisoformat)
+    assert len(everything) == len(starts)
 
 
 @pytest.mark.parametrize(
