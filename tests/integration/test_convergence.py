@@ -162,3 +162,24 @@ def test_on_moto_shuffled_deliveries_converge_and_the_fake_agrees(
     # Then it converges too, to the same state the in-memory fake reaches
     assert actual == expected
     assert final_state(FakeDynamoDB(), order, extra) == expected
+
+
+def test_a_duplicate_or_an_older_representation_with_nothing_new_writes_nothing() -> None:
+    # Given Kay's current-shape delivery and a newer 2020-shape one are stored
+    client = FakeDynamoDB()
+    repo = DynamoBookingsRepository("no-churn", client)
+    older, newer = representation(T0, "active", "Kay", "current"), representation(T1, "active", "Kay", "2020")
+
+    def apply(body: bytes) -> bool:
+        delivery = delivery_for(body, connection_id="acme", received_at=RECEIVED)
+        attributes = {k: {"stringValue": v} for k, v in message_attributes(delivery).items()}
+        return process_message(body, attributes, repo, now=NOW, archive_ttl=timedelta(days=90)).changed
+
+    assert apply(newer)
+    assert apply(older)  # the older one still added the start time
+    stored = copy.deepcopy(client.items)
+    # When either arrives again
+    # Then neither changes anything (not even a rewrite of the same values)
+    assert not apply(older)
+    assert not apply(newer)
+    assert client.items == stored

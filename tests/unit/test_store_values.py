@@ -84,7 +84,8 @@ def test_index_sort_keys_order_as_times_and_windows_read_both_spellings() -> Non
     assert lo <= keys.email_sk(half, "I1") <= hi  # within the bounds' second ...
     assert not keys.in_window(keys.email_sk(half, "I1"), start, end)  # ... but after the end
     assert keys.in_window(legacy, start, end)
-    assert keys.in_window("~#I1", start, None) and not keys.in_window("~#I1", start, end)
+    assert keys.in_window("~#I1", start, None)
+    assert not keys.in_window("~#I1", start, end)
 
 
 def test_a_token_secret_keeps_its_stored_format_and_reads_back() -> None:

@@ -283,7 +283,9 @@ class DynamoBookingsRepository:
             KeyConditionExpression=f"{index}PK = :pk AND {sort} BETWEEN :lo AND :hi",
             ExpressionAttributeValues={":pk": {"S": pk}, ":lo": {"S": lo}, ":hi": {"S": hi}},
         )
-        found = [(keys.start_of(item[sort]), item[sort], item) for item in items if keys.in_window(item[sort], start, end)]
+        found = [
+            (keys.start_of(item[sort]), item[sort], item) for item in items if keys.in_window(item[sort], start, end)
+        ]
         found.sort(key=lambda entry: (entry[0] is None, entry[0] or datetime.min.replace(tzinfo=UTC), entry[1]))
         return [item for _, _, item in found]
 
