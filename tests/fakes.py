@@ -1,8 +1,8 @@
 """A tiny in-memory DynamoDB client for the expressions the repository emits.
 
-It understands exactly: ``SET a = :v, b = if_not_exists(b, :v)`` updates, and the
-conditions ``attribute_not_exists(x)`` and ``attribute_not_exists(x) OR x < :v``. Anything
-else raises, so a new expression cannot silently pass. The convergence tests check that
+It understands exactly: ``SET a = :v, b = if_not_exists(b, :v)`` updates, and conditions
+that are an ``OR`` of ``attribute_not_exists(x)`` and ``x < :v`` terms. Anything else
+raises, so a new expression cannot silently pass. The convergence tests check that
 it ends in the same state as moto for the same deliveries.
 """
 
@@ -16,7 +16,7 @@ from botocore.exceptions import ClientError
 
 _SET = re.compile(r"^(#\w+) = (?:(:\w+)|if_not_exists\((#\w+), (:\w+)\))$")
 _NOT_EXISTS = re.compile(r"^attribute_not_exists\((#?\w+)\)$")
-_NEWER = re.compile(r"^attribute_not_exists\((#\w+)\) OR (#\w+) < (:\w+)$")
+_LESS = re.compile(r"^(#\w+) < (:\w+)$")
 
 
 class FakeDynamoDB:
@@ -31,18 +31,17 @@ class FakeDynamoDB:
     ) -> None:
         if condition is None:
             return
-        if m := _NEWER.match(condition):
-            attr = names[m.group(1)]
-            stored = (item or {}).get(attr)
-            if stored is None or stored["S"] < values[m.group(3)]["S"]:
-                return
-        elif m := _NOT_EXISTS.match(condition):
-            attr = names.get(m.group(1), m.group(1))
-            if item is None or attr not in item:
-                return
-        else:
-            raise AssertionError(f"fake cannot evaluate condition {condition!r}")
+        if any(self._holds(item, term, names, values) for term in condition.split(" OR ")):
+            return
         raise ClientError({"Error": {"Code": "ConditionalCheckFailedException", "Message": "failed"}}, "Write")
+
+    def _holds(self, item: dict[str, Any] | None, term: str, names: dict[str, str], values: dict[str, Any]) -> bool:
+        if m := _NOT_EXISTS.match(term):
+            return item is None or names.get(m.group(1), m.group(1)) not in item
+        if m := _LESS.match(term):
+            stored = (item or {}).get(names[m.group(1)])
+            return stored is not None and bool(stored["S"] < values[m.group(2)]["S"])
+        raise AssertionError(f"fake cannot evaluate condition {term!r}")
 
     def update_item(self, **kw: Any) -> dict[str, Any]:
         key = self._key(kw["Key"])

@@ -1,24 +1,32 @@
 """Property: any order and any duplication of the same deliveries converge to the state
-that processing them once, in order, gives (DESIGN.md §4)."""
+that processing them once, in order, gives (DESIGN.md §4).
+
+Besides the events/ deliveries, each example draws a few representations of one more
+invitee from small domains (two ``updated_at`` values, both statuses, two names, the
+current and the 2020 shape), so the generator makes exact ties with different content and
+2020-shape/current-shape pairs in both orders of age."""
 
 from __future__ import annotations
 
+import copy
 import itertools
+import json
 import os
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from calsync.processing import process_message
 from calsync.store.bookings import DynamoBookingsRepository
-from calsync.webhooks.delivery import message_attributes
+from calsync.webhooks.delivery import Delivery, message_attributes
 from calsync_dev.events import delivery_for
 from calsync_dev.template import create_table, load
-from tests.factories import event_body, vary
+from tests.factories import event_body, event_json, vary
 from tests.fakes import FakeDynamoDB
 
 NOW = datetime(2026, 12, 5, tzinfo=UTC)
@@ -35,18 +43,45 @@ BODIES = [
     event_body("routing_form_submission_created.json"),
     event_body("unknown_event.json"),
 ]
-DELIVERIES = [delivery_for(body, connection_id="acme", received_at=RECEIVED) for body in BODIES]
 _tables = itertools.count()
 TABLE = load()["Resources"]["BookingsTable"]
+T0, T1 = "2026-11-21T08:00:00.000000Z", "2026-11-21T08:05:00.000000Z"
+KAY = "https://api.calendly.com/scheduled_events/DEMOEVENT0000001/invitees/INVITEE00000009"
 
 
-def final_state(client: Any, order: list[int]) -> list[dict[str, Any]]:
+def representation(updated_at: str, status: str, name: str, shape: str) -> bytes:
+    """One delivery of invitee Kay: ``shape`` "2020" has no ``created_by`` and no
+    ``scheduled_event`` (so no start time); "current" has both."""
+    data = copy.deepcopy(event_json("invitee_created.json"))
+    data["event"] = "invitee.canceled" if status == "canceled" else "invitee.created"
+    data["created_at"] = updated_at
+    data["payload"].update(uri=KAY, email="kay@example.com", updated_at=updated_at, status=status, name=name)
+    if shape == "2020":
+        del data["created_by"], data["payload"]["scheduled_event"]
+    return json.dumps(data).encode()
+
+
+REPRESENTATIONS = st.builds(
+    representation,
+    st.sampled_from([T0, T1]),
+    st.sampled_from(["active", "canceled"]),
+    st.sampled_from(["Kay", "Kay Nakamura"]),
+    st.sampled_from(["current", "2020"]),
+)
+
+
+def deliveries(extra: Sequence[bytes] = ()) -> list[Delivery]:
+    return [delivery_for(body, connection_id="acme", received_at=RECEIVED) for body in [*BODIES, *extra]]
+
+
+def final_state(client: Any, order: list[int], extra: Sequence[bytes] = ()) -> list[dict[str, Any]]:
     table = f"convergence-{next(_tables)}"
     if not isinstance(client, FakeDynamoDB):
         create_table(client, TABLE, table)
     repo = DynamoBookingsRepository(table, client)
+    batch = deliveries(extra)
     for index in order:
-        delivery = DELIVERIES[index]
+        delivery = batch[index]
         attributes = {k: {"stringValue": v} for k, v in message_attributes(delivery).items()}
         result = process_message(delivery.body, attributes, repo, now=NOW, archive_ttl=timedelta(days=90))
         assert result.quarantined is None
@@ -61,11 +96,30 @@ def dynamodb(aws: None) -> Any:
 
 @pytest.fixture
 def expected(dynamodb: Any) -> list[dict[str, Any]]:
-    return final_state(dynamodb, list(range(len(DELIVERIES))))
+    return final_state(dynamodb, list(range(len(BODIES))))
 
 
-ORDERS = st.lists(st.integers(0, len(DELIVERIES) - 1), max_size=len(DELIVERIES)).flatmap(
-    lambda extra: st.permutations(list(range(len(DELIVERIES))) + extra)
+def orders(count: int) -> st.SearchStrategy[list[int]]:
+    """Each of ``count`` deliveries at least once, some again, in any order."""
+    return st.lists(st.integers(0, count - 1), max_size=count).flatmap(
+        lambda again: st.permutations(list(range(count)) + again)
+    )
+
+
+LAST = len(BODIES)  # the index of the first extra delivery
+# (a) an exact tie with different content, the second one first
+TIE = (
+    [representation(T0, "active", "Kay", "current"), representation(T0, "active", "Kay Nakamura", "current")],
+    [*range(LAST), LAST + 1, LAST],
+)
+# (b) the newer 2020-shape delivery first, then the older one that carries the start time
+OLDER_FACTS = (
+    [representation(T0, "active", "Kay", "current"), representation(T1, "active", "Kay", "2020")],
+    [*range(LAST), LAST + 1, LAST],
+)
+# extra representations of Kay, then an order of every delivery (with duplicates)
+CASES = st.lists(REPRESENTATIONS, min_size=1, max_size=4, unique=True).flatmap(
+    lambda extra: st.tuples(st.just(extra), orders(len(BODIES) + len(extra)))
 )
 
 
@@ -80,23 +134,52 @@ def test_in_order_state_is_what_the_deliveries_say(expected: list[dict[str, Any]
 
 
 @settings(max_examples=int(os.environ.get("CALSYNC_CONVERGENCE_EXAMPLES", "400")), deadline=None)
-@given(ORDERS)
-def test_any_permutation_and_duplication_converges_to_in_order_state(order: list[int]) -> None:
+@given(CASES)
+@example(TIE)
+@example(OLDER_FACTS)
+def test_any_permutation_and_duplication_converges_to_in_order_state(case: tuple[list[bytes], list[int]]) -> None:
+    extra, order = case
     # Given the in-order, once-each result of the real repository code
-    expected = final_state(FakeDynamoDB(), list(range(len(DELIVERIES))))
+    expected = final_state(FakeDynamoDB(), list(range(len(BODIES) + len(extra))), extra)
     # When the same deliveries arrive shuffled and duplicated
-    actual = final_state(FakeDynamoDB(), order)
+    actual = final_state(FakeDynamoDB(), order, extra)
     # Then the table ends in exactly the same state
     assert actual == expected
 
 
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(ORDERS)
+@given(CASES)
+@example(TIE)
+@example(OLDER_FACTS)
 def test_on_moto_shuffled_deliveries_converge_and_the_fake_agrees(
-    dynamodb: Any, expected: list[dict[str, Any]], order: list[int]
+    dynamodb: Any, case: tuple[list[bytes], list[int]]
 ) -> None:
-    # Given DynamoDB (moto) evaluating the real condition expressions
-    actual = final_state(dynamodb, order)
+    extra, order = case
+    # Given DynamoDB (moto) evaluating the real condition expressions, in order
+    expected = final_state(dynamodb, list(range(len(BODIES) + len(extra))), extra)
+    # When the deliveries arrive shuffled and duplicated
+    actual = final_state(dynamodb, order, extra)
     # Then it converges too, to the same state the in-memory fake reaches
     assert actual == expected
-    assert final_state(FakeDynamoDB(), order) == expected
+    assert final_state(FakeDynamoDB(), order, extra) == expected
+
+
+def test_a_duplicate_or_an_older_representation_with_nothing_new_writes_nothing() -> None:
+    # Given Kay's current-shape delivery and a newer 2020-shape one are stored
+    client = FakeDynamoDB()
+    repo = DynamoBookingsRepository("no-churn", client)
+    older, newer = representation(T0, "active", "Kay", "current"), representation(T1, "active", "Kay", "2020")
+
+    def apply(body: bytes) -> bool:
+        delivery = delivery_for(body, connection_id="acme", received_at=RECEIVED)
+        attributes = {k: {"stringValue": v} for k, v in message_attributes(delivery).items()}
+        return process_message(body, attributes, repo, now=NOW, archive_ttl=timedelta(days=90)).changed
+
+    assert apply(newer)
+    assert apply(older)  # the older one still added the start time
+    stored = copy.deepcopy(client.items)
+    # When either arrives again
+    # Then neither changes anything (not even a rewrite of the same values)
+    assert not apply(older)
+    assert not apply(newer)
+    assert client.items == stored

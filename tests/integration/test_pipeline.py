@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -13,7 +14,7 @@ from calsync.store import clients
 from calsync.store.keys import KEY_ATTRIBUTES
 from calsync.store.views import ITEM_TYPES, Booking, StoredDelivery
 from calsync_dev.events import api_gateway_event
-from tests.factories import KEY, event_body, fixture_bodies, vary
+from tests.factories import KEY, event_body, event_json, fixture_bodies, vary
 from tests.integration.conftest import Pipeline
 
 EVENT_UUID = "DEMOEVENT0000001"
@@ -79,6 +80,50 @@ def test_canceled_wins_a_tie_on_updated_at(pipeline: Pipeline) -> None:
         pipeline.post(body)
         pipeline.drain()
     assert invitee(pipeline, EVENT_UUID, "INVITEE00000001").status == "canceled"
+
+
+def current_and_2020_shape(stamp_2020: str) -> tuple[bytes, bytes]:
+    """Ada's creation as delivered today, and a 2020-shape delivery of her (no
+    ``created_by``, no ``scheduled_event``) updated at ``stamp_2020``."""
+    old_shape = event_json("invitee_created.json")
+    del old_shape["created_by"], old_shape["payload"]["scheduled_event"]
+    old_shape["payload"].update(updated_at=stamp_2020, name="Ada King")
+    return event_body("invitee_created.json"), json.dumps(old_shape).encode()
+
+
+def test_an_older_delivery_adds_the_start_time_a_newer_2020_shape_one_lacked(pipeline: Pipeline) -> None:
+    # Given a newer 2020-shape delivery of Ada (no scheduled event) arrived first
+    current, old_shape = current_and_2020_shape("2026-11-20T09:30:00.000000Z")
+    pipeline.post(old_shape)
+    pipeline.drain()
+    assert invitee(pipeline, EVENT_UUID, "INVITEE00000001").start_time is None
+    # When the older, current-shape delivery arrives late
+    pipeline.post(current)
+    pipeline.drain()
+    # Then the newer state stands, with the start time only the older one carried
+    ada = invitee(pipeline, EVENT_UUID, "INVITEE00000001")
+    assert (ada.name, ada.start_time, ada.event_name) == ("Ada King", "2026-12-01T15:00:00Z", "Product demo")
+    # And the booking is in its date window
+    window = pipeline.repo.bookings_by_email(
+        "ada@example.com", start=datetime(2026, 12, 1, tzinfo=UTC), end=datetime(2026, 12, 2, tzinfo=UTC)
+    )
+    assert [b.invitee_uuid for b in window] == ["INVITEE00000001"]
+
+
+@pytest.mark.parametrize("first", [0, 1])
+def test_an_exact_tie_with_different_content_settles_the_same_whatever_arrives_first(
+    pipeline: Pipeline, first: int
+) -> None:
+    # Given two representations of Ada with the same updated_at and status, names differing
+    renamed = event_json("invitee_created.json")
+    renamed["payload"]["name"] = "Ada King"
+    bodies = [event_body("invitee_created.json"), json.dumps(renamed).encode()]
+    # When they arrive in either order
+    for body in (bodies[first], bodies[1 - first]):
+        pipeline.post(body)
+        pipeline.drain()
+    # Then the same one wins in both orders (the content tie-breaker, not the arrival)
+    assert invitee(pipeline, EVENT_UUID, "INVITEE00000001").name == "Ada Lovelace"
 
 
 def test_a_duplicate_delivery_with_a_new_signature_is_acknowledged_and_changes_nothing(pipeline: Pipeline) -> None:
@@ -190,13 +235,86 @@ def test_the_design_queries_answer_in_one_query_each(pipeline: Pipeline) -> None
     assert event.submissions == []
     grace = pipeline.repo.bookings_by_email("Grace@Example.com")
     assert [b.start_time for b in grace] == ["2026-12-02T10:00:00Z", "2026-12-03T10:00:00Z"]
-    from datetime import UTC, datetime
-
     window = pipeline.repo.events_for_tenant(
         "acme", start=datetime(2026, 12, 2, tzinfo=UTC), end=datetime(2026, 12, 4, tzinfo=UTC)
     )
     assert [e.uri.rsplit("/", 1)[-1] for e in window] == ["DEMOEVENT0000002", "DEMOEVENT0000003"]
     assert [e.event_uuid for e in window] == ["DEMOEVENT0000002", "DEMOEVENT0000003"]
+
+
+def post_booking_at(pipeline: Pipeline, n: int, start: str) -> None:
+    """Grace books event ``SUBSECONDEVENT000<n>`` starting at ``start``."""
+    body = event_json("invitee_created.json")
+    event_uri = f"https://api.calendly.com/scheduled_events/SUBSECONDEVENT000{n}"
+    body["payload"].update(email="grace@example.com", event=event_uri, uri=f"{event_uri}/invitees/SUBSECINVITEE00{n}")
+    body["payload"]["scheduled_event"].update(uri=event_uri, start_time=start, end_time=start)
+    pipeline.post(json.dumps(body).encode())
+
+
+@pytest.mark.parametrize(
+    ("window", "expected"),
+    [
+        (("10:00:00", "10:00:01"), ["10:00:00", "10:00:00.5", "10:00:01"]),
+        (("10:00:00.5", "10:00:00.5"), ["10:00:00.5"]),
+        (("10:00:00", "10:00:00"), ["10:00:00"]),
+        (("10:00:00.000001", "10:00:00.999999"), ["10:00:00.5"]),
+        (("10:00:00.6", "10:00:02"), ["10:00:01"]),
+        (("09:00:00", "10:00:00.4"), ["09:59:59.9", "10:00:00"]),
+    ],
+)
+def test_date_windows_compare_sub_second_start_times_as_times(
+    pipeline: Pipeline, window: tuple[str, str], expected: list[str]
+) -> None:
+    # Given bookings (and their events) starting around 10:00, one of them at 10:00:00.5
+    starts = ["09:59:59.9", "10:00:00", "10:00:00.5", "10:00:01"]
+    for n, start in enumerate(reversed(starts)):
+        post_booking_at(pipeline, n, f"2026-12-01T{start}Z")
+    pipeline.drain()
+    lo, hi = (datetime.fromisoformat(f"2026-12-01T{t}+00:00") for t in window)
+    # When a window is asked of both indexes
+    by_email = pipeline.repo.bookings_by_email("grace@example.com", start=lo, end=hi)
+    by_tenant = pipeline.repo.events_for_tenant("acme", start=lo, end=hi)
+    # Then exactly the starts inside it come back, in time order
+    at = [datetime.fromisoformat(f"2026-12-01T{t}+00:00") for t in expected]
+    assert [datetime.fromisoformat(b.start_time or "") for b in by_email] == at
+    assert [datetime.fromisoformat(e.start_time or "") for e in by_tenant] == at
+    # And without bounds every booking comes back, in time order
+    everything = pipeline.repo.bookings_by_email("grace@example.com")
+    assert [b.start_time for b in everything] == sorted(
+        (b.start_time or "" for b in everything), key=datetime.fromisoformat
+    )
+    assert len(everything) == len(starts)
+
+
+def test_date_windows_read_keys_stored_before_in_the_whole_second_spelling(pipeline: Pipeline) -> None:
+    # Given bookings whose index keys were stored before sort keys were fixed width
+    # (a whole second spelled "...T10:00:00Z#<uuid>")
+    starts = ["09:59:59.9", "10:00:00", "10:00:00.5", "10:00:01"]
+    for n, start in enumerate(starts):
+        post_booking_at(pipeline, n, f"2026-12-01T{start}Z")
+    pipeline.drain()
+    for item in pipeline.items():
+        for sort in ("GSI1SK", "GSI2SK"):
+            if sort in item and item[sort].startswith("2026-12-01T10:00:0") and ".000000Z" in item[sort]:
+                legacy = item[sort].replace(".000000Z", "Z")
+                pipeline.repo.client.update_item(
+                    TableName=pipeline.repo.table_name,
+                    Key={"PK": {"S": item["PK"]}, "SK": {"S": item["SK"]}},
+                    UpdateExpression="SET #s = :s",
+                    ExpressionAttributeNames={"#s": sort},
+                    ExpressionAttributeValues={":s": {"S": legacy}},
+                )
+    assert any(i.get("GSI1SK", "").startswith("2026-12-01T10:00:00Z#") for i in pipeline.items())
+    # When windows are asked whose edges fall on those starts
+    lo, hi = datetime(2026, 12, 1, 10, tzinfo=UTC), datetime(2026, 12, 1, 10, 0, 1, tzinfo=UTC)
+    # Then each old key is found where its time belongs, in time order
+    expected = ["2026-12-01T10:00:00Z", "2026-12-01T10:00:00.500000Z", "2026-12-01T10:00:01Z"]
+    assert [b.start_time for b in pipeline.repo.bookings_by_email("grace@example.com", start=lo, end=hi)] == expected
+    assert [e.start_time for e in pipeline.repo.events_for_tenant("acme", start=lo, end=hi)] == expected
+    late = pipeline.repo.bookings_by_email("grace@example.com", start=lo + timedelta(milliseconds=1), end=hi)
+    assert [b.start_time for b in late] == expected[1:]
+    early = pipeline.repo.events_for_tenant("acme", end=hi - timedelta(milliseconds=1))
+    assert [e.start_time for e in early] == ["2026-12-01T09:59:59.900000Z", *expected[:2]]
 
 
 @pytest.mark.parametrize(

@@ -50,8 +50,9 @@ def test_every_key_format_is_the_documented_one_and_reads_back_its_ids() -> None
     assert keys.email_pk(" Ada@Example.COM ") == "EMAIL#ada@example.com"
     assert keys.email_sk(None, "I1") == "~#I1"
     assert keys.tenant_pk("acme") == "TENANT#acme"
-    assert keys.tenant_sk("2026-01-01T00:00:00Z", "E1") == "2026-01-01T00:00:00Z#E1"
-    assert keys.window(None, "2026") == ("0", "2026~")
+    assert keys.tenant_sk("2026-01-01T00:00:00Z", "E1") == "2026-01-01T00:00:00.000000Z#E1"
+    assert keys.email_sk("2026-01-01T10:00:00.5Z", "I1") == "2026-01-01T10:00:00.500000Z#I1"
+    assert keys.window(None, None) == ("0", "~~")
     assert keys.invitee("E1", "I1").dynamo() == {"PK": {"S": "EVENT#E1"}, "SK": {"S": "INVITEE#I1"}}
     # And the ids come back out of the keys for the read views
     assert keys.identity(keys.invitee("E1", "I1")) == ("E1", "I1")
@@ -60,6 +61,31 @@ def test_every_key_format_is_the_documented_one_and_reads_back_its_ids() -> None
     assert keys.identity(keys.submission("S1", None)) == ("", "S1")
     assert keys.identity(keys.delivery("abc")) == ("", "abc")
     assert keys.identity(keys.other("m", "2026-01-01T00:00:00Z", "abc")) == ("", "abc")
+
+
+def test_index_sort_keys_order_as_times_and_windows_read_both_spellings() -> None:
+    from datetime import UTC, datetime
+
+    from calsync.store import keys
+
+    # Given starts one fractional second apart, spelled as sort keys now and as before
+    # (a whole second without a fraction)
+    whole, half = "2026-01-01T10:00:00Z", "2026-01-01T10:00:00.5Z"
+    legacy = "2026-01-01T10:00:00Z#I0"
+    # Then lexical order is time order
+    assert keys.email_sk(whole, "I2") < keys.email_sk(half, "I1") < keys.email_sk("2026-01-01T10:00:01Z", "I0")
+    # And both spellings read back as the same time
+    assert keys.start_of(legacy) == keys.start_of(keys.email_sk(whole, "I0")) == datetime(2026, 1, 1, 10, tzinfo=UTC)
+    assert keys.start_of("~#I1") is None
+    # And a window's bounds hold the old spelling at its edges, the filter keeps what is inside
+    start, end = datetime(2026, 1, 1, 10, tzinfo=UTC), datetime(2026, 1, 1, 10, 0, 0, 400000, tzinfo=UTC)
+    lo, hi = keys.window(start, end)
+    assert lo <= legacy <= hi
+    assert lo <= keys.email_sk(half, "I1") <= hi  # within the bounds' second ...
+    assert not keys.in_window(keys.email_sk(half, "I1"), start, end)  # ... but after the end
+    assert keys.in_window(legacy, start, end)
+    assert keys.in_window("~#I1", start, None)
+    assert not keys.in_window("~#I1", start, end)
 
 
 def test_a_token_secret_keeps_its_stored_format_and_reads_back() -> None:

@@ -2,9 +2,16 @@
 watchdog records since when), deliveries were lost. This reads the organization's scheduled
 events in a start-time window with their invitees, and enqueues, for each invitee, the
 delivery Calendly would have sent for its current state (``invitee.created`` or
-``invitee.canceled``, plus ``invitee_no_show.created`` when marked). The processors apply
-them like any webhook: version-aware, so what is already stored and newer is untouched,
-and running a backfill twice changes nothing.
+``invitee.canceled``, plus ``invitee_no_show.created`` when marked and
+``invitee_no_show.deleted`` when not, so a mark removed during the gap is cleared). The
+processors apply them like any webhook: version-aware, so what is already stored and newer
+is untouched, and running a backfill twice changes nothing.
+
+A no-show change is ordered by its envelope's ``created_at`` (when Calendly made the
+change). The removal a backfill sends is dated at the invitee's ``updated_at`` as the API
+read it: a mark stored from before the read and gone at the read is older, so it is
+cleared; a mark made after the read is newer, so it stands. The same API state gives the
+same body, so a second backfill is a duplicate.
 """
 
 from __future__ import annotations
@@ -47,6 +54,8 @@ def envelopes(event: ScheduledEvent, invitee: Invitee) -> Iterator[InviteeEnvelo
     if invitee.no_show is not None:
         marked_at = invitee.no_show.created_at or stamp
         yield NoShowEnvelope(event=WebhookEvent.INVITEE_NO_SHOW_CREATED, created_at=marked_at, payload=payload)
+    else:
+        yield NoShowEnvelope(event=WebhookEvent.INVITEE_NO_SHOW_DELETED, created_at=stamp, payload=payload)
 
 
 def delivery(connection_id: str, envelope: InviteeEnvelope | NoShowEnvelope, received_at: datetime) -> Delivery:

@@ -2,12 +2,19 @@
 
 Every write of Calendly state carries a ``version``: a string that sorts in the order the
 states happened (``updated_at``, then a rank so that ``canceled`` wins a tie over
-``active``). A repository applies a write only if its version is newer than the stored one,
-so any order and any duplication of deliveries converge to the same state.
+``active``, then a digest of the content written, so that two different representations
+with the same time and rank order the same way whatever arrives first, while a duplicate
+is equal to what it repeats). A repository applies a write only if its version is newer
+than the stored one, so any order and any duplication of deliveries converge to the same
+state. Facts (an invitee's scheduled event, reschedule links) never change for an invitee
+(a reschedule makes a new invitee), so they are added whatever the version: a fact only an
+older representation carries is not lost when a newer one arrived first.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -22,12 +29,23 @@ _LAST_SEGMENT = re.compile(r"/([^/?#]+)/?(?:[?#].*)?$")
 STATUS_RANK = {"active": 0, "canceled": 1}
 
 
-def version(at: datetime, rank: int = 0, *, before: datetime | None = None) -> str:
-    """A lexically sortable version: optional coarser time, the time, then the rank."""
+def content_digest(content: object) -> str:
+    """A short digest of JSON-shaped content, independent of key order."""
+    canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
+def version(at: datetime, rank: int = 0, *, content: object, before: datetime | None = None) -> str:
+    """A lexically sortable version: optional coarser time, the time, the rank, then the
+    digest of the content the version is written with (the deterministic tie-breaker).
+
+    Versions stored before the digest existed end at the rank; one with a digest sorts
+    after one without at the same time and rank, so a redelivery rewrites such an item
+    once (with the same content) and the rank still decides between statuses."""
     stamp = at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     if before is not None:
         stamp = before.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ") + "|" + stamp
-    return f"{stamp}#{rank}"
+    return f"{stamp}#{rank}#{content_digest(content)}"
 
 
 def stored_time(value: datetime | None) -> str | None:
@@ -56,8 +74,9 @@ class InviteeRef:
 @dataclass(frozen=True, slots=True)
 class InviteeSnapshot:
     """An invitee as stored. ``state`` is written whole with each newer version; ``facts``
-    (reschedule links, the scheduled event's name and times) are only ever added, so a
-    delivery that lacks them (2020 shape) never erases what another one brought."""
+    (reschedule links, the scheduled event's name and times) are only ever added, whatever
+    the version: a delivery that lacks them (2020 shape) never erases what another one
+    brought, and an older delivery that carries them adds them to a newer state."""
 
     ref: InviteeRef
     version: str

@@ -59,27 +59,28 @@ def invitee_snapshot(payload: InviteePayload, tenant: str) -> InviteeSnapshot | 
         return None
     event = payload.scheduled_event
     start_time = stored_time(event.start_time) if event else None
+    state = {
+        "uri": payload.uri,
+        "tenant": tenant,
+        "status": payload.status,
+        "updated_at": stored_time(payload.updated_at),
+        "event_uri": payload.event or (event.uri if event else None),
+        "email": payload.email,
+        "name": payload.name,
+        "timezone": payload.timezone,
+        "created_at": stored_time(payload.created_at),
+        "rescheduled": bool(payload.rescheduled),
+        "cancellation": payload.cancellation.model_dump(mode="json") if payload.cancellation else None,
+        "questions_and_answers": [qa.model_dump(mode="json") for qa in payload.questions_and_answers],
+        "tracking": _stored(payload.tracking),
+        "payment": _stored(payload.payment),
+    }
     return InviteeSnapshot(
         ref=ref,
-        version=version(payload.updated_at, STATUS_RANK.get(payload.status, 0)),
+        version=version(payload.updated_at, STATUS_RANK.get(payload.status, 0), content=state),
         email=payload.email,
         start_time=start_time,
-        state={
-            "uri": payload.uri,
-            "tenant": tenant,
-            "status": payload.status,
-            "updated_at": stored_time(payload.updated_at),
-            "event_uri": payload.event or (event.uri if event else None),
-            "email": payload.email,
-            "name": payload.name,
-            "timezone": payload.timezone,
-            "created_at": stored_time(payload.created_at),
-            "rescheduled": bool(payload.rescheduled),
-            "cancellation": payload.cancellation.model_dump(mode="json") if payload.cancellation else None,
-            "questions_and_answers": [qa.model_dump(mode="json") for qa in payload.questions_and_answers],
-            "tracking": _stored(payload.tracking),
-            "payment": _stored(payload.payment),
-        },
+        state=state,
         facts={
             "rescheduled_from": payload.old_invitee,
             "rescheduled_to": payload.new_invitee,
@@ -99,22 +100,23 @@ def event_snapshot(payload: InviteePayload, tenant: str) -> EventSnapshot | None
         return None
     stamp = event.updated_at or event.created_at or payload.updated_at
     start_time = stored_time(event.start_time)
+    state = {
+        "uri": event.uri,
+        "tenant": tenant,
+        "name": event.name,
+        "status": event.status,
+        "start_time": start_time,
+        "end_time": stored_time(event.end_time),
+        "event_type": event.event_type,
+        "location": _stored(event.location),
+        "memberships": [member.as_stored() for member in event.event_memberships],
+    }
     return EventSnapshot(
         event_uuid=uuid,
-        version=version(stamp, STATUS_RANK.get(event.status or "active", 0)),
+        version=version(stamp, STATUS_RANK.get(event.status or "active", 0), content=state),
         tenant=tenant,
         start_time=start_time,
-        state={
-            "uri": event.uri,
-            "tenant": tenant,
-            "name": event.name,
-            "status": event.status,
-            "start_time": start_time,
-            "end_time": stored_time(event.end_time),
-            "event_type": event.event_type,
-            "location": _stored(event.location),
-            "memberships": [member.as_stored() for member in event.event_memberships],
-        },
+        state=state,
     )
 
 
@@ -148,7 +150,8 @@ def _apply_no_show(envelope: NoShowEnvelope, tenant: str, repo: BookingsReposito
         marked_at = payload.created_at or envelope.created_at
         if not deleted:
             mark = {"uri": payload.uri, "created_at": marked_at.isoformat()}
-        change = NoShowChange(ref, payload.invitee, version(marked_at, rank, before=envelope.created_at), mark)
+        stamp = version(marked_at, rank, content=mark, before=envelope.created_at)
+        change = NoShowChange(ref, payload.invitee, stamp, mark)
         return repo.set_no_show(change)
     changed = _apply_invitee(payload, tenant, repo)
     ref = InviteeRef.from_uri(payload.uri)
@@ -156,7 +159,8 @@ def _apply_no_show(envelope: NoShowEnvelope, tenant: str, repo: BookingsReposito
     if not deleted:
         marked_at = (payload.no_show.created_at if payload.no_show else None) or envelope.created_at
         mark = {"uri": payload.no_show.uri if payload.no_show else None, "created_at": marked_at.isoformat()}
-    change = NoShowChange(ref, payload.uri, version(payload.updated_at, rank, before=envelope.created_at), mark)
+    stamp = version(payload.updated_at, rank, content=mark, before=envelope.created_at)
+    change = NoShowChange(ref, payload.uri, stamp, mark)
     return repo.set_no_show(change) or changed
 
 
@@ -166,22 +170,19 @@ def _apply_submission(envelope: RoutingFormEnvelope, tenant: str, repo: Bookings
     if uuid is None:
         raise InvalidDelivery("payload.uri has no identifier")
     submitter_ref = InviteeRef.from_uri(payload.submitter) if payload.submitter_type in (None, "Invitee") else None
-    snapshot = SubmissionSnapshot(
-        uuid=uuid,
-        version=version(payload.updated_at or payload.created_at or envelope.created_at),
-        submitter_ref=submitter_ref,
-        state={
-            "uri": payload.uri,
-            "tenant": tenant,
-            "routing_form": payload.routing_form,
-            "submitter": payload.submitter,
-            "submitter_type": payload.submitter_type,
-            "questions_and_answers": [answer.as_stored() for answer in payload.questions_and_answers],
-            "tracking": _stored(payload.tracking),
-            "result": _stored(payload.result),
-            "created_at": stored_time(payload.created_at),
-        },
-    )
+    state = {
+        "uri": payload.uri,
+        "tenant": tenant,
+        "routing_form": payload.routing_form,
+        "submitter": payload.submitter,
+        "submitter_type": payload.submitter_type,
+        "questions_and_answers": [answer.as_stored() for answer in payload.questions_and_answers],
+        "tracking": _stored(payload.tracking),
+        "result": _stored(payload.result),
+        "created_at": stored_time(payload.created_at),
+    }
+    stamp = payload.updated_at or payload.created_at or envelope.created_at
+    snapshot = SubmissionSnapshot(uuid, version(stamp, content=state), submitter_ref, state)
     changed = repo.upsert_submission(snapshot)
     if submitter_ref is not None:
         repo.link(Link(submitter_ref, "routing_form_submission", payload.uri))

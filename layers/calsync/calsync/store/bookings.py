@@ -2,14 +2,16 @@
 and every key format are in ``calsync.store.keys``).
 
 Every versioned write is an ``UpdateItem`` conditioned on ``attribute_not_exists(v) OR
-v < :v``, so a stale or repeated delivery changes nothing. Reads return the typed views of
-``calsync.store.views``.
+v < :v``, so a stale or repeated delivery changes nothing. An invitee's facts are added
+with ``if_not_exists`` in that write and, when its version loses, by a second write
+conditioned on one of them being absent (so a duplicate still changes nothing). Reads
+return the typed views of ``calsync.store.views``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from calsync.bookings.records import (
@@ -72,6 +74,15 @@ class _Update:
         for name, value in attributes.items():
             self.set(name, value)
 
+    def add_all(self, attributes: Mapping[str, Any]) -> str:
+        """Set each attribute only where absent; the condition "one of them is absent"."""
+        absent = []
+        for name, value in attributes.items():
+            n, v = self._placeholders(name, value)
+            self.parts.append(f"{n} = if_not_exists({n}, {v})")
+            absent.append(f"attribute_not_exists({n})")
+        return " OR ".join(absent)
+
     def newer_than_stored(self, attribute: str, version: str) -> str:
         n, v = self._placeholders(attribute, version)
         self.parts.append(f"{n} = {v}")
@@ -129,18 +140,38 @@ class DynamoBookingsRepository:
         )
 
     def upsert_invitee(self, snapshot: InviteeSnapshot) -> bool:
+        facts = {k: v for k, v in snapshot.facts.items() if v is not None}
+        key = invitee_key(snapshot.ref)
         update = _Update()
         condition = update.newer_than_stored("v", snapshot.version)
         update.set_all({"type": "invitee", **snapshot.state})
-        update.set_all({k: v for k, v in snapshot.facts.items() if v is not None})
+        update.add_all(facts)
         if snapshot.email:
             update.set("GSI1PK", keys.email_pk(snapshot.email))
-            sort = keys.email_sk(snapshot.start_time, snapshot.ref.invitee_uuid)
-            if snapshot.start_time is not None:
-                update.set("GSI1SK", sort)
-            else:
-                update.set_if_absent("GSI1SK", sort)
-        return self._conditional_update("invitee", invitee_key(snapshot.ref), update, condition)
+        self._sort_by_start(update, snapshot)
+        if self._conditional_update("invitee", key, update, condition):
+            return True
+        if not facts:
+            return False
+        # Older than (or equal to) what is stored: its state loses, but facts only it
+        # carries are added (they never change for an invitee), and nothing else.
+        update = _Update()
+        condition = update.add_all(facts)
+        if snapshot.start_time is not None:
+            self._sort_by_start(update, snapshot)
+        return self._conditional_update("invitee facts", key, update, condition)
+
+    @staticmethod
+    def _sort_by_start(update: _Update, snapshot: InviteeSnapshot) -> None:
+        """The by-email index's sort key: the start once known (it never changes for an
+        invitee), else "unknown" until a delivery brings it."""
+        if not snapshot.email:
+            return
+        sort = keys.email_sk(snapshot.start_time, snapshot.ref.invitee_uuid)
+        if snapshot.start_time is not None:
+            update.set("GSI1SK", sort)
+        else:
+            update.set_if_absent("GSI1SK", sort)
 
     def upsert_event(self, snapshot: EventSnapshot) -> bool:
         update = _Update()
@@ -242,14 +273,21 @@ class DynamoBookingsRepository:
         """A connection's (organization's) events in a start-time window: one Query on GSI2."""
         return [ScheduledEventItem.from_item(i) for i in self._window(keys.GSI2, keys.tenant_pk(tenant), start, end)]
 
-    def _window(self, index: str, pk: str, start: datetime | None, end: datetime | None) -> Iterator[dict[str, Any]]:
-        lo, hi = keys.window(_iso(start), _iso(end))
-        return self._query(
+    def _window(self, index: str, pk: str, start: datetime | None, end: datetime | None) -> list[dict[str, Any]]:
+        """Items whose start is in ``[start, end]``, in start order (keys of both spellings)."""
+        lo, hi = keys.window(start, end)
+        sort = f"{index}SK"
+        items = self._query(
             index,
             IndexName=index,
-            KeyConditionExpression=f"{index}PK = :pk AND {index}SK BETWEEN :lo AND :hi",
+            KeyConditionExpression=f"{index}PK = :pk AND {sort} BETWEEN :lo AND :hi",
             ExpressionAttributeValues={":pk": {"S": pk}, ":lo": {"S": lo}, ":hi": {"S": hi}},
         )
+        found = [
+            (keys.start_of(item[sort]), item[sort], item) for item in items if keys.in_window(item[sort], start, end)
+        ]
+        found.sort(key=lambda entry: (entry[0] is None, entry[0] or datetime.min.replace(tzinfo=UTC), entry[1]))
+        return [item for _, _, item in found]
 
     def scan_type(self, item_type: str) -> list[StoredItem]:
         """Every item of a type (operator tooling and tests; not for request paths)."""

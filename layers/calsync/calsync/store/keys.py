@@ -23,7 +23,11 @@ pending OAuth authorization OAUTHSTATE#<state>          OAUTHSTATE              
 (oauth_state)
 ==========================  ==========================  ==========================  ==========================
 
-Timestamps in keys are ISO 8601 UTC with ``Z``; an unknown start sorts last (``~``). The
+Timestamps in keys are ISO 8601 UTC with ``Z``, fixed width (``2026-12-01T10:00:00.000000Z``,
+so lexical order is time order to the microsecond); keys written before that spell a
+whole-second start without the fraction (``...T10:00:00Z``): ``window`` bounds cover both
+spellings and ``start_of`` reads both, so a window query keeps only the starts inside it. An
+unknown start sorts last (``~``). The
 design's questions, one Query each: ``PK = EVENT#<uuid>`` (an event with its invitees);
 GSI1 on ``EMAIL#<email>`` (a person's bookings by start); GSI2 on ``TENANT#<connection>``
 between two starts (an organization's events in a window); ``PK = CONNECTIONS``.
@@ -31,6 +35,7 @@ between two starts (an organization's events in a window); ``PK = CONNECTIONS``.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import NamedTuple
 
 PK = "PK"
@@ -40,6 +45,8 @@ GSI2 = "GSI2"  # events by tenant (connection), ordered by start
 KEY_ATTRIBUTES = frozenset({PK, SK, "GSI1PK", "GSI1SK", "GSI2PK", "GSI2SK"})
 UNKNOWN_START = "~"  # sorts after every ISO timestamp
 EARLIEST = "0"  # sorts before every ISO timestamp
+_KEY_TIME = "%Y-%m-%dT%H:%M:%S.%fZ"  # fixed width: lexical order is time order
+_LEGACY_SECOND = "%Y-%m-%dT%H:%M:%SZ"  # how keys written before spelled a whole second
 
 
 class Key(NamedTuple):
@@ -84,8 +91,23 @@ def email_pk(email: str) -> str:
     return f"EMAIL#{email.strip().lower()}"
 
 
+def _utc(at: datetime) -> datetime:
+    return at.astimezone(UTC) if at.tzinfo else at.replace(tzinfo=UTC)
+
+
+def start_key(start: str | datetime) -> str:
+    """A start time as index sort keys spell it (fixed width, UTC; no zone means UTC)."""
+    return _utc(datetime.fromisoformat(start) if isinstance(start, str) else start).strftime(_KEY_TIME)
+
+
+def start_of(sort_key: str) -> datetime | None:
+    """The start a GSI1SK/GSI2SK holds (either spelling); ``None`` when unknown."""
+    head = sort_key.partition("#")[0]
+    return None if head == UNKNOWN_START else _utc(datetime.fromisoformat(head))
+
+
 def email_sk(start: str | None, invitee_uuid: str) -> str:
-    return f"{start or UNKNOWN_START}#{invitee_uuid}"
+    return f"{start_key(start) if start else UNKNOWN_START}#{invitee_uuid}"
 
 
 def tenant_pk(tenant: str) -> str:
@@ -93,12 +115,27 @@ def tenant_pk(tenant: str) -> str:
 
 
 def tenant_sk(start: str, event_uuid: str) -> str:
-    return f"{start}#{event_uuid}"
+    return f"{start_key(start)}#{event_uuid}"
 
 
-def window(start: str | None, end: str | None) -> tuple[str, str]:
-    """GSI sort-key bounds for starts in ``[start, end]`` (either open)."""
-    return start or EARLIEST, (end or UNKNOWN_START) + "~"
+def window(start: datetime | None, end: datetime | None) -> tuple[str, str]:
+    """GSI sort-key bounds that hold every start in ``[start, end]`` (either open) in both
+    spellings: the upper bound reaches the end of ``end``'s second, where a key written
+    before without a fraction sorts. They may hold a few starts outside the window too
+    (within ``end``'s second, or a whole-second key of ``start``'s second): keep the keys
+    whose ``start_of`` is inside it (``in_window``)."""
+    lo = start_key(start) if start is not None else EARLIEST
+    hi = _utc(end).strftime(_LEGACY_SECOND) if end is not None else UNKNOWN_START
+    return lo, hi + "~"
+
+
+def in_window(sort_key: str, start: datetime | None, end: datetime | None) -> bool:
+    """Whether a sort key's start is in ``[start, end]``; an unknown start only when the
+    window has no end (it sorts last)."""
+    at = start_of(sort_key)
+    if at is None:
+        return end is None
+    return (start is None or at >= _utc(start)) and (end is None or at <= _utc(end))
 
 
 # -- deliveries --------------------------------------------------------------------------
