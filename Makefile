@@ -11,7 +11,7 @@ export AWS_DEFAULT_REGION ?= us-east-1
 # this flag (or SAM_CLI_ENABLE_LANGUAGE_EXTENSIONS=1); samconfig.toml sets it too.
 SAM_LX := --language-extensions
 
-.PHONY: venv test lint unit integration e2e bench run build deploy requirements event clean schemas
+.PHONY: venv test lint unit integration e2e fuzz bench run build deploy requirements event clean schemas
 
 $(VENV)/.installed: requirements/dev.txt pyproject.toml
 	@command -v uv >/dev/null || python3 -m pip install --quiet uv
@@ -41,6 +41,10 @@ integration: venv
 
 e2e: venv
 	$(BIN)/pytest tests/e2e
+
+# The receiver fuzz suite at depth (≥ 10,000 cases; `make test` runs a few hundred). Prints the count.
+fuzz: venv
+	CALSYNC_FUZZ_EXAMPLES=$${CALSYNC_FUZZ_EXAMPLES:-6000} $(BIN)/pytest tests/unit/test_receiver_fuzz.py
 
 bench: venv
 	$(PY) -m calsync_dev.bench

@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 
 from calsync.processing import process_message
 from calsync.store.bookings import DynamoBookingsRepository
-from calsync.webhooks.delivery import Delivery, message_attributes
+from calsync.webhooks.delivery import Delivery, message_attributes, message_body
 from calsync_dev.events import delivery_for
 from calsync_dev.template import create_table, load
 from tests.factories import event_body, event_json, vary
@@ -83,7 +83,7 @@ def final_state(client: Any, order: list[int], extra: Sequence[bytes] = ()) -> l
     for index in order:
         delivery = batch[index]
         attributes = {k: {"stringValue": v} for k, v in message_attributes(delivery).items()}
-        result = process_message(delivery.body, attributes, repo, now=NOW, archive_ttl=timedelta(days=90))
+        result = process_message(message_body(delivery), attributes, repo, now=NOW, archive_ttl=timedelta(days=90))
         assert result.quarantined is None
     items = client.scan(TableName=repo.table_name)["Items"]
     return sorted(items, key=lambda item: (item["PK"]["S"], item["SK"]["S"]))

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -362,6 +364,52 @@ def test_queue_failure_is_503_and_the_retry_is_not_lost(pipeline: Pipeline, monk
     assert pipeline.post(body)["statusCode"] == 202
     pipeline.drain()
     assert invitee(pipeline, EVENT_UUID, "INVITEE00000001").status == "active"
+
+
+# SQS's documented message-body characters; moto accepts any, AWS answers InvalidMessageContents.
+SQS_BODY = re.compile("^[\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]*$")
+
+
+@pytest.fixture
+def strict_sqs(pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch) -> None:
+    """SQS as AWS runs it: a message body with a character outside the documented set is refused."""
+    sqs = clients.sqs()
+    send = sqs.send_message
+
+    def checked(**kwargs: Any) -> Any:
+        if not SQS_BODY.match(kwargs["MessageBody"]):
+            raise ClientError({"Error": {"Code": "InvalidMessageContents", "Message": "Invalid"}}, "SendMessage")
+        return send(**kwargs)
+
+    monkeypatch.setattr(sqs, "send_message", checked)
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        pytest.param("\ufffe".encode(), id="U+FFFE"),
+        pytest.param("\uffff".encode(), id="U+FFFF"),
+        pytest.param(b"\\ud83d", id="lone-surrogate-escape"),
+        pytest.param(b"\\udc00 and \\ud83d\\ude00", id="lone-and-paired-surrogate-escapes"),
+    ],
+)
+def test_bodies_sqs_would_refuse_arrive_unchanged_in_the_archive(
+    pipeline: Pipeline, strict_sqs: None, payload: bytes
+) -> None:
+    # Given a signed invitee.created whose invitee name holds characters SQS refuses or rewrites
+    body = event_body("invitee_created.json").replace(b'"Ada Lovelace"', b'"Ada ' + payload + b'"')
+    assert body != event_body("invitee_created.json")
+    # When it is posted and the queues are drained
+    assert pipeline.post(body)["statusCode"] == 202
+    assert pipeline.drain() == 1
+    # Then the archived body is exactly the signed bytes, under their hash
+    [archived] = [i for i in pipeline.items() if i["type"] == "delivery"]
+    assert archived["body"].encode() == body
+    assert archived["PK"] == f"DELIVERY#{hashlib.sha256(body).hexdigest()}"
+    # And the booking is stored (nothing quarantined, nothing left queued)
+    assert invitee(pipeline, EVENT_UUID, "INVITEE00000001").status == "active"
+    assert [i for i in pipeline.items() if i["type"] == "quarantine"] == []
+    assert pipeline.total_depth() == 0
 
 
 def test_secrets_failure_is_503(pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch) -> None:

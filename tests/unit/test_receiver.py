@@ -197,3 +197,49 @@ def test_no_response_leaks_the_key_or_the_expected_signature() -> None:
         text = json.dumps(outcome.body()) + outcome.detail
         assert KEY not in text
         assert expected not in text
+
+
+def _envelope_with(text: str) -> bytes:
+    """A valid envelope whose payload carries ``text`` (its UTF-8 bytes kept raw, not escaped)."""
+    envelope = {"event": "meeting_recap.created", "created_at": "2026-01-01T00:00:00Z", "payload": {"note": text}}
+    return json.dumps(envelope, ensure_ascii=False).encode()
+
+
+@pytest.mark.parametrize("text", ["\ufffe", "\uffff", "a\ufffeb\uffffc", "tab\there \U0001f600"])
+def test_signed_bodies_with_characters_sqs_refuses_are_accepted_and_enqueued_unchanged(text: str) -> None:
+    # Given a signed envelope holding noncharacters (valid UTF-8 that SQS would refuse)
+    body = _envelope_with(text)
+    # When it is received
+    outcome, queue = run(request(body))
+    # Then it is accepted and the enqueued delivery holds exactly the signed bytes
+    assert outcome.status == 202
+    [(_, delivery)] = queue.sent
+    assert delivery.body.encode() == body
+
+
+def test_a_signed_lone_surrogate_escape_is_accepted_and_enqueued_unchanged() -> None:
+    # Given a signed body whose JSON escapes a lone surrogate (valid JSON grammar; a truncated emoji)
+    body = b'{"event": "invitee.created", "created_at": "2026-01-01T00:00:00Z", "payload": {"name": "x\\ud83d"}}'
+    # When it is received
+    outcome, queue = run(request(body))
+    # Then it is accepted, not refused as invalid JSON (Calendly would never redeliver it)
+    assert outcome.status == 202
+    [(_, delivery)] = queue.sent
+    assert delivery.body.encode() == body
+
+
+def test_a_raw_lone_surrogate_in_the_body_text_is_400_not_a_crash() -> None:
+    # Given API Gateway hands over text holding a lone surrogate (no UTF-8 byte sequence has one),
+    # signed over the bytes such text would have been sent as
+    text = '{"event": "invitee.created", "created_at": "2026-01-01T00:00:00Z", "payload": {"n": "\ud800"}}'
+    raw = text.encode("utf-8", "surrogatepass")
+    headers = {"Calendly-Webhook-Signature": sign_header(KEY.encode(), raw, NOW), "Content-Type": "application/json"}
+    # When it is received
+    outcome, queue = run(WebhookRequest("acme", headers, text))
+    # Then it is a clear 400, nothing is enqueued
+    assert (outcome.status, outcome.error) == (400, "invalid_json")
+    assert queue.sent == []
+    # And unsigned, the same text is a 401 (verification still comes first)
+    unsigned, queue = run(WebhookRequest("acme", {**headers, "Calendly-Webhook-Signature": "t=1,v1=00"}, text))
+    assert unsigned.status == 401
+    assert queue.sent == []

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from calsync.webhooks.delivery import Delivery, message_attributes
+from calsync.webhooks.delivery import Delivery, message_attributes, message_body
 from calsync.webhooks.models import Envelope
 from calsync.webhooks.signature import sign_header
 
@@ -125,7 +125,7 @@ def sqs_record(delivery: Delivery, *, queue_arn: str, receive_count: int = 1) ->
     return {
         "messageId": str(uuid.uuid4()),
         "receiptHandle": uuid.uuid4().hex,
-        "body": delivery.body,
+        "body": message_body(delivery),
         "attributes": {
             "ApproximateReceiveCount": str(receive_count),
             "SentTimestamp": str(int(delivery.received_at.timestamp() * 1000)),
@@ -133,7 +133,7 @@ def sqs_record(delivery: Delivery, *, queue_arn: str, receive_count: int = 1) ->
             "ApproximateFirstReceiveTimestamp": str(int(time.time() * 1000)),
         },
         "messageAttributes": attributes,
-        "md5OfBody": hashlib.md5(delivery.body.encode(), usedforsecurity=False).hexdigest(),
+        "md5OfBody": hashlib.md5(message_body(delivery).encode(), usedforsecurity=False).hexdigest(),
         "eventSource": "aws:sqs",
         "eventSourceARN": queue_arn,
         "awsRegion": queue_arn.split(":")[3] if queue_arn.count(":") >= 3 else "us-east-1",

@@ -66,11 +66,15 @@ def delivery_queue(queue_urls: Mapping[QueueKind, str], *, sqs: SQSClient | None
 def receiver(
     settings: ReceiverSettings, *, sqs: SQSClient | None = None, secretsmanager: SecretsManagerClient | None = None
 ) -> Receiver:
-    from calsync.store.secrets import SecretsManagerSigningKeys
+    from calsync.store.secrets import LOOKUPS_PER_SECOND, SecretsManagerSigningKeys
 
     return Receiver(
+        # Forged requests for unknown connection ids spend a lookup budget, not a call each.
         keys=SecretsManagerSigningKeys(
-            settings.signing_key_prefix, ttl_seconds=settings.signing_key_cache_seconds, client=secretsmanager
+            settings.signing_key_prefix,
+            ttl_seconds=settings.signing_key_cache_seconds,
+            client=secretsmanager,
+            lookups_per_second=LOOKUPS_PER_SECOND,
         ),
         queue=delivery_queue(settings.queue_urls, sqs=sqs),
         limits=ReceiverLimits(settings.signature_tolerance_seconds, settings.max_body_bytes),

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from calsync.store import clients
 from calsync.store.errors import aws_call
-from calsync.webhooks.delivery import Delivery, message_attributes
+from calsync.webhooks.delivery import Delivery, message_attributes, message_body
 from calsync.webhooks.routing import QueueKind
 
 if TYPE_CHECKING:
@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
 
 class SqsDeliveryQueue:
-    """One queue per event kind; the raw body is the message, metadata its attributes."""
+    """One queue per event kind; the message and its attributes as ``webhooks.delivery`` defines them."""
 
     def __init__(self, queue_urls: Mapping[QueueKind, str], client: SQSClient | None = None) -> None:
         missing = set(QueueKind) - set(queue_urls)
@@ -32,4 +32,6 @@ class SqsDeliveryQueue:
             k: {"DataType": "String", "StringValue": v} for k, v in message_attributes(delivery).items()
         }
         with aws_call(f"sqs:SendMessage to {kind}"):
-            client.send_message(QueueUrl=self._urls[kind], MessageBody=delivery.body, MessageAttributes=attributes)
+            client.send_message(
+                QueueUrl=self._urls[kind], MessageBody=message_body(delivery), MessageAttributes=attributes
+            )

@@ -1,19 +1,36 @@
 """What the receiver enqueues and a processor dequeues: the delivery and its message contract.
 
-A queue message is the raw body exactly as signed; where it came from travels in four string
-attributes. Both sides use these functions, so the contract lives in one place.
+A queue message is the body exactly as signed; where it came from travels in string
+attributes. SQS refuses a message body holding a character outside its documented set
+(U+FFFE, U+FFFF, surrogates, most C0 controls), so such a body travels base64-encoded, and
+``body_encoding`` says so; so does one holding a carriage return, which tools that read and
+re-send messages (DLQ redrive, state save/restore) may normalise. Every other body stays the
+readable message itself. Processors check the rebuilt body against ``body_sha256`` (the hash of
+the signed bytes): a message altered in transit is refused, never stored as if signed. Both
+sides use these functions, so the contract lives in one place; messages without
+``body_encoding`` (sent before it existed) are read as before.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
+import hashlib
+import re
 from collections.abc import Mapping
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from calsync.calendly.models import EventName, UtcDatetime
 
 ATTRIBUTES = ("connection_id", "received_at", "body_sha256", "event")
+BODY_ENCODING = "body_encoding"
+BASE64 = "base64"
+# SQS's documented set (#x9 | #xA | #xD | #x20-#xD7FF | #xE000-#xFFFD | #x10000-#x10FFFF)
+# without #xD: what may travel as the message body unencoded.
+_PLAIN = re.compile("[\t\n\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]*")
+_CHECK_HASH = "check_body_sha256"
 
 
 class Delivery(BaseModel):
@@ -27,24 +44,62 @@ class Delivery(BaseModel):
     event: EventName
     body: str
 
+    @field_validator("body")
+    @classmethod
+    def _matches_hash(cls, body: str, info: ValidationInfo) -> str:
+        """Only when rebuilt from a message (``context``): the body must be the signed bytes."""
+        if info.context and info.context.get(_CHECK_HASH) and "body_sha256" in info.data:
+            raw = body.encode("utf-8", "surrogatepass")
+            if hashlib.sha256(raw).hexdigest() != info.data["body_sha256"]:
+                raise ValueError("body does not match body_sha256")
+        return body
+
+
+def _plain(body: str) -> bool:
+    return _PLAIN.fullmatch(body) is not None
+
+
+def message_body(delivery: Delivery) -> str:
+    """The message body: the signed body itself, or its UTF-8 bytes in base64 when SQS would
+    refuse or a tool might rewrite it (``message_attributes`` then says ``body_encoding``)."""
+    if _plain(delivery.body):
+        return delivery.body
+    return base64.b64encode(delivery.body.encode()).decode("ascii")
+
 
 def message_attributes(delivery: Delivery) -> dict[str, str]:
-    """The message's string attributes (the body is the message itself)."""
-    return {
+    """The message's string attributes (the body is ``message_body``)."""
+    attributes = {
         "connection_id": delivery.connection_id,
         "received_at": delivery.received_at.isoformat(),
         "body_sha256": delivery.body_sha256,
         "event": delivery.event,
     }
+    if not _plain(delivery.body):
+        attributes[BODY_ENCODING] = BASE64
+    return attributes
+
+
+def _decoded(body: str, encoding: object) -> Any:
+    if encoding is None:
+        return body
+    if encoding != BASE64:
+        return None  # an encoding this contract does not define: not a delivery
+    try:
+        return base64.b64decode(body, validate=True).decode("utf-8")
+    except (binascii.Error, ValueError):
+        return None
 
 
 def delivery_from_message(body: str, attributes: Mapping[str, Mapping[str, object]]) -> Delivery:
     """Rebuild the delivery from a queue message (attribute keys as in Lambda's SQS event,
     ``stringValue``, or as SQS's API returns them, ``StringValue``); raises
-    ``pydantic.ValidationError`` for a message that is not a calsync delivery."""
+    ``pydantic.ValidationError`` for a message that is not a calsync delivery, or whose body is
+    not the one that was signed."""
 
     def attr(name: str) -> object:
         value = attributes.get(name, {})
         return value.get("stringValue", value.get("StringValue"))
 
-    return Delivery.model_validate({**{name: attr(name) for name in ATTRIBUTES}, "body": body})
+    fields = {name: attr(name) for name in ATTRIBUTES}
+    return Delivery.model_validate({**fields, "body": _decoded(body, attr(BODY_ENCODING))}, context={_CHECK_HASH: True})

@@ -5,13 +5,20 @@ A delivery is ``{event, created_at, created_by, payload}``; the payload is the A
 missing (2020-era deliveries, which also lack ``created_by`` and ``scheduled_event``), its
 ``updated_at`` is required (it orders deliveries), and it may embed its scheduled event.
 Unknown fields are ignored; unknown events are kept whole (``OtherEnvelope``).
+
+A body may escape a lone surrogate (``"\\ud83d"``: valid JSON grammar, e.g. an emoji cut in
+half by a length limit), which pydantic's parser refuses; such a body is parsed with each lone
+surrogate read as U+FFFD (what UTF-8 storage can hold), while the body itself is kept as signed.
 """
 
 from __future__ import annotations
 
+import json
+import re
+from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
-from pydantic import Discriminator, Field, Tag, TypeAdapter
+from pydantic import Discriminator, Field, Tag, TypeAdapter, ValidationError
 
 from calsync.calendly.models import (
     CalendlyModel,
@@ -89,8 +96,60 @@ AnyEnvelope = Annotated[
 ]
 _typed = TypeAdapter[TypedEnvelope](AnyEnvelope)
 
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _with_lone_surrogates_replaced(raw_body: str | bytes) -> str | None:
+    """The body re-serialised with each lone surrogate as U+FFFD; None when it has none (or is
+    not JSON even to the standard library), so a body is only ever re-read for this reason."""
+    raw = raw_body.encode() if isinstance(raw_body, str) else raw_body
+    if not _SURROGATE_ESCAPE.search(raw):
+        return None
+    try:
+        data = json.loads(raw, parse_constant=_refuse_constant)
+    except ValueError:
+        return None
+    found = False
+
+    def clean(value: Any) -> Any:
+        nonlocal found
+        if isinstance(value, str):
+            fixed = _SURROGATE.sub("\ufffd", value)
+            found |= fixed != value
+            return fixed
+        if isinstance(value, list):
+            return [clean(v) for v in value]
+        if isinstance(value, dict):
+            return {clean(k): clean(v) for k, v in value.items()}
+        return value
+
+    cleaned = clean(data)
+    return json.dumps(cleaned) if found else None
+
+
+def _validate[T](validate_json: Callable[[str | bytes], T], raw_body: str | bytes) -> T:
+    try:
+        return validate_json(raw_body)
+    except ValidationError as exc:
+        if not any(err["type"] == "json_invalid" for err in exc.errors(include_url=False)):
+            raise
+        repaired = _with_lone_surrogates_replaced(raw_body)
+        if repaired is None:
+            raise
+    return validate_json(repaired)
+
+
+def parse_envelope(raw_body: str | bytes) -> Envelope:
+    """The shared envelope of a verified body; raises ``pydantic.ValidationError``."""
+    return _validate(Envelope.model_validate_json, raw_body)
+
 
 def parse_typed(raw_body: str | bytes) -> TypedEnvelope:
     """Validate a verified body against its event's model (a discriminated union on
     ``event``); raises ``pydantic.ValidationError``."""
-    return _typed.validate_json(raw_body)
+    return _validate(_typed.validate_json, raw_body)

@@ -21,7 +21,7 @@ from pydantic import ValidationError
 from calsync.errors import DependencyUnavailable
 from calsync.webhooks import signature
 from calsync.webhooks.delivery import Delivery
-from calsync.webhooks.models import Envelope
+from calsync.webhooks.models import parse_envelope
 from calsync.webhooks.routing import QueueKind, route
 
 SIGNATURE_HEADER = "calendly-webhook-signature"
@@ -99,9 +99,11 @@ def receive(
     now: float,
 ) -> Outcome:
     body_text = request.body or ""
+    # Text holding a lone surrogate is no UTF-8 byte sequence: verify over the bytes it would have
+    # been sent as (surrogatepass); if that verifies, decoding it below is a clear 400.
     # Size first, on what arrived: base64 grows data by 4/3.
     encoded_limit = limits.max_body_bytes * 4 // 3 + 4 if request.is_base64_encoded else limits.max_body_bytes
-    if len(body_text) > encoded_limit or len(body_text.encode()) > encoded_limit:
+    if len(body_text) > encoded_limit or len(body_text.encode("utf-8", "surrogatepass")) > encoded_limit:
         return _reject(413, "payload_too_large", f"Body exceeds {limits.max_body_bytes} bytes.")
 
     try:
@@ -128,7 +130,7 @@ def receive(
         if len(raw) > limits.max_body_bytes:
             return _reject(413, "payload_too_large", f"Body exceeds {limits.max_body_bytes} bytes.")
     else:
-        raw = body_text.encode()
+        raw = body_text.encode("utf-8", "surrogatepass")
 
     if not signature.matches(parsed, raw, connection_keys):
         return _reject(401, "invalid_signature", _BAD_SIGNATURE, "no key matched any v1 signature")
@@ -139,7 +141,7 @@ def receive(
 
     try:
         text = raw.decode("utf-8")
-        envelope = Envelope.model_validate_json(text)
+        envelope = parse_envelope(text)
     except UnicodeDecodeError:
         return _reject(400, "invalid_json", "Body is not UTF-8 JSON.")
     except ValidationError as exc:
