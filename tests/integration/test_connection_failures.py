@@ -18,6 +18,7 @@ from calsync.connections.records import Connection, StoredToken
 from calsync.connections.refresh import LEASE_SECONDS, REFRESH_WORST_CASE_SECONDS, Outcome
 from calsync.connections.watchdog import Health
 from calsync.errors import DependencyUnavailable
+from calsync_dev.cli.connections import _notes
 from calsync_dev.template import Stack
 from tests.integration.test_connections import API_BASE, APP_SIGNING_KEY, NOW, World, expire_soon, make_world, watchdog
 
@@ -166,6 +167,10 @@ def test_a_malformed_token_fails_only_its_connection_and_is_recorded(world: Worl
     assert registered.last_refresh_error is not None
     assert registered.last_refresh_error["reason"] == "token_unreadable"
     assert registered.last_refresh_error["at"].startswith("2027-")
+    assert _notes(registered) == [
+        f"last refresh failed {registered.last_refresh_error['at']}: token_unreadable "
+        "(the token secret lacks a valid kind or access_token)"
+    ]
 
 
 def test_a_missing_token_fails_only_its_connection_in_the_watchdog(world: World) -> None:
@@ -234,6 +239,9 @@ def test_a_lost_refresh_answer_is_not_resent_in_the_run_and_is_recorded(world: W
     assert registered.status == "active"
     assert registered.refresh_unconfirmed is not None
     assert registered.refresh_unconfirmed["reason"] == "refresh_response_lost"
+    # And `calsync connections` tells the operator
+    (note,) = _notes(registered)
+    assert note.startswith("refresh unconfirmed since 2027-")
     # When the next run re-sends it once, Calendly says it was used: the reason says calsync lost it
     assert world.refresher().run() == {"acme": Outcome.REAUTH_REQUIRED}
     assert world.fake.refresh_uses == {spent: 2}

@@ -143,6 +143,9 @@ class FakeCalendly:
             code = self.issue_code(query.get("code_challenge"))
             target = f"{query['redirect_uri']}?{urlencode({'code': code, 'state': query.get('state', '')})}"
             return 302, {"location": target}
+        if split.path == "/_fake/faults" and method == "POST":
+            # Local-only: {"path": ..., "mode": ..., "times": n} arms fail_next.
+            return self._arm(json.loads(body or b"{}"))
         if split.path == "/_fake/bookings" and method == "POST":
             # Local-only: make the API list a booking (a webhook payload), e.g. one whose
             # webhook was lost, to try `calsync backfill`.
@@ -177,6 +180,13 @@ class FakeCalendly:
                 return 204, None
             return 200, {"resource": self.subscriptions[uri]}
         return 404, {"title": "Resource Not Found", "message": f"no fake for {method} {split.path}"}
+
+    def _arm(self, request: dict[str, Any]) -> tuple[int, Any]:
+        path, mode, times = request.get("path"), request.get("mode"), request.get("times", 1)
+        if not isinstance(path, str) or mode not in FAULTS or not isinstance(times, int) or times < 1:
+            return 400, {"title": "Invalid Argument", "message": f"path, mode (one of {', '.join(FAULTS)}), times"}
+        self.faults.extend([(path, str(mode))] * times)
+        return 201, {"status": "armed"}
 
     def _authorized(self, bearer: str) -> bool:
         if bearer in self.personal_access_tokens or (self.accept_any_pat and bearer.startswith("pat-")):
