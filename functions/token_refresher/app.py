@@ -10,15 +10,18 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from calsync import compose
 from calsync.config import ConnectionSettings
 from calsync.connections.records import Connection
-from calsync.connections.refresh import Outcome, Refresher
+from calsync.connections.refresh import TOKEN_CALL, Outcome, Refresher
 from calsync.observability import MetricUnit, logger, metrics
 
 _METRICS = {
     Outcome.REFRESHED: "TokensRefreshed",
     Outcome.REAUTH_REQUIRED: "ConnectionsReauthRequired",
     Outcome.FAILED: "TokenRefreshFailures",
+    Outcome.UNCONFIRMED: "TokenRefreshFailures",
     Outcome.WRITE_FAILED: "TokenWriteFailures",
+    Outcome.DEFERRED: "TokenRefreshesDeferred",
 }
+_LOUD = (Outcome.REAUTH_REQUIRED, Outcome.WRITE_FAILED, Outcome.FAILED, Outcome.UNCONFIRMED)
 
 
 @cache
@@ -30,7 +33,7 @@ def _report(outcome: str, connection: Connection, detail: str) -> None:
     name = _METRICS.get(Outcome(outcome))
     if name:
         metrics.add_metric(name=name, unit=MetricUnit.Count, value=1)
-    log = logger.error if outcome in (Outcome.REAUTH_REQUIRED, Outcome.WRITE_FAILED) else logger.info
+    log = logger.error if outcome in _LOUD else logger.info
     log("token refresh", extra={"connection_id": connection.connection_id, "outcome": str(outcome), "detail": detail})
 
 
@@ -38,12 +41,13 @@ def _report(outcome: str, connection: Connection, detail: str) -> None:
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, str]:
     connections = services()
-    with connections.lazy_oauth() as oauth:
+    with connections.lazy_oauth(TOKEN_CALL) as oauth:
         refresher = Refresher(
             registry=connections.registry,
             tokens=connections.tokens,
             oauth=oauth,
             owner=context.aws_request_id,
+            time_left=lambda: context.get_remaining_time_in_millis() / 1000,
             report=_report,
         )
         return {cid: str(outcome) for cid, outcome in refresher.run().items()}

@@ -108,3 +108,34 @@ def test_backfill_redelivers_a_booking_whose_webhook_was_lost(
     (booking,) = wait_for(lambda: find_bookings(target, email="lost@example.com"), what="the backfilled booking")
     assert booking.status == "active"
     assert booking.tenant == "gap"
+
+
+def test_a_failed_reconnect_leaves_the_working_connection_as_it_was(
+    local_stack: RunningStack, target: Target, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a working PAT connection
+    monkeypatch.setenv("CALENDLY_PAT", "pat-local-reconnect-1")
+    assert cli.main(["connect", "pat", "--connection-id", "again"]) == 0
+    services = target.connections()
+    key = (services.signing_keys.stored("again") or (None, None))[0]
+    assert key is not None
+    url = f"http://127.0.0.1:{local_stack.api_port}/webhooks/calendly/again"
+    # When the operator connects it again and Calendly answers 503 to every subscription call
+    request = urllib.request.Request(  # noqa: S310 - loopback
+        f"{target.calendly_api_url}/_fake/faults",
+        data=json.dumps({"path": "/webhook_subscriptions", "mode": "unavailable", "times": 5}).encode(),
+        method="POST",
+    )
+    urllib.request.urlopen(request, timeout=30).close()  # noqa: S310
+    capsys.readouterr()
+    monkeypatch.setenv("CALENDLY_PAT", "pat-local-reconnect-2")
+    assert cli.main(["connect", "pat", "--connection-id", "again"]) == 1
+    assert "not connected" in capsys.readouterr().err
+    # Then webhooks signed with the old key are still accepted, and the old token is still the one stored
+    body = vary("invitee_created.json", email="again@example.com")
+    assert post_signed(url, body, key)[0] == 202
+    assert services.tokens.get("again").access_token == "pat-local-reconnect-1"
+    # And `calsync connections` still lists it active
+    assert cli.main(["connections"]) == 0
+    (line,) = [row for row in capsys.readouterr().out.splitlines() if row.startswith("again ")]
+    assert " active " in line

@@ -57,12 +57,12 @@ def callback_event(query: dict[str, str], accept: str = "text/html") -> dict[str
     return event
 
 
-def authorize(stack: Stack) -> str:
+def authorize(stack: Stack, connection_id: str = "acme") -> str:
     env = stack.functions["OAuthCallbackFunction"].environment
     url = start_oauth(
         DynamoConnectionRegistry(env["BOOKINGS_TABLE_NAME"]),
         SecretsManagerOAuthApp(env["OAUTH_APP_SECRET_NAME"]),
-        connection_id="acme",
+        connection_id=connection_id,
         redirect_uri="https://abc123.execute-api.us-east-1.amazonaws.com/dev/oauth/callback",
         now=time.time(),
     )
@@ -130,3 +130,39 @@ def test_the_refresher_reads_the_oauth_app_secret_only_when_a_refresh_is_due(sta
     # When the scheduled run finds nothing due, it succeeds without it
     refresher = load_handler(stack.functions["TokenRefresherFunction"], apply_environment=False)
     assert refresher({"source": "aws.events"}, LambdaContext("refresher")) == {"acme": "fresh"}
+
+
+def test_one_broken_connection_is_counted_and_the_scheduled_functions_go_on(
+    stack: Stack, fake: FakeCalendly, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given two connections, the first with a token secret someone overwrote with garbage
+    callback = load_handler(stack.functions["OAuthCallbackFunction"], apply_environment=False)
+    for cid in ("acme", "beta"):
+        event = callback_event({"code": fake.issue_code(), "state": authorize(stack, cid)})
+        assert callback(event, LambdaContext("cb"))["statusCode"] == 200
+    env = stack.functions["TokenRefresherFunction"].environment
+    boto3.client("secretsmanager").put_secret_value(
+        SecretId=f"{env['TOKEN_SECRET_PREFIX']}acme", SecretString="not json"
+    )
+    capsys.readouterr()
+    # When the scheduled functions run
+    refresher = load_handler(stack.functions["TokenRefresherFunction"], apply_environment=False)
+    watchdog = load_handler(stack.functions["SubscriptionWatchdogFunction"], apply_environment=False)
+    refreshed = refresher({"source": "aws.events"}, LambdaContext("refresher", timeout_seconds=300))
+    watched = watchdog({"source": "aws.events"}, LambdaContext("watchdog", timeout_seconds=120))
+    # Then the healthy connection is handled, the broken one failed alone
+    assert refreshed == {"acme": "failed", "beta": "fresh"}
+    assert watched == {"acme": "error", "beta": "healthy"}
+    # And each failure was counted under the metric names the alarms use
+    emitted = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    counted = {
+        name for blob in emitted for name in blob if name in ("TokenRefreshFailures", "SubscriptionChecksFailed")
+    }
+    assert counted == {"TokenRefreshFailures", "SubscriptionChecksFailed"}
+    # And recorded on the connection
+    registered = DynamoConnectionRegistry(env["BOOKINGS_TABLE_NAME"]).get("acme")
+    assert registered is not None
+    assert registered.last_refresh_error is not None
+    assert registered.last_refresh_error["reason"] == "token_unreadable"
+    assert registered.last_check_error is not None
+    assert registered.last_check_error["reason"] == "token_unreadable"

@@ -90,7 +90,11 @@ class World:
 
     def connect_oauth(self, connection_id: str = "acme") -> Connection:
         url = start_oauth(
-            self.registry, self.app, connection_id=connection_id, redirect_uri=f"{API_BASE}/oauth/callback", now=NOW
+            self.registry,
+            self.app,
+            connection_id=connection_id,
+            redirect_uri=f"{API_BASE}/oauth/callback",
+            now=self.clock(),
         )
         state = parse_qs(urlsplit(url).query)["state"][0]
         return self.connector().complete_oauth(
@@ -105,6 +109,10 @@ class World:
 
 @pytest.fixture
 def world(stack: Stack) -> World:
+    return make_world(stack)
+
+
+def make_world(stack: Stack) -> World:
     env = stack.functions["TokenRefresherFunction"].environment
     fake = FakeCalendly(clock=Clock())
     clock = fake.clock
@@ -210,19 +218,26 @@ def test_a_calendly_error_on_the_code_exchange_stores_nothing(world: World) -> N
     assert world.signing_keys.keys_for("acme") is None
 
 
-def test_a_failure_after_the_token_was_stored_removes_it_again(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
-    # Given registering fails (DynamoDB trouble) after the token and key were stored
+def test_a_first_connect_that_fails_to_register_is_finished_by_connecting_again(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given registering fails (DynamoDB trouble) after the subscription and the token were stored
     def broken(*_: Any, **__: Any) -> None:
         raise DependencyUnavailable("dynamodb:PutItem (connection) failed: ProvisionedThroughputExceededException")
 
-    monkeypatch.setattr(world.registry, "register", broken)
-    with pytest.raises(DependencyUnavailable):
-        world.connect_oauth("acme")
-    # Then neither secret is left behind
-    with pytest.raises(Exception, match="acme"):
-        world.tokens.get("acme")
+    with monkeypatch.context() as patch:
+        patch.setattr(world.registry, "register", broken)
+        with pytest.raises(DependencyUnavailable):
+            world.connect_oauth("acme")
+    # Then no connection is registered (the scheduled jobs do not see it)
+    assert world.registry.get("acme") is None
+    # And the receiver keeps accepting what the live subscription delivers (nothing accepted is lost)
     world.signing_keys.invalidate("acme")
-    assert world.signing_keys.keys_for("acme") is None
+    assert world.signing_keys.keys_for("acme") == (APP_SIGNING_KEY.encode(),)
+    # When the operator connects again, Then it is connected, with the one subscription
+    connection = world.connect_oauth("acme")
+    assert world.registry.get("acme") == connection
+    assert len(world.fake.subscriptions) == 1
 
 
 def test_a_personal_access_token_gets_a_generated_signing_key_sent_with_the_subscription(world: World) -> None:

@@ -2,6 +2,8 @@
 
 from decimal import Decimal
 
+import pytest
+
 from calsync.store.dynamo import dynamo_safe, to_plain
 
 
@@ -93,13 +95,40 @@ def test_a_token_secret_keeps_its_stored_format_and_reads_back() -> None:
     from calsync.store.tokens import token_from_json, token_to_json
 
     # Given an OAuth token
-    token = StoredToken("oauth", "at", refresh_token="rt", expires_at=1700000000, owner="u", organization="o")
+    token = StoredToken(
+        "oauth", "at", refresh_token="rt", expires_at=1700000000, owner="u", organization="o", generation="g1"
+    )
     # When it is written as the secret's value, Then the JSON is the stored format, field for field
     text = token_to_json(token)
     assert text == (
         '{"kind": "oauth", "access_token": "at", "refresh_token": "rt", "expires_at": 1700000000, '
-        '"owner": "u", "organization": "o"}'
+        '"owner": "u", "organization": "o", "generation": "g1"}'
     )
     # And it reads back as the same token; a PAT's absent fields stay absent
     assert token_from_json(text) == token
     assert token_from_json('{"kind": "pat", "access_token": "p"}') == StoredToken("pat", "p")
+    # And a secret written before generations existed still reads
+    assert token_from_json(text.replace(', "generation": "g1"', "")) == StoredToken(
+        "oauth", "at", refresh_token="rt", expires_at=1700000000, owner="u", organization="o"
+    )
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "not json",
+        "[1, 2]",
+        '{"kind": "oauth", "access_token": "at"}',
+        '{"kind": "carrier-pigeon", "access_token": "at"}',
+        '{"kind": "pat"}',
+        '{"kind": "oauth", "access_token": "at", "refresh_token": "rt", "expires_at": "soon"}',
+    ],
+)
+def test_a_malformed_token_secret_is_a_typed_error_that_quotes_nothing(text: str) -> None:
+    from calsync.connections.records import TokenUnreadable
+    from calsync.store.tokens import token_from_json
+
+    # Given a token secret someone edited by hand, When it is read, Then TokenUnreadable, no value quoted
+    with pytest.raises(TokenUnreadable) as caught:
+        token_from_json(text)
+    assert "at" not in str(caught.value).split()

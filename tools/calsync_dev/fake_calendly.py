@@ -2,12 +2,19 @@
 
 It behaves as Calendly documents: access tokens last 2 h, refresh tokens are single use
 (reuse → 400 invalid_grant), a subscription URL may exist once per organization (409),
-lists paginate. Tests drive it through ``httpx.MockTransport``/respx; the local stack can
-serve it over HTTP (``serve``).
+lists paginate, PKCE is checked when the authorization asked for it. Tests drive it through
+``httpx.MockTransport``/respx; the local stack can serve it over HTTP (``serve``).
+
+``fail_next(path, mode)`` makes the next request to ``path`` go wrong the ways a real server
+can: ``unavailable`` (503, not processed), ``processed_502`` (processed, then 502), ``lost``
+(processed, then no answer: a read timeout / dropped connection), ``invalid_body`` (processed,
+then a 200 that is not what the endpoint returns).
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import itertools
 import json
 import secrets
@@ -21,6 +28,8 @@ from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 API = "https://api.calendly.com"
+FAULTS = ("unavailable", "processed_502", "lost", "invalid_body")
+LOST = -1  # handle()'s status for "the answer never arrives"
 
 
 @dataclass
@@ -34,7 +43,7 @@ class FakeCalendly:
     personal_access_tokens: set[str] = field(default_factory=set)
     access_tokens: dict[str, float] = field(default_factory=dict)  # token -> expires at
     refresh_tokens: dict[str, bool] = field(default_factory=dict)  # token -> still valid
-    codes: dict[str, str | None] = field(default_factory=dict)  # code -> PKCE challenge (unused here)
+    codes: dict[str, str | None] = field(default_factory=dict)  # code -> PKCE challenge (None: no PKCE)
     subscriptions: dict[str, dict[str, Any]] = field(default_factory=dict)
     signing_keys: dict[str, str | None] = field(default_factory=dict)  # subscription uri -> key
     calls: list[tuple[str, str]] = field(default_factory=list)
@@ -42,15 +51,22 @@ class FakeCalendly:
     events: dict[str, dict[str, Any]] = field(default_factory=dict)  # scheduled event uri -> resource
     invitees: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)  # event uri -> uri -> invitee
     accept_any_pat: bool = False  # the local stack: any "pat-..." token is a valid PAT
+    faults: list[tuple[str, str]] = field(default_factory=list)  # (path, mode), see fail_next
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _ids: Any = field(default_factory=itertools.count)
 
     # -- set-up helpers -----------------------------------------------------------------
 
-    def issue_code(self) -> str:
+    def issue_code(self, challenge: str | None = None) -> str:
         code = secrets.token_urlsafe(16)
-        self.codes[code] = None
+        self.codes[code] = challenge
         return code
+
+    def fail_next(self, path: str, mode: str, times: int = 1) -> None:
+        """The next ``times`` requests to ``path`` fail as ``mode`` says (module doc)."""
+        if mode not in FAULTS:
+            raise ValueError(f"unknown fault {mode!r}: one of {', '.join(FAULTS)}")
+        self.faults.extend([(path, mode)] * times)
 
     def add_booking(self, webhook_payload: dict[str, Any]) -> None:
         """Record what a webhook payload describes (invitee + embedded scheduled event), as
@@ -97,54 +113,80 @@ class FakeCalendly:
     # -- the HTTP surface -----------------------------------------------------------------
 
     def handle(self, method: str, url: str, headers: dict[str, str], body: bytes) -> tuple[int, Any]:
+        """``(status, payload)``; status ``LOST`` means: answer nothing (drop the connection)."""
         with self._lock:
-            split = urlsplit(url)
-            self.calls.append((method, split.path))
-            if split.path == "/oauth/token" and method == "POST":
-                return self._token(headers, body)
-            if split.path == "/oauth/authorize" and method == "GET":
-                # No consent screen: the owner "approves" at once, as a redirect with a code.
-                query = {k: v[-1] for k, v in parse_qs(split.query).items()}
-                if query.get("client_id") != self.client_id or not query.get("redirect_uri"):
-                    return 400, {"error": "invalid_request", "error_description": "unknown client or redirect"}
-                target = (
-                    f"{query['redirect_uri']}?{urlencode({'code': self.issue_code(), 'state': query.get('state', '')})}"
-                )
-                return 302, {"location": target}
-            if split.path == "/_fake/bookings" and method == "POST":
-                # Local-only: make the API list a booking (a webhook payload), e.g. one whose
-                # webhook was lost, to try `calsync backfill`.
-                self.add_booking(json.loads(body))
-                return 201, {"status": "added"}
-            bearer = headers.get("authorization", "").removeprefix("Bearer ")
-            if not self._authorized(bearer):
-                return 401, {"title": "Unauthenticated", "message": "The access token is invalid"}
+            path = urlsplit(url).path
+            fault = next((f for f in self.faults if f[0] == path), None)
+            if fault is None:
+                return self._handle(method, url, headers, body)
+            self.faults.remove(fault)
+            if fault[1] == "unavailable":
+                self.calls.append((method, path))
+                return 503, {"title": "Service Unavailable", "message": "try again later"}
+            self._handle(method, url, headers, body)  # processed; what it answered never arrives
+            if fault[1] == "processed_502":
+                return 502, {"title": "Bad Gateway", "message": "upstream error"}
+            if fault[1] == "lost":
+                return LOST, None
+            return 200, {"unexpected": "body"}
+
+    def _handle(self, method: str, url: str, headers: dict[str, str], body: bytes) -> tuple[int, Any]:
+        split = urlsplit(url)
+        self.calls.append((method, split.path))
+        if split.path == "/oauth/token" and method == "POST":
+            return self._token(headers, body)
+        if split.path == "/oauth/authorize" and method == "GET":
+            # No consent screen: the owner "approves" at once, as a redirect with a code.
             query = {k: v[-1] for k, v in parse_qs(split.query).items()}
-            if split.path == "/users/me" and method == "GET":
-                return 200, {"resource": self._user()}
-            if split.path == "/scheduled_events" and method == "GET":
-                low, high = query.get("min_start_time", ""), query.get("max_start_time", "~")
-                items = [e for e in self.events.values() if low <= e["start_time"] <= high]
-                return 200, {"collection": items, "pagination": {"count": len(items), "next_page": None}}
-            if split.path.startswith("/scheduled_events/") and split.path.endswith("/invitees") and method == "GET":
-                uuid_ = split.path.split("/")[2]
-                found = next((v for k, v in self.invitees.items() if k.rstrip("/").endswith(f"/{uuid_}")), {})
-                items = list(found.values())
-                return 200, {"collection": items, "pagination": {"count": len(items), "next_page": None}}
-            if split.path == "/webhook_subscriptions" and method == "GET":
-                items = [s for s in self.subscriptions.values() if s["organization"] == query.get("organization")]
-                return 200, {"collection": items, "pagination": {"count": len(items), "next_page": None}}
-            if split.path == "/webhook_subscriptions" and method == "POST":
-                return self._subscribe(json.loads(body or b"{}"))
-            if split.path.startswith("/webhook_subscriptions/"):
-                uri = f"{self.api_base}{split.path}"
-                if uri not in self.subscriptions:
-                    return 404, {"title": "Resource Not Found", "message": "The server could not find the resource"}
-                if method == "DELETE":
-                    del self.subscriptions[uri]
-                    return 204, None
-                return 200, {"resource": self.subscriptions[uri]}
-            return 404, {"title": "Resource Not Found", "message": f"no fake for {method} {split.path}"}
+            if query.get("client_id") != self.client_id or not query.get("redirect_uri"):
+                return 400, {"error": "invalid_request", "error_description": "unknown client or redirect"}
+            code = self.issue_code(query.get("code_challenge"))
+            target = f"{query['redirect_uri']}?{urlencode({'code': code, 'state': query.get('state', '')})}"
+            return 302, {"location": target}
+        if split.path == "/_fake/faults" and method == "POST":
+            # Local-only: {"path": ..., "mode": ..., "times": n} arms fail_next.
+            return self._arm(json.loads(body or b"{}"))
+        if split.path == "/_fake/bookings" and method == "POST":
+            # Local-only: make the API list a booking (a webhook payload), e.g. one whose
+            # webhook was lost, to try `calsync backfill`.
+            self.add_booking(json.loads(body))
+            return 201, {"status": "added"}
+        bearer = headers.get("authorization", "").removeprefix("Bearer ")
+        if not self._authorized(bearer):
+            return 401, {"title": "Unauthenticated", "message": "The access token is invalid"}
+        query = {k: v[-1] for k, v in parse_qs(split.query).items()}
+        if split.path == "/users/me" and method == "GET":
+            return 200, {"resource": self._user()}
+        if split.path == "/scheduled_events" and method == "GET":
+            low, high = query.get("min_start_time", ""), query.get("max_start_time", "~")
+            items = [e for e in self.events.values() if low <= e["start_time"] <= high]
+            return 200, {"collection": items, "pagination": {"count": len(items), "next_page": None}}
+        if split.path.startswith("/scheduled_events/") and split.path.endswith("/invitees") and method == "GET":
+            uuid_ = split.path.split("/")[2]
+            found = next((v for k, v in self.invitees.items() if k.rstrip("/").endswith(f"/{uuid_}")), {})
+            items = list(found.values())
+            return 200, {"collection": items, "pagination": {"count": len(items), "next_page": None}}
+        if split.path == "/webhook_subscriptions" and method == "GET":
+            items = [s for s in self.subscriptions.values() if s["organization"] == query.get("organization")]
+            return 200, {"collection": items, "pagination": {"count": len(items), "next_page": None}}
+        if split.path == "/webhook_subscriptions" and method == "POST":
+            return self._subscribe(json.loads(body or b"{}"))
+        if split.path.startswith("/webhook_subscriptions/"):
+            uri = f"{self.api_base}{split.path}"
+            if uri not in self.subscriptions:
+                return 404, {"title": "Resource Not Found", "message": "The server could not find the resource"}
+            if method == "DELETE":
+                del self.subscriptions[uri]
+                return 204, None
+            return 200, {"resource": self.subscriptions[uri]}
+        return 404, {"title": "Resource Not Found", "message": f"no fake for {method} {split.path}"}
+
+    def _arm(self, request: dict[str, Any]) -> tuple[int, Any]:
+        path, mode, times = request.get("path"), request.get("mode"), request.get("times", 1)
+        if not isinstance(path, str) or mode not in FAULTS or not isinstance(times, int) or times < 1:
+            return 400, {"title": "Invalid Argument", "message": f"path, mode (one of {', '.join(FAULTS)}), times"}
+        self.faults.extend([(path, str(mode))] * times)
+        return 201, {"status": "armed"}
 
     def _authorized(self, bearer: str) -> bool:
         if bearer in self.personal_access_tokens or (self.accept_any_pat and bearer.startswith("pat-")):
@@ -165,7 +207,6 @@ class FakeCalendly:
         }
 
     def _token(self, headers: dict[str, str], body: bytes) -> tuple[int, Any]:
-        import base64
 
         expected = base64.b64encode(f"{self.client_id}:{self.client_secret}".encode()).decode()
         if headers.get("authorization") != f"Basic {expected}":
@@ -173,8 +214,13 @@ class FakeCalendly:
         form = {k: v[-1] for k, v in parse_qs(body.decode()).items()}
         grant = form.get("grant_type")
         if grant == "authorization_code":
-            if self.codes.pop(form.get("code", ""), "missing") == "missing":
+            challenge = self.codes.pop(form.get("code", ""), "missing")
+            if challenge == "missing":
                 return 400, {"error": "invalid_grant", "error_description": "The authorization code is invalid."}
+            verifier = form.get("code_verifier", "")
+            expected = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+            if challenge is not None and expected != challenge:
+                return 400, {"error": "invalid_grant", "error_description": "PKCE verification failed."}
             return 200, self.issue_tokens()
         if grant == "refresh_token":
             token = form.get("refresh_token", "")
@@ -218,6 +264,8 @@ class FakeCalendly:
         status, payload = self.handle(
             request.method, str(request.url), {k.lower(): v for k, v in request.headers.items()}, request.content
         )
+        if status == LOST:
+            raise httpx.ReadTimeout("the fake lost the answer", request=request)
         return httpx.Response(status, json=payload) if payload is not None else httpx.Response(status)
 
 
@@ -232,6 +280,9 @@ def serve(fake: FakeCalendly, host: str, port: int) -> ThreadingHTTPServer:
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
             headers = {k.lower(): v for k, v in self.headers.items()}
             status, payload = fake.handle(self.command, self.path, headers, body)
+            if status == LOST:
+                self.close_connection = True  # no answer at all
+                return
             data = json.dumps(payload).encode() if payload is not None else b""
             self.send_response(status)
             if status == 302 and isinstance(payload, dict):

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from calsync.calendly.models import OAuthToken
     from calsync.connections.connect import Connector
     from calsync.connections.records import Connection
+    from calsync.connections.refresh import TokenCallLimits
     from calsync.store.bookings import DynamoBookingsRepository
     from calsync.store.connections import DynamoConnectionRegistry
     from calsync.store.endpoints import EndpointSecret
@@ -169,17 +170,29 @@ class Connections:
 
         return Connector(self.registry, self.tokens, self.signing_keys, clock=clock)
 
-    def oauth_client(self) -> OAuthClient:
-        """The token endpoint with the OAuth app's credentials (reads the app secret)."""
+    def oauth_client(self, limits: TokenCallLimits | None = None) -> OAuthClient:
+        """The token endpoint with the OAuth app's credentials (reads the app secret);
+        ``limits`` bound how long one token request may take (the refresher's budget)."""
         from calsync.calendly.client import OAuthClient
 
         app = self.oauth_app.get()
+        bounded: dict[str, Any] = {}
+        if limits is not None:
+            bounded = {
+                "timeout": limits.read_seconds,
+                "connect_timeout": limits.connect_seconds,
+                "max_retries": limits.max_retries,
+                "max_rate_limit_wait": limits.max_rate_limit_wait,
+            }
         return OAuthClient(
-            app.client_id, app.client_secret, token_url=self.settings.calendly_token_url, **self.calendly_options
+            app.client_id,
+            app.client_secret,
+            token_url=self.settings.calendly_token_url,
+            **{**bounded, **self.calendly_options},
         )
 
-    def lazy_oauth(self) -> LazyOAuth:
-        return LazyOAuth(self.oauth_client)
+    def lazy_oauth(self, limits: TokenCallLimits | None = None) -> LazyOAuth:
+        return LazyOAuth(lambda: self.oauth_client(limits))
 
     def calendly_with_token(self, token: str) -> CalendlyClient:
         from calsync.calendly.client import CalendlyClient

@@ -32,6 +32,8 @@ from calsync.calendly.client import (
     InvalidGrant,
     OAuthClient,
     OAuthError,
+    TokenOutcomeUnknown,
+    TokenResponseInvalid,
     _Retrier,
 )
 from calsync.errors import CalsyncError
@@ -627,10 +629,14 @@ def test_other_oauth_errors_raise_oauth_error(make_oauth: Callable[[Script], OAu
     assert (caught.value.error, caught.value.error_description) == ("invalid_client", "Client authentication failed")
 
 
-def test_oauth_5xx_and_network_errors_are_retried(make_oauth: Callable[[Script], OAuthClient], sleeps: Sleeps) -> None:
-    # Given a network error and a 503 before the tokens
+def test_oauth_refused_connections_and_429_are_retried(
+    make_oauth: Callable[[Script], OAuthClient], sleeps: Sleeps
+) -> None:
+    # Given a refused connection and a 429 before the tokens (neither can have used the grant)
     script = Script(
-        httpx.ConnectError("refused"), reply(503), reply(200, fixture("oauth_token_refresh_response__koshilife.json"))
+        httpx.ConnectError("refused"),
+        reply(429, {"title": "Too Many Requests", "message": "slow down"}, {"X-RateLimit-Reset": "2"}),
+        reply(200, fixture("oauth_token_refresh_response__koshilife.json")),
     )
     # When a refresh is attempted
     token = make_oauth(script).refresh(REFRESH_TOKEN)
@@ -638,6 +644,54 @@ def test_oauth_5xx_and_network_errors_are_retried(make_oauth: Callable[[Script],
     assert token.access_token.get_secret_value() == "NEW_TOKEN"
     assert len(sleeps) == 2
     assert all(r.headers["Authorization"].startswith("Basic ") for r in script.requests)
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        reply(502),
+        reply(503),
+        reply(500, {"title": "Internal Server Error", "message": "oops"}),
+        httpx.ReadTimeout("no answer"),
+        httpx.RemoteProtocolError("Server disconnected without sending a response."),
+    ],
+    ids=["502", "503", "500", "read-timeout", "dropped"],
+)
+@pytest.mark.parametrize("grant", ["refresh", "code"])
+def test_a_token_request_whose_answer_was_lost_is_never_resent(
+    make_oauth: Callable[[Script], OAuthClient], sleeps: Sleeps, answer: Answer, grant: str
+) -> None:
+    # Given the token request reached Calendly (it may have spent the single-use grant) and no usable answer came
+    script = Script(answer)
+    client = make_oauth(script)
+
+    def send() -> object:
+        if grant == "refresh":
+            return client.refresh(REFRESH_TOKEN)
+        return client.exchange_code("code-123", "https://app.example/callback", "verifier-456")
+
+    # When a refresh (or a code exchange) is attempted
+    with pytest.raises(TokenOutcomeUnknown) as caught:
+        send()
+    # Then it was sent once, not retried, and the error says the outcome is unknown (a CalendlyUnavailable)
+    assert len(script.requests) == 1
+    assert sleeps == []
+    assert isinstance(caught.value, CalendlyUnavailable)
+    assert REFRESH_TOKEN not in repr(caught.value) + str(caught.value)
+
+
+def test_a_2xx_token_answer_that_is_not_a_token_is_not_retried(
+    make_oauth: Callable[[Script], OAuthClient], sleeps: Sleeps
+) -> None:
+    # Given Calendly answers 200 with a body that is not a token response (the grant is spent)
+    script = Script(reply(200, {"unexpected": "body", "refresh_token": REFRESH_TOKEN}))
+    # When a refresh is attempted
+    with pytest.raises(TokenResponseInvalid) as caught:
+        make_oauth(script).refresh(REFRESH_TOKEN)
+    # Then it was sent once and the error names no secret
+    assert len(script.requests) == 1
+    assert sleeps == []
+    assert REFRESH_TOKEN not in repr(caught.value) + str(caught.value)
 
 
 # --- secrets never leak -----------------------------------------------------------------------

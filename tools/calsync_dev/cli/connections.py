@@ -12,6 +12,7 @@ import time
 from dataclasses import asdict
 from datetime import UTC, datetime
 
+from calsync.connections.records import Connection
 from calsync_dev.cli.bookings import parse_time
 from calsync_dev.cli.target import Commands, add_stack_option, target_from
 
@@ -83,8 +84,24 @@ def _connections(args: argparse.Namespace) -> int:
         )
         status = c.status + (f" ({c.status_reason})" if c.status_reason else "")
         print(f"{c.connection_id:<16} {c.kind:<6} {status:<16} {expires:<21} {c.subscription_uri or '-'}")
+        for note in _notes(c):
+            print(f"{'':<16} ! {note}")
     print(f"{len(rows)} connection(s)")
     return 0
+
+
+def _notes(connection: Connection) -> list[str]:
+    """What an operator should know beyond the status: the scheduled jobs' last failures."""
+    notes = []
+    if connection.refresh_unconfirmed:
+        notes.append(
+            f"refresh unconfirmed since {connection.refresh_unconfirmed.get('at')}: the answer was lost; "
+            "the next run re-sends once (reauth_required/refresh_response_lost if Calendly had used it)"
+        )
+    for job, error in (("refresh", connection.last_refresh_error), ("check", connection.last_check_error)):
+        if error:
+            notes.append(f"last {job} failed {error.get('at')}: {error.get('reason')} ({error.get('detail')})")
+    return notes
 
 
 def _backfill(args: argparse.Namespace) -> int:

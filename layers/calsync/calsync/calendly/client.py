@@ -1,9 +1,13 @@
 """HTTP clients for the Calendly API v2 and Calendly OAuth: the only module that imports httpx.
 
-Both clients retry what may succeed later: 5xx answers and network errors (jittered exponential
-back-off, base 0.5 s, cap 8 s, ``max_retries`` retries) and 429s (waiting ``X-RateLimit-Reset``
-seconds, bounded by ``max_rate_limit_wait``). Everything else raises a ``CalendlyError`` subclass
-at once. Secrets (access and refresh tokens, the client secret, webhook signing keys,
+The API client retries what may succeed later: 5xx answers and network errors (jittered
+exponential back-off, base 0.5 s, cap 8 s, ``max_retries`` retries) and 429s (waiting
+``X-RateLimit-Reset`` seconds, bounded by ``max_rate_limit_wait``). The OAuth token endpoint
+spends single-use grants (codes, refresh tokens), so it re-sends only a request that cannot
+have been processed: a connection that was never made, and a 429. A request that was sent and
+got no usable answer (read timeout, dropped connection, 5xx) raises ``TokenOutcomeUnknown``; a
+2xx that is not a token response raises ``TokenResponseInvalid``. Everything else raises a
+``CalendlyError`` subclass at once. Secrets (access and refresh tokens, the client secret, webhook signing keys,
 authorization codes) never reach an exception message, a ``repr`` or a log line: they are
 redacted from any error text Calendly echoes back.
 
@@ -35,6 +39,8 @@ from calsync.calendly.errors import (
     CalendlyUnavailable,
     InvalidGrant,
     OAuthError,
+    TokenOutcomeUnknown,
+    TokenResponseInvalid,
 )
 from calsync.calendly.models import (
     CalendlyErrorBody,
@@ -91,15 +97,28 @@ def _json(response: httpx.Response) -> Any:
         return None
 
 
+# Transport errors raised before any byte of the request left: re-sending cannot spend a grant.
+NEVER_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+
+
 class _Retrier:
     """Sends one request, retrying 5xx, network errors and 429 as the module doc says."""
 
-    def __init__(self, *, max_retries: int, sleep: Callable[[float], None], max_rate_limit_wait: float) -> None:
+    def __init__(
+        self,
+        *,
+        max_retries: int,
+        sleep: Callable[[float], None],
+        max_rate_limit_wait: float,
+        at_most_once: bool = False,
+    ) -> None:
         if max_retries < 0:
             raise ValueError("max_retries must be >= 0")
         self.max_retries = max_retries
         self.sleep = sleep
         self.max_rate_limit_wait = max_rate_limit_wait
+        # True: a request that may have been processed is never re-sent (single-use grants).
+        self.at_most_once = at_most_once
 
     @staticmethod
     def backoff(attempt: int) -> float:
@@ -133,6 +152,11 @@ class _Retrier:
                 response = client.send(request)
             except httpx.TransportError as exc:
                 kind = type(exc).__name__
+                if self.at_most_once and not isinstance(exc, NEVER_SENT):
+                    logger.warning("calendly answer lost, not re-sent", extra={"request": where, "error": kind})
+                    raise TokenOutcomeUnknown(
+                        None, "Answer lost", f"{kind} on {where}; the request may have been processed"
+                    ) from None
                 if failures >= self.max_retries:
                     logger.warning("calendly request failed", extra={"request": where, "error": kind})
                     detail = _redact(f"{kind} ({exc}) on {where} after {failures + 1} attempts", secrets)
@@ -154,6 +178,10 @@ class _Retrier:
                 logger.info("calendly rate limited, waiting", extra={"request": where, "delay": reset})
                 self.sleep(reset)
                 continue
+            if status >= 500 and self.at_most_once:
+                logger.warning("calendly server error, not re-sent", extra={"request": where, "status": status})
+                title, message, details = _api_error_fields(response, secrets)
+                raise TokenOutcomeUnknown(status, title, message, details)
             if status >= 500:
                 if failures >= self.max_retries:
                     logger.warning("calendly unavailable", extra={"request": where, "status": status})
@@ -487,6 +515,7 @@ class OAuthClient(_HttpOwner):
         token_url: str = DEFAULT_TOKEN_URL,
         transport: httpx.BaseTransport | None = None,
         timeout: httpx.Timeout | float = DEFAULT_TIMEOUT,
+        connect_timeout: float | None = None,
         max_retries: int = DEFAULT_MAX_RETRIES,
         sleep: Callable[[float], None] = time.sleep,
         max_rate_limit_wait: float = DEFAULT_MAX_RATE_LIMIT_WAIT,
@@ -495,8 +524,13 @@ class OAuthClient(_HttpOwner):
         self._client_secret = client_secret
         self._token_url = token_url
         self._transport = transport
-        self._timeout = timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout)
-        self._retrier = _Retrier(max_retries=max_retries, sleep=sleep, max_rate_limit_wait=max_rate_limit_wait)
+        if isinstance(timeout, httpx.Timeout):
+            self._timeout = timeout
+        else:
+            self._timeout = httpx.Timeout(timeout, connect=connect_timeout if connect_timeout is not None else timeout)
+        self._retrier = _Retrier(
+            max_retries=max_retries, sleep=sleep, max_rate_limit_wait=max_rate_limit_wait, at_most_once=True
+        )
         self._http: httpx.Client | None = None
 
     def __repr__(self) -> str:
@@ -528,7 +562,11 @@ class OAuthClient(_HttpOwner):
         response = self._retrier.send(self._client, build, known)
         body = _json(response)
         if response.is_success:
-            token = _parse(OAuthToken, body, "POST oauth/token")
+            try:
+                token = _parse(OAuthToken, body, "POST oauth/token")
+            except CalendlyError as exc:
+                logger.warning("calendly oauth answer unreadable", extra={"grant_type": form["grant_type"]})
+                raise TokenResponseInvalid(response.status_code, "Invalid token response", exc.message) from None
             logger.info("calendly oauth token issued", extra={"grant_type": form["grant_type"]})
             return token
         try:
@@ -560,4 +598,6 @@ __all__ = [
     "OAuthClient",
     "OAuthError",
     "OAuthToken",
+    "TokenOutcomeUnknown",
+    "TokenResponseInvalid",
 ]

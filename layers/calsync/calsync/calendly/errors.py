@@ -58,6 +58,17 @@ class CalendlyUnavailable(CalendlyError):
     """5xx answers or network errors outlasted every retry; the call may succeed later."""
 
 
+class TokenOutcomeUnknown(CalendlyUnavailable):
+    """The token request was sent and no usable answer came (read timeout, dropped connection,
+    5xx): Calendly may have processed it, so a single-use refresh token or code may be spent.
+    Never re-sent by the client."""
+
+
+class TokenResponseInvalid(CalendlyError):
+    """The token endpoint answered 2xx with a body that is not a token response: the grant
+    was used, and the new tokens cannot be read."""
+
+
 class OAuthError(CalendlyError):
     """The OAuth token endpoint refused the request: ``{error, error_description}``."""
 

@@ -1,19 +1,23 @@
 """Connecting a Calendly organization: OAuth (authorize URL → callback) or a personal
 access token. Either way the end state is the same: the token in its secret, the webhook
 signing key in the receiver's secret, an organization-scoped webhook subscription pointing
-at ``/webhooks/calendly/<connection_id>``, and the connection in the registry. A failure
-on the way removes what was stored, so nothing is left half-connected.
+at ``/webhooks/calendly/<connection_id>``, and the connection in the registry.
+
+Connecting again (what an operator does for ``reauth_required``) must never break what a
+previous connect stored: the new credentials are staged and the connection switches to them
+only when every step succeeded; nothing is ever deleted (see ``Connector._finish``).
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 import re
 import secrets
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
@@ -21,7 +25,9 @@ from urllib.parse import urlencode
 from calsync.calendly.errors import CalendlyConflict, CalendlyError
 from calsync.calendly.models import WebhookEvent, WebhookSubscription
 from calsync.connections.ports import AppSecret, Calendly, Registry, SigningKeyStore, Tokens
-from calsync.connections.records import Connection, PendingAuthorization, StoredToken
+from calsync.connections.records import Connection, OAuthApp, PendingAuthorization, StoredToken
+from calsync.connections.refresh import LEASE_SECONDS
+from calsync.errors import DependencyUnavailable
 
 AUTHORIZE_URL = "https://auth.calendly.com/oauth/authorize"
 STATE_TTL_SECONDS = 600
@@ -44,10 +50,37 @@ def check_connection_id(connection_id: str) -> str:
     return connection_id
 
 
-def pkce_pair() -> tuple[str, str]:
-    verifier = secrets.token_urlsafe(64)
-    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
-    return verifier, challenge
+PKCE_CONTEXT = b"calsync pkce verifier v1\n"
+
+
+def pkce_verifier(client_secret: str, state: str) -> str:
+    """The PKCE code verifier of the authorization started with ``state``: HMAC-SHA256 of the
+    state under the OAuth app's client secret, base64url (43 characters of RFC 7636's
+    alphabet, 256 bits). Derived, never stored: the state is public (it is in the link), the
+    client secret is not, so only calsync can compute the verifier, and no database item or
+    backup holds it."""
+    digest = hmac.new(client_secret.encode(), PKCE_CONTEXT + state.encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+def pkce_challenge(verifier: str) -> str:
+    """S256: base64url(SHA-256(verifier)), unpadded."""
+    return base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+
+
+def complete_app(app: AppSecret) -> OAuthApp:
+    """The OAuth app's credentials, refusing (naming what is missing) while any is empty, as
+    the stack creates the secret: without the app's signing key every webhook would be 401."""
+    found = app.get()
+    missing = found.missing()
+    if missing:
+        raise ConnectError(
+            503,
+            "oauth_app_incomplete",
+            f"The OAuth app secret {app.secret_name} has no {', '.join(missing)} yet: store the app's client_id, "
+            "client_secret and webhook_signing_key there first (README: Connect a Calendly account).",
+        )
+    return found
 
 
 def webhook_url(api_base: str, connection_id: str) -> str:
@@ -67,20 +100,18 @@ def start_oauth(
     now: float,
     authorize_url: str = AUTHORIZE_URL,
 ) -> str:
-    """Record a pending authorization (random state, PKCE verifier, 10 min) and return the
-    URL the operator opens to grant calsync access."""
+    """Record a pending authorization (random state, 10 min; no secret) and return the URL
+    the operator opens to grant calsync access (PKCE S256, verifier derived from the state)."""
     check_connection_id(connection_id)
+    credentials = complete_app(app)
     state = secrets.token_urlsafe(32)
-    verifier, challenge = pkce_pair()
-    registry.put_pending(
-        PendingAuthorization(state, connection_id, verifier, redirect_uri, int(now) + STATE_TTL_SECONDS)
-    )
+    registry.put_pending(PendingAuthorization(state, connection_id, redirect_uri, int(now) + STATE_TTL_SECONDS))
     query = {
-        "client_id": app.get().client_id,
+        "client_id": credentials.client_id,
         "response_type": "code",
         "redirect_uri": redirect_uri,
         "state": state,
-        "code_challenge": challenge,
+        "code_challenge": pkce_challenge(pkce_verifier(credentials.client_secret, state)),
         "code_challenge_method": "S256",
     }
     return f"{authorize_url}?{urlencode(query)}"
@@ -128,18 +159,43 @@ class Connector:
         api_base: str,
         send_signing_key: bool,
     ) -> Connection:
-        """Store token and key, subscribe, register; undo the stores if a later step fails."""
+        """Stage, then switch; a failure leaves an existing connection as it was.
+
+        Under the connection's refresh lease (no refresher may write its token meanwhile):
+        1. the new signing key is added beside the current one (the receiver accepts both, so
+           the old subscription keeps delivering);
+        2. the subscription; if it fails, the signing keys are put back as they were;
+        3. the token, with a new generation (the old one stays a version of the secret);
+        4. the registry: from now on the connection is the new one.
+        Nothing is deleted. After step 2 Calendly signs with the new key, so the keys stay
+        staged whatever fails later; a failure at 3 leaves the old token and registry (still
+        working: the receiver accepts the new key); a failure at 4 leaves new credentials the
+        registry does not describe yet (working too) — either way connecting again finishes it.
+        """
         url = webhook_url(api_base, connection_id)
-        stored: list[Callable[[], None]] = []
-        try:
-            token_secret = self.tokens.put(connection_id, token)
-            stored.append(lambda: self.tokens.delete(connection_id))
-            self.signing_keys.put(connection_id, signing_key)
-            stored.append(lambda: self.signing_keys.delete(connection_id))
-            organization = token.organization or str(calendly.get_current_user().current_organization)
-            subscription = ensure_subscription(
-                calendly, url=url, organization=organization, signing_key=signing_key if send_signing_key else None
+        existing = self.registry.get(connection_id)
+        lease_owner = f"connect-{secrets.token_hex(8)}"
+        if existing is not None and not self.registry.acquire_lease(
+            connection_id, owner=lease_owner, now=int(self.clock()), seconds=LEASE_SECONDS
+        ):
+            raise ConnectError(
+                409,
+                "refresh_in_progress",
+                f"A token refresh of '{connection_id}' is running; connect again in a few minutes.",
             )
+        try:
+            organization = token.organization or str(calendly.get_current_user().current_organization)
+            keys_before = self.signing_keys.stored(connection_id)
+            self._stage_key(connection_id, signing_key, keys_before)
+            try:
+                subscription = ensure_subscription(
+                    calendly, url=url, organization=organization, signing_key=signing_key if send_signing_key else None
+                )
+            except BaseException:
+                self._restore_keys(connection_id, keys_before, signing_key)
+                raise
+            generation = secrets.token_hex(8)
+            token_secret = self.tokens.put(connection_id, replace(token, generation=generation))
             connection = Connection(
                 connection_id=connection_id,
                 kind=token.kind,
@@ -152,23 +208,35 @@ class Connector:
                 subscription_uri=str(subscription.uri),
                 token_expires_at=token.expires_at,
                 created_at=_iso(self.clock()),
+                token_generation=generation,
             )
             self.registry.register(connection, now=_iso(self.clock()))
             return connection
         except CalendlyError as exc:
-            self._undo(stored)
             raise ConnectError(502, "calendly_error", f"Calendly refused: {exc.title}") from None
-        except Exception:
-            self._undo(stored)
-            raise
+        finally:
+            if existing is not None:
+                # register() replaced the item (and the lease with it); else give it back
+                self._quietly(lambda: self.registry.release_lease(connection_id, owner=lease_owner))
+
+    def _stage_key(self, connection_id: str, key: str, before: tuple[str | None, str | None] | None) -> None:
+        """``key`` current, the current one kept as previous (nothing to do if it is current)."""
+        current = before[0] if before is not None else None
+        if current != key:
+            self.signing_keys.put(connection_id, key, current)
+
+    def _restore_keys(self, connection_id: str, before: tuple[str | None, str | None] | None, key: str) -> None:
+        """Put the signing keys back as they were (none usable, if there was no secret)."""
+        if before is not None and before[0] == key:
+            return  # nothing was written
+        self._quietly(lambda: self.signing_keys.put(connection_id, *(before or (None, None))))
 
     @staticmethod
-    def _undo(stored: list[Callable[[], None]]) -> None:
-        for undo in reversed(stored):
-            try:
-                undo()
-            except Exception:  # noqa: S112 - best effort; the original error is what matters
-                continue
+    def _quietly(step: Callable[[], None]) -> None:
+        try:
+            step()
+        except DependencyUnavailable:  # best effort: the original error is what matters
+            return
 
     def complete_oauth(
         self,
@@ -183,18 +251,20 @@ class Connector:
         """The callback: single-use, unexpired state → code exchange → connected."""
         if not state or not code:
             raise ConnectError(400, "missing_parameters", "The callback needs both code and state.")
+        credentials = complete_app(app)
         pending = self.registry.take_pending(state, now=int(self.clock()))
         if pending is None:
             raise ConnectError(400, "invalid_state", "This authorization link is unknown, expired or already used.")
+        verifier = pkce_verifier(credentials.client_secret, pending.state)
         try:
-            issued = token_endpoint.exchange_code(code, pending.redirect_uri, pending.code_verifier)
+            issued = token_endpoint.exchange_code(code, pending.redirect_uri, verifier)
         except CalendlyError as exc:
             raise ConnectError(502, "calendly_error", f"Calendly refused the authorization: {exc.title}") from None
         token = StoredToken.from_oauth(issued)
         return self._finish(
             connection_id=pending.connection_id,
             token=token,
-            signing_key=app.get().webhook_signing_key,  # OAuth apps sign with the app's key
+            signing_key=credentials.webhook_signing_key,  # OAuth apps sign with the app's key
             calendly=calendly_for(token.access_token),
             api_base=api_base,
             send_signing_key=False,

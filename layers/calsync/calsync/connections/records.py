@@ -26,18 +26,26 @@ class Connection:
     token_expires_at: int | None = None
     created_at: str | None = None
     subscription_recreated: list[dict[str, Any]] = field(default_factory=list)
+    # Which connect the stored token descends from: a re-connect makes a new one, a refresh
+    # keeps it. Every status change is conditioned on it (a refresher working on an old
+    # token cannot mark a fresh connection).
+    token_generation: str | None = None
+    # The last failure of a scheduled job on this connection: {"reason", "at", "detail"}.
+    last_refresh_error: dict[str, Any] | None = None
+    last_check_error: dict[str, Any] | None = None
+    # Set when a refresh request was sent and its answer lost: the refresh token may be spent.
+    refresh_unconfirmed: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class PendingAuthorization:
+    """A started OAuth authorization. Holds no secret: the PKCE verifier is derived from the
+    state when the callback comes (``connections.connect.pkce_verifier``)."""
+
     state: str
     connection_id: str
-    code_verifier: str
     redirect_uri: str
     expires_at: int
-
-    def __repr__(self) -> str:  # the verifier is a secret until used
-        return f"PendingAuthorization(connection_id={self.connection_id!r}, expires_at={self.expires_at})"
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,14 +56,18 @@ class StoredToken:
     expires_at: int | None = None  # unix seconds; None for a PAT (does not expire)
     owner: str | None = None
     organization: str | None = None
+    generation: str | None = None  # see Connection.token_generation
 
     def __repr__(self) -> str:  # never show token material
         return f"StoredToken(kind={self.kind!r}, expires_at={self.expires_at!r}, owner={self.owner!r})"
 
     @classmethod
-    def from_oauth(cls, issued: OAuthToken, *, organization: str | None = None) -> StoredToken:
+    def from_oauth(
+        cls, issued: OAuthToken, *, organization: str | None = None, generation: str | None = None
+    ) -> StoredToken:
         """What to keep of a token response (``organization`` when the response lacks it)."""
         return cls(
+            generation=generation,
             kind="oauth",
             access_token=issued.access_token.get_secret_value(),
             refresh_token=issued.refresh_token.get_secret_value(),
@@ -74,6 +86,15 @@ class OAuthApp:
     def __repr__(self) -> str:
         return f"OAuthApp(client_id={self.client_id!r})"
 
+    def missing(self) -> list[str]:
+        """The fields still empty (as the stack creates the secret): connecting needs all three."""
+        return [name for name in ("client_id", "client_secret", "webhook_signing_key") if not getattr(self, name)]
+
 
 class TokenNotFound(Exception):
     """The connection has no token secret."""
+
+
+class TokenUnreadable(Exception):
+    """The connection's token secret does not hold a token calsync can read (the message
+    names what is wrong, never the value)."""

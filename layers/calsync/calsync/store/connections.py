@@ -47,7 +47,19 @@ def _connection(data: Mapping[str, Any]) -> Connection:
             {k: (int(v) if k.endswith("_at_epoch") else v) for k, v in entry.items()}
             for entry in data.get("subscription_recreated", [])
         ],
+        token_generation=data.get("token_generation"),
+        last_refresh_error=data.get("last_refresh_error"),
+        last_check_error=data.get("last_check_error"),
+        refresh_unconfirmed=data.get("refresh_unconfirmed"),
     )
+
+
+def _generation_condition(generation: str | None) -> tuple[str, dict[str, Any]]:
+    """The connection still descends from the connect ``generation`` (items written before
+    generations existed have none)."""
+    if generation is None:
+        return "attribute_exists(PK) AND attribute_not_exists(token_generation)", {}
+    return "attribute_exists(PK) AND token_generation = :generation", {":generation": {"S": generation}}
 
 
 class DynamoConnectionRegistry:
@@ -74,13 +86,19 @@ class DynamoConnectionRegistry:
             "signing_key_secret": connection.signing_key_secret,
             "subscription_uri": connection.subscription_uri,
             "token_expires_at": connection.token_expires_at,
+            "token_generation": connection.token_generation,
             "created_at": connection.created_at or now,
             "updated_at": now,
         }
         with aws_call("dynamodb:PutItem (connection)"):
             self.client.put_item(
                 TableName=self.table_name,
-                Item=serialise_item({**keys.connection(connection.connection_id).attributes(), **item}),
+                Item=serialise_item(
+                    {
+                        **keys.connection(connection.connection_id).attributes(),
+                        **{k: v for k, v in item.items() if v is not None or k != "token_generation"},
+                    }
+                ),
             )
 
     def get(self, connection_id: str) -> Connection | None:
@@ -99,45 +117,101 @@ class DynamoConnectionRegistry:
         )
         return (_connection(item) for item in items)
 
-    def _update(self, connection_id: str, what: str, values: Mapping[str, Any], extra: str = "") -> None:
+    def _update(
+        self,
+        connection_id: str,
+        what: str,
+        generation: str | None,
+        values: Mapping[str, Any],
+        remove: tuple[str, ...] = (),
+    ) -> bool:
+        """SET ``values`` (REMOVE ``remove``) if the connection still has ``generation``."""
         names = {f"#a{i}": name for i, name in enumerate(values)}
-        sets = ", ".join(f"#a{i} = :a{i}" for i in range(len(values)))
-        with aws_call(f"dynamodb:UpdateItem ({what})"):
-            self.client.update_item(
+        names.update({f"#r{i}": name for i, name in enumerate(remove)})
+        expression = "SET " + ", ".join(f"#a{i} = :a{i}" for i in range(len(values)))
+        if remove:
+            expression += " REMOVE " + ", ".join(f"#r{i}" for i in range(len(remove)))
+        condition, condition_values = _generation_condition(generation)
+        return conditional(
+            f"dynamodb:UpdateItem ({what})",
+            lambda: self.client.update_item(
                 TableName=self.table_name,
                 Key=_key(connection_id),
-                UpdateExpression=f"SET {sets}{extra}",
-                ConditionExpression="attribute_exists(PK)",
+                UpdateExpression=expression,
+                ConditionExpression=condition,
                 ExpressionAttributeNames=names,
-                ExpressionAttributeValues={f":a{i}": serialise(v) for i, v in enumerate(values.values())},
-            )
+                ExpressionAttributeValues={
+                    **{f":a{i}": serialise(v) for i, v in enumerate(values.values())},
+                    **condition_values,
+                },
+            ),
+        )
 
-    def mark_reauth_required(self, connection_id: str, *, reason: str, now: str) -> None:
-        self._update(connection_id, "reauth", {"status": "reauth_required", "status_reason": reason, "updated_at": now})
+    def mark_reauth_required(self, connection_id: str, *, reason: str, now: str, generation: str | None) -> bool:
+        return self._update(
+            connection_id,
+            "reauth",
+            generation,
+            {"status": "reauth_required", "status_reason": reason, "updated_at": now},
+        )
 
-    def token_refreshed(self, connection_id: str, *, expires_at: int, now: str) -> None:
-        self._update(
-            connection_id, "refreshed", {"token_expires_at": expires_at, "last_refresh_at": now, "updated_at": now}
+    def token_refreshed(self, connection_id: str, *, expires_at: int, now: str, generation: str | None) -> bool:
+        return self._update(
+            connection_id,
+            "refreshed",
+            generation,
+            {"token_expires_at": expires_at, "last_refresh_at": now, "updated_at": now},
+            remove=("refresh_unconfirmed", "last_refresh_error"),
+        )
+
+    def record_error(
+        self, connection_id: str, *, job: str, reason: str, detail: str, now: str, generation: str | None
+    ) -> bool:
+        """The last failure of ``job`` (``refresh`` or ``check``) on this connection."""
+        return self._update(
+            connection_id,
+            f"{job} error",
+            generation,
+            {f"last_{job}_error": {"reason": reason, "at": now, "detail": detail}},
+        )
+
+    def refresh_unconfirmed(self, connection_id: str, *, reason: str, now: str, generation: str | None) -> bool:
+        """A refresh request was sent and its answer lost: the refresh token may be spent."""
+        return self._update(
+            connection_id,
+            "refresh unconfirmed",
+            generation,
+            {"refresh_unconfirmed": {"reason": reason, "at": now}, "updated_at": now},
         )
 
     def subscription_replaced(
-        self, connection_id: str, *, subscription_uri: str, record: Mapping[str, Any], now: str
-    ) -> None:
+        self,
+        connection_id: str,
+        *,
+        subscription_uri: str,
+        record: Mapping[str, Any],
+        now: str,
+        generation: str | None,
+    ) -> bool:
         names = {"#s": "subscription_uri", "#r": "subscription_recreated", "#u": "updated_at"}
-        with aws_call("dynamodb:UpdateItem (subscription)"):
-            self.client.update_item(
+        condition, condition_values = _generation_condition(generation)
+        return conditional(
+            "dynamodb:UpdateItem (subscription)",
+            lambda: self.client.update_item(
                 TableName=self.table_name,
                 Key=_key(connection_id),
                 UpdateExpression="SET #s = :s, #u = :u, #r = list_append(if_not_exists(#r, :empty), :r)",
-                ConditionExpression="attribute_exists(PK)",
+                ConditionExpression=condition,
                 ExpressionAttributeNames=names,
                 ExpressionAttributeValues={
                     ":s": {"S": subscription_uri},
                     ":u": {"S": now},
                     ":r": {"L": [serialise(dict(record))]},
                     ":empty": {"L": []},
+                    **condition_values,
                 },
-            )
+            ),
+        )
 
     # -- the refresh lease ----------------------------------------------------------------
 
@@ -178,7 +252,6 @@ class DynamoConnectionRegistry:
             **keys.oauth_state(pending.state).attributes(),
             "type": "oauth_state",
             "connection_id": pending.connection_id,
-            "code_verifier": pending.code_verifier,
             "redirect_uri": pending.redirect_uri,
             "expires_at": pending.expires_at,
         }
@@ -209,7 +282,6 @@ class DynamoConnectionRegistry:
         return PendingAuthorization(
             state=state,
             connection_id=data["connection_id"],
-            code_verifier=data["code_verifier"],
             redirect_uri=data["redirect_uri"],
             expires_at=int(data["expires_at"]),
         )

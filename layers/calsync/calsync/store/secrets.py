@@ -34,7 +34,7 @@ LOOKUPS_PER_SECOND = 1.0
 LOOKUP_BURST = 10
 
 
-def encode_keys(current: str, previous: str | None = None) -> str:
+def encode_keys(current: str | None, previous: str | None = None) -> str:
     return secret_json.encode({"current": current, "previous": previous})
 
 
@@ -129,14 +129,26 @@ class SecretsManagerSigningKeys:
         value = secret_json.read(client, self.secret_name(connection_id))
         return (decode_keys(value) or None) if value is not None else None
 
-    def put(self, connection_id: str, current: str, previous: str | None = None) -> None:
-        """Create or rotate a connection's signing keys (operators and the local stack)."""
+    def put(self, connection_id: str, current: str | None, previous: str | None = None) -> None:
+        """Create or rotate a connection's signing keys (``current`` None and ``previous``
+        None: no usable key, the receiver refuses everything for this connection)."""
         client = self._client or clients.secretsmanager()
         secret_json.write(client, self.secret_name(connection_id), encode_keys(current, previous))
         self.invalidate(connection_id)
 
-    def delete(self, connection_id: str) -> None:
-        """Remove a connection's keys at once (undoing a failed connect)."""
+    def stored(self, connection_id: str) -> tuple[str | None, str | None] | None:
+        """``(current, previous)`` as stored now (uncached), or ``None`` if there is no secret."""
         client = self._client or clients.secretsmanager()
-        secret_json.delete(client, self.secret_name(connection_id))
-        self.invalidate(connection_id)
+        value = secret_json.read(client, self.secret_name(connection_id))
+        if value is None:
+            return None
+        try:
+            data = secret_json.decode(value)
+        except ValueError:
+            return (None, None)
+
+        def key(name: str) -> str | None:
+            found = data.get(name)
+            return found if isinstance(found, str) and found else None
+
+        return key("current"), key("previous")

@@ -8,27 +8,28 @@ or raises with a secret in the message.
 
 from __future__ import annotations
 
-import hashlib
 import time
 import uuid
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from calsync.connections.records import OAuthApp, StoredToken, TokenNotFound
+from calsync.connections.records import OAuthApp, StoredToken, TokenNotFound, TokenUnreadable
 from calsync.store import clients, secret_json
 
 if TYPE_CHECKING:
     from mypy_boto3_secretsmanager import SecretsManagerClient
 
 
-def request_token_for(value: str) -> str:
-    """The same secret value always gets the same version id, so a retried PutSecretValue
-    is idempotent (Secrets Manager accepts a repeated ClientRequestToken with the same value)."""
-    return str(uuid.UUID(hashlib.sha256(value.encode()).hexdigest()[:32]))
+def new_request_token() -> str:
+    """A version id of its own for each write. Secrets Manager answers a repeated
+    ClientRequestToken with the version it already has *without making it current*, so a
+    token derived from the value would leave an earlier token current when a value is stored
+    again. botocore's own retries of one call re-send the same id (idempotent per call)."""
+    return str(uuid.uuid4())
 
 
 def token_to_json(token: StoredToken) -> str:
-    """The secret's value for ``token`` (the stored format: these six fields, in this order)."""
+    """The secret's value for ``token`` (the stored format: these fields, in this order)."""
     return secret_json.encode(
         {
             "kind": token.kind,
@@ -37,19 +38,33 @@ def token_to_json(token: StoredToken) -> str:
             "expires_at": token.expires_at,
             "owner": token.owner,
             "organization": token.organization,
+            "generation": token.generation,
         }
     )
 
 
 def token_from_json(text: str) -> StoredToken:
-    data = secret_json.decode(text)
+    """The stored token; ``TokenUnreadable`` (naming the problem, never the value) otherwise."""
+    try:
+        data = secret_json.decode(text)
+    except ValueError:
+        raise TokenUnreadable("the token secret is not a JSON object") from None
+    kind, access, expires = data.get("kind"), data.get("access_token"), data.get("expires_at")
+    if kind not in ("oauth", "pat") or not isinstance(access, str) or not access:
+        raise TokenUnreadable("the token secret lacks a valid kind or access_token")
+    if expires is not None and not isinstance(expires, int):
+        raise TokenUnreadable("the token secret's expires_at is not a number")
+    refresh = data.get("refresh_token")
+    if kind == "oauth" and (not isinstance(refresh, str) or not refresh):
+        raise TokenUnreadable("the OAuth token secret lacks a refresh_token")
     return StoredToken(
-        kind=data["kind"],
-        access_token=data["access_token"],
-        refresh_token=data.get("refresh_token"),
-        expires_at=data.get("expires_at"),
+        kind=kind,
+        access_token=access,
+        refresh_token=refresh,
+        expires_at=expires,
         owner=data.get("owner"),
         organization=data.get("organization"),
+        generation=data.get("generation"),
     )
 
 
@@ -72,14 +87,11 @@ class SecretsManagerTokenStore:
         return token_from_json(value)
 
     def put(self, connection_id: str, token: StoredToken) -> str:
-        """Store ``token`` as the current version (created on first use); idempotent."""
-        value = token_to_json(token)
+        """Store ``token`` as the current version (created on first use). Each call is a new
+        version that becomes current; writing the same value again is harmless."""
         name = self.secret_name(connection_id)
-        secret_json.write(self.client, name, value, what="token", request_token=request_token_for(value))
+        secret_json.write(self.client, name, token_to_json(token), what="token", request_token=new_request_token())
         return name
-
-    def delete(self, connection_id: str) -> None:
-        secret_json.delete(self.client, self.secret_name(connection_id), what="token")
 
 
 class SecretsManagerOAuthApp:
@@ -104,8 +116,16 @@ class SecretsManagerOAuthApp:
         if self._cached is not None and self._cached[0] > self._clock():
             return self._cached[1]
         client = self._client or clients.secretsmanager()
-        data = secret_json.decode(secret_json.read_existing(client, self.secret_name, what="oauth app"))
-        app = OAuthApp(data["client_id"], data["client_secret"], data["webhook_signing_key"])
+        try:
+            data = secret_json.decode(secret_json.read_existing(client, self.secret_name, what="oauth app"))
+        except ValueError:
+            data = {}  # not JSON: every field is missing (OAuthApp.missing names them)
+
+        def text(name: str) -> str:
+            value = data.get(name)
+            return value if isinstance(value, str) else ""
+
+        app = OAuthApp(text("client_id"), text("client_secret"), text("webhook_signing_key"))
         self._cached = (self._clock() + self._ttl, app)
         return app
 
