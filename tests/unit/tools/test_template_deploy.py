@@ -71,7 +71,9 @@ def test_access_logs_are_off_unless_asked_for() -> None:
     condition, setting, otherwise = stage["Properties"]["AccessLogSetting"]["Fn::If"]
     assert condition == "HasApiAccessLogs"
     assert otherwise == {"Ref": "AWS::NoValue"}
-    assert setting["DestinationArn"] == {"Fn::GetAtt": ["ApiAccessLogGroup", "Arn"]}
+    assert setting["DestinationArn"] == {
+        "Fn::Sub": "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:${ApiAccessLogGroup}"
+    }
     group = RESOURCES["ApiAccessLogGroup"]
     assert group["Condition"] == "HasApiAccessLogs"
     assert group["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}

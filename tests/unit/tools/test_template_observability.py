@@ -225,6 +225,20 @@ def test_a_queue_nobody_consumes_alarms(kind: QueueKind) -> None:
     assert ALARMS[logical]["Properties"]["Threshold"] > retries
 
 
+@pytest.mark.parametrize("kind", list(QueueKind), ids=str)
+def test_dead_lettered_deliveries_alarm_again_before_sqs_deletes_them(kind: QueueKind) -> None:
+    # A DLQ alarm that was never acted on stays in ALARM and says nothing more; SQS deletes the
+    # messages when their retention ends. Given the DLQ's retention, Then a second alarm fires
+    # at least two days before that
+    dlq = f"{kind.pascal}DLQ"
+    retention = RESOURCES[dlq]["Properties"]["MessageRetentionPeriod"]
+    (logical,) = _alarms_on(
+        "AWS/SQS", "ApproximateAgeOfOldestMessage", {"QueueName": {"Fn::GetAtt": [dlq, "QueueName"]}}
+    )
+    threshold = ALARMS[logical]["Properties"]["Threshold"]
+    assert 0 < threshold <= retention - 2 * 86400
+
+
 # ------------------------------------------------------------------ the dashboard
 @cache
 def dashboard_metrics() -> list[tuple[str, str, dict[str, Any]]]:
