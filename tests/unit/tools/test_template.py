@@ -139,7 +139,9 @@ def test_nothing_per_kind_exists_beyond_the_queue_kinds() -> None:
         for k, v in _of_type(template, "AWS::CloudWatch::Alarm").items()
         if v["Properties"].get("Namespace") == "AWS/SQS"
     }
-    assert queue_alarms == {f"{name}DLQAlarm" for name in KINDS}
+    assert queue_alarms == {
+        f"{name}{suffix}" for name in KINDS for suffix in ("DLQAlarm", "DLQExpiringAlarm", "QueueAgeAlarm")
+    }
     queue_outputs = {k for k in template["Outputs"] if k.endswith(("QueueUrl", "DLQUrl"))}
     assert queue_outputs == {f"{name}{suffix}" for name in KINDS for suffix in ("QueueUrl", "DLQUrl")}
     log_groups = {k for k in _of_type(template, "AWS::Logs::LogGroup") if k.endswith("ProcessorLogGroup")}

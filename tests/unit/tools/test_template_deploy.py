@@ -1,0 +1,180 @@
+"""template.yaml deploys on a fresh account as intended: one API stage, no reserved
+concurrency, optional access logs, data that survives the stack, and least-privilege
+DynamoDB access per function (checked against the key formats of calsync.store.keys)."""
+
+from __future__ import annotations
+
+import copy
+import json
+from fnmatch import fnmatchcase
+from functools import cache
+from typing import Any
+
+import boto3
+import pytest
+from samtranslator.parser.parser import Parser
+from samtranslator.translator.translator import Translator
+
+from calsync.store import keys
+from calsync_dev.template import load
+
+TEMPLATE = load()
+RESOURCES: dict[str, dict[str, Any]] = TEMPLATE["Resources"]
+TABLE_ARN = {"Fn::GetAtt": ["BookingsTable", "Arn"]}
+PROCESSORS = [k for k, v in RESOURCES.items() if v["Properties"].get("CodeUri") == "functions/processor/"]
+
+
+@cache
+def translated() -> dict[str, Any]:
+    """What SAM turns the template into (as `sam deploy` would; code locations stubbed)."""
+    template = copy.deepcopy(TEMPLATE)
+    for resource in template["Resources"].values():
+        for uri in ("CodeUri", "ContentUri"):
+            if uri in resource.get("Properties", {}):
+                resource["Properties"][uri] = "s3://bucket/key"
+    session = boto3.Session(region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
+    out: dict[str, Any] = Translator({}, Parser(), boto_session=session).translate(template, {})
+    return out
+
+
+def _of_type(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
+    return {k: v for k, v in template["Resources"].items() if v["Type"] == kind}
+
+
+# ------------------------------------------------------------------ the API has one stage
+def test_the_api_is_deployed_to_its_own_stage_only() -> None:
+    # Given the template as SAM translates it
+    out = translated()
+    # Then there is exactly one stage, the one with the throttling and the 5xx alarm...
+    stages = _of_type(out, "AWS::ApiGateway::Stage")
+    assert [stage["Properties"]["StageName"] for stage in stages.values()] == [{"Ref": "Stage"}]
+    # ...and no deployment creates SAM's extra stage named "Stage"
+    for deployment in _of_type(out, "AWS::ApiGateway::Deployment").values():
+        assert "StageName" not in deployment["Properties"]
+
+
+# ------------------------------------------------------------------ a fresh account
+def test_no_function_reserves_concurrency() -> None:
+    # A new account may have 10 concurrent executions, all of which must stay unreserved:
+    # reserving any fails stack creation. The refresh lease serialises refreshes instead.
+    for logical, function in _of_type(translated(), "AWS::Lambda::Function").items():
+        assert "ReservedConcurrentExecutions" not in function["Properties"], logical
+
+
+# ------------------------------------------------------------------ access logs
+def test_access_logs_are_off_unless_asked_for() -> None:
+    parameter = TEMPLATE["Parameters"]["ApiAccessLogs"]
+    assert parameter["Default"] == "off"
+    assert parameter["AllowedValues"] == ["off", "on", "on-and-set-account-role"]
+    # When asked for, the one stage logs to a log group with the stack's retention
+    (stage,) = _of_type(translated(), "AWS::ApiGateway::Stage").values()
+    condition, setting, otherwise = stage["Properties"]["AccessLogSetting"]["Fn::If"]
+    assert condition == "HasApiAccessLogs"
+    assert otherwise == {"Ref": "AWS::NoValue"}
+    assert setting["DestinationArn"] == {
+        "Fn::Sub": "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:${ApiAccessLogGroup}"
+    }
+    group = RESOURCES["ApiAccessLogGroup"]
+    assert group["Condition"] == "HasApiAccessLogs"
+    assert group["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}
+    # one JSON line per request that names why a request was refused, and nothing personal
+    # or secret: no query string (the OAuth callback's holds the code), no headers, no body
+    fields = json.loads(setting["Format"])
+    assert {"status", "errorType", "validationError", "requestId", "resourcePath"} <= set(fields)
+    assert not any(token in setting["Format"] for token in ("querystring", "$input", "header", "requestOverride"))
+
+
+def test_the_account_role_is_created_only_when_asked_and_outlives_the_stack() -> None:
+    assert TEMPLATE["Conditions"]["SetsApiGatewayAccountRole"] == {
+        "Fn::Equals": [{"Ref": "ApiAccessLogs"}, "on-and-set-account-role"]
+    }
+    role, account = RESOURCES["ApiGatewayCloudWatchRole"], RESOURCES["ApiGatewayAccount"]
+    assert role["Condition"] == account["Condition"] == "SetsApiGatewayAccountRole"
+    assert account["Properties"]["CloudWatchRoleArn"] == {"Fn::GetAtt": ["ApiGatewayCloudWatchRole", "Arn"]}
+    # an account-wide setting other APIs may rely on: deleting the stack leaves it in place
+    assert role["DeletionPolicy"] == account["DeletionPolicy"] == "Retain"
+    # the stage (through its log group) waits for the account setting when the stack makes it
+    (tag,) = RESOURCES["ApiAccessLogGroup"]["Properties"]["Tags"]
+    assert tag["Value"] == {"Fn::If": ["SetsApiGatewayAccountRole", {"Ref": "ApiGatewayAccount"}, "preset"]}
+
+
+# ------------------------------------------------------------------ retained data
+def test_what_holds_data_an_operator_cannot_recreate_outlives_the_stack() -> None:
+    holders = [*_of_type(TEMPLATE, "AWS::SQS::Queue"), "BookingsTable", "OAuthAppSecret"]
+    assert len(holders) == 12
+    for logical in holders:
+        resource = RESOURCES[logical]
+        assert resource.get("DeletionPolicy") == "Retain", logical
+        assert resource.get("UpdateReplacePolicy") == "Retain", logical
+
+
+# ------------------------------------------------------------------ DynamoDB least privilege
+def may(function: str, action: str, partition_key: str) -> bool:
+    """Whether the function's statements allow ``action`` on a table item with this partition
+    key (IAM's ``dynamodb:LeadingKeys``; StringLike as IAM matches it)."""
+    statements = RESOURCES[function]["Properties"].get("Policies", [{}])[0].get("Statement", [])
+    for statement in statements:
+        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        if statement["Effect"] != "Allow" or action not in actions or statement["Resource"] != TABLE_ARN:
+            continue
+        condition = statement.get("Condition")
+        if condition is None:
+            return True
+        ((operator, test),) = condition.items()
+        assert set(test) == {"dynamodb:LeadingKeys"}, f"{function}: unexpected condition {condition}"
+        patterns = test["dynamodb:LeadingKeys"]
+        if operator == "ForAllValues:StringEquals" and partition_key in patterns:
+            return True
+        if operator == "ForAllValues:StringLike" and any(fnmatchcase(partition_key, p) for p in patterns):
+            return True
+    return False
+
+
+BOOKING_ITEMS = {
+    "event": keys.event("e1").pk,
+    "invitee": keys.invitee("e1", "i1").pk,
+    "submission with submitter": keys.submission("s1", "e1").pk,
+    "submission alone": keys.submission("s1", None).pk,
+    "archive": keys.delivery("ab12").pk,
+    "quarantine": keys.quarantine("ab12").pk,
+    "other event": keys.other("meeting_recap.created", "2026-11-30T00:00:00Z", "ab12").pk,
+}
+CONNECTION = keys.connection("acme").pk
+OAUTH_STATE = keys.oauth_state("s-123").pk
+WRITES = ("dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem")
+
+
+@pytest.mark.parametrize("processor", PROCESSORS)
+def test_processors_write_booking_items_and_never_a_connection(processor: str) -> None:
+    assert len(PROCESSORS) == 5
+    for what, pk in BOOKING_ITEMS.items():
+        assert may(processor, "dynamodb:PutItem", pk), what
+        assert may(processor, "dynamodb:UpdateItem", pk), what
+    for pk in (CONNECTION, OAUTH_STATE):
+        assert not any(may(processor, action, pk) for action in (*WRITES, "dynamodb:Query", "dynamodb:GetItem"))
+
+
+@pytest.mark.parametrize("function", ["TokenRefresherFunction", "SubscriptionWatchdogFunction"])
+def test_scheduled_functions_touch_connection_records_only(function: str) -> None:
+    # They list the connections (one Query on their partition) and update the one at hand
+    assert may(function, "dynamodb:Query", CONNECTION)
+    assert may(function, "dynamodb:UpdateItem", CONNECTION)
+    assert not may(function, "dynamodb:PutItem", CONNECTION)
+    assert not may(function, "dynamodb:DeleteItem", CONNECTION)
+    for pk in (*BOOKING_ITEMS.values(), OAUTH_STATE):
+        assert not any(may(function, action, pk) for action in (*WRITES, "dynamodb:Query")), pk
+
+
+def test_the_oauth_callback_takes_a_pending_authorization_and_registers_a_connection_only() -> None:
+    function = "OAuthCallbackFunction"
+    assert may(function, "dynamodb:DeleteItem", OAUTH_STATE)
+    assert may(function, "dynamodb:PutItem", CONNECTION)
+    assert not may(function, "dynamodb:PutItem", OAUTH_STATE)
+    assert not may(function, "dynamodb:DeleteItem", CONNECTION)
+    for pk in BOOKING_ITEMS.values():
+        assert not any(may(function, action, pk) for action in WRITES), pk
+
+
+def test_the_receiver_has_no_table_access() -> None:
+    statements = RESOURCES["ReceiverFunction"]["Properties"]["Policies"][0]["Statement"]
+    assert not [s for s in statements if "dynamodb" in str(s["Action"])]
