@@ -9,14 +9,14 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from calsync import compose
-from calsync.config import PublisherSettings
+from calsync.config import ReminderSettings
 from calsync.lifecycle.publish import fire_reminder
 from calsync.observability import MetricUnit, logger, metrics
 
 
 @cache
-def services() -> compose.Publisher:
-    return compose.publisher(PublisherSettings.from_env())
+def services() -> compose.Reminders:
+    return compose.reminders(ReminderSettings.from_env())
 
 
 @logger.inject_lambda_context

@@ -24,7 +24,8 @@ from calsync_dev.cli.progress import Progress
 from calsync_dev.cli.send import persisted_by_run, post_signed, queued, run_load, synthetic_bodies
 from calsync_dev.cli.target import Target
 from calsync_dev.events import DEFAULT_LOCAL_KEY
-from calsync_dev.template import create_table, load
+from calsync_dev.provision import create_table
+from calsync_dev.template import load
 from tests.e2e.conftest import RunningStack, new_stack, wait_for
 from tests.factories import EVENTS, event_body, fixture_bodies, vary
 

@@ -20,8 +20,9 @@ from calsync.store.views import ITEM_TYPES
 from calsync.webhooks.routing import QueueKind
 from calsync_dev.events import signed_api_gateway_event
 from calsync_dev.lambda_runtime import LambdaContext, load_handler
+from calsync_dev.provision import Stack, provision
 from calsync_dev.pump import SqsEventSource, queue_depth
-from calsync_dev.template import Stack, processor_logical_id, provision, queue_logical_id
+from calsync_dev.template import processor_logical_id, queue_logical_id
 from tests.factories import KEY
 
 # One intake queue and its processor per QueueKind (tests/unit/tools/test_template.py checks

@@ -19,7 +19,7 @@ from calsync.connections.refresh import LEASE_SECONDS, REFRESH_WORST_CASE_SECOND
 from calsync.connections.watchdog import Health
 from calsync.errors import DependencyUnavailable
 from calsync_dev.cli.connections import _notes
-from calsync_dev.template import Stack
+from calsync_dev.provision import Stack
 from tests.integration.test_connections import API_BASE, APP_SIGNING_KEY, NOW, World, expire_soon, make_world, watchdog
 
 TOKEN_PATH = "/oauth/token"

@@ -19,7 +19,7 @@ from calsync.store.tokens import SecretsManagerOAuthApp
 from calsync_dev.events import proxy_event
 from calsync_dev.fake_calendly import FakeCalendly
 from calsync_dev.lambda_runtime import LambdaContext, load_handler
-from calsync_dev.template import Stack
+from calsync_dev.provision import Stack
 
 APP_KEY = "app-signing-key-for-functions-test"
 

@@ -30,7 +30,7 @@ from calsync.store.connections import DynamoConnectionRegistry
 from calsync.store.secrets import SecretsManagerSigningKeys
 from calsync.store.tokens import SecretsManagerOAuthApp, SecretsManagerTokenStore
 from calsync_dev.fake_calendly import API, FakeCalendly
-from calsync_dev.template import Stack
+from calsync_dev.provision import Stack
 
 API_BASE = "https://hooks.example.com/dev"
 APP_SIGNING_KEY = "app-webhook-signing-key-0123456789"

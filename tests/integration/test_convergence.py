@@ -25,7 +25,8 @@ from calsync.processing import process_message
 from calsync.store.bookings import DynamoBookingsRepository
 from calsync.webhooks.delivery import Delivery, message_attributes, message_body
 from calsync_dev.events import delivery_for
-from calsync_dev.template import create_table, load
+from calsync_dev.provision import create_table
+from calsync_dev.template import load
 from tests.factories import event_body, event_json, vary
 from tests.fakes import FakeDynamoDB
 

@@ -23,7 +23,7 @@ from datetime import datetime
 from multiprocessing.connection import Connection
 from typing import Any
 
-from calsync_dev.template import FunctionSpec
+from calsync_dev.provision import FunctionSpec
 
 _LOG_NOISE = frozenset(
     {

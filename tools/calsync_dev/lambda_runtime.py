@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
 
-from calsync_dev.template import FunctionSpec
+from calsync_dev.provision import FunctionSpec
 
 
 @dataclass

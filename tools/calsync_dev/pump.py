@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from calsync_dev.lambda_runtime import LambdaContext
-from calsync_dev.template import Stack
+from calsync_dev.provision import Stack
 
 Handler = Callable[[dict[str, Any], Any], Any]
 

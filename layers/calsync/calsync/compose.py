@@ -20,6 +20,7 @@ from calsync.config import (
     ProcessorSettings,
     PublisherSettings,
     ReceiverSettings,
+    ReminderSettings,
     SlackSettings,
 )
 from calsync.webhooks.receiver import ReceiverLimits
@@ -108,6 +109,23 @@ def processor(settings: ProcessorSettings, *, dynamodb: DynamoDBClient | None = 
 
 
 @dataclass(frozen=True, slots=True)
+class Reminders:
+    images: TableImages
+    bus: EventBridgePublisher
+
+
+def reminders(
+    settings: ReminderSettings, *, dynamodb: DynamoDBClient | None = None, events: EventBridgeClient | None = None
+) -> Reminders:
+    """The reminder function's services: read the booking back, publish on the bus."""
+    from calsync.store.lifecycle import EventBridgePublisher, TableImages
+
+    return Reminders(
+        TableImages(settings.bookings_table_name, dynamodb), EventBridgePublisher(settings.event_bus_name, events)
+    )
+
+
+@dataclass(frozen=True, slots=True)
 class Publisher:
     images: TableImages
     bus: EventBridgePublisher
@@ -122,13 +140,13 @@ def publisher(
     events: EventBridgeClient | None = None,
     scheduler: EventBridgeSchedulerClient | None = None,
 ) -> Publisher:
-    """The lifecycle publisher's and the reminder function's services."""
-    from calsync.store.lifecycle import EventBridgePublisher, TableImages
+    """The lifecycle publisher's services: what reminders have, and where they are scheduled."""
     from calsync.store.schedules import SchedulerReminders
 
+    base = reminders(settings, dynamodb=dynamodb, events=events)
     return Publisher(
-        images=TableImages(settings.bookings_table_name, dynamodb),
-        bus=EventBridgePublisher(settings.event_bus_name, events),
+        images=base.images,
+        bus=base.bus,
         schedules=SchedulerReminders(
             settings.schedule_group_name, settings.reminder_target_arn, settings.scheduler_role_arn, scheduler
         ),

@@ -54,12 +54,17 @@ class ProcessorSettings(_Settings):
     archive_ttl_days: PositiveInt = 90
 
 
-class PublisherSettings(_Settings):
-    """The lifecycle publisher and the reminder function: the table they read, the bus they
-    write to, and where reminders are scheduled (lead times in seconds, e.g. ``86400,3600``)."""
+class ReminderSettings(_Settings):
+    """The reminder function: the table it reads the booking from, the bus it writes to."""
 
     bookings_table_name: Name
     event_bus_name: Name
+
+
+class PublisherSettings(ReminderSettings):
+    """The lifecycle publisher: also where reminders are scheduled (lead times in seconds,
+    e.g. ``86400,3600``) and what they invoke."""
+
     schedule_group_name: Name
     reminder_target_arn: Name
     scheduler_role_arn: Name

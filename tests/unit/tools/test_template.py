@@ -8,15 +8,14 @@ from typing import Any
 import pytest
 
 from calsync.webhooks.routing import QueueKind
+from calsync_dev.provision import Stack, parameter_defaults
 from calsync_dev.template import (
     FOR_EACH,
     ForEachError,
-    Stack,
     _Resolver,
     expand,
     load,
     load_raw,
-    parameter_defaults,
     processor_logical_id,
     queue_logical_id,
 )
@@ -34,10 +33,11 @@ def _of_type(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
 
 
 def _for_each_collections(node: Any) -> list[Any]:
+    """The collections of the loops over event kinds (their identifier is ``Kind``)."""
     found: list[Any] = []
     if isinstance(node, dict):
         for key, value in node.items():
-            if key.startswith(FOR_EACH):
+            if key.startswith(FOR_EACH) and value[0] == "Kind":
                 found.append(value[1])
             found.extend(_for_each_collections(value))
     elif isinstance(node, list):
@@ -124,20 +124,25 @@ def test_the_receiver_gets_one_queue_url_per_kind_and_may_send_to_the_intake_que
     assert enqueue["Resource"] == [{"Fn::GetAtt": [f"{name}Queue", "Arn"]} for name in KINDS]
 
 
+# The lifecycle events' own queues and consumers (not per event kind).
+LIFECYCLE_QUEUES = {"LifecyclePublisherDLQ", "ReminderDLQ", "SlackQueue", "SlackDLQ", "ForwardQueue", "ForwardDLQ"}
+LIFECYCLE_CONSUMERS = {"SlackNotifierFunction", "HttpForwarderFunction"}
+
+
 def test_nothing_per_kind_exists_beyond_the_queue_kinds() -> None:
     template = load()
-    queues = set(_of_type(template, "AWS::SQS::Queue"))
+    queues = set(_of_type(template, "AWS::SQS::Queue")) - LIFECYCLE_QUEUES
     assert queues == {f"{name}{suffix}" for name in KINDS for suffix in ("Queue", "DLQ")}
     sqs_consumers = {
         logical
         for logical, function in _of_type(template, "AWS::Serverless::Function").items()
         if any(e["Type"] == "SQS" for e in function["Properties"].get("Events", {}).values())
     }
-    assert sqs_consumers == {f"{name}Processor" for name in KINDS}
+    assert sqs_consumers - LIFECYCLE_CONSUMERS == {f"{name}Processor" for name in KINDS}
     queue_alarms = {
         k
         for k, v in _of_type(template, "AWS::CloudWatch::Alarm").items()
-        if v["Properties"].get("Namespace") == "AWS/SQS"
+        if v["Properties"].get("Namespace") == "AWS/SQS" and k.removesuffix("Alarm") not in LIFECYCLE_QUEUES
     }
     assert queue_alarms == {
         f"{name}{suffix}" for name in KINDS for suffix in ("DLQAlarm", "DLQExpiringAlarm", "QueueAgeAlarm")

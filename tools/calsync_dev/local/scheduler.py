@@ -10,7 +10,7 @@ from typing import Any
 
 from calsync_dev.functions import FunctionError, FunctionPool
 from calsync_dev.local.config import REGION
-from calsync_dev.template import FunctionSpec
+from calsync_dev.provision import FunctionSpec
 
 
 def parse_rate(expression: str) -> float:

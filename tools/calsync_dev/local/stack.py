@@ -22,8 +22,9 @@ from calsync_dev.local.emulator import start_emulator, stop_emulator
 from calsync_dev.local.gateway import ApiServer, api_server
 from calsync_dev.local.scheduler import Scheduler, schedules
 from calsync_dev.local.state import export_state, import_state, put_secret, read_state, write_state
+from calsync_dev.provision import Stack, provision
 from calsync_dev.pump import Handler, event_sources, poll_until, queue_depth
-from calsync_dev.template import Stack, load, provision
+from calsync_dev.template import load
 
 RETRY_DELAY_SECONDS = 1  # local stand-in for waiting out the visibility timeout
 

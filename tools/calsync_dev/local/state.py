@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from calsync_dev.template import Stack
+from calsync_dev.provision import Stack
 
 
 def export_state(session: Any, stack: Stack) -> dict[str, Any]:

@@ -1,0 +1,202 @@
+"""Provision a stack's resources in an AWS emulator (moto) from the expanded template:
+queues (DLQs first), tables (with streams), secrets, event buses, schedule groups, and each
+function's resolved environment. What it does not create (API Gateway, alarms, IAM, rules,
+the dashboard) the local stack emulates or does without."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from calsync_dev.template import ROOT, expand, load_raw
+
+
+@dataclass
+class FunctionSpec:
+    logical_id: str
+    code_uri: Path
+    handler: str
+    environment: dict[str, str]
+    events: dict[str, dict[str, Any]]
+    timeout: int
+
+
+@dataclass
+class Stack:
+    """What was provisioned, by logical id, plus each function's resolved environment."""
+
+    parameters: dict[str, str]
+    queue_urls: dict[str, str] = field(default_factory=dict)
+    queue_arns: dict[str, str] = field(default_factory=dict)
+    redrive: dict[str, dict[str, Any]] = field(default_factory=dict)
+    tables: dict[str, str] = field(default_factory=dict)
+    secrets: dict[str, str] = field(default_factory=dict)
+    functions: dict[str, FunctionSpec] = field(default_factory=dict)
+
+    def env(self, logical_id: str) -> dict[str, str]:
+        return dict(self.functions[logical_id].environment)
+
+    def dlq_for(self, queue_logical_id: str) -> str | None:
+        policy = self.redrive.get(queue_logical_id)
+        return policy["dlq"] if policy else None
+
+
+def parameter_defaults(template: dict[str, Any], overrides: dict[str, str] | None = None) -> dict[str, str]:
+    values = {name: str(spec.get("Default", "")) for name, spec in template.get("Parameters", {}).items()}
+    values.update(overrides or {})
+    return values
+
+
+class _Resolver:
+    def __init__(self, stack: Stack, region: str, account: str) -> None:
+        self.stack = stack
+        self.pseudo = {
+            "AWS::Region": region,
+            "AWS::AccountId": account,
+            "AWS::Partition": "aws",
+            "AWS::URLSuffix": "amazonaws.com",
+            "AWS::StackName": "calsync-local",
+        }
+
+    def ref(self, name: str) -> str:
+        stack = self.stack
+        for source in (stack.parameters, stack.queue_urls, stack.tables, self.pseudo):
+            if name in source:
+                return source[name]
+        return name
+
+    def __call__(self, value: Any) -> Any:
+        if isinstance(value, dict) and len(value) == 1:
+            ((key, arg),) = value.items()
+            if key == "Ref":
+                return self.ref(arg)
+            if key == "Fn::GetAtt":
+                logical, attribute = arg
+                if attribute == "Arn" and logical in self.stack.queue_arns:
+                    return self.stack.queue_arns[logical]
+                if attribute == "QueueName" and logical in self.stack.queue_urls:
+                    return self.stack.queue_urls[logical].rsplit("/", 1)[-1]
+                return f"{logical}.{attribute}"
+            if key == "Fn::Sub":
+                text, variables = (arg, {}) if isinstance(arg, str) else (arg[0], self(arg[1]))
+
+                def value(match: re.Match[str]) -> str:
+                    name = match.group(1)
+                    return str(variables[name]) if name in variables else str(self.ref(name))
+
+                return re.sub(r"\$\{([^}!]+)\}", value, text)
+        if isinstance(value, dict):
+            return {k: self(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self(v) for v in value]
+        return value
+
+
+def create_table(dynamodb: Any, resource: dict[str, Any], name: str) -> str:
+    """Create one table exactly as the template declares it (keys, indexes, TTL)."""
+    props = resource["Properties"]
+    if name in dynamodb.list_tables()["TableNames"]:
+        return name
+    kwargs: dict[str, Any] = {
+        "TableName": name,
+        "AttributeDefinitions": props["AttributeDefinitions"],
+        "KeySchema": props["KeySchema"],
+        "BillingMode": props.get("BillingMode", "PAY_PER_REQUEST"),
+    }
+    if props.get("GlobalSecondaryIndexes"):
+        kwargs["GlobalSecondaryIndexes"] = props["GlobalSecondaryIndexes"]
+    dynamodb.create_table(**kwargs)
+    ttl = props.get("TimeToLiveSpecification")
+    if ttl and ttl.get("Enabled"):
+        dynamodb.update_time_to_live(
+            TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": ttl["AttributeName"]}
+        )
+    return name
+
+
+def _create_secret(client: Any, name: str, props: dict[str, Any]) -> None:
+    """The template's secret with its initial value (a generated key as CloudFormation would)."""
+    import secrets as random
+
+    if "SecretString" in props:
+        value = str(props["SecretString"])
+    else:
+        generate = props.get("GenerateSecretString", {})
+        data = json.loads(generate.get("SecretStringTemplate", "{}"))
+        data[generate.get("GenerateStringKey", "password")] = random.token_urlsafe(generate.get("PasswordLength", 32))
+        value = json.dumps(data)
+    # an existing one keeps its value (the local stack restores and overrides its own)
+    with contextlib.suppress(client.exceptions.ResourceExistsException):
+        client.create_secret(Name=name, SecretString=value)
+
+
+def provision(
+    session: Any,
+    *,
+    template: dict[str, Any] | None = None,
+    parameters: dict[str, str] | None = None,
+    region: str = "us-east-1",
+    account: str = "123456789012",
+) -> Stack:
+    """Create the template's queues (DLQs first), tables and functions' environments."""
+    template = expand(template or load_raw())
+    resources: dict[str, dict[str, Any]] = template["Resources"]
+    stack = Stack(parameters=parameter_defaults(template, parameters))
+    resolve = _Resolver(stack, region, account)
+    stage = stack.parameters.get("Stage", "dev")
+    sqs = session.client("sqs", region_name=region)
+    dynamodb = session.client("dynamodb", region_name=region)
+
+    queues = {k: v for k, v in resources.items() if v["Type"] == "AWS::SQS::Queue"}
+    ordered = sorted(queues, key=lambda k: "RedrivePolicy" in queues[k].get("Properties", {}))
+    for logical in ordered:
+        props = queues[logical].get("Properties", {})
+        attributes = {
+            "VisibilityTimeout": str(props.get("VisibilityTimeout", 30)),
+            "MessageRetentionPeriod": str(props.get("MessageRetentionPeriod", 345600)),
+        }
+        policy = props.get("RedrivePolicy")
+        if policy:
+            target = resolve(policy["deadLetterTargetArn"])
+            attributes["RedrivePolicy"] = json.dumps(
+                {"deadLetterTargetArn": target, "maxReceiveCount": int(policy["maxReceiveCount"])}
+            )
+            dlq_logical = policy["deadLetterTargetArn"]["Fn::GetAtt"][0]
+            stack.redrive[logical] = {"dlq": dlq_logical, "max_receive_count": int(policy["maxReceiveCount"])}
+        url = sqs.create_queue(QueueName=f"calsync-{stage}-{logical}", Attributes=attributes)["QueueUrl"]
+        stack.queue_urls[logical] = url
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        stack.queue_arns[logical] = arn
+
+    for logical, resource in resources.items():
+        if resource["Type"] == "AWS::DynamoDB::Table":
+            stack.tables[logical] = create_table(dynamodb, resource, f"calsync-{stage}-{logical}")
+
+    secrets = session.client("secretsmanager", region_name=region)
+    for logical, resource in resources.items():
+        if resource["Type"] == "AWS::SecretsManager::Secret":
+            props = resource["Properties"]
+            name = str(resolve(props.get("Name", f"calsync-{stage}-{logical}")))
+            stack.secrets[logical] = name
+            _create_secret(secrets, name, props)
+
+    globals_env = template.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {})
+    globals_timeout = template.get("Globals", {}).get("Function", {}).get("Timeout", 3)
+    for logical, resource in resources.items():
+        if resource["Type"] != "AWS::Serverless::Function":
+            continue
+        props = resource["Properties"]
+        env = {**globals_env, **props.get("Environment", {}).get("Variables", {})}
+        stack.functions[logical] = FunctionSpec(
+            logical_id=logical,
+            code_uri=ROOT / props["CodeUri"],
+            handler=props["Handler"],
+            environment={k: str(resolve(v)) for k, v in env.items()},
+            events=resolve(props.get("Events", {})),
+            timeout=int(props.get("Timeout", globals_timeout)),
+        )
+    return stack
