@@ -8,11 +8,10 @@ from typing import Any
 import pytest
 
 from calsync.webhooks.routing import QueueKind
-from calsync_dev.provision import Stack, parameter_defaults
+from calsync_dev.provision import Stack, _Resolver, parameter_defaults
 from calsync_dev.template import (
     FOR_EACH,
     ForEachError,
-    _Resolver,
     expand,
     load,
     load_raw,
