@@ -36,6 +36,8 @@ class Stack:
     tables: dict[str, str] = field(default_factory=dict)
     secrets: dict[str, str] = field(default_factory=dict)
     functions: dict[str, FunctionSpec] = field(default_factory=dict)
+    names: dict[str, str] = field(default_factory=dict)  # what Ref gives for buses, schedule groups
+    attributes: dict[tuple[str, str], str] = field(default_factory=dict)  # what Fn::GetAtt gives
 
     def env(self, logical_id: str) -> dict[str, str]:
         return dict(self.functions[logical_id].environment)
@@ -64,7 +66,7 @@ class _Resolver:
 
     def ref(self, name: str) -> str:
         stack = self.stack
-        for source in (stack.parameters, stack.queue_urls, stack.tables, self.pseudo):
+        for source in (stack.parameters, stack.queue_urls, stack.tables, stack.names, self.pseudo):
             if name in source:
                 return source[name]
         return name
@@ -80,6 +82,8 @@ class _Resolver:
                     return self.stack.queue_arns[logical]
                 if attribute == "QueueName" and logical in self.stack.queue_urls:
                     return self.stack.queue_urls[logical].rsplit("/", 1)[-1]
+                if (logical, attribute) in self.stack.attributes:
+                    return self.stack.attributes[(logical, attribute)]
                 return f"{logical}.{attribute}"
             if key == "Fn::Sub":
                 text, variables = (arg, {}) if isinstance(arg, str) else (arg[0], self(arg[1]))
@@ -109,6 +113,8 @@ def create_table(dynamodb: Any, resource: dict[str, Any], name: str) -> str:
     }
     if props.get("GlobalSecondaryIndexes"):
         kwargs["GlobalSecondaryIndexes"] = props["GlobalSecondaryIndexes"]
+    if props.get("StreamSpecification"):
+        kwargs["StreamSpecification"] = {"StreamEnabled": True, **props["StreamSpecification"]}
     dynamodb.create_table(**kwargs)
     ttl = props.get("TimeToLiveSpecification")
     if ttl and ttl.get("Enabled"):
@@ -132,6 +138,33 @@ def _create_secret(client: Any, name: str, props: dict[str, Any]) -> None:
     # an existing one keeps its value (the local stack restores and overrides its own)
     with contextlib.suppress(client.exceptions.ResourceExistsException):
         client.create_secret(Name=name, SecretString=value)
+
+
+def _provision_lifecycle(
+    session: Any, resources: dict[str, dict[str, Any]], stack: Stack, resolve: _Resolver, region: str, account: str
+) -> None:
+    """Event buses and schedule groups exist; functions and roles have the ARNs others name."""
+    events = session.client("events", region_name=region)
+    scheduler = session.client("scheduler", region_name=region)
+    for logical, resource in resources.items():
+        props = resource.get("Properties", {})
+        kind = resource["Type"]
+        if kind == "AWS::Events::EventBus":
+            name = str(resolve(props["Name"]))
+            with contextlib.suppress(events.exceptions.ResourceAlreadyExistsException):
+                events.create_event_bus(Name=name)
+            stack.names[logical] = name
+            stack.attributes[(logical, "Arn")] = f"arn:aws:events:{region}:{account}:event-bus/{name}"
+        elif kind == "AWS::Scheduler::ScheduleGroup":
+            name = str(resolve(props["Name"]))
+            with contextlib.suppress(scheduler.exceptions.ConflictException):
+                scheduler.create_schedule_group(Name=name)
+            stack.names[logical] = name
+        elif kind == "AWS::Serverless::Function":
+            name = str(resolve(props.get("FunctionName", logical)))
+            stack.attributes[(logical, "Arn")] = f"arn:aws:lambda:{region}:{account}:function:{name}"
+        elif kind == "AWS::IAM::Role":
+            stack.attributes[(logical, "Arn")] = f"arn:aws:iam::{account}:role/{logical}"
 
 
 def provision(
@@ -175,6 +208,10 @@ def provision(
     for logical, resource in resources.items():
         if resource["Type"] == "AWS::DynamoDB::Table":
             stack.tables[logical] = create_table(dynamodb, resource, f"calsync-{stage}-{logical}")
+            stream = dynamodb.describe_table(TableName=stack.tables[logical])["Table"].get("LatestStreamArn")
+            if stream:
+                stack.attributes[(logical, "StreamArn")] = stream
+    _provision_lifecycle(session, resources, stack, resolve, region, account)
 
     secrets = session.client("secretsmanager", region_name=region)
     for logical, resource in resources.items():

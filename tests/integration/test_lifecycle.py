@@ -1,0 +1,175 @@
+"""Lifecycle events end to end on moto: deliveries through the receiver and processors, the
+table's stream through the publisher, events on the bus (captured by a rule → queue)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import boto3
+import jsonschema
+import pytest
+
+from calsync.errors import DependencyUnavailable
+from calsync.store.lifecycle import EventBridgePublisher
+from calsync_dev.lambda_runtime import LambdaContext, load_handler
+from calsync_dev.provision import Stack
+from calsync_dev.schemas import schema_path
+from calsync_dev.streams import StreamEventSource
+from tests.factories import event_body, vary
+from tests.integration.conftest import Pipeline
+
+STREAMS_ENDPOINT = "https://streams.dynamodb.us-east-1.amazonaws.com"  # moto in-process (ENVIRONMENT.md)
+
+
+class Lifecycle:
+    def __init__(self, pipeline: Pipeline) -> None:
+        stack = pipeline.stack
+        self.pipeline = pipeline
+        spec = stack.functions["LifecyclePublisherFunction"]
+        self.env = spec.environment
+        handler = load_handler(spec, apply_environment=False)
+        streams = boto3.client("dynamodbstreams", endpoint_url=STREAMS_ENDPOINT)
+        self.failed: list[dict[str, Any]] = []
+        self.source = StreamEventSource.from_event(
+            streams, spec.events["TableChanges"], handler, LambdaContext("LifecyclePublisherFunction")
+        )
+        self.source.on_failure = self.failed.append
+        # A consumer: every calsync event on the bus into a queue we read.
+        sqs, events = boto3.client("sqs"), boto3.client("events")
+        self.queue = sqs.create_queue(QueueName="captured-events")["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=self.queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        bus = self.env["EVENT_BUS_NAME"]
+        events.put_rule(Name="capture", EventBusName=bus, EventPattern=json.dumps({"source": ["calsync"]}))
+        events.put_targets(Rule="capture", EventBusName=bus, Targets=[{"Id": "q", "Arn": arn}])
+        self.sqs, self.seen = sqs, []
+
+    def deliver(self, *bodies: bytes) -> list[dict[str, Any]]:
+        """Deliveries in, processed, the stream published; the events that reached the bus."""
+        for body in bodies:
+            assert self.pipeline.post(body)["statusCode"] == 202
+            self.pipeline.drain()
+        self.source.drain()
+        new: list[dict[str, Any]] = []
+        while batch := self.sqs.receive_message(QueueUrl=self.queue, MaxNumberOfMessages=10).get("Messages", []):
+            for message in batch:
+                new.append(json.loads(message["Body"]))
+                self.sqs.delete_message(QueueUrl=self.queue, ReceiptHandle=message["ReceiptHandle"])
+        for event in new:
+            jsonschema.validate(event["detail"], json.loads(schema_path_for(event).read_text()))
+        self.seen += new
+        return new
+
+    def schedules(self) -> set[str]:
+        found = boto3.client("scheduler").list_schedules(GroupName=self.env["SCHEDULE_GROUP_NAME"])["Schedules"]
+        return {s["Name"] for s in found}
+
+
+def schema_path_for(event: dict[str, Any]) -> Any:
+    from calsync.lifecycle.events import DetailType
+
+    return schema_path(DetailType(event["detail-type"]))
+
+
+def kinds(events: list[dict[str, Any]]) -> list[str]:
+    return [e["detail-type"] for e in events]
+
+
+@pytest.fixture
+def lifecycle(pipeline: Pipeline, stack: Stack) -> Lifecycle:
+    return Lifecycle(pipeline)
+
+
+def test_a_booking_is_published_once_and_its_duplicate_and_stale_copies_publish_nothing(lifecycle: Lifecycle) -> None:
+    # Given a new booking
+    (scheduled,) = lifecycle.deliver(event_body("invitee_created.json"))
+    # Then one Booking Scheduled, from calsync, with the booking as stored
+    assert scheduled["source"] == "calsync"
+    assert scheduled["detail-type"] == "Booking Scheduled"
+    booking = scheduled["detail"]["booking"]
+    assert booking["email"] == "ada@example.com"
+    assert booking["location"] is not None
+    assert booking["hosts"]
+    # And a duplicate (new signature) and a stale copy publish nothing
+    assert lifecycle.deliver(event_body("invitee_created.json")) == []
+    stale = vary("invitee_created.json", updated_at="2019-01-01T00:00:00.000000Z")
+    assert lifecycle.deliver(stale) == []
+
+
+def test_a_cancellation_names_who_canceled_and_drops_the_reminders(lifecycle: Lifecycle) -> None:
+    lifecycle.deliver(event_body("invitee_created.json"))
+    assert lifecycle.schedules()  # reminders for the booking (those still ahead)
+    (canceled,) = lifecycle.deliver(event_body("invitee_canceled.json"))
+    assert canceled["detail-type"] == "Booking Canceled"
+    assert canceled["detail"]["canceled_by"]["type"] is not None
+    assert lifecycle.schedules() == set()
+
+
+@pytest.mark.parametrize("order", [("old", "new"), ("new", "old")])
+def test_a_reschedule_is_one_event_whichever_delivery_arrives_first(
+    lifecycle: Lifecycle, order: tuple[str, str]
+) -> None:
+    lifecycle.deliver(event_body("invitee_created.json"))
+    halves = {
+        "old": event_body("invitee_rescheduled_canceled_old.json"),
+        "new": event_body("invitee_rescheduled_created_new.json"),
+    }
+    published = lifecycle.deliver(halves[order[0]]) + lifecycle.deliver(halves[order[1]])
+    assert kinds(published) == ["Booking Rescheduled"]
+    detail = published[0]["detail"]
+    assert detail["old"]["start_time"] != detail["new"]["start_time"]
+
+
+def test_a_no_show_mark_and_its_removal_are_two_events(lifecycle: Lifecycle) -> None:
+    lifecycle.deliver(event_body("invitee_created.json"))
+    assert kinds(lifecycle.deliver(event_body("invitee_no_show_created.json"))) == ["Invitee No-Show Marked"]
+    assert kinds(lifecycle.deliver(event_body("invitee_no_show_deleted.json"))) == ["Invitee No-Show Cleared"]
+
+
+def test_a_routing_form_submission_is_published(lifecycle: Lifecycle) -> None:
+    (submitted,) = lifecycle.deliver(event_body("routing_form_submission_created.json"))
+    assert submitted["detail-type"] == "Routing Form Submitted"
+
+
+def test_an_event_the_bus_refused_is_published_on_the_retry_not_lost(
+    lifecycle: Lifecycle, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given the bus refuses the first attempt (the table write is done; the publish fails)
+    original, calls = EventBridgePublisher.publish, []
+
+    def flaky(self: EventBridgePublisher, events: Any) -> None:
+        calls.append(len(events))
+        if len(calls) == 1:
+            raise DependencyUnavailable("events:PutEvents failed: ThrottlingException")
+        original(self, events)
+
+    monkeypatch.setattr(EventBridgePublisher, "publish", flaky)
+    # When the stream record is retried
+    published = lifecycle.deliver(event_body("invitee_created.json"))
+    # Then the event arrives once, nothing went to the failure destination
+    assert kinds(published) == ["Booking Scheduled"]
+    assert len(calls) == 2
+    assert lifecycle.failed == []
+
+
+def test_a_reminder_fires_for_the_booking_as_scheduled_and_not_after_it_was_canceled(lifecycle: Lifecycle) -> None:
+    # Given a booking with its reminders scheduled
+    lifecycle.deliver(event_body("invitee_created.json"))
+    scheduler = boto3.client("scheduler")
+    group = lifecycle.env["SCHEDULE_GROUP_NAME"]
+    (soon,) = [name for name in lifecycle.schedules() if "-soon-3600" in name]
+    schedule = scheduler.get_schedule(Name=soon, GroupName=group)
+    assert schedule["ScheduleExpression"].startswith("at(")
+    assert schedule["Target"]["Arn"] == lifecycle.env["REMINDER_TARGET_ARN"]
+    reminder = load_handler(lifecycle.pipeline.stack.functions["ReminderFunction"], apply_environment=False)
+    payload = json.loads(schedule["Target"]["Input"])
+    # When the scheduler invokes the reminder function
+    assert reminder(payload, LambdaContext("ReminderFunction"))["published"]
+    (event,) = lifecycle.deliver()
+    # Then "Booking Starting Soon" is published with its lead time
+    assert event["detail-type"] == "Booking Starting Soon"
+    assert event["detail"]["lead_seconds"] == 3600
+    # And a reminder that fires after the booking was canceled says nothing
+    lifecycle.deliver(event_body("invitee_canceled.json"))
+    assert reminder(payload, LambdaContext("ReminderFunction")) == {"published": None}
+    assert [e for e in lifecycle.deliver() if e["detail-type"] == "Booking Starting Soon"] == []
