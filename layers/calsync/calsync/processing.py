@@ -37,4 +37,8 @@ def process_message(
         )
         repo.quarantine(stray, reason=reason)
         return ApplyResult("unknown", quarantined=reason)
-    return apply_delivery(delivery, repo, now=now, archive_ttl=archive_ttl)
+    result = apply_delivery(delivery, repo, now=now, archive_ttl=archive_ttl)
+    if delivery.replay_id:
+        outcome = "quarantined" if result.quarantined else "applied" if result.changed else "unchanged"
+        repo.record_replay(delivery.replay_id, outcome)
+    return result

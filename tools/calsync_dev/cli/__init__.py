@@ -5,6 +5,7 @@
     calsync load --count 1000          concurrent signed deliveries; prints deliveries/s
     calsync bookings [--email ...]     list stored bookings
     calsync dlq [list|redrive]         show or redrive dead-lettered deliveries
+    calsync replay --since T           re-enqueue archived deliveries (version-aware)
     calsync events render FILE         a freshly signed API Gateway event for sam local invoke
 
 Against the local stack by default; ``--stack NAME`` targets a deployed stack instead
@@ -16,7 +17,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
-from calsync_dev.cli import bookings, connections, dlq, events, local, send
+from calsync_dev.cli import bookings, connections, dlq, events, local, replay, send
 
 __all__ = ["build_parser", "main"]
 
@@ -26,7 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="calsync", description="calsync developer and operator commands", epilog=__doc__
     )
     commands = parser.add_subparsers(dest="command", required=True)
-    for group in (local, send, bookings, dlq, connections, events):  # the order `calsync --help` lists them in
+    for group in (local, send, bookings, dlq, replay, connections, events):  # the order `calsync --help` lists them in
         group.register(commands)
     return parser
 

@@ -10,6 +10,7 @@ return the typed views of ``calsync.store.views``.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -23,11 +24,13 @@ from calsync.bookings.records import (
     SubmissionSnapshot,
 )
 from calsync.store import clients, keys
-from calsync.store.dynamo import conditional, query_items, scan_items, serialise, serialise_item
+from calsync.store.dynamo import conditional, plain_item, query_items, scan_items, serialise, serialise_item
+from calsync.store.errors import aws_call
 from calsync.store.views import (
     Booking,
     ScheduledEventItem,
     ScheduledEventWithInvitees,
+    StoredDelivery,
     StoredItem,
     Submission,
     view,
@@ -37,6 +40,7 @@ from calsync.webhooks.delivery import Delivery
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
+REPLAY_TTL_SECONDS = 7 * 24 * 3600
 LINK_ATTRIBUTES = frozenset({"rescheduled_from", "rescheduled_to", "routing_form_submission"})
 
 
@@ -234,6 +238,37 @@ class DynamoBookingsRepository:
                 "body": delivery.body,
             },
         )
+
+    def record_replay(self, replay_id: str, outcome: str) -> None:
+        """Count one replayed delivery's outcome on the replay's item (kept a week)."""
+        key = keys.replay(replay_id)
+        with aws_call("dynamodb:UpdateItem (replay)"):
+            self.client.update_item(
+                TableName=self.table_name,
+                Key=key.dynamo(),
+                UpdateExpression="ADD #o :one SET #t = :t, expires_at = if_not_exists(expires_at, :ttl)",
+                ExpressionAttributeNames={"#o": outcome, "#t": "type"},
+                ExpressionAttributeValues={
+                    ":one": {"N": "1"},
+                    ":t": {"S": "replay"},
+                    ":ttl": {"N": str(int(time.time()) + REPLAY_TTL_SECONDS)},
+                },
+            )
+
+    def replay_counts(self, replay_id: str) -> dict[str, int]:
+        """How many of a replay's deliveries were applied, unchanged or quarantined so far."""
+        with aws_call("dynamodb:GetItem (replay)"):
+            found = self.client.get_item(
+                TableName=self.table_name, Key=keys.replay(replay_id).dynamo(), ConsistentRead=True
+            )
+        item = plain_item(found.get("Item", {}))
+        return {outcome: int(item.get(outcome, 0)) for outcome in ("applied", "unchanged", "quarantined")}
+
+    def archived(self, *, quarantined: bool = False) -> list[StoredDelivery]:
+        """The archived (or quarantined) deliveries, oldest first (operator tooling: a Scan)."""
+        items = self.scan_type("quarantine" if quarantined else "delivery")
+        found = [item for item in items if isinstance(item, StoredDelivery)]
+        return sorted(found, key=lambda d: (d.received_at or "", d.body_sha256))
 
     # -- reads --------------------------------------------------------------------------
 

@@ -21,6 +21,8 @@ connection (connection)     CONNECTIONS                 CONNECTION#<connection i
                                                                                     ``lease_owner``/``lease_until``)
 pending OAuth authorization OAUTHSTATE#<state>          OAUTHSTATE                  (TTL ``expires_at``)
 (oauth_state)
+replay outcome counts       REPLAY#<replay id>          REPLAY                      (TTL ``expires_at``)
+(replay)
 ==========================  ==========================  ==========================  ==========================
 
 Timestamps in keys are ISO 8601 UTC with ``Z``, fixed width (``2026-12-01T10:00:00.000000Z``,
@@ -151,6 +153,10 @@ def quarantine(body_sha256: str) -> Key:
 
 def other(event_name: str, created_at: str | None, body_sha256: str) -> Key:
     return Key(f"OTHER#{event_name}", f"{created_at}#{body_sha256}")
+
+
+def replay(replay_id: str) -> Key:
+    return Key(f"REPLAY#{replay_id}", "REPLAY")
 
 
 # -- connections and OAuth ---------------------------------------------------------------

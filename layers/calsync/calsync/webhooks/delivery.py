@@ -26,6 +26,7 @@ from calsync.calendly.models import EventName, UtcDatetime
 
 ATTRIBUTES = ("connection_id", "received_at", "body_sha256", "event")
 BODY_ENCODING = "body_encoding"
+REPLAY_ID = "replay_id"
 BASE64 = "base64"
 # SQS's documented set (#x9 | #xA | #xD | #x20-#xD7FF | #xE000-#xFFFD | #x10000-#x10FFFF)
 # without #xD: what may travel as the message body unencoded.
@@ -43,6 +44,7 @@ class Delivery(BaseModel):
     body_sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
     event: EventName
     body: str
+    replay_id: str | None = None  # set when an operator re-enqueues an archived delivery
 
     @field_validator("body")
     @classmethod
@@ -77,6 +79,8 @@ def message_attributes(delivery: Delivery) -> dict[str, str]:
     }
     if not _plain(delivery.body):
         attributes[BODY_ENCODING] = BASE64
+    if delivery.replay_id:
+        attributes[REPLAY_ID] = delivery.replay_id
     return attributes
 
 
@@ -102,4 +106,5 @@ def delivery_from_message(body: str, attributes: Mapping[str, Mapping[str, objec
         return value.get("stringValue", value.get("StringValue"))
 
     fields = {name: attr(name) for name in ATTRIBUTES}
+    fields["replay_id"] = attr(REPLAY_ID)
     return Delivery.model_validate({**fields, "body": _decoded(body, attr(BODY_ENCODING))}, context={_CHECK_HASH: True})
