@@ -42,6 +42,8 @@ class FakeCalendly:
     events: dict[str, dict[str, Any]] = field(default_factory=dict)  # scheduled event uri -> resource
     invitees: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)  # event uri -> uri -> invitee
     accept_any_pat: bool = False  # the local stack: any "pat-..." token is a valid PAT
+    token_lifetime: int = 7200  # expires_in of the tokens it issues (Calendly: 2 h)
+    code_verifiers: list[str] = field(default_factory=list)  # PKCE verifiers received
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _ids: Any = field(default_factory=itertools.count)
 
@@ -73,9 +75,10 @@ class FakeCalendly:
         for name in ("access_tokens", "refresh_tokens", "subscriptions", "signing_keys"):
             getattr(self, name).update(state.get(name, {}))
 
-    def issue_tokens(self, *, expires_in: int = 7200) -> dict[str, Any]:
+    def issue_tokens(self, *, expires_in: int | None = None) -> dict[str, Any]:
         access, refresh = f"at-{secrets.token_hex(12)}", f"rt-{secrets.token_hex(12)}"
         now = int(self.clock())
+        expires_in = self.token_lifetime if expires_in is None else expires_in
         self.access_tokens[access] = now + expires_in
         self.refresh_tokens[refresh] = True
         return {
@@ -88,6 +91,13 @@ class FakeCalendly:
             "owner": self.user,
             "organization": self.organization,
         }
+
+    def secret_values(self) -> list[str]:
+        """Every secret value this fake issued or was sent: tokens, the client secret,
+        subscription signing keys, PKCE verifiers."""
+        values = [*self.access_tokens, *self.refresh_tokens, *self.personal_access_tokens, self.client_secret]
+        values += [key for key in self.signing_keys.values() if key]
+        return values + self.code_verifiers
 
     def add_pat(self) -> str:
         token = f"pat-{secrets.token_hex(16)}"
@@ -116,6 +126,13 @@ class FakeCalendly:
                 # webhook was lost, to try `calsync backfill`.
                 self.add_booking(json.loads(body))
                 return 201, {"status": "added"}
+            if split.path == "/_fake/token-lifetime" and method == "POST":
+                # Local-only: issue shorter-lived tokens from now on (a refresh becomes due).
+                self.token_lifetime = int(json.loads(body)["expires_in"])
+                return 200, {"expires_in": self.token_lifetime}
+            if split.path == "/_fake/secrets" and method == "GET":
+                # Local-only: every secret it issued or received, for the secrets-in-logs check.
+                return 200, {"secrets": self.secret_values()}
             bearer = headers.get("authorization", "").removeprefix("Bearer ")
             if not self._authorized(bearer):
                 return 401, {"title": "Unauthenticated", "message": "The access token is invalid"}
@@ -173,6 +190,8 @@ class FakeCalendly:
         form = {k: v[-1] for k, v in parse_qs(body.decode()).items()}
         grant = form.get("grant_type")
         if grant == "authorization_code":
+            if form.get("code_verifier"):
+                self.code_verifiers.append(form["code_verifier"])
             if self.codes.pop(form.get("code", ""), "missing") == "missing":
                 return 400, {"error": "invalid_grant", "error_description": "The authorization code is invalid."}
             return 200, self.issue_tokens()

@@ -42,7 +42,7 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -54,8 +54,9 @@ if TYPE_CHECKING:
 
 SCENARIOS = ("created", "canceled", "reschedule", "no_show", "routing", "unknown")
 WEIGHTS = (30, 20, 15, 15, 10, 10)
-_IDS = ("DEMOEVENT0000001", "DEMOEVENT0000002", "DEMOEVENT0000003", "INVITEE00000001", "INVITEE00000002")
-_IDS += ("INVITEE00000003", "ROUTINGSUBMIT001", "RECAP00000000001")
+# The ids in the events/ samples, replaced by fresh ones in each scenario.
+_IDS: tuple[str, ...] = ("DEMOEVENT0000001", "DEMOEVENT0000002", "DEMOEVENT0000003", "INVITEE00000001")
+_IDS += ("INVITEE00000002", "INVITEE00000003", "ROUTINGSUBMIT001", "RECAP00000000001")
 
 
 def _sample(name: str) -> str:
@@ -102,7 +103,10 @@ def scenario(kind: str, run: str, n: int) -> Scenario:
     if kind == "reschedule":
         old, new = uri("DEMOEVENT0000002", "INVITEE00000002"), uri("DEMOEVENT0000003", "INVITEE00000003")
         bodies = (body("invitee_rescheduled_canceled_old"), body("invitee_rescheduled_created_new"))
-        expected = {old: {"status": "canceled", "rescheduled_to": new}, new: {"status": "active"}}
+        expected: dict[str, dict[str, object]] = {
+            old: {"status": "canceled", "rescheduled_to": new},
+            new: {"status": "active"},
+        }
         return Scenario(kind, bodies, email, Expected(expected))
     if kind == "no_show":
         bodies = (body("invitee_created"), body("invitee_no_show_created"))
@@ -213,10 +217,10 @@ def send_all(
                 sent.statuses[status] += 1
                 sent.latencies.append(took)
                 sent.retries += attempt > 0
-                done = len(sent.latencies)
-                if 200 <= status < 300:
+                if ok := 200 <= status < 300:
                     sent.accepted.add(raw)
-            if 200 <= status < 300:
+                done = sent.accepted_count
+            if ok:
                 progress(done)
                 return
             time.sleep(min(5.0, 0.5 * 2**attempt))
@@ -367,7 +371,7 @@ def _free_port() -> int:
         return port
 
 
-def own_stack() -> Iterator[dict[str, str]]:
+def own_stack() -> Generator[dict[str, str]]:
     """Start ``calsync local`` on free ports with no saved state; yield its environment."""
     env = {
         "CALSYNC_API_PORT": str(_free_port()),

@@ -13,15 +13,16 @@ Arm rules over HTTP on the emulator itself (or through the local API, which forw
     POST /_calsync/faults   {"service": "dynamodb", "operations": ["PutItem", "UpdateItem"],
                              "error": "ProvisionedThroughputExceededException", "count": 8}
     POST /_calsync/faults   {"service": "sqs", "operations": ["SendMessage"], "error": "ServiceUnavailable",
-                             "count": 3}
+                             "count": 4}
     POST /_calsync/faults   {"service": "dynamodb", "operations": ["UpdateItem"], "delay_ms": 150, "count": 40}
     GET  /_calsync/faults   → {"rules": [... with "remaining" and "hits"]}
     DELETE /_calsync/faults → clears every rule
 
 ``error`` is an AWS error code; its status and retry class follow AWS (throttling codes are
 400 and retryable, ``ServiceUnavailable``/``InternalError``/``InternalFailure`` are 5xx): the
-SDK's own retries therefore consume matches too — with botocore's standard mode (3 attempts)
-``count: 3`` fails one call outright. A rule with ``delay_ms`` and no ``error`` only slows the
+SDK's own retries therefore consume matches too: calsync's clients (``retries={"mode":
+"standard", "max_attempts": 3}``, which botocore reads as 3 *retries*) make 4 attempts, so
+``count: 4`` fails one call outright. A rule with ``delay_ms`` and no ``error`` only slows the
 calls down (to widen a window, e.g. to kill a processor mid-batch).
 
 The rest of the fault kit lives on the local API (``calsync_dev.local.gateway``):
@@ -98,8 +99,8 @@ def error_response(rule: FaultRule, service: str) -> tuple[int, dict[str, str], 
     prefix = {"dynamodb": "com.amazonaws.dynamodb.v20120810#", "sqs": "com.amazonaws.sqs#"}.get(service, "")
     body = json.dumps({"__type": f"{prefix}{code}", "message": rule.message}).encode()
     headers = {"Content-Type": "application/x-amz-json-1.0", "x-amzn-RequestId": "calsync-fault"}
-    if service == "sqs":  # SQS is "awsQueryCompatible": botocore reads the query-era code from here
-        headers["x-amzn-query-error"] = f"AWS.SimpleQueueService.{code};{'Receiver' if status >= 500 else 'Sender'}"
+    if service == "sqs":  # SQS is "awsQueryCompatible": botocore takes the code from this header
+        headers["x-amzn-query-error"] = f"{code};{'Receiver' if status >= 500 else 'Sender'}"
     return status, headers, body
 
 
