@@ -124,9 +124,11 @@ def test_a_delivery_that_keeps_failing_reaches_the_dlq_and_redrive_brings_it_bac
     create_table(local_stack.client("dynamodb"), load()["Resources"]["BookingsTable"], target.table)
     assert cli.main(["dlq", "redrive"]) == 0
     assert "InviteeCreatedQueue: moved 1 message(s)" in capsys.readouterr().out
-    # Then the booking is stored and the DLQ is empty
+    # Then the booking is stored, once, its delivery archived, and the DLQ is empty
     wait_for(lambda: find_bookings(target, email="load-poison-0@example.com"), what="the redriven booking")
     assert dlq_messages(target, QueueKind.INVITEE_CREATED) == []
+    assert len(find_bookings(target, email="load-poison-0@example.com")) == 1
+    assert archived(local_stack, target, body)
 
 
 def test_bookings_command_lists_and_filters(local_stack: RunningStack, target: Target, capsys: Any) -> None:

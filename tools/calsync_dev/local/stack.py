@@ -12,6 +12,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from http.server import ThreadingHTTPServer
 from typing import Any
@@ -85,6 +86,7 @@ class LocalStack:
         self.fake: Any = None
         self._calendly_server: ThreadingHTTPServer | None = None
         self.gate = Gate()
+        self._keeper = ThreadPoolExecutor(max_workers=1, thread_name_prefix="emulator")
 
     # -- start ----------------------------------------------------------------------------
 
@@ -203,6 +205,11 @@ class LocalStack:
         """Fault injection (local only): save the emulator's state, stop it, start a fresh
         one and restore, as ``make run`` does across runs. Webhooks get 503 meanwhile (the
         sender retries) and the event sources pause; nothing in flight is cut off."""
+        # The emulator dies with the thread that started it (PR_SET_PDEATHSIG), so start it
+        # from a thread that lives as long as the stack, not from a request's thread.
+        return self._keeper.submit(self._restart_emulator).result()
+
+    def _restart_emulator(self) -> dict[str, int]:
         assert self.stack is not None
         assert self._emulator is not None
         with self.gate.closed():
@@ -293,6 +300,7 @@ class LocalStack:
             self._calendly_server.server_close()
         if self._emulator is not None:
             stop_emulator(self._emulator)
+        self._keeper.shutdown()
 
 
 def run(config: LocalConfig | None = None) -> int:
