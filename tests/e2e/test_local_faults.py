@@ -98,6 +98,7 @@ def test_a_processor_killed_mid_batch_loses_nothing_and_applies_each_delivery_on
     killer.join(90)
     assert killed.get("killed"), "no processor instance was killed"
     applied_before_kill = check(target, bookings, set(bodies), run).archived
+    print(f"\nkilled {killed}, {applied_before_kill} of 10 applied before the kill")
     # Then the batch comes back (redelivered), and every delivery is stored exactly once
     wait_for(lambda: queued(target) == 0, timeout=120, what="the queues to drain")
     verdict = check(target, bookings, set(bodies), run)
@@ -135,6 +136,7 @@ def test_the_emulator_restarted_with_saved_state_mid_stream_loses_nothing(
     # (answered while it restarted) are in, every accepted delivery is stored exactly once
     assert restored["items"] + restored["messages"] > 0
     (result,) = results
+    print(f"\nrestart: {restored}; {result.summary()}")
     assert result.sent.accepted_count == 120, result.sent.statuses
     assert result.drained
     assert (result.verdict.lost, result.verdict.double_applied) == ([], [])

@@ -92,12 +92,16 @@ class FakeCalendly:
             "organization": self.organization,
         }
 
-    def secret_values(self) -> list[str]:
-        """Every secret value this fake issued or was sent: tokens, the client secret,
-        subscription signing keys, PKCE verifiers."""
-        values = [*self.access_tokens, *self.refresh_tokens, *self.personal_access_tokens, self.client_secret]
-        values += [key for key in self.signing_keys.values() if key]
-        return values + self.code_verifiers
+    def secret_values(self) -> dict[str, list[str]]:
+        """Every secret value this fake issued or was sent, by kind."""
+        return {
+            "access_tokens": list(self.access_tokens),
+            "refresh_tokens": list(self.refresh_tokens),
+            "personal_access_tokens": list(self.personal_access_tokens),
+            "client_secret": [self.client_secret],
+            "signing_keys": [key for key in self.signing_keys.values() if key],
+            "code_verifiers": list(self.code_verifiers),
+        }
 
     def add_pat(self) -> str:
         token = f"pat-{secrets.token_hex(16)}"
