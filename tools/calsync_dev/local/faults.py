@@ -38,7 +38,7 @@ import json
 import threading
 import time
 import urllib.request
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -226,9 +226,6 @@ class Faults:
     def restart_emulator(self) -> dict[str, Any]:
         answer: dict[str, Any] = self._call("POST", "/_local/emulator/restart")
         return answer
-
-    def armed(self) -> Iterator[dict[str, Any]]:
-        yield from (rule for rule in self.rules() if rule["remaining"] > 0)
 
 
 if __name__ == "__main__":
