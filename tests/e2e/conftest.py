@@ -35,6 +35,7 @@ class RunningStack:
     state_file: Path
     process: subprocess.Popen[str] | None = None
     lines: list[str] = field(default_factory=list)
+    extra_env: dict[str, str] = field(default_factory=dict)  # e.g. CALSYNC_LOCAL_SIGNING_KEY
 
     @property
     def env(self) -> dict[str, str]:
@@ -52,6 +53,7 @@ class RunningStack:
     def start(self, timeout: float = 120) -> RunningStack:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "CALSYNC_"))}
         env.update(self.env)
+        env.update(self.extra_env)
         self.lines = []
         self.process = subprocess.Popen(
             [sys.executable, "-m", "calsync_dev.cli", "local"],

@@ -25,6 +25,7 @@ from calsync_dev.cli.send import persisted_by_run, post_signed, queued, run_load
 from calsync_dev.cli.target import Target
 from calsync_dev.events import DEFAULT_LOCAL_KEY
 from calsync_dev.provision import create_table
+from calsync_dev.soak import soak
 from calsync_dev.template import load
 from tests.e2e.conftest import RunningStack, new_stack, wait_for
 from tests.factories import EVENTS, event_body, fixture_bodies, vary
@@ -125,9 +126,11 @@ def test_a_delivery_that_keeps_failing_reaches_the_dlq_and_redrive_brings_it_bac
     create_table(local_stack.client("dynamodb"), load()["Resources"]["BookingsTable"], target.table)
     assert cli.main(["dlq", "redrive"]) == 0
     assert "InviteeCreatedQueue: moved 1 message(s)" in capsys.readouterr().out
-    # Then the booking is stored and the DLQ is empty
+    # Then the booking is stored, once, its delivery archived, and the DLQ is empty
     wait_for(lambda: find_bookings(target, email="load-poison-0@example.com"), what="the redriven booking")
     assert dlq_messages(target, QueueKind.INVITEE_CREATED) == []
+    assert len(find_bookings(target, email="load-poison-0@example.com")) == 1
+    assert archived(local_stack, target, body)
 
 
 def test_bookings_command_lists_and_filters(local_stack: RunningStack, target: Target, capsys: Any) -> None:
@@ -159,6 +162,19 @@ def test_a_thousand_concurrent_deliveries_are_all_accepted_and_persisted(
     wait_for(lambda: queued(target) == 0, timeout=480, every=1, what="the queues to drain")
     wait_for(lambda: persisted_by_run(target, "e2e") == 1000, timeout=30, every=2, what="1,000 bookings")
     print(f"\n1,000 deliveries: {result.per_second:.0f} deliveries/s accepted")
+
+
+def test_a_small_soak_loses_nothing_and_applies_nothing_twice(local_stack: RunningStack, target: Target) -> None:
+    # (`make soak` runs the long one: calsync_dev.soak)
+    # Given 200 signed deliveries of every kind, some twice, shuffled within windows
+    # When they are sent at <= 40/s
+    result = soak(local_stack.webhook_url, target, count=200, rate=40, max_seconds=300, seed=7, out=lambda _: None)
+    print("\n" + result.summary())
+    # Then all are accepted and processed: none lost, none applied twice
+    assert result.sent.accepted_count == 200
+    assert result.drained
+    assert (result.verdict.lost, result.verdict.double_applied) == ([], [])
+    assert result.verdict.archived == len(result.sent.accepted)
 
 
 def test_stopping_mid_stream_loses_nothing_that_got_a_2xx(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -52,6 +52,8 @@ class FakeCalendly:
     invitees: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)  # event uri -> uri -> invitee
     accept_any_pat: bool = False  # the local stack: any "pat-..." token is a valid PAT
     faults: list[tuple[str, str]] = field(default_factory=list)  # (path, mode), see fail_next
+    token_lifetime: int = 7200  # expires_in of the tokens it issues (Calendly: 2 h)
+    code_verifiers: list[str] = field(default_factory=list)  # PKCE verifiers received
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _ids: Any = field(default_factory=itertools.count)
 
@@ -89,9 +91,10 @@ class FakeCalendly:
         for name in ("access_tokens", "refresh_tokens", "subscriptions", "signing_keys"):
             getattr(self, name).update(state.get(name, {}))
 
-    def issue_tokens(self, *, expires_in: int = 7200) -> dict[str, Any]:
+    def issue_tokens(self, *, expires_in: int | None = None) -> dict[str, Any]:
         access, refresh = f"at-{secrets.token_hex(12)}", f"rt-{secrets.token_hex(12)}"
         now = int(self.clock())
+        expires_in = self.token_lifetime if expires_in is None else expires_in
         self.access_tokens[access] = now + expires_in
         self.refresh_tokens[refresh] = True
         return {
@@ -103,6 +106,17 @@ class FakeCalendly:
             "expires_in": expires_in,
             "owner": self.user,
             "organization": self.organization,
+        }
+
+    def secret_values(self) -> dict[str, list[str]]:
+        """Every secret value this fake issued or was sent, by kind."""
+        return {
+            "access_tokens": list(self.access_tokens),
+            "refresh_tokens": list(self.refresh_tokens),
+            "personal_access_tokens": list(self.personal_access_tokens),
+            "client_secret": [self.client_secret],
+            "signing_keys": [key for key in self.signing_keys.values() if key],
+            "code_verifiers": list(self.code_verifiers),
         }
 
     def add_pat(self) -> str:
@@ -146,6 +160,13 @@ class FakeCalendly:
         if split.path == "/_fake/faults" and method == "POST":
             # Local-only: {"path": ..., "mode": ..., "times": n} arms fail_next.
             return self._arm(json.loads(body or b"{}"))
+        if split.path == "/_fake/token-lifetime" and method == "POST":
+            # Local-only: issue shorter-lived tokens from now on (a refresh becomes due).
+            self.token_lifetime = int(json.loads(body)["expires_in"])
+            return 200, {"expires_in": self.token_lifetime}
+        if split.path == "/_fake/secrets" and method == "GET":
+            # Local-only: every secret it issued or received, for the secrets-in-logs check.
+            return 200, {"secrets": self.secret_values()}
         if split.path == "/_fake/bookings" and method == "POST":
             # Local-only: make the API list a booking (a webhook payload), e.g. one whose
             # webhook was lost, to try `calsync backfill`.
@@ -218,6 +239,8 @@ class FakeCalendly:
             if challenge == "missing":
                 return 400, {"error": "invalid_grant", "error_description": "The authorization code is invalid."}
             verifier = form.get("code_verifier", "")
+            if verifier:
+                self.code_verifiers.append(verifier)
             expected = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
             if challenge is not None and expected != challenge:
                 return 400, {"error": "invalid_grant", "error_description": "PKCE verification failed."}

@@ -112,6 +112,9 @@ class FunctionPool:
         self._all: list[Any] = []
         self._lock = threading.Lock()
         self._size = size
+        self._busy: dict[int, Any] = {}  # invocation number -> the process running it
+        self._invocations = 0
+        self._busy_changed = threading.Condition(self._lock)
 
     def start(self) -> None:
         pending = [self._spawn() for _ in range(self._size)]
@@ -142,6 +145,11 @@ class FunctionPool:
 
     def invoke(self, event: Mapping[str, Any]) -> Any:
         process, conn = self._idle.get()
+        with self._busy_changed:
+            self._invocations += 1
+            invocation = self._invocations
+            self._busy[invocation] = process
+            self._busy_changed.notify_all()
         try:
             conn.send(dict(event))
             status, payload = conn.recv()
@@ -151,10 +159,32 @@ class FunctionPool:
             self._await_ready(process, conn)
             raise FunctionError(f"{self.spec.logical_id} instance crashed") from None
         finally:
+            with self._busy_changed:
+                self._busy.pop(invocation, None)
             self._idle.put((process, conn))
         if status == "error":
             raise FunctionError(f"{self.spec.logical_id} raised {payload}")
         return payload
+
+    def kill_busy(self, *, after_seconds: float = 0, wait_seconds: float = 60) -> int | None:
+        """Fault injection (local only): wait up to ``wait_seconds`` for an instance to be
+        running an invocation, let it run ``after_seconds`` more, then SIGKILL it, as a
+        Lambda sandbox may die mid-batch. The pool replaces it and the invocation fails with
+        ``FunctionError``. Returns the killed process id, None if none was busy in time or
+        the invocation finished before ``after_seconds``."""
+        with self._busy_changed:
+            if not self._busy_changed.wait_for(lambda: bool(self._busy), timeout=wait_seconds):
+                return None
+            invocation = min(self._busy)
+        if after_seconds:
+            threading.Event().wait(after_seconds)
+        with self._lock:
+            process = self._busy.get(invocation)
+            if process is None:
+                return None
+            process.kill()
+            pid: int = process.pid
+            return pid
 
     def stop(self) -> None:
         while True:

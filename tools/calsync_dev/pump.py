@@ -8,7 +8,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from calsync_dev.lambda_runtime import LambdaContext
 from calsync_dev.provision import Stack
@@ -143,9 +143,19 @@ def event_sources(
             )
 
 
-def poll_until(source: SqsEventSource, stopped: threading.Event, out: Callable[[str], None]) -> None:
-    """Poll as Lambda's event-source mapping does, until ``stopped`` is set."""
+class Gate(Protocol):
+    def enter(self, *, wait: bool) -> bool: ...
+    def leave(self) -> None: ...
+
+
+def poll_until(
+    source: SqsEventSource, stopped: threading.Event, out: Callable[[str], None], gate: Gate | None = None
+) -> None:
+    """Poll as Lambda's event-source mapping does, until ``stopped`` is set; each poll
+    passes ``gate`` (the local stack holds polls back while it restarts the emulator)."""
     while not stopped.is_set():
+        if gate is not None:
+            gate.enter(wait=True)
         try:
             if source.poll_once(wait_seconds=1).received == 0:
                 stopped.wait(0.2)
@@ -153,3 +163,6 @@ def poll_until(source: SqsEventSource, stopped: threading.Event, out: Callable[[
             if not stopped.is_set():
                 out(f"event source for {source.queue_url.rsplit('/', 1)[-1]}: {type(exc).__name__}")
                 stopped.wait(1)
+        finally:
+            if gate is not None:
+                gate.leave()

@@ -11,9 +11,10 @@ import urllib.request
 
 def start_emulator(host: str, port: int, *, timeout: float = 60) -> subprocess.Popen[bytes]:
     """moto in server mode, in a process of its own (its own GIL, so it keeps up under
-    load); in its own session so Ctrl-C reaches only us, and we stop it after saving."""
+    load); in its own session so Ctrl-C reaches only us, and we stop it after saving.
+    It runs behind ``calsync_dev.local.faults`` (faults are off until a developer arms one)."""
     emulator = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", host, "-p", str(port)],
+        [sys.executable, "-m", "calsync_dev.local.faults", "-H", host, "-p", str(port)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,

@@ -126,13 +126,8 @@ class ApiHandler(BaseHTTPRequestHandler):
             self.close_connection = True
             return
         body = self.rfile.read(length) if length else b""
-        if split.path.startswith("/_local/schedules/") and self.command == "POST":
-            name = split.path.rsplit("/", 1)[-1]
-            if name not in self.local_stack.pools:
-                self._reply(404, json.dumps({"error": "unknown_function", "message": name}))
-                return
-            result = self.local_stack.run_scheduled(name)
-            self._reply(200, json.dumps({"function": name, "result": result}, default=str))
+        if split.path.startswith("/_local/"):
+            self._local(split.path, parse_qs(split.query), body)
             return
         for route in self.routes:
             match = route.pattern.match(split.path)
@@ -158,9 +153,43 @@ class ApiHandler(BaseHTTPRequestHandler):
                 stage=STAGE,
                 source_ip=self.client_address[0],
             )
-            self._invoke(route.function, event)
+            if not self.local_stack.gate.enter(wait=False):  # the emulator is restarting
+                self._reply(503, json.dumps({"error": "unavailable", "message": "The AWS emulator is restarting."}))
+                return
+            try:
+                self._invoke(route.function, event)
+            finally:
+                self.local_stack.gate.leave()
             return
         self._reply(403, json.dumps({"message": "Missing Authentication Token"}))
+
+    def _local(self, path: str, query: Mapping[str, list[str]], body: bytes) -> None:
+        """The local stack's own endpoints (not part of the API): run a schedule now, and
+        the fault kit (``calsync_dev.local.faults``)."""
+        parts = path.strip("/").split("/")
+        stack = self.local_stack
+        if parts[1:2] == ["faults"] and len(parts) == 2:
+            status, answer = stack.fault_rules(self.command, body)
+            self._reply(status, answer)
+            return
+        if parts[1:3] == ["emulator", "restart"] and self.command == "POST":
+            self._reply(200, json.dumps(stack.restart_emulator()))
+            return
+        if len(parts) >= 3 and parts[1] in ("schedules", "functions") and parts[2] not in stack.pools:
+            self._reply(404, json.dumps({"error": "unknown_function", "message": parts[2]}))
+            return
+        if parts[1] == "schedules" and len(parts) == 3 and self.command == "POST":
+            result = stack.run_scheduled(parts[2])
+            self._reply(200, json.dumps({"function": parts[2], "result": result}, default=str))
+            return
+        if parts[1] == "functions" and parts[3:] == ["kill"] and self.command == "POST":
+            pid = stack.pools[parts[2]].kill_busy(
+                after_seconds=float(query.get("after_ms", ["0"])[0]) / 1000,
+                wait_seconds=float(query.get("wait_seconds", ["60"])[0]),
+            )
+            self._reply(200, json.dumps({"function": parts[2], "killed": pid}))
+            return
+        self._reply(404, json.dumps({"error": "unknown_local_endpoint", "message": path}))
 
     def _invoke(self, function: str, event: dict[str, Any]) -> None:
         try:

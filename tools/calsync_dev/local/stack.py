@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -10,7 +11,8 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from http.server import ThreadingHTTPServer
 from typing import Any
@@ -27,6 +29,42 @@ from calsync_dev.pump import Handler, event_sources, poll_until, queue_depth
 from calsync_dev.template import load
 
 RETRY_DELAY_SECONDS = 1  # local stand-in for waiting out the visibility timeout
+
+
+class Gate:
+    """Work that touches the emulator passes through; ``closed()`` waits for what is in
+    flight and holds new work back (the emulator's restart)."""
+
+    def __init__(self) -> None:
+        self._changed = threading.Condition()
+        self._inflight = 0
+        self._closed = False
+
+    def enter(self, *, wait: bool) -> bool:
+        """Start one piece of work: False (with ``wait=False``) while closed."""
+        with self._changed:
+            if self._closed and not wait:
+                return False
+            self._changed.wait_for(lambda: not self._closed)
+            self._inflight += 1
+            return True
+
+    def leave(self) -> None:
+        with self._changed:
+            self._inflight -= 1
+            self._changed.notify_all()
+
+    @contextlib.contextmanager
+    def closed(self) -> Iterator[None]:
+        with self._changed:
+            self._closed = True
+            self._changed.wait_for(lambda: self._inflight == 0)
+        try:
+            yield
+        finally:
+            with self._changed:
+                self._closed = False
+                self._changed.notify_all()
 
 
 @dataclass
@@ -48,6 +86,8 @@ class LocalStack:
         self._saved: dict[str, Any] = {}
         self.fake: Any = None
         self._calendly_server: ThreadingHTTPServer | None = None
+        self.gate = Gate()
+        self._keeper = ThreadPoolExecutor(max_workers=1, thread_name_prefix="emulator")
 
     # -- start ----------------------------------------------------------------------------
 
@@ -148,7 +188,7 @@ class LocalStack:
         assert self.stack is not None
         sources = event_sources(self.stack, self._session, self._invoker, retry_visibility_seconds=RETRY_DELAY_SECONDS)
         for name, source in sources:
-            self._spawn(f"poll-{name}", poll_until, source, self._stop_polling, self.out)
+            self._spawn(f"poll-{name}", poll_until, source, self._stop_polling, self.out, self.gate)
 
     def _invoker(self, name: str) -> Handler:
         pool = self.pools[name]
@@ -161,6 +201,58 @@ class LocalStack:
 
     def run_scheduled(self, name: str) -> Any:
         return self._scheduler.run(name)
+
+    def restart_emulator(self) -> dict[str, int]:
+        """Fault injection (local only): save the emulator's state, stop it, start a fresh
+        one and restore, as ``make run`` does across runs. Webhooks get 503 meanwhile (the
+        sender retries) and the event sources pause; nothing in flight is cut off."""
+        # The emulator dies with the thread that started it (PR_SET_PDEATHSIG), so start it
+        # from a thread that lives as long as the stack, not from a request's thread.
+        return self._keeper.submit(self._restart_emulator).result()
+
+    def _restart_emulator(self) -> dict[str, int]:
+        assert self.stack is not None
+        assert self._emulator is not None
+        with self.gate.closed():
+            self._settle_in_flight()
+            state = export_state(self._session, self.stack)
+            stop_emulator(self._emulator)
+            self._emulator = start_emulator(self.config.host, self.config.emulator_port)
+            self.stack = provision(self._session, template=self.template, parameters={"Stage": STAGE}, region=REGION)
+            restored = import_state(self._session, self.stack, state)
+        queued = sum(len(messages) for messages in state["queues"].values())
+        self.out(f"calsync local: emulator restarted ({restored} items, {queued} queued messages restored)")
+        return {"items": restored, "messages": queued}
+
+    def _settle_in_flight(self, timeout: float = 30) -> None:
+        """Wait for messages made invisible by a failed attempt (retried after
+        RETRY_DELAY_SECONDS) to be visible again: the export only sees visible ones."""
+        assert self.stack is not None
+        sqs = self._session.client("sqs")
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            hidden = sum(
+                queue_depth(sqs, url) - queue_depth(sqs, url, in_flight=False) for url in self.stack.queue_urls.values()
+            )
+            if not hidden:
+                return
+            time.sleep(0.2)
+
+    def fault_rules(self, method: str, body: bytes) -> tuple[int, str]:
+        """Forward ``/_local/faults`` to the emulator's fault rules (``calsync_dev.local.faults``)."""
+        import urllib.error
+        import urllib.request
+
+        from calsync_dev.local.faults import CONTROL_PATH
+
+        request = urllib.request.Request(  # noqa: S310 - the emulator on loopback
+            f"{self.config.endpoint_url}{CONTROL_PATH}", data=body or None, method=method
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+                return response.status, response.read().decode()
+        except urllib.error.HTTPError as exc:
+            return exc.code, exc.read().decode()
 
     def _start_api(self) -> None:
         server = api_server(self.template, self.config.host, self.config.api_port, self)
@@ -209,6 +301,7 @@ class LocalStack:
             self._calendly_server.server_close()
         if self._emulator is not None:
             stop_emulator(self._emulator)
+        self._keeper.shutdown()
 
 
 def run(config: LocalConfig | None = None) -> int:
