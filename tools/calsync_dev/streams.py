@@ -36,6 +36,7 @@ class StreamEventSource:
     max_retries: int = 3
     filters: list[dict[str, Any]] = field(default_factory=list)
     on_failure: Callable[[dict[str, Any]], None] = lambda record: None
+    start: str = "TRIM_HORIZON"  # or LATEST: only what is written from now on
     _iterators: dict[str, str | None] = field(default_factory=dict)
     _pending: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     _attempts: dict[str, int] = field(default_factory=dict)
@@ -64,7 +65,7 @@ class StreamEventSource:
             shard_id = shard["ShardId"]
             if shard_id not in self._iterators:
                 self._iterators[shard_id] = self.streams.get_shard_iterator(
-                    StreamArn=self.stream_arn, ShardId=shard_id, ShardIteratorType="TRIM_HORIZON"
+                    StreamArn=self.stream_arn, ShardId=shard_id, ShardIteratorType=self.start
                 )["ShardIterator"]
             iterator = self._iterators[shard_id]
             if iterator is None:

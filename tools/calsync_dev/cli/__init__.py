@@ -5,8 +5,10 @@
     calsync load --count 1000          concurrent signed deliveries; prints deliveries/s
     calsync bookings [--email ...]     list stored bookings
     calsync dlq [list|redrive]         show or redrive dead-lettered deliveries
-    calsync replay --since T           re-enqueue archived deliveries (version-aware)
     calsync events render FILE         a freshly signed API Gateway event for sam local invoke
+    calsync events tail [--follow]     the local stack's lifecycle events
+    calsync events fire-due [--at T]   fire the local stack's reminders due by T
+    calsync replay --since T           re-enqueue archived deliveries (version-aware)
 
 Against the local stack by default; ``--stack NAME`` targets a deployed stack instead
 (AWS credentials from the usual places; queue and table names from its Outputs).

@@ -44,6 +44,12 @@ class LocalConfig:
         )
 
     @property
+    def events_file(self) -> Path:
+        """Where the local stack appends every lifecycle event (beside the saved state)."""
+        folder = self.state_file.parent if self.state_file is not None else ROOT / ".calsync"
+        return folder / "events.jsonl"
+
+    @property
     def endpoint_url(self) -> str:
         return f"http://{self.host}:{self.emulator_port}"
 

@@ -9,6 +9,7 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
@@ -171,6 +172,12 @@ class ApiHandler(BaseHTTPRequestHandler):
         if parts[1:2] == ["faults"] and len(parts) == 2:
             status, answer = stack.fault_rules(self.command, body)
             self._reply(status, answer)
+            return
+        if parts[1:3] == ["reminders", "fire-due"] and self.command == "POST":
+            at_text = query.get("at", [""])[0]
+            at = datetime.fromisoformat(at_text.replace("Z", "+00:00")) if at_text else datetime.now(UTC)
+            at = at if at.tzinfo else at.replace(tzinfo=UTC)
+            self._reply(200, json.dumps({"fired": stack.fire_due_reminders(at), "at": at.isoformat()}))
             return
         if parts[1:3] == ["emulator", "restart"] and self.command == "POST":
             self._reply(200, json.dumps(stack.restart_emulator()))

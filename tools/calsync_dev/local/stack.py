@@ -22,6 +22,7 @@ from calsync_dev.functions import FunctionPool
 from calsync_dev.local.config import CREDENTIALS, LOCAL_CONNECTION, REGION, STAGE, LocalConfig, PortInUse
 from calsync_dev.local.emulator import start_emulator, stop_emulator
 from calsync_dev.local.gateway import ApiServer, api_server
+from calsync_dev.local.lifecycle import LocalLifecycle
 from calsync_dev.local.scheduler import Scheduler, schedules
 from calsync_dev.local.state import export_state, import_state, put_secret, read_state, write_state
 from calsync_dev.provision import Stack, provision
@@ -88,6 +89,7 @@ class LocalStack:
         self._calendly_server: ThreadingHTTPServer | None = None
         self.gate = Gate()
         self._keeper = ThreadPoolExecutor(max_workers=1, thread_name_prefix="emulator")
+        self.lifecycle: LocalLifecycle | None = None
 
     # -- start ----------------------------------------------------------------------------
 
@@ -106,12 +108,14 @@ class LocalStack:
         self._start_fake_calendly()
         self._start_functions()
         self._start_event_sources()
+        self._start_lifecycle()
         self._start_schedules()
         self._start_api()
         self.out(
             f"calsync local is ready: API {config.api_url}, AWS emulator {config.endpoint_url},"
             f" fake Calendly {config.calendly_url}"
             f" ({restored} items restored)\n"
+            f"  lifecycle events: {config.events_file}  (calsync events tail --follow)\n"
             f"  POST {config.api_url}/webhooks/calendly/{LOCAL_CONNECTION}  (signing key: "
             f"{'CALSYNC_LOCAL_SIGNING_KEY' if config.signing_key != DEFAULT_LOCAL_KEY else DEFAULT_LOCAL_KEY})\n"
             "  try: calsync send events/webhooks/invitee_created.json && calsync bookings   (Ctrl-C to stop)"
@@ -190,6 +194,28 @@ class LocalStack:
         for name, source in sources:
             self._spawn(f"poll-{name}", poll_until, source, self._stop_polling, self.out, self.gate)
 
+    def _start_lifecycle(self) -> None:
+        """The table's stream → the publisher → the bus → ``events.jsonl``; reminders when due."""
+        self.lifecycle = LocalLifecycle(
+            self._session,
+            self.config.endpoint_url,
+            self._current_stack,
+            lambda name, event: self.pools[name].invoke(event),
+            self.out,
+            self.config.events_file,
+        )
+        self.lifecycle.provision()
+        self.lifecycle.pump_streams()  # read the streams from here on (what was restored was published before)
+        self._spawn("lifecycle", self.lifecycle.run, self._stop_polling, self.gate)
+
+    def _current_stack(self) -> Stack:
+        assert self.stack is not None
+        return self.stack
+
+    def fire_due_reminders(self, at: Any) -> int:
+        assert self.lifecycle is not None
+        return self.lifecycle.fire_due(at)
+
     def _invoker(self, name: str) -> Handler:
         pool = self.pools[name]
         return lambda event, _context: pool.invoke(event)
@@ -220,6 +246,8 @@ class LocalStack:
             self._emulator = start_emulator(self.config.host, self.config.emulator_port)
             self.stack = provision(self._session, template=self.template, parameters={"Stage": STAGE}, region=REGION)
             restored = import_state(self._session, self.stack, state)
+            if self.lifecycle is not None:
+                self.lifecycle.provision()
         queued = sum(len(messages) for messages in state["queues"].values())
         self.out(f"calsync local: emulator restarted ({restored} items, {queued} queued messages restored)")
         return {"items": restored, "messages": queued}
