@@ -20,13 +20,13 @@ from calsync.lifecycle.forward import forward
 from calsync.observability import MetricUnit, logger, metrics
 
 if TYPE_CHECKING:
-    from calsync.store.endpoints import EndpointSecret
+    from calsync.store.secret_json import CachedJsonSecret
 
 processor = BatchProcessor(event_type=EventType.SQS)
 
 
 @cache
-def services() -> EndpointSecret:
+def services() -> CachedJsonSecret:
     return compose.forward_endpoint(ForwarderSettings.from_env())
 
 

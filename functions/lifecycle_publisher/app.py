@@ -39,6 +39,8 @@ def record_handler(record: DynamoDBRecord) -> None:
         images=ports.images,
         bus=ports.bus,
         schedules=ports.schedules,
+        claims=ports.images,
+        claimant=str(record.raw_event.get("eventID") or change.get("SequenceNumber")),
         leads=ports.leads,
         now=datetime.now(UTC),
     )

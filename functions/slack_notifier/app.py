@@ -18,13 +18,13 @@ from calsync.lifecycle.slack import notify_slack
 from calsync.observability import MetricUnit, logger, metrics
 
 if TYPE_CHECKING:
-    from calsync.store.endpoints import EndpointSecret
+    from calsync.store.secret_json import CachedJsonSecret
 
 processor = BatchProcessor(event_type=EventType.SQS)
 
 
 @cache
-def services() -> tuple[SlackSettings, EndpointSecret]:
+def services() -> tuple[SlackSettings, CachedJsonSecret]:
     settings = SlackSettings.from_env()
     return settings, compose.slack_endpoint(settings)
 

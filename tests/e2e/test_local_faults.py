@@ -81,16 +81,16 @@ def test_a_processor_killed_mid_batch_loses_nothing_and_applies_each_delivery_on
     bookings = [scenario("created", run, n) for n in range(10)]
     bodies = [b for s in bookings for b in s.bodies]
     # Given the processors' next polls wait 4 s (so the ten deliveries below form one batch)
-    # and each write takes 150 ms longer (so a batch takes seconds)
+    # and each write takes 400 ms longer (so a batch takes many seconds)
     faults.arm("sqs", ["ReceiveMessage"], delay_ms=4000, count=5)
-    faults.arm("dynamodb", WRITES, delay_ms=150, count=60)
+    faults.arm("dynamodb", WRITES, delay_ms=400, count=200)
     time.sleep(1.5)  # every event source's current long poll (1 s) ends; the next one waits
     killed: dict[str, object] = {}
     killer = threading.Thread(
-        target=lambda: killed.update(faults.kill_busy("InviteeCreatedProcessor", after_ms=1500, wait_seconds=60))
+        target=lambda: killed.update(faults.kill_busy("InviteeCreatedProcessor", after_ms=600, wait_seconds=60))
     )
     killer.start()
-    # When ten deliveries are accepted and the processor's instance is killed 1.5 s into its batch
+    # When ten deliveries are accepted and the processor's instance is killed 0.6 s into its batch
     sent = send_all(
         local_stack.webhook_url, DEFAULT_LOCAL_KEY, bodies, rate=50, concurrency=10, deadline=time.monotonic() + 60
     )

@@ -12,6 +12,7 @@ from typing import Any
 
 import jsonschema
 import pytest
+from standardwebhooks.webhooks import Webhook
 
 from calsync.lifecycle.events import DetailType
 from calsync_dev import cli
@@ -20,13 +21,23 @@ from calsync_dev.events import DEFAULT_LOCAL_KEY
 from calsync_dev.schemas import schema_path
 from tests.e2e.conftest import RunningStack, new_stack, wait_for
 from tests.factories import event_body
+from tests.integration.test_consumers import Sink
 
 pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
-    running = new_stack(tmp_path_factory.mktemp("lifecycle")).start()
+def sink() -> Iterator[Sink]:
+    found = Sink()
+    yield found
+    found.server.shutdown()
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory, sink: Sink) -> Iterator[RunningStack]:
+    running = new_stack(tmp_path_factory.mktemp("lifecycle"))
+    running.extra_env["CALSYNC_LOCAL_FORWARD_URL"] = sink.url  # the signed forwarder, on
+    running.start()
     yield running
     try:
         running.stop()
@@ -108,3 +119,21 @@ def test_reminders_fire_on_demand_for_bookings_still_active(stack: RunningStack)
     kinds = {e["detail-type"] for e in new}
     assert kinds <= {"Booking Starting Soon", "Booking Ended"}
     assert {e["detail"]["booking"]["status"] for e in new} == {"active"}
+
+
+def test_the_forwarders_requests_verify_with_a_standard_webhooks_verifier(stack: RunningStack, sink: Sink) -> None:
+    # Given the events published so far were forwarded to the local sink
+    events = published(stack)
+    assert events
+    wait_for(lambda: len(sink.requests) >= len(events), timeout=60, what="forwarded events")
+    # Then each request verifies with the forwarding secret, and carries the event's stable id
+    name = "calsync/local/forward"
+    secret = json.loads(stack.client("secretsmanager").get_secret_value(SecretId=name)["SecretString"])[
+        "signing_secret"
+    ]
+    ids = set()
+    for headers, body in sink.requests:
+        payload = Webhook(secret).verify(body, headers)
+        assert headers["webhook-id"] == payload["data"]["event_id"]
+        ids.add(payload["data"]["event_id"])
+    assert {e["detail"]["event_id"] for e in events} <= ids

@@ -314,7 +314,7 @@ def test_connect_oauth_is_refused_until_the_app_secret_is_complete(world: World,
     app["webhook_signing_key"] = APP_SIGNING_KEY
     app[missing] = ""
     boto3.client("secretsmanager").put_secret_value(SecretId=world.app.secret_name, SecretString=json.dumps(app))
-    world.app._cached = None  # the CLI and the callback read it fresh
+    world.app.invalidate()  # the CLI and the callback read it fresh
     # When the operator asks for a link
     with pytest.raises(ConnectError) as refused:
         start_oauth(world.registry, world.app, connection_id="acme", redirect_uri=f"{API_BASE}/oauth/callback", now=NOW)
@@ -335,7 +335,7 @@ def test_the_callback_is_refused_if_the_app_secret_lost_its_signing_key(world: W
             {"client_id": world.fake.client_id, "client_secret": world.fake.client_secret, "webhook_signing_key": ""}
         ),
     )
-    world.app._cached = None
+    world.app.invalidate()
     with pytest.raises(ConnectError) as refused:
         world.connector().complete_oauth(
             state=parse_qs(urlsplit(url).query)["state"][0],

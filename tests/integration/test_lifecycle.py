@@ -230,3 +230,16 @@ def test_a_replay_of_quarantined_deliveries_applies_them_once_they_can_be(
     # Then it is applied and the booking is announced
     assert lifecycle.pipeline.repo.replay_counts(replay_id)["applied"] == 1
     assert kinds(published) == ["Booking Scheduled"]
+
+
+def test_a_reschedule_whose_halves_are_stored_before_either_is_published_is_one_event(lifecycle: Lifecycle) -> None:
+    # Given both halves of a reschedule stored before the stream is read (their deliveries were
+    # processed side by side), so each half's record finds the pair complete
+    lifecycle.deliver(event_body("invitee_created.json"))
+    for name in ("invitee_rescheduled_created_new.json", "invitee_rescheduled_canceled_old.json"):
+        assert lifecycle.pipeline.post(event_body(name))["statusCode"] == 202
+    lifecycle.pipeline.drain()
+    # When the stream is published
+    published = lifecycle.deliver()
+    # Then there is one Booking Rescheduled, and publishing the same records again adds none
+    assert kinds(published) == ["Booking Rescheduled"]

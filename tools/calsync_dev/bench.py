@@ -201,6 +201,8 @@ def bench_lifecycle(iterations: int) -> dict[str, float]:
             images=images,
             bus=bus,
             schedules=_StubSchedules(),
+            claims=images,
+            claimant="bench",
             leads=(86_400, 3_600),
             now=now,
         )

@@ -40,10 +40,10 @@ if TYPE_CHECKING:
     from calsync.connections.refresh import TokenCallLimits
     from calsync.store.bookings import DynamoBookingsRepository
     from calsync.store.connections import DynamoConnectionRegistry
-    from calsync.store.endpoints import EndpointSecret
     from calsync.store.lifecycle import EventBridgePublisher, TableImages
     from calsync.store.queues import SqsDeliveryQueue
     from calsync.store.schedules import SchedulerReminders
+    from calsync.store.secret_json import CachedJsonSecret
     from calsync.store.secrets import SecretsManagerSigningKeys
     from calsync.store.tokens import SecretsManagerOAuthApp, SecretsManagerTokenStore
 
@@ -157,18 +157,18 @@ def publisher(
 # --- consumers: Slack and the signed HTTP forwarder ---------------------------------------------
 
 
-def slack_endpoint(settings: SlackSettings, *, secretsmanager: SecretsManagerClient | None = None) -> EndpointSecret:
-    from calsync.store.endpoints import EndpointSecret
+def slack_endpoint(settings: SlackSettings, *, secretsmanager: SecretsManagerClient | None = None) -> CachedJsonSecret:
+    from calsync.store.secret_json import CachedJsonSecret
 
-    return EndpointSecret(settings.slack_secret_name, client=secretsmanager)
+    return CachedJsonSecret(settings.slack_secret_name, client=secretsmanager, what="slack")
 
 
 def forward_endpoint(
     settings: ForwarderSettings, *, secretsmanager: SecretsManagerClient | None = None
-) -> EndpointSecret:
-    from calsync.store.endpoints import EndpointSecret
+) -> CachedJsonSecret:
+    from calsync.store.secret_json import CachedJsonSecret
 
-    return EndpointSecret(settings.forward_secret_name, client=secretsmanager)
+    return CachedJsonSecret(settings.forward_secret_name, client=secretsmanager, what="forward")
 
 
 # --- connections (refresher, watchdog, OAuth callback, CLI) -----------------------------------

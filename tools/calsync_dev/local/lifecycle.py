@@ -2,7 +2,8 @@
 stream event source does), every event on the bus is appended to ``events.jsonl`` (one JSON
 object per line, beside the saved state), and reminders fire when due (moto's Scheduler
 never fires them: a loop here does, and ``POST /_local/reminders/fire-due?at=<time>`` fires
-those due by any time, so nobody waits a day in a test)."""
+those due by any time, so nobody waits a day in a test). With ``CALSYNC_LOCAL_FORWARD_URL``
+set, the signed HTTP forwarder is on and POSTs every event there."""
 
 from __future__ import annotations
 
@@ -31,6 +32,7 @@ class LocalLifecycle:
         invoke: Callable[[str, dict[str, Any]], Any],
         out: Callable[[str], None],
         events_file: Path,
+        forward_url: str | None = None,
     ) -> None:
         self.session = session
         self.endpoint_url = endpoint_url
@@ -38,6 +40,7 @@ class LocalLifecycle:
         self.invoke = invoke
         self.out = out
         self.events_file = events_file
+        self.forward_url = forward_url
         self._lock = threading.Lock()
         self._sources: list[StreamEventSource] | None = None
         self._queue_url = ""
@@ -56,6 +59,24 @@ class LocalLifecycle:
         events.put_targets(Rule=CAPTURE, EventBusName=bus, Targets=[{"Id": "local", "Arn": arn}])
         with self._lock:
             self._sources = None  # rebuilt at the stream's end: restored items were published before
+        if self.forward_url:
+            self._forward_to(self.forward_url)
+
+    def _forward_to(self, url: str) -> None:
+        """Turn the signed HTTP forwarder on (the template leaves it off): its secret's URL set,
+        its rule put on the bus, targeting its queue (which the local stack already polls)."""
+        stack = self.stack()
+        secrets, events = self.session.client("secretsmanager"), self.session.client("events")
+        name = stack.env("HttpForwarderFunction")["FORWARD_SECRET_NAME"]
+        current = json.loads(secrets.get_secret_value(SecretId=name)["SecretString"])
+        secrets.put_secret_value(SecretId=name, SecretString=json.dumps({**current, "url": url}))
+        bus = self._publisher_env["EVENT_BUS_NAME"]
+        events.put_rule(
+            Name="calsync-local-forward", EventBusName=bus, EventPattern=json.dumps({"source": ["calsync"]})
+        )
+        target = {"Id": "forward", "Arn": stack.queue_arns["ForwardQueue"]}
+        events.put_targets(Rule="calsync-local-forward", EventBusName=bus, Targets=[target])
+        self.out(f"  lifecycle events are also forwarded, signed, to {url}")
 
     def _source(self, name: str, event: dict[str, Any], streams: Any, stack: Stack) -> StreamEventSource:
         def handler(records: dict[str, Any], _context: Any) -> Any:

@@ -203,6 +203,7 @@ class LocalStack:
             lambda name, event: self.pools[name].invoke(event),
             self.out,
             self.config.events_file,
+            forward_url=os.environ.get("CALSYNC_LOCAL_FORWARD_URL") or None,
         )
         self.lifecycle.provision()
         self.lifecycle.pump_streams()  # read the streams from here on (what was restored was published before)

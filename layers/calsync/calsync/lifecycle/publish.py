@@ -11,12 +11,19 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from calsync.lifecycle.derive import Image, Images, derive
-from calsync.lifecycle.events import LifecycleEvent
+from calsync.lifecycle.events import DetailType, LifecycleEvent
 from calsync.lifecycle.reminders import Reminder, ReminderPlan, fire, plan
 
 
 class Bus(Protocol):
     def publish(self, events: Sequence[LifecycleEvent]) -> None: ...
+
+
+class Claims(Protocol):
+    def claim_reschedule(self, new_invitee_uri: str, event_id: str, *, claimant: str) -> bool:
+        """True if this change (``claimant``: the stream record) may publish the reschedule:
+        the first to claim it, or the same record again (a retry)."""
+        ...
 
 
 class Schedules(Protocol):
@@ -37,10 +44,20 @@ def publish_change(
     images: Images,
     bus: Bus,
     schedules: Schedules,
+    claims: Claims,
+    claimant: str,
     leads: Sequence[int],
     now: datetime,
 ) -> Published:
-    events = derive(old, new, images)
+    """``claimant`` names the change (the stream record's id). Both halves of a reschedule can
+    complete the pair at once (their deliveries processed side by side): the first to claim
+    it publishes, so there is one ``Booking Rescheduled``; a retry of that record still may."""
+    events = [
+        event
+        for event in derive(old, new, images)
+        if event.detail_type is not DetailType.BOOKING_RESCHEDULED
+        or claims.claim_reschedule(str(event.detail["new"]["invitee_uri"]), event.event_id, claimant=claimant)
+    ]
     if events:
         bus.publish(events)
     reminders = plan(old, new, leads, now=now)

@@ -11,7 +11,7 @@ from calsync.bookings.records import InviteeRef, last_segment
 from calsync.errors import DependencyUnavailable
 from calsync.lifecycle.events import SOURCE, LifecycleEvent
 from calsync.store import clients, keys
-from calsync.store.dynamo import plain_item
+from calsync.store.dynamo import conditional, plain_item
 from calsync.store.errors import aws_call
 
 if TYPE_CHECKING:
@@ -49,6 +49,23 @@ class TableImages:
     def scheduled_event(self, uri: str) -> dict[str, Any] | None:
         uuid = last_segment(uri)
         return self._get(keys.event(uuid)) if uuid else None
+
+    def claim_reschedule(self, new_invitee_uri: str, event_id: str, *, claimant: str) -> bool:
+        """Mark the new booking as announced by ``claimant`` (conditional: first one wins)."""
+        ref = InviteeRef.from_uri(new_invitee_uri)
+        if ref is None:
+            return True
+        client = self._client or clients.dynamodb()
+        return conditional(
+            "dynamodb:UpdateItem (reschedule claim)",
+            lambda: client.update_item(
+                TableName=self.table_name,
+                Key=keys.invitee(ref.event_uuid, ref.invitee_uuid).dynamo(),
+                UpdateExpression="SET reschedule_event = :e, reschedule_claimant = :c",
+                ConditionExpression="attribute_not_exists(reschedule_event) OR reschedule_claimant = :c",
+                ExpressionAttributeValues={":e": {"S": event_id}, ":c": {"S": claimant}},
+            ),
+        )
 
 
 class EventBridgePublisher:

@@ -8,9 +8,11 @@ answer (``None``), not a failure. Secret values never appear in errors or logs.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from calsync.store import clients
 from calsync.store.errors import NOT_FOUND, answered, aws_call, unless
 
 if TYPE_CHECKING:
@@ -76,3 +78,40 @@ def delete(client: SecretsManagerClient, name: str, *, what: str = "") -> None:
         f"secretsmanager:DeleteSecret{_suffix(what)}",
         lambda: client.delete_secret(SecretId=name, ForceDeleteWithoutRecovery=True),
     )
+
+
+class CachedJsonSecret:
+    """A JSON secret that must exist, read once per ``ttl_seconds`` (an operator's change is
+    picked up within that). A value that is not a JSON object reads as ``{}``: every field
+    missing, which callers name in their own error."""
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        client: SecretsManagerClient | None = None,
+        ttl_seconds: float = 60.0,
+        clock: Callable[[], float] = time.monotonic,
+        what: str = "",
+    ) -> None:
+        self.name = name
+        self._client = client
+        self._ttl = ttl_seconds
+        self._clock = clock
+        self._what = what
+        self._cached: tuple[float, dict[str, Any]] | None = None
+
+    def invalidate(self) -> None:
+        """Read the secret again on the next ``get`` (after changing it)."""
+        self._cached = None
+
+    def get(self) -> dict[str, Any]:
+        if self._cached is not None and self._cached[0] > self._clock():
+            return self._cached[1]
+        text = read_existing(self._client or clients.secretsmanager(), self.name, what=self._what)
+        try:
+            value = decode(text)
+        except ValueError:
+            value = {}
+        self._cached = (self._clock() + self._ttl, value)
+        return value

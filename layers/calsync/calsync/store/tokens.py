@@ -107,27 +107,21 @@ class SecretsManagerOAuthApp:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.secret_name = secret_name
-        self._client = client
-        self._ttl = ttl_seconds
-        self._clock = clock
-        self._cached: tuple[float, OAuthApp] | None = None
+        self._secret = secret_json.CachedJsonSecret(
+            secret_name, client=client, ttl_seconds=ttl_seconds, clock=clock, what="oauth app"
+        )
+
+    def invalidate(self) -> None:
+        self._secret.invalidate()
 
     def get(self) -> OAuthApp:
-        if self._cached is not None and self._cached[0] > self._clock():
-            return self._cached[1]
-        client = self._client or clients.secretsmanager()
-        try:
-            data = secret_json.decode(secret_json.read_existing(client, self.secret_name, what="oauth app"))
-        except ValueError:
-            data = {}  # not JSON: every field is missing (OAuthApp.missing names them)
+        data = self._secret.get()  # not JSON: every field is missing (OAuthApp.missing names them)
 
         def text(name: str) -> str:
             value = data.get(name)
             return value if isinstance(value, str) else ""
 
-        app = OAuthApp(text("client_id"), text("client_secret"), text("webhook_signing_key"))
-        self._cached = (self._clock() + self._ttl, app)
-        return app
+        return OAuthApp(text("client_id"), text("client_secret"), text("webhook_signing_key"))
 
 
 class CachedToken:
