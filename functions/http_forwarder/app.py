@@ -4,6 +4,7 @@ the queue with back-off, then dead-lettered (alarmed)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 from datetime import UTC, datetime
 from functools import cache
@@ -18,6 +19,7 @@ from calsync import compose, outbound
 from calsync.config import ForwarderSettings
 from calsync.lifecycle.forward import forward
 from calsync.observability import MetricUnit, logger, metrics
+from calsync.store.queues import retry_later
 
 if TYPE_CHECKING:
     from calsync.store.secret_json import CachedJsonSecret
@@ -32,9 +34,20 @@ def services() -> CachedJsonSecret:
 
 def record_handler(record: SQSRecord) -> None:
     event: dict[str, Any] = json.loads(record.body)
-    forward(event, endpoint=services().get(), send=outbound.post, now=datetime.now(UTC))
+    try:
+        forward(event, endpoint=services().get(), send=outbound.post, now=datetime.now(UTC))
+    except Exception:
+        _back_off(record)
+        raise
     metrics.add_metric(name="EventsForwarded", unit=MetricUnit.Count, value=1)
     logger.info("event forwarded", extra={"detail_type": event.get("detail-type")})
+
+
+def _back_off(record: SQSRecord) -> None:
+    """Retry with back-off: the queue redelivers the failed message after a longer wait each time."""
+    attempt = int(record.attributes.approximate_receive_count or 1)
+    with contextlib.suppress(Exception):  # the redelivery still happens at the queue's timeout
+        retry_later(record.event_source_arn, record.receipt_handle, outbound.backoff_seconds(attempt))
 
 
 @logger.inject_lambda_context

@@ -3,6 +3,7 @@ incoming webhook. A failed post is retried by the queue, then dead-lettered (ala
 
 from __future__ import annotations
 
+import contextlib
 import json
 from functools import cache
 from typing import TYPE_CHECKING, Any
@@ -16,6 +17,7 @@ from calsync import compose, outbound
 from calsync.config import SlackSettings
 from calsync.lifecycle.slack import notify_slack
 from calsync.observability import MetricUnit, logger, metrics
+from calsync.store.queues import retry_later
 
 if TYPE_CHECKING:
     from calsync.store.secret_json import CachedJsonSecret
@@ -32,9 +34,21 @@ def services() -> tuple[SlackSettings, CachedJsonSecret]:
 def record_handler(record: SQSRecord) -> None:
     settings, endpoint = services()
     event: dict[str, Any] = json.loads(record.body)
-    if notify_slack(event, endpoint=endpoint.get(), fields=settings.slack_personal_fields, send=outbound.post):
+    try:
+        sent = notify_slack(event, endpoint=endpoint.get(), fields=settings.slack_personal_fields, send=outbound.post)
+    except Exception:
+        _back_off(record)
+        raise
+    if sent:
         metrics.add_metric(name="SlackNotificationsSent", unit=MetricUnit.Count, value=1)
         logger.info("slack notified", extra={"detail_type": event.get("detail-type")})
+
+
+def _back_off(record: SQSRecord) -> None:
+    """Retry with back-off: the queue redelivers the failed message after a longer wait each time."""
+    attempt = int(record.attributes.approximate_receive_count or 1)
+    with contextlib.suppress(Exception):  # the redelivery still happens at the queue's timeout
+        retry_later(record.event_source_arn, record.receipt_handle, outbound.backoff_seconds(attempt))
 
 
 @logger.inject_lambda_context

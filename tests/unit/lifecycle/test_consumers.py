@@ -106,3 +106,9 @@ def test_a_forwarded_event_verifies_with_a_standard_webhooks_verifier() -> None:
 def test_forwarding_needs_a_url_and_a_secret() -> None:
     with pytest.raises(NotConfigured):
         forward(scheduled(), endpoint={"url": "https://x.example"}, send=Outbox(), now=NOW)
+
+
+def test_consumers_back_off_between_attempts_up_to_fifteen_minutes() -> None:
+    from calsync.outbound import backoff_seconds
+
+    assert [backoff_seconds(n) for n in range(1, 8)] == [30, 60, 120, 240, 480, 900, 900]

@@ -35,3 +35,13 @@ class SqsDeliveryQueue:
             client.send_message(
                 QueueUrl=self._urls[kind], MessageBody=message_body(delivery), MessageAttributes=attributes
             )
+
+
+def retry_later(queue_arn: str, receipt_handle: str, seconds: int, client: SQSClient | None = None) -> None:
+    """Hold a failed message back for ``seconds`` before its next attempt (a consumer's back-off)."""
+    _, _, _, region, account, name = queue_arn.split(":", 5)
+    url = f"https://sqs.{region}.amazonaws.com/{account}/{name}"
+    with aws_call("sqs:ChangeMessageVisibility"):
+        (client or clients.sqs()).change_message_visibility(
+            QueueUrl=url, ReceiptHandle=receipt_handle, VisibilityTimeout=seconds
+        )
