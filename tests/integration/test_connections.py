@@ -18,7 +18,8 @@ import httpx
 import pytest
 
 from calsync import compose
-from calsync.calendly.client import CalendlyClient, OAuthClient
+from calsync.calendly.client import CalendlyClient
+from calsync.calendly.oauth import OAuthClient
 from calsync.compose import Connections
 from calsync.config import ConnectionSettings
 from calsync.connections.connect import ConnectError, Connector, start_oauth

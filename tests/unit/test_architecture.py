@@ -16,6 +16,8 @@ DOMAIN = ("calsync.webhooks", "calsync.bookings", "calsync.connections", "calsyn
 ADAPTERS = (
     "calsync.store",
     "calsync.calendly.client",
+    "calsync.calendly.http",
+    "calsync.calendly.oauth",
     "calsync.outbound",
     "calsync.compose",
     "boto3",
@@ -66,7 +68,10 @@ def test_domain_code_imports_no_adapter(module: str) -> None:
 
 @pytest.mark.parametrize(
     ("library", "home"),
-    [(("boto3", "botocore", "mypy_boto3"), ("calsync.store",)), (("httpx",), ("calsync.calendly.client",))],
+    [
+        (("boto3", "botocore", "mypy_boto3"), ("calsync.store",)),
+        (("httpx",), ("calsync.calendly.client", "calsync.calendly.http", "calsync.calendly.oauth")),
+    ],
 )
 def test_each_adapter_library_has_one_home(library: tuple[str, ...], home: tuple[str, ...]) -> None:
     # Given every module outside the library's home (the composition root may name types)

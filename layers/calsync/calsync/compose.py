@@ -33,8 +33,9 @@ if TYPE_CHECKING:
     from mypy_boto3_secretsmanager import SecretsManagerClient
     from mypy_boto3_sqs import SQSClient
 
-    from calsync.calendly.client import CalendlyClient, OAuthClient
+    from calsync.calendly.client import CalendlyClient
     from calsync.calendly.models import OAuthToken
+    from calsync.calendly.oauth import OAuthClient
     from calsync.connections.connect import Connector
     from calsync.connections.records import Connection
     from calsync.connections.refresh import TokenCallLimits
@@ -191,7 +192,7 @@ class Connections:
     def oauth_client(self, limits: TokenCallLimits | None = None) -> OAuthClient:
         """The token endpoint with the OAuth app's credentials (reads the app secret);
         ``limits`` bound how long one token request may take (the refresher's budget)."""
-        from calsync.calendly.client import OAuthClient
+        from calsync.calendly.oauth import OAuthClient
 
         app = self.oauth_app.get()
         bounded: dict[str, Any] = {}

@@ -19,10 +19,9 @@ import pytest
 
 # isort: split
 import calsync
-from calsync.calendly.client import (
-    DEFAULT_TIMEOUT,
+from calsync.calendly.client import CalendlyClient
+from calsync.calendly.errors import (
     CalendlyAuthError,
-    CalendlyClient,
     CalendlyConflict,
     CalendlyError,
     CalendlyNotFound,
@@ -30,12 +29,12 @@ from calsync.calendly.client import (
     CalendlyRateLimited,
     CalendlyUnavailable,
     InvalidGrant,
-    OAuthClient,
     OAuthError,
     TokenOutcomeUnknown,
     TokenResponseInvalid,
-    _Retrier,
 )
+from calsync.calendly.http import DEFAULT_TIMEOUT, Retrier
+from calsync.calendly.oauth import OAuthClient
 from calsync.errors import CalsyncError
 from tests.factories import API_FIXTURES
 
@@ -369,7 +368,7 @@ def test_5xx_exhausting_the_retries_raises_unavailable(
 
 def test_backoff_grows_exponentially_up_to_the_cap() -> None:
     # Given the back-off for many attempts
-    delays = [_Retrier.backoff(attempt) for attempt in range(12)]
+    delays = [Retrier.backoff(attempt) for attempt in range(12)]
     # Then each lies in [d/2, d] with d = min(8, 0.5 * 2**attempt)
     for attempt, delay in enumerate(delays):
         ceiling = min(8.0, 0.5 * 2**attempt)

@@ -1,2 +1,3 @@
-"""Calendly API v2: typed resources (``models``), their failures (``errors``) and the HTTP
-clients (``client``, the only module in calsync that imports httpx)."""
+"""Calendly API v2: typed resources (``models``), their failures (``errors``, pure), and the
+HTTP clients (``client`` for the API, ``oauth`` for the token endpoint, ``http`` what they share:
+the only modules in calsync that import httpx)."""
