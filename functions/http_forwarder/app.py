@@ -4,7 +4,6 @@ the queue with back-off, then dead-lettered (alarmed)."""
 
 from __future__ import annotations
 
-import contextlib
 import json
 from datetime import UTC, datetime
 from functools import cache
@@ -19,7 +18,7 @@ from calsync import compose, outbound
 from calsync.config import ForwarderSettings
 from calsync.lifecycle.forward import forward
 from calsync.observability import MetricUnit, logger, metrics
-from calsync.store.queues import retry_later
+from calsync.store.queues import back_off
 
 if TYPE_CHECKING:
     from calsync.store.secret_json import CachedJsonSecret
@@ -44,10 +43,8 @@ def record_handler(record: SQSRecord) -> None:
 
 
 def _back_off(record: SQSRecord) -> None:
-    """Retry with back-off: the queue redelivers the failed message after a longer wait each time."""
     attempt = int(record.attributes.approximate_receive_count or 1)
-    with contextlib.suppress(Exception):  # the redelivery still happens at the queue's timeout
-        retry_later(record.event_source_arn, record.receipt_handle, outbound.backoff_seconds(attempt))
+    back_off(record.event_source_arn, record.receipt_handle, attempt)
 
 
 @logger.inject_lambda_context

@@ -12,13 +12,6 @@ from urllib.parse import urlsplit
 from calsync.errors import CalsyncError
 
 TIMEOUT_SECONDS = 10.0
-BACKOFF_BASE_SECONDS = 30
-BACKOFF_CAP_SECONDS = 900
-
-
-def backoff_seconds(attempt: int) -> int:
-    """How long to wait before attempt ``attempt + 1``: 30 s, 60 s, 120 s, … at most 15 min."""
-    return int(min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2 ** max(0, attempt - 1)))
 
 
 class OutboundFailed(CalsyncError):

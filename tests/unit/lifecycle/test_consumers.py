@@ -109,6 +109,6 @@ def test_forwarding_needs_a_url_and_a_secret() -> None:
 
 
 def test_consumers_back_off_between_attempts_up_to_fifteen_minutes() -> None:
-    from calsync.outbound import backoff_seconds
+    from calsync.store.queues import backoff_seconds
 
     assert [backoff_seconds(n) for n in range(1, 8)] == [30, 60, 120, 240, 480, 900, 900]

@@ -3,9 +3,11 @@ beside ``Delivery`` in ``calsync.webhooks.delivery``)."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
+from calsync.errors import DependencyUnavailable
 from calsync.store import clients
 from calsync.store.errors import aws_call
 from calsync.webhooks.delivery import Delivery, message_attributes, message_body
@@ -37,11 +39,21 @@ class SqsDeliveryQueue:
             )
 
 
-def retry_later(queue_arn: str, receipt_handle: str, seconds: int, client: SQSClient | None = None) -> None:
-    """Hold a failed message back for ``seconds`` before its next attempt (a consumer's back-off)."""
+BACKOFF_BASE_SECONDS = 30
+BACKOFF_CAP_SECONDS = 900
+
+
+def backoff_seconds(attempt: int) -> int:
+    """How long to wait before attempt ``attempt + 1``: 30 s, 60 s, 120 s, … at most 15 min."""
+    return int(min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2 ** max(0, attempt - 1)))
+
+
+def back_off(queue_arn: str, receipt_handle: str, attempt: int, client: SQSClient | None = None) -> None:
+    """Hold a failed message back longer after each attempt (a consumer's retry with back-off).
+    If that fails, the queue still redelivers it at its visibility timeout."""
     _, _, _, region, account, name = queue_arn.split(":", 5)
     url = f"https://sqs.{region}.amazonaws.com/{account}/{name}"
-    with aws_call("sqs:ChangeMessageVisibility"):
+    with contextlib.suppress(DependencyUnavailable), aws_call("sqs:ChangeMessageVisibility"):
         (client or clients.sqs()).change_message_visibility(
-            QueueUrl=url, ReceiptHandle=receipt_handle, VisibilityTimeout=seconds
+            QueueUrl=url, ReceiptHandle=receipt_handle, VisibilityTimeout=backoff_seconds(attempt)
         )
