@@ -127,13 +127,18 @@ def create_table(dynamodb: Any, resource: dict[str, Any], name: str) -> str:
 def _create_secret(client: Any, name: str, props: dict[str, Any]) -> None:
     """The template's secret with its initial value (a generated key as CloudFormation would)."""
     import secrets as random
+    import string
 
     if "SecretString" in props:
         value = str(props["SecretString"])
     else:
         generate = props.get("GenerateSecretString", {})
         data = json.loads(generate.get("SecretStringTemplate", "{}"))
-        data[generate.get("GenerateStringKey", "password")] = random.token_urlsafe(generate.get("PasswordLength", 32))
+        alphabet = string.ascii_letters + string.digits
+        if not generate.get("ExcludePunctuation"):
+            alphabet += "!#$%&()*+,-.:;<=>?@[]^_{|}~"
+        length = int(generate.get("PasswordLength", 32))
+        data[generate.get("GenerateStringKey", "password")] = "".join(random.choice(alphabet) for _ in range(length))
         value = json.dumps(data)
     # an existing one keeps its value (the local stack restores and overrides its own)
     with contextlib.suppress(client.exceptions.ResourceExistsException):

@@ -112,3 +112,10 @@ def test_consumers_back_off_between_attempts_up_to_fifteen_minutes() -> None:
     from calsync.store.queues import backoff_seconds
 
     assert [backoff_seconds(n) for n in range(1, 8)] == [30, 60, 120, 240, 480, 900, 900]
+
+
+def test_a_signing_secret_that_is_not_base64_is_refused_by_name_not_by_a_decoding_crash() -> None:
+    with pytest.raises(NotConfigured, match="base64"):
+        forward(
+            scheduled(), endpoint={"url": "https://x.example", "signing_secret": "not-base64_!"}, send=Outbox(), now=NOW
+        )

@@ -4,6 +4,7 @@ and ``webhook-signature`` (HMAC-SHA256 with the endpoint's ``whsec_`` secret).""
 
 from __future__ import annotations
 
+import binascii
 import json
 from collections.abc import Mapping
 from datetime import datetime
@@ -39,5 +40,9 @@ def forward(event: Mapping[str, Any], *, endpoint: Mapping[str, Any], send: Send
     url, secret = endpoint.get("url"), endpoint.get("signing_secret")
     if not isinstance(url, str) or not url or not isinstance(secret, str) or not secret:
         raise NotConfigured("the forwarding secret needs url and signing_secret")
+    try:
+        Webhook(secret)
+    except (binascii.Error, ValueError):
+        raise NotConfigured("signing_secret must be base64, optionally whsec_-prefixed (Standard Webhooks)") from None
     body, headers = signed_request(event, secret, now=now)
     send(url, body, headers)
