@@ -189,3 +189,50 @@ def test_the_committed_schemas_are_the_generated_ones(detail_type: DetailType) -
     # Given the schema files in schemas/lifecycle (written by `make schemas`)
     # Then each is what the detail models generate: regenerate after changing a model
     assert schema_path(detail_type).read_text() == render(detail_type)
+
+
+def test_a_booking_rescheduled_twice_publishes_both_reschedules_even_if_it_completes_last() -> None:
+    # Given A was rescheduled to B, and B later to C; B's own data arrives last, with both links
+    a_uri, b_uri, c_uri = OLD, NEW, f"{API}/scheduled_events/E3/invitees/I3"
+    a = invitee(a_uri, status="canceled", rescheduled=True, rescheduled_to=b_uri)
+    c = invitee(c_uri, start_time="2026-12-03T10:00:00Z", rescheduled_from=b_uri)
+    b = invitee(
+        b_uri,
+        status="canceled",
+        rescheduled=True,
+        rescheduled_from=a_uri,
+        rescheduled_to=c_uri,
+        start_time="2026-12-02T10:00:00Z",
+    )
+    stub = {"type": "invitee", "uri": b_uri, "rescheduled_from": a_uri, "rescheduled_to": c_uri}
+    # When B's record completes both pairs
+    events = validate(derive(stub, b, Store(a, c)))
+    # Then both reschedules are published, A→B and B→C
+    assert [(e.detail["old"]["invitee_uri"], e.detail["new"]["invitee_uri"]) for e in events] == [
+        (b_uri, c_uri),
+        (a_uri, b_uri),
+    ]
+
+
+def test_the_scheduled_event_is_stored_before_the_booking_that_announces_it() -> None:
+    # The booking's lifecycle event reads hosts and location from the stored scheduled event,
+    # so a processor writes the event first.
+    from datetime import UTC, datetime, timedelta
+
+    from calsync.bookings.service import apply_delivery
+    from calsync_dev.events import delivery_for
+    from tests.factories import event_body
+
+    calls: list[str] = []
+
+    class Recorder:
+        def __getattr__(self, name: str) -> Any:
+            def record(*_: Any, **__: Any) -> bool:
+                calls.append(name)
+                return True
+
+            return record
+
+    delivery = delivery_for(event_body("invitee_created.json"), connection_id="acme", received_at=datetime.now(UTC))
+    apply_delivery(delivery, Recorder(), now=datetime.now(UTC), archive_ttl=timedelta(days=1))  # type: ignore[arg-type]
+    assert calls.index("upsert_event") < calls.index("upsert_invitee")

@@ -73,3 +73,13 @@ def test_a_fired_reminder_publishes_only_for_a_booking_still_active_at_that_time
     assert fire(soon.payload(), Store(invitee(start_time="2026-12-03T10:00:00Z"))) is None
     assert fire(soon.payload(), Store()) is None
     assert soon.invitee_uri == OLD
+
+
+def test_a_booking_rescheduled_away_wants_no_reminders_and_a_fired_one_says_nothing() -> None:
+    # Given the new half arrived first: the old booking is linked away but not yet canceled
+    moved = invitee(rescheduled_to="https://api.calendly.com/scheduled_events/E2/invitees/I2")
+    soon = next(r for r in wanted(invitee(), LEADS).values() if r.lead_seconds == 3_600)
+    # Then it wants no reminders, its existing ones are dropped, and one that fires says nothing
+    assert wanted(moved, LEADS) == {}
+    assert len(plan(invitee(), moved, LEADS, now=NOW).delete) == 3
+    assert fire(soon.payload(), Store(moved)) is None

@@ -124,10 +124,11 @@ def _apply_invitee(payload: InviteePayload, tenant: str, repo: BookingsRepositor
     snapshot = invitee_snapshot(payload, tenant)
     if snapshot is None:
         raise InvalidDelivery("payload.uri is not an invitee URI")
-    changed = repo.upsert_invitee(snapshot)
+    # The scheduled event first: the booking's lifecycle event (published from the invitee's
+    # change) reads its hosts and location from it.
     event = event_snapshot(payload, tenant)
-    if event is not None:
-        changed = repo.upsert_event(event) or changed
+    changed = repo.upsert_event(event) if event is not None else False
+    changed = repo.upsert_invitee(snapshot) or changed
     # Reschedules: link both halves from whichever delivery arrives first.
     new_ref = InviteeRef.from_uri(payload.new_invitee)
     if new_ref is not None:

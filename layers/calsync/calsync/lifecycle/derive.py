@@ -92,29 +92,29 @@ def _times(image: Image) -> dict[str, Any]:
 
 
 def _rescheduled(before: Image, after: Image, images: Images) -> list[LifecycleEvent]:
-    """Exactly one per reschedule: from whichever half completes the pair, in either order."""
-    link, other_link = (
-        ("rescheduled_to", "rescheduled_from")
-        if after.get("rescheduled_to")
-        else ("rescheduled_from", "rescheduled_to")
-    )
-    if not _complete_half(after, link) or _complete_half(before, link):
-        return []
-    other = images.invitee(str(after[link]))
-    if other is None or not _complete_half(other, other_link):
-        return []
-    old, new = (after, other) if link == "rescheduled_to" else (other, after)
-    return [
-        _event(
-            DetailType.BOOKING_RESCHEDULED,
-            (old.get("uri"), new.get("uri")),
-            new.get("tenant") or old.get("tenant"),
-            booking=_booking_of(new, images),
-            old=_times(old),
-            new=_times(new),
-            cancellation=old.get("cancellation"),
+    """Exactly one per reschedule: from whichever half completes the pair, in either order.
+    A booking can be both halves (rescheduled from one and then to another): each side is
+    looked at on its own."""
+    events = []
+    for link, other_link in (("rescheduled_to", "rescheduled_from"), ("rescheduled_from", "rescheduled_to")):
+        if not _complete_half(after, link) or _complete_half(before, link):
+            continue
+        other = images.invitee(str(after[link]))
+        if other is None or not _complete_half(other, other_link):
+            continue
+        old, new = (after, other) if link == "rescheduled_to" else (other, after)
+        events.append(
+            _event(
+                DetailType.BOOKING_RESCHEDULED,
+                (old.get("uri"), new.get("uri")),
+                new.get("tenant") or old.get("tenant"),
+                booking=_booking_of(new, images),
+                old=_times(old),
+                new=_times(new),
+                cancellation=old.get("cancellation"),
+            )
         )
-    ]
+    return events
 
 
 def _invitee_events(before: Image, after: Image, images: Images) -> list[LifecycleEvent]:

@@ -56,8 +56,8 @@ def _time(value: Any) -> datetime | None:
 
 def wanted(image: Image | None, leads: Sequence[int]) -> dict[str, Reminder]:
     """The reminders a stored booking should have now (none unless active with known times)."""
-    if not image or image.get("type") != "invitee" or image.get("status") != "active":
-        return {}
+    if not image or image.get("type") != "invitee" or image.get("status") != "active" or image.get("rescheduled_to"):
+        return {}  # not active, or rescheduled away (the new booking has its own reminders)
     uri, start_text = image.get("uri"), image.get("start_time")
     match = _INVITEE_UUID.search(uri) if isinstance(uri, str) else None
     start, end = _time(start_text), _time(image.get("end_time"))
@@ -99,7 +99,12 @@ def fire(payload: Mapping[str, Any], images: Images) -> LifecycleEvent | None:
     uri, start = payload.get("invitee_uri"), payload.get("start_time")
     detail_type = DetailType(str(payload.get("detail_type")))
     invitee = images.invitee(uri) if isinstance(uri, str) else None
-    if invitee is None or invitee.get("status") != "active" or invitee.get("start_time") != start:
+    if (
+        invitee is None
+        or invitee.get("status") != "active"
+        or invitee.get("rescheduled_to")
+        or invitee.get("start_time") != start
+    ):
         return None
     event_uri = invitee.get("event_uri")
     lead = payload.get("lead_seconds")
