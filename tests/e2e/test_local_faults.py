@@ -19,7 +19,8 @@ from calsync_dev.cli.send import post_signed, queued
 from calsync_dev.cli.target import Target
 from calsync_dev.events import DEFAULT_LOCAL_KEY
 from calsync_dev.local.faults import Faults
-from calsync_dev.soak import SoakResult, check, scenario, send_all, soak
+from calsync_dev.soak import SoakResult, send_all, soak
+from calsync_dev.soak_scenarios import check, scenario
 from tests.e2e.conftest import RunningStack, wait_for
 
 pytestmark = pytest.mark.e2e

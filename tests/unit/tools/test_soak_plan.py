@@ -1,10 +1,10 @@
-"""The soak's delivery stream (calsync_dev.soak), which the fault suite reuses."""
+"""The soak's delivery stream (calsync_dev.soak_scenarios), which the fault suite reuses."""
 
 from __future__ import annotations
 
 import json
 
-from calsync_dev.soak import SCENARIOS, plan
+from calsync_dev.soak_scenarios import SCENARIOS, plan
 
 
 def test_the_plan_mixes_kinds_duplicates_and_reordering() -> None:
