@@ -18,7 +18,7 @@ from calsync import compose, outbound
 from calsync.config import ForwarderSettings
 from calsync.lifecycle.forward import forward
 from calsync.observability import MetricUnit, logger, metrics
-from calsync.store.queues import back_off
+from calsync.store.queues import backing_off
 
 if TYPE_CHECKING:
     from calsync.store.secret_json import CachedJsonSecret
@@ -33,18 +33,14 @@ def services() -> CachedJsonSecret:
 
 def record_handler(record: SQSRecord) -> None:
     event: dict[str, Any] = json.loads(record.body)
-    try:
+    with backing_off(record.event_source_arn, record.receipt_handle, attempt(record)):
         forward(event, endpoint=services().get(), send=outbound.post, now=datetime.now(UTC))
-    except Exception:
-        _back_off(record)
-        raise
     metrics.add_metric(name="EventsForwarded", unit=MetricUnit.Count, value=1)
     logger.info("event forwarded", extra={"detail_type": event.get("detail-type")})
 
 
-def _back_off(record: SQSRecord) -> None:
-    attempt = int(record.attributes.approximate_receive_count or 1)
-    back_off(record.event_source_arn, record.receipt_handle, attempt)
+def attempt(record: SQSRecord) -> int:
+    return int(record.attributes.approximate_receive_count or 1)
 
 
 @logger.inject_lambda_context

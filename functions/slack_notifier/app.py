@@ -16,7 +16,7 @@ from calsync import compose, outbound
 from calsync.config import SlackSettings
 from calsync.lifecycle.slack import notify_slack
 from calsync.observability import MetricUnit, logger, metrics
-from calsync.store.queues import back_off
+from calsync.store.queues import backing_off
 
 if TYPE_CHECKING:
     from calsync.store.secret_json import CachedJsonSecret
@@ -33,19 +33,15 @@ def services() -> tuple[SlackSettings, CachedJsonSecret]:
 def record_handler(record: SQSRecord) -> None:
     settings, endpoint = services()
     event: dict[str, Any] = json.loads(record.body)
-    try:
+    with backing_off(record.event_source_arn, record.receipt_handle, attempt(record)):
         sent = notify_slack(event, endpoint=endpoint.get(), fields=settings.slack_personal_fields, send=outbound.post)
-    except Exception:
-        _back_off(record)
-        raise
     if sent:
         metrics.add_metric(name="SlackNotificationsSent", unit=MetricUnit.Count, value=1)
         logger.info("slack notified", extra={"detail_type": event.get("detail-type")})
 
 
-def _back_off(record: SQSRecord) -> None:
-    attempt = int(record.attributes.approximate_receive_count or 1)
-    back_off(record.event_source_arn, record.receipt_handle, attempt)
+def attempt(record: SQSRecord) -> int:
+    return int(record.attributes.approximate_receive_count or 1)
 
 
 @logger.inject_lambda_context

@@ -74,6 +74,7 @@ def sqs_records(*events: dict[str, Any]) -> dict[str, Any]:
                 "attributes": {"ApproximateReceiveCount": "1"},
                 "messageAttributes": {},
                 "eventSource": "aws:sqs",
+                "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:calsync-dev-consumer",
             }
             for i, event in enumerate(events)
         ]

@@ -4,7 +4,7 @@ beside ``Delivery`` in ``calsync.webhooks.delivery``)."""
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING
 
 from calsync.errors import DependencyUnavailable
@@ -57,3 +57,14 @@ def back_off(queue_arn: str, receipt_handle: str, attempt: int, client: SQSClien
         (client or clients.sqs()).change_message_visibility(
             QueueUrl=url, ReceiptHandle=receipt_handle, VisibilityTimeout=backoff_seconds(attempt)
         )
+
+
+@contextlib.contextmanager
+def backing_off(queue_arn: str, receipt_handle: str, attempt: int) -> Iterator[None]:
+    """Run a consumer's work on one message; if it fails, hold the message back (``back_off``)
+    and let the failure through, so the queue redelivers it later."""
+    try:
+        yield
+    except Exception:
+        back_off(queue_arn, receipt_handle, attempt)
+        raise
