@@ -126,22 +126,26 @@ def test_the_receiver_gets_one_queue_url_per_kind_and_may_send_to_the_intake_que
 # The lifecycle events' own queues and consumers (not per event kind).
 LIFECYCLE_QUEUES = {"LifecyclePublisherDLQ", "ReminderDLQ", "SlackQueue", "SlackDLQ", "ForwardQueue", "ForwardDLQ"}
 LIFECYCLE_CONSUMERS = {"SlackNotifierFunction", "HttpForwarderFunction"}
+# The gap reconciles the watchdog asks for (calsync.reconcile.requests) and their consumer.
+RECONCILE_QUEUES = {"ReconcileRequestsQueue", "ReconcileRequestsDLQ"}
+RECONCILE_CONSUMERS = {"ReconcilerFunction"}
 
 
 def test_nothing_per_kind_exists_beyond_the_queue_kinds() -> None:
     template = load()
-    queues = set(_of_type(template, "AWS::SQS::Queue")) - LIFECYCLE_QUEUES
+    queues = set(_of_type(template, "AWS::SQS::Queue")) - LIFECYCLE_QUEUES - RECONCILE_QUEUES
     assert queues == {f"{name}{suffix}" for name in KINDS for suffix in ("Queue", "DLQ")}
     sqs_consumers = {
         logical
         for logical, function in _of_type(template, "AWS::Serverless::Function").items()
         if any(e["Type"] == "SQS" for e in function["Properties"].get("Events", {}).values())
     }
-    assert sqs_consumers - LIFECYCLE_CONSUMERS == {f"{name}Processor" for name in KINDS}
+    assert sqs_consumers - LIFECYCLE_CONSUMERS - RECONCILE_CONSUMERS == {f"{name}Processor" for name in KINDS}
     queue_alarms = {
         k
         for k, v in _of_type(template, "AWS::CloudWatch::Alarm").items()
-        if v["Properties"].get("Namespace") == "AWS/SQS" and k.removesuffix("Alarm") not in LIFECYCLE_QUEUES
+        if v["Properties"].get("Namespace") == "AWS/SQS"
+        and k.removesuffix("Alarm") not in LIFECYCLE_QUEUES | RECONCILE_QUEUES
     }
     assert queue_alarms == {
         f"{name}{suffix}" for name in KINDS for suffix in ("DLQAlarm", "DLQExpiringAlarm", "QueueAgeAlarm")

@@ -1,0 +1,1 @@
+"""Completeness: reconcile what is stored with what Calendly's API lists."""
