@@ -101,7 +101,9 @@ def test_the_account_role_is_created_only_when_asked_and_outlives_the_stack() ->
 # ------------------------------------------------------------------ retained data
 def test_what_holds_data_an_operator_cannot_recreate_outlives_the_stack() -> None:
     holders = [*_of_type(TEMPLATE, "AWS::SQS::Queue"), "BookingsTable", "OAuthAppSecret"]
-    assert len(holders) == 20  # 5 intake queues + DLQs, 6 lifecycle queues, 2 reconcile-request queues, the table, the app secret
+    assert (
+        len(holders) == 20
+    )  # 5 intake queues + DLQs, 6 lifecycle queues, 2 reconcile-request queues, the table, the app secret
     for logical in holders:
         resource = RESOURCES[logical]
         assert resource.get("DeletionPolicy") == "Retain", logical
