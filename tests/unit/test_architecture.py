@@ -12,7 +12,7 @@ import pytest
 import calsync
 
 PACKAGE = Path(calsync.__file__).resolve().parent
-DOMAIN = ("calsync.webhooks", "calsync.bookings", "calsync.connections", "calsync.lifecycle")
+DOMAIN = ("calsync.webhooks", "calsync.bookings", "calsync.connections", "calsync.lifecycle", "calsync.reconcile")
 ADAPTERS = (
     "calsync.store",
     "calsync.calendly.client",

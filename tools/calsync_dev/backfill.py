@@ -7,26 +7,22 @@ delivery Calendly would have sent for its current state (``invitee.created`` or
 processors apply them like any webhook: version-aware, so what is already stored and newer
 is untouched, and running a backfill twice changes nothing.
 
-A no-show change is ordered by its envelope's ``created_at`` (when Calendly made the
-change). The removal a backfill sends is dated at the invitee's ``updated_at`` as the API
-read it: a mark stored from before the read and gone at the read is older, so it is
-cleared; a mark made after the read is newer, so it stands. The same API state gives the
-same body, so a second backfill is a duplicate.
+The derivation (and how a no-show removal is dated) lives in ``calsync.reconcile.deliveries``,
+shared with the reconciler, which, unlike a backfill, compares with what is stored and sends
+only the differences, under a budget, leaving a report.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from calsync.calendly.client import CalendlyClient
-from calsync.calendly.models import Invitee, ScheduledEvent, WebhookEvent
-from calsync.webhooks.delivery import Delivery
-from calsync.webhooks.models import InviteeEnvelope, InviteePayload, NoShowEnvelope
+from calsync.reconcile.deliveries import delivery, envelopes
 from calsync.webhooks.receiver import DeliveryQueue
 from calsync.webhooks.routing import route
-from calsync_dev.events import delivery_for
+
+__all__ = ["BackfillResult", "backfill", "delivery", "envelopes"]
 
 
 @dataclass
@@ -38,30 +34,6 @@ class BackfillResult:
     @property
     def total(self) -> int:
         return sum(self.deliveries.values())
-
-
-def envelopes(event: ScheduledEvent, invitee: Invitee) -> Iterator[InviteeEnvelope | NoShowEnvelope]:
-    """The webhook deliveries that describe ``invitee``'s current state (none when the API
-    gives no time to order them by)."""
-    stamp = invitee.updated_at or invitee.created_at
-    if stamp is None:
-        return
-    payload = InviteePayload.model_validate({**dict(invitee), "updated_at": stamp, "scheduled_event": event})
-    if invitee.status == "canceled":
-        yield InviteeEnvelope(event=WebhookEvent.INVITEE_CANCELED, created_at=stamp, payload=payload)
-    else:
-        yield InviteeEnvelope(event=WebhookEvent.INVITEE_CREATED, created_at=stamp, payload=payload)
-    if invitee.no_show is not None:
-        marked_at = invitee.no_show.created_at or stamp
-        yield NoShowEnvelope(event=WebhookEvent.INVITEE_NO_SHOW_CREATED, created_at=marked_at, payload=payload)
-    else:
-        yield NoShowEnvelope(event=WebhookEvent.INVITEE_NO_SHOW_DELETED, created_at=stamp, payload=payload)
-
-
-def delivery(connection_id: str, envelope: InviteeEnvelope | NoShowEnvelope, received_at: datetime) -> Delivery:
-    """The same state always gives the same body (and so the same archive key)."""
-    body = envelope.model_dump_json(exclude_none=True).encode()
-    return delivery_for(body, connection_id=connection_id, received_at=received_at)
 
 
 def backfill(

@@ -20,6 +20,7 @@ from calsync.config import (
     ProcessorSettings,
     PublisherSettings,
     ReceiverSettings,
+    ReconcilerSettings,
     ReminderSettings,
     SlackSettings,
 )
@@ -42,7 +43,10 @@ if TYPE_CHECKING:
     from calsync.store.bookings import DynamoBookingsRepository
     from calsync.store.connections import DynamoConnectionRegistry
     from calsync.store.lifecycle import EventBridgePublisher, TableImages
-    from calsync.store.queues import SqsDeliveryQueue
+    from calsync.reconcile.budget import Budget
+    from calsync.reconcile.run import IsErased, Reconciler
+    from calsync.store.queues import SqsDeliveryQueue, SqsReconcileRequests
+    from calsync.store.reconcile import DynamoReconcileState, DynamoStoredBookings
     from calsync.store.schedules import SchedulerReminders
     from calsync.store.secret_json import CachedJsonSecret
     from calsync.store.secrets import SecretsManagerSigningKeys
@@ -218,8 +222,9 @@ class Connections:
 
         return CalendlyClient(lambda: token, base_url=self.settings.calendly_api_url, **self.calendly_options)
 
-    def calendly_for(self, connection: Connection) -> CalendlyClient:
-        """A client backed by the connection's stored token (cached briefly, refetched on a 401)."""
+    def calendly_for(self, connection: Connection, **options: Any) -> CalendlyClient:
+        """A client backed by the connection's stored token (cached briefly, refetched on a 401);
+        ``options`` for the client (e.g. the reconciler's budget hooks)."""
         from calsync.calendly.client import CalendlyClient
         from calsync.store.tokens import CachedToken
 
@@ -228,7 +233,7 @@ class Connections:
             cached.get,
             on_unauthorized=cached.refetch,
             base_url=self.settings.calendly_api_url,
-            **self.calendly_options,
+            **{**self.calendly_options, **options},
         )
 
     def signing_key_for(self, connection: Connection) -> str | None:
@@ -286,3 +291,64 @@ class LazyOAuth:
     def __exit__(self, *_: object) -> None:
         if self._client is not None:
             self._client.close()
+
+
+# --- reconciler -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Reconciling:
+    settings: ReconcilerSettings
+    connections: Connections
+    stored: DynamoStoredBookings
+    state: DynamoReconcileState
+    queue: SqsDeliveryQueue
+    requests: SqsReconcileRequests
+
+    def reconciler_for(
+        self,
+        connection: Connection,
+        budget: Budget,
+        *,
+        is_erased: IsErased | None = None,
+        on_event: Callable[[Any], None] | None = None,
+    ) -> tuple[Reconciler, CalendlyClient]:
+        """A reconciler on the connection's token whose client spends ``budget`` on every
+        request (retries included) and waits out a 429 only within its deadline. Close the
+        client when done."""
+        from calsync.reconcile.run import Reconciler, never_erased
+
+        client = self.connections.calendly_for(connection, on_request=budget.spend, sleep=budget.sleep)
+        reconciler = Reconciler(
+            calendly=client,
+            stored=self.stored,
+            queue=self.queue,
+            budget=budget,
+            is_erased=is_erased or never_erased,
+            on_event=on_event,
+        )
+        return reconciler, client
+
+
+def reconciling(
+    settings: ReconcilerSettings,
+    *,
+    dynamodb: DynamoDBClient | None = None,
+    sqs: SQSClient | None = None,
+    secretsmanager: SecretsManagerClient | None = None,
+    calendly_options: Mapping[str, Any] | None = None,
+) -> Reconciling:
+    """The reconciler's services (the function, ``calsync reconcile`` and the tests)."""
+    from calsync.store.queues import SqsReconcileRequests
+    from calsync.store.reconcile import DynamoReconcileState, DynamoStoredBookings
+
+    return Reconciling(
+        settings=settings,
+        connections=connections(
+            settings, dynamodb=dynamodb, secretsmanager=secretsmanager, calendly_options=calendly_options
+        ),
+        stored=DynamoStoredBookings(bookings_repository(settings.bookings_table_name, dynamodb=dynamodb)),
+        state=DynamoReconcileState(settings.bookings_table_name, dynamodb),
+        queue=delivery_queue(settings.queue_urls, sqs=sqs),
+        requests=SqsReconcileRequests(settings.reconcile_requests_queue_url, sqs),
+    )

@@ -25,19 +25,15 @@ class _Settings(BaseModel):
         return cls.model_validate({k.lower(): v for k, v in source.items()})
 
 
-class ReceiverSettings(_Settings):
-    """What the receiver needs: where each event kind goes and where keys live."""
+class _IntakeQueues(_Settings):
+    """Where each event kind goes: one variable per kind (``QueueKind.env_var``, e.g.
+    ``InviteeCreatedQueueUrl``)."""
 
     queue_urls: dict[QueueKind, Name]
-    signing_key_prefix: Name
-    signature_tolerance_seconds: PositiveInt = 180
-    max_body_bytes: PositiveInt = 131_072
-    signing_key_cache_seconds: PositiveInt = 300
 
     @model_validator(mode="before")
     @classmethod
     def _queue_urls_from_env(cls, data: Any) -> Any:
-        """One variable per kind (``QueueKind.env_var``, e.g. ``InviteeCreatedQueueUrl``)."""
         if isinstance(data, Mapping) and "queue_urls" not in data:
             urls = {kind: data.get(kind.env_var.lower()) for kind in QueueKind}
             missing = [kind.env_var for kind, url in urls.items() if not url]
@@ -45,6 +41,15 @@ class ReceiverSettings(_Settings):
                 raise ValueError(f"missing queue URL variables: {', '.join(missing)}")
             return {**data, "queue_urls": urls}
         return data
+
+
+class ReceiverSettings(_IntakeQueues):
+    """What the receiver needs: where each event kind goes and where keys live."""
+
+    signing_key_prefix: Name
+    signature_tolerance_seconds: PositiveInt = 180
+    max_body_bytes: PositiveInt = 131_072
+    signing_key_cache_seconds: PositiveInt = 300
 
 
 class ProcessorSettings(_Settings):
@@ -108,3 +113,13 @@ class ConnectionSettings(_Settings):
     oauth_app_secret_name: Name
     calendly_api_url: str = "https://api.calendly.com"
     calendly_token_url: str = "https://auth.calendly.com/oauth/token"  # noqa: S105 - a URL
+
+
+class ReconcilerSettings(ConnectionSettings, _IntakeQueues):
+    """The reconciler: connections and their tokens, the intake queues it repairs through, the
+    queue of requested reconciles (for a continuation), its windows (days) and budget."""
+
+    reconcile_requests_queue_url: Name
+    reconcile_upcoming_days: PositiveInt = 90
+    reconcile_recent_days: PositiveInt = 7
+    reconcile_api_calls: PositiveInt = 250  # per connection per run: half of Calendly's 500/min

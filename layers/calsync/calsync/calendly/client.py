@@ -58,6 +58,8 @@ class CalendlyClient(HttpOwner):
 
     On a 401, ``on_unauthorized`` (if given) is called once to force-refetch the token, and the
     request is retried once with it. List methods return lazy iterators over every page.
+    ``on_request`` (if given) is called before every HTTP request, retries included: a
+    budget of API calls counts there and may stop the client by raising.
     """
 
     def __init__(
@@ -71,13 +73,16 @@ class CalendlyClient(HttpOwner):
         max_retries: int = DEFAULT_MAX_RETRIES,
         sleep: Callable[[float], None] = time.sleep,
         max_rate_limit_wait: float = DEFAULT_MAX_RATE_LIMIT_WAIT,
+        on_request: Callable[[], None] | None = None,
     ) -> None:
         self._token_provider = token_provider
         self._on_unauthorized = on_unauthorized
         self._base_url = base_url.rstrip("/")
         self._transport = transport
         self._timeout = timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout)
-        self._retrier = Retrier(max_retries=max_retries, sleep=sleep, max_rate_limit_wait=max_rate_limit_wait)
+        self._retrier = Retrier(
+            max_retries=max_retries, sleep=sleep, max_rate_limit_wait=max_rate_limit_wait, on_send=on_request
+        )
         self._http: httpx.Client | None = None
 
     def __repr__(self) -> str:

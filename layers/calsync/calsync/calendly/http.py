@@ -80,6 +80,7 @@ class Retrier:
         sleep: Callable[[float], None],
         max_rate_limit_wait: float,
         at_most_once: bool = False,
+        on_send: Callable[[], None] | None = None,
     ) -> None:
         if max_retries < 0:
             raise ValueError("max_retries must be >= 0")
@@ -88,6 +89,9 @@ class Retrier:
         self.max_rate_limit_wait = max_rate_limit_wait
         # True: a request that may have been processed is never re-sent (single-use grants).
         self.at_most_once = at_most_once
+        # Called before every request leaves, retries included (a caller's budget of API
+        # calls); what it raises propagates unchanged, before anything is sent.
+        self.on_send = on_send
 
     @staticmethod
     def backoff(attempt: int) -> float:
@@ -117,6 +121,8 @@ class Retrier:
         while True:
             request = build()
             where = f"{request.method} {safe_url(request)}"
+            if self.on_send is not None:
+                self.on_send()
             try:
                 response = client.send(request)
             except httpx.TransportError as exc:

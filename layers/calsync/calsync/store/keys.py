@@ -23,6 +23,8 @@ pending OAuth authorization OAUTHSTATE#<state>          OAUTHSTATE              
 (oauth_state)
 replay outcome counts       REPLAY#<replay id>          REPLAY                      (TTL ``expires_at``)
 (replay)
+reconcile report            REPORT#<connection id>      REPORT#<started>#<run id>   (TTL ``expires_at``;
+(reconcile_report)                                                                  newest last)
 ==========================  ==========================  ==========================  ==========================
 
 Timestamps in keys are ISO 8601 UTC with ``Z``, fixed width (``2026-12-01T10:00:00.000000Z``,
@@ -157,6 +159,15 @@ def other(event_name: str, created_at: str | None, body_sha256: str) -> Key:
 
 def replay(replay_id: str) -> Key:
     return Key(f"REPLAY#{replay_id}", "REPLAY")
+
+
+def report_pk(connection_id: str) -> str:
+    return f"REPORT#{connection_id}"
+
+
+def report(connection_id: str, started_at: datetime, run_id: str) -> Key:
+    """A reconcile run's report; sort keys in start order (the latest is the last)."""
+    return Key(report_pk(connection_id), f"REPORT#{_utc(started_at).strftime(_KEY_TIME)}#{run_id}")
 
 
 # -- connections and OAuth ---------------------------------------------------------------

@@ -8,6 +8,7 @@ from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING
 
 from calsync.errors import DependencyUnavailable
+from calsync.reconcile.requests import ReconcileRequest
 from calsync.store import clients
 from calsync.store.errors import aws_call
 from calsync.webhooks.delivery import Delivery, message_attributes, message_body
@@ -68,3 +69,16 @@ def backing_off(queue_arn: str, receipt_handle: str, attempt: int) -> Iterator[N
     except Exception:
         back_off(queue_arn, receipt_handle, attempt)
         raise
+
+
+class SqsReconcileRequests:
+    """The reconcile-requests queue (``calsync.reconcile.requests`` is the message contract)."""
+
+    def __init__(self, queue_url: str, client: SQSClient | None = None) -> None:
+        self._url = queue_url
+        self._client = client
+
+    def send(self, request: ReconcileRequest) -> None:
+        client = self._client or clients.sqs()
+        with aws_call("sqs:SendMessage (reconcile request)"):
+            client.send_message(QueueUrl=self._url, MessageBody=request.message_body())

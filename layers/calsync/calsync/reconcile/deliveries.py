@@ -1,0 +1,78 @@
+"""The webhook deliveries Calendly would have sent for what its API lists: one home for the
+derivation the reconciler and ``calsync backfill`` share.
+
+For an invitee's current state: ``invitee.created`` or ``invitee.canceled``, plus
+``invitee_no_show.created`` when marked (or ``invitee_no_show.deleted`` when asked to clear a
+stored mark). The processors apply them like any webhook, version-aware, so what is stored
+and newer is untouched.
+
+A no-show change is ordered by its envelope's ``created_at`` (when Calendly made the change).
+The removal is dated at the invitee's ``updated_at`` as the API read it: a mark stored from
+before the read and gone at the read is older, so it is cleared; a mark made after the read is
+newer, so it stands. The same API state gives the same body, so a second run is a duplicate.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from datetime import datetime
+
+from calsync.calendly.models import Invitee, ScheduledEvent, WebhookEvent
+from calsync.webhooks.delivery import Delivery
+from calsync.webhooks.models import InviteeEnvelope, InviteePayload, NoShowEnvelope
+
+Envelope = InviteeEnvelope | NoShowEnvelope
+
+
+def stamp_of(invitee: Invitee) -> datetime | None:
+    """When the API's representation of the invitee was made (``None``: cannot be ordered)."""
+    return invitee.updated_at or invitee.created_at
+
+
+def _payload(event: ScheduledEvent, invitee: Invitee, stamp: datetime) -> InviteePayload:
+    return InviteePayload.model_validate({**dict(invitee), "updated_at": stamp, "scheduled_event": event})
+
+
+def state_envelope(event: ScheduledEvent, invitee: Invitee) -> InviteeEnvelope | None:
+    """``invitee.created`` or ``invitee.canceled`` for the invitee's current state."""
+    stamp = stamp_of(invitee)
+    if stamp is None:
+        return None
+    name = WebhookEvent.INVITEE_CANCELED if invitee.status == "canceled" else WebhookEvent.INVITEE_CREATED
+    return InviteeEnvelope(event=name, created_at=stamp, payload=_payload(event, invitee, stamp))
+
+
+def no_show_envelope(event: ScheduledEvent, invitee: Invitee) -> NoShowEnvelope | None:
+    """``invitee_no_show.created`` when the API shows a mark, else ``invitee_no_show.deleted``."""
+    stamp = stamp_of(invitee)
+    if stamp is None:
+        return None
+    payload = _payload(event, invitee, stamp)
+    if invitee.no_show is not None:
+        marked_at = invitee.no_show.created_at or stamp
+        return NoShowEnvelope(event=WebhookEvent.INVITEE_NO_SHOW_CREATED, created_at=marked_at, payload=payload)
+    return NoShowEnvelope(event=WebhookEvent.INVITEE_NO_SHOW_DELETED, created_at=stamp, payload=payload)
+
+
+def envelopes(event: ScheduledEvent, invitee: Invitee) -> Iterator[Envelope]:
+    """Every delivery that describes ``invitee``'s current state, the no-show included
+    (none when the API gives no time to order them by)."""
+    state = state_envelope(event, invitee)
+    no_show = no_show_envelope(event, invitee)
+    if state is not None and no_show is not None:
+        yield state
+        yield no_show
+
+
+def delivery(connection_id: str, envelope: Envelope, received_at: datetime) -> Delivery:
+    """The queue message for an envelope; the same state always gives the same body (and so
+    the same archive key)."""
+    body = envelope.model_dump_json(exclude_none=True).encode()
+    return Delivery(
+        connection_id=connection_id,
+        received_at=received_at,
+        body_sha256=hashlib.sha256(body).hexdigest(),
+        event=str(envelope.event),
+        body=body.decode(),
+    )

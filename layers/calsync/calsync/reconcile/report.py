@@ -1,0 +1,114 @@
+"""Windows, the resume cursor and the completeness report of one run (plain data)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from calsync.reconcile.compare import Verdict
+
+UPCOMING, RECENT, REQUESTED = "upcoming", "recent", "requested"
+COUNTS = ("events_seen", "invitees_seen", "missing", "stale", "newer", "erased", "unordered", "repaired")
+
+
+def iso(at: datetime) -> str:
+    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """Meeting start times ``[start, end]`` to cover."""
+
+    name: str
+    start: datetime
+    end: datetime
+
+
+def scheduled_windows(now: datetime, *, upcoming_days: int, recent_days: int) -> list[Window]:
+    """Upcoming bookings (missed creations, cancellations, reschedules), then recent ones (no-shows)."""
+    return [
+        Window(UPCOMING, now, now + timedelta(days=upcoming_days)),
+        Window(RECENT, now - timedelta(days=recent_days), now),
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class Cursor:
+    """Where a run stopped: in ``window``, every event starting before ``after`` is done, and
+    so are those starting exactly at ``after`` listed in ``done``."""
+
+    window: str
+    after: datetime
+    done: tuple[str, ...] = ()
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"window": self.window, "after": iso(self.after), "done": list(self.done)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Cursor:
+        return cls(str(data["window"]), datetime.fromisoformat(str(data["after"])), tuple(data.get("done") or ()))
+
+
+@dataclass(slots=True)
+class WindowReport:
+    name: str
+    start: datetime
+    end: datetime
+    coverage: str = "not reached"  # covered | partial | not reached | covered earlier
+    resumed_from: datetime | None = None
+
+    @property
+    def covered(self) -> bool:
+        return self.coverage == "covered"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "start": iso(self.start),
+            "end": iso(self.end),
+            "coverage": self.coverage,
+            "covered": self.covered,
+            "resumed_from": iso(self.resumed_from) if self.resumed_from else None,
+        }
+
+
+@dataclass(slots=True)
+class Report:
+    """One run on one connection. ``repaired`` counts invitees something was enqueued for."""
+
+    connection_id: str
+    reason: str
+    started_at: datetime
+    windows: list[WindowReport]
+    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(COUNTS, 0))
+    api_calls: int = 0
+    duration_seconds: float = 0.0
+    cursor: Cursor | None = None
+    stopped: str | None = None  # why the run ended early (budget, time, Calendly error)
+
+    @property
+    def complete(self) -> bool:
+        return self.cursor is None and self.stopped is None
+
+    def count(self, verdict: Verdict, repaired: bool) -> None:
+        self.counts["invitees_seen"] += 1
+        if verdict is not Verdict.SAME:
+            self.counts[str(verdict)] += 1
+        self.counts["repaired"] += repaired
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "connection_id": self.connection_id,
+            "reason": self.reason,
+            "started_at": iso(self.started_at),
+            "duration_seconds": round(self.duration_seconds, 3),
+            "api_calls": self.api_calls,
+            **self.counts,
+            "complete": self.complete,
+            "stopped": self.stopped,
+            "windows": [w.as_dict() for w in self.windows],
+            "cursor": self.cursor.as_dict() if self.cursor else None,
+        }
+
+

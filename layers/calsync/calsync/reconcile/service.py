@@ -1,0 +1,75 @@
+"""A reconcile run as the function starts it: scheduled (resuming from the connection's
+cursor, leaving one when it cannot finish) or requested (a gap the watchdog asks for; a
+request that cannot finish in its budget is continued by a new request from where it
+stopped). Every run stores its report."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from calsync.reconcile.ports import ReconcileState
+from calsync.reconcile.report import REQUESTED, Cursor, Report, Window
+from calsync.reconcile.requests import ReconcileRequest
+from calsync.reconcile.run import Reconciler
+
+SCHEDULED = "scheduled"
+
+
+class RequestNotProgressing(Exception):
+    """A requested reconcile stopped without covering a single event: retried by the queue
+    (and dead-lettered if it never progresses), not continued forever."""
+
+
+@dataclass(frozen=True, slots=True)
+class Requested:
+    report: Report
+    continuation: ReconcileRequest | None  # send it to continue where this run stopped
+
+
+def scheduled(
+    reconciler: Reconciler,
+    state: ReconcileState,
+    *,
+    connection_id: str,
+    organization: str,
+    windows: list[Window],
+    reason: str = SCHEDULED,
+) -> Report:
+    saved = state.cursor(connection_id)
+    cursor = Cursor.from_dict(dict(saved)) if saved else None
+    report = reconciler.run(
+        connection_id=connection_id, organization=organization, windows=windows, reason=reason, cursor=cursor
+    )
+    state.save_cursor(connection_id, report.cursor.as_dict() if report.cursor else None)
+    state.put_report(report.as_dict())
+    return report
+
+
+def requested(
+    reconciler: Reconciler,
+    state: ReconcileState,
+    request: ReconcileRequest,
+    *,
+    organization: str,
+    horizon: datetime,
+    now: Callable[[], datetime],
+) -> Requested:
+    """``horizon``: the end of the window when the request names none (the upcoming window's)."""
+    window = Window(REQUESTED, request.since, request.until or horizon)
+    report = reconciler.run(
+        connection_id=request.connection_id,
+        organization=organization,
+        windows=[window],
+        reason=f"requested: {request.reason}",
+    )
+    state.put_report(report.as_dict())
+    if report.cursor is None:
+        return Requested(report, None)
+    if report.counts["events_seen"] == 0:
+        raise RequestNotProgressing(f"reconcile of {request.connection_id} stopped at once: {report.stopped}")
+    continuation = request.model_copy(
+        update={"since": report.cursor.after, "until": window.end, "requested_at": now()}
+    )
+    return Requested(report, continuation)
