@@ -9,6 +9,13 @@ lists paginate, PKCE is checked when the authorization asked for it. Tests drive
 can: ``unavailable`` (503, not processed), ``processed_502`` (processed, then 502), ``lost``
 (processed, then no answer: a read timeout / dropped connection), ``invalid_body`` (processed,
 then a 200 that is not what the endpoint returns).
+
+Scheduled events and their invitees list as Calendly lists them: ``count`` (1..100, default
+20), ``page_token`` and ``pagination.next_page_token``/``next_page``; events filtered by
+``organization`` and ``min_start_time``/``max_start_time`` and sorted by start time.
+``rate_limit_every=N`` answers every Nth API request 429 with ``X-RateLimit-Reset``
+(``rate_limit_reset`` seconds); ``POST /_fake/rate-limit {"every": N, "reset": s}`` arms it
+over HTTP (``every: 0`` turns it off).
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
@@ -30,6 +38,14 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 API = "https://api.calendly.com"
 FAULTS = ("unavailable", "processed_502", "lost", "invalid_body")
 LOST = -1  # handle()'s status for "the answer never arrives"
+
+
+class _BadRequest(Exception):
+    pass
+
+
+def _time(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
 
 
 @dataclass
@@ -54,6 +70,10 @@ class FakeCalendly:
     faults: list[tuple[str, str]] = field(default_factory=list)  # (path, mode), see fail_next
     token_lifetime: int = 7200  # expires_in of the tokens it issues (Calendly: 2 h)
     code_verifiers: list[str] = field(default_factory=list)  # PKCE verifiers received
+    rate_limit_every: int = 0  # every Nth API request answers 429 (0: never)
+    rate_limit_reset: float = 0.0  # the X-RateLimit-Reset those answers carry (seconds)
+    rate_limited: int = 0  # how many 429s it answered
+    _api_requests: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _ids: Any = field(default_factory=itertools.count)
 
@@ -132,7 +152,10 @@ class FakeCalendly:
             path = urlsplit(url).path
             fault = next((f for f in self.faults if f[0] == path), None)
             if fault is None:
-                return self._handle(method, url, headers, body)
+                try:
+                    return self._handle(method, url, headers, body)
+                except _BadRequest as exc:
+                    return 400, {"title": "Invalid Argument", "message": str(exc)}
             self.faults.remove(fault)
             if fault[1] == "unavailable":
                 self.calls.append((method, path))
@@ -167,6 +190,13 @@ class FakeCalendly:
         if split.path == "/_fake/secrets" and method == "GET":
             # Local-only: every secret it issued or received, for the secrets-in-logs check.
             return 200, {"secrets": self.secret_values()}
+        if split.path == "/_fake/rate-limit" and method == "POST":
+            # Local-only: {"every": n, "reset": seconds} answers every nth API request 429.
+            request = json.loads(body or b"{}")
+            self.rate_limit_every = int(request.get("every", 0))
+            self.rate_limit_reset = float(request.get("reset", 0))
+            self._api_requests = 0
+            return 200, {"every": self.rate_limit_every, "reset": self.rate_limit_reset}
         if split.path == "/_fake/bookings" and method == "POST":
             # Local-only: make the API list a booking (a webhook payload), e.g. one whose
             # webhook was lost, to try `calsync backfill`.
@@ -176,17 +206,30 @@ class FakeCalendly:
         if not self._authorized(bearer):
             return 401, {"title": "Unauthenticated", "message": "The access token is invalid"}
         query = {k: v[-1] for k, v in parse_qs(split.query).items()}
+        if self.rate_limit_every:
+            self._api_requests += 1
+            if self._api_requests % self.rate_limit_every == 0:
+                self.rate_limited += 1
+                return 429, {"title": "Too Many Requests", "message": "rate limit exceeded"}
         if split.path == "/users/me" and method == "GET":
             return 200, {"resource": self._user()}
         if split.path == "/scheduled_events" and method == "GET":
-            low, high = query.get("min_start_time", ""), query.get("max_start_time", "~")
-            items = [e for e in self.events.values() if low <= e["start_time"] <= high]
-            return 200, {"collection": items, "pagination": {"count": len(items), "next_page": None}}
+            if query.get("organization") not in (None, self.organization):
+                return 200, self._page([], query, split.path)
+            low, high = _time(query.get("min_start_time")), _time(query.get("max_start_time"))
+            items = [
+                e
+                for e in self.events.values()
+                if (low is None or _time(e["start_time"]) >= low)  # type: ignore[operator]
+                and (high is None or _time(e["start_time"]) <= high)  # type: ignore[operator]
+            ]
+            items.sort(key=lambda e: (_time(e["start_time"]), e["uri"]))
+            return 200, self._page(items, query, split.path)
         if split.path.startswith("/scheduled_events/") and split.path.endswith("/invitees") and method == "GET":
             uuid_ = split.path.split("/")[2]
             found = next((v for k, v in self.invitees.items() if k.rstrip("/").endswith(f"/{uuid_}")), {})
-            items = list(found.values())
-            return 200, {"collection": items, "pagination": {"count": len(items), "next_page": None}}
+            items = sorted(found.values(), key=lambda i: (i.get("created_at") or "", i["uri"]))
+            return 200, self._page(items, query, split.path)
         if split.path == "/webhook_subscriptions" and method == "GET":
             items = [s for s in self.subscriptions.values() if s["organization"] == query.get("organization")]
             return 200, {"collection": items, "pagination": {"count": len(items), "next_page": None}}
@@ -201,6 +244,29 @@ class FakeCalendly:
                 return 204, None
             return 200, {"resource": self.subscriptions[uri]}
         return 404, {"title": "Resource Not Found", "message": f"no fake for {method} {split.path}"}
+
+    def _page(self, items: list[dict[str, Any]], query: dict[str, str], path: str) -> dict[str, Any]:
+        """One page as Calendly paginates: ``count`` items from ``page_token`` on."""
+        count = int(query.get("count", 20))
+        if not 1 <= count <= 100:
+            raise _BadRequest("count must be between 1 and 100")
+        token = query.get("page_token")
+        offset = int(token.removeprefix("p")) if token and token.startswith("p") and token[1:].isdigit() else 0
+        page = items[offset : offset + count]
+        following = f"p{offset + count}" if offset + count < len(items) else None
+        next_page = None
+        if following is not None:
+            next_page = f"{self.api_base}{path}?{urlencode({**query, 'page_token': following})}"
+        return {
+            "collection": page,
+            "pagination": {
+                "count": len(page),
+                "next_page": next_page,
+                "next_page_token": following,
+                "previous_page": None,
+                "previous_page_token": None,
+            },
+        }
 
     def _arm(self, request: dict[str, Any]) -> tuple[int, Any]:
         path, mode, times = request.get("path"), request.get("mode"), request.get("times", 1)
@@ -289,7 +355,15 @@ class FakeCalendly:
         )
         if status == LOST:
             raise httpx.ReadTimeout("the fake lost the answer", request=request)
-        return httpx.Response(status, json=payload) if payload is not None else httpx.Response(status)
+        headers = self.headers_for(status)
+        return (
+            httpx.Response(status, json=payload, headers=headers)
+            if payload is not None
+            else httpx.Response(status, headers=headers)
+        )
+
+    def headers_for(self, status: int) -> dict[str, str]:
+        return {"X-RateLimit-Reset": f"{self.rate_limit_reset:g}"} if status == 429 else {}
 
 
 def serve(fake: FakeCalendly, host: str, port: int) -> ThreadingHTTPServer:
@@ -310,6 +384,8 @@ def serve(fake: FakeCalendly, host: str, port: int) -> ThreadingHTTPServer:
             self.send_response(status)
             if status == 302 and isinstance(payload, dict):
                 self.send_header("Location", payload["location"])
+            for name, value in fake.headers_for(status).items():
+                self.send_header(name, value)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()

@@ -212,8 +212,11 @@ def test_a_schedule_that_stops_running_alarms(function: str) -> None:
     assert props["TreatMissingData"] == "breaching"
     assert props["ComparisonOperator"] == "LessThanThreshold"
     assert props["Threshold"] == 1
-    (event,) = FUNCTIONS[function]["Properties"]["Events"].values()
-    rate = re.fullmatch(r"rate\((\d+) (minute|hour)s?\)", event["Properties"]["Schedule"])
+    (event,) = [e for e in FUNCTIONS[function]["Properties"]["Events"].values() if e["Type"] == "Schedule"]
+    schedule = event["Properties"]["Schedule"]
+    if isinstance(schedule, dict):  # a parameter: its default
+        schedule = load()["Parameters"][schedule["Ref"]]["Default"]
+    rate = re.fullmatch(r"rate\((\d+) (minute|hour)s?\)", schedule)
     assert rate is not None
     minutes = int(rate.group(1)) * (60 if rate.group(2) == "hour" else 1)
     # the window holds at least one scheduled run, so a healthy schedule never alarms
