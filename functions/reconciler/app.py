@@ -22,7 +22,7 @@ from calsync.reconcile.budget import Budget
 from calsync.reconcile.report import Report, scheduled_windows
 from calsync.reconcile.requests import ReconcileRequest
 
-RESERVE_SECONDS = 60  # left for writing cursors and reports after the last connection
+RESERVE_SECONDS = 60  # left for writing cursors and reports (at most a tenth of the time)
 # One metric per count of the report (the dashboard and alarms name them).
 _COUNT_METRICS = {
     "events_seen": "ReconcileEventsSeen",
@@ -42,6 +42,12 @@ def services() -> compose.Reconciling:
     return compose.reconciling(ReconcilerSettings.from_env())
 
 
+def _seconds_left(context: LambdaContext) -> float:
+    """The time this invocation may still spend on Calendly, the reserve kept."""
+    remaining = context.get_remaining_time_in_millis() / 1000
+    return max(0.0, remaining - min(RESERVE_SECONDS, remaining / 10))
+
+
 def _emit(report: Report) -> None:
     values = {**report.counts, "api_calls": report.api_calls, "incomplete": int(not report.complete)}
     for key, name in (*_COUNT_METRICS.items(), *_RUN_METRICS.items()):
@@ -57,8 +63,7 @@ def _scheduled(context: LambdaContext) -> dict[str, Any]:
     active = [c for c in reconciling.connections.registry.all() if c.status == "active"]
     reports: dict[str, Any] = {}
     for left, connection in enumerate(active):
-        remaining = context.get_remaining_time_in_millis() / 1000 - RESERVE_SECONDS
-        budget = Budget.for_run(settings.reconcile_api_calls, max(0.0, remaining / (len(active) - left)))
+        budget = Budget.for_run(settings.reconcile_api_calls, _seconds_left(context) / (len(active) - left))
         reconciler, client = reconciling.reconciler_for(connection, budget)
         windows = scheduled_windows(
             datetime.now(UTC), upcoming_days=settings.reconcile_upcoming_days, recent_days=settings.reconcile_recent_days
@@ -84,8 +89,7 @@ def record_handler(record: SQSRecord, context: LambdaContext) -> None:
     if connection is None or connection.status != "active":
         logger.warning("reconcile request for no active connection", extra={"connection_id": request.connection_id})
         return  # nothing to reconcile with: not retried
-    remaining = context.get_remaining_time_in_millis() / 1000 - RESERVE_SECONDS
-    budget = Budget.for_run(settings.reconcile_api_calls, max(0.0, remaining))
+    budget = Budget.for_run(settings.reconcile_api_calls, _seconds_left(context))
     reconciler, client = reconciling.reconciler_for(connection, budget)
     now = datetime.now(UTC)
     with client:

@@ -31,7 +31,11 @@ def stamp_of(invitee: Invitee) -> datetime | None:
 
 
 def _payload(event: ScheduledEvent, invitee: Invitee, stamp: datetime) -> InviteePayload:
-    return InviteePayload.model_validate({**dict(invitee), "updated_at": stamp, "scheduled_event": event})
+    """The webhook payload with exactly the fields the API sent (a ``null`` it sent stays a
+    ``null``, as a webhook carries it: stored values, e.g. ``tracking``, must not differ)."""
+    fields = invitee.model_dump(mode="json", exclude_unset=True)
+    scheduled_event = event.model_dump(mode="json", exclude_unset=True)
+    return InviteePayload.model_validate({**fields, "updated_at": stamp, "scheduled_event": scheduled_event})
 
 
 def state_envelope(event: ScheduledEvent, invitee: Invitee) -> InviteeEnvelope | None:
@@ -68,7 +72,7 @@ def envelopes(event: ScheduledEvent, invitee: Invitee) -> Iterator[Envelope]:
 def delivery(connection_id: str, envelope: Envelope, received_at: datetime) -> Delivery:
     """The queue message for an envelope; the same state always gives the same body (and so
     the same archive key)."""
-    body = envelope.model_dump_json(exclude_none=True).encode()
+    body = envelope.model_dump_json(exclude_unset=True).encode()
     return Delivery(
         connection_id=connection_id,
         received_at=received_at,

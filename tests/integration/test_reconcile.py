@@ -1,0 +1,313 @@
+"""Scheduled reconciliation: what Calendly's API lists and calsync lacks is repaired through the
+normal queues and processors, version-aware, under a budget, resumably, with a report."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import boto3
+import httpx
+import pytest
+
+from calsync import compose
+from calsync.config import ReconcilerSettings
+from calsync.connections.records import Connection, StoredToken
+from calsync.reconcile import service
+from calsync.reconcile.budget import Budget
+from calsync.reconcile.report import Report, scheduled_windows
+from calsync.store.dynamo import scan_items
+from calsync.store.views import Booking, ScheduledEventItem
+from calsync_dev.fake_calendly import FakeCalendly
+from calsync_dev.lambda_runtime import LambdaContext, load_handler
+from tests.factories import event_json
+from tests.integration.conftest import Pipeline
+
+NOW = datetime(2026, 12, 2, tzinfo=UTC)  # Ada's event (Dec 1) is recent, the others upcoming
+
+
+def _as(webhook: dict[str, Any], invitee_id: str, email: str, name: str) -> dict[str, Any]:
+    """The same delivery about another invitee of the same scheduled event."""
+    text = json.dumps(webhook).replace("INVITEE00000001", invitee_id)
+    text = text.replace("ada@example.com", email).replace("Ada Lovelace", name)
+    changed: dict[str, Any] = json.loads(text)
+    return changed
+
+
+def lost_webhooks() -> list[dict[str, Any]]:
+    """Deliveries of a group event (Ada marked no-show, Bob booked, Cy booked then canceled)
+    and a reschedule (Grace's old booking canceled, her new one created)."""
+    created, canceled = event_json("invitee_created.json"), event_json("invitee_canceled.json")
+    return [
+        created,
+        event_json("invitee_no_show_created.json"),
+        _as(created, "INVITEE0000000B", "bob@example.com", "Bob Babbage"),
+        _as(created, "INVITEE0000000C", "cy@example.com", "Cy Cerf"),
+        _as(canceled, "INVITEE0000000C", "cy@example.com", "Cy Cerf"),
+        event_json("invitee_rescheduled_canceled_old.json"),
+        event_json("invitee_rescheduled_created_new.json"),
+    ]
+
+
+def calendly_lists(webhooks: list[dict[str, Any]]) -> FakeCalendly:
+    """The API's state after those deliveries: each invitee as its last delivery left it."""
+    fake = FakeCalendly()
+    for webhook in webhooks:
+        fake.add_booking(webhook["payload"])
+    return fake
+
+
+@dataclass
+class Reconcile:
+    pipeline: Pipeline
+    services: compose.Reconciling
+
+    def __call__(self, fake: FakeCalendly, *, calls: int = 250) -> Report:
+        token = fake.add_pat()
+        self.services.connections.tokens.put("acme", StoredToken(kind="pat", access_token=token))
+        connection = self.services.connections.registry.get("acme")
+        assert connection is not None
+        budget = Budget.for_run(calls, 600, wait=lambda _: None)
+        reconciler, client = self.services.reconciler_for(connection, budget)
+        client._transport = httpx.MockTransport(fake.httpx_handler)
+        with client:
+            report = service.scheduled(
+                reconciler,
+                self.services.state,
+                connection_id="acme",
+                organization=fake.organization,
+                windows=scheduled_windows(NOW, upcoming_days=90, recent_days=7),
+            )
+        self.pipeline.drain()
+        return report
+
+
+def connect(services: compose.Reconciling, organization: str) -> None:
+    services.connections.registry.register(
+        Connection(
+            connection_id="acme",
+            kind="pat",
+            status="active",
+            organization=organization,
+            owner=None,
+            callback_url="https://example.com/webhooks/calendly/acme",
+            token_secret=services.connections.tokens.secret_name("acme"),
+            signing_key_secret="calsync/test/signing-keys/acme",
+        ),
+        now="2026-11-01T00:00:00Z",
+    )
+
+
+@pytest.fixture
+def reconcile(pipeline: Pipeline) -> Iterator[Reconcile]:
+    env = pipeline.stack.functions["ReconcilerFunction"].environment
+    services = compose.reconciling(ReconcilerSettings.from_env(env))
+    connect(services, FakeCalendly().organization)
+    yield Reconcile(pipeline, services)
+
+
+def stored_bookings(pipeline: Pipeline) -> dict[str, Any]:
+    """Every booking and scheduled event as the read views show them (the no-show's version
+    stamp aside: a webhook dates it at its delivery, a repair at the mark)."""
+    found: dict[str, Any] = {}
+    for item in (*pipeline.repo.scan_type("invitee"), *pipeline.repo.scan_type("event")):
+        assert isinstance(item, Booking | ScheduledEventItem)
+        key = f"{type(item).__name__}:{item.uri}"
+        found[key] = {k: v for k, v in item.attributes.items() if k != "nsv"}
+    return found
+
+
+def forget_everything(pipeline: Pipeline) -> None:
+    for item in scan_items(pipeline.repo.client, "test", TableName=pipeline.repo.table_name):
+        if item["type"] in ("invitee", "event", "delivery"):
+            pipeline.repo.client.delete_item(
+                TableName=pipeline.repo.table_name, Key={"PK": {"S": item["PK"]}, "SK": {"S": item["SK"]}}
+            )
+
+
+def test_a_reconcile_after_lost_webhooks_stores_exactly_what_the_webhooks_would_have(
+    pipeline: Pipeline, reconcile: Reconcile
+) -> None:
+    # Given the state the webhooks produce when they all arrive
+    webhooks = lost_webhooks()
+    for webhook in webhooks:
+        pipeline.post(json.dumps(webhook).encode())
+    pipeline.drain()
+    delivered = stored_bookings(pipeline)
+    assert len([k for k in delivered if k.startswith("Booking")]) == 5
+    # And a calsync that lost every one of them, while Calendly's API lists the bookings
+    forget_everything(pipeline)
+    fake = calendly_lists(webhooks)
+    # When the reconciler runs
+    report = reconcile(fake)
+    # Then the stored bookings are exactly those the webhooks produced
+    assert stored_bookings(pipeline) == delivered
+    assert pipeline.total_depth() == 0
+    # And the report says what was missing and repaired, over both windows, covered
+    assert report.complete
+    assert [w.covered for w in report.windows] == [True, True]
+    assert report.counts["events_seen"] == 3
+    assert report.counts["invitees_seen"] == 5
+    assert report.counts["missing"] == 5
+    assert report.counts["repaired"] == 5
+    assert report.api_calls == 2 + 3  # one list per window, one invitee list per event
+
+
+def test_a_second_run_repairs_nothing_and_changes_nothing(pipeline: Pipeline, reconcile: Reconcile) -> None:
+    # Given a reconcile repaired every lost booking
+    fake = calendly_lists(lost_webhooks())
+    assert reconcile(fake).counts["repaired"] == 5
+    before = json.dumps(pipeline.items(), sort_keys=True, default=str)
+    # When it runs again
+    report = reconcile(fake)
+    # Then nothing was missing, stale or repaired, and nothing changed
+    assert {k: report.counts[k] for k in ("missing", "stale", "repaired")} == {"missing": 0, "stale": 0, "repaired": 0}
+    assert report.counts["invitees_seen"] == 5
+    assert json.dumps(pipeline.items(), sort_keys=True, default=str) == before
+
+
+def test_a_webhook_newer_than_the_apis_copy_is_never_overwritten(pipeline: Pipeline, reconcile: Reconcile) -> None:
+    # Given Ada's cancellation arrived by webhook, and the API still lists her as active (read before it)
+    pipeline.post(json.dumps(event_json("invitee_canceled.json")).encode())
+    pipeline.drain()
+    fake = calendly_lists([event_json("invitee_created.json")])
+    # When the reconciler runs
+    report = reconcile(fake)
+    # Then the cancellation stands, and nothing was counted as repaired
+    (ada,) = [b for b in pipeline.repo.all_bookings() if b.invitee_uuid == "INVITEE00000001"]
+    assert ada.status == "canceled"
+    assert report.counts["newer"] == 1
+    assert report.counts["repaired"] == 0
+
+
+def test_a_no_show_cleared_in_calendly_is_cleared_and_counted_stale(pipeline: Pipeline, reconcile: Reconcile) -> None:
+    # Given Ada's no-show mark is stored, and its removal (in Calendly) was lost
+    pipeline.post(json.dumps(event_json("invitee_no_show_created.json")).encode())
+    pipeline.drain()
+    fake = calendly_lists([event_json("invitee_no_show_deleted.json")])
+    # When the reconciler runs
+    report = reconcile(fake)
+    # Then the mark is cleared
+    (ada,) = [b for b in pipeline.repo.all_bookings() if b.invitee_uuid == "INVITEE00000001"]
+    assert ada.no_show is None
+    assert (report.counts["stale"], report.counts["repaired"]) == (1, 1)
+    # And the next run repairs nothing
+    assert reconcile(fake).counts["repaired"] == 0
+
+
+def starting(at: datetime) -> dict[str, Any]:
+    """Ada's booking, its meeting moved to start at ``at`` (the schedule's windows follow the clock)."""
+    webhook = event_json("invitee_created.json")
+    event = webhook["payload"]["scheduled_event"]
+    event["start_time"] = at.strftime("%Y-%m-%dT%H:%M:%S.000000Z")
+    event["end_time"] = (at + timedelta(minutes=30)).strftime("%Y-%m-%dT%H:%M:%S.000000Z")
+    return webhook
+
+
+def many_bookings(count: int) -> list[dict[str, Any]]:
+    """``count`` one-invitee events, an hour apart, from Dec 3."""
+    created = event_json("invitee_created.json")
+    webhooks = []
+    for n in range(count):
+        text = json.dumps(created).replace("DEMOEVENT0000001", f"EVENT{n:011d}")
+        text = text.replace("INVITEE00000001", f"INVITEE{n:08d}")
+        text = text.replace("2026-12-01T15:", f"2026-12-{3 + n // 24:02d}T{n % 24:02d}:")
+        text = text.replace("2026-12-01T15:30", f"2026-12-{3 + n // 24:02d}T{n % 24:02d}:30")
+        webhooks.append(json.loads(text))
+    return webhooks
+
+
+def test_a_run_over_its_budget_resumes_next_run_and_finishes(pipeline: Pipeline, reconcile: Reconcile) -> None:
+    # Given Calendly lists 30 bookings the table lacks (page size 100: 1 list call per window)
+    fake = calendly_lists(many_bookings(30))
+    # When runs with a budget of 12 API calls each follow one another
+    reports = []
+    while not reports or not reports[-1].complete:
+        reports.append(reconcile(fake, calls=12))
+        assert len(reports) < 10, "the reconcile never finishes"
+    # Then the first stopped with a cursor, each later one resumed where the one before stopped
+    assert reports[0].cursor is not None
+    assert reports[0].windows[0].coverage == "partial"
+    assert all(r.api_calls <= 12 for r in reports)
+    # And together they repaired every booking exactly once
+    assert sum(r.counts["repaired"] for r in reports) == 30
+    assert len(pipeline.repo.all_bookings()) == 30
+    # And the cursor is gone once a run finished
+    assert reconcile.services.state.cursor("acme") is None
+
+
+def test_429_answers_are_waited_out_and_counted_in_the_budget(pipeline: Pipeline, reconcile: Reconcile) -> None:
+    # Given Calendly answers every third request 429 (X-RateLimit-Reset: 1)
+    fake = calendly_lists(lost_webhooks())
+    fake.rate_limit_every, fake.rate_limit_reset = 3, 1
+    # When the reconciler runs
+    report = reconcile(fake)
+    # Then it covered everything, and the retried requests were counted
+    assert report.complete
+    assert fake.rate_limited >= 1
+    assert report.api_calls == 5 + fake.rate_limited
+    assert report.counts["repaired"] == 5
+
+
+def test_the_scheduled_function_reconciles_and_stores_its_report(
+    pipeline: Pipeline, reconcile: Reconcile, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a booking tomorrow only Calendly knows (its webhook was lost)
+    fake = calendly_lists([starting(datetime.now(UTC) + timedelta(days=1))])
+    reconcile.services.connections.tokens.put("acme", StoredToken(kind="pat", access_token=fake.add_pat()))
+    import respx
+
+    spec = pipeline.stack.functions["ReconcilerFunction"]
+    with respx.mock(assert_all_called=False) as router:
+        router.route(host="api.calendly.com").mock(side_effect=fake.httpx_handler)
+        handler = load_handler(spec, apply_environment=False)
+        # When the schedule fires
+        result = handler({"source": "aws.events", "detail-type": "Scheduled Event"}, LambdaContext("reconciler", timeout_seconds=900))
+    pipeline.drain()
+    # Then the booking is stored and the run left a report
+    assert result == {"acme": {"complete": True, "repaired": 1}}
+    assert [b.invitee_uuid for b in pipeline.repo.all_bookings()] == ["INVITEE00000001"]
+    (report,) = reconcile.services.state.reports("acme")
+    assert report["reason"] == "scheduled"
+    assert report["repaired"] == 1
+    assert [w["covered"] for w in report["windows"]] == [True, True]
+
+
+def test_a_requested_reconcile_covers_the_gap_and_says_why(pipeline: Pipeline, reconcile: Reconcile) -> None:
+    # Given a booking only Calendly knows, and the watchdog's request to reconcile the gap
+    from calsync.reconcile.requests import ReconcileRequest
+
+    fake = calendly_lists([event_json("invitee_created.json")])
+    reconcile.services.connections.tokens.put("acme", StoredToken(kind="pat", access_token=fake.add_pat()))
+    request = ReconcileRequest(
+        connection_id="acme",
+        since=datetime(2026, 11, 30, tzinfo=UTC),
+        until=datetime(2026, 12, 31, tzinfo=UTC),
+        reason="subscription recreated (was disabled)",
+        requested_at=datetime(2026, 12, 1, tzinfo=UTC),
+    )
+    sqs = boto3.client("sqs")
+    queue_url = pipeline.stack.queue_urls["ReconcileRequestsQueue"]
+    sqs.send_message(QueueUrl=queue_url, MessageBody=request.message_body())
+    import respx
+
+    from calsync_dev.pump import SqsEventSource
+
+    spec = pipeline.stack.functions["ReconcilerFunction"]
+    with respx.mock(assert_all_called=False) as router:
+        router.route(host="api.calendly.com").mock(side_effect=fake.httpx_handler)
+        handler = load_handler(spec, apply_environment=False)
+        source = SqsEventSource(
+            sqs, queue_url, pipeline.stack.queue_arns["ReconcileRequestsQueue"], handler, LambdaContext("reconciler", timeout_seconds=900)
+        )
+        # When the reconciler consumes it
+        source.drain()
+    pipeline.drain()
+    # Then the booking is stored, and the report gives the request's reason
+    assert [b.invitee_uuid for b in pipeline.repo.all_bookings()] == ["INVITEE00000001"]
+    (report,) = reconcile.services.state.reports("acme")
+    assert report["reason"] == "requested: subscription recreated (was disabled)"
+    assert [w["name"] for w in report["windows"]] == ["requested"]
