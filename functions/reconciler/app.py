@@ -66,7 +66,9 @@ def _scheduled(context: LambdaContext) -> dict[str, Any]:
         budget = Budget.for_run(settings.reconcile_api_calls, _seconds_left(context) / (len(active) - left))
         reconciler, client = reconciling.reconciler_for(connection, budget)
         windows = scheduled_windows(
-            datetime.now(UTC), upcoming_days=settings.reconcile_upcoming_days, recent_days=settings.reconcile_recent_days
+            datetime.now(UTC),
+            upcoming_days=settings.reconcile_upcoming_days,
+            recent_days=settings.reconcile_recent_days,
         )
         with client:
             report = service.scheduled(

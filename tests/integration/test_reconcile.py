@@ -4,7 +4,6 @@ normal queues and processors, version-aware, under a budget, resumably, with a r
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -102,11 +101,11 @@ def connect(services: compose.Reconciling, organization: str) -> None:
 
 
 @pytest.fixture
-def reconcile(pipeline: Pipeline) -> Iterator[Reconcile]:
+def reconcile(pipeline: Pipeline) -> Reconcile:
     env = pipeline.stack.functions["ReconcilerFunction"].environment
     services = compose.reconciling(ReconcilerSettings.from_env(env))
     connect(services, FakeCalendly().organization)
-    yield Reconcile(pipeline, services)
+    return Reconcile(pipeline, services)
 
 
 def stored_bookings(pipeline: Pipeline) -> dict[str, Any]:
@@ -265,7 +264,9 @@ def test_the_scheduled_function_reconciles_and_stores_its_report(
         router.route(host="api.calendly.com").mock(side_effect=fake.httpx_handler)
         handler = load_handler(spec, apply_environment=False)
         # When the schedule fires
-        result = handler({"source": "aws.events", "detail-type": "Scheduled Event"}, LambdaContext("reconciler", timeout_seconds=900))
+        result = handler(
+            {"source": "aws.events", "detail-type": "Scheduled Event"}, LambdaContext("reconciler", timeout_seconds=900)
+        )
     pipeline.drain()
     # Then the booking is stored and the run left a report
     assert result == {"acme": {"complete": True, "repaired": 1}}
@@ -301,7 +302,11 @@ def test_a_requested_reconcile_covers_the_gap_and_says_why(pipeline: Pipeline, r
         router.route(host="api.calendly.com").mock(side_effect=fake.httpx_handler)
         handler = load_handler(spec, apply_environment=False)
         source = SqsEventSource(
-            sqs, queue_url, pipeline.stack.queue_arns["ReconcileRequestsQueue"], handler, LambdaContext("reconciler", timeout_seconds=900)
+            sqs,
+            queue_url,
+            pipeline.stack.queue_arns["ReconcileRequestsQueue"],
+            handler,
+            LambdaContext("reconciler", timeout_seconds=900),
         )
         # When the reconciler consumes it
         source.drain()

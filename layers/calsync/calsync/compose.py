@@ -40,11 +40,11 @@ if TYPE_CHECKING:
     from calsync.connections.connect import Connector
     from calsync.connections.records import Connection
     from calsync.connections.refresh import TokenCallLimits
+    from calsync.reconcile.budget import Budget
+    from calsync.reconcile.run import IsErased, Reconciler
     from calsync.store.bookings import DynamoBookingsRepository
     from calsync.store.connections import DynamoConnectionRegistry
     from calsync.store.lifecycle import EventBridgePublisher, TableImages
-    from calsync.reconcile.budget import Budget
-    from calsync.reconcile.run import IsErased, Reconciler
     from calsync.store.queues import SqsDeliveryQueue, SqsReconcileRequests
     from calsync.store.reconcile import DynamoReconcileState, DynamoStoredBookings
     from calsync.store.schedules import SchedulerReminders

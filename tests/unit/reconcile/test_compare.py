@@ -23,7 +23,14 @@ EVENT = ScheduledEvent.model_validate(
 
 def api(status: str = "active", updated_at: datetime | None = T1, **extra: Any) -> Invitee:
     return Invitee.model_validate(
-        {"uri": URI, "event": EVENT_URI, "status": status, "email": "ada@example.com", "updated_at": updated_at, **extra}
+        {
+            "uri": URI,
+            "event": EVENT_URI,
+            "status": status,
+            "email": "ada@example.com",
+            "updated_at": updated_at,
+            **extra,
+        }
     )
 
 

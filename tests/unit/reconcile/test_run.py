@@ -112,7 +112,9 @@ def test_events_at_the_same_start_time_are_resumed_without_repeats() -> None:
 def test_an_erased_person_is_counted_and_not_delivered() -> None:
     fake = bookings(2)
     erased_at = datetime(2026, 11, 25, tzinfo=UTC)
-    report, sent, _ = run(fake, 100, is_erased=lambda email, created: email == "ada@example.com" and created < erased_at)
+    report, sent, _ = run(
+        fake, 100, is_erased=lambda email, created: email == "ada@example.com" and created < erased_at
+    )
     assert report.counts["erased"] == 2
     assert report.counts["repaired"] == 0
     assert sent == []

@@ -43,8 +43,10 @@ def state_envelope(event: ScheduledEvent, invitee: Invitee) -> InviteeEnvelope |
     stamp = stamp_of(invitee)
     if stamp is None:
         return None
-    name = WebhookEvent.INVITEE_CANCELED if invitee.status == "canceled" else WebhookEvent.INVITEE_CREATED
-    return InviteeEnvelope(event=name, created_at=stamp, payload=_payload(event, invitee, stamp))
+    payload = _payload(event, invitee, stamp)
+    if invitee.status == "canceled":
+        return InviteeEnvelope(event=WebhookEvent.INVITEE_CANCELED, created_at=stamp, payload=payload)
+    return InviteeEnvelope(event=WebhookEvent.INVITEE_CREATED, created_at=stamp, payload=payload)
 
 
 def no_show_envelope(event: ScheduledEvent, invitee: Invitee) -> NoShowEnvelope | None:

@@ -110,5 +110,3 @@ class Report:
             "windows": [w.as_dict() for w in self.windows],
             "cursor": self.cursor.as_dict() if self.cursor else None,
         }
-
-

@@ -69,7 +69,5 @@ def requested(
         return Requested(report, None)
     if report.counts["events_seen"] == 0:
         raise RequestNotProgressing(f"reconcile of {request.connection_id} stopped at once: {report.stopped}")
-    continuation = request.model_copy(
-        update={"since": report.cursor.after, "until": window.end, "requested_at": now()}
-    )
+    continuation = request.model_copy(update={"since": report.cursor.after, "until": window.end, "requested_at": now()})
     return Requested(report, continuation)
