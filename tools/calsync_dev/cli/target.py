@@ -13,7 +13,7 @@ from calsync_dev.events import DEFAULT_LOCAL_KEY
 from calsync_dev.template import queue_logical_id
 
 if TYPE_CHECKING:
-    from calsync.compose import Connections
+    from calsync.compose import Connections, Reconciling
     from calsync.store.bookings import DynamoBookingsRepository
     from calsync.store.queues import SqsDeliveryQueue
 
@@ -33,6 +33,7 @@ class Target:
     api_base: str = "http://127.0.0.1:3000"
     calendly_api_url: str = "https://api.calendly.com"
     authorize_url: str = "https://auth.calendly.com/oauth/authorize"
+    reconcile_requests_url: str = "-"  # the reconcile-requests queue (only the function sends there)
 
     def session(self) -> Any:
         import boto3
@@ -61,6 +62,22 @@ class Target:
         return compose.connections(
             self.connection_settings(),
             dynamodb=self.client("dynamodb"),
+            secretsmanager=self.client("secretsmanager"),
+        )
+
+    def reconciling(self) -> Reconciling:
+        from calsync import compose
+        from calsync.config import ReconcilerSettings
+
+        settings = ReconcilerSettings(
+            **self.connection_settings().model_dump(),
+            queue_urls=self.queues,
+            reconcile_requests_queue_url=self.reconcile_requests_url,
+        )
+        return compose.reconciling(
+            settings,
+            dynamodb=self.client("dynamodb"),
+            sqs=self.client("sqs"),
             secretsmanager=self.client("secretsmanager"),
         )
 
@@ -106,6 +123,7 @@ def local_target() -> Target:
         api_base=config.api_url,
         calendly_api_url=config.calendly_url,
         authorize_url=f"{config.calendly_url}/oauth/authorize",
+        reconcile_requests_url=f"{base}/calsync-{STAGE}-ReconcileRequestsQueue",
     )
 
 
@@ -127,6 +145,7 @@ def stack_target(stack_name: str) -> Target:
         signing_key_prefix=outputs["SigningKeySecretPrefix"],
         oauth_app_secret=outputs["OAuthAppSecretName"],
         api_base=outputs["OAuthCallbackUrl"].removesuffix("/oauth/callback"),
+        reconcile_requests_url=outputs.get("ReconcileRequestsQueueUrl", "-"),
     )
 
 

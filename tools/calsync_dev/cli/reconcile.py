@@ -1,0 +1,125 @@
+"""``calsync reconcile`` (one reconcile now, with a progress bar, then its report) and
+``calsync report`` (the latest completeness reports)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from calsync_dev.cli.bookings import parse_time
+from calsync_dev.cli.target import Commands, add_stack_option, target_from
+
+MANUAL = "manual"
+
+
+def register(commands: Commands) -> None:
+    run = commands.add_parser("reconcile", help="compare a connection with Calendly's API now and repair what differs")
+    run.add_argument("--connection-id", required=True)
+    run.add_argument("--since", help="meeting starts from (ISO 8601; default: the scheduled windows, resumed)")
+    run.add_argument("--until", help="meeting starts up to (ISO 8601; default with --since: now + the upcoming window)")
+    run.add_argument("--calls", type=int, help="API call budget (default: the function's, 250)")
+    run.add_argument("--seconds", type=float, default=900.0, help="time budget (default: 900)")
+    run.add_argument("--json", action="store_true", help="print the report as JSON")
+    add_stack_option(run)
+    run.set_defaults(func=_reconcile)
+
+    report = commands.add_parser("report", help="the latest completeness reports (one per connection)")
+    report.add_argument("--connection-id", help="only this connection")
+    report.add_argument("--limit", type=int, default=1, help="reports per connection (newest first)")
+    report.add_argument("--json", action="store_true")
+    add_stack_option(report)
+    report.set_defaults(func=_report)
+
+
+def _reconcile(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from calsync.calendly.errors import CalendlyError
+    from calsync.reconcile import service
+    from calsync.reconcile.budget import Budget
+    from calsync.reconcile.report import Report, Window, scheduled_windows
+
+    reconciling = target_from(args).reconciling()
+    settings = reconciling.settings
+    connection = reconciling.connections.registry.get(args.connection_id)
+    if connection is None:
+        print(f"no connection '{args.connection_id}' (see `calsync connections`)", file=sys.stderr)
+        return 2
+    now = datetime.now(UTC)
+    budget = Budget.for_run(args.calls or settings.reconcile_api_calls, args.seconds)
+    with tqdm(unit=" events", desc="reconcile", disable=None, file=sys.stderr) as bar:
+
+        def advance(report: Report) -> None:
+            bar.update(report.counts["events_seen"] - bar.n)
+            bar.set_postfix(calls=budget.calls, repaired=report.counts["repaired"], refresh=False)
+
+        reconciler, client = reconciling.reconciler_for(connection, budget, on_event=advance)
+        try:
+            with client:
+                if args.since is None and args.until is None:
+                    windows = scheduled_windows(
+                        now, upcoming_days=settings.reconcile_upcoming_days, recent_days=settings.reconcile_recent_days
+                    )
+                    report = service.scheduled(
+                        reconciler,
+                        reconciling.state,
+                        connection_id=connection.connection_id,
+                        organization=connection.organization,
+                        windows=windows,
+                        reason=MANUAL,
+                    )
+                else:
+                    since = parse_time(args.since) if args.since else now
+                    until = parse_time(args.until) if args.until else now + timedelta(settings.reconcile_upcoming_days)
+                    report = reconciler.run(
+                        connection_id=connection.connection_id,
+                        organization=connection.organization,
+                        windows=[Window(MANUAL, since, until)],
+                        reason=MANUAL,
+                    )
+                    reconciling.state.put_report(report.as_dict())
+        except CalendlyError as exc:  # e.g. the token itself was refused
+            print(f"Calendly refused: {exc.title} ({exc.status})", file=sys.stderr)
+            return 1
+    summary = report.as_dict()
+    print(json.dumps(summary, indent=2) if args.json else format_report(summary))
+    return 0 if report.complete else 3
+
+
+def _report(args: argparse.Namespace) -> int:
+    reconciling = target_from(args).reconciling()
+    ids = (
+        [args.connection_id]
+        if args.connection_id
+        else sorted(c.connection_id for c in reconciling.connections.registry.all())
+    )
+    reports = [r for cid in ids for r in reconciling.state.reports(cid, limit=args.limit)]
+    if args.json:
+        print(json.dumps(reports, indent=2, default=str))
+    elif not reports:
+        print("no reconcile reports yet")
+    else:
+        print("\n\n".join(format_report(r) for r in reports))
+    return 0
+
+
+def format_report(report: dict[str, Any]) -> str:
+    """A report as an operator reads it."""
+    status = "complete" if report["complete"] else f"INCOMPLETE ({report.get('stopped')})"
+    lines = [
+        f"{report['connection_id']}  {report['started_at']}  {report['reason']}  {status}",
+        f"  events {report['events_seen']}, invitees {report['invitees_seen']}: "
+        f"missing {report['missing']}, stale {report['stale']}, repaired {report['repaired']}, "
+        f"newer stored {report['newer']}, erased {report['erased']}, unordered {report['unordered']}",
+        f"  {report['api_calls']} API calls in {float(report['duration_seconds']):.1f} s",
+    ]
+    for window in report["windows"]:
+        resumed = f", resumed from {window['resumed_from']}" if window.get("resumed_from") else ""
+        lines.append(f"  {window['name']:<9} {window['start']} – {window['end']}: {window['coverage']}{resumed}")
+    cursor = report.get("cursor")
+    if cursor:
+        lines.append(f"  next run resumes {cursor['window']} from {cursor['after']}")
+    return "\n".join(lines)
