@@ -31,7 +31,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="calsync", description="calsync developer and operator commands", epilog=__doc__
     )
     commands = parser.add_subparsers(dest="command", required=True)
-    for group in (local, send, bookings, dlq, replay, connections, reconcile, events):  # the order `calsync --help` lists them in
+    # the order `calsync --help` lists them in
+    for group in (local, send, bookings, dlq, replay, connections, reconcile, events):
         group.register(commands)
     return parser
 
