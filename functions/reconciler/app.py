@@ -62,7 +62,9 @@ def _scheduled(context: LambdaContext) -> dict[str, Any]:
     settings = reconciling.settings
     active = [c for c in reconciling.connections.registry.all() if c.status == "active"]
     reports: dict[str, Any] = {}
+    failed: list[str] = []
     for left, connection in enumerate(active):
+        # Each connection gets its share of the time left, so none starves the ones after it.
         budget = Budget.for_run(settings.reconcile_api_calls, _seconds_left(context) / (len(active) - left))
         reconciler, client = reconciling.reconciler_for(connection, budget)
         windows = scheduled_windows(
@@ -70,17 +72,28 @@ def _scheduled(context: LambdaContext) -> dict[str, Any]:
             upcoming_days=settings.reconcile_upcoming_days,
             recent_days=settings.reconcile_recent_days,
         )
-        with client:
-            report = service.scheduled(
-                reconciler,
-                reconciling.state,
-                connection_id=connection.connection_id,
-                organization=connection.organization,
-                windows=windows,
-            )
+        try:
+            with client:
+                report = service.scheduled(
+                    reconciler,
+                    reconciling.state,
+                    connection_id=connection.connection_id,
+                    organization=connection.organization,
+                    windows=windows,
+                )
+        except Exception:  # one broken connection (token, store) must not stop the others
+            logger.exception("reconcile failed", extra={"connection_id": connection.connection_id})
+            failed.append(connection.connection_id)
+            continue
         _emit(report)
         reports[connection.connection_id] = {"complete": report.complete, "repaired": report.counts["repaired"]}
+    if failed:  # the function's Errors alarm, once every other connection is done
+        raise ReconcileFailed(f"reconcile failed for {len(failed)} connection(s): {', '.join(failed)}")
     return reports
+
+
+class ReconcileFailed(Exception):
+    """Some connections could not be reconciled (each is logged with its cause)."""
 
 
 def record_handler(record: SQSRecord, context: LambdaContext) -> None:

@@ -3,7 +3,9 @@ normal queues and processors, version-aware, under a budget, resumably, with a r
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -11,6 +13,7 @@ from typing import Any
 import boto3
 import httpx
 import pytest
+import respx
 
 from calsync import compose
 from calsync.config import ReconcilerSettings
@@ -257,8 +260,6 @@ def test_the_scheduled_function_reconciles_and_stores_its_report(
     # Given a booking tomorrow only Calendly knows (its webhook was lost)
     fake = calendly_lists([starting(datetime.now(UTC) + timedelta(days=1))])
     reconcile.services.connections.tokens.put("acme", StoredToken(kind="pat", access_token=fake.add_pat()))
-    import respx
-
     spec = pipeline.stack.functions["ReconcilerFunction"]
     with respx.mock(assert_all_called=False) as router:
         router.route(host="api.calendly.com").mock(side_effect=fake.httpx_handler)
@@ -293,8 +294,6 @@ def test_a_requested_reconcile_covers_the_gap_and_says_why(pipeline: Pipeline, r
     sqs = boto3.client("sqs")
     queue_url = pipeline.stack.queue_urls["ReconcileRequestsQueue"]
     sqs.send_message(QueueUrl=queue_url, MessageBody=request.message_body())
-    import respx
-
     from calsync_dev.pump import SqsEventSource
 
     spec = pipeline.stack.functions["ReconcilerFunction"]
@@ -316,3 +315,29 @@ def test_a_requested_reconcile_covers_the_gap_and_says_why(pipeline: Pipeline, r
     (report,) = reconcile.services.state.reports("acme")
     assert report["reason"] == "requested: subscription recreated (was disabled)"
     assert [w["name"] for w in report["windows"]] == ["requested"]
+
+
+def test_one_broken_connection_does_not_stop_the_others_and_the_run_fails_loudly(
+    pipeline: Pipeline, reconcile: Reconcile
+) -> None:
+    # Given a connection whose token secret is gone, listed before a healthy one
+    services = reconcile.services
+    healthy = services.connections.registry.get("acme")
+    assert healthy is not None
+    broken = dataclasses.replace(
+        healthy, connection_id="aaa-broken", token_secret=services.connections.tokens.secret_name("aaa-broken")
+    )
+    services.connections.registry.register(broken, now="2026-11-01T00:00:00Z")
+    fake = calendly_lists([starting(datetime.now(UTC) + timedelta(days=1))])
+    services.connections.tokens.put("acme", StoredToken(kind="pat", access_token=fake.add_pat()))
+    handler = load_handler(pipeline.stack.functions["ReconcilerFunction"], apply_environment=False)
+    failed = sys.modules["calsync_fn_ReconcilerFunction"].ReconcileFailed
+    with respx.mock(assert_all_called=False) as router:
+        router.route(host="api.calendly.com").mock(side_effect=fake.httpx_handler)
+        # When the schedule fires
+        with pytest.raises(failed, match="aaa-broken"):
+            handler({"source": "aws.events"}, LambdaContext("reconciler", timeout_seconds=900))
+    pipeline.drain()
+    # Then the healthy connection was reconciled all the same (and the run failed, for the alarm)
+    assert [b.invitee_uuid for b in pipeline.repo.all_bookings()] == ["INVITEE00000001"]
+    assert services.state.reports("acme")
