@@ -341,3 +341,51 @@ def test_one_broken_connection_does_not_stop_the_others_and_the_run_fails_loudly
     # Then the healthy connection was reconciled all the same (and the run failed, for the alarm)
     assert [b.invitee_uuid for b in pipeline.repo.all_bookings()] == ["INVITEE00000001"]
     assert services.state.reports("acme")
+
+
+def test_a_requested_reconcile_over_its_budget_continues_by_a_new_request_until_done(
+    pipeline: Pipeline, reconcile: Reconcile, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given 30 bookings only Calendly knows, a budget of 12 calls a run, and the watchdog's request
+    from calsync.reconcile.requests import ReconcileRequest
+    from calsync_dev.pump import SqsEventSource
+
+    fake = calendly_lists(many_bookings(30))
+    reconcile.services.connections.tokens.put("acme", StoredToken(kind="pat", access_token=fake.add_pat()))
+    monkeypatch.setenv("RECONCILE_API_CALLS", "12")
+    request = ReconcileRequest(
+        connection_id="acme",
+        since=datetime(2026, 12, 1, tzinfo=UTC),
+        until=datetime(2026, 12, 31, tzinfo=UTC),
+        reason="retry_started_at seen",
+        requested_at=datetime(2026, 12, 2, tzinfo=UTC),
+    )
+    sqs = boto3.client("sqs")
+    queue = "ReconcileRequestsQueue"
+    sqs.send_message(QueueUrl=pipeline.stack.queue_urls[queue], MessageBody=request.message_body())
+    handler = load_handler(pipeline.stack.functions["ReconcilerFunction"], apply_environment=False)
+    source = SqsEventSource(
+        sqs,
+        pipeline.stack.queue_urls[queue],
+        pipeline.stack.queue_arns[queue],
+        handler,
+        LambdaContext("reconciler", timeout_seconds=900),
+    )
+    # When the reconciler consumes the request and whatever continuations it sends
+    with respx.mock(assert_all_called=False) as router:
+        router.route(host="api.calendly.com").mock(side_effect=fake.httpx_handler)
+        handled = source.drain()
+    pipeline.drain()
+    # Then it took several runs, each within its budget, and every booking is stored
+    reports = reconcile.services.state.reports("acme", limit=20)
+    assert handled == len(reports) > 1
+    assert all(r["api_calls"] <= 12 for r in reports)
+    assert sum(r["repaired"] for r in reports) == 30
+    assert len(pipeline.repo.all_bookings()) == 30
+    assert {r["reason"] for r in reports} == {"requested: retry_started_at seen"}
+    assert (
+        sqs.get_queue_attributes(
+            QueueUrl=pipeline.stack.queue_urls["ReconcileRequestsDLQ"], AttributeNames=["ApproximateNumberOfMessages"]
+        )["Attributes"]["ApproximateNumberOfMessages"]
+        == "0"
+    )

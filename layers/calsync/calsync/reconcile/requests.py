@@ -17,6 +17,9 @@ class ReconcileRequest(BaseModel):
     until: UtcDatetime | None = None  # None: the reconciler's own "upcoming" horizon
     reason: str  # why (it appears in the run's report), e.g. "subscription recreated (was disabled)"
     requested_at: UtcDatetime
+    # Set only on the reconciler's own continuation of a request it could not finish: the
+    # scheduled events starting exactly at ``since`` it already covered (so none is counted twice).
+    done_at_since: tuple[str, ...] = ()
 
     def message_body(self) -> str:
         return self.model_dump_json()

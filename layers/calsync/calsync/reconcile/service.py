@@ -58,16 +58,25 @@ def requested(
 ) -> Requested:
     """``horizon``: the end of the window when the request names none (the upcoming window's)."""
     window = Window(REQUESTED, request.since, request.until or horizon)
+    resume = Cursor(REQUESTED, request.since, request.done_at_since) if request.done_at_since else None
     report = reconciler.run(
         connection_id=request.connection_id,
         organization=organization,
         windows=[window],
         reason=f"requested: {request.reason}",
+        cursor=resume,
     )
     state.put_report(report.as_dict())
     if report.cursor is None:
         return Requested(report, None)
     if report.counts["events_seen"] == 0:
         raise RequestNotProgressing(f"reconcile of {request.connection_id} stopped at once: {report.stopped}")
-    continuation = request.model_copy(update={"since": report.cursor.after, "until": window.end, "requested_at": now()})
+    continuation = request.model_copy(
+        update={
+            "since": report.cursor.after,
+            "until": window.end,
+            "requested_at": now(),
+            "done_at_since": report.cursor.done,
+        }
+    )
     return Requested(report, continuation)
