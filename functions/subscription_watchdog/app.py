@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from functools import cache
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from calsync import compose
-from calsync.config import ConnectionSettings
+from calsync.config import WatchdogSettings
+from calsync.connections.ports import ReconcileRequests
 from calsync.connections.records import Connection
 from calsync.connections.watchdog import Health, Watchdog
 from calsync.observability import MetricUnit, logger, metrics
@@ -21,8 +23,18 @@ _METRICS = {
 
 
 @cache
+def settings() -> WatchdogSettings:
+    return WatchdogSettings.from_env()
+
+
+@cache
 def services() -> compose.Connections:
-    return compose.connections(ConnectionSettings.from_env())
+    return compose.connections(settings())
+
+
+@cache
+def reconcile_requests() -> ReconcileRequests:
+    return compose.reconcile_requests(settings())
 
 
 def _report(health: Health, connection: Connection, detail: str) -> None:
@@ -43,6 +55,8 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, s
         registry=connections.registry,
         calendly_for=connections.calendly_for,
         signing_key_for=connections.signing_key_for,
+        reconcile=reconcile_requests(),
+        gap_margin=timedelta(seconds=settings().gap_margin_seconds),
         report=_report,
     )
     return {cid: str(health) for cid, health in watchdog.run().items()}

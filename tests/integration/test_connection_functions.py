@@ -27,7 +27,8 @@ APP_KEY = "app-signing-key-for-functions-test"
 @pytest.fixture
 def fake(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeCalendly]:
     env = stack.functions["OAuthCallbackFunction"].environment
-    for name, value in env.items():
+    # the connection functions share these; the watchdog adds where it requests gap reconciles
+    for name, value in {**stack.functions["SubscriptionWatchdogFunction"].environment, **env}.items():
         monkeypatch.setenv(name, value)
     fake = FakeCalendly()
     boto3.client("secretsmanager").put_secret_value(

@@ -5,6 +5,11 @@ It behaves as Calendly documents: access tokens last 2 h, refresh tokens are sin
 lists paginate, PKCE is checked when the authorization asked for it. Tests drive it through
 ``httpx.MockTransport``/respx; the local stack can serve it over HTTP (``serve``).
 
+Tokens carry scopes (``scopes``, space-separated as in a token response; ``None`` issues
+pre-2026-03 tokens that carry none and may do anything): a call outside them is 403, as
+Calendly answers. ``subscription_counts`` records how many subscriptions the organization has
+after every create and delete (a replacement must never reach 0).
+
 ``fail_next(path, mode)`` makes the next request to ``path`` go wrong the ways a real server
 can: ``unavailable`` (503, not processed), ``processed_502`` (processed, then 502), ``lost``
 (processed, then no answer: a read timeout / dropped connection), ``invalid_body`` (processed,
@@ -28,6 +33,8 @@ from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 API = "https://api.calendly.com"
+# Everything calsync uses, plus a neighbour it does not (a token is rarely exactly minimal).
+DEFAULT_SCOPES = "users:read scheduled_events:read routing_forms:read webhooks:write event_types:read"
 FAULTS = ("unavailable", "processed_502", "lost", "invalid_body")
 LOST = -1  # handle()'s status for "the answer never arrives"
 
@@ -53,6 +60,9 @@ class FakeCalendly:
     accept_any_pat: bool = False  # the local stack: any "pat-..." token is a valid PAT
     faults: list[tuple[str, str]] = field(default_factory=list)  # (path, mode), see fail_next
     token_lifetime: int = 7200  # expires_in of the tokens it issues (Calendly: 2 h)
+    scopes: str | None = DEFAULT_SCOPES  # of the tokens it issues from now on (None: legacy, unscoped)
+    token_scopes: dict[str, str | None] = field(default_factory=dict)  # token -> scopes it was issued with
+    subscription_counts: list[int] = field(default_factory=list)  # the organization's, after each change
     code_verifiers: list[str] = field(default_factory=list)  # PKCE verifiers received
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _ids: Any = field(default_factory=itertools.count)
@@ -97,11 +107,12 @@ class FakeCalendly:
         expires_in = self.token_lifetime if expires_in is None else expires_in
         self.access_tokens[access] = now + expires_in
         self.refresh_tokens[refresh] = True
+        self.token_scopes[access] = self.scopes
         return {
             "token_type": "Bearer",
             "access_token": access,
             "refresh_token": refresh,
-            "scope": "default",
+            **({"scope": self.scopes} if self.scopes is not None else {}),
             "created_at": now,
             "expires_in": expires_in,
             "owner": self.user,
@@ -119,10 +130,28 @@ class FakeCalendly:
             "code_verifiers": list(self.code_verifiers),
         }
 
-    def add_pat(self) -> str:
+    def add_pat(self, scopes: str | None = DEFAULT_SCOPES) -> str:
         token = f"pat-{secrets.token_hex(16)}"
         self.personal_access_tokens.add(token)
+        self.token_scopes[token] = scopes
         return token
+
+    def _allowed(self, bearer: str, method: str, path: str) -> str | None:
+        """The scope a call needs that the token lacks, or None (``x:write`` includes ``x:read``)."""
+        granted = self.token_scopes.get(bearer)
+        if granted is None or granted.strip() in ("", "default"):  # pre-scope tokens: full access
+            return None
+        needed = _scope_for(method, path)
+        if needed is None:
+            return None
+        have = set(granted.split())
+        domain, _, access = needed.partition(":")
+        return None if needed in have or (access == "read" and f"{domain}:write" in have) else needed
+
+    def _count_subscriptions(self, organization: str | None) -> None:
+        self.subscription_counts.append(
+            sum(1 for s in self.subscriptions.values() if s["organization"] == organization)
+        )
 
     # -- the HTTP surface -----------------------------------------------------------------
 
@@ -175,6 +204,9 @@ class FakeCalendly:
         bearer = headers.get("authorization", "").removeprefix("Bearer ")
         if not self._authorized(bearer):
             return 401, {"title": "Unauthenticated", "message": "The access token is invalid"}
+        missing = self._allowed(bearer, method, split.path)
+        if missing is not None:
+            return 403, {"title": "Permission Denied", "message": f"This request requires the {missing} scope"}
         query = {k: v[-1] for k, v in parse_qs(split.query).items()}
         if split.path == "/users/me" and method == "GET":
             return 200, {"resource": self._user()}
@@ -197,7 +229,8 @@ class FakeCalendly:
             if uri not in self.subscriptions:
                 return 404, {"title": "Resource Not Found", "message": "The server could not find the resource"}
             if method == "DELETE":
-                del self.subscriptions[uri]
+                organization = self.subscriptions.pop(uri)["organization"]
+                self._count_subscriptions(organization)
                 return 204, None
             return 200, {"resource": self.subscriptions[uri]}
         return 404, {"title": "Resource Not Found", "message": f"no fake for {method} {split.path}"}
@@ -276,6 +309,7 @@ class FakeCalendly:
             "creator": self.user,
         }
         self.signing_keys[uri] = request.get("signing_key")
+        self._count_subscriptions(request.get("organization"))
         return 201, {"resource": self.subscriptions[uri]}
 
     # -- adapters -------------------------------------------------------------------------
@@ -290,6 +324,19 @@ class FakeCalendly:
         if status == LOST:
             raise httpx.ReadTimeout("the fake lost the answer", request=request)
         return httpx.Response(status, json=payload) if payload is not None else httpx.Response(status)
+
+
+def _scope_for(method: str, path: str) -> str | None:
+    """The scope Calendly's catalog names for a call the fake serves."""
+    if path.startswith("/webhook_subscriptions"):
+        return "webhooks:read" if method == "GET" else "webhooks:write"
+    if path.startswith("/scheduled_events"):
+        return "scheduled_events:read" if method == "GET" else "scheduled_events:write"
+    if path.startswith("/routing_form"):
+        return "routing_forms:read"
+    if path.startswith("/users"):
+        return "users:read"
+    return None
 
 
 def serve(fake: FakeCalendly, host: str, port: int) -> ThreadingHTTPServer:

@@ -22,6 +22,7 @@ from calsync.config import (
     ReceiverSettings,
     ReminderSettings,
     SlackSettings,
+    WatchdogSettings,
 )
 from calsync.webhooks.receiver import ReceiverLimits
 from calsync.webhooks.routing import QueueKind
@@ -43,6 +44,7 @@ if TYPE_CHECKING:
     from calsync.store.connections import DynamoConnectionRegistry
     from calsync.store.lifecycle import EventBridgePublisher, TableImages
     from calsync.store.queues import SqsDeliveryQueue
+    from calsync.store.reconcile_requests import SqsReconcileRequests
     from calsync.store.schedules import SchedulerReminders
     from calsync.store.secret_json import CachedJsonSecret
     from calsync.store.secrets import SecretsManagerSigningKeys
@@ -259,6 +261,13 @@ def connections(
         oauth_app=SecretsManagerOAuthApp(settings.oauth_app_secret_name, client=secretsmanager),
         calendly_options=dict(calendly_options or {}),
     )
+
+
+def reconcile_requests(settings: WatchdogSettings, *, sqs: SQSClient | None = None) -> SqsReconcileRequests:
+    """Where the watchdog asks for gap reconciles (the reconciler's requests queue)."""
+    from calsync.store.reconcile_requests import SqsReconcileRequests
+
+    return SqsReconcileRequests(settings.reconcile_requests_queue_url, sqs)
 
 
 class LazyOAuth:

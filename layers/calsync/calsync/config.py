@@ -9,7 +9,7 @@ import os
 from collections.abc import Mapping
 from typing import Annotated, Any, Self
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt, field_validator, model_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, PositiveInt, field_validator, model_validator
 
 from calsync.webhooks.routing import QueueKind
 
@@ -108,3 +108,13 @@ class ConnectionSettings(_Settings):
     oauth_app_secret_name: Name
     calendly_api_url: str = "https://api.calendly.com"
     calendly_token_url: str = "https://auth.calendly.com/oauth/token"  # noqa: S105 - a URL
+
+
+class WatchdogSettings(ConnectionSettings):
+    """The subscription watchdog: also where gap reconciles are requested (``ReconcileRequestsQueueUrl``)
+    and how far before the first failed delivery they start."""
+
+    reconcile_requests_queue_url: Name = Field(
+        validation_alias=AliasChoices("reconcile_requests_queue_url", "reconcilerequestsqueueurl")
+    )
+    gap_margin_seconds: PositiveInt = 3600
