@@ -196,6 +196,10 @@ class FakeCalendly:
         if split.path == "/_fake/secrets" and method == "GET":
             # Local-only: every secret it issued or received, for the secrets-in-logs check.
             return 200, {"secrets": self.secret_values()}
+        if split.path == "/_fake/subscriptions" and method == "POST":
+            # Local-only: {"callback_url": ..., "state": "disabled", "retry_started_at": ...} sets
+            # those fields on the subscriptions whose callback URL starts with callback_url.
+            return self._set_subscriptions(json.loads(body or b"{}"))
         if split.path == "/_fake/bookings" and method == "POST":
             # Local-only: make the API list a booking (a webhook payload), e.g. one whose
             # webhook was lost, to try `calsync backfill`.
@@ -234,6 +238,16 @@ class FakeCalendly:
                 return 204, None
             return 200, {"resource": self.subscriptions[uri]}
         return 404, {"title": "Resource Not Found", "message": f"no fake for {method} {split.path}"}
+
+    def _set_subscriptions(self, request: dict[str, Any]) -> tuple[int, Any]:
+        prefix = request.get("callback_url")
+        changes = {k: request[k] for k in ("state", "retry_started_at") if k in request}
+        if not isinstance(prefix, str) or not changes:
+            return 400, {"title": "Invalid Argument", "message": "callback_url and state or retry_started_at"}
+        changed = [s for s in self.subscriptions.values() if s["callback_url"].startswith(prefix)]
+        for subscription in changed:
+            subscription.update(changes)
+        return 200, {"changed": len(changed)}
 
     def _arm(self, request: dict[str, Any]) -> tuple[int, Any]:
         path, mode, times = request.get("path"), request.get("mode"), request.get("times", 1)
