@@ -10,6 +10,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from calsync import compose
 from calsync.config import WatchdogSettings
+from calsync.connections import gaps
+from calsync.connections.gaps import Gap
 from calsync.connections.ports import ReconcileRequests
 from calsync.connections.records import Connection
 from calsync.connections.watchdog import Health, Watchdog
@@ -47,6 +49,17 @@ def _report(health: Health, connection: Connection, detail: str) -> None:
     )
 
 
+def _report_gap(connection: Connection, gap: Gap, error: str | None) -> None:
+    fields = {"connection_id": connection.connection_id, "since": gaps.iso(gap.since), "reason": gap.reason}
+    if error is None:
+        metrics.add_metric(name="GapReconcilesRequested", unit=MetricUnit.Count, value=1)
+        logger.info("gap reconcile requested", extra=fields)
+        return
+    # counted with the failed checks (alarmed); the connection records it and the next run sends it
+    metrics.add_metric(name="SubscriptionChecksFailed", unit=MetricUnit.Count, value=1)
+    logger.warning("gap reconcile request failed", extra={**fields, "detail": error})
+
+
 @logger.inject_lambda_context
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, str]:
@@ -58,5 +71,6 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, s
         reconcile=reconcile_requests(),
         gap_margin=timedelta(seconds=settings().gap_margin_seconds),
         report=_report,
+        report_gap=_report_gap,
     )
     return {cid: str(health) for cid, health in watchdog.run().items()}

@@ -241,7 +241,7 @@ class FakeCalendly:
 
     def _set_subscriptions(self, request: dict[str, Any]) -> tuple[int, Any]:
         prefix = request.get("callback_url")
-        changes = {k: request[k] for k in ("state", "retry_started_at") if k in request}
+        changes: dict[str, Any] = {k: request[k] for k in ("state", "retry_started_at") if k in request}
         if not isinstance(prefix, str) or not changes:
             return 400, {"title": "Invalid Argument", "message": "callback_url and state or retry_started_at"}
         changed = [s for s in self.subscriptions.values() if s["callback_url"].startswith(prefix)]

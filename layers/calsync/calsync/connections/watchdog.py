@@ -46,6 +46,8 @@ class Watchdog:
     gap_margin: timedelta = DEFAULT_GAP_MARGIN  # subtracted from the first failure
     clock: Callable[[], float] = time.time
     report: Callable[[Health, Connection, str], None] = field(default=lambda health, connection, detail: None)
+    # each gap reconcile asked for: the gap, and the failure if it could not be sent (else None)
+    report_gap: Callable[[Connection, Gap, str | None], None] = field(default=lambda connection, gap, error: None)
 
     def _now_iso(self) -> str:
         return datetime.fromtimestamp(self.clock(), UTC).isoformat().replace("+00:00", "Z")
@@ -146,10 +148,12 @@ class Watchdog:
         try:
             self.reconcile.request(connection.connection_id, since=gap.since, reason=gap.reason, requested_at=now)
             sent: datetime | None = now
+            self.report_gap(connection, gap, None)
         except Exception as exc:
             reason, safe = failure_reason(exc)
             self._record(connection, "reconcile_request_failed", f"{reason}: {safe}")
             sent = None
+            self.report_gap(connection, gap, f"{reason}: {safe}")
         try:
             self.registry.gap_reconcile(
                 connection.connection_id,
