@@ -260,6 +260,36 @@ def test_a_failed_create_keeps_the_old_subscription(world: World, monkeypatch: p
     assert registered.subscription_uri == old_uri
 
 
+def test_a_failed_delete_of_the_old_still_records_the_replacement_and_its_gap(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a disabled subscription, and Calendly failing to delete subscriptions this hour
+    world.connect_oauth("acme")
+    (old_uri,) = world.fake.subscriptions
+    world.fake.subscriptions[old_uri]["state"] = "disabled"
+    handler = world.fake.httpx_handler
+
+    def failing_deletes(request: httpx.Request) -> httpx.Response:
+        if request.method == "DELETE":
+            return httpx.Response(503, json={"title": "Service Unavailable", "message": "try again later"})
+        return handler(request)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(world.fake, "httpx_handler", failing_deletes)
+        # When the watchdog replaces it
+        assert hourly(world) == {"acme": Health.RECREATED}
+    # Then the new one is recorded and the gap requested, though the old one is still there
+    registered = world.registry.get("acme")
+    assert registered is not None
+    assert registered.subscription_uri != old_uri
+    assert len(requests_on_queue(world)) == 1
+    assert old_uri in world.fake.subscriptions
+    # And the next run deletes the disabled leftover, healthy, asking nothing more
+    assert hourly(world) == {"acme": Health.HEALTHY}
+    assert list(world.fake.subscriptions) == [registered.subscription_uri]
+    assert requests_on_queue(world) == []
+
+
 def test_reconnecting_a_personal_token_replaces_its_subscription_new_before_old(world: World) -> None:
     # Given a PAT connection (its subscription signs with calsync's own key)
     pat = world.fake.add_pat()

@@ -5,7 +5,8 @@ at ``/webhooks/calendly/<connection_id>``, and the connection in the registry.
 
 Connecting again (what an operator does for ``reauth_required``) must never break what a
 previous connect stored: the new credentials are staged and the connection switches to them
-only when every step succeeded; nothing is ever deleted (see ``Connector._finish``).
+only when every step succeeded; nothing is deleted but a subscription already replaced by a
+new one (see ``Connector._finish`` and ``connections.subscriptions``).
 """
 
 from __future__ import annotations
@@ -139,10 +140,11 @@ class Connector:
         Under the connection's refresh lease (no refresher may write its token meanwhile):
         1. the new signing key is added beside the current one (the receiver accepts both, so
            the old subscription keeps delivering);
-        2. the subscription; if it fails, the signing keys are put back as they were;
+        2. the subscription (a replacement is created before the old one is deleted); if it
+           fails, the signing keys are put back as they were;
         3. the token, with a new generation (the old one stays a version of the secret);
         4. the registry: from now on the connection is the new one.
-        Nothing is deleted. After step 2 Calendly signs with the new key, so the keys stay
+        Nothing else is deleted. After step 2 Calendly signs with the new key, so the keys stay
         staged whatever fails later; a failure at 3 leaves the old token and registry (still
         working: the receiver accepts the new key); a failure at 4 leaves new credentials the
         registry does not describe yet (working too) — either way connecting again finishes it.

@@ -47,12 +47,19 @@ class Gap:
         }
 
     def already_requested(self, recorded: dict[str, Any] | None) -> bool:
+        """A request for this gap (same reason, reaching at least as far back) was sent."""
         return (
             recorded is not None
             and recorded.get("requested_at") is not None
-            and recorded.get("since") == iso(self.since)
             and recorded.get("reason") == self.reason
+            and bool(recorded.get("since"))
+            and parse(recorded["since"]) <= self.since
         )
+
+    def merged(self, recorded: dict[str, Any] | None) -> Gap:
+        """This gap, reaching back to the start of a recorded one never sent (not to lose its past)."""
+        earlier = Gap.unsent(recorded)
+        return self if earlier is None or earlier.since >= self.since else Gap(earlier.since, self.reason)
 
     @classmethod
     def unsent(cls, recorded: dict[str, Any] | None) -> Gap | None:

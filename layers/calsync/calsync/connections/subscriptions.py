@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from urllib.parse import parse_qs, urlsplit
 
-from calsync.calendly.errors import CalendlyConflict, CalendlyNotFound
+from calsync.calendly.errors import CalendlyConflict, CalendlyError, CalendlyNotFound
 from calsync.calendly.models import WebhookEvent, WebhookSubscription
 from calsync.connections.ports import Calendly
 
@@ -81,13 +81,19 @@ def replace(
     return new
 
 
-def delete_quietly(calendly: Calendly, subscriptions: Iterable[WebhookSubscription]) -> None:
-    """Delete each (one already gone is fine)."""
+def delete_quietly(calendly: Calendly, subscriptions: Iterable[WebhookSubscription]) -> list[str]:
+    """Delete each, best effort: the URIs that could not be deleted (one already gone is fine).
+    Only ever called for subscriptions a newer one replaces, so a failure costs at most doubled
+    deliveries; the watchdog deletes disabled leftovers on its next run."""
+    failed: list[str] = []
     for subscription in subscriptions:
         try:
             calendly.delete_webhook_subscription(str(subscription.uri))
         except CalendlyNotFound:
             continue
+        except CalendlyError:
+            failed.append(str(subscription.uri))
+    return failed
 
 
 def ensure(calendly: Calendly, *, base_url: str, organization: str, signing_key: str | None) -> WebhookSubscription:

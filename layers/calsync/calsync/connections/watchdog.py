@@ -145,6 +145,8 @@ class Watchdog:
                 return
         elif gap.already_requested(recorded):
             return
+        else:
+            gap = gap.merged(recorded)
         try:
             self.reconcile.request(connection.connection_id, since=gap.since, reason=gap.reason, requested_at=now)
             sent: datetime | None = now
