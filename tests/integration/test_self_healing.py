@@ -15,6 +15,7 @@ import pytest
 from calsync.connections.connect import ConnectError
 from calsync.connections.watchdog import Health, Watchdog
 from calsync.reconcile.requests import ReconcileRequest
+from calsync_dev.cli.connections import _notes
 from calsync_dev.events import signed_api_gateway_event
 from calsync_dev.fake_calendly import FakeCalendly
 from calsync_dev.provision import Stack
@@ -178,6 +179,11 @@ def test_a_request_that_cannot_be_sent_is_recorded_and_sent_on_the_next_run(worl
         assert registered.last_check_error["reason"] == "reconcile_request_failed"
         assert registered.gap_reconcile is not None
         assert registered.gap_reconcile["requested_at"] is None
+    # and `calsync connections` says so
+    assert _notes(registered)[-1] == (
+        "gap reconcile from 2027-01-15T09:00:00Z not sent yet (the next run sends it): "
+        "Calendly retrying deliveries since 2027-01-15T10:00:00Z"
+    )
     # When the queue works again, the next run sends each request once (and only once)
     hourly(world, runs=2)
     assert sorted(r.connection_id for r in requests_on_queue(world)) == ["acme", "beta"]

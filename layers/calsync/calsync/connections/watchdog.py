@@ -151,7 +151,7 @@ class Watchdog:
             self.reconcile.request(connection.connection_id, since=gap.since, reason=gap.reason, requested_at=now)
             sent: datetime | None = now
             self.report_gap(connection, gap, None)
-        except Exception as exc:
+        except DependencyUnavailable as exc:  # the queue did not accept it
             reason, safe = failure_reason(exc)
             self._record(connection, "reconcile_request_failed", f"{reason}: {safe}")
             sent = None
