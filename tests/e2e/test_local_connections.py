@@ -139,3 +139,37 @@ def test_a_failed_reconnect_leaves_the_working_connection_as_it_was(
     assert cli.main(["connections"]) == 0
     (line,) = [row for row in capsys.readouterr().out.splitlines() if row.startswith("again ")]
     assert " active " in line
+
+
+def test_a_disabled_subscription_is_replaced_and_its_gap_reconcile_requested_locally(
+    local_stack: RunningStack, target: Target, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from calsync.reconcile.requests import ReconcileRequest
+
+    # Given a connected organization whose subscription Calendly disabled
+    monkeypatch.setenv("CALENDLY_PAT", "pat-local-selfheal")
+    assert cli.main(["connect", "pat", "--connection-id", "heal"]) == 0
+    url = f"{target.api_base}/webhooks/calendly/heal"
+    request = urllib.request.Request(  # noqa: S310 - loopback
+        f"{target.calendly_api_url}/_fake/subscriptions",
+        data=json.dumps({"callback_url": url, "state": "disabled"}).encode(),
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=30) as answer:  # noqa: S310
+        assert json.loads(answer.read())["changed"] == 1
+    # When the watchdog's schedule fires
+    assert run_schedule(local_stack, "SubscriptionWatchdogFunction")["heal"] == "recreated"
+    # Then a reconcile of the gap waits on the reconcile-requests queue, saying why
+    sqs = local_stack.client("sqs")
+    queue = sqs.get_queue_url(QueueName="calsync-local-ReconcileRequestsQueue")["QueueUrl"]
+    messages = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10, WaitTimeSeconds=1).get("Messages", [])
+    requests = [ReconcileRequest.from_message_body(m["Body"]) for m in messages]
+    (gap,) = [r for r in requests if r.connection_id == "heal"]
+    assert gap.reason.startswith("subscription re-created (was disabled;")
+    # And webhooks on the replacement's URL reach the same connection
+    services = target.connections()
+    key = (services.signing_keys.stored("heal") or (None, None))[0]
+    assert key is not None
+    body = vary("invitee_created.json", email="heal@example.com")
+    replacement = f"http://127.0.0.1:{local_stack.api_port}/webhooks/calendly/heal?subscription=2"
+    assert post_signed(replacement, body, key)[0] == 202

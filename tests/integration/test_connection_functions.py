@@ -14,6 +14,7 @@ import pytest
 import respx
 
 from calsync.connections.connect import start_oauth
+from calsync.reconcile.requests import ReconcileRequest
 from calsync.store.connections import DynamoConnectionRegistry
 from calsync.store.tokens import SecretsManagerOAuthApp
 from calsync_dev.events import proxy_event
@@ -27,7 +28,8 @@ APP_KEY = "app-signing-key-for-functions-test"
 @pytest.fixture
 def fake(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeCalendly]:
     env = stack.functions["OAuthCallbackFunction"].environment
-    for name, value in env.items():
+    # the connection functions share these; the watchdog adds where it requests gap reconciles
+    for name, value in {**stack.functions["SubscriptionWatchdogFunction"].environment, **env}.items():
         monkeypatch.setenv(name, value)
     fake = FakeCalendly()
     boto3.client("secretsmanager").put_secret_value(
@@ -114,6 +116,10 @@ def test_the_scheduled_functions_refresh_and_watch(stack: Stack, fake: FakeCalen
     subscription["state"] = "disabled"
     assert watchdog({"source": "aws.events"}, LambdaContext("watchdog")) == {"acme": "recreated"}
     assert watchdog({"source": "aws.events"}, LambdaContext("watchdog")) == {"acme": "healthy"}
+    # and one reconcile of the gap waits on the queue the template names
+    queue = stack.functions["SubscriptionWatchdogFunction"].environment["RECONCILE_REQUESTS_QUEUE_URL"]
+    (message,) = boto3.client("sqs").receive_message(QueueUrl=queue, MaxNumberOfMessages=10)["Messages"]
+    assert ReconcileRequest.from_message_body(message["Body"]).connection_id == "acme"
 
 
 def test_the_refresher_reads_the_oauth_app_secret_only_when_a_refresh_is_due(stack: Stack, fake: FakeCalendly) -> None:

@@ -10,6 +10,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import redirect_stdout
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -21,7 +22,7 @@ from calsync import compose
 from calsync.calendly.client import CalendlyClient
 from calsync.calendly.oauth import OAuthClient
 from calsync.compose import Connections
-from calsync.config import ConnectionSettings
+from calsync.config import ConnectionSettings, WatchdogSettings
 from calsync.connections.connect import ConnectError, Connector, start_oauth
 from calsync.connections.records import Connection, OAuthApp, StoredToken
 from calsync.connections.refresh import Outcome, Refresher
@@ -397,11 +398,21 @@ def test_api_users_cache_the_token_and_refetch_once_on_401(world: World) -> None
 
 
 def watchdog(world: World) -> Watchdog:
+    """The watchdog as its function builds it (``WatchdogSettings`` from the template's environment)."""
+    settings = WatchdogSettings.from_env(world.stack.functions["SubscriptionWatchdogFunction"].environment)
+
     def key_for(connection: Connection) -> str | None:
         keys = world.signing_keys.keys_for(connection.connection_id)
         return keys[0].decode() if connection.kind == "pat" and keys else None
 
-    return Watchdog(world.registry, world.calendly_for, key_for, clock=world.clock)
+    return Watchdog(
+        world.registry,
+        world.calendly_for,
+        key_for,
+        reconcile=compose.reconcile_requests(settings),
+        gap_margin=timedelta(seconds=settings.gap_margin_seconds),
+        clock=world.clock,
+    )
 
 
 def test_a_healthy_subscription_is_left_alone(world: World) -> None:
@@ -429,7 +440,9 @@ def test_a_disabled_or_missing_subscription_is_recreated_and_recorded(world: Wor
     (new_uri,) = world.fake.subscriptions
     assert new_uri != uri
     assert world.fake.subscriptions[new_uri]["state"] == "active"
-    assert world.fake.subscriptions[new_uri]["callback_url"] == connection.callback_url
+    # the new one is made while a disabled old one still holds the URL: it gets the replacement form
+    expected_url = f"{connection.callback_url}?subscription=2" if problem == "disabled" else connection.callback_url
+    assert world.fake.subscriptions[new_uri]["callback_url"] == expected_url
     registered = world.registry.get("acme")
     assert registered is not None
     assert registered.subscription_uri == new_uri

@@ -5,6 +5,11 @@ It behaves as Calendly documents: access tokens last 2 h, refresh tokens are sin
 lists paginate, PKCE is checked when the authorization asked for it. Tests drive it through
 ``httpx.MockTransport``/respx; the local stack can serve it over HTTP (``serve``).
 
+Tokens carry scopes (``scopes``, space-separated as in a token response; ``None`` issues
+pre-2026-03 tokens that carry none and may do anything): a call outside them is 403, as
+Calendly answers. ``subscription_counts`` records how many subscriptions the organization has
+after every create and delete (a replacement must never reach 0).
+
 ``fail_next(path, mode)`` makes the next request to ``path`` go wrong the ways a real server
 can: ``unavailable`` (503, not processed), ``processed_502`` (processed, then 502), ``lost``
 (processed, then no answer: a read timeout / dropped connection), ``invalid_body`` (processed,
@@ -36,6 +41,8 @@ from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 API = "https://api.calendly.com"
+# Everything calsync uses, plus a neighbour it does not (a token is rarely exactly minimal).
+DEFAULT_SCOPES = "users:read scheduled_events:read routing_forms:read webhooks:write event_types:read"
 FAULTS = ("unavailable", "processed_502", "lost", "invalid_body")
 LOST = -1  # handle()'s status for "the answer never arrives"
 
@@ -69,6 +76,9 @@ class FakeCalendly:
     accept_any_pat: bool = False  # the local stack: any "pat-..." token is a valid PAT
     faults: list[tuple[str, str]] = field(default_factory=list)  # (path, mode), see fail_next
     token_lifetime: int = 7200  # expires_in of the tokens it issues (Calendly: 2 h)
+    scopes: str | None = DEFAULT_SCOPES  # of the tokens it issues from now on (None: legacy, unscoped)
+    token_scopes: dict[str, str | None] = field(default_factory=dict)  # token -> scopes it was issued with
+    subscription_counts: list[int] = field(default_factory=list)  # the organization's, after each change
     code_verifiers: list[str] = field(default_factory=list)  # PKCE verifiers received
     rate_limit_every: int = 0  # every Nth API request answers 429 (0: never)
     rate_limit_reset: float = 0.0  # the X-RateLimit-Reset those answers carry (seconds)
@@ -117,11 +127,12 @@ class FakeCalendly:
         expires_in = self.token_lifetime if expires_in is None else expires_in
         self.access_tokens[access] = now + expires_in
         self.refresh_tokens[refresh] = True
+        self.token_scopes[access] = self.scopes
         return {
             "token_type": "Bearer",
             "access_token": access,
             "refresh_token": refresh,
-            "scope": "default",
+            **({"scope": self.scopes} if self.scopes is not None else {}),
             "created_at": now,
             "expires_in": expires_in,
             "owner": self.user,
@@ -139,10 +150,28 @@ class FakeCalendly:
             "code_verifiers": list(self.code_verifiers),
         }
 
-    def add_pat(self) -> str:
+    def add_pat(self, scopes: str | None = DEFAULT_SCOPES) -> str:
         token = f"pat-{secrets.token_hex(16)}"
         self.personal_access_tokens.add(token)
+        self.token_scopes[token] = scopes
         return token
+
+    def _allowed(self, bearer: str, method: str, path: str) -> str | None:
+        """The scope a call needs that the token lacks, or None (``x:write`` includes ``x:read``)."""
+        granted = self.token_scopes.get(bearer)
+        if granted is None or granted.strip() in ("", "default"):  # pre-scope tokens: full access
+            return None
+        needed = _scope_for(method, path)
+        if needed is None:
+            return None
+        have = set(granted.split())
+        domain, _, access = needed.partition(":")
+        return None if needed in have or (access == "read" and f"{domain}:write" in have) else needed
+
+    def _count_subscriptions(self, organization: str | None) -> None:
+        self.subscription_counts.append(
+            sum(1 for s in self.subscriptions.values() if s["organization"] == organization)
+        )
 
     # -- the HTTP surface -----------------------------------------------------------------
 
@@ -197,6 +226,10 @@ class FakeCalendly:
             self.rate_limit_reset = float(request.get("reset", 0))
             self._api_requests = 0
             return 200, {"every": self.rate_limit_every, "reset": self.rate_limit_reset}
+        if split.path == "/_fake/subscriptions" and method == "POST":
+            # Local-only: {"callback_url": ..., "state": "disabled", "retry_started_at": ...} sets
+            # those fields on the subscriptions whose callback URL starts with callback_url.
+            return self._set_subscriptions(json.loads(body or b"{}"))
         if split.path == "/_fake/bookings" and method == "POST":
             # Local-only: make the API list a booking (a webhook payload), e.g. one whose
             # webhook was lost, to try `calsync backfill`.
@@ -205,6 +238,9 @@ class FakeCalendly:
         bearer = headers.get("authorization", "").removeprefix("Bearer ")
         if not self._authorized(bearer):
             return 401, {"title": "Unauthenticated", "message": "The access token is invalid"}
+        missing = self._allowed(bearer, method, split.path)
+        if missing is not None:
+            return 403, {"title": "Permission Denied", "message": f"This request requires the {missing} scope"}
         query = {k: v[-1] for k, v in parse_qs(split.query).items()}
         if self.rate_limit_every:
             self._api_requests += 1
@@ -240,7 +276,8 @@ class FakeCalendly:
             if uri not in self.subscriptions:
                 return 404, {"title": "Resource Not Found", "message": "The server could not find the resource"}
             if method == "DELETE":
-                del self.subscriptions[uri]
+                organization = self.subscriptions.pop(uri)["organization"]
+                self._count_subscriptions(organization)
                 return 204, None
             return 200, {"resource": self.subscriptions[uri]}
         return 404, {"title": "Resource Not Found", "message": f"no fake for {method} {split.path}"}
@@ -267,6 +304,16 @@ class FakeCalendly:
                 "previous_page_token": None,
             },
         }
+
+    def _set_subscriptions(self, request: dict[str, Any]) -> tuple[int, Any]:
+        prefix = request.get("callback_url")
+        changes: dict[str, Any] = {k: request[k] for k in ("state", "retry_started_at") if k in request}
+        if not isinstance(prefix, str) or not changes:
+            return 400, {"title": "Invalid Argument", "message": "callback_url and state or retry_started_at"}
+        changed = [s for s in self.subscriptions.values() if s["callback_url"].startswith(prefix)]
+        for subscription in changed:
+            subscription.update(changes)
+        return 200, {"changed": len(changed)}
 
     def _arm(self, request: dict[str, Any]) -> tuple[int, Any]:
         path, mode, times = request.get("path"), request.get("mode"), request.get("times", 1)
@@ -342,6 +389,7 @@ class FakeCalendly:
             "creator": self.user,
         }
         self.signing_keys[uri] = request.get("signing_key")
+        self._count_subscriptions(request.get("organization"))
         return 201, {"resource": self.subscriptions[uri]}
 
     # -- adapters -------------------------------------------------------------------------
@@ -364,6 +412,19 @@ class FakeCalendly:
 
     def headers_for(self, status: int) -> dict[str, str]:
         return {"X-RateLimit-Reset": f"{self.rate_limit_reset:g}"} if status == 429 else {}
+
+
+def _scope_for(method: str, path: str) -> str | None:
+    """The scope Calendly's catalog names for a call the fake serves."""
+    if path.startswith("/webhook_subscriptions"):
+        return "webhooks:read" if method == "GET" else "webhooks:write"
+    if path.startswith("/scheduled_events"):
+        return "scheduled_events:read" if method == "GET" else "scheduled_events:write"
+    if path.startswith("/routing_form"):
+        return "routing_forms:read"
+    if path.startswith("/users"):
+        return "users:read"
+    return None
 
 
 def serve(fake: FakeCalendly, host: str, port: int) -> ThreadingHTTPServer:

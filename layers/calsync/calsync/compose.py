@@ -23,6 +23,7 @@ from calsync.config import (
     ReconcilerSettings,
     ReminderSettings,
     SlackSettings,
+    WatchdogSettings,
 )
 from calsync.webhooks.receiver import ReceiverLimits
 from calsync.webhooks.routing import QueueKind
@@ -264,6 +265,13 @@ def connections(
         oauth_app=SecretsManagerOAuthApp(settings.oauth_app_secret_name, client=secretsmanager),
         calendly_options=dict(calendly_options or {}),
     )
+
+
+def reconcile_requests(settings: WatchdogSettings, *, sqs: SQSClient | None = None) -> SqsReconcileRequests:
+    """Where the watchdog asks for gap reconciles (the reconciler's requests queue)."""
+    from calsync.store.queues import SqsReconcileRequests
+
+    return SqsReconcileRequests(settings.reconcile_requests_queue_url, sqs)
 
 
 class LazyOAuth:

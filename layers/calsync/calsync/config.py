@@ -123,3 +123,11 @@ class ReconcilerSettings(ConnectionSettings, _IntakeQueues):
     reconcile_upcoming_days: PositiveInt = 90
     reconcile_recent_days: PositiveInt = 7
     reconcile_api_calls: PositiveInt = 250  # per connection per run: half of Calendly's 500/min
+
+
+class WatchdogSettings(ConnectionSettings):
+    """The subscription watchdog: also where gap reconciles are requested (``RECONCILE_REQUESTS_QUEUE_URL``)
+    and how far before the first failed delivery they start."""
+
+    reconcile_requests_queue_url: Name
+    gap_margin_seconds: PositiveInt = 3600

@@ -101,6 +101,14 @@ def _notes(connection: Connection) -> list[str]:
     for job, error in (("refresh", connection.last_refresh_error), ("check", connection.last_check_error)):
         if error:
             notes.append(f"last {job} failed {error.get('at')}: {error.get('reason')} ({error.get('detail')})")
+    gap = connection.gap_reconcile
+    if gap:
+        when = (
+            f"requested {gap.get('requested_at')}"
+            if gap.get("requested_at")
+            else "not sent yet (the next run sends it)"
+        )
+        notes.append(f"gap reconcile from {gap.get('since')} {when}: {gap.get('reason')}")
     return notes
 
 

@@ -5,7 +5,8 @@ at ``/webhooks/calendly/<connection_id>``, and the connection in the registry.
 
 Connecting again (what an operator does for ``reauth_required``) must never break what a
 previous connect stored: the new credentials are staged and the connection switches to them
-only when every step succeeded; nothing is ever deleted (see ``Connector._finish``).
+only when every step succeeded; nothing is deleted but a subscription already replaced by a
+new one (see ``Connector._finish`` and ``connections.subscriptions``).
 """
 
 from __future__ import annotations
@@ -22,16 +23,16 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
-from calsync.calendly.errors import CalendlyConflict, CalendlyError
-from calsync.calendly.models import WebhookEvent, WebhookSubscription
+from calsync.calendly.errors import CalendlyError, CalendlyPermissionError
+from calsync.connections import scopes
 from calsync.connections.ports import AppSecret, Calendly, Registry, SigningKeyStore, Tokens
 from calsync.connections.records import Connection, OAuthApp, PendingAuthorization, StoredToken
 from calsync.connections.refresh import LEASE_SECONDS
+from calsync.connections.subscriptions import ensure as ensure_subscription
 from calsync.errors import DependencyUnavailable
 
 AUTHORIZE_URL = "https://auth.calendly.com/oauth/authorize"
 STATE_TTL_SECONDS = 600
-WEBHOOK_EVENTS = tuple(WebhookEvent)  # every event calsync models
 CONNECTION_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 
 
@@ -117,31 +118,6 @@ def start_oauth(
     return f"{authorize_url}?{urlencode(query)}"
 
 
-def ensure_subscription(
-    calendly: Calendly, *, url: str, organization: str, signing_key: str | None
-) -> WebhookSubscription:
-    """Create the organization-scoped subscription for ``url``; if Calendly says one exists
-    (409), use it when it is enabled, or replace it when it is disabled."""
-    try:
-        return calendly.create_webhook_subscription(
-            url, WEBHOOK_EVENTS, organization, "organization", signing_key=signing_key
-        )
-    except CalendlyConflict:
-        existing = next(
-            (s for s in calendly.list_webhook_subscriptions(organization, "organization") if s.callback_url == url),
-            None,
-        )
-        if existing is None:
-            raise
-        if existing.state != "disabled" and signing_key is None:
-            return existing
-        # A disabled one must be re-created; one with an unknown signing key too (PAT path).
-        calendly.delete_webhook_subscription(str(existing.uri))
-        return calendly.create_webhook_subscription(
-            url, WEBHOOK_EVENTS, organization, "organization", signing_key=signing_key
-        )
-
-
 @dataclass
 class Connector:
     registry: Registry
@@ -164,10 +140,11 @@ class Connector:
         Under the connection's refresh lease (no refresher may write its token meanwhile):
         1. the new signing key is added beside the current one (the receiver accepts both, so
            the old subscription keeps delivering);
-        2. the subscription; if it fails, the signing keys are put back as they were;
+        2. the subscription (a replacement is created before the old one is deleted); if it
+           fails, the signing keys are put back as they were;
         3. the token, with a new generation (the old one stays a version of the secret);
         4. the registry: from now on the connection is the new one.
-        Nothing is deleted. After step 2 Calendly signs with the new key, so the keys stay
+        Nothing else is deleted. After step 2 Calendly signs with the new key, so the keys stay
         staged whatever fails later; a failure at 3 leaves the old token and registry (still
         working: the receiver accepts the new key); a failure at 4 leaves new credentials the
         registry does not describe yet (working too) — either way connecting again finishes it.
@@ -189,7 +166,10 @@ class Connector:
             self._stage_key(connection_id, signing_key, keys_before)
             try:
                 subscription = ensure_subscription(
-                    calendly, url=url, organization=organization, signing_key=signing_key if send_signing_key else None
+                    calendly,
+                    base_url=url,
+                    organization=organization,
+                    signing_key=signing_key if send_signing_key else None,
                 )
             except BaseException:
                 self._restore_keys(connection_id, keys_before, signing_key)
@@ -212,6 +192,13 @@ class Connector:
             )
             self.registry.register(connection, now=_iso(self.clock()))
             return connection
+        except CalendlyPermissionError:
+            raise ConnectError(
+                403,
+                "forbidden",
+                "Calendly refused to create the webhook subscription (403): the token may lack "
+                f"{scopes.SUBSCRIBING}, or the plan may not include an event calsync subscribes to.",
+            ) from None
         except CalendlyError as exc:
             raise ConnectError(502, "calendly_error", f"Calendly refused: {exc.title}") from None
         finally:
@@ -260,6 +247,10 @@ class Connector:
             issued = token_endpoint.exchange_code(code, pending.redirect_uri, verifier)
         except CalendlyError as exc:
             raise ConnectError(502, "calendly_error", f"Calendly refused the authorization: {exc.title}") from None
+        lacking = scopes.missing(issued.scope)
+        if lacking:
+            how = "Add them to the OAuth app in Calendly's developer portal, then connect again."
+            raise ConnectError(403, "missing_scopes", scopes.refusal(lacking, how=how))
         token = StoredToken.from_oauth(issued)
         return self._finish(
             connection_id=pending.connection_id,
@@ -278,8 +269,20 @@ class Connector:
         calendly = calendly_for(personal_access_token)
         try:
             me = calendly.get_current_user()
+        except CalendlyPermissionError:
+            lacking = ["users:read"]
         except CalendlyError as exc:
             raise ConnectError(400, "calendly_error", f"Calendly refused the token: {exc.title}") from None
+        else:
+            try:
+                lacking = scopes.probe_personal_token(
+                    calendly, str(me.current_organization), datetime.fromtimestamp(self.clock(), UTC)
+                )
+            except CalendlyError as exc:
+                raise ConnectError(502, "calendly_error", f"Calendly refused: {exc.title}") from None
+        if lacking:
+            how = "Make a personal access token with them in Calendly (Integrations → API & Webhooks) and connect it."
+            raise ConnectError(403, "missing_scopes", scopes.refusal(lacking, how=how))
         token = StoredToken(
             kind="pat",
             access_token=personal_access_token,

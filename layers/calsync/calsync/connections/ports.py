@@ -4,9 +4,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
+from datetime import datetime
 from typing import Any, Protocol
 
-from calsync.calendly.models import OAuthToken, User, WebhookSubscription
+from calsync.calendly.models import OAuthToken, ScheduledEvent, User, WebhookSubscription
 from calsync.connections.records import Connection, OAuthApp, PendingAuthorization, StoredToken
 
 
@@ -33,10 +34,26 @@ class Registry(Protocol):
         now: str,
         generation: str | None,
     ) -> bool: ...
+    def subscription_healthy(self, connection_id: str, *, now: str, generation: str | None) -> bool:
+        """The watchdog saw the subscription delivering at ``now`` (a later gap starts there)."""
+        ...
+
+    def gap_reconcile(self, connection_id: str, *, record: Mapping[str, Any], now: str, generation: str | None) -> bool:
+        """What the watchdog last asked to reconcile (``connections.gaps``)."""
+        ...
+
     def acquire_lease(self, connection_id: str, *, owner: str, now: int, seconds: int) -> bool: ...
     def release_lease(self, connection_id: str, *, owner: str) -> None: ...
     def put_pending(self, pending: PendingAuthorization) -> None: ...
     def take_pending(self, state: str, *, now: int) -> PendingAuthorization | None: ...
+
+
+class ReconcileRequests(Protocol):
+    """Where the watchdog asks for a reconcile of a connection's gap (the reconcile-requests queue;
+    the message is ``calsync.reconcile.requests.ReconcileRequest``). Raises
+    ``DependencyUnavailable`` when the request was not accepted."""
+
+    def request(self, connection_id: str, *, since: datetime, reason: str, requested_at: datetime) -> None: ...
 
 
 class Tokens(Protocol):
@@ -64,6 +81,9 @@ class TokenEndpoint(Protocol):
 
 class Calendly(Protocol):
     def get_current_user(self) -> User: ...
+    def list_scheduled_events(
+        self, *, organization: str | None = None, min_start_time: datetime | str | None = None
+    ) -> Iterator[ScheduledEvent]: ...
     def list_webhook_subscriptions(
         self, organization: str, scope: str, user: str | None = None
     ) -> Iterator[WebhookSubscription]: ...

@@ -35,6 +35,11 @@ class Connection:
     last_check_error: dict[str, Any] | None = None
     # Set when a refresh request was sent and its answer lost: the refresh token may be spent.
     refresh_unconfirmed: dict[str, Any] | None = None
+    # The last time the watchdog saw the subscription delivering (ISO 8601, UTC).
+    subscription_healthy_at: str | None = None
+    # The last gap reconcile the watchdog asked for: {"since", "reason", "noticed_at", "requested_at"}
+    # (requested_at None: not sent yet, the next run sends it).
+    gap_reconcile: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,11 +1,12 @@
 """Make sure every active connection's webhook subscription exists and is delivering.
 
 Calendly disables a subscription after 24 h of failed deliveries; a disabled one never
-comes back by itself. Hourly, per connection: find our subscription (by callback URL);
-if Calendly is retrying (``retry_started_at``), say so; if it is missing or disabled,
-re-create it and record when, so the gap can be backfilled from the API later. A check that
-fails (Calendly or AWS trouble, a missing or unreadable token) is recorded on that connection
-(``last_check_error``) and the run goes on with the next one.
+comes back by itself. Hourly, per connection: find our subscription (by callback URL, in
+either of its forms: ``connections.subscriptions``); if Calendly is retrying
+(``retry_started_at``), say so; if it is missing or disabled, replace it, new before old. Either
+way a reconcile of the gap is requested (``connections.gaps``), once per gap. A check that fails
+(Calendly or AWS trouble, a missing or unreadable token, a request that could not be sent) is
+recorded on that connection (``last_check_error``) and the run goes on with the next one.
 """
 
 from __future__ import annotations
@@ -13,15 +14,19 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
 from calsync.calendly.errors import CalendlyAuthError
-from calsync.connections.connect import ensure_subscription
-from calsync.connections.ports import Calendly, Registry
+from calsync.connections import gaps
+from calsync.connections.gaps import Gap
+from calsync.connections.ports import Calendly, ReconcileRequests, Registry
 from calsync.connections.records import Connection
 from calsync.connections.refresh import failure_reason
+from calsync.connections.subscriptions import current, delete_quietly, ours, replace
 from calsync.errors import DependencyUnavailable
+
+DEFAULT_GAP_MARGIN = timedelta(hours=1)
 
 
 class Health(StrEnum):
@@ -37,8 +42,12 @@ class Watchdog:
     registry: Registry
     calendly_for: Callable[[Connection], Calendly]
     signing_key_for: Callable[[Connection], str | None]  # PAT connections re-send their key
+    reconcile: ReconcileRequests  # where gap reconciles are requested
+    gap_margin: timedelta = DEFAULT_GAP_MARGIN  # subtracted from the first failure
     clock: Callable[[], float] = time.time
     report: Callable[[Health, Connection, str], None] = field(default=lambda health, connection, detail: None)
+    # each gap reconcile asked for: the gap, and the failure if it could not be sent (else None)
+    report_gap: Callable[[Connection, Gap, str | None], None] = field(default=lambda connection, gap, error: None)
 
     def _now_iso(self) -> str:
         return datetime.fromtimestamp(self.clock(), UTC).isoformat().replace("+00:00", "Z")
@@ -81,40 +90,78 @@ class Watchdog:
 
     def _check(self, connection: Connection, calendly: Calendly) -> tuple[Health, str]:
         try:
-            ours = next(
-                (
-                    s
-                    for s in calendly.list_webhook_subscriptions(connection.organization, "organization")
-                    if s.callback_url == connection.callback_url
-                ),
-                None,
+            found = ours(
+                calendly.list_webhook_subscriptions(connection.organization, "organization"), connection.callback_url
             )
         except CalendlyAuthError:
             self._record(connection, "token_refused", "Calendly refused the token (401)")
             return Health.ERROR, "Calendly refused the token"
-        if ours is not None and ours.state != "disabled":
-            if ours.retry_started_at is not None:
-                return Health.FAILING, f"Calendly retrying since {ours.retry_started_at.isoformat()}"
-            return Health.HEALTHY, str(ours.uri)
-        problem = "missing" if ours is None else "disabled"
-        gap_since = (ours.retry_started_at or ours.updated_at) if ours is not None else None
-        replacement = ensure_subscription(
+        now = datetime.fromtimestamp(self.clock(), UTC)
+        live = current(found, connection.subscription_uri)
+        if live is not None:
+            # a replacement whose delete failed left the old, disabled one behind
+            delete_quietly(calendly, [s for s in found if s.state == "disabled"])
+            if live.retry_started_at is not None:
+                gap = gaps.retrying(live.retry_started_at, self.gap_margin)
+                self._request(connection, gap, now)
+                return Health.FAILING, gap.reason
+            self.registry.subscription_healthy(
+                connection.connection_id, now=gaps.iso(now), generation=connection.token_generation
+            )
+            self._request(connection, None, now)  # one that could not be sent before
+            return Health.HEALTHY, str(live.uri)
+        problem = "disabled" if found else "missing"
+        started = gaps.first_failure(connection, found, now)
+        replacement = replace(
             calendly,
-            url=connection.callback_url,
+            base_url=connection.callback_url,
             organization=connection.organization,
             signing_key=self.signing_key_for(connection),
+            old=found,
         )
-        now = self._now_iso()
         self.registry.subscription_replaced(
             connection.connection_id,
             subscription_uri=str(replacement.uri),
             record={
-                "recreated_at": now,
+                "recreated_at": gaps.iso(now),
                 "was": problem,
-                "previous_uri": str(ours.uri) if ours is not None else connection.subscription_uri,
-                "gap_since": gap_since.isoformat() if gap_since is not None else None,
+                "previous_uri": str(found[0].uri) if found else connection.subscription_uri,
+                "callback_url": replacement.callback_url,
+                "gap_since": gaps.iso(started),
             },
-            now=now,
+            now=gaps.iso(now),
             generation=connection.token_generation,
         )
+        self._request(connection, gaps.recreated(problem, started, self.gap_margin), now)
         return Health.RECREATED, f"was {problem}; now {replacement.uri}"
+
+    def _request(self, connection: Connection, gap: Gap | None, now: datetime) -> None:
+        """Ask for a reconcile of ``gap`` unless it was asked for already (or, with no gap, send
+        the one recorded unsent). A failure is recorded; the check goes on."""
+        recorded = connection.gap_reconcile
+        if gap is None:
+            gap = Gap.unsent(recorded)
+            if gap is None:
+                return
+        elif gap.already_requested(recorded):
+            return
+        else:
+            gap = gap.merged(recorded)
+        try:
+            self.reconcile.request(connection.connection_id, since=gap.since, reason=gap.reason, requested_at=now)
+            sent: datetime | None = now
+            self.report_gap(connection, gap, None)
+        except DependencyUnavailable as exc:  # the queue did not accept it
+            reason, safe = failure_reason(exc)
+            self._record(connection, "reconcile_request_failed", f"{reason}: {safe}")
+            sent = None
+            self.report_gap(connection, gap, f"{reason}: {safe}")
+        try:
+            self.registry.gap_reconcile(
+                connection.connection_id,
+                record=gap.record(requested_at=sent, noticed_at=now),
+                now=gaps.iso(now),
+                generation=connection.token_generation,
+            )
+        except DependencyUnavailable as exc:  # sent but not recorded: the next run asks again
+            self._record(connection, "aws_unavailable", str(exc))

@@ -51,6 +51,8 @@ def _connection(data: Mapping[str, Any]) -> Connection:
         last_refresh_error=data.get("last_refresh_error"),
         last_check_error=data.get("last_check_error"),
         refresh_unconfirmed=data.get("refresh_unconfirmed"),
+        subscription_healthy_at=data.get("subscription_healthy_at"),
+        gap_reconcile=data.get("gap_reconcile"),
     )
 
 
@@ -211,6 +213,14 @@ class DynamoConnectionRegistry:
                     **condition_values,
                 },
             ),
+        )
+
+    def subscription_healthy(self, connection_id: str, *, now: str, generation: str | None) -> bool:
+        return self._update(connection_id, "subscription healthy", generation, {"subscription_healthy_at": now})
+
+    def gap_reconcile(self, connection_id: str, *, record: Mapping[str, Any], now: str, generation: str | None) -> bool:
+        return self._update(
+            connection_id, "gap reconcile", generation, {"gap_reconcile": dict(record), "updated_at": now}
         )
 
     # -- the refresh lease ----------------------------------------------------------------

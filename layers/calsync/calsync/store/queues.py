@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator, Mapping
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from calsync.errors import DependencyUnavailable
@@ -82,3 +83,7 @@ class SqsReconcileRequests:
         client = self._client or clients.sqs()
         with aws_call("sqs:SendMessage (reconcile request)"):
             client.send_message(QueueUrl=self._url, MessageBody=request.message_body())
+
+    def request(self, connection_id: str, *, since: datetime, reason: str, requested_at: datetime) -> None:
+        """The watchdog's port (``connections.ports.ReconcileRequests``): ask for a gap reconcile."""
+        self.send(ReconcileRequest(connection_id=connection_id, since=since, reason=reason, requested_at=requested_at))
