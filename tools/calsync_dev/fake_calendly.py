@@ -54,6 +54,8 @@ class FakeCalendly:
     faults: list[tuple[str, str]] = field(default_factory=list)  # (path, mode), see fail_next
     token_lifetime: int = 7200  # expires_in of the tokens it issues (Calendly: 2 h)
     code_verifiers: list[str] = field(default_factory=list)  # PKCE verifiers received
+    deletion_requests: list[list[str]] = field(default_factory=list)  # data-compliance deletions asked for
+    enterprise: bool = True  # data-compliance deletion is an Enterprise feature (else 403)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _ids: Any = field(default_factory=itertools.count)
 
@@ -187,6 +189,8 @@ class FakeCalendly:
             found = next((v for k, v in self.invitees.items() if k.rstrip("/").endswith(f"/{uuid_}")), {})
             items = list(found.values())
             return 200, {"collection": items, "pagination": {"count": len(items), "next_page": None}}
+        if split.path == "/data_compliance/deletion/invitees" and method == "POST":
+            return self._delete_invitees(json.loads(body or b"{}"))
         if split.path == "/webhook_subscriptions" and method == "GET":
             items = [s for s in self.subscriptions.values() if s["organization"] == query.get("organization")]
             return 200, {"collection": items, "pagination": {"count": len(items), "next_page": None}}
@@ -201,6 +205,15 @@ class FakeCalendly:
                 return 204, None
             return 200, {"resource": self.subscriptions[uri]}
         return 404, {"title": "Resource Not Found", "message": f"no fake for {method} {split.path}"}
+
+    def _delete_invitees(self, request: dict[str, Any]) -> tuple[int, Any]:
+        if not self.enterprise:
+            return 403, {"title": "Permission Denied", "message": "This feature requires an Enterprise plan"}
+        emails = request.get("emails")
+        if not isinstance(emails, list) or not emails or not all(isinstance(e, str) for e in emails):
+            return 400, {"title": "Invalid Argument", "message": "emails: a non-empty list of addresses"}
+        self.deletion_requests.append(list(emails))
+        return 202, {}
 
     def _arm(self, request: dict[str, Any]) -> tuple[int, Any]:
         path, mode, times = request.get("path"), request.get("mode"), request.get("times", 1)

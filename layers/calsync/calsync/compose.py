@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from calsync.connections.refresh import TokenCallLimits
     from calsync.store.bookings import DynamoBookingsRepository
     from calsync.store.connections import DynamoConnectionRegistry
+    from calsync.store.erasure import Tombstones
     from calsync.store.lifecycle import EventBridgePublisher, TableImages
     from calsync.store.queues import SqsDeliveryQueue
     from calsync.store.schedules import SchedulerReminders
@@ -91,6 +92,7 @@ def receiver(
 class Processor:
     repository: DynamoBookingsRepository
     archive_ttl: timedelta
+    tombstones: Tombstones  # its ``is_erased`` refuses deliveries about erased people
 
 
 def bookings_repository(table_name: str, *, dynamodb: DynamoDBClient | None = None) -> DynamoBookingsRepository:
@@ -99,11 +101,41 @@ def bookings_repository(table_name: str, *, dynamodb: DynamoDBClient | None = No
     return DynamoBookingsRepository(table_name, dynamodb)
 
 
-def processor(settings: ProcessorSettings, *, dynamodb: DynamoDBClient | None = None) -> Processor:
+def processor(
+    settings: ProcessorSettings,
+    *,
+    dynamodb: DynamoDBClient | None = None,
+    secretsmanager: SecretsManagerClient | None = None,
+) -> Processor:
     return Processor(
         repository=bookings_repository(settings.bookings_table_name, dynamodb=dynamodb),
         archive_ttl=timedelta(days=settings.archive_ttl_days),
+        tombstones=tombstones(
+            settings.bookings_table_name,
+            settings.erasure_key_secret_name,
+            dynamodb=dynamodb,
+            secretsmanager=secretsmanager,
+        ),
     )
+
+
+# --- erasure (processors, the reconciler, ``calsync erase``) -----------------------------------
+
+
+def tombstones(
+    table_name: str,
+    erasure_key_secret_name: str,
+    *,
+    dynamodb: DynamoDBClient | None = None,
+    secretsmanager: SecretsManagerClient | None = None,
+) -> Tombstones:
+    """Erased people: ``.is_erased(email, at)`` is the check the processors and the reconciler
+    use (one GetItem; the hash key read once per cold start)."""
+    from calsync.store.erasure import Tombstones
+    from calsync.store.secret_json import CachedJsonSecret
+
+    key = CachedJsonSecret(erasure_key_secret_name, client=secretsmanager, ttl_seconds=float("inf"), what="erasure key")
+    return Tombstones(table_name, key, dynamodb)
 
 
 # --- lifecycle publisher ----------------------------------------------------------------------

@@ -48,9 +48,11 @@ class ReceiverSettings(_Settings):
 
 
 class ProcessorSettings(_Settings):
-    """What a processor needs: the bookings table and how long to keep raw deliveries."""
+    """What a processor needs: the bookings table, how long to keep raw deliveries, and the
+    secret holding the key of erased people's address hashes (tombstones)."""
 
     bookings_table_name: Name
+    erasure_key_secret_name: Name
     archive_ttl_days: PositiveInt = 90
 
 

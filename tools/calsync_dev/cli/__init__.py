@@ -9,6 +9,7 @@
     calsync events tail [--follow]     the local stack's lifecycle events
     calsync events fire-due [--at T]   fire the local stack's reminders due by T
     calsync replay --since T           re-enqueue archived deliveries (version-aware)
+    calsync erase --email ADDRESS      remove a person from every store (--dry-run, --calendly, --list)
 
 Against the local stack by default; ``--stack NAME`` targets a deployed stack instead
 (AWS credentials from the usual places; queue and table names from its Outputs).
@@ -19,7 +20,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
-from calsync_dev.cli import bookings, connections, dlq, events, local, replay, send
+from calsync_dev.cli import bookings, connections, dlq, erase, events, local, replay, send
 
 __all__ = ["build_parser", "main"]
 
@@ -29,7 +30,16 @@ def build_parser() -> argparse.ArgumentParser:
         prog="calsync", description="calsync developer and operator commands", epilog=__doc__
     )
     commands = parser.add_subparsers(dest="command", required=True)
-    for group in (local, send, bookings, dlq, replay, connections, events):  # the order `calsync --help` lists them in
+    for group in (
+        local,
+        send,
+        bookings,
+        dlq,
+        replay,
+        erase,
+        connections,
+        events,
+    ):  # the order `calsync --help` lists them in
         group.register(commands)
     return parser
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from calsync.config import ConnectionSettings
@@ -33,6 +33,9 @@ class Target:
     api_base: str = "http://127.0.0.1:3000"
     calendly_api_url: str = "https://api.calendly.com"
     authorize_url: str = "https://auth.calendly.com/oauth/authorize"
+    erasure_key_secret: str = "calsync/local/erasure-key"  # noqa: S105 - a secret's name
+    # The lifecycle consumers' queues (and DLQs): their events carry bookings' personal data.
+    lifecycle_queues: dict[str, str] = field(default_factory=dict)
 
     def session(self) -> Any:
         import boto3
@@ -75,6 +78,10 @@ class Target:
         return compose.delivery_queue(self.queues, sqs=self.client("sqs"))
 
 
+# Queues besides the intake ones whose messages may carry an invitee's address (calsync erase).
+LIFECYCLE_QUEUES = ("SlackQueue", "SlackDLQ", "ForwardQueue", "ForwardDLQ")
+
+
 def local_signing_key() -> str:
     """The local stack's webhook signing key (read when the parser is built, as a default)."""
     return os.environ.get("CALSYNC_LOCAL_SIGNING_KEY", DEFAULT_LOCAL_KEY)
@@ -106,15 +113,25 @@ def local_target() -> Target:
         api_base=config.api_url,
         calendly_api_url=config.calendly_url,
         authorize_url=f"{config.calendly_url}/oauth/authorize",
+        erasure_key_secret=f"calsync/{STAGE}/erasure-key",
+        lifecycle_queues={name: f"{base}/calsync-{STAGE}-{name}" for name in LIFECYCLE_QUEUES if name in resources},
     )
 
 
 def stack_target(stack_name: str) -> Target:
     import boto3
 
+    cloudformation = boto3.client("cloudformation")
     outputs = {
         o["OutputKey"]: o["OutputValue"]
-        for o in boto3.client("cloudformation").describe_stacks(StackName=stack_name)["Stacks"][0].get("Outputs", [])
+        for o in cloudformation.describe_stacks(StackName=stack_name)["Stacks"][0].get("Outputs", [])
+    }
+    # A queue's physical id is its URL.
+    lifecycle_queues = {
+        name: cloudformation.describe_stack_resource(StackName=stack_name, LogicalResourceId=name)[
+            "StackResourceDetail"
+        ]["PhysicalResourceId"]
+        for name in LIFECYCLE_QUEUES
     }
     queues = {kind: outputs[f"{kind.pascal}QueueUrl"] for kind in QueueKind}
     dlqs = {kind: outputs[f"{kind.pascal}DLQUrl"] for kind in QueueKind}
@@ -127,6 +144,8 @@ def stack_target(stack_name: str) -> Target:
         signing_key_prefix=outputs["SigningKeySecretPrefix"],
         oauth_app_secret=outputs["OAuthAppSecretName"],
         api_base=outputs["OAuthCallbackUrl"].removesuffix("/oauth/callback"),
+        erasure_key_secret=outputs["ErasureKeySecretName"],
+        lifecycle_queues=lifecycle_queues,
     )
 
 

@@ -23,6 +23,9 @@ pending OAuth authorization OAUTHSTATE#<state>          OAUTHSTATE              
 (oauth_state)
 replay outcome counts       REPLAY#<replay id>          REPLAY                      (TTL ``expires_at``)
 (replay)
+erased person (tombstone)   TOMBSTONE#<keyed hash>      TOMBSTONE                   (``erased_at``; nothing else)
+erasure audit record        ERASURES                    ERASURE#<erased at>#<id>
+(erasure)
 ==========================  ==========================  ==========================  ==========================
 
 Timestamps in keys are ISO 8601 UTC with ``Z``, fixed width (``2026-12-01T10:00:00.000000Z``,
@@ -157,6 +160,22 @@ def other(event_name: str, created_at: str | None, body_sha256: str) -> Key:
 
 def replay(replay_id: str) -> Key:
     return Key(f"REPLAY#{replay_id}", "REPLAY")
+
+
+# -- erasure -------------------------------------------------------------------------
+
+TOMBSTONE_PREFIX = "TOMBSTONE#"
+ERASURES_PK = "ERASURES"
+
+
+def tombstone(address_hash: str) -> Key:
+    """An erased person: only the keyed hash of the address (``bookings.erasure.address_hash``)."""
+    return Key(f"{TOMBSTONE_PREFIX}{address_hash}", "TOMBSTONE")
+
+
+def erasure(erased_at: str, erasure_id: str) -> Key:
+    """One erasure's audit record; one partition, so ``calsync erase --list`` is one Query."""
+    return Key(ERASURES_PK, f"ERASURE#{erased_at}#{erasure_id}")
 
 
 # -- connections and OAuth ---------------------------------------------------------------
