@@ -357,3 +357,32 @@ def test_the_command_prints_counts_and_lists_the_audit(
     assert "by arn:aws:iam::123456789012:user/op" in listed
     assert "1 erasure(s)" in listed
     assert ADA not in listed.lower()
+
+
+def test_an_erased_bookings_reminders_fire_harmlessly_and_hold_no_personal_data(stored: Pipeline) -> None:
+    from calsync_dev.lambda_runtime import LambdaContext, load_handler
+
+    # Given Ada's booking with its reminders scheduled (the lifecycle publisher ran)
+    lifecycle = Lifecycle(stored)
+    lifecycle.deliver()
+    scheduler = boto3.client("scheduler")
+    group = lifecycle.env["SCHEDULE_GROUP_NAME"]
+    names = [name for name in lifecycle.schedules() if name.startswith("INVITEE00000001-")]  # Ada's, not Grace's
+    assert names
+    payloads = [json.loads(scheduler.get_schedule(Name=n, GroupName=group)["Target"]["Input"]) for n in names]
+    # Then a schedule holds the invitee's URI and the start, never the address or the name
+    assert not any(carries_ada(payload) for payload in payloads)
+    # When Ada is erased (her deletions reach no publisher: nothing moves the schedules) and they fire
+    run_erase(stored.stack)
+    lifecycle.deliver()
+    reminder = load_handler(stored.stack.functions["ReminderFunction"], apply_environment=False)
+    # Then each finds no booking and publishes nothing (the scheduler then deletes it)
+    for payload in payloads:
+        assert reminder(payload, LambdaContext("ReminderFunction")) == {"published": None}
+    assert lifecycle.deliver() == []
+
+
+def carries_ada(value: Any) -> bool:
+    from calsync.bookings.erasure import carries
+
+    return carries(value, ADA) or "Ada" in json.dumps(value)
