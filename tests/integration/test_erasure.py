@@ -386,3 +386,19 @@ def carries_ada(value: Any) -> bool:
     from calsync.bookings.erasure import carries
 
     return carries(value, ADA) or "Ada" in json.dumps(value)
+
+
+def test_a_failure_is_reported_without_the_address_and_says_to_run_again(
+    stored: Pipeline, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = target_of(stored.stack)
+    monkeypatch.setattr("calsync_dev.cli.erase.target_from", lambda args: target)
+
+    def failing(self: TableSweep, found: Any) -> None:
+        raise DependencyUnavailable("dynamodb:DeleteItem (erase invitees) failed: InternalServerError")
+
+    monkeypatch.setattr(TableSweep, "remove", failing)
+    assert main(["erase", "--email", ADA]) == 1
+    err = capsys.readouterr().err
+    assert "run the same command again to finish" in err
+    assert ADA not in err

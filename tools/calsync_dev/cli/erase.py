@@ -7,7 +7,7 @@ import sys
 from contextlib import ExitStack
 from typing import TYPE_CHECKING, Any
 
-from calsync_dev.cli.progress import Progress
+from calsync.errors import DependencyUnavailable
 from calsync_dev.cli.target import Commands, Target, add_stack_option, target_from
 from calsync_dev.erase import ErasureReport, erase
 from calsync_dev.template import queue_logical_id
@@ -107,19 +107,25 @@ def _erase(args: argparse.Namespace) -> int:
     if "@" not in email:
         print("erase needs --email ADDRESS (or --list)", file=sys.stderr)
         return 2
+    if not target.erasure_key_secret:
+        print("this stack has no erasure key (ErasureKeySecretName): deploy this version first", file=sys.stderr)
+        return 2
     with ExitStack() as stack:
         calendly = calendly_clients(target, stack) if args.calendly and not args.dry_run else []
         if args.calendly and not calendly and not args.dry_run:
             print("--calendly: no connection to ask Calendly through", file=sys.stderr)
-        progress = Progress(0, "erase")
-        report = erase(
-            email,
-            **services(target),
-            principal=principal(target),
-            dry_run=args.dry_run,
-            calendly=calendly,
-            wait_seconds=0 if target.endpoint_url else 1,
-            advance=progress.advance,
-        )
+        try:
+            report = erase(
+                email,
+                **services(target),
+                principal=principal(target),
+                dry_run=args.dry_run,
+                calendly=calendly,
+                wait_seconds=0 if target.endpoint_url else 1,
+            )
+        except DependencyUnavailable as exc:
+            # The message names the AWS operation only; the tombstone is already in place.
+            print(f"erase stopped: {exc}; run the same command again to finish", file=sys.stderr)
+            return 1
     print_report(report, email)
     return 0

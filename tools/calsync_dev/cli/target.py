@@ -121,17 +121,9 @@ def local_target() -> Target:
 def stack_target(stack_name: str) -> Target:
     import boto3
 
-    cloudformation = boto3.client("cloudformation")
     outputs = {
         o["OutputKey"]: o["OutputValue"]
-        for o in cloudformation.describe_stacks(StackName=stack_name)["Stacks"][0].get("Outputs", [])
-    }
-    # A queue's physical id is its URL.
-    lifecycle_queues = {
-        name: cloudformation.describe_stack_resource(StackName=stack_name, LogicalResourceId=name)[
-            "StackResourceDetail"
-        ]["PhysicalResourceId"]
-        for name in LIFECYCLE_QUEUES
+        for o in boto3.client("cloudformation").describe_stacks(StackName=stack_name)["Stacks"][0].get("Outputs", [])
     }
     queues = {kind: outputs[f"{kind.pascal}QueueUrl"] for kind in QueueKind}
     dlqs = {kind: outputs[f"{kind.pascal}DLQUrl"] for kind in QueueKind}
@@ -144,8 +136,8 @@ def stack_target(stack_name: str) -> Target:
         signing_key_prefix=outputs["SigningKeySecretPrefix"],
         oauth_app_secret=outputs["OAuthAppSecretName"],
         api_base=outputs["OAuthCallbackUrl"].removesuffix("/oauth/callback"),
-        erasure_key_secret=outputs["ErasureKeySecretName"],
-        lifecycle_queues=lifecycle_queues,
+        erasure_key_secret=outputs.get("ErasureKeySecretName", ""),
+        lifecycle_queues={name: outputs[f"{name}Url"] for name in LIFECYCLE_QUEUES if f"{name}Url" in outputs},
     )
 
 
