@@ -402,3 +402,27 @@ def test_a_failure_is_reported_without_the_address_and_says_to_run_again(
     err = capsys.readouterr().err
     assert "run the same command again to finish" in err
     assert ADA not in err
+
+
+def test_items_naming_only_the_persons_invitee_are_removed_too(pipeline: Pipeline) -> None:
+    # Given Ada's booking, a routing-form submission she made whose answers hold no address, and a
+    # no-show delivery that names only her invitee (Calendly's bare no-show shape)
+    ada_invitee = event_json("invitee_created.json")["payload"]["uri"]
+    no_show = {
+        "event": "invitee_no_show.created",
+        "created_at": PAST,
+        "payload": {"uri": "https://api.calendly.com/invitee_no_shows/NOSHOW1", "invitee": ada_invitee},
+    }
+    for body in (
+        event_body("invitee_created.json"),
+        event_body("routing_form_submission_created.json"),  # submitter: Ada's invitee
+        json.dumps(no_show).encode(),
+    ):
+        assert pipeline.post(body)["statusCode"] == 202
+    pipeline.drain()
+    # When Ada is erased
+    report = run_erase(pipeline.stack)
+    # Then nothing naming her invitee is left either
+    assert report.counts == {"invitees": 1, "submissions": 1, "archive": 3}
+    leftover = [i for i in table_items(pipeline) if ada_invitee in json.dumps(i)]
+    assert leftover == []

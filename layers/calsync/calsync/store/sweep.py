@@ -10,6 +10,7 @@ rest of the store decodes them. A Scan reads the whole table: 0.5 read units per
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -52,6 +53,13 @@ def _content(item: dict[str, Any]) -> list[Any]:
     return [stored.attributes, body]
 
 
+def _names_any(content: list[Any], uris: set[str]) -> bool:
+    if not uris:
+        return False
+    text = json.dumps(content, default=str)
+    return any(uri in text for uri in uris)
+
+
 class TableSweep:
     def __init__(self, table_name: str, client: DynamoDBClient) -> None:
         self.table_name = table_name
@@ -68,17 +76,26 @@ class TableSweep:
         )
 
     def find(self, email: str) -> list[Found]:
-        """Every removable item carrying the address (index first, then a full Scan)."""
+        """Every removable item carrying the address (index first, then a full Scan), or naming
+        one of the person's invitees by URI (a submission they made, a no-show delivery that
+        carries only the invitee). Their invitees come last, so a run that stops halfway still
+        finds those URIs when run again."""
         found: dict[keys.Key, Found] = {}
+        uris: set[str] = set()
         for item in self._by_email(email):
             key = keys.Key(item[keys.PK], item[keys.SK])
             found[key] = Found(STORES.get(str(item.get("type")), "invitees"), key)
+            if isinstance(item.get("uri"), str):
+                uris.add(item["uri"])
         for item in scan_items(self.client, "erase: full scan", TableName=self.table_name):
             store = STORES.get(str(item.get("type")))
             key = keys.Key(item[keys.PK], item[keys.SK])
-            if store is not None and key not in found and carries(_content(item), email):
+            if store is None or key in found:
+                continue
+            content = _content(item)
+            if carries(content, email) or _names_any(content, uris):
                 found[key] = Found(store, key)
-        return sorted(found.values(), key=lambda f: (f.store, f.key))
+        return sorted(found.values(), key=lambda f: (f.store == "invitees", f.store, f.key))
 
     def remove(self, found: Found) -> None:
         with aws_call(f"dynamodb:DeleteItem (erase {found.store})"):
