@@ -28,9 +28,19 @@ def record_handler(record: SQSRecord) -> None:
     ports = services()
     attributes = record.raw_event.get("messageAttributes") or {}
     result = process_message(
-        record.body, attributes, ports.repository, now=datetime.now(UTC), archive_ttl=ports.archive_ttl
+        record.body,
+        attributes,
+        ports.repository,
+        now=datetime.now(UTC),
+        archive_ttl=ports.archive_ttl,
+        is_erased=ports.tombstones.is_erased,
     )
     fields: dict[str, object] = {"event": result.event, "message_id": record.message_id}
+    if result.erased:
+        # About an erased person and dated before the erasure: acknowledged, kept nowhere.
+        metrics.add_metric(name="DeliveriesErased", unit=MetricUnit.Count, value=1)
+        logger.info("delivery refused: about an erased person", extra=fields)
+        return
     if result.quarantined:
         metrics.add_metric(name="DeliveriesQuarantined", unit=MetricUnit.Count, value=1)
         logger.warning("delivery quarantined", extra={**fields, "reason": result.quarantined})

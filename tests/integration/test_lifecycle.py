@@ -194,7 +194,7 @@ def test_a_replay_changes_only_what_is_missing_and_publishes_only_real_changes(l
     assert enqueued == 2
     # Then every one is processed as unchanged, and no lifecycle event is published again
     assert lifecycle.deliver() == []
-    assert repo.replay_counts(replay_id) == {"applied": 0, "unchanged": 2, "quarantined": 0}
+    assert repo.replay_counts(replay_id) == {"applied": 0, "unchanged": 2, "quarantined": 0, "erased": 0}
     # And filters narrow the selection
     assert [i.event for i in select(repo, Selection(window.since, window.until, event="invitee.created"))] == [
         "invitee.created"

@@ -84,6 +84,8 @@ class FakeCalendly:
     rate_limit_reset: float = 0.0  # the X-RateLimit-Reset those answers carry (seconds)
     rate_limited: int = 0  # how many 429s it answered
     _api_requests: int = 0
+    deletion_requests: list[list[str]] = field(default_factory=list)  # data-compliance deletions asked for
+    enterprise: bool = True  # data-compliance deletion is an Enterprise feature (else 403)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _ids: Any = field(default_factory=itertools.count)
 
@@ -266,6 +268,8 @@ class FakeCalendly:
             found = next((v for k, v in self.invitees.items() if k.rstrip("/").endswith(f"/{uuid_}")), {})
             items = sorted(found.values(), key=lambda i: (i.get("created_at") or "", i["uri"]))
             return 200, self._page(items, query, split.path)
+        if split.path == "/data_compliance/deletion/invitees" and method == "POST":
+            return self._delete_invitees(json.loads(body or b"{}"))
         if split.path == "/webhook_subscriptions" and method == "GET":
             items = [s for s in self.subscriptions.values() if s["organization"] == query.get("organization")]
             return 200, {"collection": items, "pagination": {"count": len(items), "next_page": None}}
@@ -314,6 +318,15 @@ class FakeCalendly:
         for subscription in changed:
             subscription.update(changes)
         return 200, {"changed": len(changed)}
+
+    def _delete_invitees(self, request: dict[str, Any]) -> tuple[int, Any]:
+        if not self.enterprise:
+            return 403, {"title": "Permission Denied", "message": "This feature requires an Enterprise plan"}
+        emails = request.get("emails")
+        if not isinstance(emails, list) or not emails or not all(isinstance(e, str) for e in emails):
+            return 400, {"title": "Invalid Argument", "message": "emails: a non-empty list of addresses"}
+        self.deletion_requests.append(list(emails))
+        return 202, {}
 
     def _arm(self, request: dict[str, Any]) -> tuple[int, Any]:
         path, mode, times = request.get("path"), request.get("mode"), request.get("times", 1)

@@ -45,6 +45,7 @@ if TYPE_CHECKING:
     from calsync.reconcile.run import IsErased, Reconciler
     from calsync.store.bookings import DynamoBookingsRepository
     from calsync.store.connections import DynamoConnectionRegistry
+    from calsync.store.erasure import Tombstones
     from calsync.store.lifecycle import EventBridgePublisher, TableImages
     from calsync.store.queues import SqsDeliveryQueue, SqsReconcileRequests
     from calsync.store.reconcile import DynamoReconcileState, DynamoStoredBookings
@@ -96,6 +97,7 @@ def receiver(
 class Processor:
     repository: DynamoBookingsRepository
     archive_ttl: timedelta
+    tombstones: Tombstones  # its ``is_erased`` refuses deliveries about erased people
 
 
 def bookings_repository(table_name: str, *, dynamodb: DynamoDBClient | None = None) -> DynamoBookingsRepository:
@@ -104,11 +106,41 @@ def bookings_repository(table_name: str, *, dynamodb: DynamoDBClient | None = No
     return DynamoBookingsRepository(table_name, dynamodb)
 
 
-def processor(settings: ProcessorSettings, *, dynamodb: DynamoDBClient | None = None) -> Processor:
+def processor(
+    settings: ProcessorSettings,
+    *,
+    dynamodb: DynamoDBClient | None = None,
+    secretsmanager: SecretsManagerClient | None = None,
+) -> Processor:
     return Processor(
         repository=bookings_repository(settings.bookings_table_name, dynamodb=dynamodb),
         archive_ttl=timedelta(days=settings.archive_ttl_days),
+        tombstones=tombstones(
+            settings.bookings_table_name,
+            settings.erasure_key_secret_name,
+            dynamodb=dynamodb,
+            secretsmanager=secretsmanager,
+        ),
     )
+
+
+# --- erasure (processors, the reconciler, ``calsync erase``) -----------------------------------
+
+
+def tombstones(
+    table_name: str,
+    erasure_key_secret_name: str,
+    *,
+    dynamodb: DynamoDBClient | None = None,
+    secretsmanager: SecretsManagerClient | None = None,
+) -> Tombstones:
+    """Erased people: ``.is_erased(email, at)`` is the check the processors and the reconciler
+    use (one GetItem; the hash key read once per cold start)."""
+    from calsync.store.erasure import Tombstones
+    from calsync.store.secret_json import CachedJsonSecret
+
+    key = CachedJsonSecret(erasure_key_secret_name, client=secretsmanager, ttl_seconds=float("inf"), what="erasure key")
+    return Tombstones(table_name, key, dynamodb)
 
 
 # --- lifecycle publisher ----------------------------------------------------------------------
@@ -312,6 +344,7 @@ class Reconciling:
     state: DynamoReconcileState
     queue: SqsDeliveryQueue
     requests: SqsReconcileRequests
+    tombstones: Tombstones
 
     def reconciler_for(
         self,
@@ -324,7 +357,7 @@ class Reconciling:
         """A reconciler on the connection's token whose client spends ``budget`` on every
         request (retries included) and waits out a 429 only within its deadline. Close the
         client when done."""
-        from calsync.reconcile.run import Reconciler, never_erased
+        from calsync.reconcile.run import Reconciler
 
         client = self.connections.calendly_for(connection, on_request=budget.spend, sleep=budget.sleep)
         reconciler = Reconciler(
@@ -332,7 +365,7 @@ class Reconciling:
             stored=self.stored,
             queue=self.queue,
             budget=budget,
-            is_erased=is_erased or never_erased,
+            is_erased=is_erased or self.tombstones.is_erased,
             on_event=on_event,
         )
         return reconciler, client
@@ -359,4 +392,10 @@ def reconciling(
         state=DynamoReconcileState(settings.bookings_table_name, dynamodb),
         queue=delivery_queue(settings.queue_urls, sqs=sqs),
         requests=SqsReconcileRequests(settings.reconcile_requests_queue_url, sqs),
+        tombstones=tombstones(
+            settings.bookings_table_name,
+            settings.erasure_key_secret_name,
+            dynamodb=dynamodb,
+            secretsmanager=secretsmanager,
+        ),
     )

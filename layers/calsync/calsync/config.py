@@ -53,9 +53,11 @@ class ReceiverSettings(_IntakeQueues):
 
 
 class ProcessorSettings(_Settings):
-    """What a processor needs: the bookings table and how long to keep raw deliveries."""
+    """What a processor needs: the bookings table, how long to keep raw deliveries, and the
+    secret holding the key of erased people's address hashes (tombstones)."""
 
     bookings_table_name: Name
+    erasure_key_secret_name: Name
     archive_ttl_days: PositiveInt = 90
 
 
@@ -117,9 +119,11 @@ class ConnectionSettings(_Settings):
 
 class ReconcilerSettings(ConnectionSettings, _IntakeQueues):
     """The reconciler: connections and their tokens, the intake queues it repairs through, the
-    queue of requested reconciles (for a continuation), its windows (days) and budget."""
+    queue of requested reconciles (for a continuation), its windows (days) and budget, and the
+    erasure key (an erased person's bookings are not repaired: the processors would refuse them)."""
 
     reconcile_requests_queue_url: Name
+    erasure_key_secret_name: Name
     reconcile_upcoming_days: PositiveInt = 90
     reconcile_recent_days: PositiveInt = 7
     reconcile_api_calls: PositiveInt = 250  # per connection per run: half of Calendly's 500/min

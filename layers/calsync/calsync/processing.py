@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 from pydantic import ValidationError
 
+from calsync.bookings.erasure import IsErased
 from calsync.bookings.records import BookingsRepository
 from calsync.bookings.service import ApplyResult, apply_delivery
 from calsync.webhooks.delivery import Delivery, delivery_from_message
@@ -20,6 +21,7 @@ def process_message(
     *,
     now: datetime,
     archive_ttl: timedelta,
+    is_erased: IsErased | None = None,
 ) -> ApplyResult:
     """Apply one queued delivery. A message that is not a calsync delivery at all (someone
     sent to the queue by hand) is quarantined, not retried: it could never succeed."""
@@ -37,8 +39,16 @@ def process_message(
         )
         repo.quarantine(stray, reason=reason)
         return ApplyResult("unknown", quarantined=reason)
-    result = apply_delivery(delivery, repo, now=now, archive_ttl=archive_ttl)
+    result = apply_delivery(delivery, repo, now=now, archive_ttl=archive_ttl, is_erased=is_erased)
     if delivery.replay_id:
-        outcome = "quarantined" if result.quarantined else "applied" if result.changed else "unchanged"
+        outcome = (
+            "quarantined"
+            if result.quarantined
+            else "erased"
+            if result.erased
+            else "applied"
+            if result.changed
+            else "unchanged"
+        )
         repo.record_replay(delivery.replay_id, outcome)
     return result

@@ -236,3 +236,26 @@ def test_the_scheduled_event_is_stored_before_the_booking_that_announces_it() ->
     delivery = delivery_for(event_body("invitee_created.json"), connection_id="acme", received_at=datetime.now(UTC))
     apply_delivery(delivery, Recorder(), now=datetime.now(UTC), archive_ttl=timedelta(days=1))  # type: ignore[arg-type]
     assert calls.index("upsert_event") < calls.index("upsert_invitee")
+
+
+def test_deleting_a_booking_publishes_nothing() -> None:
+    # Given a booking marked no-show, then deleted (an erasure removing the person)
+    marked = invitee(no_show={"uri": f"{API}/invitee_no_shows/N1", "created_at": "2026-12-01T11:00:00Z"})
+    # Then no event says it was canceled, or its no-show cleared
+    assert derive(marked, None, Store(HOSTED)) == []
+    assert derive(invitee(status="canceled"), None, Store(HOSTED)) == []
+
+
+def test_a_tombstone_means_one_invitee_erased_without_personal_data() -> None:
+    # Given a tombstone written (the keyed hash of an address and the erasure time)
+    tombstone = {"type": "tombstone", "address_hash": "ab" * 32, "erased_at": "2026-11-25T10:00:00.000000Z"}
+    # Then one Invitee Erased carries the hash and the time, and nothing else about the person
+    (event,) = validate(derive(None, tombstone, Store()))
+    assert event.detail_type is DetailType.INVITEE_ERASED
+    assert event.detail["address_hash"] == "ab" * 32
+    assert event.detail["erased_at"] == "2026-11-25T10:00:00.000000Z"
+    assert set(event.detail) == {"schema_version", "event_id", "connection_id", "address_hash", "erased_at"}
+    # And a later erasure of the same address is another event; a write that keeps the time is none
+    later = {**tombstone, "erased_at": "2026-12-01T10:00:00.000000Z"}
+    assert kinds(derive(tombstone, later, Store())) == ["Invitee Erased"]
+    assert derive(tombstone, dict(tombstone), Store()) == []

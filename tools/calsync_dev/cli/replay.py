@@ -48,6 +48,7 @@ def _replay(args: argparse.Namespace) -> int:
     print(
         f"found {len(items)}, enqueued {enqueued}, applied {counts['applied']}, unchanged {counts['unchanged']}, "
         f"quarantined {counts['quarantined']}"
+        + (f", refused (erased person) {counts['erased']}" if counts["erased"] else "")
         + ("" if sum(counts.values()) >= enqueued else f", still processing {enqueued - sum(counts.values())}")
     )
     return 0 if sum(counts.values()) >= enqueued or not args.wait else 1

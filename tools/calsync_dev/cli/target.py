@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from calsync.config import ConnectionSettings
@@ -34,6 +34,9 @@ class Target:
     calendly_api_url: str = "https://api.calendly.com"
     authorize_url: str = "https://auth.calendly.com/oauth/authorize"
     reconcile_requests_url: str = "-"  # the reconcile-requests queue (only the function sends there)
+    erasure_key_secret: str = "calsync/local/erasure-key"  # noqa: S105 - a secret's name
+    # The lifecycle consumers' queues (and DLQs): their events carry bookings' personal data.
+    lifecycle_queues: dict[str, str] = field(default_factory=dict)
 
     def session(self) -> Any:
         import boto3
@@ -73,6 +76,7 @@ class Target:
             **self.connection_settings().model_dump(),
             queue_urls=self.queues,
             reconcile_requests_queue_url=self.reconcile_requests_url,
+            erasure_key_secret_name=self.erasure_key_secret,
         )
         return compose.reconciling(
             settings,
@@ -90,6 +94,10 @@ class Target:
         from calsync import compose
 
         return compose.delivery_queue(self.queues, sqs=self.client("sqs"))
+
+
+# Queues besides the intake ones whose messages may carry an invitee's address (calsync erase).
+LIFECYCLE_QUEUES = ("SlackQueue", "SlackDLQ", "ForwardQueue", "ForwardDLQ")
 
 
 def local_signing_key() -> str:
@@ -124,6 +132,8 @@ def local_target() -> Target:
         calendly_api_url=config.calendly_url,
         authorize_url=f"{config.calendly_url}/oauth/authorize",
         reconcile_requests_url=f"{base}/calsync-{STAGE}-ReconcileRequestsQueue",
+        erasure_key_secret=f"calsync/{STAGE}/erasure-key",
+        lifecycle_queues={name: f"{base}/calsync-{STAGE}-{name}" for name in LIFECYCLE_QUEUES if name in resources},
     )
 
 
@@ -146,6 +156,8 @@ def stack_target(stack_name: str) -> Target:
         oauth_app_secret=outputs["OAuthAppSecretName"],
         api_base=outputs["OAuthCallbackUrl"].removesuffix("/oauth/callback"),
         reconcile_requests_url=outputs.get("ReconcileRequestsQueueUrl", "-"),
+        erasure_key_secret=outputs.get("ErasureKeySecretName", ""),
+        lifecycle_queues={name: outputs[f"{name}Url"] for name in LIFECYCLE_QUEUES if f"{name}Url" in outputs},
     )
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from calsync.bookings.erasure import IsErased, refused
 from calsync.bookings.records import (
     STATUS_RANK,
     BookingsRepository,
@@ -41,6 +42,7 @@ class ApplyResult:
     changed: bool = False  # some state moved forward
     quarantined: str | None = None  # why a verified delivery could not be modelled
     lag_seconds: float = 0.0
+    erased: bool = False  # about an erased person, dated before the erasure: refused, kept nowhere
 
     @property
     def stale(self) -> bool:
@@ -191,20 +193,30 @@ def _apply_submission(envelope: RoutingFormEnvelope, tenant: str, repo: Bookings
 
 
 def apply_delivery(
-    delivery: Delivery, repo: BookingsRepository, *, now: datetime, archive_ttl: timedelta
+    delivery: Delivery,
+    repo: BookingsRepository,
+    *,
+    now: datetime,
+    archive_ttl: timedelta,
+    is_erased: IsErased | None = None,
 ) -> ApplyResult:
-    """Archive the raw delivery, then merge it into booking state, version-aware.
+    """Archive the raw delivery, then merge it into booking state, version-aware. A delivery
+    about a person erased after it was dated (``is_erased``) is refused before anything is kept.
 
     Safe to run any number of times, in any order relative to other deliveries. Raises
     ``DependencyUnavailable`` when the store failed (the caller retries the record)."""
-    first_seen = repo.archive(delivery, expires_at=int((now + archive_ttl).timestamp()))
+    expires_at = int((now + archive_ttl).timestamp())
     try:
         envelope = parse_typed(delivery.body)
     except ValidationError as exc:
+        first_seen = repo.archive(delivery, expires_at=expires_at)
         fields = sorted({".".join(str(p) for p in e["loc"]) for e in exc.errors(include_url=False)})
         reason = f"does not match the {delivery.event} model: {', '.join(fields)}"
         repo.quarantine(delivery, reason=reason)
         return ApplyResult(delivery.event, duplicate=not first_seen, quarantined=reason)
+    if is_erased is not None and refused(envelope, delivery.body, is_erased):
+        return ApplyResult(delivery.event, erased=True)
+    first_seen = repo.archive(delivery, expires_at=expires_at)
 
     lag = max(0.0, (now - envelope.created_at).total_seconds())
     tenant = delivery.connection_id

@@ -270,3 +270,11 @@ class CalendlyClient(HttpOwner):
 
     def delete_webhook_subscription(self, uuid_or_uri: str) -> None:
         self._request("DELETE", f"/webhook_subscriptions/{uuid_of(uuid_or_uri, 'webhook_subscriptions')}")
+
+    # -- data compliance
+
+    def delete_invitee_data(self, emails: Iterable[str]) -> None:
+        """Ask Calendly to delete these invitees' data (``POST /data_compliance/deletion/invitees``,
+        202; asynchronous, up to 7 days). Enterprise plans only: others answer 403
+        (``CalendlyPermissionError``) or 404 (``CalendlyNotFound``)."""
+        self._request("POST", "/data_compliance/deletion/invitees", json={"emails": list(emails)})

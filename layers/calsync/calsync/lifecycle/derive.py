@@ -27,14 +27,28 @@ class Images(Protocol):
 
 
 def derive(old: Image | None, new: Image | None, images: Images) -> list[LifecycleEvent]:
-    before, after = old or {}, new or {}
+    """A deleted item (an erasure removing a person's data) means nothing: no cancellation,
+    no cleared no-show."""
+    if new is None:
+        return []
+    before, after = old or {}, new
     match after.get("type") or before.get("type"):
         case "invitee":
             return _invitee_events(before, after, images)
         case "routing_form_submission":
             return _submission_events(before, after, images)
+        case "tombstone":
+            return _erased(before, after)
         case _:
             return []
+
+
+def _erased(before: Image, after: Image) -> list[LifecycleEvent]:
+    """One per erasure (a tombstone written, or its time moved by a later erasure)."""
+    digest, at = after.get("address_hash"), after.get("erased_at")
+    if not isinstance(digest, str) or not isinstance(at, str) or before.get("erased_at") == at:
+        return []
+    return [_event(DetailType.INVITEE_ERASED, (digest, at), None, address_hash=digest, erased_at=at)]
 
 
 def booking(invitee: Image, event: Image | None) -> dict[str, Any]:

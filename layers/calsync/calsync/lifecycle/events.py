@@ -25,6 +25,7 @@ class DetailType(StrEnum):
     ROUTING_FORM_SUBMITTED = "Routing Form Submitted"
     BOOKING_STARTING_SOON = "Booking Starting Soon"
     BOOKING_ENDED = "Booking Ended"
+    INVITEE_ERASED = "Invitee Erased"
 
     @property
     def slug(self) -> str:

@@ -101,6 +101,15 @@ class ReminderDetail(_Detail):
     lead_seconds: int | None
 
 
+class ErasedDetail(_Detail):
+    """Invitee Erased: no personal data, only the keyed hash of the address (the same address
+    erased again gives the same hash) and when it was erased; ``connection_id`` is null (an
+    erasure covers every connection)."""
+
+    address_hash: str
+    erased_at: str
+
+
 DETAIL_MODELS: dict[DetailType, type[_Detail]] = {
     DetailType.BOOKING_SCHEDULED: BookingDetail,
     DetailType.BOOKING_RESCHEDULED: RescheduledDetail,
@@ -110,6 +119,7 @@ DETAIL_MODELS: dict[DetailType, type[_Detail]] = {
     DetailType.ROUTING_FORM_SUBMITTED: RoutingFormDetail,
     DetailType.BOOKING_STARTING_SOON: ReminderDetail,
     DetailType.BOOKING_ENDED: ReminderDetail,
+    DetailType.INVITEE_ERASED: ErasedDetail,
 }
 
 

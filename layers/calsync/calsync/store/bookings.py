@@ -256,13 +256,14 @@ class DynamoBookingsRepository:
             )
 
     def replay_counts(self, replay_id: str) -> dict[str, int]:
-        """How many of a replay's deliveries were applied, unchanged or quarantined so far."""
+        """How many of a replay's deliveries were applied, unchanged, quarantined or refused
+        (about an erased person) so far."""
         with aws_call("dynamodb:GetItem (replay)"):
             found = self.client.get_item(
                 TableName=self.table_name, Key=keys.replay(replay_id).dynamo(), ConsistentRead=True
             )
         item = plain_item(found.get("Item", {}))
-        return {outcome: int(item.get(outcome, 0)) for outcome in ("applied", "unchanged", "quarantined")}
+        return {outcome: int(item.get(outcome, 0)) for outcome in ("applied", "unchanged", "quarantined", "erased")}
 
     def archived(self, *, quarantined: bool = False) -> list[StoredDelivery]:
         """The archived (or quarantined) deliveries, oldest first (operator tooling: a Scan)."""

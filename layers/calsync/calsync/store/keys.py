@@ -25,6 +25,9 @@ replay outcome counts       REPLAY#<replay id>          REPLAY                  
 (replay)
 reconcile report            REPORT#<connection id>      REPORT#<started>#<run id>   (TTL ``expires_at``;
 (reconcile_report)                                                                  newest last)
+erased person (tombstone)   TOMBSTONE#<keyed hash>      TOMBSTONE                   (``erased_at``; nothing else)
+erasure audit record        ERASURES                    ERASURE#<erased at>#<id>
+(erasure)
 ==========================  ==========================  ==========================  ==========================
 
 Timestamps in keys are ISO 8601 UTC with ``Z``, fixed width (``2026-12-01T10:00:00.000000Z``,
@@ -168,6 +171,22 @@ def report_pk(connection_id: str) -> str:
 def report(connection_id: str, started_at: datetime, run_id: str) -> Key:
     """A reconcile run's report; sort keys in start order (the latest is the last)."""
     return Key(report_pk(connection_id), f"REPORT#{_utc(started_at).strftime(_KEY_TIME)}#{run_id}")
+
+
+# -- erasure -------------------------------------------------------------------------
+
+TOMBSTONE_PREFIX = "TOMBSTONE#"
+ERASURES_PK = "ERASURES"
+
+
+def tombstone(address_hash: str) -> Key:
+    """An erased person: only the keyed hash of the address (``bookings.erasure.address_hash``)."""
+    return Key(f"{TOMBSTONE_PREFIX}{address_hash}", "TOMBSTONE")
+
+
+def erasure(erased_at: str, erasure_id: str) -> Key:
+    """One erasure's audit record; one partition, so ``calsync erase --list`` is one Query."""
+    return Key(ERASURES_PK, f"ERASURE#{erased_at}#{erasure_id}")
 
 
 # -- connections and OAuth ---------------------------------------------------------------

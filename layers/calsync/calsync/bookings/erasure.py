@@ -1,0 +1,89 @@
+"""Erasure, the domain side: which addresses a value carries, the keyed hash a tombstone keeps,
+and whether a delivery is about a person erased after it was dated (then it is refused).
+
+Pure: the tombstones themselves are read through an ``is_erased(email, at)`` callable (the
+store implements it with one GetItem), so processors, the reconciler and tests share the rule.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import hmac
+import json
+import re
+from collections.abc import Callable, Mapping
+from datetime import datetime
+
+from calsync.calendly.models import InviteeNoShow
+from calsync.webhooks.models import (
+    Envelope,
+    InviteeEnvelope,
+    InviteePayload,
+    NoShowEnvelope,
+    RoutingFormEnvelope,
+)
+
+type IsErased = Callable[[str, datetime], bool]
+"""``is_erased(email, at)``: a tombstone exists for ``email`` and ``at`` is before its erasure."""
+
+# An address as it appears in text (JSON strings, answers, bodies): local part, "@", domain.
+_ADDRESS = re.compile(r"[^\s\"'<>,;:()\[\]{}\\@/]+@[^\s\"'<>,;:()\[\]{}\\@/]+")
+
+
+def normalise(email: str) -> str:
+    """The form an address is matched and hashed in: trimmed, lower case."""
+    return email.strip().lower()
+
+
+def address_hash(key: bytes, email: str) -> str:
+    """The keyed hash a tombstone keeps (HMAC-SHA256 of the normalised address, hex): without
+    the key nobody can test a guessed address against it."""
+    return hmac.new(key, normalise(email).encode(), hashlib.sha256).hexdigest()
+
+
+def addresses_in(value: object) -> set[str]:
+    """Every address (normalised) in a JSON-shaped value: in any string, and in strings that
+    are themselves JSON (a raw delivery body), so escaped characters are read as meant."""
+    found: set[str] = set()
+    if isinstance(value, str):
+        found.update(normalise(token).rstrip(".") for token in _ADDRESS.findall(value))
+        if value[:1] in ("{", "["):
+            with contextlib.suppress(ValueError):
+                found |= addresses_in(json.loads(value))
+    elif isinstance(value, Mapping):
+        for item in value.values():
+            found |= addresses_in(item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            found |= addresses_in(item)
+    return found
+
+
+def carries(value: object, email: str) -> bool:
+    """Whether ``value`` holds the address (case-insensitive, whole addresses only)."""
+    return normalise(email) in addresses_in(value)
+
+
+def subject(envelope: Envelope, body: str) -> tuple[set[str], datetime]:
+    """Whom a delivery is about (the addresses it carries) and when that is dated: the
+    booking's (or submission's) creation, so nothing made before an erasure comes back
+    through a later change (a cancellation, a no-show) of it either."""
+    match envelope:
+        case InviteeEnvelope(payload=payload) | NoShowEnvelope(payload=InviteePayload() as payload):
+            emails = {normalise(payload.email)} if payload.email else set()
+            return emails, payload.created_at or payload.updated_at
+        case NoShowEnvelope(payload=InviteeNoShow()):
+            return set(), envelope.created_at  # carries only the invitee's URI
+        case RoutingFormEnvelope(payload=submission):
+            answers = [answer.answer for answer in submission.questions_and_answers]
+            return addresses_in(answers), submission.created_at or submission.updated_at or envelope.created_at
+        case _:
+            return addresses_in(body), envelope.created_at
+
+
+def refused(envelope: Envelope, body: str, is_erased: IsErased) -> bool:
+    """True when the delivery is about an erased person and dated before the erasure (one
+    tombstone read per address it carries; none for a delivery without one)."""
+    emails, dated = subject(envelope, body)
+    return any(is_erased(email, dated) for email in sorted(emails))

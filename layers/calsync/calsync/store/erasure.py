@@ -1,0 +1,120 @@
+"""Erasure's records in the bookings table: tombstones (the keyed hash of an erased address
+and when it was erased; what processors and the reconciler check) and the PII-free audit
+record of each erasure. Finding and removing the person's data is ``store.sweep``."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from calsync.bookings.erasure import address_hash
+from calsync.errors import DependencyUnavailable
+from calsync.store import clients, keys
+from calsync.store.dynamo import conditional, plain_item, query_items, serialise_item
+from calsync.store.errors import aws_call
+from calsync.store.secret_json import CachedJsonSecret
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+KEY_FIELD = "key"  # the erasure key secret is {"key": "<random>"} (CloudFormation generates it)
+
+
+def _iso(at: datetime) -> str:
+    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _time(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+class Tombstones:
+    """``is_erased(email, at)``: one GetItem (only for a delivery carrying an address); the
+    hash key is read from its secret once per cold start."""
+
+    def __init__(self, table_name: str, key_secret: CachedJsonSecret, client: DynamoDBClient | None = None) -> None:
+        self.table_name = table_name
+        self._key_secret = key_secret
+        self._client = client
+
+    @property
+    def client(self) -> DynamoDBClient:
+        return self._client or clients.dynamodb()
+
+    def address_hash(self, email: str) -> str:
+        key = self._key_secret.get().get(KEY_FIELD)
+        if not isinstance(key, str) or not key:
+            raise DependencyUnavailable(f"the erasure key secret {self._key_secret.name} holds no {KEY_FIELD!r}")
+        return address_hash(key.encode(), email)
+
+    def erased_at(self, email: str) -> datetime | None:
+        """When the address was (last) erased, or ``None``."""
+        with aws_call("dynamodb:GetItem (tombstone)"):
+            found = self.client.get_item(
+                TableName=self.table_name,
+                Key=keys.tombstone(self.address_hash(email)).dynamo(),
+                ConsistentRead=True,  # an erasure takes effect at once
+                ProjectionExpression="erased_at",
+            )
+        stamp = plain_item(found.get("Item", {})).get("erased_at")
+        return _time(stamp) if isinstance(stamp, str) else None
+
+    def is_erased(self, email: str, at: datetime) -> bool:
+        """True when ``email`` was erased after ``at`` (data dated ``at`` must stay gone)."""
+        erased = self.erased_at(email)
+        return erased is not None and at < erased
+
+    def put(self, email: str, at: datetime) -> str:
+        """Tombstone the address at ``at`` (a later erasure moves the time forward, an earlier
+        one changes nothing); the hash it keeps."""
+        digest = self.address_hash(email)
+        conditional(
+            "dynamodb:UpdateItem (tombstone)",
+            lambda: self.client.update_item(
+                TableName=self.table_name,
+                Key=keys.tombstone(digest).dynamo(),
+                UpdateExpression="SET #t = :t, address_hash = :h, erased_at = :at",
+                ConditionExpression="attribute_not_exists(erased_at) OR erased_at < :at",
+                ExpressionAttributeNames={"#t": "type"},
+                ExpressionAttributeValues={":t": {"S": "tombstone"}, ":h": {"S": digest}, ":at": {"S": _iso(at)}},
+            ),
+        )
+        return digest
+
+
+class ErasureAudit:
+    """One record per erasure: when, by whom, the hash, counts per store, Calendly's answer."""
+
+    def __init__(self, table_name: str, client: DynamoDBClient | None = None) -> None:
+        self.table_name = table_name
+        self._client = client
+
+    @property
+    def client(self) -> DynamoDBClient:
+        return self._client or clients.dynamodb()
+
+    def record(self, *, erased_at: datetime, record: Mapping[str, Any]) -> str:
+        erasure_id = uuid.uuid4().hex[:12]
+        key = keys.erasure(_iso(erased_at), erasure_id)
+        item = serialise_item(
+            {**key.attributes(), "type": "erasure", "erasure_id": erasure_id, "erased_at": _iso(erased_at), **record},
+            skip_none=True,
+        )
+        with aws_call("dynamodb:PutItem (erasure audit)"):
+            self.client.put_item(TableName=self.table_name, Item=item)
+        return erasure_id
+
+    def records(self) -> list[dict[str, Any]]:
+        """Every erasure's record, oldest first (one Query)."""
+        return [
+            {k: v for k, v in item.items() if k not in keys.KEY_ATTRIBUTES}
+            for item in query_items(
+                self.client,
+                "erasure audit",
+                TableName=self.table_name,
+                KeyConditionExpression="PK = :pk",
+                ExpressionAttributeValues={":pk": {"S": keys.ERASURES_PK}},
+            )
+        ]
