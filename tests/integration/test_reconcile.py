@@ -389,3 +389,21 @@ def test_a_requested_reconcile_over_its_budget_continues_by_a_new_request_until_
         )["Attributes"]["ApproximateNumberOfMessages"]
         == "0"
     )
+
+
+def test_an_erased_person_calendly_still_lists_is_counted_erased_and_never_restored(
+    pipeline: Pipeline, reconcile: Reconcile
+) -> None:
+    from tests.integration.test_erasure import found_in_table, run_erase
+
+    # Given Ada's booking arrived and she was then erased, while Calendly's API still lists her
+    webhooks = [event_json("invitee_created.json")]
+    pipeline.post(json.dumps(webhooks[0]).encode())
+    pipeline.drain()
+    run_erase(pipeline.stack, "ada@example.com")
+    # When the reconciler runs (twice)
+    first, second = reconcile(calendly_lists(webhooks)), reconcile(calendly_lists(webhooks))
+    # Then she is counted as erased, nothing is sent for her, and she is nowhere in the table
+    for report in (first, second):
+        assert (report.counts["erased"], report.counts["missing"], report.counts["repaired"]) == (1, 0, 0)
+    assert found_in_table(pipeline, "ada@example.com") == []
