@@ -13,11 +13,14 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import io
 import json
+import logging
 import os
 import sys
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 # What Lambda writes per invocation in Text format with active tracing (sizes of real lines:
@@ -34,25 +37,31 @@ FUNCTIONS = ("receiver", "processor", "publisher")
 
 @contextlib.contextmanager
 def _captured() -> Iterator[Callable[[], bytes]]:
-    """Everything written to file descriptors 1 and 2 meanwhile (where Lambda reads logs from)."""
-    sys.stdout.flush()
-    sys.stderr.flush()
-    saved = os.dup(1), os.dup(2)
+    """Everything the function writes meanwhile: through ``sys.stdout``/``sys.stderr`` (EMF,
+    print), through the calsync logger's handlers (wherever their stream points, e.g. under
+    pytest) and straight to file descriptors 1 and 2 (where Lambda reads logs from)."""
+    text = io.StringIO()
+    handlers = [h for h in logging.getLogger("calsync").handlers if isinstance(h, logging.StreamHandler)]
+    streams = [h.setStream(text) for h in handlers]
+    saved_sys = sys.stdout, sys.stderr
+    sys.stdout = sys.stderr = text
+    saved_fds = os.dup(1), os.dup(2)
+    result: list[bytes] = []
     with tempfile.TemporaryFile() as sink:
         os.dup2(sink.fileno(), 1)
         os.dup2(sink.fileno(), 2)
-        result: list[bytes] = []
         try:
             yield lambda: b"".join(result)
         finally:
-            sys.stdout.flush()
-            sys.stderr.flush()
-            os.dup2(saved[0], 1)
-            os.dup2(saved[1], 2)
-            os.close(saved[0])
-            os.close(saved[1])
+            os.dup2(saved_fds[0], 1)
+            os.dup2(saved_fds[1], 2)
+            os.close(saved_fds[0])
+            os.close(saved_fds[1])
+            sys.stdout, sys.stderr = saved_sys
+            for handler, stream in zip(handlers, streams, strict=True):
+                handler.setStream(stream)
             sink.seek(0)
-            result.append(sink.read())
+            result.append(sink.read() + text.getvalue().encode())
 
 
 def platform_bytes(logging_config: dict[str, Any]) -> int:
@@ -64,6 +73,51 @@ def platform_bytes(logging_config: dict[str, Any]) -> int:
 
 def measure(deliveries: int, batch: int) -> dict[str, Any]:
     """Send ``deliveries`` distinct invitee.created deliveries, ``batch`` at a time; bytes each function wrote."""
+    run = _run(deliveries, batch)
+    figures: dict[str, Any] = {"deliveries": deliveries, "batch": batch}
+    total = 0.0
+    for function in FUNCTIONS:
+        config = _logging_config(run.template, run.logical_ids[function])
+        written = sum(len(output) for output in run.outputs[function])
+        platform = platform_bytes(config) * len(run.outputs[function])
+        per_delivery = (written + platform) / deliveries
+        figures[function] = {
+            "invocations": len(run.outputs[function]),
+            "application_bytes": written,
+            "platform_bytes": platform,
+            "per_delivery": round(per_delivery, 1),
+        }
+        total += per_delivery
+    figures["per_delivery"] = round(total, 1)
+    return figures
+
+
+def lines(deliveries: int, batch: int = 1) -> dict[str, list[dict[str, Any]]]:
+    """The JSON lines each function wrote (EMF metric lines included), for tests and a look."""
+    run = _run(deliveries, batch)
+    return {
+        function: [json.loads(line) for output in outputs for line in output.splitlines() if line.strip()]
+        for function, outputs in run.outputs.items()
+    }
+
+
+@dataclass
+class _Run:
+    template: dict[str, Any]
+    logical_ids: dict[str, str]
+    outputs: dict[str, list[bytes]] = field(default_factory=lambda: {f: [] for f in FUNCTIONS})
+
+
+def _run(deliveries: int, batch: int) -> _Run:
+    saved = dict(os.environ)
+    try:
+        return _run_in(deliveries, batch)
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+def _run_in(deliveries: int, batch: int) -> _Run:
     import boto3
     from moto import mock_aws
 
@@ -89,21 +143,18 @@ def measure(deliveries: int, batch: int) -> dict[str, Any]:
     }.items():
         os.environ[name] = value
     os.environ.pop("AWS_ENDPOINT_URL", None)
-    written = dict.fromkeys(FUNCTIONS, 0)
-    invocations = dict.fromkeys(FUNCTIONS, 0)
+    template = load()
+    run = _Run(template, {})
 
     def counted(function: str, handler: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
-        def run(event: Any, context: Any) -> Any:
+        def invoke(event: Any, context: Any) -> Any:
             with _captured() as output:
                 answer = handler(event, context)
-            written[function] += len(output())
-            invocations[function] += 1
+            run.outputs[function].append(output())
             return answer
 
-        return run
+        return invoke
 
-    template = load()
-    resources = template["Resources"]
     with mock_aws():
         clients.reset()
         stack = provision(boto3.Session(region_name="us-east-1"))
@@ -141,26 +192,12 @@ def measure(deliveries: int, batch: int) -> dict[str, Any]:
             stream.drain()
         clients.reset()
 
-    logical = {
+    run.logical_ids = {
         "receiver": "ReceiverFunction",
         "processor": processor_spec.logical_id,
         "publisher": "LifecyclePublisherFunction",
     }
-    figures: dict[str, Any] = {"deliveries": deliveries, "batch": batch}
-    total = 0.0
-    for function in FUNCTIONS:
-        config = _logging_config(template, logical[function])
-        platform = platform_bytes(config) * invocations[function]
-        per_delivery = (written[function] + platform) / deliveries
-        figures[function] = {
-            "invocations": invocations[function],
-            "application_bytes": written[function],
-            "platform_bytes": platform,
-            "per_delivery": round(per_delivery, 1),
-        }
-        total += per_delivery
-    figures["per_delivery"] = round(total, 1)
-    return figures
+    return run
 
 
 def _logging_config(template: dict[str, Any], logical_id: str) -> dict[str, Any]:
