@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Protocol
 
 from calsync.calendly.client import CalendlyClient
 from calsync.calendly.models import Invitee, ScheduledEvent, WebhookEvent
@@ -64,6 +65,11 @@ def delivery(connection_id: str, envelope: InviteeEnvelope | NoShowEnvelope, rec
     return delivery_for(body, connection_id=connection_id, received_at=received_at)
 
 
+class BackfillProgress(Protocol):
+    def advance(self, n: int = 1) -> None: ...
+    def note(self, **counts: object) -> None: ...
+
+
 def backfill(
     calendly: CalendlyClient,
     queue: DeliveryQueue,
@@ -73,7 +79,9 @@ def backfill(
     since: datetime,
     until: datetime,
     now: datetime,
+    progress: BackfillProgress | None = None,
 ) -> BackfillResult:
+    """Enqueue the deliveries; ``progress`` (if given) is told each one and the running counts."""
     result = BackfillResult()
     for event in calendly.list_scheduled_events(organization=organization, min_start_time=since, max_start_time=until):
         result.events += 1
@@ -84,5 +92,9 @@ def backfill(
                 name = str(envelope.event)
                 result.deliveries[name] = result.deliveries.get(name, 0) + 1
                 sent += 1
+                if progress is not None:
+                    progress.advance()
             result.skipped += sent == 0
+        if progress is not None:
+            progress.note(events=result.events, skipped=result.skipped)
     return result
