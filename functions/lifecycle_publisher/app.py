@@ -77,6 +77,7 @@ def record_handler(record: DynamoDBRecord) -> None:
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     global _tally
     _tally = BatchTally()
+    logger.clear_state()  # nothing carried over from an earlier invocation (or another handler in-process)
     logger.set_correlation_id(None)  # the lifecycle event ids are this line's correlation ids
     response = process_partial_response(
         event=event, record_handler=record_handler, processor=processor, context=context

@@ -31,6 +31,7 @@ def to_response(outcome: Outcome) -> dict[str, Any]:
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     ports = services()
     # One line per request: the API request id links it to API Gateway's access log.
+    logger.clear_state()  # nothing carried over from an earlier invocation (or another handler in-process)
     logger.set_correlation_id((event.get("requestContext") or {}).get("requestId"))
     request = WebhookRequest(
         connection_id=(event.get("pathParameters") or {}).get("connection_id"),
