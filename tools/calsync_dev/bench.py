@@ -218,6 +218,7 @@ sys.path.insert(0, {layer!r})
 start = time.perf_counter()
 spec = importlib.util.spec_from_file_location("app", {path!r})
 module = importlib.util.module_from_spec(spec)
+sys.modules["app"] = module  # as Lambda's import does (dataclasses look their module up there)
 spec.loader.exec_module(module)
 imported = time.perf_counter()
 from calsync.store import clients
