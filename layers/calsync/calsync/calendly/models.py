@@ -16,6 +16,8 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr
 
 
 def _as_utc(value: datetime) -> datetime:
+    if value.tzinfo is UTC:  # already UTC (e.g. a time calsync made): nothing to convert
+        return value
     if value.tzinfo is None:
         return value.replace(tzinfo=UTC)
     try:
