@@ -8,6 +8,7 @@ it is not (``calsync backfill`` pages through Calendly). Silent when stderr is n
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 from typing import IO, Any
 
@@ -39,7 +40,7 @@ class Progress:
             file=out,
             disable=not self.enabled,
             unit=" items",
-            dynamic_ncols=True,
+            dynamic_ncols=shutil.get_terminal_size((0, 0)).columns > 0,  # 0 columns (some ptys): tqdm's default width
             mininterval=0.2,
         )
 
