@@ -1,7 +1,13 @@
-"""Processor Lambda: one per queue. Applies each SQS record; failures are reported alone."""
+"""Processor Lambda: one per queue. Applies each SQS record; failures are reported alone.
+
+One INFO line per batch (its counts and the records' message ids), not one per record: the
+routine counts (applied, duplicate, stale, lag) reach CloudWatch through metric filters on that
+line (template.yaml); quarantines, which are rare, are logged and counted on their own.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cache
 from typing import Any
@@ -13,7 +19,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from calsync import compose
 from calsync.config import ProcessorSettings
-from calsync.observability import MetricUnit, logger, metrics
+from calsync.observability import MetricUnit, flush_metrics, logger, metrics
 from calsync.processing import process_message
 
 processor = BatchProcessor(event_type=EventType.SQS)
@@ -24,8 +30,36 @@ def services() -> compose.Processor:
     return compose.processor(ProcessorSettings.from_env())
 
 
+@dataclass
+class BatchTally:
+    """What one invocation did, for its one log line."""
+
+    message_ids: list[str] = field(default_factory=list)
+    applied: int = 0
+    duplicate: int = 0
+    stale: int = 0
+    quarantined: int = 0
+    erased: int = 0
+    lag_max_s: float = 0.0
+
+    def fields(self, failed: int) -> dict[str, object]:
+        counts = {"applied": self.applied, "duplicate": self.duplicate, "stale": self.stale}
+        extra = {"quarantined": self.quarantined, "erased": self.erased, "failed": failed}
+        return {
+            "records": len(self.message_ids),
+            **counts,
+            **{k: v for k, v in extra.items() if v},
+            "lag_max_s": round(self.lag_max_s, 3),
+            "message_ids": self.message_ids,
+        }
+
+
+_tally = BatchTally()
+
+
 def record_handler(record: SQSRecord) -> None:
     ports = services()
+    _tally.message_ids.append(record.message_id)
     attributes = record.raw_event.get("messageAttributes") or {}
     result = process_message(
         record.body,
@@ -35,27 +69,35 @@ def record_handler(record: SQSRecord) -> None:
         archive_ttl=ports.archive_ttl,
         is_erased=ports.tombstones.is_erased,
     )
-    fields: dict[str, object] = {"event": result.event, "message_id": record.message_id}
     if result.erased:
         # About an erased person and dated before the erasure: acknowledged, kept nowhere.
+        _tally.erased += 1
         metrics.add_metric(name="DeliveriesErased", unit=MetricUnit.Count, value=1)
-        logger.info("delivery refused: about an erased person", extra=fields)
         return
     if result.quarantined:
+        _tally.quarantined += 1
         metrics.add_metric(name="DeliveriesQuarantined", unit=MetricUnit.Count, value=1)
-        logger.warning("delivery quarantined", extra={**fields, "reason": result.quarantined})
+        logger.warning(
+            "delivery quarantined",
+            extra={"event": result.event, "message_id": record.message_id, "reason": result.quarantined},
+        )
         return
-    metrics.add_metric(name="DeliveryLag", unit=MetricUnit.Seconds, value=result.lag_seconds)
-    if result.duplicate:
-        metrics.add_metric(name="DeliveriesDuplicate", unit=MetricUnit.Count, value=1)
+    _tally.lag_max_s = max(_tally.lag_max_s, result.lag_seconds)
+    _tally.duplicate += result.duplicate
     if result.changed:
-        metrics.add_metric(name="DeliveriesApplied", unit=MetricUnit.Count, value=1)
+        _tally.applied += 1
     else:
-        metrics.add_metric(name="DeliveriesStale", unit=MetricUnit.Count, value=1)
-    logger.info("delivery processed", extra={**fields, "changed": result.changed, "duplicate": result.duplicate})
+        _tally.stale += 1
 
 
-@logger.inject_lambda_context
-@metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
-    return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
+    global _tally
+    _tally = BatchTally()
+    logger.clear_state()  # nothing carried over from an earlier invocation (or another handler in-process)
+    logger.set_correlation_id(None)  # the message ids are this line's correlation ids
+    response = process_partial_response(
+        event=event, record_handler=record_handler, processor=processor, context=context
+    )
+    logger.info("batch processed", extra=_tally.fields(failed=len(response.get("batchItemFailures", []))))
+    flush_metrics()
+    return response

@@ -492,3 +492,35 @@ def test_no_log_line_holds_the_signing_key_or_personal_data_at_info(
     assert KEY not in logs
     assert "ada@example.com" not in logs
     assert "Ada Lovelace" not in logs
+
+
+def test_the_local_event_source_gathers_a_batch_for_the_template_s_batching_window(pipeline: Pipeline) -> None:
+    # Given the local stack's event source for a processor, read from template.yaml (BatchSize 10,
+    # MaximumBatchingWindowInSeconds 1 on the processors' SQS events)
+    import threading
+
+    import boto3
+
+    from calsync_dev.pump import event_sources
+    from tests.integration.conftest import PROCESSORS
+
+    queue = "InviteeCreatedQueue"
+    handlers = {function: pipeline.processors[q] for q, function in PROCESSORS.items()}
+    session = boto3.Session(region_name="us-east-1")
+    sources = dict(event_sources(pipeline.stack, session, lambda name: handlers.get(name, lambda e, c: {})))
+    source = sources[PROCESSORS[queue]]
+    assert (source.batch_size, source.batching_window_seconds) == (10, 1)
+    event = "https://api.calendly.com/scheduled_events/DEMOEVENT0000001"
+
+    def post(n: int) -> None:
+        assert pipeline.post(vary("invitee_created.json", uri=f"{event}/invitees/LATE{n}"))["statusCode"] == 202
+
+    # When one delivery is queued and four more arrive while the window is open
+    post(0)
+    later = threading.Timer(0.3, lambda: [post(n) for n in range(1, 5)])
+    later.start()
+    result = source.poll_once(wait_seconds=1, gather=True)
+    later.join()
+    # Then they reach the processor as one batch, as Lambda's event-source mapping hands them over
+    assert result.received == 5
+    assert pipeline.depth(queue) == 0

@@ -161,6 +161,8 @@ def test_bad_base64_is_400() -> None:
         (b'{"event": "invitee.created", "created_at": "yesterday", "payload": {}}', "invalid_envelope"),
         (b'{"event": "invitee.created", "created_at": "2026-01-01T00:00:00Z", "payload": []}', "invalid_envelope"),
         (b"", "invalid_json"),
+        # a time that exists in its own offset but not in UTC (before year 1): a 400, never a crash
+        (b'{"event": "invitee.created", "created_at": "0001-01-01T00:00:00+05:00", "payload": {}}', "invalid_envelope"),
     ],
 )
 def test_signed_bodies_that_are_not_an_envelope_are_400_with_a_reason(body: bytes, error: str) -> None:

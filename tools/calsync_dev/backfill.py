@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Protocol
 
 from calsync.calendly.client import CalendlyClient
 from calsync.reconcile.deliveries import delivery, envelopes
@@ -36,6 +37,11 @@ class BackfillResult:
         return sum(self.deliveries.values())
 
 
+class BackfillProgress(Protocol):
+    def advance(self, n: int = 1) -> None: ...
+    def note(self, **counts: object) -> None: ...
+
+
 def backfill(
     calendly: CalendlyClient,
     queue: DeliveryQueue,
@@ -45,7 +51,9 @@ def backfill(
     since: datetime,
     until: datetime,
     now: datetime,
+    progress: BackfillProgress | None = None,
 ) -> BackfillResult:
+    """Enqueue the deliveries; ``progress`` (if given) is told each one and the running counts."""
     result = BackfillResult()
     for event in calendly.list_scheduled_events(organization=organization, min_start_time=since, max_start_time=until):
         result.events += 1
@@ -56,5 +64,9 @@ def backfill(
                 name = str(envelope.event)
                 result.deliveries[name] = result.deliveries.get(name, 0) + 1
                 sent += 1
+                if progress is not None:
+                    progress.advance()
             result.skipped += sent == 0
+        if progress is not None:
+            progress.note(events=result.events, skipped=result.skipped)
     return result

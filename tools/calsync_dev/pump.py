@@ -6,6 +6,7 @@ queue's maxReceiveCount, for the DLQ). Used by integration tests and the local s
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -62,6 +63,7 @@ class SqsEventSource:
         context: Any,
         *,
         batch_size: int = 10,
+        batching_window_seconds: float = 0,
         retry_visibility_seconds: int = 0,
     ) -> None:
         self.sqs = sqs
@@ -70,19 +72,32 @@ class SqsEventSource:
         self.handler = handler
         self.context = context
         self.batch_size = batch_size
+        self.batching_window_seconds = batching_window_seconds
         self.retry_visibility_seconds = retry_visibility_seconds
 
-    def poll_once(self, wait_seconds: int = 0) -> PollResult:
+    def _receive(self, count: int, wait_seconds: int) -> list[dict[str, Any]]:
         response = self.sqs.receive_message(
             QueueUrl=self.queue_url,
-            MaxNumberOfMessages=min(self.batch_size, 10),
+            MaxNumberOfMessages=min(count, 10),
             WaitTimeSeconds=wait_seconds,
             MessageAttributeNames=["All"],
             AttributeNames=["All"],
         )
-        messages = response.get("Messages", [])
+        messages: list[dict[str, Any]] = response.get("Messages", [])
+        return messages
+
+    def poll_once(self, wait_seconds: int = 0, *, gather: bool = False) -> PollResult:
+        """One batch: what one receive returns; with ``gather``, as Lambda's event-source mapping
+        does with ``MaximumBatchingWindowInSeconds``: once a message is in, keep receiving until
+        the batch is full or the window has passed (one invocation, one delete, per batch)."""
+        messages = self._receive(self.batch_size, wait_seconds)
         if not messages:
             return PollResult(0, 0)
+        if gather and self.batching_window_seconds > 0:
+            deadline = time.monotonic() + self.batching_window_seconds
+            while len(messages) < self.batch_size and (left := deadline - time.monotonic()) > 0:
+                time.sleep(min(left, 0.25))  # what arrives meanwhile joins this batch, at one receive per pause
+                messages += self._receive(self.batch_size - len(messages), 0)
         event = {"Records": [to_lambda_record(m, self.queue_arn) for m in messages]}
         try:
             result = self.handler(event, self.context) or {}
@@ -138,6 +153,7 @@ def event_sources(
                     handler_for(name),
                     LambdaContext(name),
                     batch_size=int(props.get("BatchSize", 10)),
+                    batching_window_seconds=float(props.get("MaximumBatchingWindowInSeconds", 0)),
                     retry_visibility_seconds=retry_visibility_seconds,
                 ),
             )
@@ -157,7 +173,7 @@ def poll_until(
         if gate is not None:
             gate.enter(wait=True)
         try:
-            if source.poll_once(wait_seconds=1).received == 0:
+            if source.poll_once(wait_seconds=1, gather=True).received == 0:
                 stopped.wait(0.2)
         except Exception as exc:  # the emulator going away at shutdown, or a transient error
             if not stopped.is_set():

@@ -37,6 +37,6 @@ def test_the_table_shows_every_figure_with_its_target() -> None:
         for suffix in ("ms", "ratio", "with_clients_ms", "with_clients_ratio", "rss_mb"):
             figures[f"cold_{name}_{suffix}"] = 1.0
     table = bench.render(figures)
-    assert "target ≤ 4x" in table
+    assert "target ≤ 1.5x" in table
     assert "target ≤ 1.3x" in table
     assert "target ≤ 1.6x" in table

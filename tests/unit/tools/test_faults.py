@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from calsync_dev.local.faults import CONTROL_PATH, FaultMiddleware, FaultRule
+from calsync_dev.local.faults import CALLS_PATH, CONTROL_PATH, FaultMiddleware, FaultRule
 from calsync_dev.local.stack import Gate
 
 
@@ -100,3 +100,23 @@ def test_the_gate_waits_for_work_in_flight_and_turns_new_work_away_while_closed(
     closer.join(5)
     assert gate.enter(wait=False)
     gate.leave()
+
+
+def test_the_emulator_counts_every_aws_call_by_operation_and_forgets_on_delete() -> None:
+    # Given the emulator's middleware and a few calls (JSON protocol, and one REST call)
+    app = FaultMiddleware(moto)
+    call(app, "DynamoDB_20120810.UpdateItem")
+    call(app, "DynamoDB_20120810.UpdateItem")
+    call(app, "AmazonSQS.ReceiveMessage")
+    call(app, path="/schedules/x", method="GET")
+    # When the counts are asked for
+    status, counts = call(app, path=CALLS_PATH, method="GET")
+    # Then each operation is counted (the control calls are not)
+    assert status.startswith("200")
+    assert counts == {
+        "total": 4,
+        "calls": {"DynamoDB_20120810.UpdateItem": 2, "AmazonSQS.ReceiveMessage": 1, "GET /schedules": 1},
+    }
+    # And DELETE starts the count again
+    call(app, path=CALLS_PATH, method="DELETE")
+    assert call(app, path=CALLS_PATH, method="GET")[1] == {"total": 0, "calls": {}}

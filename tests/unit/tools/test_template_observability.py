@@ -80,8 +80,44 @@ def deployed_code() -> list[Path]:
     return [LAYER, *(ROOT / uri for uri in sorted(uris))]
 
 
+def _logged_messages() -> set[str]:
+    """Messages the deployed code logs at INFO (``logger.info("...")``)."""
+    found: set[str] = set()
+    for root in deployed_code():
+        for path in sorted(root.rglob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text())):
+                if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "info":
+                    first = node.args[0] if node.args else None
+                    if isinstance(first, ast.Constant) and isinstance(first.value, str):
+                        found.add(first.value)
+    return found
+
+
+_FILTER_MESSAGE = re.compile(r'^\{ \$\.message = "([^"]+)" \}$')
+
+
+def filtered_metrics() -> Iterator[str]:
+    """Metrics counted from log lines (``AWS::Logs::MetricFilter`` on ``$.message``): each only if
+    the code logs that message, with the ``service`` dimension the lines carry."""
+    for logical, resource in load()["Resources"].items():
+        if resource["Type"] != "AWS::Logs::MetricFilter":
+            continue
+        props = resource["Properties"]
+        match = _FILTER_MESSAGE.match(props["FilterPattern"])
+        assert match, f"{logical}: a filter pattern this test cannot read: {props['FilterPattern']}"
+        if match[1] not in _logged_messages():
+            pytest.fail(f"{logical} counts log lines {match[1]!r}, which no code logs")
+        for transformation in props["MetricTransformations"]:
+            assert transformation["MetricNamespace"] == "calsync", logical
+            assert transformation["Dimensions"] == [{"Key": "service", "Value": "$.service"}], logical
+            yield transformation["MetricName"]
+
+
 def emitted_metrics() -> set[str]:
-    return {name for root in deployed_code() for path in sorted(root.rglob("*.py")) for name in _metric_names(path)}
+    from_code = {
+        name for root in deployed_code() for path in sorted(root.rglob("*.py")) for name in _metric_names(path)
+    }
+    return from_code | set(filtered_metrics())
 
 
 def emitted_dimensions() -> tuple[str, dict[str, str]]:

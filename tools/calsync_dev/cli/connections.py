@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 
 from calsync.connections.records import Connection
 from calsync_dev.cli.bookings import parse_time
+from calsync_dev.cli.progress import add_quiet_option, progress_for
 from calsync_dev.cli.target import Commands, add_stack_option, target_from
 
 
@@ -35,6 +36,7 @@ def register(commands: Commands) -> None:
     fill.add_argument("--since", help="scheduled events starting from (ISO 8601; default: 7 days ago)")
     fill.add_argument("--until", help="scheduled events starting up to (ISO 8601; default: in 90 days)")
     add_stack_option(fill)
+    add_quiet_option(fill)
     fill.set_defaults(func=_backfill)
 
 
@@ -127,6 +129,7 @@ def _backfill(args: argparse.Namespace) -> int:
     now = datetime.now(UTC)
     since = parse_time(args.since) if args.since else now - timedelta(days=7)
     until = parse_time(args.until) if args.until else now + timedelta(days=90)
+    progress = progress_for(args, None, "backfill")
     with services.calendly_for(connection) as calendly:
         try:
             result = backfill(
@@ -137,10 +140,13 @@ def _backfill(args: argparse.Namespace) -> int:
                 since=since,
                 until=until,
                 now=now,
+                progress=progress,
             )
         except CalendlyError as exc:
             print(f"Calendly refused: {exc.title} ({exc.status})", file=sys.stderr)
             return 1
+        finally:
+            progress.close()
     print(
         f"{result.events} scheduled event(s) starting {since:%Y-%m-%d %H:%M} – {until:%Y-%m-%d %H:%M} UTC; "
         f"enqueued {result.total} deliveries {dict(sorted(result.deliveries.items()))}"

@@ -7,7 +7,7 @@ import sys
 from typing import Any
 
 from calsync.webhooks.routing import QueueKind
-from calsync_dev.cli.progress import Progress
+from calsync_dev.cli.progress import Progress, add_quiet_option, progress_for
 from calsync_dev.cli.target import Commands, Target, add_stack_option, queue_kind, target_from
 from calsync_dev.pump import queue_depth
 from calsync_dev.template import queue_logical_id
@@ -18,6 +18,7 @@ def register(commands: Commands) -> None:
     dlq.add_argument("action", nargs="?", choices=["list", "redrive"], default="list")
     dlq.add_argument("--queue", help="the source queue, e.g. InviteeCreatedQueue or invitee-created (default: all)")
     add_stack_option(dlq)
+    add_quiet_option(dlq)
     dlq.set_defaults(func=_dlq)
 
 
@@ -50,6 +51,7 @@ def redrive(target: Target, queue: QueueKind, progress: Progress | None = None) 
             QueueUrl=target.dlqs[queue], MaxNumberOfMessages=10, MessageAttributeNames=["All"], VisibilityTimeout=30
         ).get("Messages", [])
         if not batch:
+            progress.close()
             return moved
         for message in batch:
             sqs.send_message(
@@ -72,7 +74,7 @@ def _dlq(args: argparse.Namespace) -> int:
     queues = [chosen] if chosen is not None else sorted(target.dlqs, key=queue_logical_id)
     if args.action == "redrive":
         for queue in queues:
-            moved = redrive(target, queue)
+            moved = redrive(target, queue, progress_for(args, None, f"redrive {queue_logical_id(queue)}"))
             if moved or args.queue:
                 print(f"{queue_logical_id(queue)}: moved {moved} message(s) back for processing")
         return 0

@@ -8,7 +8,7 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 from calsync_dev.cli.bookings import parse_time
-from calsync_dev.cli.progress import Progress
+from calsync_dev.cli.progress import add_quiet_option, progress_for
 from calsync_dev.cli.target import Commands, add_stack_option, target_from
 from calsync_dev.replay import Selection, replay, select
 
@@ -23,6 +23,7 @@ def register(commands: Commands) -> None:
     command.add_argument("--dry-run", action="store_true", help="say what would be replayed, enqueue nothing")
     command.add_argument("--wait", type=float, default=120.0, help="seconds to wait for processing (0: don't)")
     add_stack_option(command)
+    add_quiet_option(command)
     command.set_defaults(func=_replay)
 
 
@@ -37,7 +38,7 @@ def _replay(args: argparse.Namespace) -> int:
     print(f"found {len(items)} {what} deliveries {kinds}")
     if args.dry_run or not items:
         return 0
-    progress = Progress(len(items), "enqueue")
+    progress = progress_for(args, len(items), "enqueue")
     replay_id, enqueued = replay(items, target.delivery_queue(), advance=progress.advance)
     print(f"enqueued {enqueued} (replay {replay_id})")
     counts = repo.replay_counts(replay_id)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from calsync_dev.cli.progress import Progress
+from calsync_dev.cli.progress import Progress, add_quiet_option, progress_for
 from calsync_dev.cli.target import Commands, Target, add_stack_option, local_signing_key, target_from
 from calsync_dev.events import EVENTS
 from calsync_dev.pump import queue_depth
@@ -39,6 +39,7 @@ def register(commands: Commands) -> None:
     load.add_argument("--wait", type=float, default=120, help="seconds to wait for every one to be persisted")
     load.add_argument("--no-wait", action="store_true", help="do not wait for persistence")
     add_stack_option(load)
+    add_quiet_option(load)
     sender(load)
     load.set_defaults(func=_load)
 
@@ -152,7 +153,7 @@ def _load(args: argparse.Namespace) -> int:
     bodies = synthetic_bodies(args.count, run)
     url = _webhook_url(args)
     started = time.perf_counter()
-    result = run_load(url, args.key, bodies, args.concurrency, Progress(len(bodies), "sending"))
+    result = run_load(url, args.key, bodies, args.concurrency, progress_for(args, len(bodies), "sending"))
     print(
         f"sent {result.sent} deliveries in {result.seconds:.2f} s = {result.per_second:.0f} deliveries/s"
         f" (concurrency {args.concurrency}); 2xx: {result.accepted}; statuses: {result.statuses}"
@@ -162,8 +163,12 @@ def _load(args: argparse.Namespace) -> int:
     target = target_from(args)
     deadline = time.monotonic() + args.wait
     # Queue depth is a cheap question; counting the table is a Scan, asked once at the end.
-    while queued(target) and time.monotonic() < deadline:
+    waiting = progress_for(args, result.accepted, "processing")
+    while (depth := queued(target)) and time.monotonic() < deadline:
+        waiting.set_done(max(0, result.accepted - depth))
         time.sleep(0.5)
+    waiting.set_done(result.accepted if not depth else max(0, result.accepted - depth))
+    waiting.close()
     took = time.perf_counter() - started
     persisted = persisted_by_run(target, run)
     print(

@@ -43,6 +43,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 CONTROL_PATH = "/_calsync/faults"
+CALLS_PATH = "/_calsync/calls"  # GET: every AWS call since start (or the last DELETE), by operation
 
 _SERVER_ERRORS = {"ServiceUnavailable": 503, "InternalError": 500, "InternalFailure": 500, "InternalServerError": 500}
 _TARGET_PREFIXES = {"DynamoDB_20120810": "dynamodb", "AmazonSQS": "sqs", "secretsmanager": "secretsmanager"}
@@ -110,7 +111,23 @@ class FaultMiddleware:
     def __init__(self, app: Callable[..., Iterable[bytes]]) -> None:
         self.app = app
         self.rules: list[FaultRule] = []
+        self.calls: dict[str, int] = {}
         self._lock = threading.Lock()
+
+    def _count(self, environ: Mapping[str, Any]) -> None:
+        target = str(environ.get("HTTP_X_AMZ_TARGET", ""))
+        if not target:  # REST-style APIs (Scheduler, the query protocol): method and first path segment
+            target = f"{environ.get('REQUEST_METHOD', 'GET')} /{str(environ.get('PATH_INFO', '/')).split('/')[1]}"
+        with self._lock:
+            self.calls[target] = self.calls.get(target, 0) + 1
+
+    def _calls(self, environ: Mapping[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        with self._lock:
+            if environ.get("REQUEST_METHOD") == "DELETE":
+                self.calls.clear()
+            data = json.dumps({"total": sum(self.calls.values()), "calls": dict(self.calls)}).encode()
+        start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(data)))])
+        return [data]
 
     def _take(self, service: str, operation: str) -> FaultRule | None:
         with self._lock:
@@ -142,6 +159,10 @@ class FaultMiddleware:
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         if environ.get("PATH_INFO") == CONTROL_PATH:
             return self._control(environ, start_response)
+        if environ.get("PATH_INFO") == CALLS_PATH:
+            return self._calls(environ, start_response)
+        if not str(environ.get("PATH_INFO", "")).startswith("/moto-api"):
+            self._count(environ)
         called = operation_of(environ) if self.rules else None
         rule = self._take(*called) if called else None
         if rule is not None:

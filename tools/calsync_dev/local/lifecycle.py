@@ -130,8 +130,10 @@ class LocalLifecycle:
                 event = json.loads(message["Body"])
                 log.write(json.dumps(event, sort_keys=True) + "\n")
                 self.out(f"event: {event.get('detail-type')} {event.get('detail', {}).get('event_id', '')}")
-        for message in messages:
-            sqs.delete_message(QueueUrl=self._queue_url, ReceiptHandle=message["ReceiptHandle"])
+        sqs.delete_message_batch(
+            QueueUrl=self._queue_url,
+            Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)],
+        )
         return len(messages)
 
     def fire_due(self, at: datetime) -> int:

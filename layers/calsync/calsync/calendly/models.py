@@ -16,7 +16,14 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr
 
 
 def _as_utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    if value.tzinfo is UTC:  # already UTC (e.g. a time calsync made): nothing to convert
+        return value
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:  # e.g. 0001-01-01T00:00:00+05:00: a time before year 1 in UTC
+        raise ValueError("datetime is out of range in UTC") from None
 
 
 # --- shared constrained types (the one place they are declared) -------------------------------

@@ -18,7 +18,7 @@ import re
 from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
-from pydantic import Discriminator, Field, Tag, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, TypeAdapter, ValidationError
 
 from calsync.calendly.models import (
     CalendlyModel,
@@ -40,6 +40,23 @@ class Envelope(CalendlyModel):
     created_at: UtcDatetime
     created_by: Uri | None = None
     payload: dict[str, Any]
+
+
+class _AnyObject(BaseModel):
+    """Any JSON object, checked but not built: its members are skipped, never made Python objects."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class EnvelopeHead(CalendlyModel):
+    """What the receiver checks before it enqueues: the envelope's fields, the payload only as
+    "a JSON object" (the processors validate it against the event's model). Building the payload
+    as Python objects would double the receiver's cost for nothing it reads."""
+
+    event: EventName
+    created_at: UtcDatetime
+    created_by: Uri | None = None
+    payload: _AnyObject
 
 
 class InviteePayload(Invitee):
@@ -95,6 +112,9 @@ AnyEnvelope = Annotated[
     Discriminator(_tag),
 ]
 _typed = TypeAdapter[TypedEnvelope](AnyEnvelope)
+# The model's own pydantic-core validator, bound once: ``model_validate_json`` adds ~0.6 µs of
+# Python per call, an eighth of the receiver's parse.
+_validate_head: Callable[[str | bytes], EnvelopeHead] = EnvelopeHead.__pydantic_validator__.validate_json
 
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -144,9 +164,10 @@ def _validate[T](validate_json: Callable[[str | bytes], T], raw_body: str | byte
     return validate_json(repaired)
 
 
-def parse_envelope(raw_body: str | bytes) -> Envelope:
-    """The shared envelope of a verified body; raises ``pydantic.ValidationError``."""
-    return _validate(Envelope.model_validate_json, raw_body)
+def parse_envelope(raw_body: str | bytes) -> EnvelopeHead:
+    """The shared envelope of a verified body (its payload checked to be an object, not built);
+    raises ``pydantic.ValidationError``."""
+    return _validate(_validate_head, raw_body)
 
 
 def parse_typed(raw_body: str | bytes) -> TypedEnvelope:

@@ -11,10 +11,10 @@ import base64
 import binascii
 import hashlib
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from pydantic import ValidationError
 
@@ -62,9 +62,9 @@ class ReceiverLimits:
     max_body_bytes: int = 131_072
 
 
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    """The answer to give, plus what only the logs may know (``detail``)."""
+class Outcome(NamedTuple):
+    """The answer to give, plus what only the logs may know (``detail``). A tuple: built on
+    every request, and a frozen dataclass costs the receiver ~0.6 µs more each time."""
 
     status: int
     error: str | None
@@ -83,6 +83,8 @@ class Outcome:
         return {"error": self.error, "message": self.message}
 
 
+# Delivery's own validator, bound once (``Delivery(**fields)`` adds ~0.4 µs of Python per request).
+_new_delivery: Callable[[dict[str, object]], Delivery] = Delivery.__pydantic_validator__.validate_python
 _BAD_SIGNATURE = "The signature does not match this endpoint's signing key."
 
 
@@ -103,7 +105,10 @@ def receive(
     # been sent as (surrogatepass); if that verifies, decoding it below is a clear 400.
     # Size first, on what arrived: base64 grows data by 4/3.
     encoded_limit = limits.max_body_bytes * 4 // 3 + 4 if request.is_base64_encoded else limits.max_body_bytes
-    if len(body_text) > encoded_limit or len(body_text.encode("utf-8", "surrogatepass")) > encoded_limit:
+    if len(body_text) > encoded_limit:
+        return _reject(413, "payload_too_large", f"Body exceeds {limits.max_body_bytes} bytes.")
+    body_bytes = body_text.encode("utf-8", "surrogatepass")
+    if len(body_bytes) > encoded_limit:
         return _reject(413, "payload_too_large", f"Body exceeds {limits.max_body_bytes} bytes.")
 
     try:
@@ -130,7 +135,7 @@ def receive(
         if len(raw) > limits.max_body_bytes:
             return _reject(413, "payload_too_large", f"Body exceeds {limits.max_body_bytes} bytes.")
     else:
-        raw = body_text.encode("utf-8", "surrogatepass")
+        raw = body_bytes
 
     if not signature.matches(parsed, raw, connection_keys):
         return _reject(401, "invalid_signature", _BAD_SIGNATURE, "no key matched any v1 signature")
@@ -151,12 +156,14 @@ def receive(
         return _reject(400, "invalid_envelope", f"Body is not a Calendly webhook envelope: check {', '.join(fields)}.")
 
     kind = route(envelope.event)
-    delivery = Delivery(
-        connection_id=connection_id,
-        received_at=datetime.fromtimestamp(now, UTC),
-        body_sha256=hashlib.sha256(raw).hexdigest(),
-        event=envelope.event,
-        body=text,
+    delivery = _new_delivery(
+        {
+            "connection_id": connection_id,
+            "received_at": datetime.fromtimestamp(now, UTC),
+            "body_sha256": hashlib.sha256(raw).hexdigest(),
+            "event": envelope.event,
+            "body": text,
+        }
     )
     try:
         queue.send(kind, delivery)

@@ -6,13 +6,14 @@ bytes as received; several ``v1`` values and several keys (current, previous) ma
 
 from __future__ import annotations
 
-import hashlib
 import hmac
+import re
 from collections.abc import Iterable
-from dataclasses import dataclass
 from enum import StrEnum
+from typing import NamedTuple
 
 MAX_HEADER_LENGTH = 1024
+_DIGEST_SIZE = 32  # SHA-256
 
 
 class SignatureFailure(StrEnum):
@@ -31,14 +32,19 @@ class SignatureError(Exception):
         self.detail = detail
 
 
-@dataclass(frozen=True, slots=True)
-class ParsedSignature:
+class ParsedSignature(NamedTuple):
     timestamp: int
     signatures: tuple[bytes, ...]
 
 
+# The header as Calendly sends it: one regex match instead of the general loop (~1 µs a request).
+_USUAL = re.compile(r"t=([0-9]{1,12}),v1=([0-9a-f]{64})")
+
+
 def parse_header(header: str | None) -> ParsedSignature:
     """Parse the header; raise ``SignatureError`` for a missing or garbled one."""
+    if header is not None and (usual := _USUAL.fullmatch(header)) is not None:
+        return ParsedSignature(int(usual[1]), (bytes.fromhex(usual[2]),))
     if header is None or not header.strip():
         raise SignatureError(SignatureFailure.MISSING, "Calendly-Webhook-Signature header is missing")
     if len(header) > MAX_HEADER_LENGTH:
@@ -58,7 +64,7 @@ def parse_header(header: str | None) -> ParsedSignature:
                 digest = bytes.fromhex(value)
             except ValueError:
                 raise SignatureError(SignatureFailure.MALFORMED, "v1 signature is not hex") from None
-            if len(digest) != hashlib.sha256().digest_size:
+            if len(digest) != _DIGEST_SIZE:
                 raise SignatureError(SignatureFailure.MALFORMED, "v1 signature has the wrong length")
             signatures.append(digest)
         # Other schemes (v0, future versions) are ignored, as Stripe-style headers allow.
@@ -66,7 +72,7 @@ def parse_header(header: str | None) -> ParsedSignature:
         raise SignatureError(SignatureFailure.MALFORMED, "signature header has no t= timestamp")
     if not signatures:
         raise SignatureError(SignatureFailure.MALFORMED, "signature header has no v1= signature")
-    return ParsedSignature(timestamp=timestamp, signatures=tuple(signatures))
+    return ParsedSignature(timestamp, tuple(signatures))
 
 
 def check_timestamp(parsed: ParsedSignature, *, now: float, tolerance_seconds: int) -> None:
@@ -79,7 +85,8 @@ def check_timestamp(parsed: ParsedSignature, *, now: float, tolerance_seconds: i
 
 
 def compute_signature(key: bytes, timestamp: int, raw_body: bytes) -> bytes:
-    return hmac.new(key, b"%d.%s" % (timestamp, raw_body), hashlib.sha256).digest()
+    # hmac.digest: OpenSSL's one-shot HMAC, without the Python-level hmac object.
+    return hmac.digest(key, b"%d.%s" % (timestamp, raw_body), "sha256")
 
 
 def matches(parsed: ParsedSignature, raw_body: bytes, keys: Iterable[bytes]) -> bool:
