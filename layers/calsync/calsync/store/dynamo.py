@@ -25,7 +25,7 @@ _deserialize = _deserializer.deserialize
 
 def dynamo_safe(value: Any) -> Any:
     """JSON-shaped data as DynamoDB accepts it (floats become Decimal, exactly as printed)."""
-    if isinstance(value, str | bool | int) or value is None:
+    if isinstance(value, str | bool | int | bytes) or value is None:
         return value
     if isinstance(value, float):
         return Decimal(repr(value))
