@@ -11,7 +11,8 @@ from calsync.store import keys
 from calsync.store.views import StoredDelivery
 from calsync_dev.cost.mix import measure
 from calsync_dev.cost.report import figures
-from calsync_dev.cost.units import item_size, write_units
+from calsync_dev.cost.units import Table, item_size, write_units
+from calsync_dev.template import load
 from tests.factories import event_body
 from tests.integration.conftest import Pipeline
 
@@ -67,7 +68,7 @@ def test_a_compressed_body_is_plain_zlib_so_other_tools_can_read_it(pipeline: Pi
     pipeline.post(body)
     pipeline.drain()
     item = raw_item(pipeline, keys.delivery(hashlib.sha256(body).hexdigest()))
-    [(name, value)] = [(k, v) for k, v in item.items() if "B" in v]
+    [value] = [v for v in item.values() if "B" in v]
     assert zlib.decompress(value["B"]) == body
     assert json.loads(zlib.decompress(value["B"]))["event"] == "meeting_recap.created"
 
@@ -78,3 +79,25 @@ def test_the_mix_costs_at_most_3_write_units_per_delivery() -> None:
     result = figures(measure())
     # Then DynamoDB's write units, computed from item and index-entry sizes, average ≤ 3
     assert result["per_delivery"]["dynamodb_write_units"] <= 3
+
+
+def test_index_reads_still_return_whole_items_and_a_state_change_writes_no_index_entry(pipeline: Pipeline) -> None:
+    # Given a booking (its event and invitee in the by-connection and by-email indexes)
+    pipeline.post(event_body("invitee_created.json"))
+    pipeline.drain()
+    key = keys.invitee("DEMOEVENT0000001", "INVITEE00000001")
+    before = raw_item(pipeline, key)
+    # When it is canceled
+    pipeline.post(event_body("invitee_canceled.json"))
+    pipeline.drain()
+    after = raw_item(pipeline, key)
+    # Then the cancellation wrote the invitee item but no index entry (the indexes hold keys)
+    table = Table.from_template(load()["Resources"]["BookingsTable"]["Properties"])
+    assert table.write(before, after, applied=True).indexes == {}
+    # And the by-email and by-connection reads still return whole items, in start order
+    [booking] = pipeline.repo.bookings_by_email("ada@example.com")
+    assert booking.status == "canceled"
+    assert "questions_and_answers" in booking.attributes and "timezone" in booking.attributes
+    [event] = pipeline.repo.events_for_tenant("acme")
+    assert event.event_uuid == "DEMOEVENT0000001"
+    assert "location" in event.attributes and "memberships" in event.attributes

@@ -199,7 +199,7 @@ def as_text(item: dict[str, Any]) -> dict[str, Any]:
     """A raw item with its compressed body (``body_z``) decoded, as a read view gives it."""
     if "body_z" not in item:
         return item
-    body = zlib.decompress(item["body_z"].value).decode()
+    body = zlib.decompress(item["body_z"]).decode()
     return {**{k: v for k, v in item.items() if k != "body_z"}, "body": body}
 
 

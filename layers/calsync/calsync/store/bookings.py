@@ -25,7 +25,15 @@ from calsync.bookings.records import (
     SubmissionSnapshot,
 )
 from calsync.store import clients, keys
-from calsync.store.dynamo import conditional, plain_item, query_items, scan_items, serialise, serialise_item
+from calsync.store.dynamo import (
+    batch_get_items,
+    conditional,
+    plain_item,
+    query_items,
+    scan_items,
+    serialise,
+    serialise_item,
+)
 from calsync.store.errors import aws_call
 from calsync.store.views import (
     BODY_ZLIB,
@@ -318,20 +326,27 @@ class DynamoBookingsRepository:
         return [ScheduledEventItem.from_item(i) for i in self._window(keys.GSI2, keys.tenant_pk(tenant), start, end)]
 
     def _window(self, index: str, pk: str, start: datetime | None, end: datetime | None) -> list[dict[str, Any]]:
-        """Items whose start is in ``[start, end]``, in start order (keys of both spellings)."""
+        """Items whose start is in ``[start, end]``, in start order (keys of both spellings).
+
+        The indexes hold keys only (an entry costs a write only when an item enters the index
+        or its start changes, never when its state does): one Query finds the items and their
+        order, one BatchGetItem per 100 reads them whole."""
         lo, hi = keys.window(start, end)
         sort = f"{index}SK"
-        items = self._query(
+        entries = self._query(
             index,
             IndexName=index,
             KeyConditionExpression=f"{index}PK = :pk AND {sort} BETWEEN :lo AND :hi",
             ExpressionAttributeValues={":pk": {"S": pk}, ":lo": {"S": lo}, ":hi": {"S": hi}},
         )
         found = [
-            (keys.start_of(item[sort]), item[sort], item) for item in items if keys.in_window(item[sort], start, end)
+            (keys.start_of(entry[sort]), entry[sort], keys.Key(entry[keys.PK], entry[keys.SK]))
+            for entry in entries
+            if keys.in_window(entry[sort], start, end)
         ]
         found.sort(key=lambda entry: (entry[0] is None, entry[0] or datetime.min.replace(tzinfo=UTC), entry[1]))
-        return [item for _, _, item in found]
+        items = batch_get_items(self.client, index, self.table_name, [key.dynamo() for _, _, key in found])
+        return [items[key] for _, _, key in found if key in items]
 
     def scan_type(self, item_type: str) -> list[StoredItem]:
         """Every item of a type (operator tooling and tests; not for request paths)."""

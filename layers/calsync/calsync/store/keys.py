@@ -32,7 +32,9 @@ spellings and ``start_of`` reads both, so a window query keeps only the starts i
 unknown start sorts last (``~``). The
 design's questions, one Query each: ``PK = EVENT#<uuid>`` (an event with its invitees);
 GSI1 on ``EMAIL#<email>`` (a person's bookings by start); GSI2 on ``TENANT#<connection>``
-between two starts (an organization's events in a window); ``PK = CONNECTIONS``.
+between two starts (an organization's events in a window); ``PK = CONNECTIONS``. Both indexes
+project keys only (a state change writes no index entry): their Query gives the items and their
+order, one BatchGetItem per 100 reads them.
 """
 
 from __future__ import annotations

@@ -125,8 +125,7 @@ class StoredDelivery:
     def from_item(cls, item: Mapping[str, Any]) -> StoredDelivery:
         _, sha = _ids(item)
         if BODY_ZLIB in item:  # the body as text, whichever way it was kept
-            compressed = item[BODY_ZLIB]
-            body = zlib.decompress(bytes(getattr(compressed, "value", compressed))).decode()
+            body = zlib.decompress(item[BODY_ZLIB]).decode()
             item = {**{k: v for k, v in item.items() if k != BODY_ZLIB}, "body": body}
         return _build(cls, item, type=item["type"], body_sha256=sha)
 
