@@ -60,7 +60,7 @@ def serialise_item(attributes: Mapping[str, Any], *, skip_none: bool = False) ->
 def to_plain(value: Any) -> Any:
     """DynamoDB values back to plain Python (Decimal to int or float, Binary to bytes)."""
     if isinstance(value, Binary):
-        return bytes(value.value)
+        return bytes(value)
     if isinstance(value, Decimal):
         return int(value) if value == value.to_integral_value() else float(value)
     if isinstance(value, dict):
