@@ -60,7 +60,7 @@ def serialise_item(attributes: Mapping[str, Any], *, skip_none: bool = False) ->
 def to_plain(value: Any) -> Any:
     """DynamoDB values back to plain Python (Decimal to int or float, Binary to bytes)."""
     if isinstance(value, Binary):
-        return bytes(value)
+        return bytes(value.value)  # type: ignore[attr-defined]  # the stubs omit Binary.value
     if isinstance(value, Decimal):
         return int(value) if value == value.to_integral_value() else float(value)
     if isinstance(value, dict):
