@@ -103,3 +103,41 @@ def test_index_reads_still_return_whole_items_and_a_state_change_writes_no_index
     assert event.event_uuid == "DEMOEVENT0000001"
     assert "location" in event.attributes
     assert "memberships" in event.attributes
+
+
+def writes_of_the_last(bodies: list[bytes]) -> list[str]:
+    """The DynamoDB writes the last of ``bodies`` caused (after the others were processed)."""
+    before = measure([(f"{i}", b) for i, b in enumerate(bodies[:-1])]).writes
+    after = measure([(f"{i}", b) for i, b in enumerate(bodies)]).writes
+    assert after[: len(before)] == before
+    return [what for _, what, _ in after[len(before) :]]
+
+
+def test_a_redelivered_body_writes_no_booking_item() -> None:
+    # Given a booking was delivered and stored
+    body = event_body("invitee_created.json")
+    # When Calendly delivers the same body again (a retry)
+    writes = writes_of_the_last([body, body])
+    # Then nothing but the archive's (failed, first-write-wins) put is written
+    assert writes == ["PutItem (condition failed) delivery"]
+
+
+def test_a_stale_copy_rewrites_neither_the_event_nor_the_invitee() -> None:
+    # Given a booking was delivered and stored
+    body = event_body("invitee_created.json")
+    # When an older representation of it arrives (same scheduled event, older invitee state)
+    stale = json.loads(body)
+    stale["payload"]["updated_at"] = "2019-01-01T00:00:00.000000Z"
+    writes = writes_of_the_last([body, json.dumps(stale).encode()])
+    # Then only its archive item is written: no failed conditional write on either item
+    assert writes == ["PutItem delivery"]
+
+
+def test_a_reschedule_link_already_in_place_is_not_written_again() -> None:
+    # Given both halves of a reschedule were stored (each links the other)
+    old = event_body("invitee_rescheduled_canceled_old.json")
+    new = event_body("invitee_rescheduled_created_new.json")
+    # When the second half is delivered again, newly signed
+    writes = writes_of_the_last([old, new, new])
+    # Then no link, event or invitee write happens
+    assert writes == ["PutItem (condition failed) delivery"]

@@ -16,6 +16,7 @@ import contextlib
 import io
 import logging
 import math
+import statistics
 import time
 import uuid
 from collections import Counter
@@ -36,7 +37,7 @@ class Usage:
     """What one function did over the run."""
 
     invocations: int = 0
-    billed_ms: int = 0
+    durations_ms: list[float] = field(default_factory=list)
     requests: Counter[str] = field(default_factory=Counter)  # "service:Operation"
     write_units: int = 0
     write_units_by_index: Counter[str] = field(default_factory=Counter)
@@ -47,6 +48,16 @@ class Usage:
     log_bytes: int = 0
     log_lines: int = 0
     metrics: set[tuple[str, str, tuple[str, ...]]] = field(default_factory=set)
+
+    @property
+    def billed_ms(self) -> int:
+        """Billed duration: each invocation at the function's median duration, rounded up to
+        the millisecond as Lambda bills. The median, not the sum: the first call in a process
+        pays imports (Lambda's init, billed per cold start, not per delivery) and this machine
+        is shared, so single calls stall."""
+        if not self.durations_ms:
+            return 0
+        return self.invocations * max(1, math.ceil(statistics.median(self.durations_ms)))
 
 
 class Meter:
@@ -166,7 +177,7 @@ class Meter:
                 elapsed_ms = (time.perf_counter() - start) * 1000
                 _current.reset(token)
         usage.invocations += 1
-        usage.billed_ms += max(1, math.ceil(elapsed_ms))  # Lambda bills per 1 ms, rounded up
+        usage.durations_ms.append(elapsed_ms)
         text = out.getvalue() + self.platform_log(function, str(uuid.uuid4()), elapsed_ms)
         usage.log_bytes += len(text.encode())
         usage.log_lines += text.count("\n")

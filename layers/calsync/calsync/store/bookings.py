@@ -6,6 +6,12 @@ v < :v``, so a stale or repeated delivery changes nothing. An invitee's facts ar
 with ``if_not_exists`` in that write and, when its version loses, by a second write
 conditioned on one of them being absent (so a duplicate still changes nothing). Reads
 return the typed views of ``calsync.store.views``.
+
+A write that fails its condition still costs DynamoDB the stored item's size in write units,
+so each versioned write first reads what is stored (eventually consistent, half a read unit)
+and is skipped when it can be known to change nothing: a stored version at least as new, facts
+and links already in place. Versions only grow and facts and links are never changed, so a
+stale read can only lead to a write whose condition then decides, never to a skipped change.
 """
 
 from __future__ import annotations
@@ -137,6 +143,24 @@ class DynamoBookingsRepository:
             kwargs["ConditionExpression"] = condition
         return conditional(f"dynamodb:UpdateItem ({what})", lambda: self.client.update_item(**kwargs))
 
+    def _stored(self, what: str, key: keys.Key, *names: str) -> dict[str, Any]:
+        """The named attributes of the item at ``key`` as stored (``{}`` when there is none)."""
+        placeholders = {f"#p{i}": name for i, name in enumerate(names)}
+        with aws_call(f"dynamodb:GetItem ({what})"):
+            found = self.client.get_item(
+                TableName=self.table_name,
+                Key=key.dynamo(),
+                ProjectionExpression=", ".join(placeholders),
+                ExpressionAttributeNames=placeholders,
+            )
+        return plain_item(found.get("Item", {}))
+
+    @staticmethod
+    def _not_newer(stored: Mapping[str, Any], attribute: str, version: str) -> bool:
+        """Whether the stored version is at least ``version`` (the write's condition would fail)."""
+        current = stored.get(attribute)
+        return isinstance(current, str) and current >= version
+
     def _put_new(self, what: str, key: keys.Key, attributes: Mapping[str, Any]) -> bool:
         item = serialise_item({**key.attributes(), **attributes}, skip_none=True)
         return conditional(
@@ -163,6 +187,11 @@ class DynamoBookingsRepository:
     def upsert_invitee(self, snapshot: InviteeSnapshot) -> bool:
         facts = {k: v for k, v in snapshot.facts.items() if v is not None}
         key = invitee_key(snapshot.ref)
+        stored = self._stored("invitee", key, "v", *facts)
+        if self._not_newer(stored, "v", snapshot.version):
+            if all(name in stored for name in facts):
+                return False  # neither its state nor a fact would be written
+            return self._add_facts(key, snapshot, facts)
         update = _Update()
         condition = update.newer_than_stored("v", snapshot.version)
         update.set_all({"type": "invitee", **snapshot.state})
@@ -172,10 +201,11 @@ class DynamoBookingsRepository:
         self._sort_by_start(update, snapshot)
         if self._conditional_update("invitee", key, update, condition):
             return True
-        if not facts:
-            return False
-        # Older than (or equal to) what is stored: its state loses, but facts only it
-        # carries are added (they never change for an invitee), and nothing else.
+        return self._add_facts(key, snapshot, facts) if facts else False
+
+    def _add_facts(self, key: keys.Key, snapshot: InviteeSnapshot, facts: Mapping[str, Any]) -> bool:
+        """Older than (or equal to) what is stored: its state loses, but facts only it carries
+        are added (they never change for an invitee), and nothing else."""
         update = _Update()
         condition = update.add_all(facts)
         if snapshot.start_time is not None:
@@ -195,15 +225,20 @@ class DynamoBookingsRepository:
             update.set_if_absent("GSI1SK", sort)
 
     def upsert_event(self, snapshot: EventSnapshot) -> bool:
+        key = keys.event(snapshot.event_uuid)
+        if self._not_newer(self._stored("event", key, "v"), "v", snapshot.version):
+            return False  # unchanged (or older): not rewritten
         update = _Update()
         condition = update.newer_than_stored("v", snapshot.version)
         update.set_all({"type": "event", **snapshot.state})
         if snapshot.start_time is not None:
             update.set("GSI2PK", keys.tenant_pk(snapshot.tenant))
             update.set("GSI2SK", keys.tenant_sk(snapshot.start_time, snapshot.event_uuid))
-        return self._conditional_update("event", keys.event(snapshot.event_uuid), update, condition)
+        return self._conditional_update("event", key, update, condition)
 
     def set_no_show(self, change: NoShowChange) -> bool:
+        if self._not_newer(self._stored("no-show", invitee_key(change.ref), "nsv"), "nsv", change.version):
+            return False
         update = _Update()
         condition = update.newer_than_stored("nsv", change.version)
         update.set("no_show", change.mark)
@@ -214,19 +249,24 @@ class DynamoBookingsRepository:
     def link(self, link: Link) -> None:
         if link.attribute not in LINK_ATTRIBUTES:
             raise ValueError(f"not a link attribute: {link.attribute}")
+        stored = self._stored("link", invitee_key(link.ref), link.attribute, "type")
+        if stored.get(link.attribute) == link.value and "type" in stored:
+            return  # already in place
         update = _Update()
         update.set(link.attribute, link.value)
         update.set_if_absent("type", "invitee")
         self._conditional_update("link", invitee_key(link.ref), update, None)
 
     def upsert_submission(self, snapshot: SubmissionSnapshot) -> bool:
+        ref = snapshot.submitter_ref
+        key = keys.submission(snapshot.uuid, ref.event_uuid if ref else None)
+        if self._not_newer(self._stored("submission", key, "v"), "v", snapshot.version):
+            return False
         update = _Update()
         condition = update.newer_than_stored("v", snapshot.version)
         update.set_all({"type": "routing_form_submission", **snapshot.state})
-        ref = snapshot.submitter_ref
         if ref:
             update.set("invitee_sk", keys.invitee_sk(ref.invitee_uuid))
-        key = keys.submission(snapshot.uuid, ref.event_uuid if ref else None)
         return self._conditional_update("submission", key, update, condition)
 
     def keep_other(self, delivery: Delivery, *, created_at: datetime) -> bool:
