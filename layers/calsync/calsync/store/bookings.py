@@ -368,9 +368,9 @@ class DynamoBookingsRepository:
     def _window(self, index: str, pk: str, start: datetime | None, end: datetime | None) -> list[dict[str, Any]]:
         """Items whose start is in ``[start, end]``, in start order (keys of both spellings).
 
-        The indexes hold keys only (an entry costs a write only when an item enters the index
-        or its start changes, never when its state does): one Query finds the items and their
-        order, one BatchGetItem per 100 reads them whole."""
+        From an index of keys only (``keys.KEYS_ONLY_INDEXES``: an entry costs a write only
+        when an item enters the index or its start changes, never when its state does) the
+        Query finds the items and their order, and one BatchGetItem per 100 reads them whole."""
         lo, hi = keys.window(start, end)
         sort = f"{index}SK"
         entries = self._query(
@@ -380,13 +380,16 @@ class DynamoBookingsRepository:
             ExpressionAttributeValues={":pk": {"S": pk}, ":lo": {"S": lo}, ":hi": {"S": hi}},
         )
         found = [
-            (keys.start_of(entry[sort]), entry[sort], keys.Key(entry[keys.PK], entry[keys.SK]))
+            (keys.start_of(entry[sort]), entry[sort], entry)
             for entry in entries
             if keys.in_window(entry[sort], start, end)
         ]
         found.sort(key=lambda entry: (entry[0] is None, entry[0] or datetime.min.replace(tzinfo=UTC), entry[1]))
-        items = batch_get_items(self.client, index, self.table_name, [key.dynamo() for _, _, key in found])
-        return [items[key] for _, _, key in found if key in items]
+        if index not in keys.KEYS_ONLY_INDEXES:
+            return [item for _, _, item in found]
+        wanted = [(entry[keys.PK], entry[keys.SK]) for _, _, entry in found]
+        items = batch_get_items(self.client, index, self.table_name, [keys.Key(*k).dynamo() for k in wanted])
+        return [items[k] for k in wanted if k in items]
 
     def scan_type(self, item_type: str) -> list[StoredItem]:
         """Every item of a type (operator tooling and tests; not for request paths)."""
