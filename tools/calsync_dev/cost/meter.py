@@ -127,9 +127,9 @@ class Meter:
     ) -> None:
         table_name = params.get("TableName", "")
         table = self.tables.get(table_name)
-        if table is None:
+        if table is None and operation != "BatchGetItem":
             return
-        if operation in _WRITES:
+        if operation in _WRITES and table is not None:
             condition_failed = failed and parsed["Error"].get("Code") == "ConditionalCheckFailedException"
             if failed and not condition_failed:
                 return
@@ -144,13 +144,18 @@ class Meter:
             return
         if failed:
             return
+        if operation == "BatchGetItem":  # each item read is rounded up on its own
+            for name, request in params.get("RequestItems", {}).items():
+                for item in parsed.get("Responses", {}).get(name, []):
+                    usage.read_units += read_units(item_size(item), consistent=bool(request.get("ConsistentRead")))
+            return
         consistent = bool(params.get("ConsistentRead"))
         if operation == "GetItem":
             item = parsed.get("Item")
             if "ProjectionExpression" in params and item:
                 item = self._get(table_name, params["Key"])
             usage.read_units += read_units(item_size(item), consistent=consistent)
-        elif operation in ("Query", "Scan"):
+        elif operation in ("Query", "Scan") and table is not None:
             index = table.index(params["IndexName"]) if "IndexName" in params else None
             items = parsed.get("Items", [])
             size = sum(item_size(index.entry(i, table.keys) if index else i) for i in items)
