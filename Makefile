@@ -11,7 +11,7 @@ export AWS_DEFAULT_REGION ?= us-east-1
 # this flag (or SAM_CLI_ENABLE_LANGUAGE_EXTENSIONS=1); samconfig.toml sets it too.
 SAM_LX := --language-extensions
 
-.PHONY: venv test lint unit integration e2e fuzz bench logbytes soak run build deploy requirements event clean schemas
+.PHONY: venv test lint unit integration e2e fuzz bench logbytes cost soak run build deploy requirements event clean schemas
 
 $(VENV)/.installed: requirements/dev.txt pyproject.toml
 	@command -v uv >/dev/null || python3 -m pip install --quiet uv
@@ -51,6 +51,12 @@ bench: venv
 
 logbytes: venv
 	$(PY) -m calsync_dev.logbytes
+
+# The fixture mix through the whole pipeline on moto: every AWS request counted, $ per 1M
+# deliveries by service and the idle month at list prices (calsync_dev/cost/prices.py); the
+# last line is one JSON object of every figure. No AWS account needed.
+cost: venv
+	$(PY) -m calsync_dev.cost
 
 # 10,000 signed deliveries (mixed kinds, duplicates, reordering) at <= SOAK_RATE/s against a
 # local stack of its own; prints accepted/s, persisted/s, receiver p99, lost, double-applied

@@ -1,7 +1,8 @@
 """A tiny in-memory DynamoDB client for the expressions the repository emits.
 
-It understands exactly: ``SET a = :v, b = if_not_exists(b, :v)`` updates, and conditions
-that are an ``OR`` of ``attribute_not_exists(x)`` and ``x < :v`` terms. Anything else
+It understands exactly: ``SET a = :v, b = if_not_exists(b, :v)`` updates, conditions
+that are an ``OR`` of ``attribute_not_exists(x)`` and ``x < :v`` terms, and reads of one
+item projected to ``#a, #b`` names. Anything else
 raises, so a new expression cannot silently pass. The convergence tests check that
 it ends in the same state as moto for the same deliveries.
 """
@@ -62,6 +63,14 @@ class FakeDynamoDB:
                 item[attr] = values[m.group(4)]
         self.items[key] = item
         return {}
+
+    def get_item(self, **kw: Any) -> dict[str, Any]:
+        item = self.items.get(self._key(kw["Key"]))
+        if item is None:
+            return {}
+        names = kw.get("ExpressionAttributeNames", {})
+        wanted = {names[n] for n in kw["ProjectionExpression"].split(", ")} if "ProjectionExpression" in kw else None
+        return {"Item": {k: copy.deepcopy(v) for k, v in item.items() if wanted is None or k in wanted}}
 
     def put_item(self, **kw: Any) -> dict[str, Any]:
         item = kw["Item"]

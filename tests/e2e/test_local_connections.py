@@ -4,7 +4,9 @@ the OAuth callback, refresher and watchdog run as the template wires them."""
 from __future__ import annotations
 
 import json
+import time
 import urllib.request
+from typing import Any
 
 import pytest
 
@@ -144,7 +146,6 @@ def test_a_failed_reconnect_leaves_the_working_connection_as_it_was(
 def test_a_disabled_subscription_is_replaced_and_its_gap_reconcile_requested_locally(
     local_stack: RunningStack, target: Target, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from calsync.reconcile.requests import ReconcileRequest
 
     # Given a connected organization whose subscription Calendly disabled
     monkeypatch.setenv("CALENDLY_PAT", "pat-local-selfheal")
@@ -159,13 +160,19 @@ def test_a_disabled_subscription_is_replaced_and_its_gap_reconcile_requested_loc
         assert json.loads(answer.read())["changed"] == 1
     # When the watchdog's schedule fires
     assert run_schedule(local_stack, "SubscriptionWatchdogFunction")["heal"] == "recreated"
-    # Then a reconcile of the gap waits on the reconcile-requests queue, saying why
-    sqs = local_stack.client("sqs")
-    queue = sqs.get_queue_url(QueueName="calsync-local-ReconcileRequestsQueue")["QueueUrl"]
-    messages = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10, WaitTimeSeconds=1).get("Messages", [])
-    requests = [ReconcileRequest.from_message_body(m["Body"]) for m in messages]
-    (gap,) = [r for r in requests if r.connection_id == "heal"]
-    assert gap.reason.startswith("subscription re-created (was disabled;")
+    # Then a reconcile of the gap runs by itself (the request goes through the reconcile-requests
+    # queue to the reconciler), and its report says why
+    state = target.reconciling().state
+    deadline = time.monotonic() + 60
+    reports: list[dict[str, Any]] = []
+    while time.monotonic() < deadline and not reports:
+        reports = [
+            r
+            for r in state.reports("heal", limit=5)
+            if str(r.get("reason", "")).startswith("subscription re-created (was disabled;")
+        ]
+        time.sleep(0.5)
+    assert reports, "no report of a gap reconcile for 'heal'"
     # And webhooks on the replacement's URL reach the same connection
     services = target.connections()
     key = (services.signing_keys.stored("heal") or (None, None))[0]

@@ -76,6 +76,9 @@ class _StubDynamoDB:
     def update_item(self, **_: Any) -> dict[str, Any]:
         return {}
 
+    def get_item(self, **_: Any) -> dict[str, Any]:  # nothing stored yet: every write goes ahead
+        return {}
+
     def put_item(self, **_: Any) -> dict[str, Any]:
         return {}
 

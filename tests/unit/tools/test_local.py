@@ -1,5 +1,7 @@
 """The local stack reads its wiring from template.yaml: routes, gateway responses, schedules."""
 
+import json
+
 import pytest
 
 from calsync_dev.functions import format_line
@@ -62,3 +64,19 @@ def test_log_lines_name_the_function_and_keep_the_fields() -> None:
     assert "ReceiverFunction" in line
     assert "INFO" in line
     assert line.endswith("webhook accepted status=202")
+
+
+def test_saved_state_holds_binary_attributes_as_base64_and_restores_them() -> None:
+    # Given an item with a compressed body (Binary), a binary set and binary inside a map
+    from calsync_dev.local.state import decode_value, encode_value
+
+    item = {
+        "PK": {"S": "DELIVERY#x"},
+        "body_z": {"B": b"\x78\x9c\x00\xff"},
+        "set": {"BS": [b"\x01", b"\x02"]},
+        "nested": {"M": {"b": {"B": b"\x00"}, "l": {"L": [{"B": b"\x03"}, {"N": "1"}]}}},
+    }
+    # When it is saved as JSON and read back
+    saved = json.loads(json.dumps(encode_value(item)))
+    # Then it is the same item
+    assert decode_value(saved) == item

@@ -302,3 +302,13 @@ def test_invalid_loops_are_refused_as_cloudformation_would(loop: list[Any], mess
     }
     with pytest.raises(ForEachError, match=message):
         expand(template)
+
+
+def test_the_index_projections_are_the_ones_the_store_reads_them_as() -> None:
+    # store/keys.py says which indexes hold keys only (their reads follow with BatchGetItem)
+    from calsync.store import keys
+
+    table = load()["Resources"]["BookingsTable"]["Properties"]
+    projections = {i["IndexName"]: i["Projection"]["ProjectionType"] for i in table["GlobalSecondaryIndexes"]}
+    assert {name for name, kind in projections.items() if kind == "KEYS_ONLY"} == keys.KEYS_ONLY_INDEXES
+    assert {kind for name, kind in projections.items() if name not in keys.KEYS_ONLY_INDEXES} == {"ALL"}

@@ -2,12 +2,41 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from calsync_dev.provision import Stack
+
+
+def encode_value(value: Any) -> Any:
+    """A wire-shaped attribute value as JSON can hold it: binary (``B``/``BS``) as base64."""
+    if isinstance(value, Mapping):
+        return {
+            k: base64.b64encode(v).decode()
+            if k == "B"
+            else [base64.b64encode(b).decode() for b in v]
+            if k == "BS"
+            else encode_value(v)
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [encode_value(v) for v in value]
+    return value
+
+
+def decode_value(value: Any) -> Any:
+    """The inverse of ``encode_value``."""
+    if isinstance(value, Mapping):
+        return {
+            k: base64.b64decode(v) if k == "B" else [base64.b64decode(b) for b in v] if k == "BS" else decode_value(v)
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [decode_value(v) for v in value]
+    return value
 
 
 def export_state(session: Any, stack: Stack) -> dict[str, Any]:
@@ -17,7 +46,7 @@ def export_state(session: Any, stack: Stack) -> dict[str, Any]:
     for logical, name in stack.tables.items():
         items: list[dict[str, Any]] = []
         for page in dynamodb.get_paginator("scan").paginate(TableName=name):
-            items.extend(page["Items"])
+            items.extend(encode_value(item) for item in page["Items"])
         state["tables"][logical] = items
     for logical, url in stack.queue_urls.items():
         messages: list[dict[str, Any]] = []
@@ -41,7 +70,7 @@ def import_state(session: Any, stack: Stack, state: Mapping[str, Any]) -> int:
         if logical not in stack.tables:
             continue
         for start in range(0, len(items), 25):
-            requests = [{"PutRequest": {"Item": item}} for item in items[start : start + 25]]
+            requests = [{"PutRequest": {"Item": decode_value(item)}} for item in items[start : start + 25]]
             pending: dict[str, Any] = {stack.tables[logical]: requests}
             while pending:
                 pending = dynamodb.batch_write_item(RequestItems=pending).get("UnprocessedItems") or {}

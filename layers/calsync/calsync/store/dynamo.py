@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator, Mapping
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from boto3.dynamodb.types import Binary, TypeDeserializer, TypeSerializer
 
 from calsync.store.errors import CONDITION_FAILED, aws_call, unless
 
@@ -25,7 +25,7 @@ _deserialize = _deserializer.deserialize
 
 def dynamo_safe(value: Any) -> Any:
     """JSON-shaped data as DynamoDB accepts it (floats become Decimal, exactly as printed)."""
-    if isinstance(value, str | bool | int) or value is None:
+    if isinstance(value, str | bool | int | bytes) or value is None:
         return value
     if isinstance(value, float):
         return Decimal(repr(value))
@@ -58,7 +58,9 @@ def serialise_item(attributes: Mapping[str, Any], *, skip_none: bool = False) ->
 
 
 def to_plain(value: Any) -> Any:
-    """DynamoDB values back to JSON-friendly Python (Decimal to int or float)."""
+    """DynamoDB values back to plain Python (Decimal to int or float, Binary to bytes)."""
+    if isinstance(value, Binary):
+        return bytes(value.value)  # type: ignore[attr-defined]  # the stubs omit Binary.value
     if isinstance(value, Decimal):
         return int(value) if value == value.to_integral_value() else float(value)
     if isinstance(value, dict):
@@ -88,6 +90,28 @@ def query_items(client: DynamoDBClient, what: str, **kwargs: Any) -> Iterator[di
 def scan_items(client: DynamoDBClient, what: str, **kwargs: Any) -> Iterator[dict[str, Any]]:
     """Every item a Scan returns, page after page, as plain values."""
     return _paginate(client.scan, f"dynamodb:Scan ({what})", kwargs)
+
+
+BATCH_GET_LIMIT = 100  # keys per BatchGetItem request
+
+
+def batch_get_items(
+    client: DynamoDBClient, what: str, table: str, item_keys: list[dict[str, Any]]
+) -> dict[tuple[str, ...], dict[str, Any]]:
+    """The items at ``item_keys`` (wire-shaped keys), as plain values by their key values (in the
+    keys' attribute order); missing items are absent. Unprocessed keys are asked again."""
+    found: dict[tuple[str, ...], dict[str, Any]] = {}
+    names = list(item_keys[0]) if item_keys else []
+    for start in range(0, len(item_keys), BATCH_GET_LIMIT):
+        request: dict[str, Any] = {table: {"Keys": item_keys[start : start + BATCH_GET_LIMIT]}}
+        while request:
+            with aws_call(f"dynamodb:BatchGetItem ({what})"):
+                page = client.batch_get_item(RequestItems=request)
+            for item in page.get("Responses", {}).get(table, []):
+                plain = plain_item(item)
+                found[tuple(plain[n] for n in names)] = plain
+            request = dict(page.get("UnprocessedKeys") or {})
+    return found
 
 
 def _paginate(call: Callable[..., Any], what: str, kwargs: dict[str, Any]) -> Iterator[dict[str, Any]]:

@@ -37,7 +37,9 @@ spellings and ``start_of`` reads both, so a window query keeps only the starts i
 unknown start sorts last (``~``). The
 design's questions, one Query each: ``PK = EVENT#<uuid>`` (an event with its invitees);
 GSI1 on ``EMAIL#<email>`` (a person's bookings by start); GSI2 on ``TENANT#<connection>``
-between two starts (an organization's events in a window); ``PK = CONNECTIONS``.
+between two starts (an organization's events in a window); ``PK = CONNECTIONS``. GSI1
+projects keys only (an invitee's change of state writes no index entry): its Query gives the
+bookings and their order, one BatchGetItem per 100 reads them; GSI2 projects every attribute.
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ SK = "SK"
 GSI1 = "GSI1"  # invitees by email, ordered by start
 GSI2 = "GSI2"  # events by tenant (connection), ordered by start
 KEY_ATTRIBUTES = frozenset({PK, SK, "GSI1PK", "GSI1SK", "GSI2PK", "GSI2SK"})
+KEYS_ONLY_INDEXES = frozenset({GSI1})  # template.yaml projects these KEYS_ONLY (the rest ALL)
 UNKNOWN_START = "~"  # sorts after every ISO timestamp
 EARLIEST = "0"  # sorts before every ISO timestamp
 _KEY_TIME = "%Y-%m-%dT%H:%M:%S.%fZ"  # fixed width: lexical order is time order

@@ -1,17 +1,21 @@
 """What reads of the bookings table return: typed, read-only views without table keys.
 
 Each view names the attributes callers use; ``attributes`` holds every stored attribute
-as plain JSON values (``PK``/``SK``/``GSI*`` removed), for the rest. Key formats stay in
+as plain JSON values (``PK``/``SK``/``GSI*`` removed; a kept delivery body, stored
+compressed, as its text ``body``), for the rest. Key formats stay in
 ``calsync.store.keys``: nothing outside the store sees a ``PK`` or ``SK``.
 """
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
 from calsync.store import keys
+
+BODY_ZLIB = "body_z"  # a kept delivery body, zlib-compressed (Binary); older items hold "body"
 
 
 def _attributes(item: Mapping[str, Any]) -> dict[str, Any]:
@@ -120,6 +124,9 @@ class StoredDelivery:
     @classmethod
     def from_item(cls, item: Mapping[str, Any]) -> StoredDelivery:
         _, sha = _ids(item)
+        if BODY_ZLIB in item:  # the body as text, whichever way it was kept
+            body = zlib.decompress(item[BODY_ZLIB]).decode()
+            item = {**{k: v for k, v in item.items() if k != BODY_ZLIB}, "body": body}
         return _build(cls, item, type=item["type"], body_sha256=sha)
 
 

@@ -1,0 +1,73 @@
+"""`make cost`: the fixture mix runs through the whole pipeline and its counts are plausible."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from calsync.webhooks.routing import QueueKind
+from calsync_dev.cost.__main__ import main
+from calsync_dev.cost.mix import Run, measure, mix
+from calsync_dev.cost.report import figures
+from calsync_dev.template import processor_logical_id
+
+
+@pytest.fixture(scope="module")
+def run() -> Run:
+    return measure()
+
+
+def test_the_mix_holds_every_kind_duplicates_a_reschedule_pair_and_a_no_show() -> None:
+    names = [name for name, _ in mix()]
+    kinds = {json.loads(body)["event"] for _, body in mix()}
+    assert {
+        "invitee.created",
+        "invitee.canceled",
+        "invitee_no_show.created",
+        "invitee_no_show.deleted",
+        "routing_form_submission.created",
+    } <= kinds
+    assert len(kinds) >= 6  # and an event calsync does not model
+    assert "events/invitee_rescheduled_canceled_old.json" in names
+    assert "events/invitee_rescheduled_created_new.json" in names
+    assert any(name.startswith("duplicate:") for name in names)
+
+
+def test_every_delivery_is_one_api_request_one_receiver_call_and_one_queue_message(run: Run) -> None:
+    # Given the mix ran through receiver → queue → processor → table → stream → publisher
+    result = figures(run)
+    per = result["per_delivery"]
+    # Then every delivery was one API request, one receiver invocation and at least one SQS send
+    assert run.deliveries == len(mix())
+    assert per["api_requests"] == 1
+    assert run.usage["ReceiverFunction"].invocations == run.deliveries
+    assert run.usage["ReceiverFunction"].requests["sqs:SendMessage"] == run.deliveries
+    # And every delivery was processed (one batch each) and the stream published
+    processors = {processor_logical_id(kind) for kind in QueueKind}
+    processed = sum(u.invocations for name, u in run.usage.items() if name in processors)
+    assert processed == run.deliveries
+    assert run.usage["LifecyclePublisherFunction"].invocations > 0
+    assert per["eventbridge_events"] > 0
+    # And DynamoDB was written and read, each write at least one unit, the archive every time
+    assert per["dynamodb_write_units"] >= 1
+    assert per["dynamodb_read_units"] > 0
+    archive_writes = [w for w in run.writes if w[1].startswith("PutItem") and w[1].endswith("delivery")]
+    assert len(archive_writes) == run.deliveries
+    # And logs and Lambda time were measured; dollars add up
+    assert per["log_bytes"] > 0
+    assert per["lambda_gb_seconds"] > 0
+    usd = result["usd_per_million_deliveries"]
+    assert usd["total"] == pytest.approx(sum(v for k, v in usd.items() if k != "total"), abs=0.01)
+    assert result["idle_usd_per_month"]["counts"]["alarms"] > 0
+
+
+def test_make_cost_prints_a_table_and_ends_with_one_json_object(capsys: pytest.CaptureFixture[str]) -> None:
+    # When `make cost` runs
+    assert main([]) == 0
+    out = capsys.readouterr().out.strip().splitlines()
+    # Then the table names every service, and the last line is one JSON object of every figure
+    assert any(line.startswith("DynamoDB") for line in out)
+    last = json.loads(out[-1])
+    assert last["usd_per_million_deliveries"]["api_gateway"] == pytest.approx(3.5)
+    assert last["per_delivery"]["dynamodb_write_units"] > 0

@@ -1,0 +1,26 @@
+"""`make cost`: the mix through the pipeline, then $ per 1M deliveries by service and the idle
+month; the last line is one JSON object of every figure."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from calsync_dev.cost.report import figures, table
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="calsync-cost", description=__doc__)
+    parser.parse_args(argv)
+    from calsync_dev.cost.mix import measure
+
+    run = measure()
+    result = figures(run)
+    print(table(result))
+    print(json.dumps(result, sort_keys=True))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

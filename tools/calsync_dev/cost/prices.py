@@ -1,0 +1,46 @@
+"""AWS list prices `make cost` uses: us-east-1, arm64, on-demand, no free tier, as published on
+the services' pricing pages and checked on PRICES_CHECKED (DynamoDB's on-demand prices are
+those after the November 2024 reduction). Change them here; every figure follows."""
+
+from __future__ import annotations
+
+REGION = "us-east-1"
+PRICES_CHECKED = "2026-11-30"
+
+# API Gateway REST API: first 333 million requests a month.
+APIGW_REST_PER_MILLION = 3.50
+# Lambda, arm64: requests, and duration per GB-second (first 7.5 billion GB-s a month).
+LAMBDA_PER_MILLION_REQUESTS = 0.20
+LAMBDA_ARM64_PER_GB_SECOND = 0.0000133334
+# SQS standard queues: per million requests (each 64 KB chunk of a payload is one request).
+SQS_PER_MILLION_REQUESTS = 0.40
+# DynamoDB on-demand, standard table class.
+DYNAMODB_PER_MILLION_WRITE_UNITS = 0.625
+DYNAMODB_PER_MILLION_READ_UNITS = 0.125
+DYNAMODB_STORAGE_PER_GB_MONTH = 0.25
+DYNAMODB_PITR_PER_GB_MONTH = 0.20
+# Streams: GetRecords calls made by a Lambda trigger are free.
+# Secrets Manager: per secret-month, and per 10,000 API calls.
+SECRET_PER_MONTH = 0.40
+SECRETS_PER_10K_CALLS = 0.05
+# EventBridge: custom events per million (each 64 KB chunk of an entry is one event);
+# archive: per GB of events archived; Scheduler: per million invocations.
+EVENTBRIDGE_PER_MILLION_EVENTS = 1.00
+EVENTBRIDGE_ARCHIVE_PER_GB = 0.10
+SCHEDULER_PER_MILLION_INVOCATIONS = 1.00
+# CloudWatch: Logs ingestion per GB (Lambda's vended logs, first 10 TB), custom metrics per
+# metric-month (first 10,000; EMF-published metrics count), standard alarms per alarm-month,
+# dashboards per dashboard-month (an account's first 3 are free; not counted here).
+LOGS_INGESTION_PER_GB = 0.50
+METRIC_PER_MONTH = 0.30
+ALARM_PER_MONTH = 0.10
+DASHBOARD_PER_MONTH = 3.00
+# X-Ray: traces recorded per million (Tracing: Active samples 1 request/s + 5%: at booking
+# volumes every delivery is traced).
+XRAY_PER_MILLION_TRACES = 5.00
+
+# An assumption, not a price: Lambda's SQS event source long-polls an idle queue; we take 5
+# pollers × one 20-second receive each = 15 requests a minute per queue.
+SQS_IDLE_POLLS_PER_QUEUE_MINUTE = 15
+MINUTES_PER_MONTH = 730 * 60
+GB = 1024**3

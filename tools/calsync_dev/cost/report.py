@@ -1,0 +1,184 @@
+"""From a measured run to $ per 1M deliveries by service and $ per idle month."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from calsync_dev.cost import prices as p
+from calsync_dev.cost.meter import Usage
+from calsync_dev.cost.mix import Run, resources
+
+MILLION = 1_000_000
+SECRETS_PER_CONNECTION = 2  # its signing keys, its OAuth tokens
+
+
+def _sum(usage: dict[str, Usage], attribute: str) -> float:
+    return float(sum(getattr(u, attribute) for u in usage.values()))
+
+
+def _requests(usage: dict[str, Usage], service: str) -> int:
+    return sum(n for u in usage.values() for op, n in u.requests.items() if op.startswith(f"{service}:"))
+
+
+def _gb_seconds(usage: dict[str, Usage], memory: dict[str, int]) -> float:
+    return sum(u.billed_ms / 1000 * memory[name] / 1024 for name, u in usage.items())
+
+
+def figures(run: Run) -> dict[str, Any]:
+    """Every figure, per delivery and in $ per 1M deliveries / per month (JSON-ready)."""
+    n, usage = run.deliveries, run.usage
+    per = MILLION / n
+    write_units = _sum(usage, "write_units")
+    by_index: Counter[str] = Counter()
+    for u in usage.values():
+        by_index.update(u.write_units_by_index)
+    counts = {
+        "api_requests": run.api_requests,
+        "lambda_invocations": int(_sum(usage, "invocations")),
+        "lambda_gb_seconds": _gb_seconds(usage, run.memory_mb),
+        "sqs_requests": int(_sum(usage, "sqs_billed")) + run.sqs_event_source_requests,
+        "dynamodb_write_units": write_units,
+        "dynamodb_read_units": _sum(usage, "read_units"),
+        "secrets_manager_calls": _requests(usage, "secretsmanager"),
+        "eventbridge_events": int(_sum(usage, "events_billed")),
+        "eventbridge_archived_bytes": int(_sum(usage, "events_bytes")),
+        "scheduler_invocations": run.schedules_fired,
+        "log_bytes": int(_sum(usage, "log_bytes")),
+        "xray_traces": run.traces,
+        "stored_bytes": run.stored_bytes,
+    }
+    archived = resources(run.template, "AWS::Events::Archive")
+    dollars = {
+        "api_gateway": counts["api_requests"] * per * p.APIGW_REST_PER_MILLION / MILLION,
+        "lambda": counts["lambda_invocations"] * per * p.LAMBDA_PER_MILLION_REQUESTS / MILLION
+        + counts["lambda_gb_seconds"] * per * p.LAMBDA_ARM64_PER_GB_SECOND,
+        "sqs": counts["sqs_requests"] * per * p.SQS_PER_MILLION_REQUESTS / MILLION,
+        "dynamodb": (
+            write_units * p.DYNAMODB_PER_MILLION_WRITE_UNITS
+            + counts["dynamodb_read_units"] * p.DYNAMODB_PER_MILLION_READ_UNITS
+        )
+        * per
+        / MILLION,
+        "secrets_manager": counts["secrets_manager_calls"] * per * p.SECRETS_PER_10K_CALLS / 10_000,
+        "eventbridge": counts["eventbridge_events"] * per * p.EVENTBRIDGE_PER_MILLION_EVENTS / MILLION
+        + (counts["eventbridge_archived_bytes"] * per / p.GB * p.EVENTBRIDGE_ARCHIVE_PER_GB if archived else 0.0),
+        "scheduler": counts["scheduler_invocations"] * per * p.SCHEDULER_PER_MILLION_INVOCATIONS / MILLION,
+        "cloudwatch_logs": counts["log_bytes"] * per / p.GB * p.LOGS_INGESTION_PER_GB,
+        "xray": counts["xray_traces"] * per * p.XRAY_PER_MILLION_TRACES / MILLION,
+    }
+    storage_month = (
+        counts["stored_bytes"] * per / p.GB * (p.DYNAMODB_STORAGE_PER_GB_MONTH + p.DYNAMODB_PITR_PER_GB_MONTH)
+    )
+    metrics = set().union(*(u.metrics for u in usage.values())) if usage else set()
+    return {
+        "region": p.REGION,
+        "prices_checked": p.PRICES_CHECKED,
+        "deliveries": n,
+        "per_delivery": {k: v / n for k, v in counts.items()},
+        "write_units_per_delivery_by_index": {k: v / n for k, v in sorted(by_index.items())},
+        "usd_per_million_deliveries": {
+            **{k: round(v, 4) for k, v in dollars.items()},
+            "total": round(sum(dollars.values()), 4),
+        },
+        "usd_per_million_deliveries_without_xray": round(sum(dollars.values()) - dollars["xray"], 4),
+        "usd_storage_per_million_deliveries_month": round(storage_month, 4),
+        "custom_metrics": len(metrics),
+        "idle_usd_per_month": idle(run, len(metrics)),
+        "writes_by_kind": _writes(run),
+    }
+
+
+def _writes(run: Run) -> dict[str, float]:
+    by_kind: Counter[str] = Counter()
+    for _, what, units in run.writes:
+        by_kind[what] += units
+    return {k: v / run.deliveries for k, v in sorted(by_kind.items())}
+
+
+def idle(run: Run, metric_count: int) -> dict[str, Any]:
+    template = run.template
+    alarms = len(resources(template, "AWS::CloudWatch::Alarm"))
+    dashboards = len(resources(template, "AWS::CloudWatch::Dashboard"))
+    secrets = len(resources(template, "AWS::SecretsManager::Secret"))
+    sqs_sources = sum(
+        1
+        for spec in resources(template, "AWS::Serverless::Function").values()
+        for source in spec.get("Properties", {}).get("Events", {}).values()
+        if source.get("Type") == "SQS"
+    )
+    scheduled = 0.0
+    for name, per_month in run.rates_per_month.items():
+        u = run.idle.get(name, Usage())
+        scheduled += per_month * (
+            p.LAMBDA_PER_MILLION_REQUESTS / MILLION
+            + u.billed_ms / 1000 * run.memory_mb[name] / 1024 * p.LAMBDA_ARM64_PER_GB_SECOND
+            + u.log_bytes / p.GB * p.LOGS_INGESTION_PER_GB
+            + u.write_units * p.DYNAMODB_PER_MILLION_WRITE_UNITS / MILLION
+            + u.read_units * p.DYNAMODB_PER_MILLION_READ_UNITS / MILLION
+            + _requests({name: u}, "secretsmanager") * p.SECRETS_PER_10K_CALLS / 10_000
+            + p.XRAY_PER_MILLION_TRACES / MILLION
+        )
+    lines = {
+        "alarms": alarms * p.ALARM_PER_MONTH,
+        "dashboards": dashboards * p.DASHBOARD_PER_MONTH,
+        "stack_secrets": secrets * p.SECRET_PER_MONTH,
+        "scheduled_functions": scheduled,
+        "sqs_idle_polling": sqs_sources
+        * p.SQS_IDLE_POLLS_PER_QUEUE_MINUTE
+        * p.MINUTES_PER_MONTH
+        * p.SQS_PER_MILLION_REQUESTS
+        / MILLION,
+        "custom_metrics": metric_count * p.METRIC_PER_MONTH,
+    }
+    return {
+        **{k: round(v, 4) for k, v in lines.items()},
+        "total": round(sum(lines.values()), 4),
+        "per_connection": SECRETS_PER_CONNECTION * p.SECRET_PER_MONTH,
+        "counts": {"alarms": alarms, "dashboards": dashboards, "secrets": secrets, "sqs_event_sources": sqs_sources},
+        "scheduled_per_month": {k: round(v) for k, v in run.rates_per_month.items()},
+    }
+
+
+_LABELS = {
+    "api_gateway": ("API Gateway (REST)", "api_requests", "requests"),
+    "lambda": ("Lambda (arm64)", "lambda_invocations", "invocations"),
+    "sqs": ("SQS", "sqs_requests", "requests"),
+    "dynamodb": ("DynamoDB", "dynamodb_write_units", "write units"),
+    "secrets_manager": ("Secrets Manager", "secrets_manager_calls", "calls"),
+    "eventbridge": ("EventBridge", "eventbridge_events", "events"),
+    "scheduler": ("EventBridge Scheduler", "scheduler_invocations", "invocations"),
+    "cloudwatch_logs": ("CloudWatch Logs", "log_bytes", "bytes"),
+    "xray": ("X-Ray", "xray_traces", "traces"),
+}
+
+
+def table(result: dict[str, Any]) -> str:
+    per, usd = result["per_delivery"], result["usd_per_million_deliveries"]
+    rows = [
+        f"calsync cost — {result['deliveries']} deliveries (the fixture mix), {result['region']} list prices "
+        f"checked {result['prices_checked']}",
+        "",
+        f"{'service':<24}{'per delivery':>26}{'$ per 1M deliveries':>22}",
+    ]
+    for key, (label, count, unit) in _LABELS.items():
+        rows.append(f"{label:<24}{per[count]:>14.3f} {unit:<11}{usd[key]:>22.2f}")
+    rows.append(f"{'total':<24}{'':>26}{usd['total']:>22.2f}")
+    rows.append(f"{'  without X-Ray':<24}{'':>26}{result['usd_per_million_deliveries_without_xray']:>22.2f}")
+    rows += [
+        "",
+        f"DynamoDB: {per['dynamodb_write_units']:.2f} write units and {per['dynamodb_read_units']:.2f} read units "
+        f"per delivery; by table/index: "
+        + ", ".join(f"{k} {v:.2f}" for k, v in result["write_units_per_delivery_by_index"].items()),
+        f"Lambda: {per['lambda_gb_seconds'] * 1000:.2f} GB-ms per delivery; "
+        f"storage kept a month: ${result['usd_storage_per_million_deliveries_month']:.2f} per 1M deliveries",
+        "",
+        "idle, per month:",
+    ]
+    idle_ = result["idle_usd_per_month"]
+    for key in ("alarms", "dashboards", "stack_secrets", "scheduled_functions", "sqs_idle_polling", "custom_metrics"):
+        rows.append(f"  {key.replace('_', ' '):<26}{idle_[key]:>10.2f}")
+    rows.append(
+        f"  {'total':<26}{idle_['total']:>10.2f}   + ${idle_['per_connection']:.2f} per connection (its secrets)"
+    )
+    return "\n".join(rows)
