@@ -20,7 +20,7 @@ from pydantic import ValidationError
 
 from calsync.bookings.erasure import carries
 from calsync.store import keys
-from calsync.store.dynamo import query_items, scan_items
+from calsync.store.dynamo import batch_get_items, query_items, scan_items
 from calsync.store.errors import aws_call
 from calsync.store.views import StoredDelivery, view
 from calsync.webhooks.delivery import delivery_from_message
@@ -66,7 +66,8 @@ class TableSweep:
         self.client = client
 
     def _by_email(self, email: str) -> Iterator[dict[str, Any]]:
-        return query_items(
+        """The person's invitee items, whole (the by-email index may hold keys only)."""
+        entries = query_items(
             self.client,
             "erase: by email",
             TableName=self.table_name,
@@ -74,6 +75,11 @@ class TableSweep:
             KeyConditionExpression="GSI1PK = :pk",
             ExpressionAttributeValues={":pk": {"S": keys.email_pk(email)}},
         )
+        if keys.GSI1 not in keys.KEYS_ONLY_INDEXES:
+            yield from entries
+            return
+        wanted = [keys.Key(entry[keys.PK], entry[keys.SK]).dynamo() for entry in entries]
+        yield from batch_get_items(self.client, "erase: by email", self.table_name, wanted).values()
 
     def find(self, email: str) -> list[Found]:
         """Every removable item carrying the address (index first, then a full Scan), or naming
