@@ -357,7 +357,8 @@ class DynamoBookingsRepository:
     def bookings_by_email(
         self, email: str, *, start: datetime | None = None, end: datetime | None = None
     ) -> list[Booking]:
-        """All bookings of an invitee email, ordered by start time: one Query on GSI1."""
+        """All bookings of an invitee email, ordered by start time: one Query on GSI1 (keys only),
+        then the items by BatchGetItem."""
         return [Booking.from_item(i) for i in self._window(keys.GSI1, keys.email_pk(email), start, end)]
 
     def events_for_tenant(
