@@ -9,7 +9,7 @@ import os
 from collections.abc import Mapping
 from typing import Annotated, Any, Self
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, PositiveInt, field_validator, model_validator
 
 from calsync.webhooks.routing import QueueKind
 
@@ -134,4 +134,4 @@ class WatchdogSettings(ConnectionSettings):
     and how far before the first failed delivery they start."""
 
     reconcile_requests_queue_url: Name
-    gap_margin_seconds: PositiveInt = 3600
+    gap_margin_seconds: NonNegativeInt = 3600

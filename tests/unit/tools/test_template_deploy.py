@@ -180,3 +180,51 @@ def test_the_oauth_callback_takes_a_pending_authorization_and_registers_a_connec
 def test_the_receiver_has_no_table_access() -> None:
     statements = RESOURCES["ReceiverFunction"]["Properties"]["Policies"][0]["Statement"]
     assert not [s for s in statements if "dynamodb" in str(s["Action"])]
+
+
+# ------------------------------------------------------------------ parameters reach settings
+def _settings_for(function: str) -> Any:
+    from calsync import config
+
+    return {
+        "SubscriptionWatchdogFunction": config.WatchdogSettings,
+        "ReconcilerFunction": config.ReconcilerSettings,
+        "TokenRefresherFunction": config.ConnectionSettings,
+        "ReceiverFunction": config.ReceiverSettings,
+        "InviteeCreatedProcessor": config.ProcessorSettings,
+    }.get(function)
+
+
+def _env_at(function: str, parameter_values: dict[str, str]) -> dict[str, str]:
+    """The function's environment as deployed with these parameter values (other references: a
+    placeholder name)."""
+    env: dict[str, str] = {}
+    for name, value in RESOURCES[function]["Properties"]["Environment"]["Variables"].items():
+        if isinstance(value, dict) and "Ref" in value and value["Ref"] in parameter_values:
+            env[name] = parameter_values[value["Ref"]]
+        elif isinstance(value, str):
+            env[name] = value
+        else:
+            env[name] = "placeholder"
+    return env
+
+
+@pytest.mark.parametrize(
+    "function",
+    ["SubscriptionWatchdogFunction", "ReconcilerFunction", "TokenRefresherFunction", "ReceiverFunction"],
+)
+def test_every_number_a_parameter_allows_is_accepted_by_the_function_that_reads_it(function: str) -> None:
+    # Given the number parameters the template lets an operator set, at their bounds
+    numbers = {k: v for k, v in TEMPLATE["Parameters"].items() if v.get("Type") == "Number"}
+    for bound in ("MinValue", "Default", "MaxValue"):
+        values = {name: str(spec.get(bound, spec["Default"])) for name, spec in numbers.items()}
+        # When the function reads its environment, Then its settings accept them (a refused
+        # value would crash every invocation)
+        _settings_for(function).from_env(_env_at(function, values))
+
+
+def test_a_failed_scheduled_reconcile_is_not_retried_whole_by_lambda() -> None:
+    # Given the reconciler fails its scheduled invocation when one connection failed (Errors alarm)
+    reconciler = RESOURCES["ReconcilerFunction"]["Properties"]
+    # Then Lambda does not run the whole schedule again (twice more, for every healthy connection)
+    assert reconciler["EventInvokeConfig"]["MaximumRetryAttempts"] == 0
