@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 
 from calsync.webhooks.routing import QueueKind
 from calsync_dev.cost.__main__ import main
 from calsync_dev.cost.mix import Run, measure, mix
-from calsync_dev.cost.report import figures
+from calsync_dev.cost.report import figures, table
 from calsync_dev.template import processor_logical_id
 
 
@@ -71,3 +72,19 @@ def test_make_cost_prints_a_table_and_ends_with_one_json_object(capsys: pytest.C
     last = json.loads(out[-1])
     assert last["usd_per_million_deliveries"]["api_gateway"] == pytest.approx(3.5)
     assert last["per_delivery"]["dynamodb_write_units"] > 0
+
+
+def test_x_ray_is_counted_only_when_the_template_turns_tracing_on(run: Run) -> None:
+    # Given the mix ran with the template's parameters at their defaults (Tracing: PassThrough)
+    result = figures(run)
+    # Then no trace is recorded or billed, and the table says why
+    assert run.tracing == "PassThrough"
+    assert result["per_delivery"]["xray_traces"] == 0
+    assert result["usd_per_million_deliveries"]["xray"] == 0
+    assert "Tracing: PassThrough" in table(result)
+    # When the same run is priced with Tracing: Active
+    active = figures(replace(run, tracing="Active"))
+    # Then a trace per API request and per stream batch is billed
+    assert active["per_delivery"]["xray_traces"] >= 1
+    assert active["usd_per_million_deliveries"]["xray"] > 0
+    assert "Tracing: Active" in table(active)

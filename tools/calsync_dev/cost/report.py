@@ -45,7 +45,7 @@ def figures(run: Run) -> dict[str, Any]:
         "eventbridge_archived_bytes": int(_sum(usage, "events_bytes")),
         "scheduler_invocations": run.schedules_fired,
         "log_bytes": int(_sum(usage, "log_bytes")),
-        "xray_traces": run.traces,
+        "xray_traces": run.traces if run.tracing == "Active" else 0,
         "stored_bytes": run.stored_bytes,
     }
     archived = resources(run.template, "AWS::Events::Archive")
@@ -83,6 +83,7 @@ def figures(run: Run) -> dict[str, Any]:
         },
         "usd_per_million_deliveries_without_xray": round(sum(dollars.values()) - dollars["xray"], 4),
         "usd_storage_per_million_deliveries_month": round(storage_month, 4),
+        "tracing": run.tracing,
         "custom_metrics": len(metrics),
         "idle_usd_per_month": idle(run, len(metrics)),
         "writes_by_kind": _writes(run),
@@ -117,7 +118,7 @@ def idle(run: Run, metric_count: int) -> dict[str, Any]:
             + u.write_units * p.DYNAMODB_PER_MILLION_WRITE_UNITS / MILLION
             + u.read_units * p.DYNAMODB_PER_MILLION_READ_UNITS / MILLION
             + _requests({name: u}, "secretsmanager") * p.SECRETS_PER_10K_CALLS / 10_000
-            + p.XRAY_PER_MILLION_TRACES / MILLION
+            + (p.XRAY_PER_MILLION_TRACES / MILLION if run.tracing == "Active" else 0.0)
         )
     lines = {
         "alarms": alarms * p.ALARM_PER_MONTH,
@@ -159,12 +160,14 @@ def table(result: dict[str, Any]) -> str:
         f"calsync cost — {result['deliveries']} deliveries (the fixture mix), {result['region']} list prices "
         f"checked {result['prices_checked']}",
         "",
-        f"{'service':<24}{'per delivery':>26}{'$ per 1M deliveries':>22}",
+        f"{'service':<30}{'per delivery':>26}{'$ per 1M deliveries':>22}",
     ]
     for key, (label, count, unit) in _LABELS.items():
-        rows.append(f"{label:<24}{per[count]:>14.3f} {unit:<11}{usd[key]:>22.2f}")
-    rows.append(f"{'total':<24}{'':>26}{usd['total']:>22.2f}")
-    rows.append(f"{'  without X-Ray':<24}{'':>26}{result['usd_per_million_deliveries_without_xray']:>22.2f}")
+        if key == "xray":
+            label = f"X-Ray (Tracing: {result['tracing']})"
+        rows.append(f"{label:<30}{per[count]:>14.3f} {unit:<11}{usd[key]:>22.2f}")
+    rows.append(f"{'total':<30}{'':>26}{usd['total']:>22.2f}")
+    rows.append(f"{'  without X-Ray':<30}{'':>26}{result['usd_per_million_deliveries_without_xray']:>22.2f}")
     rows += [
         "",
         f"DynamoDB: {per['dynamodb_write_units']:.2f} write units and {per['dynamodb_read_units']:.2f} read units "
