@@ -88,3 +88,32 @@ def test_x_ray_is_counted_only_when_the_template_turns_tracing_on(run: Run) -> N
     assert active["per_delivery"]["xray_traces"] >= 1
     assert active["usd_per_million_deliveries"]["xray"] > 0
     assert "Tracing: Active" in table(active)
+
+
+def test_secret_reads_are_cache_fills_priced_at_a_stated_steady_state_not_divided_by_the_mix(run: Run) -> None:
+    # Given the mix ran (a few seconds: far shorter than any secret cache's lifetime)
+    result = figures(run)
+    secrets = result["secrets_manager"]
+    # Then every read it measured is kept visible, and each was a cache fill, none per delivery
+    assert secrets["measured_calls"] == run.usage["ReceiverFunction"].requests["secretsmanager:GetSecretValue"] + sum(
+        u.requests["secretsmanager:GetSecretValue"] for name, u in run.usage.items() if name != "ReceiverFunction"
+    )
+    assert secrets["measured_calls"] > 0
+    assert secrets["cache_fills"] == secrets["measured_calls"]
+    assert result["per_delivery"]["secrets_manager_calls"] == 0
+    # And the receiver's signing-key cache lifetime is the one its settings use (300 s)
+    assert secrets["cache_seconds"]["ReceiverFunction"] == 300
+    # And the processors' erasure key is read once per cold start
+    assert secrets["cache_seconds"]["InviteeCreatedProcessor"] is None
+    # And the steady state (warm environments re-reading once per cache lifetime, cold starts
+    # re-reading per-cold-start secrets) is what is priced, per 1M deliveries a month
+    steady = secrets["steady_calls_per_month"]
+    per_fill = {
+        name: 730 * 3600 / ttl if ttl else secrets["cold_starts_per_month"]
+        for name, ttl in secrets["cache_seconds"].items()
+    }
+    fills = secrets["cache_fills_by_function"]
+    assert steady == pytest.approx(secrets["warm_environments"] * sum(n * per_fill[f] for f, n in fills.items()))
+    assert secrets["deliveries_per_month"] == 1_000_000
+    assert result["usd_per_million_deliveries"]["secrets_manager"] == pytest.approx(steady * 0.05 / 10_000, abs=1e-4)
+    assert "cache" in table(result)

@@ -65,6 +65,8 @@ class Run:
     template: dict[str, Any] = field(repr=False)
     tracing: str = "PassThrough"  # the template's Tracing for the parameters the run used
     parameters: dict[str, str] = field(default_factory=dict)
+    # Per function that read a secret: how long it caches it (None: once per cold start).
+    secret_cache_seconds: dict[str, float | None] = field(default_factory=dict)
     writes: list[tuple[str, str, int]] = field(default_factory=list, repr=False)
     rates_per_month: dict[str, float] = field(default_factory=dict)
 
@@ -275,8 +277,24 @@ def _measure(bodies: list[tuple[str, bytes]], parameters: dict[str, str]) -> Run
         traces=usage[RECEIVER].invocations + usage[PUBLISHER].invocations + usage.get(REMINDER, Usage()).invocations,
         stored_bytes=stored,
         template=template,
+        secret_cache_seconds={
+            name: _secret_cache_seconds(name, stack.functions[name].environment)
+            for name, u in usage.items()
+            if u.secret_reads
+        },
         tracing=tracing_mode(template, parameters=parameters),
         parameters=dict(parameters),
         writes=meter.write_log,
         rates_per_month=rates,
     )
+
+
+def _secret_cache_seconds(function: str, environment: Mapping[str, str]) -> float | None:
+    """How long a function keeps a secret it read: the receiver its signing keys for its
+    settings' ``signing_key_cache_seconds`` (``compose.receiver``); the others (the processors'
+    erasure key, ``compose.tombstones``) for the life of the environment: None."""
+    if function != RECEIVER:
+        return None
+    from calsync.config import ReceiverSettings
+
+    return float(ReceiverSettings.from_env(dict(environment)).signing_key_cache_seconds)
