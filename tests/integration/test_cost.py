@@ -117,3 +117,16 @@ def test_secret_reads_are_cache_fills_priced_at_a_stated_steady_state_not_divide
     assert secrets["deliveries_per_month"] == 1_000_000
     assert result["usd_per_million_deliveries"]["secrets_manager"] == pytest.approx(steady * 0.05 / 10_000, abs=1e-4)
     assert "cache" in table(result)
+
+
+def test_the_idle_month_counts_only_what_the_default_parameters_deploy(run: Run) -> None:
+    # Given the mix ran with the template's defaults (Slack and HTTP forwarding off)
+    result = figures(run)
+    idle = result["idle_usd_per_month"]
+    # Then the consumers' secrets, pollers and alarms are not billed (two stack secrets, six queues polled)
+    assert idle["counts"]["secrets"] == 2
+    assert idle["counts"]["sqs_event_sources"] == 6
+    # And the figure with every consumer on is shown too: two more secrets, pollers, and four alarms
+    extra = 2 * 0.40 + 2 * 15 * 730 * 60 * 0.40 / 1_000_000 + 4 * 0.10
+    assert idle["total_all_consumers_on"] == pytest.approx(idle["total"] + extra, abs=0.01)
+    assert "with Slack and forwarding on" in table(result)

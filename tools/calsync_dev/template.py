@@ -136,6 +136,41 @@ def active_resources(template: dict[str, Any], overrides: dict[str, str] | None 
     return {k: v for k, v in resources.items() if "Condition" not in v or holds[v["Condition"]]}
 
 
+_NO_VALUE = {"Ref": "AWS::NoValue"}
+
+
+def resolve_ifs(node: Any, holds: dict[str, bool]) -> Any:
+    """``node`` with every ``Fn::If`` replaced by the branch its condition picks, and
+    ``AWS::NoValue`` dropped from lists and maps, as CloudFormation does."""
+    if isinstance(node, list):
+        items = [resolve_ifs(item, holds) for item in node]
+        return [item for item in items if item != _NO_VALUE]
+    if not isinstance(node, dict):
+        return node
+    if set(node) == {"Fn::If"}:
+        name, yes, no = node["Fn::If"]
+        return resolve_ifs(yes if holds[name] else no, holds)
+    resolved = {key: resolve_ifs(value, holds) for key, value in node.items()}
+    return {key: value for key, value in resolved.items() if value != _NO_VALUE}
+
+
+def deployed(template: dict[str, Any], overrides: dict[str, str] | None = None) -> dict[str, Any]:
+    """The template as CloudFormation creates it for these parameters (defaults unless
+    overridden): only the resources and outputs whose Condition holds, ``Fn::If`` resolved."""
+    holds = conditions(template, overrides)
+
+    def kept(section: dict[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in section.items() if "Condition" not in v or holds[v["Condition"]]}
+
+    result = dict(template)
+    result["Resources"] = resolve_ifs(kept(template["Resources"]), holds)
+    if "Outputs" in template:
+        result["Outputs"] = resolve_ifs(kept(template["Outputs"]), holds)
+    if "Globals" in template:
+        result["Globals"] = resolve_ifs(template["Globals"], holds)
+    return result
+
+
 # ------------------------------------------------------------------ AWS::LanguageExtensions
 LANGUAGE_EXTENSIONS = "AWS::LanguageExtensions"
 FOR_EACH = "Fn::ForEach::"

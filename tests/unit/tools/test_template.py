@@ -14,6 +14,7 @@ from calsync_dev.template import (
     ForEachError,
     active_resources,
     conditions,
+    deployed,
     expand,
     load,
     load_raw,
@@ -368,3 +369,39 @@ def test_tracing_is_a_parameter_off_by_default_for_the_functions_and_the_api_sta
     assert api["TracingEnabled"] == {"Fn::If": ["TracingActive", True, False]}
     functions = _of_type(template, "AWS::Serverless::Function").values()
     assert not [f for f in functions if "Tracing" in f.get("Properties", {})]  # none overrides it
+
+
+@pytest.mark.parametrize(
+    ("parameter", "prefixes"), [("SlackNotifications", ("Slack",)), ("HttpForwarding", ("Forward", "HttpForwarder"))]
+)
+def test_an_optional_consumer_exists_only_when_its_parameter_is_on(parameter: str, prefixes: tuple[str, ...]) -> None:
+    # Given the template at its defaults (the consumer off)
+    template = load()
+    off = deployed(template)
+    # Then none of the consumer's resources exist: no secret, queue, DLQ, alarm, poller or function
+    assert not [name for name in off["Resources"] if name.startswith(prefixes)]
+    assert not [name for name in off["Outputs"] if name.startswith(prefixes)]
+    # When it is turned on
+    on = deployed(template, {parameter: "on"})
+    # Then its secret, queue with DLQ, rule, function and alarms all exist
+    types = {on["Resources"][name]["Type"] for name in on["Resources"] if name.startswith(prefixes)}
+    assert {
+        "AWS::SecretsManager::Secret",
+        "AWS::SQS::Queue",
+        "AWS::Events::Rule",
+        "AWS::Serverless::Function",
+        "AWS::CloudWatch::Alarm",
+    } <= types
+
+
+def test_the_dashboard_is_a_parameter_on_by_default_and_no_alarm_depends_on_it() -> None:
+    # Given the template
+    template = load()
+    # Then the dashboard exists by default and goes with DashboardEnabled=off, the alarms staying
+    assert "Dashboard" in deployed(template)["Resources"]
+    off = deployed(template, {"DashboardEnabled": "off"})["Resources"]
+    assert not [name for name, spec in off.items() if spec["Type"] == "AWS::CloudWatch::Dashboard"]
+    alarms = {
+        name for name, spec in deployed(template)["Resources"].items() if spec["Type"] == "AWS::CloudWatch::Alarm"
+    }
+    assert alarms == {name for name, spec in off.items() if spec["Type"] == "AWS::CloudWatch::Alarm"}

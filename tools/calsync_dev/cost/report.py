@@ -8,6 +8,7 @@ from typing import Any
 from calsync_dev.cost import prices as p
 from calsync_dev.cost.meter import Usage
 from calsync_dev.cost.mix import Run, resources
+from calsync_dev.template import deployed
 
 MILLION = 1_000_000
 SECRETS_PER_CONNECTION = 2  # its signing keys, its OAuth tokens
@@ -126,8 +127,21 @@ def _writes(run: Run) -> dict[str, float]:
     return {k: v / run.deliveries for k, v in sorted(by_kind.items())}
 
 
+# Every optional consumer on: the idle month's other figure.
+ALL_CONSUMERS_ON = {"SlackNotifications": "on", "HttpForwarding": "on"}
+
+
 def idle(run: Run, metric_count: int) -> dict[str, Any]:
-    template = run.template
+    """The idle month of the stack as deployed for the run's parameters (defaults unless
+    overridden: the optional consumers off), and its total with every consumer on."""
+    result = _idle(run, metric_count, deployed(run.template, run.parameters))
+    result["total_all_consumers_on"] = _idle(
+        run, metric_count, deployed(run.template, {**run.parameters, **ALL_CONSUMERS_ON})
+    )["total"]
+    return result
+
+
+def _idle(run: Run, metric_count: int, template: dict[str, Any]) -> dict[str, Any]:
     alarms = len(resources(template, "AWS::CloudWatch::Alarm"))
     dashboards = len(resources(template, "AWS::CloudWatch::Dashboard"))
     secrets = len(resources(template, "AWS::SecretsManager::Secret"))
@@ -139,6 +153,8 @@ def idle(run: Run, metric_count: int) -> dict[str, Any]:
     )
     scheduled = 0.0
     for name, per_month in run.rates_per_month.items():
+        if name not in template["Resources"]:
+            continue
         u = run.idle.get(name, Usage())
         scheduled += per_month * (
             p.LAMBDA_PER_MILLION_REQUESTS / MILLION
@@ -214,6 +230,7 @@ def table(result: dict[str, Any]) -> str:
     rows.append(
         f"  {'total':<26}{idle_['total']:>10.2f}   + ${idle_['per_connection']:.2f} per connection (its secrets)"
     )
+    rows.append(f"  {'with Slack and forwarding on':<26}{idle_['total_all_consumers_on']:>10.2f}")
     return "\n".join(rows)
 
 
