@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 
 from calsync.webhooks.routing import QueueKind
 from calsync_dev.cost.__main__ import main
 from calsync_dev.cost.mix import Run, measure, mix
-from calsync_dev.cost.report import figures
+from calsync_dev.cost.report import figures, table
 from calsync_dev.template import processor_logical_id
 
 
@@ -71,3 +72,61 @@ def test_make_cost_prints_a_table_and_ends_with_one_json_object(capsys: pytest.C
     last = json.loads(out[-1])
     assert last["usd_per_million_deliveries"]["api_gateway"] == pytest.approx(3.5)
     assert last["per_delivery"]["dynamodb_write_units"] > 0
+
+
+def test_x_ray_is_counted_only_when_the_template_turns_tracing_on(run: Run) -> None:
+    # Given the mix ran with the template's parameters at their defaults (Tracing: PassThrough)
+    result = figures(run)
+    # Then no trace is recorded or billed, and the table says why
+    assert run.tracing == "PassThrough"
+    assert result["per_delivery"]["xray_traces"] == 0
+    assert result["usd_per_million_deliveries"]["xray"] == 0
+    assert "Tracing: PassThrough" in table(result)
+    # When the same run is priced with Tracing: Active
+    active = figures(replace(run, tracing="Active"))
+    # Then a trace per API request and per stream batch is billed
+    assert active["per_delivery"]["xray_traces"] >= 1
+    assert active["usd_per_million_deliveries"]["xray"] > 0
+    assert "Tracing: Active" in table(active)
+
+
+def test_secret_reads_are_cache_fills_priced_at_a_stated_steady_state_not_divided_by_the_mix(run: Run) -> None:
+    # Given the mix ran (a few seconds: far shorter than any secret cache's lifetime)
+    result = figures(run)
+    secrets = result["secrets_manager"]
+    # Then every read it measured is kept visible, and each was a cache fill, none per delivery
+    assert secrets["measured_calls"] == run.usage["ReceiverFunction"].requests["secretsmanager:GetSecretValue"] + sum(
+        u.requests["secretsmanager:GetSecretValue"] for name, u in run.usage.items() if name != "ReceiverFunction"
+    )
+    assert secrets["measured_calls"] > 0
+    assert secrets["cache_fills"] == secrets["measured_calls"]
+    assert result["per_delivery"]["secrets_manager_calls"] == 0
+    # And the receiver's signing-key cache lifetime is the one its settings use (300 s)
+    assert secrets["cache_seconds"]["ReceiverFunction"] == 300
+    # And the processors' erasure key is read once per cold start
+    assert secrets["cache_seconds"]["InviteeCreatedProcessor"] is None
+    # And the steady state (warm environments re-reading once per cache lifetime, cold starts
+    # re-reading per-cold-start secrets) is what is priced, per 1M deliveries a month
+    steady = secrets["steady_calls_per_month"]
+    per_fill = {
+        name: 730 * 3600 / ttl if ttl else secrets["cold_starts_per_month"]
+        for name, ttl in secrets["cache_seconds"].items()
+    }
+    fills = secrets["cache_fills_by_function"]
+    assert steady == pytest.approx(secrets["warm_environments"] * sum(n * per_fill[f] for f, n in fills.items()))
+    assert secrets["deliveries_per_month"] == 1_000_000
+    assert result["usd_per_million_deliveries"]["secrets_manager"] == pytest.approx(steady * 0.05 / 10_000, abs=1e-4)
+    assert "cache" in table(result)
+
+
+def test_the_idle_month_counts_only_what_the_default_parameters_deploy(run: Run) -> None:
+    # Given the mix ran with the template's defaults (Slack and HTTP forwarding off)
+    result = figures(run)
+    idle = result["idle_usd_per_month"]
+    # Then the consumers' secrets, pollers and alarms are not billed (two stack secrets, six queues polled)
+    assert idle["counts"]["secrets"] == 2
+    assert idle["counts"]["sqs_event_sources"] == 6
+    # And the figure with every consumer on is shown too: two more secrets, pollers, and four alarms
+    extra = 2 * 0.40 + 2 * 15 * 730 * 60 * 0.40 / 1_000_000 + 4 * 0.10
+    assert idle["total_all_consumers_on"] == pytest.approx(idle["total"] + extra, abs=0.01)
+    assert "with Slack and forwarding on" in table(result)

@@ -180,7 +180,11 @@ def provision(
     region: str = "us-east-1",
     account: str = "123456789012",
 ) -> Stack:
-    """Create the template's queues (DLQs first), tables and functions' environments."""
+    """Create the template's queues (DLQs first), tables and functions' environments.
+
+    Every resource, whatever its Condition: the local stack and the tests get the optional
+    consumers (Slack, HTTP forwarding) and switch them on themselves; what a deploy creates for
+    given parameters is ``calsync_dev.template.deployed``."""
     template = expand(template or load_raw())
     resources: dict[str, dict[str, Any]] = template["Resources"]
     stack = Stack(parameters=parameter_defaults(template, parameters))

@@ -71,6 +71,106 @@ def load(path: Path = TEMPLATE) -> dict[str, Any]:
     return expand(load_raw(path))
 
 
+# ------------------------------------------------------------------ Conditions
+def parameter_values(template: dict[str, Any], overrides: dict[str, str] | None = None) -> dict[str, str]:
+    """Every parameter's value: its default unless overridden (a list default joined by commas)."""
+    values = {}
+    for name, spec in template.get("Parameters", {}).items():
+        default = spec.get("Default", "")
+        values[name] = ",".join(map(str, default)) if isinstance(default, list) else str(default)
+    values.update(overrides or {})
+    return values
+
+
+def conditions(template: dict[str, Any], overrides: dict[str, str] | None = None) -> dict[str, bool]:
+    """The template's Conditions evaluated for its parameters (defaults unless overridden), with
+    ``Fn::Equals``, ``Fn::Not``, ``Fn::And``, ``Fn::Or``, ``Condition``, ``Ref`` and ``Fn::Join``."""
+    parameters = template.get("Parameters", {})
+    values = parameter_values(template, overrides)
+    declared: dict[str, Any] = template.get("Conditions", {})
+    result: dict[str, bool] = {}
+
+    def value(node: Any) -> Any:
+        if isinstance(node, dict) and len(node) == 1:
+            ((key, arg),) = node.items()
+            if key == "Ref":
+                if parameters.get(arg, {}).get("Type") == "CommaDelimitedList":
+                    return [part.strip() for part in values[arg].split(",")] if values[arg] else []
+                return values[arg]
+            if key == "Fn::Join":
+                separator, parts = arg
+                return str(separator).join(str(p) for p in value(parts))
+            if key in ("Fn::Equals", "Fn::Not", "Fn::And", "Fn::Or", "Condition"):
+                return truth(node)
+        if isinstance(node, list):
+            return [value(item) for item in node]
+        return node
+
+    def truth(node: Any) -> bool:
+        ((key, arg),) = node.items()
+        if key == "Condition":
+            if arg not in result:
+                result[arg] = truth(declared[arg])
+            return result[arg]
+        if key == "Fn::Equals":
+            left, right = (value(a) for a in arg)
+            return str(left) == str(right)
+        if key == "Fn::Not":
+            return not truth(arg[0])
+        if key == "Fn::And":
+            return all(truth(a) for a in arg)
+        if key == "Fn::Or":
+            return any(truth(a) for a in arg)
+        raise ValueError(f"not a condition function: {key}")
+
+    for name in declared:
+        truth({"Condition": name})
+    return {name: result[name] for name in declared}
+
+
+def active_resources(template: dict[str, Any], overrides: dict[str, str] | None = None) -> dict[str, dict[str, Any]]:
+    """The resources CloudFormation creates for these parameters: those without a Condition
+    or whose Condition holds."""
+    holds = conditions(template, overrides)
+    resources: dict[str, dict[str, Any]] = template["Resources"]
+    return {k: v for k, v in resources.items() if "Condition" not in v or holds[v["Condition"]]}
+
+
+_NO_VALUE = {"Ref": "AWS::NoValue"}
+
+
+def resolve_ifs(node: Any, holds: dict[str, bool]) -> Any:
+    """``node`` with every ``Fn::If`` replaced by the branch its condition picks, and
+    ``AWS::NoValue`` dropped from lists and maps, as CloudFormation does."""
+    if isinstance(node, list):
+        items = [resolve_ifs(item, holds) for item in node]
+        return [item for item in items if item != _NO_VALUE]
+    if not isinstance(node, dict):
+        return node
+    if set(node) == {"Fn::If"}:
+        name, yes, no = node["Fn::If"]
+        return resolve_ifs(yes if holds[name] else no, holds)
+    resolved = {key: resolve_ifs(value, holds) for key, value in node.items()}
+    return {key: value for key, value in resolved.items() if value != _NO_VALUE}
+
+
+def deployed(template: dict[str, Any], overrides: dict[str, str] | None = None) -> dict[str, Any]:
+    """The template as CloudFormation creates it for these parameters (defaults unless
+    overridden): only the resources and outputs whose Condition holds, ``Fn::If`` resolved."""
+    holds = conditions(template, overrides)
+
+    def kept(section: dict[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in section.items() if "Condition" not in v or holds[v["Condition"]]}
+
+    result = dict(template)
+    result["Resources"] = resolve_ifs(kept(template["Resources"]), holds)
+    if "Outputs" in template:
+        result["Outputs"] = resolve_ifs(kept(template["Outputs"]), holds)
+    if "Globals" in template:
+        result["Globals"] = resolve_ifs(template["Globals"], holds)
+    return result
+
+
 # ------------------------------------------------------------------ AWS::LanguageExtensions
 LANGUAGE_EXTENSIONS = "AWS::LanguageExtensions"
 FOR_EACH = "Fn::ForEach::"

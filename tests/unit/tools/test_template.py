@@ -12,6 +12,9 @@ from calsync_dev.provision import Stack, _Resolver, parameter_defaults
 from calsync_dev.template import (
     FOR_EACH,
     ForEachError,
+    active_resources,
+    conditions,
+    deployed,
     expand,
     load,
     load_raw,
@@ -312,3 +315,93 @@ def test_the_index_projections_are_the_ones_the_store_reads_them_as() -> None:
     projections = {i["IndexName"]: i["Projection"]["ProjectionType"] for i in table["GlobalSecondaryIndexes"]}
     assert {name for name, kind in projections.items() if kind == "KEYS_ONLY"} == keys.KEYS_ONLY_INDEXES
     assert {kind for name, kind in projections.items() if name not in keys.KEYS_ONLY_INDEXES} == {"ALL"}
+
+
+def test_conditions_evaluate_at_the_parameter_defaults_and_follow_overrides() -> None:
+    # Given the template
+    template = load()
+    # When its conditions are evaluated at the defaults
+    defaults = conditions(template)
+    # Then tracing and the optional consumers are off, and overrides turn them on
+    assert defaults["TracingActive"] is False
+    assert defaults["SlackOn"] is False
+    assert defaults["ForwardingOn"] is False
+    assert defaults["ForwardsAll"] is True  # an empty CommaDelimitedList joins to ""
+    on = conditions(template, {"Tracing": "Active", "SlackNotifications": "on", "ForwardDetailTypes": "A,B"})
+    assert on["TracingActive"] is True
+    assert on["SlackOn"] is True
+    assert on["ForwardsAll"] is False
+
+
+def test_condition_functions_combine_as_cloudformation_defines_them() -> None:
+    # Given conditions built from every condition function
+    template = {
+        "Parameters": {"A": {"Type": "String", "Default": "x"}, "B": {"Type": "String", "Default": "y"}},
+        "Conditions": {
+            "AIsX": {"Fn::Equals": [{"Ref": "A"}, "x"]},
+            "BIsX": {"Fn::Equals": ["x", {"Ref": "B"}]},
+            "Either": {"Fn::Or": [{"Condition": "AIsX"}, {"Condition": "BIsX"}]},
+            "Both": {"Fn::And": [{"Condition": "AIsX"}, {"Condition": "BIsX"}]},
+            "NotB": {"Fn::Not": [{"Condition": "BIsX"}]},
+        },
+        "Resources": {
+            "Always": {"Type": "T"},
+            "IfB": {"Type": "T", "Condition": "BIsX"},
+            "IfEither": {"Type": "T", "Condition": "Either"},
+        },
+    }
+    # Then they evaluate as CloudFormation does, and only resources whose condition holds exist
+    assert conditions(template) == {"AIsX": True, "BIsX": False, "Either": True, "Both": False, "NotB": True}
+    assert set(active_resources(template)) == {"Always", "IfEither"}
+    assert set(active_resources(template, {"B": "x"})) == {"Always", "IfB", "IfEither"}
+
+
+def test_tracing_is_a_parameter_off_by_default_for_the_functions_and_the_api_stage() -> None:
+    # Given the template
+    template = load()
+    # Then X-Ray tracing is one parameter, PassThrough unless asked for
+    spec = template["Parameters"]["Tracing"]
+    assert spec["Default"] == "PassThrough"
+    assert set(spec["AllowedValues"]) == {"Active", "PassThrough"}
+    # And the functions and the API stage both follow it
+    assert template["Globals"]["Function"]["Tracing"] == {"Ref": "Tracing"}
+    api = template["Resources"]["WebhookApi"]["Properties"]
+    assert api["TracingEnabled"] == {"Fn::If": ["TracingActive", True, False]}
+    functions = _of_type(template, "AWS::Serverless::Function").values()
+    assert not [f for f in functions if "Tracing" in f.get("Properties", {})]  # none overrides it
+
+
+@pytest.mark.parametrize(
+    ("parameter", "prefixes"), [("SlackNotifications", ("Slack",)), ("HttpForwarding", ("Forward", "HttpForwarder"))]
+)
+def test_an_optional_consumer_exists_only_when_its_parameter_is_on(parameter: str, prefixes: tuple[str, ...]) -> None:
+    # Given the template at its defaults (the consumer off)
+    template = load()
+    off = deployed(template)
+    # Then none of the consumer's resources exist: no secret, queue, DLQ, alarm, poller or function
+    assert not [name for name in off["Resources"] if name.startswith(prefixes)]
+    assert not [name for name in off["Outputs"] if name.startswith(prefixes)]
+    # When it is turned on
+    on = deployed(template, {parameter: "on"})
+    # Then its secret, queue with DLQ, rule, function and alarms all exist
+    types = {on["Resources"][name]["Type"] for name in on["Resources"] if name.startswith(prefixes)}
+    assert {
+        "AWS::SecretsManager::Secret",
+        "AWS::SQS::Queue",
+        "AWS::Events::Rule",
+        "AWS::Serverless::Function",
+        "AWS::CloudWatch::Alarm",
+    } <= types
+
+
+def test_the_dashboard_is_a_parameter_on_by_default_and_no_alarm_depends_on_it() -> None:
+    # Given the template
+    template = load()
+    # Then the dashboard exists by default and goes with DashboardEnabled=off, the alarms staying
+    assert "Dashboard" in deployed(template)["Resources"]
+    off = deployed(template, {"DashboardEnabled": "off"})["Resources"]
+    assert not [name for name, spec in off.items() if spec["Type"] == "AWS::CloudWatch::Dashboard"]
+    alarms = {
+        name for name, spec in deployed(template)["Resources"].items() if spec["Type"] == "AWS::CloudWatch::Alarm"
+    }
+    assert alarms == {name for name, spec in off.items() if spec["Type"] == "AWS::CloudWatch::Alarm"}

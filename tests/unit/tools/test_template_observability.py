@@ -15,7 +15,7 @@ import pytest
 from calsync.observability import metrics
 from calsync.webhooks.routing import QueueKind
 from calsync.webhooks.signature import SignatureFailure
-from calsync_dev.template import ROOT, load, queue_logical_id
+from calsync_dev.template import ROOT, deployed, load, queue_logical_id
 
 LAYER = ROOT / "layers" / "calsync" / "calsync"
 RECEIVER = LAYER / "webhooks" / "receiver.py"
@@ -145,7 +145,9 @@ def test_the_collector_finds_the_metrics_the_handlers_emit() -> None:
 
 
 # ------------------------------------------------------------------ the template
-TEMPLATE = load()
+# Every optional consumer on: what the alarms and the dashboard must cover at most.
+ALL_ON = {"SlackNotifications": "on", "HttpForwarding": "on", "AlarmEmail": "ops@example.com", "DashboardEnabled": "on"}
+TEMPLATE = deployed(load(), ALL_ON)
 RESOURCES: dict[str, dict[str, Any]] = TEMPLATE["Resources"]
 
 
@@ -339,3 +341,45 @@ def test_the_dashboard_covers_every_function_and_queue() -> None:
         assert ("AWS/Lambda", "Invocations", str({"FunctionName": {"Ref": function}})) in shown
     for metric in ("Count", "4XXError", "5XXError"):
         assert any(ns == "AWS/ApiGateway" and name == metric for ns, name, _ in dashboard_metrics())
+
+
+def _references(node: Any) -> Iterator[str]:
+    if isinstance(node, list):
+        for item in node:
+            yield from _references(item)
+    elif isinstance(node, dict):
+        for key, value in node.items():
+            if key == "Ref" and isinstance(value, str):
+                yield value
+            elif key == "Fn::GetAtt":
+                yield value[0] if isinstance(value, list) else str(value).split(".")[0]
+            elif key == "Fn::Sub":
+                text, variables = (value, {}) if isinstance(value, str) else (value[0], value[1])
+                names = (name.split(".")[0] for name in re.findall(r"\$\{([^}!]+)\}", text))
+                yield from (name for name in names if name not in variables)
+                if not isinstance(value, str):
+                    yield from _references(value[1])
+            else:
+                yield from _references(value)
+
+
+@pytest.mark.parametrize(
+    "parameters",
+    [{}, ALL_ON, {"SlackNotifications": "on"}, {"HttpForwarding": "on"}, {"DashboardEnabled": "off"}],
+    ids=str,
+)
+def test_alarms_dashboard_and_outputs_name_only_resources_that_exist_for_the_parameters(
+    parameters: dict[str, str],
+) -> None:
+    # Given the stack as deployed with these parameters
+    template = deployed(load(), parameters)
+    known = (
+        set(template["Resources"])
+        | set(template["Parameters"])
+        | {"AWS::Region", "AWS::AccountId", "AWS::Partition", "AWS::URLSuffix", "AWS::StackName", "AWS::NoValue"}
+    )
+    # Then everything a resource or an output names exists in that stack (the dashboard included)
+    for section in ("Resources", "Outputs"):
+        for logical, spec in template[section].items():
+            missing = {name for name in _references(spec) if name not in known}
+            assert not missing, (logical, missing)

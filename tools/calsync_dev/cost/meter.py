@@ -48,6 +48,7 @@ class Usage:
     log_bytes: int = 0
     log_lines: int = 0
     metrics: set[tuple[str, str, tuple[str, ...]]] = field(default_factory=set)
+    secret_reads: Counter[str] = field(default_factory=Counter)  # GetSecretValue by SecretId
 
     @property
     def billed_ms(self) -> int:
@@ -105,6 +106,8 @@ class Meter:
         failed = "Error" in parsed
         if service == "dynamodb":
             self._dynamodb(usage, function, operation, params, parsed, context, failed=failed)
+        elif service == "secretsmanager" and operation == "GetSecretValue":
+            usage.secret_reads[str(params.get("SecretId"))] += 1
         elif service == "sqs":
             usage.sqs_billed += _sqs_chunks(operation, params)
         elif service == "events" and operation == "PutEvents":

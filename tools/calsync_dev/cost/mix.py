@@ -14,7 +14,7 @@ from typing import Any
 
 from calsync_dev.cost.meter import Meter, Usage
 from calsync_dev.cost.units import Table, item_size
-from calsync_dev.template import ROOT, load
+from calsync_dev.template import ROOT, load, parameter_values
 
 EVENTS = ROOT / "events" / "webhooks"
 FIXTURES = ROOT / "tests" / "fixtures" / "calendly" / "webhooks"
@@ -60,9 +60,13 @@ class Run:
     schedules_fired: int
     api_requests: int
     sqs_event_source_requests: int
-    traces: int
+    traces: int  # what X-Ray would record with Tracing: Active
     stored_bytes: int
     template: dict[str, Any] = field(repr=False)
+    tracing: str = "PassThrough"  # the template's Tracing for the parameters the run used
+    parameters: dict[str, str] = field(default_factory=dict)
+    # Per function that read a secret: how long it caches it (None: once per cold start).
+    secret_cache_seconds: dict[str, float | None] = field(default_factory=dict)
     writes: list[tuple[str, str, int]] = field(default_factory=list, repr=False)
     rates_per_month: dict[str, float] = field(default_factory=dict)
 
@@ -79,7 +83,22 @@ def memory_sizes(template: Mapping[str, Any]) -> dict[str, int]:
     }
 
 
-def platform_lines(template: Mapping[str, Any], memory: Mapping[str, int]) -> Any:
+def tracing_mode(
+    template: Mapping[str, Any], function: str | None = None, parameters: dict[str, str] | None = None
+) -> str:
+    """A function's X-Ray mode (the Globals' without one): ``Active`` or ``PassThrough``, a
+    ``Ref`` to a parameter read at its default unless overridden."""
+    globals_ = template.get("Globals", {}).get("Function", {})
+    own = template["Resources"].get(function, {}).get("Properties", {}) if function else {}
+    mode = own.get("Tracing", globals_.get("Tracing", "PassThrough"))
+    if isinstance(mode, Mapping) and set(mode) == {"Ref"}:
+        mode = parameter_values(dict(template), parameters)[mode["Ref"]]
+    return str(mode)
+
+
+def platform_lines(
+    template: Mapping[str, Any], memory: Mapping[str, int], parameters: dict[str, str] | None = None
+) -> Any:
     """START/END/REPORT as Lambda writes them (text format, an X-Ray line with Tracing:
     Active); none when a function's LoggingConfig sets SystemLogLevel WARN or ERROR."""
     functions = resources(template, "AWS::Serverless::Function")
@@ -93,7 +112,7 @@ def platform_lines(template: Mapping[str, Any], memory: Mapping[str, int]) -> An
         if cfg.get("SystemLogLevel") in ("WARN", "ERROR"):
             return ""
         billed, mb = max(1, -(-int(ms * 1000) // 1000)), memory[function]
-        tracing = functions[function].get("Properties", {}).get("Tracing", globals_.get("Tracing"))
+        tracing = tracing_mode(template, function, parameters)
         if cfg.get("LogFormat") == "JSON":
             time = '"time":"2026-11-30T00:00:00.000Z"'
             return (
@@ -127,8 +146,9 @@ def _environment(values: Mapping[str, str]) -> Iterator[None]:
                 os.environ[name] = value
 
 
-def measure(bodies: list[tuple[str, bytes]] | None = None) -> Run:
-    """Run the mix (default: ``mix()``) and return what every function did."""
+def measure(bodies: list[tuple[str, bytes]] | None = None, parameters: dict[str, str] | None = None) -> Run:
+    """Run the mix (default: ``mix()``) and return what every function did, for the template's
+    parameters (defaults unless overridden)."""
     fake = {
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
@@ -142,13 +162,13 @@ def measure(bodies: list[tuple[str, bytes]] | None = None) -> Run:
             from moto import mock_aws
 
             with mock_aws():
-                return _measure(mix() if bodies is None else bodies)
+                return _measure(mix() if bodies is None else bodies, parameters or {})
     finally:
         if saved_endpoint is not None:
             os.environ["AWS_ENDPOINT_URL"] = saved_endpoint
 
 
-def _measure(bodies: list[tuple[str, bytes]]) -> Run:
+def _measure(bodies: list[tuple[str, bytes]], parameters: dict[str, str]) -> Run:
     import boto3
     import botocore.session
 
@@ -169,7 +189,7 @@ def _measure(bodies: list[tuple[str, bytes]]) -> Run:
     table_specs = resources(template, "AWS::DynamoDB::Table")
     tables = {stack.tables[name]: Table.from_template(spec["Properties"]) for name, spec in table_specs.items()}
     inspector: Any = botocore.session.get_session().create_client("dynamodb", region_name=REGION)
-    meter = Meter(tables, inspector, platform_log=platform_lines(template, memory))
+    meter = Meter(tables, inspector, platform_log=platform_lines(template, memory, parameters))
     boto3.setup_default_session(region_name=REGION)
     assert boto3.DEFAULT_SESSION is not None
     meter.attach(boto3.DEFAULT_SESSION.events)
@@ -257,6 +277,24 @@ def _measure(bodies: list[tuple[str, bytes]]) -> Run:
         traces=usage[RECEIVER].invocations + usage[PUBLISHER].invocations + usage.get(REMINDER, Usage()).invocations,
         stored_bytes=stored,
         template=template,
+        secret_cache_seconds={
+            name: _secret_cache_seconds(name, stack.functions[name].environment)
+            for name, u in usage.items()
+            if u.secret_reads
+        },
+        tracing=tracing_mode(template, parameters=parameters),
+        parameters=dict(parameters),
         writes=meter.write_log,
         rates_per_month=rates,
     )
+
+
+def _secret_cache_seconds(function: str, environment: Mapping[str, str]) -> float | None:
+    """How long a function keeps a secret it read: the receiver its signing keys for its
+    settings' ``signing_key_cache_seconds`` (``compose.receiver``); the others (the processors'
+    erasure key, ``compose.tombstones``) for the life of the environment: None."""
+    if function != RECEIVER:
+        return None
+    from calsync.config import ReceiverSettings
+
+    return float(ReceiverSettings.from_env(dict(environment)).signing_key_cache_seconds)

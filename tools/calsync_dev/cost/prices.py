@@ -43,4 +43,15 @@ XRAY_PER_MILLION_TRACES = 5.00
 # pollers × one 20-second receive each = 15 requests a minute per queue.
 SQS_IDLE_POLLS_PER_QUEUE_MINUTE = 15
 MINUTES_PER_MONTH = 730 * 60
+SECONDS_PER_MONTH = MINUTES_PER_MONTH * 60
+
+# Assumptions, not prices: the steady state secret reads are priced at. Functions cache their
+# secrets (the receiver's signing keys for a TTL, the processors' erasure key per cold start),
+# so reads follow warm environments and their lifetime, not deliveries. We take
+# DELIVERIES_PER_MONTH spread over the month keeping WARM_ENVIRONMENTS of each function warm,
+# each replaced (a cold start) every ENVIRONMENT_LIFETIME_HOURS (Lambda does not document it).
+DELIVERIES_PER_MONTH = 1_000_000
+WARM_ENVIRONMENTS = 1
+ENVIRONMENT_LIFETIME_HOURS = 2
+COLD_STARTS_PER_MONTH = 730 / ENVIRONMENT_LIFETIME_HOURS
 GB = 1024**3

@@ -8,6 +8,7 @@ from typing import Any
 from calsync_dev.cost import prices as p
 from calsync_dev.cost.meter import Usage
 from calsync_dev.cost.mix import Run, resources
+from calsync_dev.template import deployed
 
 MILLION = 1_000_000
 SECRETS_PER_CONNECTION = 2  # its signing keys, its OAuth tokens
@@ -33,6 +34,9 @@ def figures(run: Run) -> dict[str, Any]:
     by_index: Counter[str] = Counter()
     for u in usage.values():
         by_index.update(u.write_units_by_index)
+    # A function's first read of each secret fills its cache; within the mix (seconds, shorter
+    # than any cache) a further read of the same secret is one a delivery made.
+    fills = {name: len(u.secret_reads) for name, u in usage.items() if u.secret_reads}
     counts = {
         "api_requests": run.api_requests,
         "lambda_invocations": int(_sum(usage, "invocations")),
@@ -40,15 +44,16 @@ def figures(run: Run) -> dict[str, Any]:
         "sqs_requests": int(_sum(usage, "sqs_billed")) + run.sqs_event_source_requests,
         "dynamodb_write_units": write_units,
         "dynamodb_read_units": _sum(usage, "read_units"),
-        "secrets_manager_calls": _requests(usage, "secretsmanager"),
+        "secrets_manager_calls": _requests(usage, "secretsmanager") - sum(fills.values()),
         "eventbridge_events": int(_sum(usage, "events_billed")),
         "eventbridge_archived_bytes": int(_sum(usage, "events_bytes")),
         "scheduler_invocations": run.schedules_fired,
         "log_bytes": int(_sum(usage, "log_bytes")),
-        "xray_traces": run.traces,
+        "xray_traces": run.traces if run.tracing == "Active" else 0,
         "stored_bytes": run.stored_bytes,
     }
     archived = resources(run.template, "AWS::Events::Archive")
+    secrets = _secrets(run, fills)
     dollars = {
         "api_gateway": counts["api_requests"] * per * p.APIGW_REST_PER_MILLION / MILLION,
         "lambda": counts["lambda_invocations"] * per * p.LAMBDA_PER_MILLION_REQUESTS / MILLION
@@ -60,7 +65,11 @@ def figures(run: Run) -> dict[str, Any]:
         )
         * per
         / MILLION,
-        "secrets_manager": counts["secrets_manager_calls"] * per * p.SECRETS_PER_10K_CALLS / 10_000,
+        "secrets_manager": (
+            counts["secrets_manager_calls"] * per + secrets["steady_calls_per_month"] * MILLION / p.DELIVERIES_PER_MONTH
+        )
+        * p.SECRETS_PER_10K_CALLS
+        / 10_000,
         "eventbridge": counts["eventbridge_events"] * per * p.EVENTBRIDGE_PER_MILLION_EVENTS / MILLION
         + (counts["eventbridge_archived_bytes"] * per / p.GB * p.EVENTBRIDGE_ARCHIVE_PER_GB if archived else 0.0),
         "scheduler": counts["scheduler_invocations"] * per * p.SCHEDULER_PER_MILLION_INVOCATIONS / MILLION,
@@ -83,9 +92,31 @@ def figures(run: Run) -> dict[str, Any]:
         },
         "usd_per_million_deliveries_without_xray": round(sum(dollars.values()) - dollars["xray"], 4),
         "usd_storage_per_million_deliveries_month": round(storage_month, 4),
+        "tracing": run.tracing,
+        "secrets_manager": secrets,
         "custom_metrics": len(metrics),
         "idle_usd_per_month": idle(run, len(metrics)),
         "writes_by_kind": _writes(run),
+    }
+
+
+def _secrets(run: Run, fills: dict[str, int]) -> dict[str, Any]:
+    """Secret reads at the steady state: each warm environment re-reads a cached secret once
+    per its cache lifetime, or once per cold start when it keeps it for its life."""
+    per_fill = {
+        name: p.SECONDS_PER_MONTH / ttl if ttl else p.COLD_STARTS_PER_MONTH
+        for name, ttl in run.secret_cache_seconds.items()
+    }
+    steady = p.WARM_ENVIRONMENTS * sum(n * per_fill[name] for name, n in fills.items())
+    return {
+        "measured_calls": _requests(run.usage, "secretsmanager"),
+        "cache_fills": sum(fills.values()),
+        "cache_fills_by_function": fills,
+        "cache_seconds": dict(run.secret_cache_seconds),
+        "warm_environments": p.WARM_ENVIRONMENTS,
+        "cold_starts_per_month": p.COLD_STARTS_PER_MONTH,
+        "deliveries_per_month": p.DELIVERIES_PER_MONTH,
+        "steady_calls_per_month": steady,
     }
 
 
@@ -96,8 +127,21 @@ def _writes(run: Run) -> dict[str, float]:
     return {k: v / run.deliveries for k, v in sorted(by_kind.items())}
 
 
+# Every optional consumer on: the idle month's other figure.
+ALL_CONSUMERS_ON = {"SlackNotifications": "on", "HttpForwarding": "on"}
+
+
 def idle(run: Run, metric_count: int) -> dict[str, Any]:
-    template = run.template
+    """The idle month of the stack as deployed for the run's parameters (defaults unless
+    overridden: the optional consumers off), and its total with every consumer on."""
+    result = _idle(run, metric_count, deployed(run.template, run.parameters))
+    result["total_all_consumers_on"] = _idle(
+        run, metric_count, deployed(run.template, {**run.parameters, **ALL_CONSUMERS_ON})
+    )["total"]
+    return result
+
+
+def _idle(run: Run, metric_count: int, template: dict[str, Any]) -> dict[str, Any]:
     alarms = len(resources(template, "AWS::CloudWatch::Alarm"))
     dashboards = len(resources(template, "AWS::CloudWatch::Dashboard"))
     secrets = len(resources(template, "AWS::SecretsManager::Secret"))
@@ -109,6 +153,8 @@ def idle(run: Run, metric_count: int) -> dict[str, Any]:
     )
     scheduled = 0.0
     for name, per_month in run.rates_per_month.items():
+        if name not in template["Resources"]:
+            continue
         u = run.idle.get(name, Usage())
         scheduled += per_month * (
             p.LAMBDA_PER_MILLION_REQUESTS / MILLION
@@ -117,7 +163,7 @@ def idle(run: Run, metric_count: int) -> dict[str, Any]:
             + u.write_units * p.DYNAMODB_PER_MILLION_WRITE_UNITS / MILLION
             + u.read_units * p.DYNAMODB_PER_MILLION_READ_UNITS / MILLION
             + _requests({name: u}, "secretsmanager") * p.SECRETS_PER_10K_CALLS / 10_000
-            + p.XRAY_PER_MILLION_TRACES / MILLION
+            + (p.XRAY_PER_MILLION_TRACES / MILLION if run.tracing == "Active" else 0.0)
         )
     lines = {
         "alarms": alarms * p.ALARM_PER_MONTH,
@@ -145,7 +191,7 @@ _LABELS = {
     "lambda": ("Lambda (arm64)", "lambda_invocations", "invocations"),
     "sqs": ("SQS", "sqs_requests", "requests"),
     "dynamodb": ("DynamoDB", "dynamodb_write_units", "write units"),
-    "secrets_manager": ("Secrets Manager", "secrets_manager_calls", "calls"),
+    "secrets_manager": ("Secrets Manager (steady state)", "secrets_manager_calls", "calls"),
     "eventbridge": ("EventBridge", "eventbridge_events", "events"),
     "scheduler": ("EventBridge Scheduler", "scheduler_invocations", "invocations"),
     "cloudwatch_logs": ("CloudWatch Logs", "log_bytes", "bytes"),
@@ -159,17 +205,20 @@ def table(result: dict[str, Any]) -> str:
         f"calsync cost — {result['deliveries']} deliveries (the fixture mix), {result['region']} list prices "
         f"checked {result['prices_checked']}",
         "",
-        f"{'service':<24}{'per delivery':>26}{'$ per 1M deliveries':>22}",
+        f"{'service':<30}{'per delivery':>26}{'$ per 1M deliveries':>22}",
     ]
     for key, (label, count, unit) in _LABELS.items():
-        rows.append(f"{label:<24}{per[count]:>14.3f} {unit:<11}{usd[key]:>22.2f}")
-    rows.append(f"{'total':<24}{'':>26}{usd['total']:>22.2f}")
-    rows.append(f"{'  without X-Ray':<24}{'':>26}{result['usd_per_million_deliveries_without_xray']:>22.2f}")
+        if key == "xray":
+            label = f"X-Ray (Tracing: {result['tracing']})"
+        rows.append(f"{label:<30}{per[count]:>14.3f} {unit:<11}{usd[key]:>22.2f}")
+    rows.append(f"{'total':<30}{'':>26}{usd['total']:>22.2f}")
+    rows.append(f"{'  without X-Ray':<30}{'':>26}{result['usd_per_million_deliveries_without_xray']:>22.2f}")
     rows += [
         "",
         f"DynamoDB: {per['dynamodb_write_units']:.2f} write units and {per['dynamodb_read_units']:.2f} read units "
         f"per delivery; by table/index: "
         + ", ".join(f"{k} {v:.2f}" for k, v in result["write_units_per_delivery_by_index"].items()),
+        _secrets_line(result),
         f"Lambda: {per['lambda_gb_seconds'] * 1000:.2f} GB-ms per delivery; "
         f"storage kept a month: ${result['usd_storage_per_million_deliveries_month']:.2f} per 1M deliveries",
         "",
@@ -181,4 +230,18 @@ def table(result: dict[str, Any]) -> str:
     rows.append(
         f"  {'total':<26}{idle_['total']:>10.2f}   + ${idle_['per_connection']:.2f} per connection (its secrets)"
     )
+    rows.append(f"  {'with Slack and forwarding on':<26}{idle_['total_all_consumers_on']:>10.2f}")
     return "\n".join(rows)
+
+
+def _secrets_line(result: dict[str, Any]) -> str:
+    s = result["secrets_manager"]
+    caches = ", ".join(
+        f"{name} {f'{ttl:.0f} s' if ttl else 'per cold start'}" for name, ttl in sorted(s["cache_seconds"].items())
+    )
+    return (
+        f"Secrets Manager: {s['measured_calls']} reads measured in the mix, {s['cache_fills']} of them cache fills "
+        f"({caches}); priced at the steady state: {s['warm_environments']} warm environment per function, "
+        f"a cold start every {730 / s['cold_starts_per_month']:.0f} h, {s['deliveries_per_month']:,} deliveries a "
+        f"month = {s['steady_calls_per_month']:,.0f} reads a month"
+    )
