@@ -130,3 +130,13 @@ def test_the_idle_month_counts_only_what_the_default_parameters_deploy(run: Run)
     extra = 2 * 0.40 + 2 * 15 * 730 * 60 * 0.40 / 1_000_000 + 4 * 0.10
     assert idle["total_all_consumers_on"] == pytest.approx(idle["total"] + extra, abs=0.01)
     assert "with Slack and forwarding on" in table(result)
+
+
+def test_the_mix_writes_at_most_600_bytes_of_logs_per_delivery_across_all_functions(run: Run) -> None:
+    # Given the mix ran through every function a delivery reaches (reminders fired included)
+    result = figures(run)
+    # Then CloudWatch Logs receives at most 600 bytes per delivery at INFO (issue 12's budget)
+    assert result["per_delivery"]["log_bytes"] <= 600
+    # And no function writes more than 2 lines per invocation (one INFO line, platform lines off)
+    for name, usage in run.usage.items():
+        assert usage.log_lines <= 2 * usage.invocations, name

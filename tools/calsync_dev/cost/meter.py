@@ -244,7 +244,10 @@ def _captured_output() -> Iterator[io.StringIO]:
         h
         for lg in [logging.getLogger(), *(logging.getLogger(n) for n in list(logging.root.manager.loggerDict))]
         for h in getattr(lg, "handlers", [])
-        if isinstance(h, logging.StreamHandler) and not isinstance(h, logging.FileHandler)
+        if isinstance(h, logging.StreamHandler)
+        and not isinstance(h, logging.FileHandler)
+        # pytest's capture handlers are not CloudWatch (under pytest they would count lines twice)
+        and not type(h).__module__.startswith("_pytest")
     ]
     streams = [(h, h.setStream(out)) for h in handlers]
     try:
