@@ -43,7 +43,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 CONTROL_PATH = "/_calsync/faults"
-CALLS_PATH = "/_calsync/calls"  # GET: every AWS call since start (or the last DELETE), by operation
+CALLS_PATH = "/_calsync/calls"  # GET: every AWS call since start (or the last DELETE), by operation, with
+# the emulator's CPU milliseconds answering them (where its one core goes)
 
 _SERVER_ERRORS = {"ServiceUnavailable": 503, "InternalError": 500, "InternalFailure": 500, "InternalServerError": 500}
 _TARGET_PREFIXES = {"DynamoDB_20120810": "dynamodb", "AmazonSQS": "sqs", "secretsmanager": "secretsmanager"}
@@ -112,20 +113,33 @@ class FaultMiddleware:
         self.app = app
         self.rules: list[FaultRule] = []
         self.calls: dict[str, int] = {}
+        self.millis: dict[str, float] = {}
         self._lock = threading.Lock()
 
-    def _count(self, environ: Mapping[str, Any]) -> None:
+    @staticmethod
+    def _target(environ: Mapping[str, Any]) -> str:
         target = str(environ.get("HTTP_X_AMZ_TARGET", ""))
         if not target:  # REST-style APIs (Scheduler, the query protocol): method and first path segment
             target = f"{environ.get('REQUEST_METHOD', 'GET')} /{str(environ.get('PATH_INFO', '/')).split('/')[1]}"
+        return target
+
+    def _count(self, target: str, started: float) -> None:
+        millis = (time.thread_time() - started) * 1000
         with self._lock:
             self.calls[target] = self.calls.get(target, 0) + 1
+            self.millis[target] = self.millis.get(target, 0.0) + millis
 
     def _calls(self, environ: Mapping[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
         with self._lock:
             if environ.get("REQUEST_METHOD") == "DELETE":
                 self.calls.clear()
-            data = json.dumps({"total": sum(self.calls.values()), "calls": dict(self.calls)}).encode()
+                self.millis.clear()
+            answer = {
+                "total": sum(self.calls.values()),
+                "calls": dict(self.calls),
+                "cpu_ms": {target: round(ms, 1) for target, ms in self.millis.items()},
+            }
+            data = json.dumps(answer).encode()
         start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(data)))])
         return [data]
 
@@ -161,8 +175,15 @@ class FaultMiddleware:
             return self._control(environ, start_response)
         if environ.get("PATH_INFO") == CALLS_PATH:
             return self._calls(environ, start_response)
-        if not str(environ.get("PATH_INFO", "")).startswith("/moto-api"):
-            self._count(environ)
+        if str(environ.get("PATH_INFO", "")).startswith("/moto-api"):
+            return self.app(environ, start_response)
+        started = time.thread_time()  # CPU of this request's thread: wall time would count GIL waits
+        try:
+            return self._answer(environ, start_response)
+        finally:
+            self._count(self._target(environ), started)
+
+    def _answer(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         called = operation_of(environ) if self.rules else None
         rule = self._take(*called) if called else None
         if rule is not None:
@@ -195,7 +216,25 @@ def main(argv: Sequence[str] | None = None) -> None:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     signal.signal(signal.SIGINT, lambda *_: sys.exit(0))
     app = FaultMiddleware(DomainDispatcherApplication(create_backend_app))
+    if os.environ.get("CALSYNC_EMULATOR_PROFILE"):
+        _profile_into(os.environ["CALSYNC_EMULATOR_PROFILE"])
     run_simple(args.host, args.port, app, threaded=True, request_handler=MotoRequestHandler)
+
+
+def _profile_into(path: str) -> None:
+    """Diagnosis only (``CALSYNC_EMULATOR_PROFILE=<file>``): profile the emulator (Python 3.12+'s
+    cProfile sees every thread) and write ``pstats`` to ``path`` at exit (``python -m pstats``)."""
+    import atexit
+    import cProfile
+
+    profile = cProfile.Profile()
+
+    def dump() -> None:
+        profile.disable()
+        profile.dump_stats(path)
+
+    profile.enable()
+    atexit.register(dump)
 
 
 # ------------------------------------------------------------------ the client side
