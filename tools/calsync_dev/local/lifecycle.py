@@ -43,6 +43,7 @@ class LocalLifecycle:
         self.forward_url = forward_url
         self._lock = threading.Lock()
         self._sources: list[StreamEventSource] | None = None
+        self._schedules: dict[str, tuple[Any, datetime, dict[str, Any]]] = {}  # name -> (modified, when, input)
         self._queue_url = ""
 
     @property
@@ -137,19 +138,32 @@ class LocalLifecycle:
         return len(messages)
 
     def fire_due(self, at: datetime) -> int:
-        """Fire every reminder due by ``at`` (then delete it, as a one-time schedule is)."""
+        """Fire every reminder due by ``at`` (then delete it, as a one-time schedule is). Every
+        page of schedules is listed; a schedule is read (GetSchedule) only when it is new or
+        was modified since the last look, not on every round."""
         scheduler = self.session.client("scheduler")
         group = self._publisher_env["SCHEDULE_GROUP_NAME"]
+        listed: dict[str, Any] = {}
+        for page in scheduler.get_paginator("list_schedules").paginate(GroupName=group):
+            listed.update((s["Name"], s.get("LastModificationDate")) for s in page.get("Schedules", []))
+        with self._lock:
+            known = {name: seen for name, seen in self._schedules.items() if name in listed}
         fired = 0
-        for summary in scheduler.list_schedules(GroupName=group).get("Schedules", []):
-            schedule = scheduler.get_schedule(Name=summary["Name"], GroupName=group)
-            expression = schedule["ScheduleExpression"]
-            when = datetime.strptime(expression.removeprefix("at(").removesuffix(")"), _AT).replace(tzinfo=UTC)
-            if when > at:
+        for name, modified in sorted(listed.items()):
+            seen = known.get(name)
+            if seen is None or seen[0] != modified:
+                schedule = scheduler.get_schedule(Name=name, GroupName=group)
+                expression = schedule["ScheduleExpression"].removeprefix("at(").removesuffix(")")
+                when = datetime.strptime(expression, _AT).replace(tzinfo=UTC)
+                seen = known[name] = (modified, when, json.loads(schedule["Target"]["Input"]))
+            if seen[1] > at:
                 continue
-            self.invoke(REMINDER_FUNCTION, json.loads(schedule["Target"]["Input"]))
-            scheduler.delete_schedule(Name=summary["Name"], GroupName=group)
+            self.invoke(REMINDER_FUNCTION, seen[2])
+            scheduler.delete_schedule(Name=name, GroupName=group)
+            del known[name]
             fired += 1
+        with self._lock:
+            self._schedules = known
         return fired
 
     def run(self, stopped: threading.Event, gate: Any) -> None:
