@@ -215,6 +215,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     os.environ.setdefault("MOTO_PORT", str(args.port))  # as moto.server does
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     signal.signal(signal.SIGINT, lambda *_: sys.exit(0))
+    from calsync_dev.local import speedups
+
+    speedups.apply()
     app = FaultMiddleware(DomainDispatcherApplication(create_backend_app))
     if os.environ.get("CALSYNC_EMULATOR_PROFILE"):
         _profile_into(os.environ["CALSYNC_EMULATOR_PROFILE"])

@@ -168,7 +168,7 @@ class LocalLifecycle:
 
     def run(self, stopped: threading.Event, gate: Any) -> None:
         """The loop: streams and the bus every moment, due reminders every 15 seconds."""
-        last_reminders = 0.0
+        last_reminders, idle = 0.0, 0
         while not stopped.is_set():
             gate.enter(wait=True)
             try:
@@ -183,5 +183,6 @@ class LocalLifecycle:
                 busy = 0
             finally:
                 gate.leave()
-            if not busy:
-                stopped.wait(0.3)
+            idle = 0 if busy else idle + 1
+            if idle:  # back off while nothing happens (0.3 s, then up to 1 s): fewer idle calls
+                stopped.wait(min(1.0, 0.3 * idle))
