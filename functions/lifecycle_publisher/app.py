@@ -42,15 +42,20 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, l
     logger.clear_state()  # nothing carried over from an earlier invocation (or another handler in-process)
     logger.set_correlation_id(None)  # the lifecycle event ids are this line's correlation ids
     ports = services()
-    outcome = publish_changes(
-        [change(record) for record in event.get("Records") or []],
-        images=ports.images,
-        bus=ports.bus,
-        schedules=ports.schedules,
-        claims=ports.images,
-        leads=ports.leads,
-        now=datetime.now(UTC),
-    )
+    changes = [change(record) for record in event.get("Records") or []]
+    try:
+        ports.images.read_ahead(c.new for c in changes)  # the scheduled events, in one call
+        outcome = publish_changes(
+            changes,
+            images=ports.images,
+            bus=ports.bus,
+            schedules=ports.schedules,
+            claims=ports.images,
+            leads=ports.leads,
+            now=datetime.now(UTC),
+        )
+    finally:
+        ports.images.forget()
     counts = {"scheduled": outcome.scheduled, "dropped": outcome.dropped}
     fields: dict[str, object] = {
         "records": len(event.get("Records") or []),

@@ -320,3 +320,24 @@ def test_a_record_whose_events_the_bus_keeps_refusing_is_retried_until_they_are_
     assert kinds(published) == ["Booking Scheduled"]
     assert [len(call) for call in spy.calls] == [1, 1, 1, 1]
     assert lifecycle.failed == []
+
+
+def test_a_batch_of_new_bookings_reads_their_scheduled_events_together(
+    lifecycle: Lifecycle, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from calsync.store import clients
+    from calsync_dev.cli.send import synthetic_bodies
+
+    # Given 12 new bookings stored (each with its own scheduled event), their changes in one batch
+    bodies = synthetic_bodies(12, "reads")
+    for body in bodies:
+        assert lifecycle.pipeline.post(body)["statusCode"] == 202
+    lifecycle.pipeline.drain()
+    reads: list[str] = []
+    clients.dynamodb().meta.events.register("before-call.dynamodb.*", lambda model, **_: reads.append(model.name))
+    # When the publisher runs over the batch
+    published = lifecycle.deliver()
+    # Then every booking is announced with its hosts and location, read in one call, not one per booking
+    assert kinds(published) == ["Booking Scheduled"] * 12
+    assert all(e["detail"]["booking"]["hosts"] and e["detail"]["booking"]["location"] for e in published)
+    assert reads == ["BatchGetItem"]
