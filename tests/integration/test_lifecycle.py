@@ -341,3 +341,33 @@ def test_a_batch_of_new_bookings_reads_their_scheduled_events_together(
     assert kinds(published) == ["Booking Scheduled"] * 12
     assert all(e["detail"]["booking"]["hosts"] and e["detail"]["booking"]["location"] for e in published)
     assert reads == ["BatchGetItem"]
+
+
+def test_scheduled_events_the_batch_read_left_unprocessed_are_asked_again(
+    lifecycle: Lifecycle, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from calsync.store import clients
+    from calsync_dev.cli.send import synthetic_bodies
+
+    # Given 3 new bookings in one batch, and DynamoDB leaving one key of the first read unprocessed
+    for body in synthetic_bodies(3, "unprocessed"):
+        assert lifecycle.pipeline.post(body)["statusCode"] == 202
+    lifecycle.pipeline.drain()
+    client, asked = clients.dynamodb(), []
+    original = client.batch_get_item
+
+    def partial(*, RequestItems: dict[str, Any]) -> dict[str, Any]:
+        ((table, request),) = RequestItems.items()
+        asked.append(len(request["Keys"]))
+        if len(asked) > 1:
+            return original(RequestItems=RequestItems)
+        answer = original(RequestItems={table: {**request, "Keys": request["Keys"][1:]}})
+        return {**answer, "UnprocessedKeys": {table: {**request, "Keys": request["Keys"][:1]}}}
+
+    monkeypatch.setattr(client, "batch_get_item", partial)
+    # When the publisher runs over the batch
+    published = lifecycle.deliver()
+    # Then the unprocessed key was asked again, and every booking carries its hosts and location
+    assert asked == [3, 1]
+    assert len(published) == 3
+    assert all(e["detail"]["booking"]["hosts"] and e["detail"]["booking"]["location"] for e in published)
