@@ -40,9 +40,12 @@ import time
 import urllib.request
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import parse_qs
 
 CONTROL_PATH = "/_calsync/faults"
+DUE_PATH = "/_calsync/schedules/due"  # GET ?group=G&at=ISO: one-time schedules due by then (moto never fires them)
 CALLS_PATH = "/_calsync/calls"  # GET: every AWS call since start (or the last DELETE), by operation, with
 # the emulator's CPU milliseconds answering them (where its one core goes)
 
@@ -106,6 +109,25 @@ def error_response(rule: FaultRule, service: str) -> tuple[int, dict[str, str], 
     return status, headers, body
 
 
+def due_schedules(group: str, at: datetime) -> list[dict[str, Any]]:
+    """The ``at(...)`` schedules of ``group`` due by ``at``: name and target input, read from the
+    emulator's own state (one question, instead of ListSchedules pages and a GetSchedule each)."""
+    from moto.scheduler.models import scheduler_backends
+
+    due = []
+    for regions in list(scheduler_backends.values()):
+        for backend in list(regions.values()):
+            found = backend.schedule_groups.get(group)
+            for schedule in list(found.schedules.values()) if found is not None else []:
+                expression = str(schedule.schedule_expression)
+                if not expression.startswith("at("):
+                    continue
+                when = datetime.strptime(expression[3:-1], "%Y-%m-%dT%H:%M:%S").replace(tzinfo=UTC)
+                if when <= at:
+                    due.append({"name": schedule.name, "at": when.isoformat(), "input": schedule.target.get("Input")})
+    return sorted(due, key=lambda d: (d["at"], d["name"]))
+
+
 class FaultMiddleware:
     """WSGI wrapper for the emulator: the control endpoint, then the armed rules, then moto."""
 
@@ -143,6 +165,13 @@ class FaultMiddleware:
         start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(data)))])
         return [data]
 
+    def _due(self, environ: Mapping[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        query = parse_qs(str(environ.get("QUERY_STRING", "")))
+        at = datetime.fromisoformat(query.get("at", [""])[0].replace("Z", "+00:00") or datetime.now(UTC).isoformat())
+        data = json.dumps({"due": due_schedules(query.get("group", [""])[0], at)}).encode()
+        start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(data)))])
+        return [data]
+
     def _take(self, service: str, operation: str) -> FaultRule | None:
         with self._lock:
             for rule in self.rules:
@@ -175,6 +204,8 @@ class FaultMiddleware:
             return self._control(environ, start_response)
         if environ.get("PATH_INFO") == CALLS_PATH:
             return self._calls(environ, start_response)
+        if environ.get("PATH_INFO") == DUE_PATH:
+            return self._due(environ, start_response)
         if str(environ.get("PATH_INFO", "")).startswith("/moto-api"):
             return self.app(environ, start_response)
         started = time.thread_time()  # CPU of this request's thread: wall time would count GIL waits

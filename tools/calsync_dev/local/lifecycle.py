@@ -9,18 +9,20 @@ from __future__ import annotations
 
 import json
 import threading
+import urllib.parse
+import urllib.request
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from calsync_dev.local.faults import DUE_PATH
 from calsync_dev.provision import Stack
 from calsync_dev.streams import StreamEventSource
 
 CAPTURE = "calsync-local-events"  # the local consumer: a rule on the bus → this queue → events.jsonl
 REMINDER_FUNCTION = "ReminderFunction"
 PUBLISHER = "LifecyclePublisherFunction"
-_AT = "%Y-%m-%dT%H:%M:%S"
 
 
 class LocalLifecycle:
@@ -43,7 +45,7 @@ class LocalLifecycle:
         self.forward_url = forward_url
         self._lock = threading.Lock()
         self._sources: list[StreamEventSource] | None = None
-        self._schedules: dict[str, tuple[Any, datetime, dict[str, Any]]] = {}  # name -> (modified, when, input)
+        self.due: Callable[[str, datetime], list[dict[str, Any]]] = self._due
         self._queue_url = ""
 
     @property
@@ -137,33 +139,24 @@ class LocalLifecycle:
         )
         return len(messages)
 
+    def _due(self, group: str, at: datetime) -> list[dict[str, Any]]:
+        """Ask the emulator which schedules are due (``calsync_dev.local.faults.DUE_PATH``)."""
+        query = urllib.parse.urlencode({"group": group, "at": at.isoformat()})
+        with urllib.request.urlopen(f"{self.endpoint_url}{DUE_PATH}?{query}", timeout=30) as answer:  # noqa: S310
+            due: list[dict[str, Any]] = json.loads(answer.read())["due"]
+            return due
+
     def fire_due(self, at: datetime) -> int:
-        """Fire every reminder due by ``at`` (then delete it, as a one-time schedule is). Every
-        page of schedules is listed; a schedule is read (GetSchedule) only when it is new or
-        was modified since the last look, not on every round."""
+        """Fire every reminder due by ``at`` (then delete it, as a one-time schedule is). The
+        emulator says which are due in one answer, however many schedules wait (a ListSchedules
+        page holds 50, and reading each with GetSchedule every round grew with the backlog)."""
         scheduler = self.session.client("scheduler")
         group = self._publisher_env["SCHEDULE_GROUP_NAME"]
-        listed: dict[str, Any] = {}
-        for page in scheduler.get_paginator("list_schedules").paginate(GroupName=group):
-            listed.update((s["Name"], s.get("LastModificationDate")) for s in page.get("Schedules", []))
-        with self._lock:
-            known = {name: seen for name, seen in self._schedules.items() if name in listed}
         fired = 0
-        for name, modified in sorted(listed.items()):
-            seen = known.get(name)
-            if seen is None or seen[0] != modified:
-                schedule = scheduler.get_schedule(Name=name, GroupName=group)
-                expression = schedule["ScheduleExpression"].removeprefix("at(").removesuffix(")")
-                when = datetime.strptime(expression, _AT).replace(tzinfo=UTC)
-                seen = known[name] = (modified, when, json.loads(schedule["Target"]["Input"]))
-            if seen[1] > at:
-                continue
-            self.invoke(REMINDER_FUNCTION, seen[2])
-            scheduler.delete_schedule(Name=name, GroupName=group)
-            del known[name]
+        for schedule in self.due(group, at):
+            self.invoke(REMINDER_FUNCTION, json.loads(schedule["input"] or "{}"))
+            scheduler.delete_schedule(Name=schedule["name"], GroupName=group)
             fired += 1
-        with self._lock:
-            self._schedules = known
         return fired
 
     def run(self, stopped: threading.Event, gate: Any) -> None:
