@@ -30,7 +30,7 @@ def calls(endpoint: str, *, reset: bool = False) -> dict[str, Any]:
         return answer
 
 
-def settle(endpoint: str, *, quiet_seconds: float = 4, max_seconds: float = 300) -> dict[str, Any]:
+def settle(endpoint: str, *, quiet_seconds: float = 10, max_seconds: float = 300) -> dict[str, Any]:
     """The call counts once nothing but the pollers' own calls has moved for ``quiet_seconds``."""
     work = ("DynamoDB_20120810.PutItem", "DynamoDB_20120810.UpdateItem", "AWSEvents.PutEvents", "POST /schedules")
     deadline, last, still_since = time.monotonic() + max_seconds, None, time.monotonic()
