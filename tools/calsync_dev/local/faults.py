@@ -46,8 +46,8 @@ from urllib.parse import parse_qs
 
 CONTROL_PATH = "/_calsync/faults"
 DUE_PATH = "/_calsync/schedules/due"  # GET ?group=G&at=ISO: one-time schedules due by then (moto never fires them)
-CALLS_PATH = "/_calsync/calls"  # GET: every AWS call since start (or the last DELETE), by operation, with
-# the emulator's CPU milliseconds answering them (where its one core goes)
+CALLS_PATH = "/_calsync/calls"  # GET: every AWS call since start (or the last DELETE), by operation; with
+# ?cpu=1 also the emulator's CPU milliseconds answering them (where its one core goes)
 
 _SERVER_ERRORS = {"ServiceUnavailable": 503, "InternalError": 500, "InternalFailure": 500, "InternalServerError": 500}
 _TARGET_PREFIXES = {"DynamoDB_20120810": "dynamodb", "AmazonSQS": "sqs", "secretsmanager": "secretsmanager"}
@@ -156,11 +156,9 @@ class FaultMiddleware:
             if environ.get("REQUEST_METHOD") == "DELETE":
                 self.calls.clear()
                 self.millis.clear()
-            answer = {
-                "total": sum(self.calls.values()),
-                "calls": dict(self.calls),
-                "cpu_ms": {target: round(ms, 1) for target, ms in self.millis.items()},
-            }
+            answer: dict[str, Any] = {"total": sum(self.calls.values()), "calls": dict(self.calls)}
+            if "cpu=1" in str(environ.get("QUERY_STRING", "")):
+                answer["cpu_ms"] = {target: round(ms, 1) for target, ms in self.millis.items()}
             data = json.dumps(answer).encode()
         start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(data)))])
         return [data]

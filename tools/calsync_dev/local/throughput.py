@@ -24,7 +24,7 @@ from calsync_dev.local.faults import CALLS_PATH
 
 
 def calls(endpoint: str, *, reset: bool = False) -> dict[str, Any]:
-    request = urllib.request.Request(f"{endpoint}{CALLS_PATH}", method="DELETE" if reset else "GET")  # noqa: S310
+    request = urllib.request.Request(f"{endpoint}{CALLS_PATH}?cpu=1", method="DELETE" if reset else "GET")  # noqa: S310
     with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - the emulator on loopback
         answer: dict[str, Any] = json.loads(response.read())
         return answer
