@@ -11,7 +11,7 @@ export AWS_DEFAULT_REGION ?= us-east-1
 # this flag (or SAM_CLI_ENABLE_LANGUAGE_EXTENSIONS=1); samconfig.toml sets it too.
 SAM_LX := --language-extensions
 
-.PHONY: venv test lint unit integration e2e fuzz bench logbytes cost soak run build deploy requirements event clean schemas
+.PHONY: venv test lint unit integration e2e fuzz bench logbytes cost soak throughput run build deploy requirements event clean schemas
 
 $(VENV)/.installed: requirements/dev.txt pyproject.toml
 	@command -v uv >/dev/null || python3 -m pip install --quiet uv
@@ -65,6 +65,13 @@ SOAK_COUNT ?= 10000
 SOAK_RATE ?= 20
 soak: venv
 	$(PY) -m calsync_dev.soak --count $(SOAK_COUNT) --rate $(SOAK_RATE) --max-minutes 30
+
+# The local stack's throughput: `calsync load --count THROUGHPUT_COUNT --concurrency 32` against a stack
+# of its own, then the emulator's AWS calls and CPU ms per delivery (figures independent of the machine's
+# load) and the load average. ~2-8 min; not part of `make test`.
+THROUGHPUT_COUNT ?= 2000
+throughput: venv
+	$(PY) -m calsync_dev.local.throughput --count $(THROUGHPUT_COUNT) --concurrency 32
 
 run: venv
 	$(BIN)/calsync local

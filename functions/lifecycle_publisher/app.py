@@ -1,30 +1,26 @@
 """Lifecycle publisher Lambda: the bookings table's stream in, lifecycle events on the bus.
 
-Events come from old vs new images (a write that changed nothing publishes nothing); a record
-whose publishing failed is reported alone and retried, so a crash between the table write
-and the publish loses nothing. One INFO line per batch (the events' ids and the reminders'
-counts); LifecycleEventsPublished is counted from it by a metric filter (template.yaml).
+Events come from old vs new images (a write that changed nothing publishes nothing). The
+events of the whole batch go on the bus together (up to 10 per PutEvents call, refused entries
+sent again); the first record that could not be completed is reported (``batchItemFailures``)
+and the stream retries from it, so a crash between the table write and the publish loses
+nothing. One INFO line per batch (the events' ids and the reminders' counts);
+LifecycleEventsPublished is counted from it by a metric filter (template.yaml).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
-from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from calsync import compose
 from calsync.config import PublisherSettings
-from calsync.lifecycle.publish import publish_change
+from calsync.lifecycle.publish import Change, publish_changes
 from calsync.observability import logger
 from calsync.store.lifecycle import stream_image
-
-processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
 
 
 @cache
@@ -32,55 +28,43 @@ def services() -> compose.Publisher:
     return compose.publisher(PublisherSettings.from_env())
 
 
-@dataclass
-class BatchTally:
-    """What one invocation published, for its one log line."""
-
-    records: int = 0
-    event_ids: list[str] = field(default_factory=list)
-    scheduled: int = 0
-    dropped: int = 0
-
-    def fields(self, failed: int) -> dict[str, object]:
-        counts = {"scheduled": self.scheduled, "dropped": self.dropped, "failed": failed}
-        return {
-            "records": self.records,
-            "events": len(self.event_ids),
-            **{k: v for k, v in counts.items() if v},
-            "event_ids": self.event_ids,
-        }
-
-
-_tally = BatchTally()
-
-
-def record_handler(record: DynamoDBRecord) -> None:
-    ports = services()
-    change = record.raw_event.get("dynamodb") or {}
-    published = publish_change(
-        stream_image(change.get("OldImage")),
-        stream_image(change.get("NewImage")),
-        images=ports.images,
-        bus=ports.bus,
-        schedules=ports.schedules,
-        claims=ports.images,
-        claimant=str(record.raw_event.get("eventID") or change.get("SequenceNumber")),
-        leads=ports.leads,
-        now=datetime.now(UTC),
+def change(record: dict[str, Any]) -> Change:
+    """A stream record as a change, keyed by its sequence number (what Lambda checkpoints on)."""
+    data = record.get("dynamodb") or {}
+    return Change(
+        key=str(data.get("SequenceNumber") or record.get("eventID")),
+        old=stream_image(data.get("OldImage")),
+        new=stream_image(data.get("NewImage")),
     )
-    _tally.records += 1
-    _tally.scheduled += len(published.reminders.put)
-    _tally.dropped += len(published.reminders.delete)
-    _tally.event_ids.extend(event.event_id for event in published.events)
 
 
-def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
-    global _tally
-    _tally = BatchTally()
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, list[dict[str, str]]]:
     logger.clear_state()  # nothing carried over from an earlier invocation (or another handler in-process)
     logger.set_correlation_id(None)  # the lifecycle event ids are this line's correlation ids
-    response = process_partial_response(
-        event=event, record_handler=record_handler, processor=processor, context=context
-    )
-    logger.info("stream batch published", extra=_tally.fields(failed=len(response.get("batchItemFailures", []))))
-    return response
+    ports = services()
+    changes = [change(record) for record in event.get("Records") or []]
+    try:
+        ports.images.read_ahead(c.new for c in changes)  # the scheduled events, in one call
+        outcome = publish_changes(
+            changes,
+            images=ports.images,
+            bus=ports.bus,
+            schedules=ports.schedules,
+            claims=ports.images,
+            leads=ports.leads,
+            now=datetime.now(UTC),
+        )
+    finally:
+        ports.images.forget()
+    counts = {"scheduled": outcome.scheduled, "dropped": outcome.dropped}
+    fields: dict[str, object] = {
+        "records": len(event.get("Records") or []),
+        "events": len(outcome.published),
+        **{k: v for k, v in counts.items() if v},
+        "event_ids": [e.event_id for e in outcome.published],
+    }
+    if outcome.failed is None:
+        logger.info("stream batch published", extra=fields)  # the metric filter's line: one message
+        return {"batchItemFailures": []}
+    logger.info("stream batch published", extra={**fields, "failed": 1, "error": outcome.error})
+    return {"batchItemFailures": [{"itemIdentifier": outcome.failed}]}

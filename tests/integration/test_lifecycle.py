@@ -138,11 +138,11 @@ def test_an_event_the_bus_refused_is_published_on_the_retry_not_lost(
     # Given the bus refuses the first attempt (the table write is done; the publish fails)
     original, calls = EventBridgePublisher.publish, []
 
-    def flaky(self: EventBridgePublisher, events: Any) -> None:
+    def flaky(self: EventBridgePublisher, events: Any) -> set[int]:
         calls.append(len(events))
         if len(calls) == 1:
             raise DependencyUnavailable("events:PutEvents failed: ThrottlingException")
-        original(self, events)
+        return original(self, events)
 
     monkeypatch.setattr(EventBridgePublisher, "publish", flaky)
     # When the stream record is retried
@@ -243,3 +243,131 @@ def test_a_reschedule_whose_halves_are_stored_before_either_is_published_is_one_
     published = lifecycle.deliver()
     # Then there is one Booking Rescheduled, and publishing the same records again adds none
     assert kinds(published) == ["Booking Rescheduled"]
+
+
+class PutEventsSpy:
+    """The publisher's EventBridge client, watched: the entries of every PutEvents call, and
+    ``refuse`` (detail-type → times) makes the bus refuse matching entries that many times
+    (PutEvents fails entry by entry: FailedEntryCount, an ErrorCode on each refused entry)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        from calsync.store import clients
+
+        self.client = clients.events()
+        self.original = self.client.put_events
+        self.calls: list[list[str]] = []
+        self.refuse: dict[str, int] = {}
+        monkeypatch.setattr(self.client, "put_events", self.put_events)
+
+    def put_events(self, *, Entries: list[dict[str, Any]]) -> dict[str, Any]:
+        self.calls.append([entry["DetailType"] for entry in Entries])
+        results: list[dict[str, Any]] = []
+        for entry in Entries:
+            if self.refuse.get(entry["DetailType"], 0) > 0:
+                self.refuse[entry["DetailType"]] -= 1
+                results.append({"ErrorCode": "InternalFailure", "ErrorMessage": "injected"})
+            else:
+                results.append(self.original(Entries=[entry])["Entries"][0])
+        return {"FailedEntryCount": sum("ErrorCode" in r for r in results), "Entries": results}
+
+
+def test_a_batch_of_changes_goes_on_the_bus_in_one_put_events_call_per_ten_events(
+    lifecycle: Lifecycle, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from calsync_dev.cli.send import synthetic_bodies
+
+    # Given 23 new bookings stored, their table changes in one stream batch
+    spy = PutEventsSpy(monkeypatch)
+    bodies = synthetic_bodies(23, "batch")
+    # When the publisher runs over the batch
+    published = lifecycle.deliver(*bodies)
+    # Then every booking is announced once, in 3 PutEvents calls (the bus takes 10 entries a call)
+    assert kinds(published) == ["Booking Scheduled"] * 23
+    assert len({e["detail"]["event_id"] for e in published}) == 23
+    assert [len(call) for call in spy.calls] == [10, 10, 3]
+    assert lifecycle.failed == []
+
+
+def test_an_entry_the_bus_refused_is_sent_again_alone_and_nothing_is_published_twice(
+    lifecycle: Lifecycle, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a booking stored, and the bus refusing its no-show entry once (a partial failure)
+    lifecycle.deliver(event_body("invitee_created.json"))
+    spy = PutEventsSpy(monkeypatch)
+    spy.refuse["Invitee No-Show Marked"] = 1
+    # When a no-show and a routing form submission are published in one batch
+    lifecycle.pipeline.post(event_body("invitee_no_show_created.json"))
+    lifecycle.pipeline.post(event_body("routing_form_submission_created.json"))
+    published = lifecycle.deliver()
+    # Then the refused entry alone is sent again, and each event reaches the bus once
+    assert sorted(kinds(published)) == ["Invitee No-Show Marked", "Routing Form Submitted"]
+    assert [sorted(call) for call in spy.calls] == [
+        ["Invitee No-Show Marked", "Routing Form Submitted"],
+        ["Invitee No-Show Marked"],
+    ]
+    assert lifecycle.failed == []
+
+
+def test_a_record_whose_events_the_bus_keeps_refusing_is_retried_until_they_are_on_it(
+    lifecycle: Lifecycle, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given the bus refusing a booking's event on every attempt of the first invocation
+    spy = PutEventsSpy(monkeypatch)
+    spy.refuse["Booking Scheduled"] = 3
+    # When the change is published (the stream retries a record the function reported)
+    published = lifecycle.deliver(event_body("invitee_created.json"))
+    # Then the record was not acknowledged with its event off the bus: the retry published it, once
+    assert kinds(published) == ["Booking Scheduled"]
+    assert [len(call) for call in spy.calls] == [1, 1, 1, 1]
+    assert lifecycle.failed == []
+
+
+def test_a_batch_of_new_bookings_reads_their_scheduled_events_together(
+    lifecycle: Lifecycle, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from calsync.store import clients
+    from calsync_dev.cli.send import synthetic_bodies
+
+    # Given 12 new bookings stored (each with its own scheduled event), their changes in one batch
+    bodies = synthetic_bodies(12, "reads")
+    for body in bodies:
+        assert lifecycle.pipeline.post(body)["statusCode"] == 202
+    lifecycle.pipeline.drain()
+    reads: list[str] = []
+    clients.dynamodb().meta.events.register("before-call.dynamodb.*", lambda model, **_: reads.append(model.name))
+    # When the publisher runs over the batch
+    published = lifecycle.deliver()
+    # Then every booking is announced with its hosts and location, read in one call, not one per booking
+    assert kinds(published) == ["Booking Scheduled"] * 12
+    assert all(e["detail"]["booking"]["hosts"] and e["detail"]["booking"]["location"] for e in published)
+    assert reads == ["BatchGetItem"]
+
+
+def test_scheduled_events_the_batch_read_left_unprocessed_are_asked_again(
+    lifecycle: Lifecycle, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from calsync.store import clients
+    from calsync_dev.cli.send import synthetic_bodies
+
+    # Given 3 new bookings in one batch, and DynamoDB leaving one key of the first read unprocessed
+    for body in synthetic_bodies(3, "unprocessed"):
+        assert lifecycle.pipeline.post(body)["statusCode"] == 202
+    lifecycle.pipeline.drain()
+    client, asked = clients.dynamodb(), []
+    original = client.batch_get_item
+
+    def partial(*, RequestItems: dict[str, Any]) -> dict[str, Any]:
+        ((table, request),) = RequestItems.items()
+        asked.append(len(request["Keys"]))
+        if len(asked) > 1:
+            return original(RequestItems=RequestItems)
+        answer = original(RequestItems={table: {**request, "Keys": request["Keys"][1:]}})
+        return {**answer, "UnprocessedKeys": {table: {**request, "Keys": request["Keys"][:1]}}}
+
+    monkeypatch.setattr(client, "batch_get_item", partial)
+    # When the publisher runs over the batch
+    published = lifecycle.deliver()
+    # Then the unprocessed key was asked again, and every booking carries its hosts and location
+    assert asked == [3, 1]
+    assert len(published) == 3
+    assert all(e["detail"]["booking"]["hosts"] and e["detail"]["booking"]["location"] for e in published)

@@ -15,6 +15,7 @@ from calsync_dev.lambda_runtime import LambdaContext
 from calsync_dev.provision import Stack
 
 Handler = Callable[[dict[str, Any], Any], Any]
+LONG_POLL_SECONDS = 1  # 5 s made the emulator's restart outlast the senders' retries (e2e restart test)
 
 
 @dataclass(frozen=True)
@@ -24,9 +25,11 @@ class PollResult:
 
 
 def queue_depth(sqs: Any, url: str, *, in_flight: bool = True) -> int:
-    """Messages waiting in a queue, plus those received but not yet deleted (``in_flight``)."""
+    """Messages waiting in a queue, plus those received but not yet deleted (``in_flight``).
+    Asks for ``All``: the emulator (moto) recomputes every attribute, each a scan of the queue,
+    once per name asked for (six times for two names), but only once for ``All``."""
     names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
-    attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=names if in_flight else names[:1])["Attributes"]
+    attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
     return sum(int(attrs[name]) for name in (names if in_flight else names[:1]))
 
 
@@ -173,7 +176,9 @@ def poll_until(
         if gate is not None:
             gate.enter(wait=True)
         try:
-            if source.poll_once(wait_seconds=1, gather=True).received == 0:
+            # Long polling, as Lambda's pollers do, but short: the emulator's restart closes the
+            # gate and waits for every poll in flight, while webhook senders get 503s.
+            if source.poll_once(wait_seconds=LONG_POLL_SECONDS, gather=True).received == 0:
                 stopped.wait(0.2)
         except Exception as exc:  # the emulator going away at shutdown, or a transient error
             if not stopped.is_set():

@@ -10,11 +10,13 @@ on-failure destination and the shard moves on (as with ``BisectBatchOnFunctionEr
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 Handler = Callable[[dict[str, Any], Any], Any]
+DESCRIBE_EVERY_SECONDS = 5.0
 
 
 def matches(pattern: Any, value: Any) -> bool:
@@ -40,6 +42,8 @@ class StreamEventSource:
     _iterators: dict[str, str | None] = field(default_factory=dict)
     _pending: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     _attempts: dict[str, int] = field(default_factory=dict)
+    _shards: list[str] = field(default_factory=list)
+    _described: float = -DESCRIBE_EVERY_SECONDS
 
     @classmethod
     def from_event(cls, streams: Any, event: Mapping[str, Any], handler: Handler, context: Any) -> StreamEventSource:
@@ -60,9 +64,12 @@ class StreamEventSource:
         return not self.filters or any(matches(pattern, record) for pattern in self.filters)
 
     def _fetch(self) -> None:
-        shards = self.streams.describe_stream(StreamArn=self.stream_arn)["StreamDescription"].get("Shards", [])
-        for shard in shards:
-            shard_id = shard["ShardId"]
+        now = time.monotonic()
+        if now - self._described >= DESCRIBE_EVERY_SECONDS or not self._iterators:
+            self._described = now  # shards change rarely: look again now and then, not every poll
+            described = self.streams.describe_stream(StreamArn=self.stream_arn)["StreamDescription"]
+            self._shards = [shard["ShardId"] for shard in described.get("Shards", [])]
+        for shard_id in self._shards:
             if shard_id not in self._iterators:
                 self._iterators[shard_id] = self.streams.get_shard_iterator(
                     StreamArn=self.stream_arn, ShardId=shard_id, ShardIteratorType=self.start

@@ -40,10 +40,14 @@ import time
 import urllib.request
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import parse_qs
 
 CONTROL_PATH = "/_calsync/faults"
-CALLS_PATH = "/_calsync/calls"  # GET: every AWS call since start (or the last DELETE), by operation
+DUE_PATH = "/_calsync/schedules/due"  # GET ?group=G&at=ISO: one-time schedules due by then (moto never fires them)
+CALLS_PATH = "/_calsync/calls"  # GET: every AWS call since start (or the last DELETE), by operation; with
+# ?cpu=1 also the emulator's CPU milliseconds answering them (where its one core goes)
 
 _SERVER_ERRORS = {"ServiceUnavailable": 503, "InternalError": 500, "InternalFailure": 500, "InternalServerError": 500}
 _TARGET_PREFIXES = {"DynamoDB_20120810": "dynamodb", "AmazonSQS": "sqs", "secretsmanager": "secretsmanager"}
@@ -105,6 +109,25 @@ def error_response(rule: FaultRule, service: str) -> tuple[int, dict[str, str], 
     return status, headers, body
 
 
+def due_schedules(group: str, at: datetime) -> list[dict[str, Any]]:
+    """The ``at(...)`` schedules of ``group`` due by ``at``: name and target input, read from the
+    emulator's own state (one question, instead of ListSchedules pages and a GetSchedule each)."""
+    from moto.scheduler.models import scheduler_backends
+
+    due = []
+    for regions in list(scheduler_backends.values()):
+        for backend in list(regions.values()):
+            found = backend.schedule_groups.get(group)
+            for schedule in list(found.schedules.values()) if found is not None else []:
+                expression = str(schedule.schedule_expression)
+                if not expression.startswith("at("):
+                    continue
+                when = datetime.strptime(expression[3:-1], "%Y-%m-%dT%H:%M:%S").replace(tzinfo=UTC)
+                if when <= at:
+                    due.append({"name": schedule.name, "at": when.isoformat(), "input": schedule.target.get("Input")})
+    return sorted(due, key=lambda d: (d["at"], d["name"]))
+
+
 class FaultMiddleware:
     """WSGI wrapper for the emulator: the control endpoint, then the armed rules, then moto."""
 
@@ -112,20 +135,38 @@ class FaultMiddleware:
         self.app = app
         self.rules: list[FaultRule] = []
         self.calls: dict[str, int] = {}
+        self.millis: dict[str, float] = {}
         self._lock = threading.Lock()
 
-    def _count(self, environ: Mapping[str, Any]) -> None:
+    @staticmethod
+    def _target(environ: Mapping[str, Any]) -> str:
         target = str(environ.get("HTTP_X_AMZ_TARGET", ""))
         if not target:  # REST-style APIs (Scheduler, the query protocol): method and first path segment
             target = f"{environ.get('REQUEST_METHOD', 'GET')} /{str(environ.get('PATH_INFO', '/')).split('/')[1]}"
+        return target
+
+    def _count(self, target: str, started: float) -> None:
+        millis = (time.thread_time() - started) * 1000
         with self._lock:
             self.calls[target] = self.calls.get(target, 0) + 1
+            self.millis[target] = self.millis.get(target, 0.0) + millis
 
     def _calls(self, environ: Mapping[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
         with self._lock:
             if environ.get("REQUEST_METHOD") == "DELETE":
                 self.calls.clear()
-            data = json.dumps({"total": sum(self.calls.values()), "calls": dict(self.calls)}).encode()
+                self.millis.clear()
+            answer: dict[str, Any] = {"total": sum(self.calls.values()), "calls": dict(self.calls)}
+            if "cpu=1" in str(environ.get("QUERY_STRING", "")):
+                answer["cpu_ms"] = {target: round(ms, 1) for target, ms in self.millis.items()}
+            data = json.dumps(answer).encode()
+        start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(data)))])
+        return [data]
+
+    def _due(self, environ: Mapping[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        query = parse_qs(str(environ.get("QUERY_STRING", "")))
+        at = datetime.fromisoformat(query.get("at", [""])[0].replace("Z", "+00:00") or datetime.now(UTC).isoformat())
+        data = json.dumps({"due": due_schedules(query.get("group", [""])[0], at)}).encode()
         start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(data)))])
         return [data]
 
@@ -161,8 +202,17 @@ class FaultMiddleware:
             return self._control(environ, start_response)
         if environ.get("PATH_INFO") == CALLS_PATH:
             return self._calls(environ, start_response)
-        if not str(environ.get("PATH_INFO", "")).startswith("/moto-api"):
-            self._count(environ)
+        if environ.get("PATH_INFO") == DUE_PATH:
+            return self._due(environ, start_response)
+        if str(environ.get("PATH_INFO", "")).startswith("/moto-api"):
+            return self.app(environ, start_response)
+        started = time.thread_time()  # CPU of this request's thread: wall time would count GIL waits
+        try:
+            return self._answer(environ, start_response)
+        finally:
+            self._count(self._target(environ), started)
+
+    def _answer(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         called = operation_of(environ) if self.rules else None
         rule = self._take(*called) if called else None
         if rule is not None:
@@ -194,8 +244,29 @@ def main(argv: Sequence[str] | None = None) -> None:
     os.environ.setdefault("MOTO_PORT", str(args.port))  # as moto.server does
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     signal.signal(signal.SIGINT, lambda *_: sys.exit(0))
+    from calsync_dev.local import speedups
+
+    speedups.apply()
     app = FaultMiddleware(DomainDispatcherApplication(create_backend_app))
+    if os.environ.get("CALSYNC_EMULATOR_PROFILE"):
+        _profile_into(os.environ["CALSYNC_EMULATOR_PROFILE"])
     run_simple(args.host, args.port, app, threaded=True, request_handler=MotoRequestHandler)
+
+
+def _profile_into(path: str) -> None:
+    """Diagnosis only (``CALSYNC_EMULATOR_PROFILE=<file>``): profile the emulator (Python 3.12+'s
+    cProfile sees every thread) and write ``pstats`` to ``path`` at exit (``python -m pstats``)."""
+    import atexit
+    import cProfile
+
+    profile = cProfile.Profile()
+
+    def dump() -> None:
+        profile.disable()
+        profile.dump_stats(path)
+
+    profile.enable()
+    atexit.register(dump)
 
 
 # ------------------------------------------------------------------ the client side

@@ -9,18 +9,20 @@ from __future__ import annotations
 
 import json
 import threading
+import urllib.parse
+import urllib.request
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from calsync_dev.local.faults import DUE_PATH
 from calsync_dev.provision import Stack
 from calsync_dev.streams import StreamEventSource
 
 CAPTURE = "calsync-local-events"  # the local consumer: a rule on the bus → this queue → events.jsonl
 REMINDER_FUNCTION = "ReminderFunction"
 PUBLISHER = "LifecyclePublisherFunction"
-_AT = "%Y-%m-%dT%H:%M:%S"
 
 
 class LocalLifecycle:
@@ -43,6 +45,7 @@ class LocalLifecycle:
         self.forward_url = forward_url
         self._lock = threading.Lock()
         self._sources: list[StreamEventSource] | None = None
+        self.due: Callable[[str, datetime], list[dict[str, Any]]] = self._due
         self._queue_url = ""
 
     @property
@@ -136,25 +139,29 @@ class LocalLifecycle:
         )
         return len(messages)
 
+    def _due(self, group: str, at: datetime) -> list[dict[str, Any]]:
+        """Ask the emulator which schedules are due (``calsync_dev.local.faults.DUE_PATH``)."""
+        query = urllib.parse.urlencode({"group": group, "at": at.isoformat()})
+        with urllib.request.urlopen(f"{self.endpoint_url}{DUE_PATH}?{query}", timeout=30) as answer:  # noqa: S310
+            due: list[dict[str, Any]] = json.loads(answer.read())["due"]
+            return due
+
     def fire_due(self, at: datetime) -> int:
-        """Fire every reminder due by ``at`` (then delete it, as a one-time schedule is)."""
+        """Fire every reminder due by ``at`` (then delete it, as a one-time schedule is). The
+        emulator says which are due in one answer, however many schedules wait (a ListSchedules
+        page holds 50, and reading each with GetSchedule every round grew with the backlog)."""
         scheduler = self.session.client("scheduler")
         group = self._publisher_env["SCHEDULE_GROUP_NAME"]
         fired = 0
-        for summary in scheduler.list_schedules(GroupName=group).get("Schedules", []):
-            schedule = scheduler.get_schedule(Name=summary["Name"], GroupName=group)
-            expression = schedule["ScheduleExpression"]
-            when = datetime.strptime(expression.removeprefix("at(").removesuffix(")"), _AT).replace(tzinfo=UTC)
-            if when > at:
-                continue
-            self.invoke(REMINDER_FUNCTION, json.loads(schedule["Target"]["Input"]))
-            scheduler.delete_schedule(Name=summary["Name"], GroupName=group)
+        for schedule in self.due(group, at):
+            self.invoke(REMINDER_FUNCTION, json.loads(schedule["input"] or "{}"))
+            scheduler.delete_schedule(Name=schedule["name"], GroupName=group)
             fired += 1
         return fired
 
     def run(self, stopped: threading.Event, gate: Any) -> None:
         """The loop: streams and the bus every moment, due reminders every 15 seconds."""
-        last_reminders = 0.0
+        last_reminders, idle = 0.0, 0
         while not stopped.is_set():
             gate.enter(wait=True)
             try:
@@ -169,5 +176,6 @@ class LocalLifecycle:
                 busy = 0
             finally:
                 gate.leave()
-            if not busy:
-                stopped.wait(0.3)
+            idle = 0 if busy else idle + 1
+            if idle:  # back off while nothing happens (0.3 s, then up to 1 s): fewer idle calls
+                stopped.wait(min(1.0, 0.3 * idle))

@@ -26,7 +26,7 @@ from calsync_dev.local.lifecycle import LocalLifecycle
 from calsync_dev.local.scheduler import Scheduler, schedules
 from calsync_dev.local.state import export_state, import_state, put_secret, read_state, write_state
 from calsync_dev.provision import Stack, provision
-from calsync_dev.pump import Handler, event_sources, poll_until, queue_depth
+from calsync_dev.pump import LONG_POLL_SECONDS, Handler, event_sources, poll_until, queue_depth
 from calsync_dev.template import load
 
 RETRY_DELAY_SECONDS = 1  # local stand-in for waiting out the visibility timeout
@@ -315,7 +315,7 @@ class LocalStack:
                 time.sleep(0.3)
         self._stop_polling.set()
         for thread in self._threads:
-            thread.join(timeout=5)
+            thread.join(timeout=LONG_POLL_SECONDS + 10)  # a poll in flight ends within its wait
         if self.stack is not None and self.config.state_file is not None:
             state = export_state(self._session, self.stack)
             if self.fake is not None:

@@ -4,11 +4,10 @@ read back from the table, and events put on the EventBridge bus."""
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from calsync.bookings.records import InviteeRef, last_segment
-from calsync.errors import DependencyUnavailable
 from calsync.lifecycle.events import SOURCE, LifecycleEvent
 from calsync.store import clients, keys
 from calsync.store.dynamo import conditional, plain_item
@@ -19,7 +18,10 @@ if TYPE_CHECKING:
     from mypy_boto3_events import EventBridgeClient
     from mypy_boto3_events.type_defs import PutEventsRequestEntryTypeDef
 
-PUT_EVENTS_BATCH = 10  # EventBridge's limit per PutEvents call
+BATCH_GET_KEYS = 100  # DynamoDB's limit per BatchGetItem call
+BATCH_GET_ATTEMPTS = 20  # calls per read-ahead at most (unprocessed keys are asked again)
+PUT_EVENTS_BATCH = 10  # EventBridge's limit of entries per PutEvents call
+PUT_EVENTS_BYTES = 256 * 1024  # and of the request's size
 
 
 def stream_image(image: Mapping[str, Any] | None) -> dict[str, Any] | None:
@@ -35,12 +37,44 @@ class TableImages:
     def __init__(self, table_name: str, client: DynamoDBClient | None = None) -> None:
         self.table_name = table_name
         self._client = client
+        self._read: dict[keys.Key, dict[str, Any] | None] = {}  # this batch's reads (``read_ahead``)
 
     def _get(self, key: keys.Key) -> dict[str, Any] | None:
+        if key in self._read:
+            return self._read[key]
         client = self._client or clients.dynamodb()
         with aws_call("dynamodb:GetItem (lifecycle)"):
             found = client.get_item(TableName=self.table_name, Key=key.dynamo(), ConsistentRead=True)
         return stream_image(found.get("Item"))
+
+    def read_ahead(self, images: Iterable[Mapping[str, Any] | None]) -> None:
+        """Read the scheduled events of these (new) images in BatchGetItem calls of up to 100
+        keys (consistent reads, unprocessed keys asked again), for ``scheduled_event`` to answer
+        from until ``forget``: one call for a stream batch instead of one GetItem per booking."""
+        wanted = {
+            keys.event(uuid)
+            for image in images
+            if image and isinstance(uri := image.get("event_uri"), str) and (uuid := last_segment(uri))
+        }
+        self._read = dict.fromkeys(wanted)
+        client = self._client or clients.dynamodb()
+        pending: list[Any] = [key.dynamo() for key in sorted(wanted)]
+        for _ in range(BATCH_GET_ATTEMPTS):
+            if not pending:
+                return
+            chunk, pending = pending[:BATCH_GET_KEYS], pending[BATCH_GET_KEYS:]
+            request: Any = {self.table_name: {"Keys": chunk, "ConsistentRead": True}}
+            with aws_call("dynamodb:BatchGetItem (lifecycle)"):
+                answer = client.batch_get_item(RequestItems=request)
+            for item in answer.get("Responses", {}).get(self.table_name, []):
+                self._read[keys.Key(item[keys.PK]["S"], item[keys.SK]["S"])] = stream_image(item)
+            unprocessed: Any = answer.get("UnprocessedKeys") or {}
+            pending += unprocessed.get(self.table_name, {}).get("Keys", [])
+        for key in pending:  # still unprocessed: read one by one when asked
+            self._read.pop(keys.Key(key[keys.PK]["S"], key[keys.SK]["S"]), None)
+
+    def forget(self) -> None:
+        self._read = {}
 
     def invitee(self, uri: str) -> dict[str, Any] | None:
         ref = InviteeRef.from_uri(uri)
@@ -69,27 +103,59 @@ class TableImages:
 
 
 class EventBridgePublisher:
-    """Puts lifecycle events on the bus; raises ``DependencyUnavailable`` unless every entry
-    was accepted (the caller retries the record: consumers deduplicate on ``event_id``)."""
+    """Puts lifecycle events on the bus, up to ``PUT_EVENTS_BATCH`` entries (and
+    ``PUT_EVENTS_BYTES``) per call; entries the bus refused (``FailedEntryCount``: PutEvents
+    can fail part of a call) are sent again, alone, up to ``attempts`` times in all."""
 
-    def __init__(self, bus_name: str, client: EventBridgeClient | None = None) -> None:
+    def __init__(self, bus_name: str, client: EventBridgeClient | None = None, *, attempts: int = 3) -> None:
         self.bus_name = bus_name
         self._client = client
+        self.attempts = attempts
 
-    def publish(self, events: Sequence[LifecycleEvent]) -> None:
+    def _entry(self, event: LifecycleEvent) -> PutEventsRequestEntryTypeDef:
+        return {
+            "Source": SOURCE,
+            "DetailType": event.detail_type.value,
+            "Detail": json.dumps(event.detail, separators=(",", ":")),
+            "EventBusName": self.bus_name,
+        }
+
+    def publish(self, events: Sequence[LifecycleEvent]) -> set[int]:
+        """The positions of the events still refused after ``attempts`` (empty: all on the bus);
+        raises ``DependencyUnavailable`` if a call itself failed (after the SDK's retries)."""
         client = self._client or clients.events()
-        for start in range(0, len(events), PUT_EVENTS_BATCH):
-            entries: list[PutEventsRequestEntryTypeDef] = [
-                {
-                    "Source": SOURCE,
-                    "DetailType": event.detail_type.value,
-                    "Detail": json.dumps(event.detail, separators=(",", ":")),
-                    "EventBusName": self.bus_name,
-                }
-                for event in events[start : start + PUT_EVENTS_BATCH]
-            ]
-            with aws_call("events:PutEvents"):
-                answer = client.put_events(Entries=entries)
-            if answer.get("FailedEntryCount"):
-                codes = sorted({str(e.get("ErrorCode")) for e in answer.get("Entries", []) if e.get("ErrorCode")})
-                raise DependencyUnavailable(f"events:PutEvents refused {answer['FailedEntryCount']} entries: {codes}")
+        pending = [(position, self._entry(event)) for position, event in enumerate(events)]
+        for _ in range(self.attempts):
+            refused: list[tuple[int, PutEventsRequestEntryTypeDef]] = []
+            for chunk in _chunks(pending):
+                with aws_call("events:PutEvents"):
+                    answer = client.put_events(Entries=[entry for _, entry in chunk])
+                if answer.get("FailedEntryCount"):
+                    results = answer.get("Entries", [])
+                    refused += [item for item, result in zip(chunk, results, strict=False) if result.get("ErrorCode")]
+                    refused += chunk[len(results) :]  # no result for an entry: not known to be on the bus
+            pending = refused
+            if not pending:
+                break
+        return {position for position, _ in pending}
+
+
+def _entry_size(entry: PutEventsRequestEntryTypeDef) -> int:
+    """PutEvents' size rule: UTF-8 bytes of Source, DetailType and Detail (plus 14 with a Time)."""
+    return sum(len(str(entry.get(name, "")).encode()) for name in ("Source", "DetailType", "Detail"))
+
+
+def _chunks[T](
+    entries: Sequence[tuple[T, PutEventsRequestEntryTypeDef]],
+) -> list[list[tuple[T, PutEventsRequestEntryTypeDef]]]:
+    """At most ``PUT_EVENTS_BATCH`` entries and ``PUT_EVENTS_BYTES`` per call."""
+    chunks: list[list[tuple[T, PutEventsRequestEntryTypeDef]]] = []
+    size = 0
+    for item in entries:
+        entry_size = _entry_size(item[1])
+        if not chunks or len(chunks[-1]) >= PUT_EVENTS_BATCH or size + entry_size > PUT_EVENTS_BYTES:
+            chunks.append([])
+            size = 0
+        chunks[-1].append(item)
+        size += entry_size
+    return chunks
