@@ -11,8 +11,9 @@ rest of the store decodes them. A Scan reads the whole table: 0.5 read units per
 from __future__ import annotations
 
 import json
+import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -119,14 +120,28 @@ def _message_content(message: dict[str, Any]) -> list[Any]:
 
 
 def sweep_queue(
-    sqs: SQSClient, url: str, email: str, *, remove: bool, wait_seconds: int = 1, hold_seconds: int = 120
+    sqs: SQSClient,
+    url: str,
+    email: str,
+    *,
+    remove: bool,
+    wait_seconds: int = 1,
+    hold_seconds: int = 120,
+    clock: Callable[[], float] = time.monotonic,
 ) -> int:
     """Receive every visible message of a queue, delete those carrying the address (unless
-    ``remove`` is false) and make the others visible again at once; how many carried it.
+    ``remove`` is false) and make the others visible again; how many carried it.
 
-    ``wait_seconds`` long-polls (every SQS host is asked; 0 for emulators); each receive counts
-    toward the queue's redrive limit, as any peek does."""
-    held: list[str] = []
+    Every other message is held until the sweep ends, so the next receives reach messages not
+    seen yet and each is received once (each receive counts toward the queue's redrive limit);
+    a hold half spent is extended (ChangeMessageVisibilityBatch), so a long sweep never lets a
+    message reappear. Held messages are released ten a call at the end. A message received again
+    anyway (an extension refused) is recognised by id, released at once and not counted twice;
+    the sweep ends at an empty receive or one holding only messages already seen. A release or
+    extension refused per message (a stale receipt handle) is harmless: that message is visible
+    already. ``wait_seconds`` long-polls (every SQS host is asked; 0 for emulators)."""
+    held: dict[str, tuple[str, float]] = {}  # message id → (receipt handle, when received)
+    seen: set[str] = set()
     matched = 0
     try:
         while True:
@@ -138,20 +153,39 @@ def sweep_queue(
                     VisibilityTimeout=hold_seconds,
                     WaitTimeSeconds=wait_seconds,
                 ).get("Messages", [])
-            if not batch:
+            received_at = clock()
+            again = [m for m in batch if m["MessageId"] in seen]
+            _release(sqs, url, [m["ReceiptHandle"] for m in again])
+            if len(again) == len(batch):
                 return matched
             for message in batch:
+                if message["MessageId"] in seen:
+                    continue
+                seen.add(message["MessageId"])
                 if carries(_message_content(dict(message)), email):
                     matched += 1
                     if remove:
                         with aws_call("sqs:DeleteMessage (erase)"):
                             sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
                         continue
-                held.append(message["ReceiptHandle"])
+                held[message["MessageId"]] = (message["ReceiptHandle"], received_at)
+            lapsing = [i for i, (_, at) in held.items() if clock() - at >= hold_seconds / 2]
+            _release(sqs, url, [held[i][0] for i in lapsing], hold_seconds)
+            held |= {i: (held[i][0], clock()) for i in lapsing}
     finally:
-        for handle in held:
-            with aws_call("sqs:ChangeMessageVisibility (erase)"):
-                sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=handle, VisibilityTimeout=0)
+        _release(sqs, url, [handle for handle, _ in held.values()])
+
+
+def _release(sqs: SQSClient, url: str, handles: list[str], seconds: int = 0) -> None:
+    """Make messages visible again (or hold them ``seconds`` more), ten a call; a handle refused
+    (stale: the message is visible again already) is left as it is."""
+    for start in range(0, len(handles), 10):
+        entries = [
+            {"Id": str(n), "ReceiptHandle": handle, "VisibilityTimeout": seconds}
+            for n, handle in enumerate(handles[start : start + 10])
+        ]
+        with aws_call("sqs:ChangeMessageVisibilityBatch (erase)"):
+            sqs.change_message_visibility_batch(QueueUrl=url, Entries=entries)  # type: ignore[arg-type]
 
 
 def counts(found: list[Found]) -> Counter[str]:
