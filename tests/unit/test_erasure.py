@@ -188,3 +188,15 @@ def test_a_sweep_longer_than_the_hold_receives_each_message_once() -> None:
     # Then each message was received once and is visible again
     assert {int(m["receives"]) for m in queue.messages.values()} == {1}  # type: ignore[call-overload]
     assert queue.all_visible()
+
+
+def test_redaction_replaces_only_the_whole_address_in_any_case() -> None:
+    from calsync.store.sweep import redact
+
+    # Given someone else's answers naming Ada (in another case, at a sentence's end) beside longer addresses
+    value = {"answers": ["Ask ADA@example.com.", "jimada@example.com", "ada@example.com.au"], "n": 3}
+    # Then only Ada's address is replaced
+    assert redact(value, "ada@example.com") == {
+        "answers": ["Ask [erased].", "jimada@example.com", "ada@example.com.au"],
+        "n": 3,
+    }
