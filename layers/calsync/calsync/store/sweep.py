@@ -47,6 +47,7 @@ REDACTED = "[erased]"  # what replaces the address inside someone else's data
 REDACTED_COUNT = "redacted"  # the report's count of items redacted, not removed
 # Characters an address is made of (as bookings.erasure reads them): a match is a whole address.
 _PART = r"[^\s\"'<>,;:()\[\]{}\\@/]"
+_PART_NOT_DOT = r"[^\s\"'<>,;:()\[\]{}\\@/.]"  # after the address: "ada@x.com." ends a sentence
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +59,7 @@ class Found:
 
 def redact(value: Any, email: str) -> Any:
     """``value`` with every whole occurrence of the address (any case) replaced by ``REDACTED``."""
-    pattern = re.compile(rf"(?<!{_PART}){re.escape(normalise(email))}(?!\.?{_PART})", re.IGNORECASE)
+    pattern = re.compile(rf"(?<!{_PART}){re.escape(normalise(email))}(?!\.?{_PART_NOT_DOT})", re.IGNORECASE)
     return _redact(value, pattern)
 
 
