@@ -351,6 +351,9 @@ def test_the_command_prints_counts_and_lists_the_audit(
     out = capsys.readouterr().out
     assert "removed 12 in all" in out
     assert "queue SlackQueue" in out
+    # And it reminds the operator that the event archive still holds the person until it ages out
+    assert "do not replay archived events from before" in out
+    assert "EventArchiveRetentionDays" in out
     assert out.lower().count(ADA) == 1  # only where the operator's own input is echoed
     assert main(["erase", "--list"]) == 0
     listed = capsys.readouterr().out
@@ -426,3 +429,64 @@ def test_items_naming_only_the_persons_invitee_are_removed_too(pipeline: Pipelin
     assert report.counts == {"invitees": 1, "submissions": 1, "archive": 3}
     leftover = [i for i in table_items(pipeline) if ada_invitee in json.dumps(i)]
     assert leftover == []
+
+
+BOB = "bob@example.com"
+BOB_EVENT = "https://api.calendly.com/scheduled_events/DEMOEVENT0000003"
+
+
+def bob_booking_naming_ada() -> bytes:
+    """Bob's booking of another event: Ada is his guest, his answer and the event's location name her."""
+    data = event_json("invitee_created.json")
+    data["payload"].update(
+        email=BOB,
+        name="Bob",
+        uri=f"{BOB_EVENT}/invitees/BOB000000000001",
+        event=BOB_EVENT,
+        questions_and_answers=[{"question": "Who else?", "answer": "Ada@Example.com, my colleague", "position": 0}],
+    )
+    data["payload"]["scheduled_event"].update(
+        uri=BOB_EVENT,
+        event_guests=[{"email": "ADA@example.com", "created_at": PAST, "updated_at": PAST}],
+        location={"type": "custom", "location": "Ada's desk (ask ada@example.com)"},
+    )
+    return json.dumps(data).encode()
+
+
+def test_someone_elses_booking_naming_the_person_is_redacted_not_removed(pipeline: Pipeline) -> None:
+    # Given Ada's booking, and Bob's whose guest list, answer and event location name Ada
+    lifecycle = Lifecycle(pipeline)
+    for body in (event_body("invitee_created.json"), bob_booking_naming_ada()):
+        assert pipeline.post(body)["statusCode"] == 202
+    pipeline.drain()
+    lifecycle.deliver()
+    # When Ada is erased
+    report = run_erase(pipeline.stack)
+    # Then Ada's address is in no item, archived body or event
+    assert found_in_table(pipeline, ADA) == []
+    # And Ada's own booking and delivery are removed; Bob's invitee, his archived delivery and
+    # his event are kept with the address replaced
+    assert report.counts == {"invitees": 1, "archive": 1, "redacted": 3}
+    (bob,) = pipeline.repo.bookings_by_email(BOB)
+    assert "[erased], my colleague" in json.dumps(bob.attributes)
+    archived = [view(i) for i in table_items(pipeline) if i.get("type") == "delivery"]
+    bodies = [a.body for a in archived if isinstance(a, StoredDelivery) and a.body]
+    (body,) = bodies
+    assert "BOB000000000001" in body
+    assert "[erased]" in body
+    events = [i for i in table_items(pipeline) if i.get("type") == "event" and i.get("uri") == BOB_EVENT]
+    assert "Ada's desk (ask [erased])" in json.dumps(events)
+    # And the redaction publishes nothing but the erasure itself
+    assert [e["detail-type"] for e in lifecycle.deliver()] == ["Invitee Erased"]
+
+
+def test_a_dry_run_counts_what_would_be_redacted(pipeline: Pipeline) -> None:
+    # Given Bob's booking naming Ada
+    assert pipeline.post(bob_booking_naming_ada())["statusCode"] == 202
+    pipeline.drain()
+    items = table_items(pipeline)
+    # When a dry run counts Ada
+    report = run_erase(pipeline.stack, dry_run=True)
+    # Then it counts Bob's items as redacted and changes nothing
+    assert report.counts == {"redacted": 3}
+    assert table_items(pipeline) == items

@@ -87,3 +87,116 @@ def test_a_routing_form_answer_holding_the_address_is_refused_and_one_without_re
     )
     # Then the submission is refused
     assert refused(parse_typed(json.dumps(data)), "", is_erased)
+
+
+class SlowQueue:
+    """An SQS queue in memory (receives sample visible messages at random, as SQS does), where
+    every receive takes ``step`` seconds of a simulated clock: a message held past its visibility
+    timeout is visible again and its old receipt handle is stale."""
+
+    def __init__(self, bodies: list[str], step: float) -> None:
+        import random
+
+        self.random = random.Random(7)
+        self.step, self.clock, self.handles = step, 0.0, 0
+        self.messages = {
+            f"m{i}": {"body": b, "visible_at": 0.0, "handle": "", "receives": 0} for i, b in enumerate(bodies)
+        }
+
+    def _find(self, handle: str) -> dict[str, object] | None:
+        return next((m for m in self.messages.values() if m["handle"] == handle), None)
+
+    def receive_message(self, *, VisibilityTimeout: int, MaxNumberOfMessages: int, **_: object) -> dict[str, object]:
+        self.clock += self.step
+        assert self.clock < 100_000, "the sweep never ends"
+        visible = [(i, m) for i, m in self.messages.items() if float(m["visible_at"]) <= self.clock]  # type: ignore[arg-type]
+        batch = self.random.sample(visible, min(MaxNumberOfMessages, len(visible)))
+        for _, message in batch:
+            self.handles += 1
+            message.update(handle=f"h{self.handles}", visible_at=self.clock + VisibilityTimeout)
+            message["receives"] = int(message["receives"]) + 1  # type: ignore[call-overload]
+        return {"Messages": [{"MessageId": i, "ReceiptHandle": m["handle"], "Body": m["body"]} for i, m in batch]}
+
+    def _release(self, handle: str, timeout: int) -> bool:
+        message = self._find(handle)
+        if message is None or float(message["visible_at"]) <= self.clock:  # type: ignore[arg-type]
+            return False  # a stale handle: SQS refuses it
+        message["visible_at"] = self.clock + timeout
+        return True
+
+    def change_message_visibility(self, *, ReceiptHandle: str, VisibilityTimeout: int, **_: object) -> None:
+        from botocore.exceptions import ClientError
+
+        if not self._release(ReceiptHandle, VisibilityTimeout):
+            raise ClientError({"Error": {"Code": "InvalidParameterValue"}}, "ChangeMessageVisibility")
+
+    def change_message_visibility_batch(self, *, Entries: list[dict[str, object]], **_: object) -> dict[str, object]:
+        results: dict[str, list[dict[str, object]]] = {"Successful": [], "Failed": []}
+        for entry in Entries:
+            released = self._release(str(entry["ReceiptHandle"]), int(entry["VisibilityTimeout"]))  # type: ignore[call-overload]
+            if released:
+                results["Successful"].append({"Id": entry["Id"]})
+            else:
+                results["Failed"].append({"Id": entry["Id"], "Code": "ReceiptHandleIsInvalid", "SenderFault": True})
+        return results
+
+    def delete_message(self, *, ReceiptHandle: str, **_: object) -> None:
+        message = self._find(ReceiptHandle)
+        assert message is not None
+        self.messages = {i: m for i, m in self.messages.items() if m is not message}
+
+    def all_visible(self) -> bool:
+        return all(float(m["visible_at"]) <= self.clock for m in self.messages.values())  # type: ignore[arg-type]
+
+
+def grace_and_ada(graces: int) -> list[str]:
+    bodies = [json.dumps({"payload": {"email": f"grace{i}@example.com"}}) for i in range(graces)]
+    return [*bodies, json.dumps({"payload": {"email": "ada@example.com"}})]
+
+
+def test_a_slow_sweep_of_a_large_queue_finishes_and_sends_no_live_message_towards_its_dlq() -> None:
+    from calsync.store.sweep import sweep_queue
+
+    # Given a queue of 60 other people's messages and one of Ada's, where each receive takes 40 s
+    # (longer in all than the 120 s a message is held)
+    queue = SlowQueue(grace_and_ada(60), step=40)
+    # When Ada is swept from it
+    found = sweep_queue(
+        queue,
+        "url",
+        "ADA@example.com",
+        remove=True,
+        wait_seconds=0,
+        hold_seconds=120,
+        clock=lambda: queue.clock,  # type: ignore[arg-type]
+    )
+    # Then it finishes, having removed Ada's message only
+    assert found == 1
+    assert len(queue.messages) == 60
+    # And every other message is visible again, each received once (the redrive limit is 5)
+    assert queue.all_visible()
+    assert {int(m["receives"]) for m in queue.messages.values()} == {1}  # type: ignore[call-overload]
+
+
+def test_a_sweep_longer_than_the_hold_receives_each_message_once() -> None:
+    from calsync.store.sweep import sweep_queue
+
+    # Given a queue of 1,500 other people's messages and one of Ada's, each receive taking 1 s
+    queue = SlowQueue(grace_and_ada(1500), step=1)
+    # When a dry run sweeps it
+    assert sweep_queue(queue, "url", "ada@example.com", remove=False, wait_seconds=0, clock=lambda: queue.clock) == 1  # type: ignore[arg-type]
+    # Then each message was received once and is visible again
+    assert {int(m["receives"]) for m in queue.messages.values()} == {1}  # type: ignore[call-overload]
+    assert queue.all_visible()
+
+
+def test_redaction_replaces_only_the_whole_address_in_any_case() -> None:
+    from calsync.store.sweep import redact
+
+    # Given someone else's answers naming Ada (in another case, at a sentence's end) beside longer addresses
+    value = {"answers": ["Ask ADA@example.com.", "jimada@example.com", "ada@example.com.au"], "n": 3}
+    # Then only Ada's address is replaced
+    assert redact(value, "ada@example.com") == {
+        "answers": ["Ask [erased].", "jimada@example.com", "ada@example.com.au"],
+        "n": 3,
+    }

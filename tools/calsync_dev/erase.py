@@ -4,7 +4,8 @@ In this order, so that a run that fails halfway can simply be run again to finis
 1. the tombstone (processors refuse deliveries about the person dated before it from now on,
    so nothing in flight while this runs can bring them back);
 2. messages waiting in the intake queues, their DLQs and the lifecycle consumers' queues;
-3. table items carrying the address (the by-email index, then a full Scan);
+3. table items carrying the address (the by-email index, then a full Scan): the person's own
+   removed, someone else's naming them (a guest list, an answer, an event's location) redacted;
 4. with ``calendly``, Calendly's own data-compliance deletion, once per connection;
 5. the PII-free audit record (when, who, the hash, counts, Calendly's answers).
 A dry run does none of it: it counts what would be removed.
@@ -20,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from calsync.calendly.errors import CalendlyError, CalendlyNotFound, CalendlyPermissionError
 from calsync.store.erasure import ErasureAudit, Tombstones
-from calsync.store.sweep import TableSweep, sweep_queue
+from calsync.store.sweep import REDACTED_COUNT, TableSweep, sweep_queue
 
 if TYPE_CHECKING:
     from calsync.calendly.client import CalendlyClient
@@ -84,10 +85,14 @@ def erase(
             report.counts[f"queue {name}"] += found
     found_items = sweep.find(email)
     for item in found_items:
-        report.counts[item.store] += 1
-        if not dry_run:
+        report.counts[REDACTED_COUNT if item.redact else item.store] += 1
+        if dry_run:
+            continue
+        if item.redact:
+            sweep.redact(item, email)
+        else:
             sweep.remove(item)
-            advance()
+        advance()
     if dry_run:
         return report
     for connection_id, client in calendly:

@@ -82,6 +82,10 @@ def print_report(report: ErasureReport, email: str) -> None:
         print(
             f"tombstone {report.address_hash[:16]}… at {report.erased_at.isoformat()}; audit record {report.erasure_id}"
         )
+        print(
+            "reminder: the EventBridge archive keeps lifecycle events about this person for "
+            f"EventArchiveRetentionDays (default 30): do not replay archived events from before {report.erased_at.isoformat()}"
+        )
 
 
 def print_audit(target: Target) -> None:

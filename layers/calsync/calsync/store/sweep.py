@@ -11,26 +11,29 @@ rest of the store decodes them. A Scan reads the whole table: 0.5 read units per
 from __future__ import annotations
 
 import json
+import re
+import time
+import zlib
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from calsync.bookings.erasure import carries
+from calsync.bookings.erasure import carries, normalise
 from calsync.store import keys
-from calsync.store.dynamo import batch_get_items, query_items, scan_items
+from calsync.store.dynamo import batch_get_items, conditional, plain_item, query_items, scan_items, serialise_item
 from calsync.store.errors import aws_call
-from calsync.store.views import StoredDelivery, view
+from calsync.store.views import BODY_ZLIB, StoredDelivery, view
 from calsync.webhooks.delivery import delivery_from_message
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_sqs import SQSClient
 
-# Item type → the store it counts under; only these are ever removed (never a scheduled event:
-# its hosts are the organization's users, nor a connection, tombstone or audit record).
+# Item type → the store it counts under; only these are ever removed, and only when they are the
+# person's own (never a scheduled event, a connection, tombstone or audit record).
 STORES = {
     "invitee": "invitees",
     "routing_form_submission": "submissions",
@@ -38,12 +41,65 @@ STORES = {
     "quarantine": "quarantine",
     "other": "other",
 }
+# Item types only ever redacted: a scheduled event's location may hold text an invitee typed.
+REDACT_ONLY = {"event": "events"}
+REDACTED = "[erased]"  # what replaces the address inside someone else's data
+REDACTED_COUNT = "redacted"  # the report's count of items redacted, not removed
+# Characters an address is made of (as bookings.erasure reads them): a match is a whole address.
+_PART = r"[^\s\"'<>,;:()\[\]{}\\@/]"
+_PART_NOT_DOT = r"[^\s\"'<>,;:()\[\]{}\\@/.]"  # after the address: "ada@x.com." ends a sentence
 
 
 @dataclass(frozen=True, slots=True)
 class Found:
     store: str
     key: keys.Key
+    redact: bool = False  # someone else's item naming the person: the address is replaced, not the item removed
+
+
+def redact(value: Any, email: str) -> Any:
+    """``value`` with every whole occurrence of the address (any case) replaced by ``REDACTED``."""
+    pattern = re.compile(rf"(?<!{_PART}){re.escape(normalise(email))}(?!\.?{_PART_NOT_DOT})", re.IGNORECASE)
+    return _redact(value, pattern)
+
+
+def _redact(value: Any, pattern: re.Pattern[str]) -> Any:
+    if isinstance(value, str):
+        return pattern.sub(REDACTED, value)
+    if isinstance(value, dict):
+        return {k: _redact(v, pattern) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_redact(v, pattern) for v in value]
+    return value
+
+
+def _payload(body: str | None) -> dict[str, Any]:
+    try:
+        data = json.loads(body or "")
+    except ValueError:
+        return {}
+    payload = data.get("payload") if isinstance(data, dict) else None
+    return payload if isinstance(payload, dict) else {}
+
+
+def _owned(item: dict[str, Any], content: list[Any], email: str, uris: set[str]) -> bool:
+    """Whether an item carrying the address is the person's own (removed) rather than someone
+    else's that mentions them (a guest list, an answer: redacted). Its subject decides: an
+    invitee's ``email``, a submission's submitter, a delivery's payload ``email`` or submitter."""
+    match item.get("type"):
+        case "invitee":
+            return normalise(str(item.get("email") or "")) == normalise(email)
+        case "routing_form_submission":
+            return item.get("invitee_sk") is None or _names_any(content, uris)
+        case "delivery" | "quarantine" | "other":
+            payload = _payload(content[1] if isinstance(content[1], str) else None)
+            if isinstance(payload.get("email"), str):
+                return normalise(payload["email"]) == normalise(email)
+            if isinstance(payload.get("submitter"), str):
+                return payload["submitter"] in uris
+            return True
+        case _:
+            return False
 
 
 def _content(item: dict[str, Any]) -> list[Any]:
@@ -94,18 +150,42 @@ class TableSweep:
             if isinstance(item.get("uri"), str):
                 uris.add(item["uri"])
         for item in scan_items(self.client, "erase: full scan", TableName=self.table_name):
-            store = STORES.get(str(item.get("type")))
+            kind = str(item.get("type"))
+            store = STORES.get(kind) or REDACT_ONLY.get(kind)
             key = keys.Key(item[keys.PK], item[keys.SK])
             if store is None or key in found:
                 continue
             content = _content(item)
-            if carries(content, email) or _names_any(content, uris):
+            if carries(content, email):
+                found[key] = Found(store, key, redact=not _owned(item, content, email, uris))
+            elif _names_any(content, uris) and kind in STORES:
                 found[key] = Found(store, key)
-        return sorted(found.values(), key=lambda f: (f.store == "invitees", f.store, f.key))
+        # Each person's own invitee goes last, so a run that stops halfway still finds its URIs again.
+        return sorted(found.values(), key=lambda f: (f.store == "invitees" and not f.redact, f.store, f.key))
 
     def remove(self, found: Found) -> None:
         with aws_call(f"dynamodb:DeleteItem (erase {found.store})"):
             self.client.delete_item(TableName=self.table_name, Key=found.key.dynamo())
+
+    def redact(self, found: Found, email: str) -> None:
+        """Rewrite someone else's item with the address replaced in every attribute and in its
+        kept body (keys, versions and everything else as they were); gone meanwhile: nothing."""
+        with aws_call(f"dynamodb:GetItem (erase {found.store})"):
+            current = self.client.get_item(TableName=self.table_name, Key=found.key.dynamo(), ConsistentRead=True)
+        if "Item" not in current:
+            return
+        item = plain_item(current["Item"])
+        rewritten = {k: (v if k in keys.KEY_ATTRIBUTES else redact(v, email)) for k, v in item.items()}
+        if isinstance(item.get(BODY_ZLIB), bytes):
+            rewritten[BODY_ZLIB] = zlib.compress(redact(zlib.decompress(item[BODY_ZLIB]).decode(), email).encode())
+        conditional(
+            f"dynamodb:PutItem (erase: redact {found.store})",
+            lambda: self.client.put_item(
+                TableName=self.table_name,
+                Item=serialise_item(rewritten),
+                ConditionExpression="attribute_exists(PK)",
+            ),
+        )
 
 
 def _message_content(message: dict[str, Any]) -> list[Any]:
@@ -119,14 +199,28 @@ def _message_content(message: dict[str, Any]) -> list[Any]:
 
 
 def sweep_queue(
-    sqs: SQSClient, url: str, email: str, *, remove: bool, wait_seconds: int = 1, hold_seconds: int = 120
+    sqs: SQSClient,
+    url: str,
+    email: str,
+    *,
+    remove: bool,
+    wait_seconds: int = 1,
+    hold_seconds: int = 120,
+    clock: Callable[[], float] = time.monotonic,
 ) -> int:
     """Receive every visible message of a queue, delete those carrying the address (unless
-    ``remove`` is false) and make the others visible again at once; how many carried it.
+    ``remove`` is false) and make the others visible again; how many carried it.
 
-    ``wait_seconds`` long-polls (every SQS host is asked; 0 for emulators); each receive counts
-    toward the queue's redrive limit, as any peek does."""
-    held: list[str] = []
+    Every other message is held until the sweep ends, so the next receives reach messages not
+    seen yet and each is received once (each receive counts toward the queue's redrive limit);
+    a hold half spent is extended (ChangeMessageVisibilityBatch), so a long sweep never lets a
+    message reappear. Held messages are released ten a call at the end. A message received again
+    anyway (an extension refused) is recognised by id, released at once and not counted twice;
+    the sweep ends at an empty receive or one holding only messages already seen. A release or
+    extension refused per message (a stale receipt handle) is harmless: that message is visible
+    already. ``wait_seconds`` long-polls (every SQS host is asked; 0 for emulators)."""
+    held: dict[str, tuple[str, float]] = {}  # message id → (receipt handle, when received)
+    seen: set[str] = set()
     matched = 0
     try:
         while True:
@@ -138,21 +232,40 @@ def sweep_queue(
                     VisibilityTimeout=hold_seconds,
                     WaitTimeSeconds=wait_seconds,
                 ).get("Messages", [])
-            if not batch:
+            received_at = clock()
+            again = [m for m in batch if m["MessageId"] in seen]
+            _release(sqs, url, [m["ReceiptHandle"] for m in again])
+            if len(again) == len(batch):
                 return matched
             for message in batch:
+                if message["MessageId"] in seen:
+                    continue
+                seen.add(message["MessageId"])
                 if carries(_message_content(dict(message)), email):
                     matched += 1
                     if remove:
                         with aws_call("sqs:DeleteMessage (erase)"):
                             sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
                         continue
-                held.append(message["ReceiptHandle"])
+                held[message["MessageId"]] = (message["ReceiptHandle"], received_at)
+            lapsing = [i for i, (_, at) in held.items() if clock() - at >= hold_seconds / 2]
+            _release(sqs, url, [held[i][0] for i in lapsing], hold_seconds)
+            held |= {i: (held[i][0], clock()) for i in lapsing}
     finally:
-        for handle in held:
-            with aws_call("sqs:ChangeMessageVisibility (erase)"):
-                sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=handle, VisibilityTimeout=0)
+        _release(sqs, url, [handle for handle, _ in held.values()])
+
+
+def _release(sqs: SQSClient, url: str, handles: list[str], seconds: int = 0) -> None:
+    """Make messages visible again (or hold them ``seconds`` more), ten a call; a handle refused
+    (stale: the message is visible again already) is left as it is."""
+    for start in range(0, len(handles), 10):
+        entries = [
+            {"Id": str(n), "ReceiptHandle": handle, "VisibilityTimeout": seconds}
+            for n, handle in enumerate(handles[start : start + 10])
+        ]
+        with aws_call("sqs:ChangeMessageVisibilityBatch (erase)"):
+            sqs.change_message_visibility_batch(QueueUrl=url, Entries=entries)  # type: ignore[arg-type]
 
 
 def counts(found: list[Found]) -> Counter[str]:
-    return Counter(f.store for f in found)
+    return Counter(REDACTED_COUNT if f.redact else f.store for f in found)
