@@ -13,9 +13,9 @@ import httpx
 import pytest
 
 from calsync.calendly.client import CalendlyClient
+from calsync.reconcile import service
 from calsync.reconcile.budget import Budget
 from calsync.reconcile.ports import StoredInvitee
-from calsync.reconcile import service
 from calsync.reconcile.report import RECENT, UPCOMING, Cursor, Report, Window, scheduled_windows
 from calsync.reconcile.run import Reconciler
 from calsync.webhooks.delivery import Delivery
@@ -303,7 +303,9 @@ def test_an_unreadable_event_does_not_stop_the_runs_after_it() -> None:
 TRANSIENT = {
     "503": httpx.Response(503, json={"title": "Service Unavailable", "message": "later"}),
     "401": httpx.Response(401, json={"title": "Unauthenticated", "message": "token expired"}),
-    "429": httpx.Response(429, json={"title": "Too Many Requests", "message": "slow"}, headers={"X-RateLimit-Reset": "1"}),
+    "429": httpx.Response(
+        429, json={"title": "Too Many Requests", "message": "slow"}, headers={"X-RateLimit-Reset": "1"}
+    ),
 }
 
 
@@ -316,6 +318,7 @@ def test_a_refusal_that_may_pass_later_still_stops_the_run_at_the_event(answer: 
     report, sent = run_over(refusing(fake, "EVENT00000000001", answer), calls=30)
     # Then it stops in front of that event (the next run retries it), nothing counted unreadable
     assert report.stopped is not None
-    assert report.cursor is not None and report.cursor.done == ("https://api.calendly.com/scheduled_events/EVENT00000000000",)
+    assert report.cursor is not None
+    assert report.cursor.done == ("https://api.calendly.com/scheduled_events/EVENT00000000000",)
     assert report.counts["unreadable"] == 0
     assert len(sent) == 1
