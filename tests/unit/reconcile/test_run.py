@@ -322,3 +322,13 @@ def test_a_refusal_that_may_pass_later_still_stops_the_run_at_the_event(answer: 
     assert report.cursor.done == ("https://api.calendly.com/scheduled_events/EVENT00000000000",)
     assert report.counts["unreadable"] == 0
     assert len(sent) == 1
+
+
+def test_a_cursor_past_its_window_s_end_starts_the_window_over() -> None:
+    # Given upcoming's cursor lies beyond the window's end (the window was shortened since)
+    state = MemoryState({"cursors": [{"window": "upcoming", "after": "2027-06-01T00:00:00.000000Z", "done": []}]})
+    # When the next run starts
+    report = scheduled_run(bookings(5), 100, state)
+    # Then upcoming is covered from its start, not skipped
+    assert report.complete
+    assert report.counts["events_seen"] == 5

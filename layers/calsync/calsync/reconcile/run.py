@@ -81,6 +81,8 @@ class Reconciler:
                     window_report.cursor = resume.get(window.name)
                     continue
                 position = resume.get(window.name) or Cursor(window.name, window.start)
+                if position.after > window.end:  # the window was shortened since: a new pass
+                    position = Cursor(window.name, window.start)
                 window_report.resumed_from = position.after if position.after > window.start else None
                 try:
                     self._window(connection_id, organization, window, position, report)
