@@ -31,6 +31,7 @@ _COUNT_METRICS = {
     "stale": "ReconcileStale",
     "erased": "ReconcileErased",
     "repaired": "ReconcileRepaired",
+    "unreadable": "ReconcileUnreadable",
 }
 _RUN_METRICS = {"api_calls": "ReconcileApiCalls", "incomplete": "ReconcileIncomplete"}
 
@@ -52,7 +53,8 @@ def _emit(report: Report) -> None:
     values = {**report.counts, "api_calls": report.api_calls, "incomplete": int(not report.complete)}
     for key, name in (*_COUNT_METRICS.items(), *_RUN_METRICS.items()):
         metrics.add_metric(name=name, unit=MetricUnit.Count, value=values[key])
-    log = logger.info if report.complete and not report.counts["repaired"] else logger.warning
+    quiet = report.complete and not report.counts["repaired"] and not report.counts["unreadable"]
+    log = logger.info if quiet else logger.warning
     summary = report.as_dict()
     log("reconcile run", extra={k: v for k, v in summary.items() if k != "windows"})
 

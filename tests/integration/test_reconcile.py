@@ -232,7 +232,9 @@ def test_a_run_over_its_budget_resumes_next_run_and_finishes(pipeline: Pipeline,
         assert len(reports) < 10, "the reconcile never finishes"
     # Then the first stopped with a cursor, each later one resumed where the one before stopped
     assert reports[0].cursor is not None
-    assert reports[0].windows[0].coverage == "partial"
+    assert [(w.name, w.coverage) for w in reports[0].windows] == [("recent", "covered"), ("upcoming", "partial")]
+    # And every run covered the recent window (no-shows) before spending the rest on upcoming
+    assert all(r.windows[0].name == "recent" and r.windows[0].covered for r in reports)
     assert all(r.api_calls <= 12 for r in reports)
     # And together they repaired every booking exactly once
     assert sum(r.counts["repaired"] for r in reports) == 30
@@ -407,3 +409,34 @@ def test_an_erased_person_calendly_still_lists_is_counted_erased_and_never_resto
     for report in (first, second):
         assert (report.counts["erased"], report.counts["missing"], report.counts["repaired"]) == (1, 0, 0)
     assert found_in_table(pipeline, "ada@example.com") == []
+
+
+def test_an_event_whose_invitees_calendly_refuses_is_counted_unreadable_and_the_rest_reconciled(
+    pipeline: Pipeline, reconcile: Reconcile
+) -> None:
+    # Given three bookings only Calendly knows, and Calendly answers 404 to one event's invitee list
+    webhooks = []
+    for n in range(3):  # from tomorrow (the schedule's windows follow the clock)
+        text = json.dumps(starting(datetime.now(UTC) + timedelta(days=1 + n)))
+        text = text.replace("DEMOEVENT0000001", f"EVENT{n:011d}").replace("INVITEE00000001", f"INVITEE{n:08d}")
+        webhooks.append(json.loads(text))
+    fake = calendly_lists(webhooks)
+    refused = "/scheduled_events/EVENT00000000001/invitees"
+    token = fake.add_pat()
+    reconcile.services.connections.tokens.put("acme", StoredToken(kind="pat", access_token=token))
+    spec = pipeline.stack.functions["ReconcilerFunction"]
+    with respx.mock(assert_all_called=False) as router:
+        router.route(host="api.calendly.com", path=refused).mock(
+            return_value=httpx.Response(404, json={"title": "Resource Not Found", "message": "gone"})
+        )
+        router.route(host="api.calendly.com").mock(side_effect=fake.httpx_handler)
+        handler = load_handler(spec, apply_environment=False)
+        # When the schedule fires twice
+        for _ in range(2):
+            handler({"source": "aws.events"}, LambdaContext("reconciler", timeout_seconds=900))
+    pipeline.drain()
+    # Then the other two bookings are stored, and each run passed the refused event, counted
+    assert sorted(b.invitee_uuid for b in pipeline.repo.all_bookings()) == ["INVITEE00000000", "INVITEE00000002"]
+    reports = reconcile.services.state.reports("acme", limit=2)
+    assert [(r["unreadable"], r["complete"]) for r in reports] == [(1, True), (1, True)]
+    assert reconcile.services.state.cursor("acme") is None

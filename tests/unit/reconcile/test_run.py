@@ -10,11 +10,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+import pytest
 
 from calsync.calendly.client import CalendlyClient
+from calsync.reconcile import service
 from calsync.reconcile.budget import Budget
 from calsync.reconcile.ports import StoredInvitee
-from calsync.reconcile.report import Cursor, Window
+from calsync.reconcile.report import RECENT, UPCOMING, Cursor, Report, Window, scheduled_windows
 from calsync.reconcile.run import Reconciler
 from calsync.webhooks.delivery import Delivery
 from calsync.webhooks.routing import QueueKind
@@ -59,7 +61,11 @@ def run(
     extra = {"is_erased": is_erased} if is_erased else {}
     reconciler = Reconciler(calendly=client, stored=NothingStored(), queue=sent, budget=budget, **extra)
     report = reconciler.run(
-        connection_id="acme", organization=fake.organization, windows=[WINDOW], reason="manual", cursor=cursor
+        connection_id="acme",
+        organization=fake.organization,
+        windows=[WINDOW],
+        reason="manual",
+        cursors=[cursor] if cursor else (),
     )
     return report, sent, budget
 
@@ -133,3 +139,196 @@ def test_a_run_out_of_time_stops_before_sending_the_request() -> None:
     assert report.stopped == "time"
     assert report.cursor == Cursor("upcoming", START)
     assert fake.calls == []
+
+
+# ------------------------------------------------------------------ each window its own cursor
+class MemoryState:
+    """``ReconcileState`` in memory: the stored cursor as the table holds it (plain data)."""
+
+    def __init__(self, saved: Mapping[str, Any] | None = None) -> None:
+        self.saved = saved
+        self.reports: list[Mapping[str, Any]] = []
+
+    def cursor(self, connection_id: str) -> Mapping[str, Any] | None:
+        return self.saved
+
+    def save_cursor(self, connection_id: str, cursor: Mapping[str, Any] | None) -> None:
+        self.saved = json.loads(json.dumps(cursor)) if cursor is not None else None
+
+    def put_report(self, report: Mapping[str, Any]) -> None:
+        self.reports.append(report)
+
+
+NOW = datetime(2026, 12, 3, tzinfo=UTC)  # bookings(n): event 0 (Dec 2) is recent, the others upcoming
+
+
+def scheduled_run(fake: FakeCalendly, calls: int, state: MemoryState) -> Report:
+    budget = Budget.for_run(calls, 600, wait=lambda _: None)
+    client = CalendlyClient(
+        lambda: "pat-x", transport=httpx.MockTransport(fake.httpx_handler), on_request=budget.spend, sleep=budget.sleep
+    )
+    fake.accept_any_pat = True
+    reconciler = Reconciler(calendly=client, stored=NothingStored(), queue=Sent(), budget=budget)
+    return service.scheduled(
+        reconciler,
+        state,
+        connection_id="acme",
+        organization=fake.organization,
+        windows=scheduled_windows(NOW, upcoming_days=30, recent_days=7),
+    )
+
+
+def by_name(report: Report, name: str) -> Any:
+    (window,) = [w for w in report.windows if w.name == name]
+    return window
+
+
+def test_every_run_covers_the_recent_window_even_while_upcoming_needs_several_runs() -> None:
+    # Given one recent booking and four upcoming ones, and runs of 4 calls each (too few for all)
+    fake = bookings(5)
+    state = MemoryState()
+    reports = []
+    # When scheduled runs follow one another until one is complete
+    while not reports or not reports[-1].complete:
+        reports.append(scheduled_run(fake, 4, state))
+        assert len(reports) < 10, "the reconcile never finishes"
+    # Then it took several runs, and every one of them covered the recent window (its no-shows)
+    assert len(reports) > 1
+    assert all(by_name(r, RECENT).covered for r in reports)
+    # And the upcoming window resumed where the run before stopped: each event seen once
+    upcoming_seen = sum(r.counts["events_seen"] for r in reports) - len(reports)
+    assert upcoming_seen == 4
+    assert all(by_name(r, UPCOMING).coverage == "partial" for r in reports[:-1])
+    assert state.saved is None
+
+
+def test_a_run_stopped_in_the_recent_window_keeps_where_upcoming_stopped() -> None:
+    # Given upcoming stopped after its first event (Dec 3) in an earlier run
+    fake = bookings(5)
+    state = MemoryState()
+    first = scheduled_run(fake, 4, state)
+    assert by_name(first, UPCOMING).coverage == "partial"
+    # When a run runs out of calls in the recent window
+    stopped = scheduled_run(fake, 1, state)
+    assert by_name(stopped, RECENT).coverage == "partial"
+    # Then the next full run resumes upcoming where the first stopped: the 3 events left, not 4
+    last = scheduled_run(fake, 100, state)
+    assert last.complete
+    assert by_name(last, UPCOMING).resumed_from is not None
+    assert last.counts["events_seen"] == 1 + 3
+
+
+def test_a_cursor_stored_in_the_old_one_window_format_is_resumed() -> None:
+    # Given a cursor stored before each window had its own: upcoming done up to Dec 4, 15:00
+    fake = bookings(5)
+    state = MemoryState({"window": "upcoming", "after": "2026-12-04T15:00:00.000000Z", "done": []})
+    # When the next run starts
+    report = scheduled_run(fake, 100, state)
+    # Then recent is covered whole and upcoming resumed from there (Dec 4, 5, 6)
+    assert report.complete
+    assert by_name(report, UPCOMING).resumed_from == datetime(2026, 12, 4, 15, tzinfo=UTC)
+    assert report.counts["events_seen"] == 1 + 3
+
+
+@pytest.mark.parametrize("saved", [{"nonsense": 1}, {"cursors": "x"}, {"window": "upcoming", "after": "yesterday"}])
+def test_a_stored_cursor_that_cannot_be_read_is_ignored_and_the_windows_covered_whole(saved: dict[str, Any]) -> None:
+    report = scheduled_run(bookings(5), 100, MemoryState(saved))
+    assert report.complete
+    assert report.counts["events_seen"] == 5
+
+
+# ------------------------------------------------------------------ one unreadable event
+def refusing(fake: FakeCalendly, event: str, answer: httpx.Response) -> httpx.MockTransport:
+    """The fake, except that listing ``event``'s invitees always answers ``answer``."""
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        if request.url.path == f"/scheduled_events/{event}/invitees":
+            return answer
+        response: httpx.Response = fake.httpx_handler(request)
+        return response
+
+    return httpx.MockTransport(handle)
+
+
+def run_over(transport: httpx.MockTransport, calls: int = 100, cursor: Cursor | None = None) -> tuple[Report, Sent]:
+    budget = Budget.for_run(calls, 600, wait=lambda _: None)
+    client = CalendlyClient(lambda: "pat-x", transport=transport, on_request=budget.spend, sleep=budget.sleep)
+    sent = Sent()
+    report = Reconciler(calendly=client, stored=NothingStored(), queue=sent, budget=budget).run(
+        connection_id="acme",
+        organization=FakeCalendly().organization,
+        windows=[WINDOW],
+        reason="manual",
+        cursors=[cursor] if cursor else (),
+    )
+    return report, sent
+
+
+UNREADABLE = {
+    "403": httpx.Response(403, json={"title": "Permission Denied", "message": "not allowed"}),
+    "404": httpx.Response(404, json={"title": "Resource Not Found", "message": "gone"}),
+    "bad body": httpx.Response(200, json={"collection": [{"uri": 5}], "pagination": {}}),
+}
+
+
+@pytest.mark.parametrize("answer", UNREADABLE.values(), ids=UNREADABLE.keys())
+def test_an_event_whose_invitees_cannot_be_read_is_counted_unreadable_and_passed(answer: httpx.Response) -> None:
+    # Given three events, the second of which Calendly refuses to list the invitees of
+    fake = bookings(3)
+    fake.accept_any_pat = True
+    # When a run covers the window
+    report, sent = run_over(refusing(fake, "EVENT00000000001", answer))
+    # Then the other two are reconciled, the second counted unreadable, and the window covered
+    assert report.counts["unreadable"] == 1
+    assert report.counts["events_seen"] == 2
+    assert len(sent) == 2
+    assert report.complete
+    assert report.as_dict()["unreadable"] == 1
+
+
+def test_an_unreadable_event_does_not_stop_the_runs_after_it() -> None:
+    # Given a run stopped (out of calls) just before an event whose invitees answer 404
+    fake = bookings(3)
+    fake.accept_any_pat = True
+    transport = refusing(fake, "EVENT00000000001", UNREADABLE["404"])
+    first, _ = run_over(transport, calls=2)
+    assert first.cursor is not None
+    # When the next run resumes there
+    second, sent = run_over(transport, cursor=first.cursor)
+    # Then it moves past the event and covers the rest
+    assert second.complete
+    assert (second.counts["unreadable"], second.counts["events_seen"], len(sent)) == (1, 1, 1)
+
+
+TRANSIENT = {
+    "503": httpx.Response(503, json={"title": "Service Unavailable", "message": "later"}),
+    "401": httpx.Response(401, json={"title": "Unauthenticated", "message": "token expired"}),
+    "429": httpx.Response(
+        429, json={"title": "Too Many Requests", "message": "slow"}, headers={"X-RateLimit-Reset": "1"}
+    ),
+}
+
+
+@pytest.mark.parametrize("answer", TRANSIENT.values(), ids=TRANSIENT.keys())
+def test_a_refusal_that_may_pass_later_still_stops_the_run_at_the_event(answer: httpx.Response) -> None:
+    # Given three events, listing the second's invitees answered with an error that may pass
+    fake = bookings(3)
+    fake.accept_any_pat = True
+    # When a run covers the window
+    report, sent = run_over(refusing(fake, "EVENT00000000001", answer), calls=30)
+    # Then it stops in front of that event (the next run retries it), nothing counted unreadable
+    assert report.stopped is not None
+    assert report.cursor is not None
+    assert report.cursor.done == ("https://api.calendly.com/scheduled_events/EVENT00000000000",)
+    assert report.counts["unreadable"] == 0
+    assert len(sent) == 1
+
+
+def test_a_cursor_past_its_window_s_end_starts_the_window_over() -> None:
+    # Given upcoming's cursor lies beyond the window's end (the window was shortened since)
+    state = MemoryState({"cursors": [{"window": "upcoming", "after": "2027-06-01T00:00:00.000000Z", "done": []}]})
+    # When the next run starts
+    report = scheduled_run(bookings(5), 100, state)
+    # Then upcoming is covered from its start, not skipped
+    assert report.complete
+    assert report.counts["events_seen"] == 5

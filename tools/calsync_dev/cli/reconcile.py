@@ -113,13 +113,17 @@ def format_report(report: dict[str, Any]) -> str:
         f"{report['connection_id']}  {report['started_at']}  {report['reason']}  {status}",
         f"  events {report['events_seen']}, invitees {report['invitees_seen']}: "
         f"missing {report['missing']}, stale {report['stale']}, repaired {report['repaired']}, "
-        f"newer stored {report['newer']}, erased {report['erased']}, unordered {report['unordered']}",
+        f"newer stored {report['newer']}, erased {report['erased']}, unordered {report['unordered']}, "
+        f"unreadable {report.get('unreadable', 0)}",
         f"  {report['api_calls']} API calls in {float(report['duration_seconds']):.1f} s",
     ]
     for window in report["windows"]:
         resumed = f", resumed from {window['resumed_from']}" if window.get("resumed_from") else ""
-        lines.append(f"  {window['name']:<9} {window['start']} – {window['end']}: {window['coverage']}{resumed}")
+        resumes = f", next run from {window['next_from']}" if window.get("next_from") else ""
+        lines.append(
+            f"  {window['name']:<9} {window['start']} – {window['end']}: {window['coverage']}{resumed}{resumes}"
+        )
     cursor = report.get("cursor")
-    if cursor:
+    if cursor and not any("next_from" in w for w in report["windows"]):  # stored before each window had its own
         lines.append(f"  next run resumes {cursor['window']} from {cursor['after']}")
     return "\n".join(lines)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -9,7 +10,17 @@ from typing import Any
 from calsync.reconcile.compare import Verdict
 
 UPCOMING, RECENT, REQUESTED = "upcoming", "recent", "requested"
-COUNTS = ("events_seen", "invitees_seen", "missing", "stale", "newer", "erased", "unordered", "repaired")
+COUNTS = (
+    "events_seen",
+    "invitees_seen",
+    "missing",
+    "stale",
+    "newer",
+    "erased",
+    "unordered",
+    "repaired",
+    "unreadable",
+)
 
 
 def iso(at: datetime) -> str:
@@ -26,10 +37,11 @@ class Window:
 
 
 def scheduled_windows(now: datetime, *, upcoming_days: int, recent_days: int) -> list[Window]:
-    """Upcoming bookings (missed creations, cancellations, reschedules), then recent ones (no-shows)."""
+    """Recent bookings (no-shows) first, the small window every run covers; then upcoming ones
+    (missed creations, cancellations, reschedules), which may take several runs."""
     return [
-        Window(UPCOMING, now, now + timedelta(days=upcoming_days)),
         Window(RECENT, now - timedelta(days=recent_days), now),
+        Window(UPCOMING, now, now + timedelta(days=upcoming_days)),
     ]
 
 
@@ -50,13 +62,35 @@ class Cursor:
         return cls(str(data["window"]), datetime.fromisoformat(str(data["after"])), tuple(data.get("done") or ()))
 
 
+def cursors_as_dict(cursors: Iterable[Cursor]) -> dict[str, Any] | None:
+    """The cursors as stored on the connection (``None``: every window starts from its start)."""
+    found = [cursor.as_dict() for cursor in cursors]
+    return {"cursors": found} if found else None
+
+
+def cursors_from_dict(data: Mapping[str, Any] | None) -> list[Cursor]:
+    """The stored cursors, one per window at most. A cursor stored before each window had its
+    own (``{window, after, done}``) reads as that window's; one that cannot be read as none
+    (its windows are covered from their start: repeated work, nothing skipped)."""
+    if not data:
+        return []
+    entries = data.get("cursors") if "cursors" in data else [data]
+    try:
+        if not isinstance(entries, list):
+            raise TypeError("cursors is not a list")
+        return [Cursor.from_dict(entry) for entry in entries]
+    except (KeyError, TypeError, ValueError):
+        return []
+
+
 @dataclass(slots=True)
 class WindowReport:
     name: str
     start: datetime
     end: datetime
-    coverage: str = "not reached"  # covered | partial | not reached | covered earlier
+    coverage: str = "not reached"  # covered | partial | not reached
     resumed_from: datetime | None = None
+    cursor: Cursor | None = None  # where the next run resumes this window (None: from its start)
 
     @property
     def covered(self) -> bool:
@@ -70,6 +104,7 @@ class WindowReport:
             "coverage": self.coverage,
             "covered": self.covered,
             "resumed_from": iso(self.resumed_from) if self.resumed_from else None,
+            "next_from": iso(self.cursor.after) if self.cursor else None,
         }
 
 
@@ -84,8 +119,13 @@ class Report:
     counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(COUNTS, 0))
     api_calls: int = 0
     duration_seconds: float = 0.0
-    cursor: Cursor | None = None
+    cursor: Cursor | None = None  # where this run stopped
     stopped: str | None = None  # why the run ended early (budget, time, Calendly error)
+
+    @property
+    def cursors(self) -> list[Cursor]:
+        """Where the next run resumes each window (the one it stopped in, and those not reached)."""
+        return [w.cursor for w in self.windows if w.cursor is not None]
 
     @property
     def complete(self) -> bool:

@@ -1,8 +1,14 @@
 """Reconcile one connection: list what Calendly has over windows of meeting start time, under
 a budget, compare with what is stored and enqueue, through the normal intake queues, the
-deliveries that repair the differences. A run that cannot finish leaves a cursor; the next
-run resumes there (in the window it stopped in, from the last start time it completed), so
-a window too large for one run is covered over several, never restarted from zero."""
+deliveries that repair the differences. Every run visits every window in order, each from
+its own cursor: a run that cannot finish leaves one for the window it stopped in (the last
+start time it completed) and keeps those of the windows it did not reach, so a window too
+large for one run is covered over several, never restarted from zero, and the windows
+before it are still covered every run.
+
+An event whose invitees Calendly will not list (403, 404, a body that does not parse) is
+counted ``unreadable`` and passed; a refusal that may pass (429, 5xx, network, 401) stops
+the run in front of the event, for the next run to retry."""
 
 from __future__ import annotations
 
@@ -12,7 +18,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from calsync.calendly.errors import CalendlyError
+from calsync.calendly.errors import CalendlyAuthError, CalendlyError, CalendlyRateLimited, CalendlyUnavailable
 from calsync.calendly.models import ScheduledEvent
 from calsync.reconcile.budget import Budget, OutOfBudget
 from calsync.reconcile.compare import decide
@@ -29,6 +35,13 @@ IsErased = Callable[[str, datetime], bool]
 
 def never_erased(_email: str, _created_at: datetime) -> bool:
     return False
+
+
+def may_pass(error: CalendlyError) -> bool:
+    """A refusal a later run may not meet: rate limit, server or network trouble, the token."""
+    if isinstance(error, CalendlyRateLimited | CalendlyUnavailable | CalendlyAuthError):
+        return True
+    return error.status is not None and (error.status in (401, 429) or error.status >= 500)
 
 
 class _Stop(Exception):
@@ -54,27 +67,30 @@ class Reconciler:
         organization: str,
         windows: Iterable[Window],
         reason: str,
-        cursor: Cursor | None = None,
+        cursors: Iterable[Cursor] = (),
     ) -> Report:
+        """``cursors``: where earlier runs stopped, at most one per window."""
         started, began = self.now(), self.monotonic()
         windows = list(windows)
         report = Report(connection_id, reason, started, [WindowReport(w.name, w.start, w.end) for w in windows])
-        resume = cursor if cursor is not None and any(w.name == cursor.window for w in windows) else None
+        resume = {cursor.window: cursor for cursor in cursors}
         calls_before = self.budget.calls
         try:
             for window, window_report in zip(windows, report.windows, strict=True):
-                if resume is not None and window.name != resume.window:
-                    window_report.coverage = "covered earlier"
+                if report.stopped is not None:  # not reached: it resumes where it was
+                    window_report.cursor = resume.get(window.name)
                     continue
-                position = resume if resume is not None else Cursor(window.name, window.start)
-                resume = None
+                position = resume.get(window.name) or Cursor(window.name, window.start)
+                if position.after > window.end:  # the window was shortened since: a new pass
+                    position = Cursor(window.name, window.start)
                 window_report.resumed_from = position.after if position.after > window.start else None
                 try:
                     self._window(connection_id, organization, window, position, report)
                 except _Stop as stop:
                     window_report.coverage = "partial"
+                    window_report.cursor = report.cursor
                     report.stopped = stop.why
-                    break
+                    continue
                 window_report.coverage = "covered"
         finally:
             report.api_calls = self.budget.calls - calls_before
@@ -114,7 +130,17 @@ class Reconciler:
     def _event(self, connection_id: str, event: ScheduledEvent, report: Report) -> None:
         # All of the event's invitees first: a run stopped while listing them has enqueued
         # nothing for the event, and the next one does it whole.
-        invitees = list(self.calendly.list_event_invitees(event.uri))
+        try:
+            invitees = list(self.calendly.list_event_invitees(event.uri))
+        except CalendlyError as exc:
+            if may_pass(exc):
+                raise
+            logger.warning(
+                "reconcile passed an event whose invitees cannot be read",
+                extra={"connection_id": connection_id, "event": event.uri, "status": exc.status, "title": exc.title},
+            )
+            report.counts["unreadable"] += 1
+            return
         stored = self.stored.invitees_of(event.uri)
         report.counts["events_seen"] += 1
         received_at = self.now()

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from calsync.reconcile.ports import ReconcileState
-from calsync.reconcile.report import REQUESTED, Cursor, Report, Window
+from calsync.reconcile.report import REQUESTED, Cursor, Report, Window, cursors_as_dict, cursors_from_dict
 from calsync.reconcile.requests import ReconcileRequest
 from calsync.reconcile.run import Reconciler
 
@@ -37,12 +37,11 @@ def scheduled(
     windows: list[Window],
     reason: str = SCHEDULED,
 ) -> Report:
-    saved = state.cursor(connection_id)
-    cursor = Cursor.from_dict(dict(saved)) if saved else None
+    cursors = cursors_from_dict(state.cursor(connection_id))
     report = reconciler.run(
-        connection_id=connection_id, organization=organization, windows=windows, reason=reason, cursor=cursor
+        connection_id=connection_id, organization=organization, windows=windows, reason=reason, cursors=cursors
     )
-    state.save_cursor(connection_id, report.cursor.as_dict() if report.cursor else None)
+    state.save_cursor(connection_id, cursors_as_dict(report.cursors))
     state.put_report(report.as_dict())
     return report
 
@@ -64,12 +63,12 @@ def requested(
         organization=organization,
         windows=[window],
         reason=f"requested: {request.reason}",
-        cursor=resume,
+        cursors=[resume] if resume else (),
     )
     state.put_report(report.as_dict())
     if report.cursor is None:
         return Requested(report, None)
-    if report.counts["events_seen"] == 0:
+    if report.counts["events_seen"] + report.counts["unreadable"] == 0:
         raise RequestNotProgressing(f"reconcile of {request.connection_id} stopped at once: {report.stopped}")
     continuation = request.model_copy(
         update={
