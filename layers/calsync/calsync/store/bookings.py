@@ -20,7 +20,7 @@ import time
 import zlib
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from calsync.bookings.records import (
     EventSnapshot,
@@ -52,9 +52,6 @@ from calsync.store.views import (
     view,
 )
 from calsync.webhooks.delivery import Delivery
-
-if TYPE_CHECKING:
-    from mypy_boto3_dynamodb import DynamoDBClient
 
 REPLAY_TTL_SECONDS = 7 * 24 * 3600
 LINK_ATTRIBUTES = frozenset({"rescheduled_from", "rescheduled_to", "routing_form_submission"})
@@ -120,15 +117,7 @@ class _Update:
         return "SET " + ", ".join(self.parts)
 
 
-class DynamoBookingsRepository:
-    def __init__(self, table_name: str, client: DynamoDBClient | None = None) -> None:
-        self.table_name = table_name
-        self._client = client
-
-    @property
-    def client(self) -> DynamoDBClient:
-        return self._client or clients.dynamodb()
-
+class DynamoBookingsRepository(clients.TableAdapter):
     # -- writes -------------------------------------------------------------------------
 
     def _conditional_update(self, what: str, key: keys.Key, update: _Update, condition: str | None) -> bool:

@@ -59,3 +59,16 @@ def reset() -> None:
     """Forget every client (tests switch endpoints and credentials between cases)."""
     for factory in (sqs, dynamodb, secretsmanager, events, scheduler):
         factory.cache_clear()
+
+
+class TableAdapter:
+    """Base of the adapters over the bookings table: its name, and the DynamoDB client given
+    (tests, the CLI) or the cached default, built on first use."""
+
+    def __init__(self, table_name: str, client: DynamoDBClient | None = None) -> None:
+        self.table_name = table_name
+        self._client = client
+
+    @property
+    def client(self) -> DynamoDBClient:
+        return self._client or dynamodb()

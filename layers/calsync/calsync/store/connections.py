@@ -10,15 +10,12 @@ bookings table (single-table design; keys in ``calsync.store.keys``):
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from calsync.connections.records import Connection, PendingAuthorization
 from calsync.store import clients, keys
 from calsync.store.dynamo import conditional, plain_item, query_items, serialise, serialise_item
 from calsync.store.errors import CONDITION_FAILED, aws_call, unless
-
-if TYPE_CHECKING:
-    from mypy_boto3_dynamodb import DynamoDBClient
 
 
 def _key(connection_id: str) -> dict[str, Any]:
@@ -64,15 +61,7 @@ def _generation_condition(generation: str | None) -> tuple[str, dict[str, Any]]:
     return "attribute_exists(PK) AND token_generation = :generation", {":generation": {"S": generation}}
 
 
-class DynamoConnectionRegistry:
-    def __init__(self, table_name: str, client: DynamoDBClient | None = None) -> None:
-        self.table_name = table_name
-        self._client = client
-
-    @property
-    def client(self) -> DynamoDBClient:
-        return self._client or clients.dynamodb()
-
+class DynamoConnectionRegistry(clients.TableAdapter):
     # -- connections ----------------------------------------------------------------------
 
     def register(self, connection: Connection, *, now: str) -> None:

@@ -84,16 +84,8 @@ class Tombstones:
         return digest
 
 
-class ErasureAudit:
+class ErasureAudit(clients.TableAdapter):
     """One record per erasure: when, by whom, the hash, counts per store, Calendly's answer."""
-
-    def __init__(self, table_name: str, client: DynamoDBClient | None = None) -> None:
-        self.table_name = table_name
-        self._client = client
-
-    @property
-    def client(self) -> DynamoDBClient:
-        return self._client or clients.dynamodb()
 
     def record(self, *, erased_at: datetime, record: Mapping[str, Any]) -> str:
         erasure_id = uuid.uuid4().hex[:12]

@@ -8,7 +8,7 @@ import time
 import uuid
 from collections.abc import Iterator, Mapping
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from calsync.bookings.records import last_segment
 from calsync.reconcile.ports import StoredInvitee
@@ -16,9 +16,6 @@ from calsync.store import clients, keys
 from calsync.store.bookings import DynamoBookingsRepository
 from calsync.store.dynamo import conditional, plain_item, query_items, serialise, serialise_item
 from calsync.store.errors import aws_call
-
-if TYPE_CHECKING:
-    from mypy_boto3_dynamodb import DynamoDBClient
 
 REPORT_TTL_DAYS = 90
 CURSOR_ATTRIBUTE = "reconcile_cursor"
@@ -53,16 +50,8 @@ class DynamoStoredBookings:
         return found
 
 
-class DynamoReconcileState:
+class DynamoReconcileState(clients.TableAdapter):
     """``reconcile.ports.ReconcileState`` over the bookings table."""
-
-    def __init__(self, table_name: str, client: DynamoDBClient | None = None) -> None:
-        self.table_name = table_name
-        self._client = client
-
-    @property
-    def client(self) -> DynamoDBClient:
-        return self._client or clients.dynamodb()
 
     def cursor(self, connection_id: str) -> dict[str, Any] | None:
         with aws_call("dynamodb:GetItem (reconcile cursor)"):
