@@ -227,6 +227,16 @@ class FaultMiddleware:
         return self.app(environ, start_response)
 
 
+def emulator_app() -> FaultMiddleware:
+    """The emulator as the local stack serves it: the fault kit in front of moto, whose
+    DynamoDB answers one request at a time (``calsync_dev.local.atomic``: atomic writes)."""
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+
+    from calsync_dev.local.atomic import SerialDynamoDB
+
+    return FaultMiddleware(SerialDynamoDB(DomainDispatcherApplication(create_backend_app)))
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """``python -m calsync_dev.local.faults -H host -p port``: moto's server, behind the middleware."""
     import argparse
@@ -234,7 +244,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     import signal
     import sys
 
-    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+    from moto.moto_server.werkzeug_app import MotoRequestHandler
     from werkzeug.serving import run_simple
 
     parser = argparse.ArgumentParser()
@@ -247,7 +257,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     from calsync_dev.local import speedups
 
     speedups.apply()
-    app = FaultMiddleware(DomainDispatcherApplication(create_backend_app))
+    app = emulator_app()
     if os.environ.get("CALSYNC_EMULATOR_PROFILE"):
         _profile_into(os.environ["CALSYNC_EMULATOR_PROFILE"])
     run_simple(args.host, args.port, app, threaded=True, request_handler=MotoRequestHandler)
