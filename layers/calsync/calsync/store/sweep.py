@@ -22,8 +22,9 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from calsync.bookings.erasure import carries, normalise
+from calsync.errors import DependencyUnavailable
 from calsync.store import keys
-from calsync.store.dynamo import batch_get_items, conditional, plain_item, query_items, scan_items, serialise_item
+from calsync.store.dynamo import batch_get_items, conditional, plain_item, query_items, scan_items, serialise
 from calsync.store.errors import aws_call
 from calsync.store.views import BODY_ZLIB, StoredDelivery, view
 from calsync.webhooks.delivery import delivery_from_message
@@ -45,6 +46,8 @@ STORES = {
 REDACT_ONLY = {"event": "events"}
 REDACTED = "[erased]"  # what replaces the address inside someone else's data
 REDACTED_COUNT = "redacted"  # the report's count of items redacted, not removed
+VERSION_ATTRIBUTES = ("v", "nsv")  # written newer with every change of an item's state or no-show
+REDACT_ATTEMPTS = 5  # reads and conditional writes of one item before the erasure gives up (run again)
 # Characters an address is made of (as bookings.erasure reads them): a match is a whole address.
 _PART = r"[^\s\"'<>,;:()\[\]{}\\@/]"
 _PART_NOT_DOT = r"[^\s\"'<>,;:()\[\]{}\\@/.]"  # after the address: "ada@x.com." ends a sentence
@@ -168,22 +171,49 @@ class TableSweep:
             self.client.delete_item(TableName=self.table_name, Key=found.key.dynamo())
 
     def redact(self, found: Found, email: str) -> None:
-        """Rewrite someone else's item with the address replaced in every attribute and in its
-        kept body (keys, versions and everything else as they were); gone meanwhile: nothing."""
-        with aws_call(f"dynamodb:GetItem (erase {found.store})"):
-            current = self.client.get_item(TableName=self.table_name, Key=found.key.dynamo(), ConsistentRead=True)
-        if "Item" not in current:
-            return
-        item = plain_item(current["Item"])
-        rewritten = {k: (v if k in keys.KEY_ATTRIBUTES else redact(v, email)) for k, v in item.items()}
-        if isinstance(item.get(BODY_ZLIB), bytes):
-            rewritten[BODY_ZLIB] = zlib.compress(redact(zlib.decompress(item[BODY_ZLIB]).decode(), email).encode())
-        conditional(
-            f"dynamodb:PutItem (erase: redact {found.store})",
-            lambda: self.client.put_item(
+        """Replace the address in every attribute of someone else's item and in its kept body,
+        leaving keys and everything else as they are; gone meanwhile: nothing.
+
+        Only the attributes that change are written, and only if the item's versions are still
+        the ones read (every change of an item's state writes a newer ``v``, of a no-show a newer
+        ``nsv``): a processor's write landing in between is kept, and redacted on a fresh read."""
+        for _ in range(REDACT_ATTEMPTS):
+            with aws_call(f"dynamodb:GetItem (erase {found.store})"):
+                current = self.client.get_item(TableName=self.table_name, Key=found.key.dynamo(), ConsistentRead=True)
+            if "Item" not in current:
+                return
+            item = plain_item(current["Item"])
+            changed = {k: redact(v, email) for k, v in item.items() if k not in keys.KEY_ATTRIBUTES}
+            if isinstance(item.get(BODY_ZLIB), bytes):
+                body = zlib.decompress(item[BODY_ZLIB]).decode()
+                changed[BODY_ZLIB] = (
+                    zlib.compress(redact(body, email).encode()) if carries(body, email) else item[BODY_ZLIB]
+                )
+            changed = {k: v for k, v in changed.items() if v != item[k]}
+            if not changed or self._write_if_unchanged(found, item, changed):
+                return
+        raise DependencyUnavailable(f"{found.store} item kept changing while it was redacted; run the erasure again")
+
+    def _write_if_unchanged(self, found: Found, read: dict[str, Any], changed: dict[str, Any]) -> bool:
+        names = {f"#a{i}": name for i, name in enumerate(changed)}
+        values = {f":a{i}": serialise(value) for i, value in enumerate(changed.values())}
+        conditions = ["attribute_exists(PK)"]
+        for i, version in enumerate(VERSION_ATTRIBUTES):
+            names[f"#v{i}"] = version
+            if version in read:
+                values[f":v{i}"] = serialise(read[version])
+                conditions.append(f"#v{i} = :v{i}")
+            else:
+                conditions.append(f"attribute_not_exists(#v{i})")
+        return conditional(
+            f"dynamodb:UpdateItem (erase: redact {found.store})",
+            lambda: self.client.update_item(
                 TableName=self.table_name,
-                Item=serialise_item(rewritten),
-                ConditionExpression="attribute_exists(PK)",
+                Key=found.key.dynamo(),
+                UpdateExpression="SET " + ", ".join(f"#a{i} = :a{i}" for i in range(len(changed))),
+                ConditionExpression=" AND ".join(conditions),
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
             ),
         )
 
