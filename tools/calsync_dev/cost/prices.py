@@ -29,7 +29,8 @@ EVENTBRIDGE_PER_MILLION_EVENTS = 1.00
 EVENTBRIDGE_ARCHIVE_PER_GB = 0.10
 SCHEDULER_PER_MILLION_INVOCATIONS = 1.00
 # CloudWatch: Logs ingestion per GB (Lambda's vended logs, first 10 TB), custom metrics per
-# metric-month (first 10,000; EMF-published metrics count), standard alarms per alarm-month,
+# metric-month (first 10,000; EMF-published metrics count), standard alarms per alarm metric-month
+# (a metric-math alarm is billed for each metric it reads),
 # dashboards per dashboard-month (an account's first 3 are free; not counted here).
 LOGS_INGESTION_PER_GB = 0.50
 METRIC_PER_MONTH = 0.30

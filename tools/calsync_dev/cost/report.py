@@ -142,7 +142,9 @@ def idle(run: Run, metric_count: int) -> dict[str, Any]:
 
 
 def _idle(run: Run, metric_count: int, template: dict[str, Any]) -> dict[str, Any]:
-    alarms = len(resources(template, "AWS::CloudWatch::Alarm"))
+    alarm_specs = resources(template, "AWS::CloudWatch::Alarm").values()
+    alarms = len(alarm_specs)
+    alarm_metrics = sum(_metrics_read(spec) for spec in alarm_specs)
     dashboards = len(resources(template, "AWS::CloudWatch::Dashboard"))
     secrets = len(resources(template, "AWS::SecretsManager::Secret"))
     sqs_sources = sum(
@@ -166,7 +168,7 @@ def _idle(run: Run, metric_count: int, template: dict[str, Any]) -> dict[str, An
             + (p.XRAY_PER_MILLION_TRACES / MILLION if run.tracing == "Active" else 0.0)
         )
     lines = {
-        "alarms": alarms * p.ALARM_PER_MONTH,
+        "alarms": alarm_metrics * p.ALARM_PER_MONTH,
         "dashboards": dashboards * p.DASHBOARD_PER_MONTH,
         "stack_secrets": secrets * p.SECRET_PER_MONTH,
         "scheduled_functions": scheduled,
@@ -181,9 +183,22 @@ def _idle(run: Run, metric_count: int, template: dict[str, Any]) -> dict[str, An
         **{k: round(v, 4) for k, v in lines.items()},
         "total": round(sum(lines.values()), 4),
         "per_connection": SECRETS_PER_CONNECTION * p.SECRET_PER_MONTH,
-        "counts": {"alarms": alarms, "dashboards": dashboards, "secrets": secrets, "sqs_event_sources": sqs_sources},
+        "counts": {
+            "alarms": alarms,
+            "alarm_metrics": alarm_metrics,
+            "dashboards": dashboards,
+            "secrets": secrets,
+            "sqs_event_sources": sqs_sources,
+        },
         "scheduled_per_month": {k: round(v) for k, v in run.rates_per_month.items()},
     }
+
+
+def _metrics_read(alarm: dict[str, Any]) -> int:
+    """How many metrics an alarm reads: CloudWatch bills a standard alarm per metric, so a
+    metric-math alarm (``SUM([errors, throttles])``) is billed for each metric in it."""
+    queries = alarm.get("Properties", {}).get("Metrics") or []
+    return sum(1 for query in queries if "MetricStat" in query) or 1
 
 
 _LABELS = {
@@ -227,6 +242,9 @@ def table(result: dict[str, Any]) -> str:
     idle_ = result["idle_usd_per_month"]
     for key in ("alarms", "dashboards", "stack_secrets", "scheduled_functions", "sqs_idle_polling", "custom_metrics"):
         rows.append(f"  {key.replace('_', ' '):<26}{idle_[key]:>10.2f}")
+        if key == "alarms":
+            counts = idle_["counts"]
+            rows[-1] += f"   {counts['alarms']} alarms reading {counts['alarm_metrics']} metrics"
     rows.append(
         f"  {'total':<26}{idle_['total']:>10.2f}   + ${idle_['per_connection']:.2f} per connection (its secrets)"
     )
