@@ -1,0 +1,50 @@
+"""Review of issue 12 (cost and speed): failing tests that prove defects a user would hit.
+
+Each test states what a user of the deployed pipeline would see go wrong."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from calsync.store import clients
+from calsync_dev import template
+from calsync_dev.provision import Stack
+from tests.factories import event_body
+from tests.integration.conftest import Pipeline
+from tests.integration.test_lifecycle import Lifecycle
+
+
+def dynamodb_actions_allowed(function: str) -> set[str]:
+    """The dynamodb:* actions the function's own policy statements grant (template.yaml)."""
+    resource = template.load()["Resources"][function]
+    allowed: set[str] = set()
+    for policy in resource["Properties"].get("Policies", []):
+        for statement in policy.get("Statement", []) if isinstance(policy, dict) else []:
+            actions = statement["Action"]
+            allowed |= {a for a in ([actions] if isinstance(actions, str) else actions) if a.startswith("dynamodb:")}
+    return allowed
+
+
+@pytest.fixture
+def lifecycle(pipeline: Pipeline, stack: Stack) -> Lifecycle:
+    return Lifecycle(pipeline)
+
+
+def test_every_dynamodb_call_the_lifecycle_publisher_makes_is_allowed_by_its_policy(lifecycle: Lifecycle) -> None:
+    # Given a new booking stored by the processors (its change waiting on the table's stream)
+    assert lifecycle.pipeline.post(event_body("invitee_created.json"))["statusCode"] == 202
+    lifecycle.pipeline.drain()
+    called: list[str] = []
+    clients.dynamodb().meta.events.register(
+        "before-call.dynamodb.*", lambda model, **_: called.append(f"dynamodb:{model.name}")
+    )
+    # When the lifecycle publisher handles the stream batch
+    lifecycle.source.drain()
+    # Then every DynamoDB action it called is one its IAM policy grants (in AWS anything else is
+    # AccessDenied: every stream batch fails, is retried 20 times, then lands in the DLQ unpublished)
+    assert called, "the publisher made no DynamoDB call"
+    assert set(called) <= dynamodb_actions_allowed("LifecyclePublisherFunction"), (
+        f"called {sorted(set(called))}, policy grants {sorted(dynamodb_actions_allowed('LifecyclePublisherFunction'))}"
+    )
