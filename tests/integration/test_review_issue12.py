@@ -48,3 +48,22 @@ def test_every_dynamodb_call_the_lifecycle_publisher_makes_is_allowed_by_its_pol
     assert set(called) <= dynamodb_actions_allowed("LifecyclePublisherFunction"), (
         f"called {sorted(set(called))}, policy grants {sorted(dynamodb_actions_allowed('LifecyclePublisherFunction'))}"
     )
+
+
+def test_a_cancellation_never_reaches_consumers_before_the_booking_it_cancels(
+    lifecycle: Lifecycle, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.integration.test_lifecycle import PutEventsSpy
+
+    # Given a booking and its cancellation stored, their two changes in one stream batch
+    for name in ("invitee_created.json", "invitee_canceled.json"):
+        assert lifecycle.pipeline.post(event_body(name))["statusCode"] == 202
+    lifecycle.pipeline.drain()
+    # and the bus refusing the booking's entry on every attempt of the first invocation
+    spy = PutEventsSpy(monkeypatch)
+    spy.refuse["Booking Scheduled"] = 3
+    # When the publisher runs over the batch (the stream retries from the record it reported)
+    arrived = [e["detail-type"] for e in lifecycle.deliver()]
+    # Then consumers receive the booking before its cancellation, as the table changed (a consumer
+    # that keeps the last event per booking, deduplicating on event_id, must end with it canceled)
+    assert arrived.index("Booking Scheduled") < arrived.index("Booking Canceled"), arrived
