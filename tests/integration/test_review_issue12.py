@@ -4,8 +4,6 @@ Each test states what a user of the deployed pipeline would see go wrong."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
 from calsync.store import clients
