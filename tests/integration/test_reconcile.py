@@ -22,7 +22,7 @@ from calsync.reconcile import service
 from calsync.reconcile.budget import Budget
 from calsync.reconcile.report import Report, scheduled_windows
 from calsync.store.dynamo import scan_items
-from calsync.store.views import Booking, ScheduledEventItem
+from calsync.store.views import Booking, ScheduledEventItem, Submission
 from calsync_dev.fake_calendly import FakeCalendly
 from calsync_dev.lambda_runtime import LambdaContext, load_handler
 from tests.factories import event_json
@@ -148,14 +148,15 @@ def test_a_reconcile_after_lost_webhooks_stores_exactly_what_the_webhooks_would_
     # Then the stored bookings are exactly those the webhooks produced
     assert stored_bookings(pipeline) == delivered
     assert pipeline.total_depth() == 0
-    # And the report says what was missing and repaired, over both windows, covered
+    # And the report says what was missing and repaired, over every window, covered
     assert report.complete
-    assert [w.covered for w in report.windows] == [True, True]
+    assert [w.covered for w in report.windows] == [True, True, True]
     assert report.counts["events_seen"] == 3
     assert report.counts["invitees_seen"] == 5
     assert report.counts["missing"] == 5
     assert report.counts["repaired"] == 5
-    assert report.api_calls == 2 + 3  # one list per window, one invitee list per event
+    # one list per booking window, one invitee list per event, one list of routing forms
+    assert report.api_calls == 2 + 3 + 1
 
 
 def test_a_second_run_repairs_nothing_and_changes_nothing(pipeline: Pipeline, reconcile: Reconcile) -> None:
@@ -232,7 +233,11 @@ def test_a_run_over_its_budget_resumes_next_run_and_finishes(pipeline: Pipeline,
         assert len(reports) < 10, "the reconcile never finishes"
     # Then the first stopped with a cursor, each later one resumed where the one before stopped
     assert reports[0].cursor is not None
-    assert [(w.name, w.coverage) for w in reports[0].windows] == [("recent", "covered"), ("upcoming", "partial")]
+    assert [(w.name, w.coverage) for w in reports[0].windows] == [
+        ("recent", "covered"),
+        ("submissions", "covered"),
+        ("upcoming", "partial"),
+    ]
     # And every run covered the recent window (no-shows) before spending the rest on upcoming
     assert all(r.windows[0].name == "recent" and r.windows[0].covered for r in reports)
     assert all(r.api_calls <= 12 for r in reports)
@@ -252,7 +257,7 @@ def test_429_answers_are_waited_out_and_counted_in_the_budget(pipeline: Pipeline
     # Then it covered everything, and the retried requests were counted
     assert report.complete
     assert fake.rate_limited >= 1
-    assert report.api_calls == 5 + fake.rate_limited
+    assert report.api_calls == 6 + fake.rate_limited
     assert report.counts["repaired"] == 5
 
 
@@ -277,7 +282,7 @@ def test_the_scheduled_function_reconciles_and_stores_its_report(
     (report,) = reconcile.services.state.reports("acme")
     assert report["reason"] == "scheduled"
     assert report["repaired"] == 1
-    assert [w["covered"] for w in report["windows"]] == [True, True]
+    assert [w["covered"] for w in report["windows"]] == [True, True, True]
 
 
 def test_a_requested_reconcile_covers_the_gap_and_says_why(pipeline: Pipeline, reconcile: Reconcile) -> None:
@@ -316,7 +321,7 @@ def test_a_requested_reconcile_covers_the_gap_and_says_why(pipeline: Pipeline, r
     assert [b.invitee_uuid for b in pipeline.repo.all_bookings()] == ["INVITEE00000001"]
     (report,) = reconcile.services.state.reports("acme")
     assert report["reason"] == "requested: subscription recreated (was disabled)"
-    assert [w["name"] for w in report["windows"]] == ["requested"]
+    assert [w["name"] for w in report["windows"]] == ["submissions", "requested"]
 
 
 def test_one_broken_connection_does_not_stop_the_others_and_the_run_fails_loudly(
@@ -440,3 +445,116 @@ def test_an_event_whose_invitees_calendly_refuses_is_counted_unreadable_and_the_
     reports = reconcile.services.state.reports("acme", limit=2)
     assert [(r["unreadable"], r["complete"]) for r in reports] == [(1, True), (1, True)]
     assert reconcile.services.state.cursor("acme") is None
+
+
+def submission_made(at: str) -> dict[str, Any]:
+    """Ada's routing-form submission (she booked from it), made at ``at``."""
+    webhook = event_json("routing_form_submission_created.json")
+    webhook["created_at"] = webhook["payload"]["created_at"] = webhook["payload"]["updated_at"] = at
+    return webhook
+
+
+def stored_submissions(pipeline: Pipeline) -> dict[str, Any]:
+    """Every stored submission, by where it is stored (its submitter's event, or its own)."""
+    return {
+        f"{item.event_uuid}|{item.submission_uuid}": item.attributes
+        for item in pipeline.repo.scan_type("routing_form_submission")
+        if isinstance(item, Submission)
+    }
+
+
+def test_a_routing_form_submission_whose_webhook_was_lost_is_stored_as_the_webhook_would_have(
+    pipeline: Pipeline, reconcile: Reconcile
+) -> None:
+    # Given what Ada's submission (made four days ago) leaves when its webhook arrives
+    webhook = submission_made("2026-11-28T10:00:00.000000Z")
+    pipeline.post(json.dumps(webhook).encode())
+    pipeline.drain()
+    delivered = stored_submissions(pipeline)
+    assert len(delivered) == 1
+    # And a calsync that lost it, while Calendly's API lists it under its routing form
+    for item in scan_items(pipeline.repo.client, "test", TableName=pipeline.repo.table_name):
+        if item["type"] == "routing_form_submission":
+            key = {"PK": {"S": item["PK"]}, "SK": {"S": item["SK"]}}
+            pipeline.repo.client.delete_item(TableName=pipeline.repo.table_name, Key=key)
+    fake = FakeCalendly()
+    fake.add_submission(webhook["payload"])
+    # When the reconciler runs
+    report = reconcile(fake)
+    # Then the submission is stored exactly as the webhook stored it, and counted repaired
+    assert stored_submissions(pipeline) == delivered
+    assert report.complete
+    assert (report.counts["submissions_seen"], report.counts["missing"], report.counts["repaired"]) == (1, 1, 1)
+    assert [(w.name, w.coverage) for w in report.windows][1] == ("submissions", "covered")
+    # And a second run repairs nothing
+    again = reconcile(fake)
+    assert (again.counts["submissions_seen"], again.counts["repaired"]) == (1, 0)
+
+
+def test_submissions_made_before_the_window_are_not_listed_further(pipeline: Pipeline, reconcile: Reconcile) -> None:
+    # Given a routing form with one submission in the recent window and 150 older ones (two pages)
+    fake = FakeCalendly()
+    recent = submission_made("2026-11-29T10:00:00.000000Z")
+    fake.add_submission(recent["payload"])
+    for n in range(150):
+        old = submission_made(f"2026-10-{1 + n % 28:02d}T10:00:{n % 60:02d}.000000Z")["payload"]
+        old["uri"] = f"https://api.calendly.com/routing_form_submissions/OLD{n:013d}"
+        fake.add_submission(old)
+    # When the reconciler runs
+    report = reconcile(fake)
+    # Then only the recent one was repaired, and listing stopped at the first page (newest first)
+    assert (report.counts["submissions_seen"], report.counts["repaired"]) == (1, 1)
+    assert report.api_calls == 2 + 1 + 1  # two booking lists, the forms, one page of submissions
+    assert len(stored_submissions(pipeline)) == 1
+
+
+def test_an_organization_without_routing_forms_is_covered_and_says_so(pipeline: Pipeline, reconcile: Reconcile) -> None:
+    # Given a plan without routing forms (Calendly answers 403) and a lost booking
+    fake = calendly_lists(lost_webhooks())
+    fake.routing_forms_plan = False
+    # When the reconciler runs
+    report = reconcile(fake)
+    # Then the bookings are repaired, the run is complete, and the submissions window says why it was passed
+    assert report.complete
+    assert report.counts["repaired"] == 5
+    assert [(w.name, w.coverage) for w in report.windows] == [
+        ("recent", "covered"),
+        ("submissions", "unavailable"),
+        ("upcoming", "covered"),
+    ]
+
+
+def test_an_erased_persons_submission_is_counted_erased_and_never_restored(
+    pipeline: Pipeline, reconcile: Reconcile
+) -> None:
+    from tests.integration.test_erasure import run_erase
+
+    # Given Ada's submission names her address in an answer, and Ada was erased after making it
+    webhook = submission_made("2026-11-28T10:00:00.000000Z")
+    webhook["payload"]["questions_and_answers"].append({"question": "Email", "answer": "ada@example.com"})
+    fake = FakeCalendly()
+    fake.add_submission(webhook["payload"])
+    run_erase(pipeline.stack, "ada@example.com")
+    # When the reconciler runs
+    report = reconcile(fake)
+    # Then it is counted erased, not repaired, and nothing is stored
+    assert (report.counts["erased"], report.counts["missing"], report.counts["repaired"]) == (1, 0, 0)
+    assert stored_submissions(pipeline) == {}
+
+
+def test_a_submission_stored_before_anyone_booked_from_it_is_not_stored_twice(
+    pipeline: Pipeline, reconcile: Reconcile
+) -> None:
+    # Given Ada's submission arrived by webhook before she booked (no submitter: stored on its own)
+    webhook = submission_made("2026-11-28T10:00:00.000000Z")
+    webhook["payload"]["submitter"] = webhook["payload"]["submitter_type"] = None
+    pipeline.post(json.dumps(webhook).encode())
+    pipeline.drain()
+    # And Calendly now lists it with her booking as its submitter
+    fake = FakeCalendly()
+    fake.add_submission(submission_made("2026-11-28T10:00:00.000000Z")["payload"])
+    # When the reconciler runs
+    report = reconcile(fake)
+    # Then it is found stored, and not stored a second time under her event
+    assert (report.counts["submissions_seen"], report.counts["repaired"]) == (1, 0)
+    assert list(stored_submissions(pipeline)) == ["None|ROUTINGSUBMIT001"]

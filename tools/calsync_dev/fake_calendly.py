@@ -73,6 +73,8 @@ class FakeCalendly:
     refresh_uses: dict[str, int] = field(default_factory=dict)
     events: dict[str, dict[str, Any]] = field(default_factory=dict)  # scheduled event uri -> resource
     invitees: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)  # event uri -> uri -> invitee
+    submissions: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)  # form uri -> uri -> submission
+    routing_forms_plan: bool = True  # False: the plan has no routing forms (Calendly answers 403)
     accept_any_pat: bool = False  # the local stack: any "pat-..." token is a valid PAT
     faults: list[tuple[str, str]] = field(default_factory=list)  # (path, mode), see fail_next
     token_lifetime: int = 7200  # expires_in of the tokens it issues (Calendly: 2 h)
@@ -109,6 +111,11 @@ class FakeCalendly:
         event = dict(webhook_payload["scheduled_event"])
         self.events[event["uri"]] = event
         self.invitees.setdefault(event["uri"], {})[invitee["uri"]] = invitee
+
+    def add_submission(self, webhook_payload: dict[str, Any]) -> None:
+        """Record a routing-form submission (a ``routing_form_submission.created`` payload), as
+        ``GET /routing_form_submissions?form=`` would then list it."""
+        self.submissions.setdefault(webhook_payload["routing_form"], {})[webhook_payload["uri"]] = webhook_payload
 
     def export(self) -> dict[str, Any]:
         """What the local stack saves across restarts."""
@@ -268,6 +275,8 @@ class FakeCalendly:
             found = next((v for k, v in self.invitees.items() if k.rstrip("/").endswith(f"/{uuid_}")), {})
             items = sorted(found.values(), key=lambda i: (i.get("created_at") or "", i["uri"]))
             return 200, self._page(items, query, split.path)
+        if split.path.startswith("/routing_form") and method == "GET" and split.path.count("/") == 1:
+            return self._routing(split.path, query)
         if split.path == "/data_compliance/deletion/invitees" and method == "POST":
             return self._delete_invitees(json.loads(body or b"{}"))
         if split.path == "/webhook_subscriptions" and method == "GET":
@@ -285,6 +294,24 @@ class FakeCalendly:
                 return 204, None
             return 200, {"resource": self.subscriptions[uri]}
         return 404, {"title": "Resource Not Found", "message": f"no fake for {method} {split.path}"}
+
+    def _routing(self, path: str, query: dict[str, str]) -> tuple[int, Any]:
+        """``GET /routing_forms?organization=`` and ``GET /routing_form_submissions?form=``,
+        sorted by ``created_at`` (``sort=created_at:desc`` newest first)."""
+        if not self.routing_forms_plan:
+            return 403, {"title": "Permission Denied", "message": "Routing forms are not available on this plan"}
+        if path == "/routing_forms":
+            mine = query.get("organization") == self.organization
+            items = [
+                {"uri": form, "organization": self.organization, "status": "published"} for form in self.submissions
+            ]
+            return 200, self._page(items if mine else [], query, path)
+        if path != "/routing_form_submissions" or "form" not in query:
+            return 400, {"title": "Invalid Argument", "message": "form is required"}
+        found = sorted(
+            self.submissions.get(query["form"], {}).values(), key=lambda s: (s.get("created_at") or "", s["uri"])
+        )
+        return 200, self._page(found[::-1] if query.get("sort") == "created_at:desc" else found, query, path)
 
     def _page(self, items: list[dict[str, Any]], query: dict[str, str], path: str) -> dict[str, Any]:
         """One page as Calendly paginates: ``count`` items from ``page_token`` on."""

@@ -184,13 +184,14 @@ def by_name(report: Report, name: str) -> Any:
 
 
 def test_every_run_covers_the_recent_window_even_while_upcoming_needs_several_runs() -> None:
-    # Given one recent booking and four upcoming ones, and runs of 4 calls each (too few for all)
+    # Given one recent booking and four upcoming ones, and runs of 5 calls each (too few for all:
+    # recent takes 2, the routing forms 1, upcoming's list 1, then one event's invitees)
     fake = bookings(5)
     state = MemoryState()
     reports = []
     # When scheduled runs follow one another until one is complete
     while not reports or not reports[-1].complete:
-        reports.append(scheduled_run(fake, 4, state))
+        reports.append(scheduled_run(fake, 5, state))
         assert len(reports) < 10, "the reconcile never finishes"
     # Then it took several runs, and every one of them covered the recent window (its no-shows)
     assert len(reports) > 1
@@ -206,7 +207,7 @@ def test_a_run_stopped_in_the_recent_window_keeps_where_upcoming_stopped() -> No
     # Given upcoming stopped after its first event (Dec 3) in an earlier run
     fake = bookings(5)
     state = MemoryState()
-    first = scheduled_run(fake, 4, state)
+    first = scheduled_run(fake, 5, state)
     assert by_name(first, UPCOMING).coverage == "partial"
     # When a run runs out of calls in the recent window
     stopped = scheduled_run(fake, 1, state)

@@ -111,7 +111,8 @@ def format_report(report: dict[str, Any]) -> str:
     status = "complete" if report["complete"] else f"INCOMPLETE ({report.get('stopped')})"
     lines = [
         f"{report['connection_id']}  {report['started_at']}  {report['reason']}  {status}",
-        f"  events {report['events_seen']}, invitees {report['invitees_seen']}: "
+        f"  events {report['events_seen']}, invitees {report['invitees_seen']}, "
+        f"submissions {report.get('submissions_seen', 0)}: "
         f"missing {report['missing']}, stale {report['stale']}, repaired {report['repaired']}, "
         f"newer stored {report['newer']}, erased {report['erased']}, unordered {report['unordered']}, "
         f"unreadable {report.get('unreadable', 0)}",
@@ -121,7 +122,7 @@ def format_report(report: dict[str, Any]) -> str:
         resumed = f", resumed from {window['resumed_from']}" if window.get("resumed_from") else ""
         resumes = f", next run from {window['next_from']}" if window.get("next_from") else ""
         lines.append(
-            f"  {window['name']:<9} {window['start']} – {window['end']}: {window['coverage']}{resumed}{resumes}"
+            f"  {window['name']:<11} {window['start']} – {window['end']}: {window['coverage']}{resumed}{resumes}"
         )
     cursor = report.get("cursor")
     if cursor and not any("next_from" in w for w in report["windows"]):  # stored before each window had its own

@@ -71,6 +71,12 @@ class InviteeRef:
         return cls(match.group(1), match.group(2)) if match else None
 
 
+def submitter_ref(submitter: str | None, submitter_type: str | None) -> InviteeRef | None:
+    """The invitee a routing-form submission is stored under (its scheduled event's partition),
+    or ``None``: a submission nobody booked from is stored on its own."""
+    return InviteeRef.from_uri(submitter) if submitter_type in (None, "Invitee") else None
+
+
 @dataclass(frozen=True, slots=True)
 class InviteeSnapshot:
     """An invitee as stored. ``state`` is written whole with each newer version; ``facts``

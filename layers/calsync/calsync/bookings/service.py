@@ -20,6 +20,7 @@ from calsync.bookings.records import (
     SubmissionSnapshot,
     last_segment,
     stored_time,
+    submitter_ref,
     version,
 )
 from calsync.calendly.models import CalendlyValue, InviteeNoShow, WebhookEvent
@@ -172,7 +173,7 @@ def _apply_submission(envelope: RoutingFormEnvelope, tenant: str, repo: Bookings
     uuid = last_segment(payload.uri)
     if uuid is None:
         raise InvalidDelivery("payload.uri has no identifier")
-    submitter_ref = InviteeRef.from_uri(payload.submitter) if payload.submitter_type in (None, "Invitee") else None
+    submitter = submitter_ref(payload.submitter, payload.submitter_type)
     state = {
         "uri": payload.uri,
         "tenant": tenant,
@@ -185,10 +186,10 @@ def _apply_submission(envelope: RoutingFormEnvelope, tenant: str, repo: Bookings
         "created_at": stored_time(payload.created_at),
     }
     stamp = payload.updated_at or payload.created_at or envelope.created_at
-    snapshot = SubmissionSnapshot(uuid, version(stamp, content=state), submitter_ref, state)
+    snapshot = SubmissionSnapshot(uuid, version(stamp, content=state), submitter, state)
     changed = repo.upsert_submission(snapshot)
-    if submitter_ref is not None:
-        repo.link(Link(submitter_ref, "routing_form_submission", payload.uri))
+    if submitter is not None:
+        repo.link(Link(submitter, "routing_form_submission", payload.uri))
     return changed
 
 

@@ -45,6 +45,7 @@ from calsync.calendly.models import (
     InviteeNoShow,
     OrganizationMembership,
     Pagination,
+    RoutingForm,
     RoutingFormSubmission,
     ScheduledEvent,
     User,
@@ -221,6 +222,12 @@ class CalendlyClient(HttpOwner):
 
     def get_invitee_no_show(self, uuid_or_uri: str) -> InviteeNoShow:
         return self._get_resource(InviteeNoShow, f"/invitee_no_shows/{uuid_of(uuid_or_uri, 'invitee_no_shows')}")
+
+    def list_routing_forms(self, *, organization: str, sort: str | None = None) -> Iterator[RoutingForm]:
+        return self._paginate(RoutingForm, "/routing_forms", {"organization": organization, "sort": sort})
+
+    def list_routing_form_submissions(self, form: str, *, sort: str | None = None) -> Iterator[RoutingFormSubmission]:
+        return self._paginate(RoutingFormSubmission, "/routing_form_submissions", {"form": form, "sort": sort})
 
     def get_routing_form_submission(self, uuid_or_uri: str) -> RoutingFormSubmission:
         return self._get_resource(

@@ -342,6 +342,17 @@ class RoutingFormResult(CalendlyValue):
     value: str | dict[str, Any] | None = None
 
 
+class RoutingForm(CalendlyModel):
+    """``GET /routing_forms`` (only what the reconciler reads)."""
+
+    uri: Uri
+    name: str | None = None
+    status: str | None = None
+    organization: Uri | None = None
+    created_at: UtcDatetime | None = None
+    updated_at: UtcDatetime | None = None
+
+
 class RoutingFormSubmission(CalendlyModel):
     """``GET /routing_form_submissions/{uuid}``."""
 

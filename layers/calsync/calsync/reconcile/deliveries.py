@@ -1,6 +1,8 @@
 """The webhook deliveries Calendly would have sent for what its API lists: one home for the
 derivation the reconciler and ``calsync backfill`` share.
 
+For a routing-form submission: ``routing_form_submission.created``, dated at its creation.
+
 For an invitee's current state: ``invitee.created`` or ``invitee.canceled``, plus
 ``invitee_no_show.created`` when marked (or ``invitee_no_show.deleted`` when asked to clear a
 stored mark). The processors apply them like any webhook, version-aware, so what is stored
@@ -18,11 +20,11 @@ import hashlib
 from collections.abc import Iterator
 from datetime import datetime
 
-from calsync.calendly.models import Invitee, ScheduledEvent, WebhookEvent
+from calsync.calendly.models import Invitee, RoutingFormSubmission, ScheduledEvent, WebhookEvent
 from calsync.webhooks.delivery import Delivery
-from calsync.webhooks.models import InviteeEnvelope, InviteePayload, NoShowEnvelope
+from calsync.webhooks.models import InviteeEnvelope, InviteePayload, NoShowEnvelope, RoutingFormEnvelope
 
-Envelope = InviteeEnvelope | NoShowEnvelope
+Envelope = InviteeEnvelope | NoShowEnvelope | RoutingFormEnvelope
 
 
 def stamp_of(invitee: Invitee) -> datetime | None:
@@ -69,6 +71,16 @@ def envelopes(event: ScheduledEvent, invitee: Invitee) -> Iterator[Envelope]:
     if state is not None and no_show is not None:
         yield state
         yield no_show
+
+
+def submission_envelope(submission: RoutingFormSubmission) -> RoutingFormEnvelope | None:
+    """``routing_form_submission.created`` as Calendly sends it when the form is submitted, with
+    exactly the fields the API sent (``None`` when it gives no time to date it by)."""
+    stamp = submission.created_at or submission.updated_at
+    if stamp is None:
+        return None
+    payload = RoutingFormSubmission.model_validate(submission.model_dump(mode="json", exclude_unset=True))
+    return RoutingFormEnvelope(event=WebhookEvent.ROUTING_FORM_SUBMISSION_CREATED, created_at=stamp, payload=payload)
 
 
 def delivery(connection_id: str, envelope: Envelope, received_at: datetime) -> Delivery:

@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from calsync.calendly.models import Invitee, ScheduledEvent
+from calsync.bookings.records import InviteeRef
+from calsync.calendly.models import Invitee, RoutingForm, RoutingFormSubmission, ScheduledEvent
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,10 +35,21 @@ class Lister(Protocol):
 
     def list_event_invitees(self, event: str) -> Iterator[Invitee]: ...
 
+    def list_routing_forms(self, *, organization: str, sort: str | None = None) -> Iterator[RoutingForm]: ...
+
+    def list_routing_form_submissions(
+        self, form: str, *, sort: str | None = None
+    ) -> Iterator[RoutingFormSubmission]: ...
+
 
 class StoredBookings(Protocol):
     def invitees_of(self, event_uri: str) -> Mapping[str, StoredInvitee]:
         """The stored invitees of a scheduled event, by invitee URI (one read)."""
+        ...
+
+    def has_submission(self, uuid: str, submitter: InviteeRef | None) -> bool:
+        """Whether a routing-form submission is stored, on its own or under its submitter's
+        event (it moves there once someone books from it)."""
         ...
 
 

@@ -10,9 +10,11 @@ from typing import Any
 from calsync.reconcile.compare import Verdict
 
 UPCOMING, RECENT, REQUESTED = "upcoming", "recent", "requested"
+SUBMISSIONS = "submissions"  # routing-form submissions, by the time they were made
 COUNTS = (
     "events_seen",
     "invitees_seen",
+    "submissions_seen",
     "missing",
     "stale",
     "newer",
@@ -29,7 +31,8 @@ def iso(at: datetime) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Window:
-    """Meeting start times ``[start, end]`` to cover."""
+    """Meeting start times ``[start, end]`` to cover (for ``SUBMISSIONS``: the times the
+    routing-form submissions were made)."""
 
     name: str
     start: datetime
@@ -37,10 +40,12 @@ class Window:
 
 
 def scheduled_windows(now: datetime, *, upcoming_days: int, recent_days: int) -> list[Window]:
-    """Recent bookings (no-shows) first, the small window every run covers; then upcoming ones
-    (missed creations, cancellations, reschedules), which may take several runs."""
+    """Recent bookings (no-shows) first, the small window every run covers, and the routing-form
+    submissions made over the same days; then upcoming bookings (missed creations,
+    cancellations, reschedules), which may take several runs."""
     return [
         Window(RECENT, now - timedelta(days=recent_days), now),
+        Window(SUBMISSIONS, now - timedelta(days=recent_days), now),
         Window(UPCOMING, now, now + timedelta(days=upcoming_days)),
     ]
 
@@ -110,7 +115,8 @@ class WindowReport:
 
 @dataclass(slots=True)
 class Report:
-    """One run on one connection. ``repaired`` counts invitees something was enqueued for."""
+    """One run on one connection. ``repaired`` counts invitees and submissions something was
+    enqueued for; ``missing`` both too."""
 
     connection_id: str
     reason: str

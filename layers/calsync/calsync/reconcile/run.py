@@ -8,7 +8,13 @@ before it are still covered every run.
 
 An event whose invitees Calendly will not list (403, 404, a body that does not parse) is
 counted ``unreadable`` and passed; a refusal that may pass (429, 5xx, network, 401) stops
-the run in front of the event, for the next run to retry."""
+the run in front of the event, for the next run to retry.
+
+The ``submissions`` window walks each routing form's submissions, newest first, down to the
+window's start, and repairs those not stored (a stored submission is left as it is). It has
+no cursor: it is small (the recent days, or a gap) and a run that stops in it covers it again
+next time. An organization whose plan has no routing forms answers 403: the window is then
+``unavailable``, which is not a failure."""
 
 from __future__ import annotations
 
@@ -18,13 +24,15 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from calsync.bookings.erasure import subject
+from calsync.bookings.records import last_segment, submitter_ref
 from calsync.calendly.errors import CalendlyAuthError, CalendlyError, CalendlyRateLimited, CalendlyUnavailable
-from calsync.calendly.models import ScheduledEvent
+from calsync.calendly.models import RoutingFormSubmission, ScheduledEvent
 from calsync.reconcile.budget import Budget, OutOfBudget
 from calsync.reconcile.compare import decide
-from calsync.reconcile.deliveries import delivery
+from calsync.reconcile.deliveries import delivery, submission_envelope
 from calsync.reconcile.ports import Lister, StoredBookings
-from calsync.reconcile.report import Cursor, Report, Window, WindowReport
+from calsync.reconcile.report import SUBMISSIONS, Cursor, Report, Window, WindowReport
 from calsync.webhooks.receiver import DeliveryQueue
 from calsync.webhooks.routing import route
 
@@ -85,7 +93,12 @@ class Reconciler:
                     position = Cursor(window.name, window.start)
                 window_report.resumed_from = position.after if position.after > window.start else None
                 try:
-                    self._window(connection_id, organization, window, position, report)
+                    if window.name == SUBMISSIONS:
+                        if not self._submissions(connection_id, organization, window, report):
+                            window_report.coverage = "unavailable"
+                            continue
+                    else:
+                        self._window(connection_id, organization, window, position, report)
                 except _Stop as stop:
                     window_report.coverage = "partial"
                     window_report.cursor = report.cursor
@@ -126,6 +139,56 @@ class Reconciler:
             )
             report.cursor = position
             raise _Stop(f"calendly: {exc.status or ''} {exc.title}".replace("  ", " ")) from None
+
+    def _submissions(self, connection_id: str, organization: str, window: Window, report: Report) -> bool:
+        """Repair the submissions made in the window that are not stored; ``False`` when the
+        organization has no routing forms to read (its plan, or the token's scopes: 403/404)."""
+        try:
+            try:
+                forms = list(self.calendly.list_routing_forms(organization=organization))
+            except CalendlyError as exc:
+                if may_pass(exc):
+                    raise
+                logger.info(
+                    "reconcile found no routing forms to read",
+                    extra={"connection_id": connection_id, "status": exc.status, "title": exc.title},
+                )
+                return False
+            for form in forms:
+                for submission in self.calendly.list_routing_form_submissions(form.uri, sort="created_at:desc"):
+                    made = submission.created_at or submission.updated_at
+                    if made is not None and made < window.start:
+                        break  # newest first: the rest are older still
+                    if made is None or made <= window.end:
+                        self._submission(connection_id, submission, report)
+        except OutOfBudget as exc:
+            report.cursor = Cursor(window.name, window.start)
+            raise _Stop(exc.reason) from None
+        except CalendlyError as exc:
+            logger.warning(
+                "reconcile stopped by calendly",
+                extra={"connection_id": connection_id, "status": exc.status, "title": exc.title},
+            )
+            report.cursor = Cursor(window.name, window.start)
+            raise _Stop(f"calendly: {exc.status or ''} {exc.title}".replace("  ", " ")) from None
+        return True
+
+    def _submission(self, connection_id: str, submission: RoutingFormSubmission, report: Report) -> None:
+        report.counts["submissions_seen"] += 1
+        uuid = last_segment(submission.uri)
+        envelope = submission_envelope(submission)
+        if uuid is None or envelope is None:
+            report.counts["unordered"] += 1
+            return
+        if self.stored.has_submission(uuid, submitter_ref(submission.submitter, submission.submitter_type)):
+            return
+        emails, made = subject(envelope, "")
+        if any(self.is_erased(email, made) for email in emails):
+            report.counts["erased"] += 1
+            return
+        report.counts["missing"] += 1
+        self.queue.send(route(envelope.event), delivery(connection_id, envelope, self.now()))
+        report.counts["repaired"] += 1
 
     def _event(self, connection_id: str, event: ScheduledEvent, report: Report) -> None:
         # All of the event's invitees first: a run stopped while listing them has enqueued

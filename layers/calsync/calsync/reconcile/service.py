@@ -10,7 +10,15 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from calsync.reconcile.ports import ReconcileState
-from calsync.reconcile.report import REQUESTED, Cursor, Report, Window, cursors_as_dict, cursors_from_dict
+from calsync.reconcile.report import (
+    REQUESTED,
+    SUBMISSIONS,
+    Cursor,
+    Report,
+    Window,
+    cursors_as_dict,
+    cursors_from_dict,
+)
 from calsync.reconcile.requests import ReconcileRequest
 from calsync.reconcile.run import Reconciler
 
@@ -55,13 +63,16 @@ def requested(
     horizon: datetime,
     now: Callable[[], datetime],
 ) -> Requested:
-    """``horizon``: the end of the window when the request names none (the upcoming window's)."""
+    """``horizon``: the end of the window when the request names none (the upcoming window's).
+    The routing-form submissions made since the gap began are covered first (they are few, and
+    a continuation, starting later, covers them again only from its own start)."""
     window = Window(REQUESTED, request.since, request.until or horizon)
+    submissions = Window(SUBMISSIONS, request.since, now())
     resume = Cursor(REQUESTED, request.since, request.done_at_since) if request.done_at_since else None
     report = reconciler.run(
         connection_id=request.connection_id,
         organization=organization,
-        windows=[window],
+        windows=[submissions, window],
         reason=f"requested: {request.reason}",
         cursors=[resume] if resume else (),
     )

@@ -10,11 +10,11 @@ from collections.abc import Iterator, Mapping
 from datetime import datetime
 from typing import Any
 
-from calsync.bookings.records import last_segment
+from calsync.bookings.records import InviteeRef, last_segment
 from calsync.reconcile.ports import StoredInvitee
 from calsync.store import clients, keys
 from calsync.store.bookings import DynamoBookingsRepository
-from calsync.store.dynamo import conditional, plain_item, query_items, serialise, serialise_item
+from calsync.store.dynamo import batch_get_items, conditional, plain_item, query_items, serialise, serialise_item
 from calsync.store.errors import aws_call
 
 REPORT_TTL_DAYS = 90
@@ -26,7 +26,8 @@ def _time(value: Any) -> datetime | None:
 
 
 class DynamoStoredBookings:
-    """``reconcile.ports.StoredBookings``: one Query per scheduled event."""
+    """``reconcile.ports.StoredBookings``: one Query per scheduled event, one BatchGetItem per
+    routing-form submission."""
 
     def __init__(self, repository: DynamoBookingsRepository) -> None:
         self._repository = repository
@@ -48,6 +49,20 @@ class DynamoStoredBookings:
                 no_show_at=_time(mark.get("created_at")),
             )
         return found
+
+    def has_submission(self, uuid: str, submitter: InviteeRef | None) -> bool:
+        wanted = {keys.submission(uuid, None)}
+        if submitter is not None:
+            wanted.add(keys.submission(uuid, submitter.event_uuid))
+        repository = self._repository
+        return bool(
+            batch_get_items(
+                repository.client,
+                "reconcile: submission",
+                repository.table_name,
+                [key.dynamo() for key in sorted(wanted, key=lambda k: (k.pk, k.sk))],
+            )
+        )
 
 
 class DynamoReconcileState(clients.TableAdapter):
