@@ -371,3 +371,45 @@ def test_scheduled_events_the_batch_read_left_unprocessed_are_asked_again(
     assert asked == [3, 1]
     assert len(published) == 3
     assert all(e["detail"]["booking"]["hosts"] and e["detail"]["booking"]["location"] for e in published)
+
+
+def latest_per_booking(events: list[dict[str, Any]], order: str) -> dict[str, dict[str, Any]]:
+    """What a consumer following the README keeps: per booking, the event whose ``booking``
+    carries the greatest ``order`` (``version`` for its status, ``no_show_version`` for its mark)."""
+    kept: dict[str, dict[str, Any]] = {}
+    for event in events:
+        booking = event["detail"]["booking"]
+        held = kept.get(booking["invitee_uri"])
+        if booking[order] is not None and (held is None or booking[order] > held[order]):
+            kept[booking["invitee_uri"]] = booking
+    return kept
+
+
+def consumer_agrees_with_the_table(lifecycle: Lifecycle, events: list[dict[str, Any]]) -> None:
+    (stored,) = lifecycle.pipeline.repo.all_bookings()
+    for arrival in (events, events[::-1]):
+        (booking,) = latest_per_booking(arrival, "version").values()
+        assert booking["status"] == stored.status
+        marks = latest_per_booking(arrival, "no_show_version").values()
+        assert [mark["no_show"] for mark in marks] == ([stored.no_show] if marks else [])
+
+
+def test_a_consumer_ends_with_the_stored_state_whatever_order_events_arrive_in(
+    lifecycle: Lifecycle, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a booking and its cancellation in one stream batch, with the bus refusing the
+    # booking's entry the first three times (so its cancellation goes out first)
+    for name in ("invitee_created.json", "invitee_canceled.json"):
+        assert lifecycle.pipeline.post(event_body(name))["statusCode"] == 202
+    lifecycle.pipeline.drain()
+    spy = PutEventsSpy(monkeypatch)
+    spy.refuse["Booking Scheduled"] = 3
+    arrived = lifecycle.deliver()
+    assert kinds(arrived) == ["Booking Canceled", "Booking Scheduled", "Booking Canceled"]
+    # When a consumer keeps, per booking, the event with the greatest version, in either order
+    # Then it holds the booking as the table does: canceled
+    consumer_agrees_with_the_table(lifecycle, arrived)
+    assert lifecycle.pipeline.repo.all_bookings()[0].status == "canceled"
+    # And so it does after a no-show is marked and removed (by the greatest no-show version)
+    arrived += lifecycle.deliver(event_body("invitee_no_show_created.json"), event_body("invitee_no_show_deleted.json"))
+    consumer_agrees_with_the_table(lifecycle, arrived)

@@ -78,6 +78,10 @@ def booking(invitee: Image, event: Image | None) -> dict[str, Any]:
         "rescheduled_from": invitee.get("rescheduled_from"),
         "rescheduled_to": invitee.get("rescheduled_to"),
         "routing_form_submission": invitee.get("routing_form_submission"),
+        # Orders a booking's events (EventBridge delivers in no set order): the greatest version
+        # is its latest status, the greatest no-show version its latest mark.
+        "version": invitee.get("v"),
+        "no_show_version": invitee.get("nsv"),
     }
 
 

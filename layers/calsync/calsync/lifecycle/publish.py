@@ -98,8 +98,10 @@ def publish_changes(
     """A stream batch in order: each change's events derived and its reminders put in step,
     then every event put on the bus at once. A stream is retried from its first failed record,
     so the first change that fails stops the batch, and a change whose events the bus still
-    refused fails there too (its earlier neighbours stay done; a retry may re-publish an event
-    after it, which consumers deduplicate on ``event_id``)."""
+    refused fails there too (its earlier neighbours stay done). Events of later changes the bus
+    took in the same calls are already out, so a retry sends them again after the refused one:
+    consumers deduplicate on ``event_id`` and order a booking's events by ``booking.version``
+    (EventBridge keeps no order between events anyway)."""
     prepared: list[tuple[Change, list[LifecycleEvent]]] = []
     failed: tuple[int, str] | None = None
     scheduled = dropped = 0

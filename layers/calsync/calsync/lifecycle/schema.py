@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from calsync.lifecycle.events import SCHEMA_VERSION, DetailType
 
@@ -40,6 +40,12 @@ class Booking(_Strict):
     rescheduled_from: str | None
     rescheduled_to: str | None
     routing_form_submission: str | None
+    version: str | None = Field(
+        description="Sorts a booking's states in the order they happened: keep the event with the greatest."
+    )
+    no_show_version: str | None = Field(
+        description="Sorts a booking's no-show marks and removals in the order they happened (null: never marked)."
+    )
 
 
 class Times(_Strict):
