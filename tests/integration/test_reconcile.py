@@ -558,3 +558,22 @@ def test_a_submission_stored_before_anyone_booked_from_it_is_not_stored_twice(
     # Then it is found stored, and not stored a second time under her event
     assert (report.counts["submissions_seen"], report.counts["repaired"]) == (1, 0)
     assert list(stored_submissions(pipeline)) == ["None|ROUTINGSUBMIT001"]
+
+
+def test_every_call_the_reconciler_makes_is_granted_by_its_own_policy(pipeline: Pipeline, reconcile: Reconcile) -> None:
+    from tests.iam import not_granted, recorded_calls
+
+    # Given a booking and a routing-form submission only Calendly knows
+    fake = calendly_lists([starting(datetime.now(UTC) + timedelta(days=1))])
+    fake.add_submission(submission_made(datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.000000Z"))["payload"])
+    reconcile.services.connections.tokens.put("acme", StoredToken(kind="pat", access_token=fake.add_pat()))
+    spec = pipeline.stack.functions["ReconcilerFunction"]
+    with recorded_calls() as calls, respx.mock(assert_all_called=False) as router:
+        router.route(host="api.calendly.com").mock(side_effect=fake.httpx_handler)
+        handler = load_handler(spec, apply_environment=False)
+        # When the schedule fires and the run repairs both
+        result = handler({"source": "aws.events"}, LambdaContext("reconciler", timeout_seconds=900))
+    assert result == {"acme": {"complete": True, "repaired": 2}}
+    # Then every action it called is one its policy grants (in AWS anything else is AccessDenied)
+    assert "dynamodb:BatchGetItem" in calls
+    assert not_granted("ReconcilerFunction", calls) == []
