@@ -172,3 +172,36 @@ def test_one_broken_connection_is_counted_and_the_scheduled_functions_go_on(
     assert registered.last_refresh_error["reason"] == "token_unreadable"
     assert registered.last_check_error is not None
     assert registered.last_check_error["reason"] == "token_unreadable"
+
+
+def test_every_call_the_connection_functions_make_is_granted_by_their_own_policies(
+    stack: Stack, fake: FakeCalendly
+) -> None:
+    from tests.iam import not_granted, recorded_calls
+
+    handlers = {
+        name: load_handler(stack.functions[name], apply_environment=False)
+        for name in ("OAuthCallbackFunction", "TokenRefresherFunction", "SubscriptionWatchdogFunction")
+    }
+    calls: dict[str, set[str]] = {}
+    # Given an operator connecting through the OAuth callback (tokens issued with 60 s left)
+    fake.token_lifetime = 60
+    state = authorize(stack)
+    with recorded_calls() as calls["OAuthCallbackFunction"]:
+        event = callback_event({"code": fake.issue_code(), "state": state})
+        assert handlers["OAuthCallbackFunction"](event, LambdaContext("cb"))["statusCode"] == 200
+    # And a refresh that is due, and a disabled subscription replaced
+    with recorded_calls() as calls["TokenRefresherFunction"]:
+        refresher = handlers["TokenRefresherFunction"]
+        assert refresher({"source": "aws.events"}, LambdaContext("refresher", timeout_seconds=300)) == {
+            "acme": "refreshed"
+        }
+    (subscription,) = fake.subscriptions.values()
+    subscription["state"] = "disabled"
+    with recorded_calls() as calls["SubscriptionWatchdogFunction"]:
+        assert handlers["SubscriptionWatchdogFunction"]({"source": "aws.events"}, LambdaContext("w")) == {
+            "acme": "recreated"
+        }
+    # Then each function was granted every action it called (in AWS anything else is AccessDenied)
+    assert all(calls.values())
+    assert {name: not_granted(name, called) for name, called in calls.items()} == {name: [] for name in calls}
