@@ -18,6 +18,7 @@ from standardwebhooks.webhooks import Webhook
 from calsync.lifecycle.derive import derive
 from calsync_dev.lambda_runtime import LambdaContext, load_handler
 from calsync_dev.provision import Stack
+from tests.iam import not_granted, recorded_calls
 from tests.unit.lifecycle.test_derive import Store, invitee
 
 
@@ -88,9 +89,12 @@ def test_slack_gets_a_readable_message_without_the_fields_it_may_not_show(stack:
     boto3.client("secretsmanager").put_secret_value(SecretId=secret, SecretString=json.dumps({"webhook_url": sink.url}))
     handler = load_handler(spec)
     # When a booking event arrives
-    answer = handler(sqs_records(bus_event()), LambdaContext("SlackNotifierFunction"))
+    with recorded_calls() as calls:
+        answer = handler(sqs_records(bus_event()), LambdaContext("SlackNotifierFunction"))
     # Then Slack got one message naming the invitee but not their e-mail
     assert answer == {"batchItemFailures": []}
+    assert calls
+    assert not_granted("SlackNotifierFunction", calls) == []
     ((_, body),) = sink.requests
     assert "booked by Ada" in json.loads(body)["text"]
     assert "ada@example.com" not in body.decode()
@@ -118,7 +122,10 @@ def test_the_forwarder_posts_events_a_standard_webhooks_verifier_accepts(stack: 
     secrets.put_secret_value(SecretId=name, SecretString=json.dumps({**config, "url": sink.url}))
     # When an event is forwarded
     event = bus_event()
-    answer = load_handler(spec)(sqs_records(event), LambdaContext("HttpForwarderFunction"))
+    with recorded_calls() as calls:
+        answer = load_handler(spec)(sqs_records(event), LambdaContext("HttpForwarderFunction"))
+    assert calls
+    assert not_granted("HttpForwarderFunction", calls) == []
     # Then the endpoint's Standard Webhooks library verifies it with the shared secret
     assert answer == {"batchItemFailures": []}
     ((headers, body),) = sink.requests
