@@ -577,3 +577,29 @@ def test_every_call_the_reconciler_makes_is_granted_by_its_own_policy(pipeline: 
     # Then every action it called is one its policy grants (in AWS anything else is AccessDenied)
     assert "dynamodb:BatchGetItem" in calls
     assert not_granted("ReconcilerFunction", calls) == []
+
+
+def test_an_operators_reconcile_of_a_range_repairs_the_submissions_made_in_it(
+    pipeline: Pipeline, reconcile: Reconcile, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from calsync_dev.cli import main
+    from tests.integration.test_erasure import target_of
+
+    # Given a submission made on Nov 20 whose webhook was lost
+    fake = FakeCalendly()
+    fake.add_submission(submission_made("2026-11-20T10:00:00.000000Z")["payload"])
+    reconcile.services.connections.tokens.put("acme", StoredToken(kind="pat", access_token=fake.add_pat()))
+    env = pipeline.stack.functions["ReconcilerFunction"].environment
+    target = dataclasses.replace(target_of(pipeline.stack), token_prefix=env["TOKEN_SECRET_PREFIX"])
+    monkeypatch.setattr("calsync_dev.cli.reconcile.target_from", lambda args: target)
+    # When an operator reconciles from Nov 15
+    with respx.mock(assert_all_called=False) as router:
+        router.route(host="api.calendly.com").mock(side_effect=fake.httpx_handler)
+        code = main(["reconcile", "--connection-id", "acme", "--since", "2026-11-15T00:00:00Z", "--json"])
+    pipeline.drain()
+    # Then the submission is stored, and the report says so
+    report = json.loads(capsys.readouterr().out)
+    assert code == 0
+    assert [w["name"] for w in report["windows"]] == ["submissions", "manual"]
+    assert (report["submissions_seen"], report["repaired"]) == (1, 1)
+    assert len(stored_submissions(pipeline)) == 1

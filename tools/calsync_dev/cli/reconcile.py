@@ -18,7 +18,10 @@ MANUAL = "manual"
 def register(commands: Commands) -> None:
     run = commands.add_parser("reconcile", help="compare a connection with Calendly's API now and repair what differs")
     run.add_argument("--connection-id", required=True)
-    run.add_argument("--since", help="meeting starts from (ISO 8601; default: the scheduled windows, resumed)")
+    run.add_argument(
+        "--since",
+        help="meeting starts (and routing-form submissions) from (ISO 8601; default: the scheduled windows, resumed)",
+    )
     run.add_argument("--until", help="meeting starts up to (ISO 8601; default with --since: now + the upcoming window)")
     run.add_argument("--calls", type=int, help="API call budget (default: the function's, 250)")
     run.add_argument("--seconds", type=float, default=900.0, help="time budget (default: 900)")
@@ -40,7 +43,7 @@ def _reconcile(args: argparse.Namespace) -> int:
     from calsync.calendly.errors import CalendlyError
     from calsync.reconcile import service
     from calsync.reconcile.budget import Budget
-    from calsync.reconcile.report import Report, Window, scheduled_windows
+    from calsync.reconcile.report import SUBMISSIONS, Report, Window, scheduled_windows
 
     reconciling = target_from(args).reconciling()
     settings = reconciling.settings
@@ -74,10 +77,12 @@ def _reconcile(args: argparse.Namespace) -> int:
                 else:
                     since = parse_time(args.since) if args.since else now
                     until = parse_time(args.until) if args.until else now + timedelta(settings.reconcile_upcoming_days)
+                    # the routing-form submissions made in the range first (none are made in the future)
+                    made = [Window(SUBMISSIONS, since, min(until, now))] if since < now else []
                     report = reconciler.run(
                         connection_id=connection.connection_id,
                         organization=connection.organization,
-                        windows=[Window(MANUAL, since, until)],
+                        windows=[*made, Window(MANUAL, since, until)],
                         reason=MANUAL,
                     )
                     reconciling.state.put_report(report.as_dict())
