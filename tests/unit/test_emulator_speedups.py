@@ -3,23 +3,41 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterator
+from copy import deepcopy
+from typing import Any
 
+import boto3
 import pytest
+from botocore.exceptions import ClientError
+from moto import mock_aws
 
 from calsync_dev.local import speedups
 
 
 @pytest.fixture
-def patched(monkeypatch: pytest.MonkeyPatch) -> None:
+def patched(monkeypatch: pytest.MonkeyPatch) -> Callable[[], None]:
+    """``speedups.apply`` for one test (every patched attribute is restored afterwards)."""
     from moto import backends
+    from moto.dynamodb.parsing import ast_nodes, expressions, validators
     from moto.sqs import models as sqs
 
     for module, name in ((backends, "list_of_moto_modules"), (sqs, "unix_time"), (sqs, "unix_time_millis")):
         monkeypatch.setattr(module, name, getattr(module, name))  # restored after the test
-    speedups.apply()
+    monkeypatch.setattr(validators, "deepcopy", validators.deepcopy)
+    for cls, name in (
+        (expressions.UpdateExpressionParser, "make"),
+        (ast_nodes.DepthFirstTraverser, "nodes_to_be_processed"),
+        (ast_nodes.DepthFirstTraverser, "process"),
+        (ast_nodes.DepthFirstTraverser, "traverse_node_recursively"),
+        (validators.UpdateExpressionValidator, "validate"),
+    ):
+        monkeypatch.setattr(cls, name, cls.__dict__.get(name, getattr(cls, name)))  # classmethods as they are
+    return speedups.apply
 
 
-def test_the_patched_clock_reads_what_moto_s_own_clock_reads(patched: None) -> None:
+def test_the_patched_clock_reads_what_moto_s_own_clock_reads(patched: Callable[[], None]) -> None:
+    patched()
     from moto.core import utils
     from moto.sqs import models as sqs
 
@@ -34,7 +52,8 @@ def test_the_patched_clock_reads_what_moto_s_own_clock_reads(patched: None) -> N
     assert abs(sqs.unix_time() - time.time()) < 0.01
 
 
-def test_the_dispatcher_sees_the_same_backends_read_once(patched: None) -> None:
+def test_the_dispatcher_sees_the_same_backends_read_once(patched: Callable[[], None]) -> None:
+    patched()
     from moto import backends
 
     # Given the module list read once, Then it is moto's list of service folders
@@ -42,3 +61,179 @@ def test_the_dispatcher_sees_the_same_backends_read_once(patched: None) -> None:
     assert "sqs" in listed
     assert "dynamodb" in listed
     assert listed == list(backends.list_of_moto_modules())
+
+
+# ------------------------------------------------------------------ DynamoDB UpdateItem
+
+S = {"S": "s"}
+# (the item stored before, or None; UpdateItem's arguments beyond the key): what calsync sends and
+# what moto refuses, each sent twice (the second answer comes from the memoised paths).
+UPDATES: list[tuple[dict[str, Any] | None, dict[str, Any]]] = [
+    (  # calsync's upsert: ~20 SET clauses, if_not_exists, a version condition
+        None,
+        {
+            "UpdateExpression": "SET "
+            + ", ".join(
+                [f"#n{i} = :v{i}" for i in range(16)] + [f"#n{i} = if_not_exists(#n{i}, :v{i})" for i in range(16, 20)]
+            ),
+            "ExpressionAttributeNames": {f"#n{i}": f"a{i}" for i in range(20)},
+            "ExpressionAttributeValues": {f":v{i}": {"S": f"value {i}"} for i in range(20)},
+            "ConditionExpression": "attribute_not_exists(#n0) OR #n0 < :v0",
+        },
+    ),
+    (  # the same, over a stored item with a newer version: the condition fails
+        {"a0": {"S": "zzz"}},
+        {
+            "UpdateExpression": "SET #n0 = :v0, #n1 = :v1",
+            "ExpressionAttributeNames": {"#n0": "a0", "#n1": "a1"},
+            "ExpressionAttributeValues": {":v0": {"S": "aaa"}, ":v1": S},
+            "ConditionExpression": "attribute_not_exists(#n0) OR #n0 < :v0",
+        },
+    ),
+    (
+        {"n": {"N": "1"}},
+        {"UpdateExpression": "ADD n :one SET t = :t", "ExpressionAttributeValues": {":one": {"N": "1"}, ":t": S}},
+    ),
+    ({"l": {"L": [S, {"S": "b"}, {"S": "c"}]}, "x": S}, {"UpdateExpression": "REMOVE l[0], l[2], x"}),
+    (
+        {"l": {"L": [S]}},
+        {"UpdateExpression": "SET l = list_append(l, :l)", "ExpressionAttributeValues": {":l": {"L": [S]}}},
+    ),
+    (
+        {"ss": {"SS": ["a", "b"]}},
+        {"UpdateExpression": "DELETE ss :d", "ExpressionAttributeValues": {":d": {"SS": ["a"]}}},
+    ),
+    (None, {"UpdateExpression": "SET a = absent + :n", "ExpressionAttributeValues": {":n": {"N": "1"}}}),
+    (None, {"UpdateExpression": "SET a = :a SET b = :a", "ExpressionAttributeValues": {":a": S}}),
+    (
+        None,
+        {
+            "UpdateExpression": "ADD a :n SET b = :s SET c = :s ADD d :n",
+            "ExpressionAttributeValues": {":n": {"N": "1"}, ":s": S},
+        },
+    ),
+    (None, {"UpdateExpression": "SET a = :a, a = :b", "ExpressionAttributeValues": {":a": S, ":b": S}}),
+    (
+        None,
+        {
+            "UpdateExpression": "SET #a = :a, #b = :a",
+            "ExpressionAttributeNames": {"#a": "x", "#b": "x"},
+            "ExpressionAttributeValues": {":a": S},
+        },
+    ),
+    (None, {"UpdateExpression": "SET m.x.y = :a", "ExpressionAttributeValues": {":a": S}}),
+    ({"s": S}, {"UpdateExpression": "ADD s :n", "ExpressionAttributeValues": {":n": {"N": "1"}}}),
+    (
+        None,
+        {
+            "UpdateExpression": "SET #k = :a",
+            "ExpressionAttributeNames": {"#k": "other"},
+            "ExpressionAttributeValues": {":a": S},
+        },
+    ),
+    # the expression above, its name now the table's key: refused although the text was accepted
+    (
+        None,
+        {
+            "UpdateExpression": "SET #k = :a",
+            "ExpressionAttributeNames": {"#k": "PK"},
+            "ExpressionAttributeValues": {":a": S},
+        },
+    ),
+    (None, {"UpdateExpression": "SET g = :e", "ExpressionAttributeValues": {":e": {"S": ""}}}),
+    (None, {"UpdateExpression": "SET a = :missing", "ExpressionAttributeValues": {":a": S}}),
+    (None, {"UpdateExpression": "SET = :a", "ExpressionAttributeValues": {":a": S}}),
+    (None, {"UpdateExpression": "SET a = :a, b = a", "ExpressionAttributeValues": {":a": S}}),
+]
+
+
+def _answers() -> list[Any]:
+    """What moto answers to each of ``UPDATES`` (twice), and the item it leaves."""
+    answers: list[Any] = []
+    with mock_aws():
+        client = boto3.client("dynamodb", region_name="us-east-1", aws_access_key_id="k", aws_secret_access_key="s")
+        client.create_table(
+            TableName="t",
+            KeySchema=[{"AttributeName": "PK", "KeyType": "HASH"}, {"AttributeName": "SK", "KeyType": "RANGE"}],
+            AttributeDefinitions=[{"AttributeName": name, "AttributeType": "S"} for name in ("PK", "SK", "g")],
+            GlobalSecondaryIndexes=[
+                {
+                    "IndexName": "GSI",
+                    "KeySchema": [{"AttributeName": "g", "KeyType": "HASH"}],
+                    "Projection": {"ProjectionType": "ALL"},
+                }
+            ],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        for n, (stored, update) in enumerate(UPDATES * 2):
+            key = {"PK": {"S": f"item{n}"}, "SK": S}
+            if stored is not None:
+                client.put_item(TableName="t", Item={**key, **stored})
+            try:
+                answer: Any = client.update_item(TableName="t", Key=key, ReturnValues="ALL_NEW", **update)["Attributes"]
+            except ClientError as exc:
+                answer = (exc.response["Error"]["Code"], exc.response["Error"]["Message"])
+            answers.append((answer, client.get_item(TableName="t", Key=key).get("Item")))
+    return answers
+
+
+def test_update_item_answers_exactly_as_unpatched_moto(patched: Callable[[], None]) -> None:
+    # Given what unpatched moto answers to calsync's upserts and to updates it refuses
+    unpatched = _answers()
+    assert any(isinstance(answer, dict) for answer, _ in unpatched)
+    assert len({answer for answer, _ in unpatched if isinstance(answer, tuple)}) >= 8  # refusals of many kinds
+    # When the speed-ups are applied and the same requests sent (each twice: memoised the second time)
+    patched()
+    # Then every answer, error message and stored item is the same
+    assert _answers() == unpatched
+
+
+def _shape(node: Any) -> Any:
+    """A parsed tree as plain data: node types, leaves, and whether each parent link is right."""
+    from moto.dynamodb.parsing.ast_nodes import Node
+
+    if not isinstance(node, Node):
+        return node
+    children = [(_shape(c), c.parent is node if isinstance(c, Node) else None) for c in node.children or []]
+    return (type(node).__name__, node.type, children)
+
+
+def test_a_memoised_expression_tree_is_never_changed_by_the_updates_that_use_it(patched: Callable[[], None]) -> None:
+    from moto.dynamodb.parsing.expressions import UpdateExpressionParser
+
+    # Given the speed-ups, and every expression of UPDATES parsed before any update runs
+    patched()
+    texts = [update["UpdateExpression"] for _, update in UPDATES if update["UpdateExpression"] != "SET = :a"]
+    trees = {text: UpdateExpressionParser.make(text) for text in texts}
+    shapes = {text: _shape(tree) for text, tree in trees.items()}
+    # When the updates run (twice each)
+    _answers()
+    # Then the same trees are handed out, exactly as they were parsed
+    for text in texts:
+        assert UpdateExpressionParser.make(text) is trees[text]
+        assert _shape(trees[text]) == shapes[text]
+
+
+def test_the_tree_copy_is_what_deepcopy_makes(patched: Callable[[], None]) -> None:
+    from moto.dynamodb.parsing.expressions import UpdateExpressionParser
+
+    # Given a parsed expression with functions, arithmetic, nested paths and every clause kind
+    tree = UpdateExpressionParser.make(
+        "SET a.b[1] = if_not_exists(a, :v) + :n, l = list_append(:l, l) REMOVE r[2] ADD n :n DELETE s :s"
+    )
+    # When it is copied by the speed-up and by deepcopy
+    fast, slow = speedups.clone_tree(tree), deepcopy(tree)
+    # Then both copies are alike, share no node with the original, and link parents the same way
+    assert _shape(fast) == _shape(slow) == _shape(tree)
+    assert fast is not tree
+    assert fast.parent is None
+    assert all(a is not b for a, b in zip(_nodes(fast), _nodes(tree), strict=True))
+
+
+def _nodes(node: Any) -> Iterator[Any]:
+    from moto.dynamodb.parsing.ast_nodes import Node
+
+    yield node
+    for child in node.children or []:
+        if isinstance(child, Node):
+            yield from _nodes(child)
