@@ -66,7 +66,27 @@ def apply() -> None:
     setattr(backends, "list_of_moto_modules", lambda: modules)  # noqa: B010 - patching a module
     setattr(sqs, "unix_time", unix_time)  # noqa: B010
     setattr(sqs, "unix_time_millis", unix_time_millis)  # noqa: B010
+    _apply_sqs_retention()
     _apply_update_expressions()
+
+
+def _apply_sqs_retention() -> None:
+    """SQS's receive asks, for every message it hands out, whether the message outlived its queue's
+    retention period by asking ``get_queue_attributes(["MessageRetentionPeriod"])``, which builds
+    every attribute of the queue three times over (each message count a scan of the whole queue):
+    with a backlog, each receive costs the backlog squared. The attribute is the queue's
+    ``message_retention_period``; read it there (moto's own way for anything unusual)."""
+    backend = _moto("sqs.models").SQSBackend
+    original = backend.is_message_valid_based_on_retention_period
+    models = _moto("sqs.models")
+
+    def is_message_valid_based_on_retention_period(self: Any, queue_name: str, message: Any) -> bool:
+        retention_period = getattr(self.get_queue(queue_name), "message_retention_period", None)
+        if retention_period is None or isinstance(retention_period, bool):
+            return bool(original(self, queue_name, message))
+        return bool(retention_period + message.sent_timestamp / 1000 > models.unix_time())
+
+    backend.is_message_valid_based_on_retention_period = is_message_valid_based_on_retention_period
 
 
 def clone_tree(value: Any, parent: Any = None) -> Any:
