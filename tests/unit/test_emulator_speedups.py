@@ -18,6 +18,7 @@ from calsync_dev.local import speedups
 @pytest.fixture
 def patched(monkeypatch: pytest.MonkeyPatch) -> Callable[[], None]:
     """``speedups.apply`` for one test (every patched attribute is restored afterwards)."""
+    import jsonpath_ng.ext as jsonpath_ext
     from moto import backends
     from moto.dynamodb.parsing import ast_nodes, expressions, validators
     from moto.sqs import models as sqs
@@ -25,6 +26,7 @@ def patched(monkeypatch: pytest.MonkeyPatch) -> Callable[[], None]:
     for module, name in ((backends, "list_of_moto_modules"), (sqs, "unix_time"), (sqs, "unix_time_millis")):
         monkeypatch.setattr(module, name, getattr(module, name))  # restored after the test
     monkeypatch.setattr(validators, "deepcopy", validators.deepcopy)
+    monkeypatch.setattr(jsonpath_ext, "parse", jsonpath_ext.parse)
     monkeypatch.setattr(
         sqs.SQSBackend,
         "is_message_valid_based_on_retention_period",
@@ -275,3 +277,59 @@ def test_a_receive_honours_the_retention_period_as_unpatched_moto_does(patched: 
     # When the speed-ups are applied, Then the same messages are found valid and received
     patched()
     assert _retention_answers() == unpatched
+
+
+# ------------------------------------------------------------------ EventBridge targets
+
+
+def _bus_deliveries() -> list[Any]:
+    """What EventBridge puts on an SQS target for events of several shapes, with and without an
+    input transformer (moto renders each through JSONPath expressions)."""
+    from moto.events.utils import EventTemplateParser
+
+    events = [
+        {
+            "id": "1",
+            "time": 1767225600.5,
+            "detail-type": "booking.created",
+            "source": "calsync",
+            "region": "us-east-1",
+            "resources": [],
+            "account": "123456789012",
+            "ingestion-time": 1,
+            "detail": {"event_id": "e1", "n": 3, "nested": {"list": [1, {"a": "b"}]}},
+        },
+        {
+            "id": "2",
+            "time": 1767225601,
+            "detail-type": "x",
+            "source": "s",
+            "region": "r",
+            "resources": ["arn:a", "arn:b"],
+            "account": "1",
+            "ingestion-time": 2,
+            "detail": {},
+        },
+    ]
+    transformer = ({"kind": "$.detail-type", "first": "$.detail.nested.list[1].a"}, '{"k": "<kind>", "f": "<first>"}')
+    answers = []
+    for event in events * 2:
+        answers.append(EventTemplateParser.parse(input_template="", input_paths_map={}, event=event))
+        answers.append(
+            EventTemplateParser.parse(input_template=transformer[1], input_paths_map=transformer[0], event=event)
+        )
+    return answers
+
+
+def test_events_reach_their_targets_as_unpatched_moto_renders_them(patched: Callable[[], None]) -> None:
+    import jsonpath_ng.ext
+
+    # Given what unpatched moto renders for each event and target
+    unpatched = _bus_deliveries()
+    # When the speed-ups are applied, Then every event is rendered the same, the paths compiled once
+    patched()
+    assert _bus_deliveries() == unpatched
+    assert jsonpath_ng.ext.parse("$.detail") is jsonpath_ng.ext.parse("$.detail")
+    assert str(jsonpath_ng.ext.parse("$.detail.nested.list[1].a")) == str(
+        jsonpath_ng.ext.parser.parse("$.detail.nested.list[1].a")
+    )
