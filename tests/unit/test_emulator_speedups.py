@@ -235,6 +235,12 @@ def test_the_tree_copy_is_what_deepcopy_makes(patched: Callable[[], None]) -> No
     assert fast is not tree
     assert fast.parent is None
     assert all(a is not b for a, b in zip(_nodes(fast), _nodes(tree), strict=True))
+    # And a subtree (whose parent deepcopy copies along) is left to deepcopy, parent and all
+    subtree = tree.children[0]
+    copied = speedups.clone_tree(subtree)
+    assert _shape(copied) == _shape(deepcopy(subtree))
+    assert copied.parent is not None
+    assert copied.parent is not tree
 
 
 def _nodes(node: Any) -> Iterator[Any]:

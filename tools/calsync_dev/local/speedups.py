@@ -108,32 +108,37 @@ def _apply_sqs_retention() -> None:
     backend.is_message_valid_based_on_retention_period = is_message_valid_based_on_retention_period
 
 
-def clone_tree(value: Any, parent: Any = None) -> Any:
-    """``copy.deepcopy`` of a parsed expression tree, made by a walk that knows its nodes
-    (falls back to ``copy.deepcopy`` for anything that is not a plain node of the tree)."""
+def clone_tree(value: Any) -> Any:
+    """``copy.deepcopy`` of a parsed expression tree, made by a walk that knows its nodes. Only for
+    a whole tree of plain nodes (``type``, ``children``, ``parent``: each child's parent its node, no
+    node twice) whose leaves are immutable; anything else goes to ``copy.deepcopy`` itself."""
     node_class = _moto("dynamodb.parsing.ast_nodes").Node
-    if not isinstance(value, node_class) or value.__dict__.keys() != _NODE_ATTRIBUTES | (
-        {_SOURCE} if _SOURCE in value.__dict__ else set()
-    ):
+    if not isinstance(value, node_class) or value.parent is not None or not _plain(value, node_class, set()):
         return copy.deepcopy(value)
-    if value.parent is not None and parent is None:  # a subtree: deepcopy would copy its parents too
-        return copy.deepcopy(value)
+    return _clone(value, None, node_class)
+
+
+def _plain(node: Any, node_class: Any, seen: set[int]) -> bool:
+    if id(node) in seen or not (node.__dict__.keys() <= _NODE_ATTRIBUTES | {_SOURCE}):
+        return False
+    seen.add(id(node))
+    for child in node.children or ():
+        if isinstance(child, node_class):
+            if child.parent is not node or not _plain(child, node_class, seen):
+                return False
+        elif not isinstance(child, _IMMUTABLE):
+            return False
+    return node.children is None or isinstance(node.children, list)
+
+
+def _clone(value: Any, parent: Any, node_class: Any) -> Any:
     node = object.__new__(type(value))
     node.__dict__.update(value.__dict__)
     node.parent = parent
-    children = value.children
-    if children is not None:
-        copied = []
-        for child in children:
-            if isinstance(child, node_class):
-                if child.parent is not value:
-                    return copy.deepcopy(value)  # shared or re-parented nodes: deepcopy's memo is needed
-                copied.append(clone_tree(child, node))
-            elif isinstance(child, _IMMUTABLE):
-                copied.append(child)
-            else:
-                copied.append(copy.deepcopy(child))
-        node.children = copied
+    if value.children is not None:
+        node.children = [
+            _clone(child, node, node_class) if isinstance(child, node_class) else child for child in value.children
+        ]
     return node
 
 
