@@ -102,10 +102,15 @@ def _instance_main(spec: FunctionSpec, environment: dict[str, str], conn: Connec
 
 
 class FunctionPool:
-    """``size`` warm instances of one function; ``invoke`` waits for a free one."""
+    """``size`` warm instances of one function; ``invoke`` takes a free one, starts another while
+    fewer than ``max_size`` run (a cold start, as Lambda scales out), else waits for one."""
 
-    def __init__(self, spec: FunctionSpec, environment: Mapping[str, str], size: int = 1) -> None:
+    def __init__(
+        self, spec: FunctionSpec, environment: Mapping[str, str], size: int = 1, *, max_size: int | None = None
+    ) -> None:
         self.spec = spec
+        self.max_size = max(size, max_size or size)
+        self._live = 0  # instances running or starting
         self._environment = {**spec.environment, **environment}
         self._context = multiprocessing.get_context("spawn")
         self._idle: queue.Queue[tuple[Any, Connection]] = queue.Queue()
@@ -117,6 +122,8 @@ class FunctionPool:
         self._busy_changed = threading.Condition(self._lock)
 
     def start(self) -> None:
+        with self._lock:
+            self._live += self._size
         pending = [self._spawn() for _ in range(self._size)]
         for process, conn in pending:
             self._await_ready(process, conn)
@@ -143,8 +150,33 @@ class FunctionPool:
         if status != "ready":
             raise RuntimeError(f"{self.spec.logical_id} failed to initialise (see its traceback above)")
 
+    def _checkout(self) -> tuple[Any, Connection]:
+        try:
+            return self._idle.get_nowait()
+        except queue.Empty:
+            pass
+        with self._lock:
+            grow = self._live < self.max_size
+            if grow:
+                self._live += 1
+        if not grow:
+            return self._idle.get()
+        try:
+            process, conn = self._spawn()
+            self._await_ready(process, conn)
+        except BaseException:
+            with self._lock:
+                self._live -= 1
+            raise
+        return process, conn
+
+    @property
+    def instances(self) -> int:
+        with self._lock:
+            return self._live
+
     def invoke(self, event: Mapping[str, Any]) -> Any:
-        process, conn = self._idle.get()
+        process, conn = self._checkout()
         with self._busy_changed:
             self._invocations += 1
             invocation = self._invocations

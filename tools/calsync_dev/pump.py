@@ -168,17 +168,33 @@ class Gate(Protocol):
 
 
 def poll_until(
-    source: SqsEventSource, stopped: threading.Event, out: Callable[[str], None], gate: Gate | None = None
+    source: SqsEventSource,
+    stopped: threading.Event,
+    out: Callable[[str], None],
+    gate: Gate | None = None,
+    *,
+    backlog: threading.Event | None = None,
+    helper: bool = False,
 ) -> None:
     """Poll as Lambda's event-source mapping does, until ``stopped`` is set; each poll
-    passes ``gate`` (the local stack holds polls back while it restarts the emulator)."""
+    passes ``gate`` (the local stack holds polls back while it restarts the emulator).
+
+    Lambda runs several batches of one queue at once while it has a backlog. With ``backlog``,
+    the main poller (``helper=False``) sets it while its batches come back full and clears it
+    when one does not; a ``helper`` polls only while it is set (so an idle queue costs one
+    poller's receives, not one per helper)."""
     while not stopped.is_set():
+        if helper and backlog is not None and not backlog.wait(0.5):
+            continue
         if gate is not None:
             gate.enter(wait=True)
         try:
             # Long polling, as Lambda's pollers do, but short: the emulator's restart closes the
             # gate and waits for every poll in flight, while webhook senders get 503s.
-            if source.poll_once(wait_seconds=LONG_POLL_SECONDS, gather=True).received == 0:
+            received = source.poll_once(wait_seconds=0 if helper else LONG_POLL_SECONDS, gather=True).received
+            if backlog is not None and not helper:
+                (backlog.set if received >= source.batch_size else backlog.clear)()
+            if received == 0:
                 stopped.wait(0.2)
         except Exception as exc:  # the emulator going away at shutdown, or a transient error
             if not stopped.is_set():

@@ -164,7 +164,8 @@ def _load(args: argparse.Namespace) -> int:
     deadline = time.monotonic() + args.wait
     # Queue depth is a cheap question; counting the table is a Scan, asked once at the end.
     waiting = progress_for(args, result.accepted, "processing")
-    while (depth := queued(target)) and time.monotonic() < deadline:
+    sqs = target.client("sqs")
+    while (depth := queued(target, sqs)) and time.monotonic() < deadline:
         waiting.set_done(max(0, result.accepted - depth))
         time.sleep(0.5)
     waiting.set_done(result.accepted if not depth else max(0, result.accepted - depth))
@@ -177,9 +178,10 @@ def _load(args: argparse.Namespace) -> int:
     return 0 if result.accepted == result.sent == persisted else 1
 
 
-def queued(target: Target) -> int:
-    """Messages waiting or in flight in the source queues (DLQs excluded)."""
-    sqs = target.client("sqs")
+def queued(target: Target, sqs: Any = None) -> int:
+    """Messages waiting or in flight in the source queues (DLQs excluded). Pass ``sqs`` when
+    asking again and again: a new client costs ~40 ms of CPU, on the machine being measured."""
+    sqs = sqs if sqs is not None else target.client("sqs")
     return sum(queue_depth(sqs, url) for url in target.queues.values())
 
 

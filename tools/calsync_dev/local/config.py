@@ -30,6 +30,9 @@ class LocalConfig:
     signing_key: str = DEFAULT_LOCAL_KEY
     state_file: Path | None = ROOT / ".calsync" / "local-state.json"
     receiver_instances: int = 2
+    # SQS batches of one queue run at once while it has a backlog (Lambda starts with five), and
+    # instances a function may scale out to (started when needed, as Lambda's cold starts)
+    batches_per_queue: int = 3
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> LocalConfig:
@@ -41,6 +44,7 @@ class LocalConfig:
             calendly_port=int(environ.get("CALSYNC_CALENDLY_PORT", "3001")),
             signing_key=environ.get("CALSYNC_LOCAL_SIGNING_KEY", DEFAULT_LOCAL_KEY),
             state_file=Path(state) if state else None,
+            batches_per_queue=max(1, int(environ.get("CALSYNC_LOCAL_BATCHES_PER_QUEUE", "3"))),
         )
 
     @property

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import signal
@@ -177,7 +178,10 @@ class LocalStack:
         environment = self._function_environment()
         pools = {
             name: FunctionPool(
-                spec, environment, size=self.config.receiver_instances if name == "ReceiverFunction" else 1
+                spec,
+                environment,
+                size=self.config.receiver_instances if name == "ReceiverFunction" else 1,
+                max_size=self.config.batches_per_queue,
             )
             for name, spec in self.stack.functions.items()
         }
@@ -192,7 +196,14 @@ class LocalStack:
         assert self.stack is not None
         sources = event_sources(self.stack, self._session, self._invoker, retry_visibility_seconds=RETRY_DELAY_SECONDS)
         for name, source in sources:
-            self._spawn(f"poll-{name}", poll_until, source, self._stop_polling, self.out, self.gate)
+            # Lambda runs several batches of a queue at once while it has a backlog (five pollers to
+            # begin with); here ``batches_per_queue``: one poller, and helpers while batches come full.
+            backlog = threading.Event()
+            main = functools.partial(poll_until, backlog=backlog)
+            self._spawn(f"poll-{name}", main, source, self._stop_polling, self.out, self.gate)
+            for n in range(1, self.config.batches_per_queue):
+                helper = functools.partial(poll_until, backlog=backlog, helper=True)
+                self._spawn(f"poll-{name}-{n}", helper, source, self._stop_polling, self.out, self.gate)
 
     def _start_lifecycle(self) -> None:
         """The table's stream → the publisher → the bus → ``events.jsonl``; reminders when due."""
