@@ -1,6 +1,7 @@
-"""The local stack's emulator keeps DynamoDB's promise that matters most to calsync: a
-conditional write to an item is atomic, even when two functions write it at the same moment
-(a booking's creation and its cancellation, processed by two processors side by side)."""
+"""The local stack's emulator keeps the promises of AWS that calsync relies on: a conditional
+write to an item is atomic, even when two functions write it at the same moment (a booking's
+creation and its cancellation, processed by two processors side by side), and a queue hands a
+message to one receiver only (the local runtime polls a busy queue with several pollers)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 from moto.dynamodb.models.table import Table
+from moto.sqs.models import Message
 from werkzeug.serving import make_server
 
 from calsync_dev.local.faults import emulator_app
@@ -87,3 +89,37 @@ def test_concurrent_conditional_writes_to_one_item_keep_the_newest_version(
     assert (item["v"]["S"], item["status"]["S"]) == ("6", "state 6")
     # And no older write passed its condition
     assert (newest.result(), [f.result() for f in older]) == (True, [False] * 5)
+
+
+@pytest.fixture
+def slow_receipts(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Widen moto's window between finding a message visible and marking it received (a busy
+    emulator's GIL switch), so that a race, if there is one, is lost every time."""
+    original = Message.mark_received
+
+    def mark_received(self: Message, *args: Any, **kwargs: Any) -> None:
+        time.sleep(0.05)
+        original(self, *args, **kwargs)
+
+    monkeypatch.setattr(Message, "mark_received", mark_received)
+
+
+def test_concurrent_receives_from_one_queue_hand_a_message_to_one_poller_only(
+    emulator: str, slow_receipts: None
+) -> None:
+    # Given a queue on the local stack's emulator holding one delivery (visibility timeout 130 s)
+    sqs = boto3.client(
+        "sqs", endpoint_url=emulator, region_name="us-east-1", aws_access_key_id="local", aws_secret_access_key="local"
+    )
+    url = sqs.create_queue(QueueName="intake", Attributes={"VisibilityTimeout": "130"})["QueueUrl"]
+    sqs.send_message(QueueUrl=url, MessageBody='{"event": "invitee.created"}')
+
+    # When the queue's three pollers (the main one and two helpers) receive at the same moment
+    def receive(_: int) -> list[str]:
+        found = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0)
+        return [m["MessageId"] for m in found.get("Messages", [])]
+
+    with ThreadPoolExecutor(3) as pool:
+        received = [mid for got in pool.map(receive, range(3)) for mid in got]
+    # Then exactly one of them got it (the others find it in flight), so one batch processes it
+    assert len(received) == 1, f"one message handed to {len(received)} concurrent batches"

@@ -10,6 +10,11 @@ item atomically, and calsync's version conditions rely on it.
 ``SerialDynamoDB`` answers DynamoDB (and DynamoDB Streams) requests one at a time. The
 emulator answers on one core anyway, so this costs no throughput. Other services pass
 straight through: an SQS long poll waits inside moto and must not hold anyone up.
+
+SQS's receive has the same gap (find a message visible, then mark it received): two pollers of
+one queue receiving at once could both be handed the same message, which SQS never does within
+its visibility timeout. ``serial_receives`` makes moto receive from one queue at a time (other
+queues, and sends, are not held up).
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 _SERIAL_TARGETS = ("DynamoDB_20120810.", "DynamoDBStreams_20120810.")
+_RECEIVES_SERIAL = "_calsync_serial_receives"
 
 
 class SerialDynamoDB:
@@ -33,3 +39,23 @@ class SerialDynamoDB:
             return self.app(environ, start_response)
         with self._lock:
             return list(self.app(environ, start_response))
+
+
+def serial_receives() -> None:
+    """Patch moto (in this process; once): one receive at a time per queue."""
+    from moto.sqs.models import SQSBackend
+
+    if getattr(SQSBackend, _RECEIVES_SERIAL, False):
+        return
+    original = SQSBackend.receive_message
+    locks: dict[str, threading.Lock] = {}
+    guard = threading.Lock()
+
+    def receive_message(self: SQSBackend, queue_name: str, *args: Any, **kwargs: Any) -> Any:
+        with guard:
+            lock = locks.setdefault(f"{self.account_id}/{self.region_name}/{queue_name}", threading.Lock())
+        with lock:
+            return original(self, queue_name, *args, **kwargs)
+
+    setattr(SQSBackend, "receive_message", receive_message)  # noqa: B010 - patching moto
+    setattr(SQSBackend, _RECEIVES_SERIAL, True)

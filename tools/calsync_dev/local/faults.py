@@ -229,11 +229,13 @@ class FaultMiddleware:
 
 def emulator_app() -> FaultMiddleware:
     """The emulator as the local stack serves it: the fault kit in front of moto, whose
-    DynamoDB answers one request at a time (``calsync_dev.local.atomic``: atomic writes)."""
+    DynamoDB answers one request at a time and whose queues hand a message to one receiver
+    (``calsync_dev.local.atomic``)."""
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
-    from calsync_dev.local.atomic import SerialDynamoDB
+    from calsync_dev.local.atomic import SerialDynamoDB, serial_receives
 
+    serial_receives()
     return FaultMiddleware(SerialDynamoDB(DomainDispatcherApplication(create_backend_app)))
 
 
