@@ -10,7 +10,7 @@ import jsonschema
 import pytest
 
 from calsync.lifecycle.derive import Image, derive
-from calsync.lifecycle.events import DetailType, LifecycleEvent
+from calsync.lifecycle.events import SCHEMA_VERSION, DetailType, LifecycleEvent
 from calsync_dev.schemas import render, schema_path
 
 API = "https://api.calendly.com"
@@ -259,3 +259,16 @@ def test_a_tombstone_means_one_invitee_erased_without_personal_data() -> None:
     later = {**tombstone, "erased_at": "2026-12-01T10:00:00.000000Z"}
     assert kinds(derive(tombstone, later, Store())) == ["Invitee Erased"]
     assert derive(tombstone, dict(tombstone), Store()) == []
+
+
+@pytest.mark.parametrize("detail_type", list(DetailType), ids=str)
+def test_the_v1_schemas_stay_published_beside_the_current_ones(detail_type: DetailType) -> None:
+    # Given consumers that validate against the v1 schemas (their booking forbids other fields)
+    v1 = schema_path(detail_type).with_name(f"{detail_type.slug}.v1.json")
+    # Then the v1 files are still there, as published, and the events now name a newer version,
+    # whose schema holds booking.version where it has a booking
+    assert json.loads(v1.read_text())["$id"] == f"calsync/lifecycle/{detail_type.slug}.v1.json"
+    assert SCHEMA_VERSION != "1"
+    current = json.loads(schema_path(detail_type).read_text())
+    booking = current.get("$defs", {}).get("Booking")
+    assert booking is None or {"version", "no_show_version"} <= set(booking["properties"])

@@ -13,7 +13,7 @@ from enum import StrEnum
 from typing import Any
 
 SOURCE = "calsync"
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"
 
 
 class DetailType(StrEnum):

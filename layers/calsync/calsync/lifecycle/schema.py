@@ -72,7 +72,7 @@ class Submission(_Strict):
 
 
 class _Detail(_Strict):
-    schema_version: Literal["1"]
+    schema_version: Literal["2"]  # 2: booking.version and booking.no_show_version (v1 schemas kept beside)
     event_id: str
     connection_id: str | None
 
