@@ -603,3 +603,98 @@ def test_an_operators_reconcile_of_a_range_repairs_the_submissions_made_in_it(
     assert [w["name"] for w in report["windows"]] == ["submissions", "manual"]
     assert (report["submissions_seen"], report["repaired"]) == (1, 1)
     assert len(stored_submissions(pipeline)) == 1
+
+
+# ------------------------------------------------------------------ submissions under a small budget
+
+
+def with_forms(fake: FakeCalendly, forms: int) -> FakeCalendly:
+    """``forms`` routing forms, each with one submission made in October (older than any window)."""
+    for n in range(forms):
+        payload = submission_made("2026-10-01T10:00:00.000000Z")["payload"]
+        payload["routing_form"] = f"https://api.calendly.com/routing_forms/FORM{n:012d}"
+        payload["uri"] = f"https://api.calendly.com/routing_form_submissions/OLDSUB{n:010d}"
+        fake.add_submission(payload)
+    return fake
+
+
+def run_requested(reconcile: Reconcile, fake: FakeCalendly, request: Any, calls: int) -> service.Requested:
+    """One requested run, as the function runs it for one message."""
+    reconcile.services.connections.tokens.put("acme", StoredToken(kind="pat", access_token=fake.add_pat()))
+    connection = reconcile.services.connections.registry.get("acme")
+    assert connection is not None
+    budget = Budget.for_run(calls, 600, wait=lambda _: None)
+    reconciler, client = reconcile.services.reconciler_for(connection, budget)
+    client._transport = httpx.MockTransport(fake.httpx_handler)
+    with client:
+        result = service.requested(
+            reconciler,
+            reconcile.services.state,
+            request,
+            organization=fake.organization,
+            horizon=datetime(2027, 3, 1, tzinfo=UTC),
+            now=lambda: NOW,
+        )
+    reconcile.pipeline.drain()
+    return result
+
+
+def gap_request() -> Any:
+    from calsync.reconcile.requests import ReconcileRequest
+
+    return ReconcileRequest(
+        connection_id="acme",
+        since=datetime(2026, 12, 1, tzinfo=UTC),
+        until=datetime(2026, 12, 31, tzinfo=UTC),
+        reason="retry_started_at seen",
+        requested_at=datetime(2026, 12, 2, tzinfo=UTC),
+    )
+
+
+def test_a_gap_reconcile_progresses_when_the_routing_forms_would_take_its_whole_budget(
+    pipeline: Pipeline, reconcile: Reconcile
+) -> None:
+    # Given 30 bookings in the gap only Calendly knows, 10 routing forms, 12 calls a run
+    fake = with_forms(calendly_lists(many_bookings(30)), 10)
+    request, runs = gap_request(), []
+    # When the reconciler runs the request and each continuation it sends
+    while request is not None:
+        runs.append(run_requested(reconcile, fake, request, calls=12))
+        assert len(runs) <= 10, "the requested reconcile never finishes"
+        request = runs[-1].continuation
+    # Then every booking of the gap is stored: the forms took at most half of the first run's calls
+    assert len(pipeline.repo.all_bookings()) == 30
+    first = runs[0].report
+    assert [(w.name, w.coverage) for w in first.windows] == [("submissions", "partial"), ("requested", "partial")]
+    assert first.counts["events_seen"] >= 5
+    # And the continuations list no routing form again: their windows are the bookings only
+    assert all([w.name for w in r.report.windows] == ["requested"] for r in runs[1:])
+
+
+def test_scheduled_runs_share_their_calls_with_the_forms_and_resume_the_forms_not_done(
+    pipeline: Pipeline, reconcile: Reconcile
+) -> None:
+    # Given 12 routing forms, one of them with a submission from Nov 29 (in the recent window)
+    # that calsync lacks, and 30 upcoming bookings, and runs of 16 calls
+    fake = with_forms(calendly_lists(many_bookings(30)), 12)
+    recent = submission_made("2026-11-29T10:00:00.000000Z")["payload"]
+    recent["routing_form"] = "https://api.calendly.com/routing_forms/FORM000000000011"  # the last form listed
+    fake.add_submission(recent)
+    # When six scheduled runs follow one another
+    reports = [reconcile(fake, calls=16) for _ in range(6)]
+    # Then the first run paused the forms at their share and still went on with upcoming
+    first = reports[0]
+    assert [(w.name, w.coverage) for w in first.windows] == [
+        ("recent", "covered"),
+        ("submissions", "partial"),
+        ("upcoming", "partial"),
+    ]
+    assert first.counts["events_seen"] > 0
+    # And the second resumed with the forms not done: the last form's submission was repaired
+    assert [w.coverage for w in reports[1].windows][1] == "covered"
+    assert reports[1].counts["repaired"] >= 1
+    assert len(stored_submissions(pipeline)) == 1
+    # And together the runs stored every booking, each once (the submission's link to Ada's
+    # booking is a stub until her booking arrives), and repaired the submission once
+    assert len([b for b in pipeline.repo.all_bookings() if b.uri]) == 30
+    assert sum(r.counts["repaired"] for r in reports) == 30 + 1

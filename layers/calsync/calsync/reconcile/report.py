@@ -135,7 +135,9 @@ class Report:
 
     @property
     def complete(self) -> bool:
-        return self.cursor is None and self.stopped is None
+        """Every window covered (or, for submissions, unavailable): nothing stopped or paused."""
+        done = all(w.coverage in ("covered", "unavailable") for w in self.windows)
+        return done and self.cursor is None and self.stopped is None
 
     def count(self, verdict: Verdict, repaired: bool) -> None:
         self.counts["invitees_seen"] += 1

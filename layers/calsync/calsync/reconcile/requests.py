@@ -20,6 +20,9 @@ class ReconcileRequest(BaseModel):
     # Set only on the reconciler's own continuation of a request it could not finish: the
     # scheduled events starting exactly at ``since`` it already covered (so none is counted twice).
     done_at_since: tuple[str, ...] = ()
+    # Set only on a continuation: its window starts at a meeting time, and the routing-form
+    # submissions of the gap were the first run's to cover (or the scheduled runs').
+    continuation: bool = False
 
     def message_body(self) -> str:
         return self.model_dump_json()

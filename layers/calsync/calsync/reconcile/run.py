@@ -11,10 +11,11 @@ counted ``unreadable`` and passed; a refusal that may pass (429, 5xx, network, 4
 the run in front of the event, for the next run to retry.
 
 The ``submissions`` window walks each routing form's submissions, newest first, down to the
-window's start, and repairs those not stored (a stored submission is left as it is). It has
-no cursor: it is small (the recent days, or a gap) and a run that stops in it covers it again
-next time. An organization whose plan has no routing forms answers 403: the window is then
-``unavailable``, which is not a failure."""
+window's start, and repairs those not stored (a stored submission is left as it is). It may
+spend half of the calls left when it starts (a page more to finish a form's page in hand), so
+the windows after it always get their share: past that it pauses (``partial``) and the run goes on; its cursor names the forms done,
+and the next run resumes with the others. An organization whose plan has no routing forms
+answers 403: the window is then ``unavailable``, which is not a failure."""
 
 from __future__ import annotations
 
@@ -57,6 +58,13 @@ class _Stop(Exception):
         self.why = why
 
 
+class _Pause(Exception):
+    """The submissions window spent its share of the calls: it resumes at ``cursor``."""
+
+    def __init__(self, cursor: Cursor) -> None:
+        self.cursor = cursor
+
+
 @dataclass
 class Reconciler:
     calendly: Lister
@@ -94,11 +102,16 @@ class Reconciler:
                 window_report.resumed_from = position.after if position.after > window.start else None
                 try:
                     if window.name == SUBMISSIONS:
-                        if not self._submissions(connection_id, organization, window, report):
+                        window_report.resumed_from = None  # its cursor names forms, not a time
+                        if not self._submissions(connection_id, organization, window, position, report):
                             window_report.coverage = "unavailable"
                             continue
                     else:
                         self._window(connection_id, organization, window, position, report)
+                except _Pause as pause:
+                    window_report.coverage = "partial"
+                    window_report.cursor = pause.cursor
+                    continue
                 except _Stop as stop:
                     window_report.coverage = "partial"
                     window_report.cursor = report.cursor
@@ -140,9 +153,15 @@ class Reconciler:
             report.cursor = position
             raise _Stop(f"calendly: {exc.status or ''} {exc.title}".replace("  ", " ")) from None
 
-    def _submissions(self, connection_id: str, organization: str, window: Window, report: Report) -> bool:
+    def _submissions(self, connection_id: str, organization: str, window: Window, at: Cursor, report: Report) -> bool:
         """Repair the submissions made in the window that are not stored; ``False`` when the
         organization has no routing forms to read (its plan, or the token's scopes: 403/404)."""
+        share = self.budget.calls + max(1, (self.budget.max_calls - self.budget.calls) // 2)
+        done = list(at.done)  # the forms covered by earlier runs of this pass
+
+        def cursor() -> Cursor:
+            return Cursor(window.name, window.start, tuple(done))
+
         try:
             try:
                 forms = list(self.calendly.list_routing_forms(organization=organization))
@@ -155,21 +174,28 @@ class Reconciler:
                 )
                 return False
             for form in forms:
+                if form.uri in done:
+                    continue
+                if self.budget.calls >= share:
+                    raise _Pause(cursor())
                 for submission in self.calendly.list_routing_form_submissions(form.uri, sort="created_at:desc"):
+                    if self.budget.calls > share:  # a further page was needed past the share
+                        raise _Pause(cursor())
                     made = submission.created_at or submission.updated_at
                     if made is not None and made < window.start:
                         break  # newest first: the rest are older still
                     if made is None or made <= window.end:
                         self._submission(connection_id, submission, report)
+                done.append(form.uri)
         except OutOfBudget as exc:
-            report.cursor = Cursor(window.name, window.start)
+            report.cursor = cursor()
             raise _Stop(exc.reason) from None
         except CalendlyError as exc:
             logger.warning(
                 "reconcile stopped by calendly",
                 extra={"connection_id": connection_id, "status": exc.status, "title": exc.title},
             )
-            report.cursor = Cursor(window.name, window.start)
+            report.cursor = cursor()
             raise _Stop(f"calendly: {exc.status or ''} {exc.title}".replace("  ", " ")) from None
         return True
 

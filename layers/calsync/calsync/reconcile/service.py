@@ -64,15 +64,16 @@ def requested(
     now: Callable[[], datetime],
 ) -> Requested:
     """``horizon``: the end of the window when the request names none (the upcoming window's).
-    The routing-form submissions made since the gap began are covered first (they are few, and
-    a continuation, starting later, covers them again only from its own start)."""
+    The first run covers the routing-form submissions made since the gap began, first and on
+    at most half of its calls; a continuation covers only the rest of the bookings (submissions
+    it could not reach are the scheduled runs' to cover: they walk the recent days)."""
     window = Window(REQUESTED, request.since, request.until or horizon)
-    submissions = Window(SUBMISSIONS, request.since, now())
+    submissions = [] if request.continuation else [Window(SUBMISSIONS, request.since, now())]
     resume = Cursor(REQUESTED, request.since, request.done_at_since) if request.done_at_since else None
     report = reconciler.run(
         connection_id=request.connection_id,
         organization=organization,
-        windows=[submissions, window],
+        windows=[*submissions, window],
         reason=f"requested: {request.reason}",
         cursors=[resume] if resume else (),
     )
@@ -87,6 +88,7 @@ def requested(
             "until": window.end,
             "requested_at": now(),
             "done_at_since": report.cursor.done,
+            "continuation": True,
         }
     )
     return Requested(report, continuation)
