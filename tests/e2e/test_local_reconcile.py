@@ -49,6 +49,11 @@ def test_the_reconciler_schedule_stores_a_booking_only_calendly_knows_and_report
     monkeypatch.setenv("CALENDLY_PAT", "pat-local-reconcile")
     assert cli.main(["connect", "pat", "--connection-id", "recon"]) == 0
     fake_post(target, "/_fake/bookings", booking_tomorrow("reconciled@example.com"))
+    # and a routing-form submission made an hour ago whose webhook never came either
+    submission = event_json("routing_form_submission_created.json")["payload"]
+    made = (datetime.now(UTC) - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%S.000000Z")
+    submission.update(uri=f"{submission['uri']}E2E", created_at=made, updated_at=made, submitter=None)
+    fake_post(target, "/_fake/submissions", submission)
     fake_post(target, "/_fake/rate-limit", {"every": 4, "reset": 0})
     try:
         # When the reconciler's schedule fires
@@ -57,9 +62,13 @@ def test_the_reconciler_schedule_stores_a_booking_only_calendly_knows_and_report
         fake_post(target, "/_fake/rate-limit", {"every": 0})
     # Then the run covered the connection's windows
     assert result["recon"]["complete"] is True
-    # And the booking is stored as if the webhook had arrived
+    # And the booking and the submission are stored as if their webhooks had arrived
     (booking,) = wait_for(lambda: find_bookings(target, email="reconciled@example.com"), what="the reconciled booking")
     assert booking.status == "active"
+    wait_for(
+        lambda: [s for s in target.bookings().scan_type("routing_form_submission") if s.uri == submission["uri"]],
+        what="the reconciled submission",
+    )
     # And the run left a report
     capsys.readouterr()
     assert cli.main(["report", "--connection-id", "recon", "--json"]) == 0

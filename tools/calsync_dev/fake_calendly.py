@@ -20,7 +20,8 @@ Scheduled events and their invitees list as Calendly lists them: ``count`` (1..1
 ``organization`` and ``min_start_time``/``max_start_time`` and sorted by start time.
 ``rate_limit_every=N`` answers every Nth API request 429 with ``X-RateLimit-Reset``
 (``rate_limit_reset`` seconds); ``POST /_fake/rate-limit {"every": N, "reset": s}`` arms it
-over HTTP (``every: 0`` turns it off).
+over HTTP (``every: 0`` turns it off). Routing forms and their submissions list the same way
+(``sort=created_at:desc`` newest first); ``POST /_fake/submissions`` adds one.
 """
 
 from __future__ import annotations
@@ -243,6 +244,10 @@ class FakeCalendly:
             # Local-only: make the API list a booking (a webhook payload), e.g. one whose
             # webhook was lost, to try `calsync backfill`.
             self.add_booking(json.loads(body))
+            return 201, {"status": "added"}
+        if split.path == "/_fake/submissions" and method == "POST":
+            # Local-only: make the API list a routing-form submission (a webhook payload).
+            self.add_submission(json.loads(body))
             return 201, {"status": "added"}
         bearer = headers.get("authorization", "").removeprefix("Bearer ")
         if not self._authorized(bearer):
