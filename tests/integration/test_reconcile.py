@@ -67,7 +67,8 @@ class Reconcile:
     pipeline: Pipeline
     services: compose.Reconciling
 
-    def __call__(self, fake: FakeCalendly, *, calls: int = 250) -> Report:
+    def reconciler(self, fake: FakeCalendly, calls: int) -> tuple[Any, Any]:
+        """The function's reconciler for "acme" (a fresh token), its client answered by ``fake``."""
         token = fake.add_pat()
         self.services.connections.tokens.put("acme", StoredToken(kind="pat", access_token=token))
         connection = self.services.connections.registry.get("acme")
@@ -75,6 +76,10 @@ class Reconcile:
         budget = Budget.for_run(calls, 600, wait=lambda _: None)
         reconciler, client = self.services.reconciler_for(connection, budget)
         client._transport = httpx.MockTransport(fake.httpx_handler)
+        return reconciler, client
+
+    def __call__(self, fake: FakeCalendly, *, calls: int = 250) -> Report:
+        reconciler, client = self.reconciler(fake, calls)
         with client:
             report = service.scheduled(
                 reconciler,
@@ -620,12 +625,7 @@ def with_forms(fake: FakeCalendly, forms: int) -> FakeCalendly:
 
 def run_requested(reconcile: Reconcile, fake: FakeCalendly, request: Any, calls: int) -> service.Requested:
     """One requested run, as the function runs it for one message."""
-    reconcile.services.connections.tokens.put("acme", StoredToken(kind="pat", access_token=fake.add_pat()))
-    connection = reconcile.services.connections.registry.get("acme")
-    assert connection is not None
-    budget = Budget.for_run(calls, 600, wait=lambda _: None)
-    reconciler, client = reconcile.services.reconciler_for(connection, budget)
-    client._transport = httpx.MockTransport(fake.httpx_handler)
+    reconciler, client = reconcile.reconciler(fake, calls)
     with client:
         result = service.requested(
             reconciler,
