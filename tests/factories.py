@@ -51,3 +51,18 @@ def vary(name: str, **payload_changes: Any) -> bytes:
     data = copy.deepcopy(event_json(name))
     data["payload"].update(payload_changes)
     return json.dumps(data).encode()
+
+
+GRACE = "grace@example.com"
+
+
+def grace_booking() -> bytes:
+    """Grace's booking of the events/ samples' scheduled event: someone besides Ada, whom an
+    erasure of Ada must leave alone."""
+    data = event_json("invitee_created.json")
+    data["payload"].update(
+        email=GRACE,
+        name="Grace",
+        uri="https://api.calendly.com/scheduled_events/DEMOEVENT0000001/invitees/GRACE00000000001",
+    )
+    return json.dumps(data).encode()

@@ -22,22 +22,11 @@ from calsync_dev.cli.target import Target
 from calsync_dev.events import DEFAULT_LOCAL_KEY
 from calsync_dev.pump import queue_depth
 from tests.e2e.conftest import RunningStack, wait_for
-from tests.factories import event_body, event_json
+from tests.factories import GRACE, event_body, event_json, grace_booking
 
 pytestmark = pytest.mark.e2e
 
 ADA = "ada@example.com"  # the events/ bookings are Ada's
-GRACE = "grace@example.com"
-
-
-def grace_booking() -> bytes:
-    data = event_json("invitee_created.json")
-    data["payload"].update(
-        email=GRACE,
-        name="Grace",
-        uri="https://api.calendly.com/scheduled_events/DEMOEVENT0000001/invitees/GRACE00000000001",
-    )
-    return json.dumps(data).encode()
 
 
 def ada_submission() -> bytes:

@@ -28,12 +28,11 @@ from calsync_dev.fake_calendly import FakeCalendly
 from calsync_dev.provision import Stack
 from calsync_dev.replay import Selection, replay, select
 from calsync_dev.template import queue_logical_id
-from tests.factories import event_body, event_json, vary
+from tests.factories import GRACE, event_body, event_json, grace_booking, vary
 from tests.integration.conftest import Pipeline
 from tests.integration.test_lifecycle import Lifecycle
 
 ADA = "ada@example.com"  # every events/ invitee body is Ada's booking
-GRACE = "grace@example.com"
 PAST = "2026-11-20T09:00:00.000000Z"
 
 
@@ -53,16 +52,6 @@ def target_of(stack: Stack) -> Target:
 
 def run_erase(stack: Stack, email: str = ADA, **options: Any) -> ErasureReport:
     return erase(email, **services(target_of(stack)), principal="test", wait_seconds=0, **options)
-
-
-def grace_booking() -> bytes:
-    data = event_json("invitee_created.json")
-    data["payload"].update(
-        email=GRACE,
-        name="Grace",
-        uri="https://api.calendly.com/scheduled_events/DEMOEVENT0000001/invitees/GRACE0000000001",
-    )
-    return json.dumps(data).encode()
 
 
 def submission_with(email: str) -> bytes:

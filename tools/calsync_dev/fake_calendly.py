@@ -3,7 +3,7 @@
 It behaves as Calendly documents: access tokens last 2 h, refresh tokens are single use
 (reuse → 400 invalid_grant), a subscription URL may exist once per organization (409),
 lists paginate, PKCE is checked when the authorization asked for it. Tests drive it through
-``httpx.MockTransport``/respx; the local stack can serve it over HTTP (``serve``).
+``httpx.MockTransport``/respx; the local stack serves it over HTTP (``calsync_dev.local.fake_server``).
 
 Tokens carry scopes (``scopes``, space-separated as in a token response; ``None`` issues
 pre-2026-03 tokens that carry none and may do anything): a call outside them is 403, as
@@ -15,13 +15,10 @@ can: ``unavailable`` (503, not processed), ``processed_502`` (processed, then 50
 (processed, then no answer: a read timeout / dropped connection), ``invalid_body`` (processed,
 then a 200 that is not what the endpoint returns).
 
-Scheduled events and their invitees list as Calendly lists them: ``count`` (1..100, default
-20), ``page_token`` and ``pagination.next_page_token``/``next_page``; events filtered by
-``organization`` and ``min_start_time``/``max_start_time`` and sorted by start time.
-``rate_limit_every=N`` answers every Nth API request 429 with ``X-RateLimit-Reset``
+Scheduled events, invitees, routing forms and submissions list as Calendly lists them
+(``calsync_dev.fake_lists``). ``rate_limit_every=N`` answers every Nth API request 429 with ``X-RateLimit-Reset``
 (``rate_limit_reset`` seconds); ``POST /_fake/rate-limit {"every": N, "reset": s}`` arms it
-over HTTP (``every: 0`` turns it off). Routing forms and their submissions list the same way
-(``sort=created_at:desc`` newest first); ``POST /_fake/submissions`` adds one.
+over HTTP (``every: 0`` turns it off); ``POST /_fake/submissions`` adds a routing-form submission.
 """
 
 from __future__ import annotations
@@ -36,24 +33,15 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
+from calsync_dev import fake_lists as lists
+from calsync_dev.fake_scopes import DEFAULT_SCOPES, lacking
+
 API = "https://api.calendly.com"
-# Everything calsync uses, plus a neighbour it does not (a token is rarely exactly minimal).
-DEFAULT_SCOPES = "users:read scheduled_events:read routing_forms:read webhooks:write event_types:read"
 FAULTS = ("unavailable", "processed_502", "lost", "invalid_body")
 LOST = -1  # handle()'s status for "the answer never arrives"
-
-
-class _BadRequest(Exception):
-    pass
-
-
-def _time(value: str | None) -> datetime | None:
-    return datetime.fromisoformat(value) if value else None
 
 
 @dataclass
@@ -167,16 +155,8 @@ class FakeCalendly:
         return token
 
     def _allowed(self, bearer: str, method: str, path: str) -> str | None:
-        """The scope a call needs that the token lacks, or None (``x:write`` includes ``x:read``)."""
-        granted = self.token_scopes.get(bearer)
-        if granted is None or granted.strip() in ("", "default"):  # pre-scope tokens: full access
-            return None
-        needed = _scope_for(method, path)
-        if needed is None:
-            return None
-        have = set(granted.split())
-        domain, _, access = needed.partition(":")
-        return None if needed in have or (access == "read" and f"{domain}:write" in have) else needed
+        """The scope a call needs that the token lacks, or None (``calsync_dev.fake_scopes``)."""
+        return lacking(self.token_scopes.get(bearer), method, path)
 
     def _count_subscriptions(self, organization: str | None) -> None:
         self.subscription_counts.append(
@@ -193,7 +173,7 @@ class FakeCalendly:
             if fault is None:
                 try:
                     return self._handle(method, url, headers, body)
-                except _BadRequest as exc:
+                except lists.BadRequest as exc:
                     return 400, {"title": "Invalid Argument", "message": str(exc)}
             self.faults.remove(fault)
             if fault[1] == "unavailable":
@@ -264,21 +244,10 @@ class FakeCalendly:
         if split.path == "/users/me" and method == "GET":
             return 200, {"resource": self._user()}
         if split.path == "/scheduled_events" and method == "GET":
-            if query.get("organization") not in (None, self.organization):
-                return 200, self._page([], query, split.path)
-            low, high = _time(query.get("min_start_time")), _time(query.get("max_start_time"))
-            items = [
-                e
-                for e in self.events.values()
-                if (low is None or _time(e["start_time"]) >= low)  # type: ignore[operator]
-                and (high is None or _time(e["start_time"]) <= high)  # type: ignore[operator]
-            ]
-            items.sort(key=lambda e: (_time(e["start_time"]), e["uri"]))
-            return 200, self._page(items, query, split.path)
+            mine = query.get("organization") in (None, self.organization)
+            return 200, self._page(lists.scheduled_events(self.events, query) if mine else [], query, split.path)
         if split.path.startswith("/scheduled_events/") and split.path.endswith("/invitees") and method == "GET":
-            uuid_ = split.path.split("/")[2]
-            found = next((v for k, v in self.invitees.items() if k.rstrip("/").endswith(f"/{uuid_}")), {})
-            items = sorted(found.values(), key=lambda i: (i.get("created_at") or "", i["uri"]))
+            items = lists.event_invitees(self.invitees, split.path.split("/")[2])
             return 200, self._page(items, query, split.path)
         if split.path.startswith("/routing_form") and method == "GET" and split.path.count("/") == 1:
             return self._routing(split.path, query)
@@ -305,41 +274,11 @@ class FakeCalendly:
         sorted by ``created_at`` (``sort=created_at:desc`` newest first)."""
         if not self.routing_forms_plan:
             return 403, {"title": "Permission Denied", "message": "Routing forms are not available on this plan"}
-        if path == "/routing_forms":
-            mine = query.get("organization") == self.organization
-            items = [
-                {"uri": form, "organization": self.organization, "status": "published"} for form in self.submissions
-            ]
-            return 200, self._page(items if mine else [], query, path)
-        if path != "/routing_form_submissions" or "form" not in query:
-            return 400, {"title": "Invalid Argument", "message": "form is required"}
-        found = sorted(
-            self.submissions.get(query["form"], {}).values(), key=lambda s: (s.get("created_at") or "", s["uri"])
-        )
-        return 200, self._page(found[::-1] if query.get("sort") == "created_at:desc" else found, query, path)
+        items = lists.routing(self.submissions, self.organization, path, query)
+        return (200, self._page(items, query, path)) if items is not None else (400, lists.FORM_REQUIRED)
 
     def _page(self, items: list[dict[str, Any]], query: dict[str, str], path: str) -> dict[str, Any]:
-        """One page as Calendly paginates: ``count`` items from ``page_token`` on."""
-        count = int(query.get("count", 20))
-        if not 1 <= count <= 100:
-            raise _BadRequest("count must be between 1 and 100")
-        token = query.get("page_token")
-        offset = int(token.removeprefix("p")) if token and token.startswith("p") and token[1:].isdigit() else 0
-        page = items[offset : offset + count]
-        following = f"p{offset + count}" if offset + count < len(items) else None
-        next_page = None
-        if following is not None:
-            next_page = f"{self.api_base}{path}?{urlencode({**query, 'page_token': following})}"
-        return {
-            "collection": page,
-            "pagination": {
-                "count": len(page),
-                "next_page": next_page,
-                "next_page_token": following,
-                "previous_page": None,
-                "previous_page_token": None,
-            },
-        }
+        return lists.page(items, query, f"{self.api_base}{path}")
 
     def _set_subscriptions(self, request: dict[str, Any]) -> tuple[int, Any]:
         prefix = request.get("callback_url")
@@ -457,48 +396,3 @@ class FakeCalendly:
 
     def headers_for(self, status: int) -> dict[str, str]:
         return {"X-RateLimit-Reset": f"{self.rate_limit_reset:g}"} if status == 429 else {}
-
-
-def _scope_for(method: str, path: str) -> str | None:
-    """The scope Calendly's catalog names for a call the fake serves."""
-    if path.startswith("/webhook_subscriptions"):
-        return "webhooks:read" if method == "GET" else "webhooks:write"
-    if path.startswith("/scheduled_events"):
-        return "scheduled_events:read" if method == "GET" else "scheduled_events:write"
-    if path.startswith("/routing_form"):
-        return "routing_forms:read"
-    if path.startswith("/users"):
-        return "users:read"
-    return None
-
-
-def serve(fake: FakeCalendly, host: str, port: int) -> ThreadingHTTPServer:
-    """Serve the fake over HTTP (both the API and /oauth/token on one port)."""
-
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, format: str, *args: Any) -> None:
-            return
-
-        def _any(self) -> None:
-            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            headers = {k.lower(): v for k, v in self.headers.items()}
-            status, payload = fake.handle(self.command, self.path, headers, body)
-            if status == LOST:
-                self.close_connection = True  # no answer at all
-                return
-            data = json.dumps(payload).encode() if payload is not None else b""
-            self.send_response(status)
-            if status == 302 and isinstance(payload, dict):
-                self.send_header("Location", payload["location"])
-            for name, value in fake.headers_for(status).items():
-                self.send_header(name, value)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        do_GET = do_POST = do_DELETE = _any
-
-    server = ThreadingHTTPServer((host, port), Handler)
-    threading.Thread(target=server.serve_forever, name="fake-calendly", daemon=True).start()
-    return server

@@ -130,7 +130,8 @@ class LocalStack:
     def _start_fake_calendly(self) -> None:
         """A stand-in Calendly (OAuth and the API endpoints calsync calls); the OAuth app
         secret points at it, so connect, refresh and the watchdog run locally too."""
-        from calsync_dev.fake_calendly import FakeCalendly, serve
+        from calsync_dev.fake_calendly import FakeCalendly
+        from calsync_dev.local.fake_server import serve
 
         base = self.config.calendly_url
         self.fake = FakeCalendly(
