@@ -36,8 +36,7 @@ if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
 
     from calsync.calendly.client import CalendlyClient
-    from calsync.calendly.models import OAuthToken
-    from calsync.calendly.oauth import OAuthClient
+    from calsync.calendly.oauth import LazyOAuth, OAuthClient
     from calsync.connections.connect import Connector
     from calsync.connections.records import Connection
     from calsync.connections.refresh import TokenCallLimits
@@ -248,6 +247,8 @@ class Connections:
         )
 
     def lazy_oauth(self, limits: TokenCallLimits | None = None) -> LazyOAuth:
+        from calsync.calendly.oauth import LazyOAuth
+
         return LazyOAuth(lambda: self.oauth_client(limits))
 
     def calendly_with_token(self, token: str) -> CalendlyClient:
@@ -304,33 +305,6 @@ def reconcile_requests(settings: WatchdogSettings, *, sqs: SQSClient | None = No
     from calsync.store.queues import SqsReconcileRequests
 
     return SqsReconcileRequests(settings.reconcile_requests_queue_url, sqs)
-
-
-class LazyOAuth:
-    """The token endpoint, built (reading the OAuth app secret) only when first needed:
-    most refresher runs refresh nothing."""
-
-    def __init__(self, build: Callable[[], OAuthClient]) -> None:
-        self._build = build
-        self._client: OAuthClient | None = None
-
-    def _get(self) -> OAuthClient:
-        if self._client is None:
-            self._client = self._build()
-        return self._client
-
-    def refresh(self, refresh_token: str) -> OAuthToken:
-        return self._get().refresh(refresh_token)
-
-    def exchange_code(self, code: str, redirect_uri: str, code_verifier: str | None = None) -> OAuthToken:
-        return self._get().exchange_code(code, redirect_uri, code_verifier)
-
-    def __enter__(self) -> LazyOAuth:
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        if self._client is not None:
-            self._client.close()
 
 
 # --- reconciler -------------------------------------------------------------------------------

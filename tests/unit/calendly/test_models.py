@@ -12,14 +12,12 @@ import pytest
 from pydantic import SecretStr, ValidationError
 
 # isort: split
+from calsync.calendly.bodies import CalendlyErrorBody, OAuthErrorBody, OAuthToken, WebhookSubscriptionCreate
 from calsync.calendly.models import (
-    CalendlyErrorBody,
     Cancellation,
     EventType,
     Invitee,
     InviteeNoShow,
-    OAuthErrorBody,
-    OAuthToken,
     Page,
     Pagination,
     Resource,
@@ -27,7 +25,6 @@ from calsync.calendly.models import (
     ScheduledEvent,
     User,
     WebhookSubscription,
-    WebhookSubscriptionCreate,
 )
 from tests.factories import API_FIXTURES
 

@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 from pydantic import BaseModel
 
+from calsync.calendly.bodies import WebhookSubscriptionCreate
 from calsync.calendly.errors import (
     ERROR_BY_STATUS,
     CalendlyError,
@@ -50,7 +51,6 @@ from calsync.calendly.models import (
     ScheduledEvent,
     User,
     WebhookSubscription,
-    WebhookSubscriptionCreate,
 )
 
 

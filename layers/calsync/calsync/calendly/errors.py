@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from calsync.calendly.models import ErrorDetail
+from calsync.calendly.bodies import ErrorDetail
 from calsync.errors import CalsyncError
 
 

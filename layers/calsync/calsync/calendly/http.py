@@ -16,17 +16,14 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 from pydantic import BaseModel, ValidationError
 
+from calsync.calendly.bodies import CalendlyErrorBody, ErrorDetail
 from calsync.calendly.errors import (
     CalendlyError,
     CalendlyRateLimited,
     CalendlyUnavailable,
     TokenOutcomeUnknown,
 )
-from calsync.calendly.models import (
-    CalendlyErrorBody,
-    ErrorDetail,
-    Pagination,
-)
+from calsync.calendly.models import Pagination
 
 logger = logging.getLogger(__name__)
 

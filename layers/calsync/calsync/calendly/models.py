@@ -2,8 +2,9 @@
 
 Calendly adds fields without notice, so every model ignores unknown fields and is frozen.
 Anything Calendly may leave out (older accounts, older API versions, plan-gated features)
-is optional. Secrets (OAuth tokens, webhook signing keys) are ``SecretStr`` so they never
-show in a ``repr`` or a log line. This module does no I/O and does not import httpx.
+is optional. The bodies that are not resources (a subscription request, the token response,
+error bodies) are in ``calsync.calendly.bodies``. This module does no I/O and does not import
+httpx.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 
 def _as_utc(value: datetime) -> datetime:
@@ -388,113 +389,3 @@ class WebhookSubscription(CalendlyModel):
     created_at: UtcDatetime | None = None
     updated_at: UtcDatetime | None = None
     retry_started_at: UtcDatetime | None = None
-
-
-class WebhookSubscriptionCreate(CalendlyModel):
-    """Body of ``POST /webhook_subscriptions`` (``signing_key`` is chosen by the caller)."""
-
-    url: str
-    events: list[str] = Field(min_length=1)
-    organization: Uri
-    scope: str
-    user: Uri | None = None
-    group: Uri | None = None
-    signing_key: SecretStr | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        """The request body, with the signing key revealed (for the wire only)."""
-        body: dict[str, Any] = self.model_dump(exclude_none=True, exclude={"signing_key"})
-        if self.signing_key is not None:
-            body["signing_key"] = self.signing_key.get_secret_value()
-        return body
-
-
-# --- OAuth ------------------------------------------------------------------------------------
-
-
-class OAuthToken(CalendlyModel):
-    """Response of ``POST https://auth.calendly.com/oauth/token``.
-
-    ``created_at`` is unix seconds. ``organization`` is documented as always present, but
-    older responses lack it.
-    """
-
-    token_type: str
-    access_token: SecretStr
-    refresh_token: SecretStr
-    created_at: int
-    expires_in: int
-    owner: Uri
-    scope: str | None = None
-    organization: Uri | None = None
-
-    @property
-    def expires_at(self) -> int:
-        """Unix seconds at which ``access_token`` stops working."""
-        return self.created_at + self.expires_in
-
-
-# --- errors -----------------------------------------------------------------------------------
-
-
-class ErrorDetail(CalendlyModel):
-    parameter: str | None = None
-    message: str | None = None
-    code: str | None = None
-
-
-class CalendlyErrorBody(CalendlyModel):
-    """Error body of the API: ``{title, message, details?}``."""
-
-    title: str
-    message: str
-    details: list[ErrorDetail] = Field(default_factory=list)
-
-
-class OAuthErrorBody(CalendlyModel):
-    """Error body of the OAuth endpoints: ``{error, error_description}``."""
-
-    error: str
-    error_description: str | None = None
-
-
-__all__ = [
-    "CalendarEvent",
-    "CalendlyErrorBody",
-    "CalendlyModel",
-    "CalendlyValue",
-    "Cancellation",
-    "CustomQuestion",
-    "ErrorDetail",
-    "EventGuest",
-    "EventMembership",
-    "EventName",
-    "EventType",
-    "EventTypeProfile",
-    "Invitee",
-    "InviteeNoShow",
-    "InviteesCounter",
-    "Location",
-    "MembershipUser",
-    "NoShowMark",
-    "OAuthErrorBody",
-    "OAuthToken",
-    "OrganizationMembership",
-    "Page",
-    "Pagination",
-    "Payment",
-    "QuestionAndAnswer",
-    "Reconfirmation",
-    "Resource",
-    "RoutingFormAnswer",
-    "RoutingFormResult",
-    "RoutingFormSubmission",
-    "ScheduledEvent",
-    "Tracking",
-    "Uri",
-    "User",
-    "UtcDatetime",
-    "WebhookEvent",
-    "WebhookSubscription",
-    "WebhookSubscriptionCreate",
-]

@@ -15,6 +15,7 @@ from collections.abc import Callable
 import httpx
 from pydantic import ValidationError
 
+from calsync.calendly.bodies import OAuthErrorBody, OAuthToken
 from calsync.calendly.errors import (
     CalendlyError,
     InvalidGrant,
@@ -33,10 +34,6 @@ from calsync.calendly.http import (
     logger,
     parse_model,
     redact,
-)
-from calsync.calendly.models import (
-    OAuthErrorBody,
-    OAuthToken,
 )
 
 # --- the OAuth client -------------------------------------------------------------------------
@@ -119,3 +116,30 @@ class OAuthClient(HttpOwner):
             extra={"grant_type": form["grant_type"], "status": response.status_code, "error": error.error},
         )
         raise kind(response.status_code, redact(error.error, known), description)
+
+
+class LazyOAuth:
+    """The token endpoint, built (reading the OAuth app secret) only when first needed:
+    most refresher runs refresh nothing."""
+
+    def __init__(self, build: Callable[[], OAuthClient]) -> None:
+        self._build = build
+        self._client: OAuthClient | None = None
+
+    def _get(self) -> OAuthClient:
+        if self._client is None:
+            self._client = self._build()
+        return self._client
+
+    def refresh(self, refresh_token: str) -> OAuthToken:
+        return self._get().refresh(refresh_token)
+
+    def exchange_code(self, code: str, redirect_uri: str, code_verifier: str | None = None) -> OAuthToken:
+        return self._get().exchange_code(code, redirect_uri, code_verifier)
+
+    def __enter__(self) -> LazyOAuth:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        if self._client is not None:
+            self._client.close()

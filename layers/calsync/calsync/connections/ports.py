@@ -7,7 +7,8 @@ from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
 from typing import Any, Protocol
 
-from calsync.calendly.models import OAuthToken, ScheduledEvent, User, WebhookSubscription
+from calsync.calendly.bodies import OAuthToken
+from calsync.calendly.models import ScheduledEvent, User, WebhookSubscription
 from calsync.connections.records import Connection, OAuthApp, PendingAuthorization, StoredToken
 
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
-    from calsync.calendly.models import OAuthToken
+    from calsync.calendly.bodies import OAuthToken
 
 Status = Literal["active", "reauth_required"]
 

@@ -17,7 +17,6 @@ stale read can only lead to a write whose condition then decides, never to a ski
 from __future__ import annotations
 
 import time
-import zlib
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -42,13 +41,13 @@ from calsync.store.dynamo import (
 )
 from calsync.store.errors import aws_call
 from calsync.store.views import (
-    BODY_ZLIB,
     Booking,
     ScheduledEventItem,
     ScheduledEventWithInvitees,
     StoredDelivery,
     StoredItem,
     Submission,
+    kept_body,
     view,
 )
 from calsync.webhooks.delivery import Delivery
@@ -59,13 +58,6 @@ LINK_ATTRIBUTES = frozenset({"rescheduled_from", "rescheduled_to", "routing_form
 
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat().replace("+00:00", "Z") if value is not None else None
-
-
-def kept_body(body: str) -> dict[str, Any]:
-    """A delivery's body as archive, quarantine and other-event items keep it: zlib-compressed
-    (a 2 KB body takes ~0.7 KB: one write unit, not three). ``views.StoredDelivery`` reads it,
-    and the ``body`` strings items written before still hold."""
-    return {BODY_ZLIB: zlib.compress(body.encode(), 9)}
 
 
 def invitee_key(ref: InviteeRef) -> keys.Key:
