@@ -14,7 +14,6 @@ import pytest
 
 from calsync.bookings.erasure import carries
 from calsync.store.dynamo import scan_items
-from calsync.store.views import ITEM_TYPES, StoredDelivery, view
 from calsync_dev import cli
 from calsync_dev.cli.erase import queues
 from calsync_dev.cli.send import post_signed
@@ -22,6 +21,7 @@ from calsync_dev.cli.target import Target
 from calsync_dev.events import DEFAULT_LOCAL_KEY
 from calsync_dev.pump import queue_depth
 from tests.e2e.conftest import RunningStack, wait_for
+from tests.erasure import items_holding
 from tests.factories import GRACE, event_body, event_json, grace_booking
 
 pytestmark = pytest.mark.e2e
@@ -49,15 +49,7 @@ def settled(target: Target) -> bool:
 
 
 def items_with(target: Target, email: str) -> list[str]:
-    found = []
-    for item in scan_items(target.client("dynamodb"), "e2e", TableName=target.table):
-        content: list[Any] = [item]
-        if item.get("type") in ITEM_TYPES:
-            stored = view(item)
-            content.append(stored.body if isinstance(stored, StoredDelivery) else None)
-        if carries(content, email):
-            found.append(f"{item['PK']}/{item['SK']}")
-    return found
+    return items_holding(scan_items(target.client("dynamodb"), "e2e", TableName=target.table), email)
 
 
 def messages_with(target: Target, email: str) -> list[str]:

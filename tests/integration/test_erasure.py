@@ -17,7 +17,7 @@ from calsync.errors import DependencyUnavailable
 from calsync.store.dynamo import scan_items
 from calsync.store.erasure import ErasureAudit
 from calsync.store.sweep import TableSweep
-from calsync.store.views import ITEM_TYPES, StoredDelivery, view
+from calsync.store.views import StoredDelivery, view
 from calsync.webhooks.delivery import Delivery, message_attributes, message_body
 from calsync.webhooks.routing import QueueKind
 from calsync_dev.cli import main
@@ -28,6 +28,7 @@ from calsync_dev.fake_calendly import FakeCalendly
 from calsync_dev.provision import Stack
 from calsync_dev.replay import Selection, replay, select
 from calsync_dev.template import queue_logical_id
+from tests.erasure import items_holding
 from tests.factories import GRACE, event_body, event_json, grace_booking, vary
 from tests.integration.conftest import Pipeline
 from tests.integration.test_lifecycle import Lifecycle
@@ -131,17 +132,7 @@ def table_items(pipeline: Pipeline) -> list[dict[str, Any]]:
 
 def found_in_table(pipeline: Pipeline, email: str) -> list[str]:
     """Every item (any type) holding the address, stored bodies decoded through their views."""
-    from calsync.bookings.erasure import carries
-
-    found = []
-    for item in table_items(pipeline):
-        content: list[Any] = [item]
-        if item.get("type") in ITEM_TYPES:
-            stored = view(item)
-            content.append(stored.body if isinstance(stored, StoredDelivery) else None)
-        if carries(content, email):
-            found.append(f"{item['PK']}/{item['SK']}")
-    return found
+    return items_holding(table_items(pipeline), email)
 
 
 def queue_messages(stack: Stack) -> dict[str, list[str]]:
