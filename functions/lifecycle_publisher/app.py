@@ -18,7 +18,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from calsync import compose
 from calsync.config import PublisherSettings
-from calsync.lifecycle.publish import Change, publish_changes
+from calsync.lifecycle.publish import Change, announced, publish_changes
 from calsync.observability import logger
 from calsync.store.lifecycle import stream_image
 
@@ -44,7 +44,8 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, l
     ports = services()
     changes = [change(record) for record in event.get("Records") or []]
     try:
-        ports.images.read_ahead(c.new for c in changes)  # the scheduled events, in one call
+        # The scheduled events, and the bookings that may be announced (as they are now), in one call
+        ports.images.read_ahead((c.new for c in changes), invitees=announced(changes))
         outcome = publish_changes(
             changes,
             images=ports.images,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Mapping
 from typing import Any
@@ -272,3 +273,86 @@ def test_the_v1_schemas_stay_published_beside_the_current_ones(detail_type: Deta
     current = json.loads(schema_path(detail_type).read_text())
     booking = current.get("$defs", {}).get("Booking")
     assert booking is None or {"version", "no_show_version"} <= set(booking["properties"])
+
+
+class Table:
+    """The bookings table as the processors leave it, record by record: each write's old and new
+    image (what the stream carries), links set-only, invitee state applied only when newer."""
+
+    def __init__(self) -> None:
+        self.items: dict[str, dict[str, Any]] = {}
+        self.records: list[tuple[Image | None, Image]] = []
+
+    def _write(self, uri: str, change: Mapping[str, Any]) -> None:
+        old = self.items.get(uri)
+        new = {**(old or {}), **change}
+        if new != old:
+            self.items[uri] = new
+            self.records.append((old, dict(new)))
+
+    def invitee(self, state: Mapping[str, Any], **links: str) -> None:
+        """One ``invitee.*`` delivery: the invitee's state if newer, then the other half's link."""
+        stored = self.items.get(str(state["uri"]), {})
+        if str(state["v"]) > str(stored.get("v", "")):
+            self._write(str(state["uri"]), state)
+        for link, other in links.items():
+            back = "rescheduled_to" if link == "rescheduled_from" else "rescheduled_from"
+            self._write(other, {"type": "invitee", back: state["uri"]})
+
+
+CANCELLATION = {"canceler_type": "invitee", "canceled_by": "Ada", "reason": "Rescheduled", "created_at": None}
+#  Calendly's deliveries of one reschedule A → B, and a late copy of A's creation (older than A's cancellation).
+RESCHEDULE_DELIVERIES = {
+    "B created": lambda table: table.invitee(new_half(v="2026-11-30T10:00:02Z#0"), rescheduled_from=OLD),
+    "A created, late": lambda table: table.invitee(invitee(OLD, v="2026-11-30T09:00:00Z#0")),
+    "A canceled": lambda table: table.invitee(
+        old_half(v="2026-11-30T10:00:01Z#1", cancellation=CANCELLATION), rescheduled_to=NEW
+    ),
+}
+
+
+def published_for(order: tuple[str, ...], *, one_batch: bool) -> list[LifecycleEvent]:
+    """What the publisher puts on the bus for these deliveries: the stream read after each one,
+    or all of it in one batch (related items then read as they are at its end); the first
+    record to claim a reschedule publishes it (``Claims``)."""
+    table, store, claimed = Table(), Store(), set()
+    published: list[LifecycleEvent] = []
+    for name in order:
+        RESCHEDULE_DELIVERIES[name](table)
+        if not one_batch:
+            store.items = {uri: dict(item) for uri, item in table.items.items()}
+            published += [e for old, new in table.records for e in derive(old, new, store)]
+            table.records.clear()
+    if one_batch:
+        store.items = table.items
+        published = [e for old, new in table.records for e in derive(old, new, store)]
+    for event in list(published):
+        if event.detail_type is DetailType.BOOKING_RESCHEDULED:
+            if event.event_id in claimed:
+                published.remove(event)
+            claimed.add(event.event_id)
+    return validate(published)
+
+
+ORDERS = list(itertools.permutations(RESCHEDULE_DELIVERIES))
+
+
+@pytest.mark.parametrize("one_batch", [False, True], ids=["stream-by-record", "one-batch"])
+@pytest.mark.parametrize("order", ORDERS, ids=[" then ".join(o) for o in ORDERS])
+def test_a_booking_known_to_be_rescheduled_away_is_never_announced_and_the_reschedule_carries_its_cancellation(
+    order: tuple[str, ...], one_batch: bool
+) -> None:
+    # Given a reschedule A → B whose deliveries (and a late copy of A's creation) arrive in this order
+    # When the publisher derives the events of every stored change
+    events = published_for(order, one_batch=one_batch)
+    # Then there is exactly one Booking Rescheduled, and it carries A's cancellation
+    rescheduled = [e for e in events if e.detail_type is DetailType.BOOKING_RESCHEDULED]
+    assert len(rescheduled) == 1
+    assert rescheduled[0].detail["cancellation"] == CANCELLATION
+    assert (rescheduled[0].detail["old"]["invitee_uri"], rescheduled[0].detail["new"]["invitee_uri"]) == (OLD, NEW)
+    # And A is announced as scheduled only when it was stored, and published, before anything
+    # said it was rescheduled (Calendly's own order); B never (it is announced as the reschedule)
+    scheduled = [e.detail["booking"]["invitee_uri"] for e in events if e.detail_type is DetailType.BOOKING_SCHEDULED]
+    assert scheduled == ([OLD] if order[0] == "A created, late" and not one_batch else [])
+    # And nothing says either was canceled
+    assert DetailType.BOOKING_CANCELED not in {e.detail_type for e in events}

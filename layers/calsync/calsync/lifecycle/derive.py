@@ -101,8 +101,31 @@ def _is_reschedule_half(image: Image) -> bool:
 
 
 def _complete_half(image: Image, link: str) -> bool:
-    """One half of a reschedule is known once it has its state, its start and its link."""
-    return bool(image.get("status") and image.get("start_time") and image.get(link))
+    """One half of a reschedule is known once it has its state, its start and its link; the old
+    half (``rescheduled_to``) once its cancellation is stored, so the reschedule carries it (a
+    late copy of its creation, still active, does not complete it)."""
+    status = image.get("status")
+    return bool(status and image.get("start_time") and image.get(link)) and (
+        link != "rescheduled_to" or status == "canceled"
+    )
+
+
+def rescheduled_away(image: Image | None) -> bool:
+    """Known to be replaced by a new booking: canceled to reschedule, or named as its ``old_invitee``."""
+    return bool(image and (image.get("rescheduled") or image.get("rescheduled_to")))
+
+
+def announces(old: Image | None, new: Image | None) -> bool:
+    """Whether this change may mean ``Booking Scheduled``: a booking stored active for the
+    first time, not the new half of a reschedule (the reschedule announces it), not known to be
+    rescheduled away. The publisher reads such a booking as it is now (``Images.invitee``) too."""
+    return bool(
+        new
+        and new.get("status") == "active"
+        and (old or {}).get("status") is None
+        and not new.get("rescheduled_from")
+        and not rescheduled_away(new)
+    )
 
 
 def _times(image: Image) -> dict[str, Any]:
@@ -139,9 +162,11 @@ def _invitee_events(before: Image, after: Image, images: Images) -> list[Lifecyc
     uri, tenant = after.get("uri") or before.get("uri"), after.get("tenant") or before.get("tenant")
     was, now = before.get("status"), after.get("status")
     events: list[LifecycleEvent] = []
-    if now == "active" and was is None and not after.get("rescheduled_from"):
+    if announces(before, after) and not rescheduled_away(images.invitee(str(uri))):
+        # Never for a booking already replaced, whatever order its deliveries came in or the
+        # stream is read in: consumers would keep it as a ghost (EventBridge keeps no order).
         events.append(_event(DetailType.BOOKING_SCHEDULED, (uri,), tenant, booking=_booking_of(after, images)))
-    if now == "canceled" and was != "canceled" and not (after.get("rescheduled") or after.get("rescheduled_to")):
+    if now == "canceled" and was != "canceled" and not rescheduled_away(after):
         found = after.get("cancellation")
         cancellation: Mapping[str, Any] = found if isinstance(found, Mapping) else {}
         events.append(

@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from calsync.errors import DependencyUnavailable
-from calsync.lifecycle.derive import Image, Images, derive
+from calsync.lifecycle.derive import Image, Images, announces, derive
 from calsync.lifecycle.events import DetailType, LifecycleEvent
 from calsync.lifecycle.reminders import Reminder, ReminderPlan, fire, plan
 
@@ -83,6 +83,12 @@ def _prepare(
     for name in reminders.delete:
         schedules.delete(name)
     return events, reminders
+
+
+def announced(changes: Sequence[Change]) -> list[str]:
+    """The bookings these changes may announce (``Booking Scheduled``): ``derive`` reads each
+    as it is now, to stay silent about one already rescheduled away."""
+    return [str(c.new["uri"]) for c in changes if announces(c.old, c.new) and c.new and c.new.get("uri")]
 
 
 def publish_changes(

@@ -47,14 +47,19 @@ class TableImages:
             found = client.get_item(TableName=self.table_name, Key=key.dynamo(), ConsistentRead=True)
         return stream_image(found.get("Item"))
 
-    def read_ahead(self, images: Iterable[Mapping[str, Any] | None]) -> None:
-        """Read the scheduled events of these (new) images in BatchGetItem calls of up to 100
-        keys (consistent reads, unprocessed keys asked again), for ``scheduled_event`` to answer
-        from until ``forget``: one call for a stream batch instead of one GetItem per booking."""
+    def read_ahead(self, images: Iterable[Mapping[str, Any] | None], *, invitees: Iterable[str] = ()) -> None:
+        """Read the scheduled events of these (new) images, and the ``invitees`` named, in
+        BatchGetItem calls of up to 100 keys (consistent reads, unprocessed keys asked again),
+        for ``scheduled_event`` and ``invitee`` to answer from until ``forget``: one call for a
+        stream batch instead of one GetItem per booking. An item written after this read has a
+        stream record of its own, later, which reads it again."""
         wanted = {
             keys.event(uuid)
             for image in images
             if image and isinstance(uri := image.get("event_uri"), str) and (uuid := last_segment(uri))
+        }
+        wanted |= {
+            keys.invitee(ref.event_uuid, ref.invitee_uuid) for uri in invitees if (ref := InviteeRef.from_uri(uri))
         }
         self._read = dict.fromkeys(wanted)
         client = self._client or clients.dynamodb()
