@@ -1,6 +1,8 @@
 """Signed HTTP forwarder Lambda: lifecycle events (from the bus, through its queue) POSTed
-to the configured endpoint with Standard Webhooks signatures. A failed post is retried by
-the queue with back-off, then dead-lettered (alarmed)."""
+to the configured endpoint with Standard Webhooks signatures, each ``event_id`` once
+(``lifecycle.once``: a copy the publisher put again is skipped). A failed post is reported
+alone (``batchItemFailures``, never a function error, so an endpoint outage does not look like a
+crash), retried by the queue with back-off, then dead-lettered (alarmed)."""
 
 from __future__ import annotations
 
@@ -17,26 +19,50 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from calsync import compose, outbound
 from calsync.config import ForwarderSettings
 from calsync.lifecycle.forward import forward
+from calsync.lifecycle.once import Delivered, deliver_once, event_id_of
 from calsync.observability import MetricUnit, logger, metrics
 from calsync.store.queues import backing_off
 
 if TYPE_CHECKING:
+    from calsync.store.consumed import DynamoLedger
     from calsync.store.secret_json import CachedJsonSecret
 
-processor = BatchProcessor(event_type=EventType.SQS)
+# A batch that failed whole (the endpoint down) is reported record by record, like a partial one.
+processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
 
 @cache
-def services() -> CachedJsonSecret:
-    return compose.forward_endpoint(ForwarderSettings.from_env())
+def services() -> tuple[CachedJsonSecret, DynamoLedger]:
+    settings = ForwarderSettings.from_env()
+    return compose.forward_endpoint(settings), compose.delivery_ledger(settings, compose.FORWARD_CONSUMER)
 
 
 def record_handler(record: SQSRecord) -> None:
+    endpoint, ledger = services()
     event: dict[str, Any] = json.loads(record.body)
-    with backing_off(record.event_source_arn, record.receipt_handle, attempt(record)):
-        forward(event, endpoint=services().get(), send=outbound.post, now=datetime.now(UTC))
+    fields = {"detail_type": event.get("detail-type"), "event_id": event_id_of(event)}
+    try:
+        with backing_off(record.event_source_arn, record.receipt_handle, attempt(record)):
+            now = datetime.now(UTC)
+            delivered = deliver_once(
+                event,
+                lambda: forward(event, endpoint=endpoint.get(), send=outbound.post, now=now),
+                ledger=ledger,
+                claimant=record.message_id,
+                now=now,
+            )
+    except Exception as exc:  # reported for the queue's retry (batchItemFailures), never swallowed
+        metrics.add_metric(name="ForwardsFailed", unit=MetricUnit.Count, value=1)
+        logger.warning("event not forwarded", extra={**fields, "error": type(exc).__name__, "attempt": attempt(record)})
+        raise
+    if delivered is Delivered.ALREADY:
+        metrics.add_metric(name="ForwardDuplicatesSkipped", unit=MetricUnit.Count, value=1)
+        logger.info("event already forwarded", extra=fields)
+        return
+    if delivered is Delivered.UNCONFIRMED:
+        logger.warning("event forwarded, claim not confirmed", extra=fields)
     metrics.add_metric(name="EventsForwarded", unit=MetricUnit.Count, value=1)
-    logger.info("event forwarded", extra={"detail_type": event.get("detail-type")})
+    logger.info("event forwarded", extra=fields)
 
 
 def attempt(record: SQSRecord) -> int:

@@ -1,9 +1,13 @@
 """Slack notifier Lambda: lifecycle events (from the bus, through its queue) to a Slack
-incoming webhook. A failed post is retried by the queue, then dead-lettered (alarmed)."""
+incoming webhook, each ``event_id`` once (``lifecycle.once``: a copy the publisher put again is
+skipped). A failed post is reported alone (``batchItemFailures``, never a function error, so a
+Slack outage does not look like a crash), retried by the queue with back-off, then
+dead-lettered (alarmed)."""
 
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
@@ -14,30 +18,54 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from calsync import compose, outbound
 from calsync.config import SlackSettings
+from calsync.lifecycle.once import Delivered, deliver_once, event_id_of
 from calsync.lifecycle.slack import notify_slack
 from calsync.observability import MetricUnit, logger, metrics
 from calsync.store.queues import backing_off
 
 if TYPE_CHECKING:
+    from calsync.store.consumed import DynamoLedger
     from calsync.store.secret_json import CachedJsonSecret
 
-processor = BatchProcessor(event_type=EventType.SQS)
+# A batch that failed whole (Slack down) is reported record by record, like a partial one.
+processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
 
 @cache
-def services() -> tuple[SlackSettings, CachedJsonSecret]:
+def services() -> tuple[SlackSettings, CachedJsonSecret, DynamoLedger]:
     settings = SlackSettings.from_env()
-    return settings, compose.slack_endpoint(settings)
+    return settings, compose.slack_endpoint(settings), compose.delivery_ledger(settings, compose.SLACK_CONSUMER)
 
 
 def record_handler(record: SQSRecord) -> None:
-    settings, endpoint = services()
+    settings, endpoint, ledger = services()
     event: dict[str, Any] = json.loads(record.body)
-    with backing_off(record.event_source_arn, record.receipt_handle, attempt(record)):
-        sent = notify_slack(event, endpoint=endpoint.get(), fields=settings.slack_personal_fields, send=outbound.post)
-    if sent:
-        metrics.add_metric(name="SlackNotificationsSent", unit=MetricUnit.Count, value=1)
-        logger.info("slack notified", extra={"detail_type": event.get("detail-type")})
+    fields = {"detail_type": event.get("detail-type"), "event_id": event_id_of(event)}
+    try:
+        with backing_off(record.event_source_arn, record.receipt_handle, attempt(record)):
+            delivered = deliver_once(
+                event,
+                lambda: notify_slack(
+                    event, endpoint=endpoint.get(), fields=settings.slack_personal_fields, send=outbound.post
+                ),
+                ledger=ledger,
+                claimant=record.message_id,
+                now=datetime.now(UTC),
+            )
+    except Exception as exc:  # reported for the queue's retry (batchItemFailures), never swallowed
+        metrics.add_metric(name="SlackNotificationsFailed", unit=MetricUnit.Count, value=1)
+        logger.warning(
+            "slack notification failed", extra={**fields, "error": type(exc).__name__, "attempt": attempt(record)}
+        )
+        raise
+    if delivered is Delivered.ALREADY:
+        metrics.add_metric(name="SlackDuplicatesSkipped", unit=MetricUnit.Count, value=1)
+        logger.info("slack already notified", extra=fields)
+        return
+    if delivered is Delivered.UNCONFIRMED:
+        logger.warning("slack notified, claim not confirmed", extra=fields)
+    metrics.add_metric(name="SlackNotificationsSent", unit=MetricUnit.Count, value=1)
+    logger.info("slack notified", extra=fields)
 
 
 def attempt(record: SQSRecord) -> int:

@@ -44,6 +44,7 @@ if TYPE_CHECKING:
     from calsync.reconcile.run import IsErased, Reconciler
     from calsync.store.bookings import DynamoBookingsRepository
     from calsync.store.connections import DynamoConnectionRegistry
+    from calsync.store.consumed import DynamoLedger
     from calsync.store.erasure import Tombstones
     from calsync.store.lifecycle import EventBridgePublisher, TableImages
     from calsync.store.queues import SqsDeliveryQueue, SqsReconcileRequests
@@ -206,6 +207,18 @@ def forward_endpoint(
     from calsync.store.secret_json import CachedJsonSecret
 
     return CachedJsonSecret(settings.forward_secret_name, client=secretsmanager, what="forward")
+
+
+SLACK_CONSUMER, FORWARD_CONSUMER = "slack", "forward"  # their claims' key prefixes (template.yaml's IAM)
+
+
+def delivery_ledger(
+    settings: SlackSettings | ForwarderSettings, consumer: str, *, dynamodb: DynamoDBClient | None = None
+) -> DynamoLedger:
+    """Where a consumer claims each event it delivers, so it delivers each ``event_id`` once."""
+    from calsync.store.consumed import DynamoLedger
+
+    return DynamoLedger(settings.bookings_table_name, consumer, dynamodb)
 
 
 # --- connections (refresher, watchdog, OAuth callback, CLI) -----------------------------------

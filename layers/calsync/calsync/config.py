@@ -90,6 +90,7 @@ class SlackSettings(_Settings):
     fields messages may show (comma-separated: ``name``, ``email``, ``answers``)."""
 
     slack_secret_name: Name
+    bookings_table_name: Name  # where it records the events it sent (``lifecycle.once``)
     slack_personal_fields: frozenset[str] = frozenset({"name"})
 
     @field_validator("slack_personal_fields", mode="before")
@@ -101,9 +102,11 @@ class SlackSettings(_Settings):
 
 
 class ForwarderSettings(_Settings):
-    """The signed HTTP forwarder: the secret holding ``url`` and ``signing_secret``."""
+    """The signed HTTP forwarder: the secret holding ``url`` and ``signing_secret``, and the
+    table where it records the events it sent (``lifecycle.once``)."""
 
     forward_secret_name: Name
+    bookings_table_name: Name
 
 
 class ConnectionSettings(_Settings):

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
+from calsync.errors import DependencyUnavailable
 from calsync.lifecycle.derive import derive
 from calsync.lifecycle.forward import forward
+from calsync.lifecycle.once import LEASE, Claim, ClaimHeld, Delivered, deliver_once
 from calsync.lifecycle.slack import NotConfigured, notify_slack, slack_message
+from calsync.outbound import OutboundFailed
 from tests.unit.lifecycle.test_derive import Store, invitee
 
 NOW = datetime(2026, 11, 30, 12, tzinfo=UTC)
@@ -119,3 +122,130 @@ def test_a_signing_secret_that_is_not_base64_is_refused_by_name_not_by_a_decodin
         forward(
             scheduled(), endpoint={"url": "https://x.example", "signing_secret": "not-base64_!"}, send=Outbox(), now=NOW
         )
+
+
+class MemoryLedger:
+    """``lifecycle.once.Ledger`` in memory: the same rules as the DynamoDB one (``store.consumed``),
+    and a store that can fail (``fail``: the operations that raise ``DependencyUnavailable``)."""
+
+    def __init__(self) -> None:
+        self.claims: dict[str, dict[str, Any]] = {}
+        self.fail: set[str] = set()
+
+    def _maybe_fail(self, operation: str) -> None:
+        if operation in self.fail:
+            raise DependencyUnavailable(f"dynamodb {operation} failed")
+
+    def claim(self, event_id: str, *, claimant: str, now: datetime) -> Claim:
+        self._maybe_fail("claim")
+        held = self.claims.get(event_id)
+        if held and held["state"] == "sent":
+            return Claim.SENT
+        if held and held["claimant"] != claimant and held["lease_until"] >= now:
+            return Claim.HELD
+        self.claims[event_id] = {"state": "pending", "claimant": claimant, "lease_until": now + LEASE}
+        return Claim.TAKEN
+
+    def confirm(self, event_id: str, *, claimant: str) -> None:
+        self._maybe_fail("confirm")
+        if event_id in self.claims:
+            self.claims[event_id] = {"state": "sent", "claimant": claimant}
+
+    def release(self, event_id: str, *, claimant: str) -> None:
+        self._maybe_fail("release")
+        if self.claims.get(event_id, {}).get("claimant") == claimant:
+            del self.claims[event_id]
+
+
+class Endpoint:
+    """A Slack or HTTP endpoint that fails while ``down``."""
+
+    def __init__(self) -> None:
+        self.got: list[str] = []
+        self.down = False
+
+    def send(self, event: Mapping[str, Any]) -> None:
+        if self.down:
+            raise OutboundFailed(503, "Service Unavailable")
+        self.got.append(event["detail"]["event_id"])
+
+
+def test_an_event_is_delivered_once_however_many_copies_arrive() -> None:
+    ledger, endpoint, event = MemoryLedger(), Endpoint(), scheduled()
+    # Given the same event arrives three times (the publisher put it again; SQS delivered twice)
+    outcomes = [
+        deliver_once(event, lambda: endpoint.send(event), ledger=ledger, claimant=message, now=NOW)
+        for message in ("m1", "m2", "m1")
+    ]
+    # Then it was sent once, and the copies were skipped
+    assert outcomes == [Delivered.SENT, Delivered.ALREADY, Delivered.ALREADY]
+    assert endpoint.got == [event["detail"]["event_id"]]
+
+
+def test_a_failed_send_releases_its_claim_so_the_retry_sends() -> None:
+    ledger, endpoint, event = MemoryLedger(), Endpoint(), scheduled()
+    endpoint.down = True
+    with pytest.raises(OutboundFailed):
+        deliver_once(event, lambda: endpoint.send(event), ledger=ledger, claimant="m1", now=NOW)
+    assert ledger.claims == {}
+    # When the endpoint is back, the retry (or another copy) sends it
+    endpoint.down = False
+    assert deliver_once(event, lambda: endpoint.send(event), ledger=ledger, claimant="m2", now=NOW) is Delivered.SENT
+    assert len(endpoint.got) == 1
+
+
+def test_a_copy_arriving_while_another_is_being_sent_is_retried_not_sent() -> None:
+    ledger, endpoint, event = MemoryLedger(), Endpoint(), scheduled()
+    # Given one copy claimed the event and is sending it
+    assert ledger.claim(event["detail"]["event_id"], claimant="m1", now=NOW) is Claim.TAKEN
+    # Then another copy is not sent now: it is retried later
+    with pytest.raises(ClaimHeld):
+        deliver_once(event, lambda: endpoint.send(event), ledger=ledger, claimant="m2", now=NOW + LEASE / 2)
+    assert endpoint.got == []
+    # And if the first crashed, its claim is taken over once the lease ran out, and sent
+    later = NOW + LEASE + timedelta(seconds=1)
+    assert deliver_once(event, lambda: endpoint.send(event), ledger=ledger, claimant="m2", now=later) is Delivered.SENT
+
+
+def test_the_store_failing_around_a_send_never_loses_the_event() -> None:
+    ledger, endpoint, event = MemoryLedger(), Endpoint(), scheduled()
+    # Given the claim cannot be written: nothing is sent, the message is retried
+    ledger.fail = {"claim"}
+    with pytest.raises(DependencyUnavailable):
+        deliver_once(event, lambda: endpoint.send(event), ledger=ledger, claimant="m1", now=NOW)
+    assert endpoint.got == []
+    # Given the send fails and the release fails too: the send's error is raised (with a note),
+    # and the same message's retry takes its own claim at once
+    ledger.fail, endpoint.down = {"release"}, True
+    with pytest.raises(OutboundFailed) as failed:
+        deliver_once(event, lambda: endpoint.send(event), ledger=ledger, claimant="m1", now=NOW)
+    assert "not released" in " ".join(failed.value.__notes__)
+    ledger.fail, endpoint.down = {"confirm"}, False
+    # Given the send works but its confirmation fails: it is reported, not retried (that would send twice)
+    outcome = deliver_once(event, lambda: endpoint.send(event), ledger=ledger, claimant="m1", now=NOW)
+    assert outcome is Delivered.UNCONFIRMED
+    assert len(endpoint.got) == 1
+
+
+def test_each_consumer_may_write_only_its_own_claims() -> None:
+    from calsync import compose
+    from calsync.store import keys
+    from calsync_dev import template
+
+    resources = template.load()["Resources"]
+    for function, consumer in (
+        ("SlackNotifierFunction", compose.SLACK_CONSUMER),
+        ("HttpForwarderFunction", compose.FORWARD_CONSUMER),
+    ):
+        statements = [
+            statement
+            for policy in resources[function]["Properties"]["Policies"]
+            for statement in policy["Statement"]
+            if any(str(a).startswith("dynamodb:") for a in statement["Action"])
+        ]
+        (statement,) = statements
+        assert sorted(statement["Action"]) == ["dynamodb:DeleteItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]
+        assert statement["Resource"] == {"Fn::GetAtt": ["BookingsTable", "Arn"]}
+        leading = statement["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"]
+        assert leading == [keys.consumed_prefix(consumer) + "*"]
+        assert keys.consumed(consumer, "e1").pk.startswith(keys.consumed_prefix(consumer))

@@ -28,6 +28,8 @@ reconcile report            REPORT#<connection id>      REPORT#<started>#<run id
 erased person (tombstone)   TOMBSTONE#<keyed hash>      TOMBSTONE                   (``erased_at``; nothing else)
 erasure audit record        ERASURES                    ERASURE#<erased at>#<id>
 (erasure)
+lifecycle event delivered   CONSUMED#<consumer>#        CONSUMED                    (TTL ``expires_at``; ``state``
+by a consumer (consumed)    <event id>                                              pending/sent, ``claimant``)
 ==========================  ==========================  ==========================  ==========================
 
 Timestamps in keys are ISO 8601 UTC with ``Z``, fixed width (``2026-12-01T10:00:00.000000Z``,
@@ -190,6 +192,19 @@ def tombstone(address_hash: str) -> Key:
 def erasure(erased_at: str, erasure_id: str) -> Key:
     """One erasure's audit record; one partition, so ``calsync erase --list`` is one Query."""
     return Key(ERASURES_PK, f"ERASURE#{erased_at}#{erasure_id}")
+
+
+# -- consumers of lifecycle events --------------------------------------------------------
+
+
+def consumed_prefix(consumer: str) -> str:
+    """Every claim of one consumer starts so (its IAM policy's ``dynamodb:LeadingKeys``)."""
+    return f"CONSUMED#{consumer}#"
+
+
+def consumed(consumer: str, event_id: str) -> Key:
+    """One consumer's claim on one lifecycle event (``lifecycle.once``): a partition each."""
+    return Key(f"{consumed_prefix(consumer)}{event_id}", "CONSUMED")
 
 
 # -- connections and OAuth ---------------------------------------------------------------
