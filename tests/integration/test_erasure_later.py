@@ -120,3 +120,27 @@ def test_a_retry_of_a_malformed_delivery_from_before_the_erasure_is_not_quaranti
     assert dlq_depths(pipeline) == 0
     assert found_in_table(pipeline, ADA) == []
     assert pipeline.repo.archived(quarantined=True) == []
+
+
+def test_a_stray_message_naming_an_erased_person_is_not_quarantined(erased: tuple[Pipeline, datetime]) -> None:
+    from calsync import compose
+    from calsync.config import ProcessorSettings
+    from calsync.processing import process_message
+
+    pipeline, erased_at = erased
+    ports = compose.processor(ProcessorSettings.from_env(pipeline.stack.functions["OtherProcessor"].environment))
+    # Given Ada was erased
+    # When a message that is not a calsync delivery (no attributes: sent by hand) names her
+    body = json.dumps({"note": f"please call {ADA.title()}"})
+    result = process_message(
+        body,
+        {},
+        ports.repository,
+        now=erased_at + timedelta(minutes=1),
+        archive_ttl=timedelta(days=30),
+        is_erased=ports.tombstones.is_erased,
+    )
+    # Then it is refused, not quarantined, and kept nowhere
+    assert result.erased
+    assert result.quarantined is None
+    assert found_in_table(pipeline, ADA) == []
