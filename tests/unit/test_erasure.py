@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
-from calsync.bookings.erasure import IsErased, address_hash, addresses_in, carries, refused
+from calsync.bookings.erasure import IsErased, address_hash, addresses_in, carries, refused, refused_unread
 from calsync.webhooks.models import parse_typed
 from tests.factories import event_body, event_json, vary
 
@@ -87,6 +87,53 @@ def test_a_routing_form_answer_holding_the_address_is_refused_and_one_without_re
     )
     # Then the submission is refused
     assert refused(parse_typed(json.dumps(data)), "", is_erased)
+
+
+def kept_kind(event: str, sent: str, **payload: object) -> str:
+    return json.dumps({"event": event, "created_at": sent, "payload": payload})
+
+
+def test_a_contact_is_dated_by_its_own_creation_not_by_when_the_webhook_was_sent() -> None:
+    # Given Ada was erased on Nov 25
+    _, is_erased = tombstoned("ada@example.com")
+    # When her contact, made on Nov 20, is updated on Nov 28 (and sent then)
+    old = kept_kind(
+        "contact.updated", "2026-11-28T10:00:00Z", email="ada@example.com", created_at="2026-11-20T09:00:00Z"
+    )
+    # Then it is refused; a contact made on Nov 27 (after the erasure) is not
+    assert refused(parse_typed(old), old, is_erased)
+    new = kept_kind(
+        "contact.created", "2026-11-27T10:00:00Z", email="ada@example.com", created_at="2026-11-27T09:00:00Z"
+    )
+    assert not refused(parse_typed(new), new, is_erased)
+    # And a contact whose creation is missing or unreadable is refused whatever its dates
+    for created_at in (None, "last week"):
+        undated = kept_kind("contact.updated", "2026-11-28T10:00:00Z", email="ada@example.com", created_at=created_at)
+        assert refused(parse_typed(undated), undated, is_erased)
+
+
+def test_a_meeting_recap_or_unknown_kind_naming_the_person_is_refused_whatever_its_dates() -> None:
+    # Given Ada was erased on Nov 25
+    reads, is_erased = tombstoned("ada@example.com")
+    # When a meeting recap and an event kind calsync does not know name her, sent on Nov 28
+    for event in ("meeting_recap.updated", "meeting_recap.created", "whiteboard.shared"):
+        body = kept_kind(
+            event, "2026-11-28T10:00:00Z", attendees=[{"email": "Ada@Example.com"}], created_at="2026-11-28T09:00:00Z"
+        )
+        # Then each is refused
+        assert refused(parse_typed(body), body, is_erased)
+    # And one naming nobody erased reads its tombstones and is kept
+    other = kept_kind("meeting_recap.updated", "2026-11-28T10:00:00Z", attendees=[{"email": "grace@example.com"}])
+    assert not refused(parse_typed(other), other, is_erased)
+    assert reads[-1] == "grace@example.com"
+
+
+def test_a_malformed_body_naming_an_erased_person_is_refused_whatever_its_dates() -> None:
+    # Given Ada was erased on Nov 25
+    _, is_erased = tombstoned("ada@example.com")
+    # Then a body that is not even JSON, naming her in any case, is refused; one naming Grace is not
+    assert refused_unread('{"event": "invitee.created", "payload": {"email": "ADA@example.com", ', is_erased)
+    assert not refused_unread('{"payload": {"email": "grace@example.com"', is_erased)
 
 
 class SlowQueue:

@@ -132,3 +132,19 @@ def test_a_malformed_token_secret_is_a_typed_error_that_quotes_nothing(text: str
     with pytest.raises(TokenUnreadable) as caught:
         token_from_json(text)
     assert "at" not in str(caught.value).split()
+
+
+def test_a_key_over_dynamodbs_limits_is_unstorable_counted_in_utf8_bytes() -> None:
+    from calsync.errors import Unstorable
+    from calsync.store import keys
+
+    # Given sort keys at the limit (1,024 bytes) and one byte over it in two-byte characters
+    keys.check_sizes("invitee", {"PK": "EVENT#" + "e" * 2042, "SK": "INVITEE#" + "i" * 1016})
+    over = "INVITEE#" + "é" * 509  # 517 characters, 1,026 bytes
+    # Then the one over is refused, the reason naming the item and the attribute, not the value
+    with pytest.raises(Unstorable, match=r"^the invitee's SK is 1026 bytes, over DynamoDB's 1024-byte limit") as raised:
+        keys.check_sizes("invitee", {"PK": "EVENT#e", "SK": over})
+    assert "é" not in str(raised.value)
+    # And so is an index key (an address too long for the by-email index's partition key)
+    with pytest.raises(Unstorable, match="GSI1PK is 2049 bytes, over DynamoDB's 2048-byte limit for a partition key"):
+        keys.check_sizes("invitee", {"PK": "EVENT#e", "SK": "INVITEE#i", "GSI1PK": "EMAIL#" + "a" * 2043})

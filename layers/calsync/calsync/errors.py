@@ -13,3 +13,8 @@ class DependencyUnavailable(CalsyncError):
 
 class InvalidDelivery(CalsyncError):
     """A verified delivery that can never be processed (it would fail on every retry)."""
+
+
+class Unstorable(InvalidDelivery):
+    """The store can never hold this input (a key or an item over DynamoDB's size limits):
+    retrying cannot help, so the delivery is quarantined with this reason at once."""

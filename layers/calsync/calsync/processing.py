@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 from pydantic import ValidationError
 
-from calsync.bookings.erasure import IsErased
+from calsync.bookings.erasure import IsErased, refused_unread
 from calsync.bookings.records import BookingsRepository
 from calsync.bookings.service import ApplyResult, apply_delivery
 from calsync.webhooks.delivery import Delivery, delivery_from_message
@@ -24,10 +24,13 @@ def process_message(
     is_erased: IsErased | None = None,
 ) -> ApplyResult:
     """Apply one queued delivery. A message that is not a calsync delivery at all (someone
-    sent to the queue by hand) is quarantined, not retried: it could never succeed."""
+    sent to the queue by hand) is quarantined, not retried: it could never succeed; unless it
+    names someone erased (then it is kept nowhere)."""
     try:
         delivery = delivery_from_message(body, attributes)
     except ValidationError as exc:
+        if is_erased is not None and refused_unread(body, is_erased):
+            return ApplyResult("unknown", erased=True)
         fields = sorted({".".join(str(p) for p in e["loc"]) for e in exc.errors(include_url=False)})
         reason = f"not a calsync delivery message: {', '.join(fields)}"
         stray = Delivery(

@@ -1,6 +1,12 @@
 """Erasure, the domain side: which addresses a value carries, the keyed hash a tombstone keeps,
 and whether a delivery is about a person erased after it was dated (then it is refused).
 
+A delivery is dated by the resource it carries, never by when the webhook was sent: an invitee
+or a routing-form submission by its creation (so a booking made after an erasure is kept), a
+contact by its own ``created_at``. What calsync cannot date that way (a meeting recap, whose
+booking's time it does not carry; an event kind it does not know; a body that does not match its
+model) is ``UNDATED``: any tombstone of an address it carries refuses it.
+
 Pure: the tombstones themselves are read through an ``is_erased(email, at)`` callable (the
 store implements it with one GetItem), so processors, the reconciler and tests share the rule.
 """
@@ -13,7 +19,7 @@ import hmac
 import json
 import re
 from collections.abc import Callable, Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 
 from calsync.calendly.models import InviteeNoShow
 from calsync.webhooks.models import (
@@ -26,6 +32,12 @@ from calsync.webhooks.models import (
 
 type IsErased = Callable[[str, datetime], bool]
 """``is_erased(email, at)``: a tombstone exists for ``email`` and ``at`` is before its erasure."""
+
+UNDATED = datetime.min.replace(tzinfo=UTC)
+"""The date of a delivery calsync cannot date by its resource: before every erasure."""
+
+# Contacts (Contacts API) carry the person's address book entry, made at its ``created_at``.
+_CONTACT_EVENTS = "contact."
 
 # An address as it appears in text (JSON strings, answers, bodies): local part, "@", domain.
 _ADDRESS = re.compile(r"[^\s\"'<>,;:()\[\]{}\\@/]+@[^\s\"'<>,;:()\[\]{}\\@/]+")
@@ -78,8 +90,19 @@ def subject(envelope: Envelope, body: str) -> tuple[set[str], datetime]:
         case RoutingFormEnvelope(payload=submission):
             answers = [answer.answer for answer in submission.questions_and_answers]
             return addresses_in(answers), submission.created_at or submission.updated_at or envelope.created_at
+        case _ if envelope.event.startswith(_CONTACT_EVENTS):
+            return addresses_in(body), _made(envelope.payload.get("created_at"))
         case _:
-            return addresses_in(body), envelope.created_at
+            return addresses_in(body), UNDATED
+
+
+def _made(value: object) -> datetime:
+    """A resource's own ``created_at`` (ISO 8601), else ``UNDATED``."""
+    if isinstance(value, str):
+        with contextlib.suppress(ValueError):
+            made = datetime.fromisoformat(value.replace("Z", "+00:00"))
+            return made if made.tzinfo else made.replace(tzinfo=UTC)
+    return UNDATED
 
 
 def refused(envelope: Envelope, body: str, is_erased: IsErased) -> bool:
@@ -87,3 +110,11 @@ def refused(envelope: Envelope, body: str, is_erased: IsErased) -> bool:
     tombstone read per address it carries; none for a delivery without one)."""
     emails, dated = subject(envelope, body)
     return any(is_erased(email, dated) for email in sorted(emails))
+
+
+def refused_unread(body: str, is_erased: IsErased) -> bool:
+    """For a body that could not be read as its event's model (or as a delivery at all): True
+    when it carries the address of anyone erased, whatever its dates, so that a retry of a
+    delivery quarantined before an erasure is never archived or quarantined again. Only such
+    bodies pay for this (a regular expression over the text, one tombstone read per address)."""
+    return any(is_erased(email, UNDATED) for email in sorted(addresses_in(body)))

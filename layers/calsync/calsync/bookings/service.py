@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from calsync.bookings.erasure import IsErased, refused
+from calsync.bookings.erasure import IsErased, refused, refused_unread
 from calsync.bookings.records import (
     STATUS_RANK,
     BookingsRepository,
@@ -24,7 +24,7 @@ from calsync.bookings.records import (
     version,
 )
 from calsync.calendly.models import CalendlyValue, InviteeNoShow, WebhookEvent
-from calsync.errors import InvalidDelivery
+from calsync.errors import InvalidDelivery, Unstorable
 from calsync.webhooks.delivery import Delivery
 from calsync.webhooks.models import (
     InviteeEnvelope,
@@ -202,7 +202,9 @@ def apply_delivery(
     is_erased: IsErased | None = None,
 ) -> ApplyResult:
     """Archive the raw delivery, then merge it into booking state, version-aware. A delivery
-    about a person erased after it was dated (``is_erased``) is refused before anything is kept.
+    about a person erased after it was dated (``is_erased``) is refused before anything is kept,
+    a malformed one naming an erased person whatever its dates. What can never be stored (a key
+    or an item over the store's limits) is quarantined with its reason, never retried.
 
     Safe to run any number of times, in any order relative to other deliveries. Raises
     ``DependencyUnavailable`` when the store failed (the caller retries the record)."""
@@ -210,6 +212,8 @@ def apply_delivery(
     try:
         envelope = parse_typed(delivery.body)
     except ValidationError as exc:
+        if is_erased is not None and refused_unread(delivery.body, is_erased):
+            return ApplyResult(delivery.event, erased=True)
         first_seen = repo.archive(delivery, expires_at=expires_at)
         fields = sorted({".".join(str(p) for p in e["loc"]) for e in exc.errors(include_url=False)})
         reason = f"does not match the {delivery.event} model: {', '.join(fields)}"
@@ -217,7 +221,11 @@ def apply_delivery(
         return ApplyResult(delivery.event, duplicate=not first_seen, quarantined=reason)
     if is_erased is not None and refused(envelope, delivery.body, is_erased):
         return ApplyResult(delivery.event, erased=True)
-    first_seen = repo.archive(delivery, expires_at=expires_at)
+    try:
+        first_seen = repo.archive(delivery, expires_at=expires_at)
+    except Unstorable as exc:  # the body itself is too large for an item
+        repo.quarantine(delivery, reason=str(exc))
+        return ApplyResult(delivery.event, quarantined=str(exc))
 
     lag = max(0.0, (now - envelope.created_at).total_seconds())
     tenant = delivery.connection_id

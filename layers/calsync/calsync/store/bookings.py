@@ -36,10 +36,10 @@ from calsync.store.dynamo import (
     plain_item,
     query_items,
     scan_items,
-    serialise,
     serialise_item,
 )
 from calsync.store.errors import aws_call
+from calsync.store.updates import Update
 from calsync.store.views import (
     Booking,
     ScheduledEventItem,
@@ -64,55 +64,10 @@ def invitee_key(ref: InviteeRef) -> keys.Key:
     return keys.invitee(ref.event_uuid, ref.invitee_uuid)
 
 
-class _Update:
-    """Builds one UpdateExpression with placeholder names and values."""
-
-    def __init__(self) -> None:
-        self.parts: list[str] = []
-        self.names: dict[str, str] = {}
-        self.values: dict[str, Any] = {}
-
-    def _placeholders(self, name: str, value: Any) -> tuple[str, str]:
-        index = len(self.names)
-        self.names[f"#n{index}"] = name
-        self.values[f":v{index}"] = serialise(value)
-        return f"#n{index}", f":v{index}"
-
-    def set(self, name: str, value: Any) -> None:
-        n, v = self._placeholders(name, value)
-        self.parts.append(f"{n} = {v}")
-
-    def set_if_absent(self, name: str, value: Any) -> None:
-        n, v = self._placeholders(name, value)
-        self.parts.append(f"{n} = if_not_exists({n}, {v})")
-
-    def set_all(self, attributes: Mapping[str, Any]) -> None:
-        for name, value in attributes.items():
-            self.set(name, value)
-
-    def add_all(self, attributes: Mapping[str, Any]) -> str:
-        """Set each attribute only where absent; the condition "one of them is absent"."""
-        absent = []
-        for name, value in attributes.items():
-            n, v = self._placeholders(name, value)
-            self.parts.append(f"{n} = if_not_exists({n}, {v})")
-            absent.append(f"attribute_not_exists({n})")
-        return " OR ".join(absent)
-
-    def newer_than_stored(self, attribute: str, version: str) -> str:
-        n, v = self._placeholders(attribute, version)
-        self.parts.append(f"{n} = {v}")
-        return f"attribute_not_exists({n}) OR {n} < {v}"
-
-    @property
-    def expression(self) -> str:
-        return "SET " + ", ".join(self.parts)
-
-
 class DynamoBookingsRepository(clients.TableAdapter):
     # -- writes -------------------------------------------------------------------------
 
-    def _conditional_update(self, what: str, key: keys.Key, update: _Update, condition: str | None) -> bool:
+    def _conditional_update(self, what: str, key: keys.Key, update: Update, condition: str | None) -> bool:
         kwargs: dict[str, Any] = {
             "TableName": self.table_name,
             "Key": key.dynamo(),
@@ -122,12 +77,16 @@ class DynamoBookingsRepository(clients.TableAdapter):
         }
         if condition:
             kwargs["ConditionExpression"] = condition
-        return conditional(f"dynamodb:UpdateItem ({what})", lambda: self.client.update_item(**kwargs))
+        keys.check_sizes(what, {**key.attributes(), **update.key_values})
+        return conditional(
+            f"dynamodb:UpdateItem ({what})", lambda: self.client.update_item(**kwargs), input_checked=True
+        )
 
     def _stored(self, what: str, key: keys.Key, *names: str) -> dict[str, Any]:
         """The named attributes of the item at ``key`` as stored (``{}`` when there is none)."""
         placeholders = {f"#p{i}": name for i, name in enumerate(names)}
-        with aws_call(f"dynamodb:GetItem ({what})"):
+        keys.check_sizes(what, key.attributes())
+        with aws_call(f"dynamodb:GetItem ({what})", input_checked=True):
             found = self.client.get_item(
                 TableName=self.table_name,
                 Key=key.dynamo(),
@@ -143,12 +102,14 @@ class DynamoBookingsRepository(clients.TableAdapter):
         return isinstance(current, str) and current >= version
 
     def _put_new(self, what: str, key: keys.Key, attributes: Mapping[str, Any]) -> bool:
+        keys.check_sizes(what, key.attributes())
         item = serialise_item({**key.attributes(), **attributes}, skip_none=True)
         return conditional(
             f"dynamodb:PutItem ({what})",
             lambda: self.client.put_item(
                 TableName=self.table_name, Item=item, ConditionExpression="attribute_not_exists(PK)"
             ),
+            input_checked=True,
         )
 
     def archive(self, delivery: Delivery, *, expires_at: int) -> bool:
@@ -173,7 +134,7 @@ class DynamoBookingsRepository(clients.TableAdapter):
             if all(name in stored for name in facts):
                 return False  # neither its state nor a fact would be written
             return self._add_facts(key, snapshot, facts)
-        update = _Update()
+        update = Update()
         condition = update.newer_than_stored("v", snapshot.version)
         update.set_all({"type": "invitee", **snapshot.state})
         update.add_all(facts)
@@ -187,14 +148,14 @@ class DynamoBookingsRepository(clients.TableAdapter):
     def _add_facts(self, key: keys.Key, snapshot: InviteeSnapshot, facts: Mapping[str, Any]) -> bool:
         """Older than (or equal to) what is stored: its state loses, but facts only it carries
         are added (they never change for an invitee), and nothing else."""
-        update = _Update()
+        update = Update()
         condition = update.add_all(facts)
         if snapshot.start_time is not None:
             self._sort_by_start(update, snapshot)
         return self._conditional_update("invitee facts", key, update, condition)
 
     @staticmethod
-    def _sort_by_start(update: _Update, snapshot: InviteeSnapshot) -> None:
+    def _sort_by_start(update: Update, snapshot: InviteeSnapshot) -> None:
         """The by-email index's sort key: the start once known (it never changes for an
         invitee), else "unknown" until a delivery brings it."""
         if not snapshot.email:
@@ -209,7 +170,7 @@ class DynamoBookingsRepository(clients.TableAdapter):
         key = keys.event(snapshot.event_uuid)
         if self._not_newer(self._stored("event", key, "v"), "v", snapshot.version):
             return False  # unchanged (or older): not rewritten
-        update = _Update()
+        update = Update()
         condition = update.newer_than_stored("v", snapshot.version)
         update.set_all({"type": "event", **snapshot.state})
         if snapshot.start_time is not None:
@@ -220,7 +181,7 @@ class DynamoBookingsRepository(clients.TableAdapter):
     def set_no_show(self, change: NoShowChange) -> bool:
         if self._not_newer(self._stored("no-show", invitee_key(change.ref), "nsv"), "nsv", change.version):
             return False
-        update = _Update()
+        update = Update()
         condition = update.newer_than_stored("nsv", change.version)
         update.set("no_show", change.mark)
         update.set_if_absent("type", "invitee")
@@ -233,7 +194,7 @@ class DynamoBookingsRepository(clients.TableAdapter):
         stored = self._stored("link", invitee_key(link.ref), link.attribute, "type")
         if stored.get(link.attribute) == link.value and "type" in stored:
             return  # already in place
-        update = _Update()
+        update = Update()
         update.set(link.attribute, link.value)
         update.set_if_absent("type", "invitee")
         self._conditional_update("link", invitee_key(link.ref), update, None)
@@ -243,7 +204,7 @@ class DynamoBookingsRepository(clients.TableAdapter):
         key = keys.submission(snapshot.uuid, ref.event_uuid if ref else None)
         if self._not_newer(self._stored("submission", key, "v"), "v", snapshot.version):
             return False
-        update = _Update()
+        update = Update()
         condition = update.newer_than_stored("v", snapshot.version)
         update.set_all({"type": "routing_form_submission", **snapshot.state})
         if ref:

@@ -76,10 +76,11 @@ def plain_item(item: Mapping[str, Any]) -> dict[str, Any]:
     return plain
 
 
-def conditional(what: str, write: Callable[[], object]) -> bool:
+def conditional(what: str, write: Callable[[], object], *, input_checked: bool = False) -> bool:
     """Run a conditional write: ``False`` if its condition failed (the write changed nothing
-    and that is an outcome, not an error), ``True`` if it applied."""
-    return unless(CONDITION_FAILED, what, write) is not None
+    and that is an outcome, not an error), ``True`` if it applied. ``input_checked``: see
+    ``errors.aws_call`` (an invalid request is ``Unstorable``)."""
+    return unless(CONDITION_FAILED, what, write, input_checked=input_checked) is not None
 
 
 def query_items(client: DynamoDBClient, what: str, **kwargs: Any) -> Iterator[dict[str, Any]]:

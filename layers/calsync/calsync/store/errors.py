@@ -7,12 +7,15 @@ from contextlib import contextmanager
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from calsync.errors import DependencyUnavailable
+from calsync.errors import DependencyUnavailable, Unstorable
 
 # The AWS answers calsync expects and treats as outcomes, not failures.
 CONDITION_FAILED = "ConditionalCheckFailedException"  # DynamoDB: the write's condition was false
 NOT_FOUND = "ResourceNotFoundException"  # Secrets Manager, Scheduler: no such resource
 CONFLICT = "ConflictException"  # Scheduler: a schedule of that name exists
+# DynamoDB: the request can never succeed as written (a key or the item over its size limits:
+# 2,048-byte partition key, 1,024-byte sort key, 400 KB item); retrying the same input cannot help.
+INVALID = "ValidationException"
 
 
 def error_code(exc: ClientError) -> str:
@@ -20,12 +23,20 @@ def error_code(exc: ClientError) -> str:
 
 
 @contextmanager
-def aws_call(what: str) -> Iterator[None]:
-    """Any AWS failure inside becomes ``DependencyUnavailable`` naming the operation only."""
+def aws_call(what: str, *, input_checked: bool = False) -> Iterator[None]:
+    """Any AWS failure inside becomes ``DependencyUnavailable`` naming the operation only; with
+    ``input_checked`` (calls carrying a delivery's data), DynamoDB's refusal of the request as
+    invalid becomes ``Unstorable``: the delivery is quarantined, not retried into a DLQ."""
     try:
         yield
     except ClientError as exc:
-        raise DependencyUnavailable(f"{what} failed: {error_code(exc) or 'ClientError'}") from exc
+        code = error_code(exc)
+        if input_checked and code == INVALID:
+            raise Unstorable(
+                f"{what} refused ({code}): the item can never be stored "
+                "(over DynamoDB's limits: 2,048-byte partition key, 1,024-byte sort key, 400 KB item)"
+            ) from exc
+        raise DependencyUnavailable(f"{what} failed: {code or 'ClientError'}") from exc
     except BotoCoreError as exc:
         raise DependencyUnavailable(f"{what} failed: {type(exc).__name__}") from exc
 
@@ -41,7 +52,7 @@ def answered[R](expected: str, call: Callable[[], R]) -> R | None:
         raise
 
 
-def unless[R](expected: str, what: str, call: Callable[[], R]) -> R | None:
+def unless[R](expected: str, what: str, call: Callable[[], R], *, input_checked: bool = False) -> R | None:
     """``answered`` inside ``aws_call``: any other failure is ``DependencyUnavailable``."""
-    with aws_call(what):
+    with aws_call(what, input_checked=input_checked):
         return answered(expected, call)

@@ -46,8 +46,11 @@ bookings and their order, one BatchGetItem per 100 reads them; GSI2 projects eve
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import NamedTuple
+
+from calsync.errors import Unstorable
 
 PK = "PK"
 SK = "SK"
@@ -59,6 +62,18 @@ UNKNOWN_START = "~"  # sorts after every ISO timestamp
 EARLIEST = "0"  # sorts before every ISO timestamp
 _KEY_TIME = "%Y-%m-%dT%H:%M:%S.%fZ"  # fixed width: lexical order is time order
 _LEGACY_SECOND = "%Y-%m-%dT%H:%M:%SZ"  # how keys written before spelled a whole second
+# DynamoDB's limits (UTF-8 bytes), for the table's and its indexes' keys alike: a longer key is
+# refused on every try, so it is found here, before any call, and the input quarantined.
+PARTITION_KEY_MAX_BYTES = 2048
+SORT_KEY_MAX_BYTES = 1024
+_KEY_LIMITS = {
+    PK: PARTITION_KEY_MAX_BYTES,
+    SK: SORT_KEY_MAX_BYTES,
+    "GSI1PK": PARTITION_KEY_MAX_BYTES,
+    "GSI1SK": SORT_KEY_MAX_BYTES,
+    "GSI2PK": PARTITION_KEY_MAX_BYTES,
+    "GSI2SK": SORT_KEY_MAX_BYTES,
+}
 
 
 class Key(NamedTuple):
@@ -72,6 +87,18 @@ class Key(NamedTuple):
     def dynamo(self) -> dict[str, dict[str, str]]:
         """The key as DynamoDB's ``Key`` parameter."""
         return {PK: {"S": self.pk}, SK: {"S": self.sk}}
+
+
+def check_sizes(what: str, attributes: Mapping[str, object]) -> None:
+    """Raise ``Unstorable`` when a key attribute (table or index) is over DynamoDB's limit; the
+    reason names the item and the attribute, never the value (it may hold an address)."""
+    for name, limit in _KEY_LIMITS.items():
+        value = attributes.get(name)
+        if isinstance(value, str) and (size := len(value.encode("utf-8", "surrogatepass"))) > limit:
+            kind = "partition" if limit == PARTITION_KEY_MAX_BYTES else "sort"
+            raise Unstorable(
+                f"the {what}'s {name} is {size} bytes, over DynamoDB's {limit}-byte limit for a {kind} key"
+            )
 
 
 # -- scheduled events, invitees, submissions -------------------------------------------
