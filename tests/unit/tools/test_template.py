@@ -135,7 +135,17 @@ def test_the_receiver_gets_one_queue_url_per_kind_and_may_send_to_the_intake_que
 
 
 # The lifecycle events' own queues and consumers (not per event kind).
-LIFECYCLE_QUEUES = {"LifecyclePublisherDLQ", "ReminderDLQ", "SlackQueue", "SlackDLQ", "ForwardQueue", "ForwardDLQ"}
+LIFECYCLE_QUEUES = {
+    "LifecyclePublisherDLQ",
+    "ReminderDLQ",
+    "ReminderScheduleDLQ",
+    "SlackQueue",
+    "SlackDLQ",
+    "SlackRuleDLQ",
+    "ForwardQueue",
+    "ForwardDLQ",
+    "ForwardRuleDLQ",
+}
 LIFECYCLE_CONSUMERS = {"SlackNotifierFunction", "HttpForwarderFunction"}
 # The gap reconciles the watchdog asks for (calsync.reconcile.requests) and their consumer.
 RECONCILE_QUEUES = {"ReconcileRequestsQueue", "ReconcileRequestsDLQ"}
