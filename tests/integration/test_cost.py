@@ -126,10 +126,11 @@ def test_the_idle_month_counts_only_what_the_default_parameters_deploy(run: Run)
     # Then the consumers' secrets, pollers and alarms are not billed (two stack secrets, six queues polled)
     assert idle["counts"]["secrets"] == 2
     assert idle["counts"]["sqs_event_sources"] == 6
-    # And the figure with every consumer on is shown too: two more secrets, pollers, and four alarms
-    # reading six metrics (CloudWatch bills an alarm per metric it reads: each consumer's errors
-    # alarm adds its Lambda Errors and Throttles, each DLQ alarm its queue's depth)
-    extra = 2 * 0.40 + 2 * 15 * 730 * 60 * 0.40 / 1_000_000 + 6 * 0.10
+    # And the figure with every consumer on is shown too: two more secrets, pollers, and six alarms
+    # reading eight metrics (CloudWatch bills an alarm per metric it reads: each consumer's errors
+    # alarm adds its Lambda Errors and Throttles, each DLQ alarm its queue's depth: the queue's DLQ
+    # and the rule's)
+    extra = 2 * 0.40 + 2 * 15 * 730 * 60 * 0.40 / 1_000_000 + 8 * 0.10
     assert idle["total_all_consumers_on"] == pytest.approx(idle["total"] + extra, abs=0.01)
     assert "with Slack and forwarding on" in table(result)
 

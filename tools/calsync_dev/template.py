@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -184,8 +185,10 @@ class ForEachError(ValueError):
 def expand(template: dict[str, Any]) -> dict[str, Any]:
     """Expand every ``Fn::ForEach`` as the ``AWS::LanguageExtensions`` transform does.
 
-    Loops may stand in Conditions, Resources (also anywhere inside a resource, e.g. one
-    property map) and Outputs, and may nest. For each item of the collection (a list, or a
+    Loops may stand in Conditions, Resources (also as keys of a resource's ``Properties``) and
+    Outputs, and may nest there; a loop anywhere deeper (e.g. in ``Environment.Variables``) is
+    refused, because SAM CLI's engine (``samcli.lib.cfn_language_extensions``, which says it
+    follows the service) leaves it unexpanded and the deploy fails. For each item of the collection (a list, or a
     ``Ref`` to a CommaDelimitedList parameter) the body is copied with ``${Id}`` replaced by
     the item and ``&{Id}`` by the item without non-alphanumerics, in keys and in every string
     (``Fn::Sub`` strings included), and ``{"Ref": Id}`` replaced by the item. Then, as the
@@ -198,7 +201,7 @@ def expand(template: dict[str, Any]) -> dict[str, Any]:
     mappings = template.get("Mappings", {})
     for section in _EXPANDED_SECTIONS:
         if section in template:
-            result[section] = _simplify(_expand(template[section], parameters, f"/{section}"), mappings)
+            result[section] = _simplify(_section(template[section], parameters, f"/{section}"), mappings)
     transform = template.get("Transform")
     if isinstance(transform, list) and LANGUAGE_EXTENSIONS in transform:
         result["Transform"] = [name for name in transform if name != LANGUAGE_EXTENSIONS]
@@ -207,17 +210,34 @@ def expand(template: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
-def _expand(node: Any, parameters: dict[str, Any], where: str) -> Any:
-    if isinstance(node, list):
-        return [_expand(item, parameters, f"{where}/{i}") for i, item in enumerate(node)]
-    if not isinstance(node, dict):
-        return node
+Entry = Callable[[Any, str], Any]
+
+
+def _section(section: Any, parameters: dict[str, Any], where: str) -> Any:
+    """A Conditions, Resources or Outputs section: loops among its keys; in Resources also
+    among each resource's Properties keys; nowhere else."""
+    if not isinstance(section, dict):
+        return section
+    if where != "/Resources":
+        return _keys(section, parameters, where, _no_loops)
+
+    def resource(value: Any, at: str) -> Any:
+        if not isinstance(value, dict) or not isinstance(value.get("Properties"), dict):
+            return _no_loops(value, at)
+        _no_loops({key: item for key, item in value.items() if key != "Properties"}, at)
+        return {**value, "Properties": _keys(value["Properties"], parameters, f"{at}/Properties", _no_loops)}
+
+    return _keys(section, parameters, where, resource)
+
+
+def _keys(node: dict[str, Any], parameters: dict[str, Any], where: str, entry: Entry) -> dict[str, Any]:
+    """``node``'s loops expanded in place (their bodies likewise); every other value through ``entry``."""
     result: dict[str, Any] = {}
     for key, value in node.items():
         expanded = (
-            _for_each(key, value, parameters, where)
+            _for_each(key, value, parameters, where, entry)
             if key.startswith(FOR_EACH)
-            else {key: _expand(value, parameters, f"{where}/{key}")}
+            else {key: entry(value, f"{where}/{key}")}
         )
         for out_key, out_value in expanded.items():
             if out_key in result:
@@ -226,7 +246,23 @@ def _expand(node: Any, parameters: dict[str, Any], where: str) -> Any:
     return result
 
 
-def _for_each(key: str, value: Any, parameters: dict[str, Any], where: str) -> dict[str, Any]:
+def _no_loops(node: Any, where: str) -> Any:
+    """``node`` as it is, unless a loop hides in it where SAM CLI's engine would not expand it."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if isinstance(key, str) and key.startswith(FOR_EACH):
+                raise ForEachError(
+                    f"{where}: {key} is nested deeper than a resource's Properties; SAM CLI's "
+                    "LanguageExtensions engine leaves it unexpanded: write its keys out"
+                )
+            _no_loops(value, f"{where}/{key}")
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            _no_loops(value, f"{where}/{i}")
+    return node
+
+
+def _for_each(key: str, value: Any, parameters: dict[str, Any], where: str, entry: Entry) -> dict[str, Any]:
     if not (isinstance(value, list) and len(value) == 3 and isinstance(value[0], str) and isinstance(value[2], dict)):
         raise ForEachError(f"{where}: {key} must be [Identifier, Collection, {{OutputKey: OutputValue}}]")
     identifier, collection, body = value
@@ -236,7 +272,7 @@ def _for_each(key: str, value: Any, parameters: dict[str, Any], where: str) -> d
     result: dict[str, Any] = {}
     for item in items:
         copy = _substitute(body, identifier, item)
-        for out_key, out_value in _expand(copy, parameters, f"{where}/{key}").items():
+        for out_key, out_value in _keys(copy, parameters, f"{where}/{key}", entry).items():
             if out_key in result:
                 raise ForEachError(f"{where}: {key} produces {out_key!r} twice; put the identifier in the key")
             result[out_key] = out_value

@@ -186,7 +186,11 @@ def publisher(
         images=base.images,
         bus=base.bus,
         schedules=SchedulerReminders(
-            settings.schedule_group_name, settings.reminder_target_arn, settings.scheduler_role_arn, scheduler
+            settings.schedule_group_name,
+            settings.reminder_target_arn,
+            settings.scheduler_role_arn,
+            scheduler,
+            dead_letter_arn=settings.reminder_dlq_arn,
         ),
         leads=settings.reminder_lead_seconds,
     )

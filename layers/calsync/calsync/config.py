@@ -70,11 +70,12 @@ class ReminderSettings(_Settings):
 
 class PublisherSettings(ReminderSettings):
     """The lifecycle publisher: also where reminders are scheduled (lead times in seconds,
-    e.g. ``86400,3600``) and what they invoke."""
+    e.g. ``86400,3600``), what they invoke, and where the scheduler puts one it could not deliver."""
 
     schedule_group_name: Name
     reminder_target_arn: Name
     scheduler_role_arn: Name
+    reminder_dlq_arn: Name
     reminder_lead_seconds: tuple[PositiveInt, ...] = (86_400, 3_600)
 
     @field_validator("reminder_lead_seconds", mode="before")

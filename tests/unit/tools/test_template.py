@@ -61,8 +61,14 @@ def test_every_loop_and_the_name_mapping_list_exactly_the_queue_kinds() -> None:
     # Then it uses the language extensions, and each Fn::ForEach iterates over the kinds
     assert raw["Transform"] == ["AWS::LanguageExtensions", "AWS::Serverless-2016-10-31"]
     collections = _for_each_collections(raw)
-    assert len(collections) >= 3  # resources, receiver environment, outputs
+    assert len(collections) >= 2  # resources, outputs
     assert all(collection == KINDS for collection in collections)
+    # and the functions sending to the intake queues name one URL per kind (written out: a loop
+    # inside Environment.Variables is left unexpanded by SAM CLI's engine)
+    for function in ("ReceiverFunction", "ReconcilerFunction"):
+        variables = raw["Resources"][function]["Properties"]["Environment"]["Variables"]
+        urls = {k: v for k, v in variables.items() if k.endswith("QueueUrl")}
+        assert urls == {f"{name}QueueUrl": {"Ref": f"{name}Queue"} for name in KINDS}, function
     # and the mapping gives every kind its QueueKind value
     assert raw["Mappings"]["EventKinds"] == {kind.pascal: {"Name": kind.value} for kind in QueueKind}
 
@@ -129,7 +135,17 @@ def test_the_receiver_gets_one_queue_url_per_kind_and_may_send_to_the_intake_que
 
 
 # The lifecycle events' own queues and consumers (not per event kind).
-LIFECYCLE_QUEUES = {"LifecyclePublisherDLQ", "ReminderDLQ", "SlackQueue", "SlackDLQ", "ForwardQueue", "ForwardDLQ"}
+LIFECYCLE_QUEUES = {
+    "LifecyclePublisherDLQ",
+    "ReminderDLQ",
+    "ReminderScheduleDLQ",
+    "SlackQueue",
+    "SlackDLQ",
+    "SlackRuleDLQ",
+    "ForwardQueue",
+    "ForwardDLQ",
+    "ForwardRuleDLQ",
+}
 LIFECYCLE_CONSUMERS = {"SlackNotifierFunction", "HttpForwarderFunction"}
 # The gap reconciles the watchdog asks for (calsync.reconcile.requests) and their consumer.
 RECONCILE_QUEUES = {"ReconcileRequestsQueue", "ReconcileRequestsDLQ"}
@@ -190,16 +206,12 @@ HANDCRAFTED: dict[str, Any] = {
                     "Properties": {
                         "MemorySize": {"Fn::FindInMap": ["Sizes", {"Ref": "Size"}, "Memory"]},
                         "Description": {"Ref": "Size"},
-                        "Environment": {
-                            "Variables": {
-                                "PLAIN": "kept",
-                                "Fn::ForEach::Urls": [
-                                    "Other",
-                                    ["Small", "Large"],
-                                    {"${Other}Url": {"Ref": {"Fn::Sub": "${Other}Queue"}}},
-                                ],
-                            }
-                        },
+                        "Environment": {"Variables": {"PLAIN": "kept"}},
+                        "Fn::ForEach::Urls": [
+                            "Other",
+                            ["Small", "Large"],
+                            {"${Other}Url": {"Ref": {"Fn::Sub": "${Other}Queue"}}},
+                        ],
                         "Events": {
                             "Q": {
                                 "Type": "SQS",
@@ -254,12 +266,9 @@ def test_for_each_expands_keys_values_and_nested_loops() -> None:
     assert large["MemorySize"] == 1024
     # Ref/GetAtt targets written as Fn::Sub become plain logical ids
     assert large["Events"]["Q"]["Properties"]["Queue"] == {"Fn::GetAtt": ["LargeQueue", "Arn"]}
-    # a loop inside a property map expands into that map
-    assert large["Environment"]["Variables"] == {
-        "PLAIN": "kept",
-        "SmallUrl": {"Ref": "SmallQueue"},
-        "LargeUrl": {"Ref": "LargeQueue"},
-    }
+    # a loop among a resource's Properties expands into them
+    assert large["Environment"]["Variables"] == {"PLAIN": "kept"}
+    assert (large["SmallUrl"], large["LargeUrl"]) == ({"Ref": "SmallQueue"}, {"Ref": "LargeQueue"})
     # &{Host} drops non-alphanumerics in keys; ${Host} keeps the value; the collection came
     # from a CommaDelimitedList parameter's default
     assert resources["Host10001"]["Properties"]["DisplayName"] == "10.0.0.1"
@@ -274,6 +283,9 @@ def test_for_each_expands_keys_values_and_nested_loops() -> None:
     assert out["Transform"] == ["AWS::Serverless-2016-10-31"]
     assert out["Mappings"] == HANDCRAFTED["Mappings"]
     assert "Fn::ForEach" not in str(out)
+
+
+LOOP = ["X", ["A", "B"], {"${X}Url": {"Ref": {"Fn::Sub": "${X}Queue"}}}]
 
 
 def test_expansion_is_idempotent_and_leaves_its_input_alone() -> None:
@@ -306,6 +318,24 @@ def test_invalid_loops_are_refused_as_cloudformation_would(loop: list[Any], mess
         "Resources": {"Plain": {"Type": "AWS::SNS::Topic"}, "Fn::ForEach::Bad": loop},
     }
     with pytest.raises(ForEachError, match=message):
+        expand(template)
+
+
+@pytest.mark.parametrize(
+    "resource",
+    [
+        {"Type": "AWS::Lambda::Function", "Properties": {"Environment": {"Variables": {"Fn::ForEach::V": LOOP}}}},
+        {"Type": "AWS::SNS::Topic", "Metadata": {"Fn::ForEach::M": LOOP}},
+        {"Type": "AWS::SNS::Topic", "Fn::ForEach::Attribute": LOOP},
+    ],
+    ids=["in-environment-variables", "in-metadata", "beside-properties"],
+)
+def test_a_loop_sam_clis_engine_would_leave_unexpanded_is_refused(resource: dict[str, Any]) -> None:
+    # Given a loop nested where SAM CLI's LanguageExtensions engine does not expand it (it left
+    # Ref: "${Kind}Queue" in the receiver's environment, and the change set would fail)
+    template = {"Resources": {"Plain": {"Type": "AWS::SNS::Topic"}, "Nested": resource}}
+    # When the template is expanded, Then it is refused with where the loop is and what to do
+    with pytest.raises(ForEachError, match=r"/Resources/Nested.*nested deeper.*write its keys out"):
         expand(template)
 
 

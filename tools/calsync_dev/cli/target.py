@@ -97,7 +97,7 @@ class Target:
 
 
 # Queues besides the intake ones whose messages may carry an invitee's address (calsync erase).
-LIFECYCLE_QUEUES = ("SlackQueue", "SlackDLQ", "ForwardQueue", "ForwardDLQ")
+LIFECYCLE_QUEUES = ("SlackQueue", "SlackDLQ", "SlackRuleDLQ", "ForwardQueue", "ForwardDLQ", "ForwardRuleDLQ")
 
 
 def local_signing_key() -> str:

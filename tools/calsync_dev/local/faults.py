@@ -257,7 +257,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     signal.signal(signal.SIGINT, lambda *_: sys.exit(0))
     from calsync_dev.local import speedups
+    from calsync_dev.local.versions import check_moto_version
 
+    check_moto_version()  # the patches below are written against one moto
     speedups.apply()
     app = emulator_app()
     if os.environ.get("CALSYNC_EMULATOR_PROFILE"):

@@ -26,6 +26,7 @@ from calsync_dev.local.gateway import ApiServer, api_server
 from calsync_dev.local.lifecycle import LocalLifecycle
 from calsync_dev.local.scheduler import Scheduler, schedules
 from calsync_dev.local.state import export_state, import_state, put_secret, read_state, write_state
+from calsync_dev.local.versions import WrongMotoVersion, check_moto_version
 from calsync_dev.provision import Stack, provision
 from calsync_dev.pump import LONG_POLL_SECONDS, Handler, event_sources, poll_until, queue_depth
 from calsync_dev.template import load
@@ -74,6 +75,7 @@ class LocalStack:
     config: LocalConfig
     out: Callable[[str], None] = field(default=lambda line: print(line, flush=True))
     template: dict[str, Any] = field(default_factory=load)
+    moto_version: str | None = None  # the installed moto's unless given (tests)
 
     def __post_init__(self) -> None:
         self.stack: Stack | None = None
@@ -95,6 +97,7 @@ class LocalStack:
     # -- start ----------------------------------------------------------------------------
 
     def start(self) -> None:
+        check_moto_version(self.moto_version)
         config = self.config
         config.check_ports_free()
         os.environ.update(CREDENTIALS)
@@ -345,9 +348,14 @@ class LocalStack:
         self._keeper.shutdown()
 
 
-def run(config: LocalConfig | None = None) -> int:
+def run(config: LocalConfig | None = None, *, moto_version: str | None = None) -> int:
     """Start in the foreground; Ctrl-C (or SIGTERM) stops cleanly."""
-    stack = LocalStack(config or LocalConfig.from_env())
+    try:
+        check_moto_version(moto_version)
+    except WrongMotoVersion as exc:
+        print(f"calsync local: {exc}", file=sys.stderr)
+        return 2
+    stack = LocalStack(config or LocalConfig.from_env(), moto_version=moto_version)
     stopping = threading.Event()
 
     def request_stop(signum: int, _frame: Any) -> None:

@@ -1,6 +1,6 @@
 """Reminders as EventBridge Scheduler one-time schedules (``at(...)``, deleted after they
 fire), one schedule group per stage; each targets the reminder function with the reminder's
-payload."""
+payload, and names the dead-letter queue the scheduler sends it to when every retry failed."""
 
 from __future__ import annotations
 
@@ -17,11 +17,18 @@ if TYPE_CHECKING:
 
 class SchedulerReminders:
     def __init__(
-        self, group: str, target_arn: str, role_arn: str, client: EventBridgeSchedulerClient | None = None
+        self,
+        group: str,
+        target_arn: str,
+        role_arn: str,
+        client: EventBridgeSchedulerClient | None = None,
+        *,
+        dead_letter_arn: str | None = None,
     ) -> None:
         self.group = group
         self.target_arn = target_arn
         self.role_arn = role_arn
+        self.dead_letter_arn = dead_letter_arn
         self._client = client
 
     @property
@@ -29,6 +36,14 @@ class SchedulerReminders:
         return self._client or clients.scheduler()
 
     def _schedule(self, reminder: Reminder) -> dict[str, Any]:
+        target: dict[str, Any] = {
+            "Arn": self.target_arn,
+            "RoleArn": self.role_arn,
+            "Input": json.dumps(reminder.payload(), separators=(",", ":")),
+            "RetryPolicy": {"MaximumEventAgeInSeconds": 3600, "MaximumRetryAttempts": 10},
+        }
+        if self.dead_letter_arn:
+            target["DeadLetterConfig"] = {"Arn": self.dead_letter_arn}
         return {
             "Name": reminder.name,
             "GroupName": self.group,
@@ -36,12 +51,7 @@ class SchedulerReminders:
             "ScheduleExpressionTimezone": "UTC",
             "FlexibleTimeWindow": {"Mode": "OFF"},
             "ActionAfterCompletion": "DELETE",
-            "Target": {
-                "Arn": self.target_arn,
-                "RoleArn": self.role_arn,
-                "Input": json.dumps(reminder.payload(), separators=(",", ":")),
-                "RetryPolicy": {"MaximumEventAgeInSeconds": 3600, "MaximumRetryAttempts": 10},
-            },
+            "Target": target,
         }
 
     def put(self, reminder: Reminder) -> None:
