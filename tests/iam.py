@@ -617,11 +617,16 @@ def refused(checks: Iterable[Check]) -> list[str]:
     return sorted(set(found))
 
 
-def not_granted(function: str, calls: Iterable[Call]) -> list[str]:
-    """The authorisations the function's calls need that its role does not grant, e.g.
-    ``"ReceiverFunctionRole: sqs:SendMessage on arn:aws:sqs:…:calsync-dev-OtherDLQ"``."""
+def checks(function: str, calls: Iterable[Call]) -> list[Check]:
+    """Every authorisation the function's calls need, made with its role or a role it passed."""
     role = stack().function_roles[function]
-    return refused(check for call in calls for check in authorisations(role, call))
+    return [check for call in calls for check in authorisations(role, call)]
+
+
+def not_granted(function: str, calls: Iterable[Call]) -> list[str]:
+    """The authorisations the function's calls need that no role allows, e.g.
+    ``"ReceiverFunctionRole: sqs:SendMessage on arn:aws:sqs:…:calsync-dev-OtherDLQ"``."""
+    return refused(checks(function, calls))
 
 
 @contextmanager

@@ -9,10 +9,18 @@ test_consumers.py); the event sources' side in tests/unit/tools/test_iam_templat
 
 from __future__ import annotations
 
+import json
+from datetime import UTC, datetime, timedelta
+
+import boto3
 import pytest
 
 from calsync_dev.cost.mix import Run, measure
-from tests.iam import Call, not_granted
+from calsync_dev.lambda_runtime import LambdaContext, load_handler
+from tests.factories import event_json
+from tests.iam import Call, checks, not_granted, recorded_calls
+from tests.integration.conftest import Pipeline
+from tests.integration.test_lifecycle import Lifecycle
 
 
 @pytest.fixture(scope="module")
@@ -43,3 +51,44 @@ def test_the_scheduled_functions_idle_runs_are_allowed_by_their_own_roles(mix_ru
     assert called
     # Then each function's role allows every request it made
     assert {f: refused for f, calls in called.items() if (refused := not_granted(f, calls))} == {}
+
+
+def booking_starting(start: datetime) -> bytes:
+    body = event_json("invitee_created.json")
+    end = start + timedelta(minutes=30)
+    body["payload"]["scheduled_event"].update(
+        start_time=start.strftime("%Y-%m-%dT%H:%M:%S.000000Z"), end_time=end.strftime("%Y-%m-%dT%H:%M:%S.000000Z")
+    )
+    return json.dumps(body).encode()
+
+
+def test_the_reminders_requests_are_allowed_the_role_passed_and_what_the_scheduler_does_with_it(
+    pipeline: Pipeline,
+) -> None:
+    # Given a booking two days ahead, stored
+    lifecycle = Lifecycle(pipeline)
+    assert pipeline.post(booking_starting(datetime.now(UTC) + timedelta(days=2)))["statusCode"] == 202
+    pipeline.drain()
+    # When the publisher plans its reminders (schedules made with the reminder role passed)
+    with recorded_calls() as published:
+        lifecycle.source.drain()
+    assert "scheduler:CreateSchedule" in published
+    # And a reminder fires
+    group = lifecycle.env["SCHEDULE_GROUP_NAME"]
+    scheduler = boto3.client("scheduler")
+    name = sorted(lifecycle.schedules())[0]
+    payload = json.loads(scheduler.get_schedule(Name=name, GroupName=group)["Target"]["Input"])
+    reminder = load_handler(pipeline.stack.functions["ReminderFunction"], apply_environment=False)
+    with recorded_calls() as fired:
+        reminder(payload, LambdaContext("ReminderFunction"))
+    assert "events:PutEvents" in fired
+    # Then the publisher may make those schedules and pass that role (to the Scheduler only), the
+    # role lets the Scheduler invoke the target (and write its dead-letter queue), and the
+    # reminder function may read the booking and publish
+    made = {f"{c.role}: {c.request.action}" for c in checks("LifecyclePublisherFunction", published)}
+    assert {
+        "LifecyclePublisherFunctionRole: iam:PassRole",
+        "ReminderSchedulerRole: lambda:InvokeFunction",
+    } <= made
+    assert not_granted("LifecyclePublisherFunction", published) == []
+    assert not_granted("ReminderFunction", fired) == []
