@@ -187,8 +187,8 @@ def statement_matches(statement: Mapping[str, Any], request: Request) -> bool:
     elif "NotResource" in statement:
         if any(arn_like(p, request.resource) for p in _list(statement["NotResource"])):
             return False
-    else:
-        return False  # an identity statement without Resource is invalid; a resource policy names its own
+    elif "Principal" not in statement:
+        return False  # an identity statement without Resource is invalid (a trust policy's is its role)
     if not _principal_matches(statement.get("Principal"), request.principal):
         return False
     return conditions_hold(statement.get("Condition", {}), request)
