@@ -574,7 +574,10 @@ def _s3(operation: str, params: Mapping[str, Any]) -> list[Request]:
         ]
     iam_action = f"s3:{_S3_ACTIONS.get(operation, operation)}"
     if "Key" in params:
-        return [Request(iam_action, f"{bucket_arn}/{params['Key']}")]
+        requests = [Request(iam_action, f"{bucket_arn}/{params['Key']}")]
+        if operation == "PutObject" and params.get("Tagging"):  # tags on upload: PutObjectTagging too
+            requests.append(Request("s3:PutObjectTagging", requests[0].resource))
+        return requests
     keys = {"s3:prefix": (str(params["Prefix"]),)} if "Prefix" in params else {}
     return [Request(iam_action, bucket_arn, keys)]
 
@@ -590,6 +593,8 @@ def authorisations(role: str, call: Call) -> list[Check]:
     elif service == "secretsmanager":
         secret = params.get("SecretId", params.get("Name"))
         requests = [Request(call.action, _secret_arn(secret) if secret else "*")]
+        if operation == "CreateSecret" and params.get("Tags"):  # tags on create: TagResource too
+            requests.append(Request("secretsmanager:TagResource", requests[0].resource))
     elif service == "events":
         requests = _events(operation, params)
     elif service == "scheduler":
