@@ -304,17 +304,22 @@ def _packaged(template: dict[str, Any]) -> dict[str, Any]:
 
 @cache
 def stack() -> Stack:
-    """The template as it deploys (consumers on), translated by SAM and resolved: once per session."""
+    """template.yaml as it deploys (consumers on), translated by SAM and resolved: once per session."""
+    return build(cfn.load(), PARAMETERS)
+
+
+def build(template: dict[str, Any], parameters: Mapping[str, str]) -> Stack:
+    """A SAM template as it deploys for these parameters, translated by SAM and resolved."""
     from samtranslator.parser.parser import Parser
     from samtranslator.translator.translator import Translator
 
-    raw = cfn.load()
-    sam = _packaged(cfn.deployed(raw, PARAMETERS))
+    raw = cfn.expand(template)
+    sam = _packaged(cfn.deployed(raw, dict(parameters)))
     session = boto3.Session(region_name=REGION, aws_access_key_id="testing", aws_secret_access_key="testing")
     translated = Translator(managed_policy_map=None, sam_parser=Parser(), boto_session=session).translate(
         sam, parameter_values={}
     )
-    resolve = Resolver(translated["Resources"], cfn.parameter_values(raw, PARAMETERS))
+    resolve = Resolver(translated["Resources"], cfn.parameter_values(raw, dict(parameters)))
     resources = {k: _resolved(resolve, v) for k, v in translated["Resources"].items()}
     result = Stack(resources=resources, resolve=resolve)
     for logical, role in result.of_type("AWS::IAM::Role").items():
@@ -324,7 +329,8 @@ def stack() -> Stack:
             statements += _managed(result, arn)
         result.roles[logical] = statements
         result.role_arns[resolve.get_att(logical, "Arn")] = logical
-    for policy in result.of_type("AWS::IAM::Policy").values():  # policies attached to roles by name
+    # policies attached from their side, to roles by name
+    for policy in [*result.of_type("AWS::IAM::Policy").values(), *result.of_type("AWS::IAM::ManagedPolicy").values()]:
         for role_name in policy["Properties"].get("Roles", []):
             for logical in result.roles:
                 if resolve.name(logical) == role_name:
@@ -337,12 +343,28 @@ def stack() -> Stack:
     return result
 
 
+# What the checks read: an intrinsic in these that the Resolver cannot resolve is an error.
+_CHECKED = (
+    "AWS::IAM::",
+    "AWS::Lambda::",
+    "AWS::SQS::",
+    "AWS::Events::",
+    "AWS::Scheduler::",
+    "AWS::S3::",
+    "AWS::SNS::",
+    "AWS::DynamoDB::",
+    "AWS::SecretsManager::",
+)
+
+
 def _resolved(resolve: Resolver, resource: dict[str, Any]) -> dict[str, Any]:
-    """The resource with its intrinsics resolved; one naming what is not modelled here (API
-    Gateway's generated resources, say) stays as written: no policy check reads it."""
+    """The resource with its intrinsics resolved. One the checks never read (a dashboard's body,
+    say) may keep an intrinsic not modelled here."""
     try:
         resolved: dict[str, Any] = resolve(resource)
     except KeyError:
+        if str(resource["Type"]).startswith(_CHECKED):
+            raise
         return resource
     return resolved
 

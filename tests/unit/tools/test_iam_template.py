@@ -4,6 +4,12 @@ requests are checked in tests/integration (test_iam.py and beside each function'
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
+
+from calsync_dev.template import load_raw
+from tests import iam
 from tests.iam import (
     ACCOUNT,
     SCHEDULER,
@@ -142,4 +148,83 @@ def test_a_recorded_request_becomes_the_authorisations_iam_makes() -> None:
     # An S3 object: its key in the ARN (a policy can scope a prefix)
     assert requests("s3", "PutObject", Bucket="calsync-dev-bodies", Key="bodies/acme/1") == [
         "s3:PutObject on arn:aws:s3:::calsync-dev-bodies/bodies/acme/1"
+    ]
+
+
+# Parts other branches add (a bucket for large bodies, a rule target's dead-letter queue), in a
+# template of their own: the same machinery checks them, nothing to add.
+NEW_PARTS = """
+Transform: AWS::Serverless-2016-10-31
+Parameters:
+  Stage: {Type: String, Default: dev}
+Resources:
+  BodiesBucket:
+    Type: AWS::S3::Bucket
+  Bus:
+    Type: AWS::Events::EventBus
+    Properties: {Name: !Sub "calsync-${Stage}"}
+  Target: {Type: AWS::SQS::Queue}
+  TargetDLQ: {Type: AWS::SQS::Queue}
+  Rule:
+    Type: AWS::Events::Rule
+    Properties:
+      EventBusName: !Ref Bus
+      EventPattern: {source: [calsync]}
+      Targets: [{Id: t, Arn: !GetAtt Target.Arn, DeadLetterConfig: {Arn: !GetAtt TargetDLQ.Arn}}]
+  TargetPolicy:
+    Type: AWS::SQS::QueuePolicy
+    Properties:
+      Queues: [!Ref Target]
+      PolicyDocument:
+        Statement:
+          - Effect: Allow
+            Principal: {Service: events.amazonaws.com}
+            Action: sqs:SendMessage
+            Resource: !GetAtt Target.Arn
+            Condition: {ArnEquals: {aws:SourceArn: !GetAtt Rule.Arn}}
+  Receiver:
+    Type: AWS::Serverless::Function
+    Properties:
+      Runtime: python3.13
+      Handler: app.handler
+      CodeUri: functions/receiver/
+      Policies:
+        - Statement:
+            - Effect: Allow
+              Action: s3:PutObject
+              Resource: !Sub "${BodiesBucket.Arn}/bodies/*"
+        - S3ReadPolicy:
+            BucketName: !Ref BodiesBucket
+"""
+
+
+@pytest.fixture
+def new_parts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "template.yaml"
+    path.write_text(NEW_PARTS)
+    built = iam.build(load_raw(path), {})
+    monkeypatch.setattr(iam, "stack", lambda: built)
+
+
+@pytest.mark.usefixtures("new_parts")
+def test_a_bucket_policy_scoped_to_a_key_prefix_is_checked_by_the_object_key() -> None:
+    bucket = "calsync-dev-bodiesbucket"
+    put = Call("s3", "PutObject", {"Bucket": bucket, "Key": "bodies/acme/1.json", "Body": b"{}"})
+    read = Call("s3", "HeadObject", {"Bucket": bucket, "Key": "bodies/acme/1.json"})  # S3ReadPolicy, expanded
+    assert iam.not_granted("Receiver", [put, read]) == []
+    elsewhere = Call("s3", "PutObject", {"Bucket": bucket, "Key": "other/1.json", "Body": b"{}"})
+    assert iam.not_granted("Receiver", [elsewhere]) == [
+        "ReceiverRole: s3:PutObject on arn:aws:s3:::calsync-dev-bodiesbucket/other/1.json"
+    ]
+    another_bucket = Call("s3", "GetObject", {"Bucket": "someone-elses", "Key": "bodies/1.json"})
+    assert iam.not_granted("Receiver", [another_bucket]) != []
+
+
+@pytest.mark.usefixtures("new_parts")
+def test_a_rule_targets_dead_letter_queue_without_a_queue_policy_is_caught() -> None:
+    refused = [str(r) for _, r in iam.rule_deliveries() if not allows(iam.resource_policy(r.resource), r)]
+    assert refused == [
+        "sqs:SendMessage on arn:aws:sqs:us-east-1:123456789012:calsync-dev-TargetDLQ"
+        " aws:SourceAccount=['123456789012'] aws:SourceArn=['arn:aws:events:us-east-1:123456789012:rule/calsync-dev/calsync-dev-Rule']"
+        " by events.amazonaws.com"
     ]
