@@ -67,7 +67,8 @@ def test_the_reminders_requests_are_allowed_the_role_passed_and_what_the_schedul
 ) -> None:
     # Given a booking two days ahead, stored
     lifecycle = Lifecycle(pipeline)
-    assert pipeline.post(booking_starting(datetime.now(UTC) + timedelta(days=2)))["statusCode"] == 202
+    booking = booking_starting(datetime.now(UTC) + timedelta(days=2))
+    assert pipeline.post(booking)["statusCode"] == 202
     pipeline.drain()
     # When the publisher plans its reminders (schedules made with the reminder role passed)
     with recorded_calls() as published:
@@ -82,9 +83,18 @@ def test_the_reminders_requests_are_allowed_the_role_passed_and_what_the_schedul
     with recorded_calls() as fired:
         reminder(payload, LambdaContext("ReminderFunction"))
     assert "events:PutEvents" in fired
-    # Then the publisher may make those schedules and pass that role (to the Scheduler only), the
-    # role lets the Scheduler invoke the target (and write its dead-letter queue), and the
-    # reminder function may read the booking and publish
+    # And the booking is canceled (its schedules deleted)
+    canceled = event_json("invitee_canceled.json")
+    canceled["payload"]["scheduled_event"] = json.loads(booking)["payload"]["scheduled_event"]
+    assert pipeline.post(json.dumps(canceled).encode())["statusCode"] == 202
+    pipeline.drain()
+    with recorded_calls() as dropped:
+        lifecycle.source.drain()
+    assert "scheduler:DeleteSchedule" in dropped
+    assert lifecycle.schedules() == set()
+    # Then the publisher may make and delete those schedules and pass that role (to the Scheduler
+    # only), the role lets the Scheduler invoke the target (and write a dead-letter queue the
+    # schedule names), and the reminder function may read the booking and publish
     made = {f"{c.role}: {c.request.action}" for c in checks("LifecyclePublisherFunction", published)}
     assert {
         "LifecyclePublisherFunctionRole: iam:PassRole",
@@ -92,3 +102,4 @@ def test_the_reminders_requests_are_allowed_the_role_passed_and_what_the_schedul
     } <= made
     assert not_granted("LifecyclePublisherFunction", published) == []
     assert not_granted("ReminderFunction", fired) == []
+    assert not_granted("LifecyclePublisherFunction", dropped) == []
