@@ -177,13 +177,13 @@ def test_one_broken_connection_is_counted_and_the_scheduled_functions_go_on(
 def test_every_call_the_connection_functions_make_is_granted_by_their_own_policies(
     stack: Stack, fake: FakeCalendly
 ) -> None:
-    from tests.iam import not_granted, recorded_calls
+    from tests.iam import Calls, not_granted, recorded_calls
 
     handlers = {
         name: load_handler(stack.functions[name], apply_environment=False)
         for name in ("OAuthCallbackFunction", "TokenRefresherFunction", "SubscriptionWatchdogFunction")
     }
-    calls: dict[str, set[str]] = {}
+    calls: dict[str, Calls] = {}
     # Given an operator connecting through the OAuth callback (tokens issued with 60 s left)
     fake.token_lifetime = 60
     state = authorize(stack)
