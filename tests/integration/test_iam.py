@@ -3,23 +3,30 @@ template.yaml allows: the action, the concrete resource (table, queue, secret, b
 role passed) and its condition keys (the item's partition key, the service a role is passed
 to). moto and the local stack do not check IAM, so a wrong ARN or key prefix would first show
 in AWS: every invocation failing with AccessDenied (a stream batch retried 20 times, then
-dead-lettered). The reconciler's, the connection functions' and the consumers' requests are
-checked beside their own tests (test_reconcile.py, test_connection_functions.py,
-test_consumers.py); the event sources' side in tests/unit/tools/test_iam_template.py."""
+dead-lettered). Here: the fixture mix (receiver, processors, publisher), the scheduled functions'
+idle runs, the reminders (schedules made and deleted, the role passed, a reminder firing) and the
+consumers' back-off. The reconciler's, the connection functions' and the consumers' other
+requests are checked beside their own tests (test_reconcile.py, test_connection_functions.py,
+test_consumers.py); the services' side in tests/unit/tools/test_iam_template.py
+(docs/iam-checks.md)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 from datetime import UTC, datetime, timedelta
 
 import boto3
 import pytest
+from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 
 from calsync_dev.cost.mix import Run, measure
 from calsync_dev.lambda_runtime import LambdaContext, load_handler
+from calsync_dev.provision import Stack
 from tests.factories import event_json
 from tests.iam import Call, checks, not_granted, recorded_calls
 from tests.integration.conftest import Pipeline
+from tests.integration.test_consumers import Sink, bus_event, sqs_records
 from tests.integration.test_lifecycle import Lifecycle
 
 
@@ -103,3 +110,37 @@ def test_the_reminders_requests_are_allowed_the_role_passed_and_what_the_schedul
     assert not_granted("LifecyclePublisherFunction", published) == []
     assert not_granted("ReminderFunction", fired) == []
     assert not_granted("LifecyclePublisherFunction", dropped) == []
+
+
+@pytest.mark.parametrize(
+    ("function", "queue", "secret"),
+    [
+        ("SlackNotifierFunction", "SlackQueue", "SLACK_SECRET_NAME"),
+        ("HttpForwarderFunction", "ForwardQueue", "FORWARD_SECRET_NAME"),
+    ],
+)
+def test_a_consumers_back_off_on_a_failed_post_is_allowed_on_its_own_queue(
+    stack: Stack, function: str, queue: str, secret: str
+) -> None:
+    # Given a consumer whose endpoint answers 500, and a record from its own queue
+    sink = Sink()
+    sink.status = 500
+    try:
+        spec = stack.functions[function]
+        secrets = boto3.client("secretsmanager")
+        name = spec.environment[secret]
+        config = json.loads(secrets.get_secret_value(SecretId=name)["SecretString"])
+        secrets.put_secret_value(
+            SecretId=name, SecretString=json.dumps({**config, "url": sink.url, "webhook_url": sink.url})
+        )
+        records = sqs_records(bus_event())
+        for record in records["Records"]:
+            record["eventSourceARN"] = stack.queue_arns[queue]
+        # When it fails to post and holds the message back (a batch failure or a raised error)
+        with recorded_calls() as calls, contextlib.suppress(BatchProcessingError):
+            load_handler(spec)(records, LambdaContext(function))
+    finally:
+        sink.server.shutdown()
+    # Then the back-off is a request its role allows, on its own queue
+    assert "sqs:ChangeMessageVisibility" in calls
+    assert not_granted(function, calls) == []
