@@ -1,12 +1,12 @@
-"""The tests' IAM policy evaluator (tests/policy.py) refuses what AWS refuses: a wrong ARN, a
+"""The tests' IAM policy evaluator (tests/iam/policy.py) refuses what AWS refuses: a wrong ARN, a
 wrong key prefix, a role passed without the service condition. The IAM checks of every
-function (tests/iam.py) are only as good as this."""
+function (tests/iam/) are only as good as this."""
 
 from __future__ import annotations
 
 import pytest
 
-from tests.policy import ALLOW, DENY, REFUSED, Request, allows, arn_like, decide
+from tests.iam.policy import ALLOW, DENY, REFUSED, Request, allows, arn_like, decide
 
 TABLE = "arn:aws:dynamodb:us-east-1:123456789012:table/calsync-dev-BookingsTable"
 QUEUE = "arn:aws:sqs:us-east-1:123456789012:calsync-dev-InviteeCreatedQueue"

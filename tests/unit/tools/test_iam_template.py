@@ -15,6 +15,7 @@ from tests.iam import (
     SCHEDULER,
     Call,
     authorisations,
+    deployed,
     refused,
     resource_policy,
     rule_deliveries,
@@ -22,7 +23,7 @@ from tests.iam import (
     stack,
     trust,
 )
-from tests.policy import Request, allows
+from tests.iam.policy import Request, allows
 
 PUBLISHER = "LifecyclePublisherFunction"
 
@@ -203,7 +204,7 @@ def new_parts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = tmp_path / "template.yaml"
     path.write_text(NEW_PARTS)
     built = iam.build(load_raw(path), {})
-    monkeypatch.setattr(iam, "stack", lambda: built)
+    monkeypatch.setattr(deployed, "stack", lambda: built)
 
 
 @pytest.mark.usefixtures("new_parts")

@@ -135,7 +135,7 @@ def condition_holds(operator: str, key: str, wanted: Any, request: Request) -> b
     negated = op in _NEGATED
     base = _NEGATED.get(op, op)
     if base not in _MATCHERS:
-        raise ValueError(f"condition operator {operator!r} is not modelled in tests/policy.py")
+        raise ValueError(f"condition operator {operator!r} is not modelled in tests/iam/policy.py")
     match = _MATCHERS[base]
 
     def one(value: str) -> bool:

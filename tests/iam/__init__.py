@@ -1,0 +1,85 @@
+"""What template.yaml's IAM grants, and the AWS requests code makes: moto and the local stack
+do not check IAM, so tests compare the two with a policy evaluator (``tests.iam.policy``).
+``deployed``: the roles and resource policies as SAM deploys them; ``requests``: each recorded
+call as the authorisations IAM makes; ``services``: what Lambda, EventBridge and the Scheduler do
+with them. docs/iam-checks.md says how it works and where each path is checked."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+from calsync.store import clients
+from tests.iam import deployed
+from tests.iam.deployed import ACCOUNT, PARAMETERS, REGION, Stack, build, stack
+from tests.iam.policy import allows
+from tests.iam.requests import SCHEDULER, Call, Calls, Check, action, authorisations, target_requests
+from tests.iam.services import resource_policy, rule_deliveries, service_checks, trust
+
+__all__ = [
+    "ACCOUNT",
+    "PARAMETERS",
+    "REGION",
+    "SCHEDULER",
+    "Call",
+    "Calls",
+    "Check",
+    "Stack",
+    "action",
+    "authorisations",
+    "build",
+    "checks",
+    "not_granted",
+    "recorded_calls",
+    "refused",
+    "resource_policy",
+    "rule_deliveries",
+    "service_checks",
+    "stack",
+    "target_requests",
+    "trust",
+]
+
+
+def refused(checks: Iterable[Check]) -> list[str]:
+    """The checks the role's statements do not allow (a role ARN unknown to the template: refused)."""
+    roles = deployed.stack().roles
+    found = []
+    for check in checks:
+        if check.role not in roles or not allows(roles[check.role], check.request):
+            found.append(str(check))
+    return sorted(set(found))
+
+
+def checks(function: str, calls: Iterable[Call]) -> list[Check]:
+    """Every authorisation the function's calls need, made with its role or a role it passed."""
+    role = deployed.stack().function_roles[function]
+    return [check for call in calls for check in authorisations(role, call)]
+
+
+def not_granted(function: str, calls: Iterable[Call]) -> list[str]:
+    """The authorisations the function's calls need that no role allows, e.g.
+    ``"ReceiverFunctionRole: sqs:SendMessage on arn:aws:sqs:…:calsync-dev-OtherDLQ"``."""
+    return refused(checks(function, calls))
+
+
+@contextmanager
+def recorded_calls() -> Iterator[Calls]:
+    """Every AWS call (with its parameters) the functions' shared clients are asked for meanwhile."""
+    found = Calls()
+
+    def record(params: Mapping[str, Any], model: Any, **_: Any) -> None:
+        found.append(Call(model.service_model.service_name, model.name, copy.deepcopy(dict(params))))
+
+    made = [
+        make() for make in (clients.dynamodb, clients.sqs, clients.secretsmanager, clients.events, clients.scheduler)
+    ]
+    for client in made:
+        client.meta.events.register("before-parameter-build.*.*", record)
+    try:
+        yield found
+    finally:
+        for client in made:
+            client.meta.events.unregister("before-parameter-build.*.*", record)
