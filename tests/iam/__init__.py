@@ -65,6 +65,11 @@ def not_granted(function: str, calls: Iterable[Call]) -> list[str]:
     return refused(checks(function, calls))
 
 
+def _client_factories() -> list[Any]:
+    """Every cached client factory of ``calsync.store.clients`` (a new one is recorded too)."""
+    return [f for name, f in vars(clients).items() if not name.startswith("_") and hasattr(f, "cache_clear")]
+
+
 @contextmanager
 def recorded_calls() -> Iterator[Calls]:
     """Every AWS call (with its parameters) the functions' shared clients are asked for meanwhile."""
@@ -73,9 +78,7 @@ def recorded_calls() -> Iterator[Calls]:
     def record(params: Mapping[str, Any], model: Any, **_: Any) -> None:
         found.append(Call(model.service_model.service_name, model.name, copy.deepcopy(dict(params))))
 
-    made = [
-        make() for make in (clients.dynamodb, clients.sqs, clients.secretsmanager, clients.events, clients.scheduler)
-    ]
+    made = [make() for make in _client_factories()]
     for client in made:
         client.meta.events.register("before-parameter-build.*.*", record)
     try:
