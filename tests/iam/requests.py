@@ -95,7 +95,7 @@ def _leading_key_of_query(params: Mapping[str, Any]) -> tuple[str, ...]:
     hash_key = _hash_key(params["TableName"], params.get("IndexName"))
     if "KeyConditions" in params:
         return tuple(_attr(v) for v in params["KeyConditions"][hash_key]["AttributeValueList"])
-    names = {alias: name for alias, name in params.get("ExpressionAttributeNames", {}).items()}
+    names = dict(params.get("ExpressionAttributeNames", {}))
     for left, right in re.findall(r"([#\w]+)\s*=\s*(:\w+)", params["KeyConditionExpression"]):
         if names.get(left, left) == hash_key:
             return (_attr(params["ExpressionAttributeValues"][right]),)
@@ -199,13 +199,13 @@ def _scheduler(operation: str, params: Mapping[str, Any]) -> tuple[list[Request]
     if target and operation in ("CreateSchedule", "UpdateSchedule"):
         role = target["RoleArn"]
         requests.append(Request("iam:PassRole", role, {"iam:PassedToService": (SCHEDULER,)}))
-        delegated += [(role, request) for request in target_requests(target["Arn"], target.get("Input"))]
+        delegated += [(role, request) for request in target_requests(target["Arn"])]
         if "DeadLetterConfig" in target:
             delegated += [(role, request) for request in target_requests(target["DeadLetterConfig"]["Arn"])]
     return requests, delegated
 
 
-def target_requests(arn: str, _input: Any = None) -> list[Request]:
+def target_requests(arn: str) -> list[Request]:
     """What a service does to deliver to a target ARN (a function, a queue, a topic, a bus)."""
     service = arn.split(":")[2]
     if service == "lambda":
@@ -257,8 +257,10 @@ def authorisations(role: str, call: Call) -> list[Check]:
     """Every authorisation IAM makes for one call made with this role (its logical id)."""
     service, operation, params = call.service, call.operation, call.params
     delegated: list[tuple[str, Request]] = []
-    if service in ("dynamodb", "dynamodbstreams"):
-        requests = _dynamodb(operation, params) if service == "dynamodb" else [Request(call.action, "*")]
+    if service == "dynamodb":
+        requests = _dynamodb(operation, params)
+    elif service == "dynamodbstreams":
+        requests = [Request(call.action, str(params.get("StreamArn", "*")))]
     elif service == "sqs":
         requests = _sqs(operation, params)
     elif service == "secretsmanager":
@@ -273,11 +275,11 @@ def authorisations(role: str, call: Call) -> list[Check]:
     elif service == "s3":
         requests = _s3(operation, params)
     elif service == "lambda" and operation == "Invoke":
-        requests = [
-            Request(
-                "lambda:InvokeFunction", deployed.stack().resolve.arn("lambda", f"function:{params['FunctionName']}")
-            )
-        ]
+        function = str(params["FunctionName"])
+        arn = (
+            function if function.startswith("arn:") else deployed.stack().resolve.arn("lambda", f"function:{function}")
+        )
+        requests = [Request("lambda:InvokeFunction", arn)]
     else:  # a service not modelled here: its action on "*" (a policy scoped to an ARN will say so)
         requests = [Request(call.action, "*")]
     checks = [Check(role, request) for request in requests]
