@@ -173,8 +173,15 @@ def _events(operation: str, params: Mapping[str, Any]) -> list[Request]:
     if operation != "PutEvents":
         bus = params.get("EventBusName", params.get("Name"))
         return [Request(f"events:{operation}", _bus_arn(bus) if bus else "*")]
-    buses = dict.fromkeys(str(entry.get("EventBusName", "default")) for entry in params["Entries"])
-    return [Request("events:PutEvents", _bus_arn(bus)) for bus in buses]
+    # each entry is authorised on its bus, with its source and detail-type as condition keys
+    entries = dict.fromkeys(
+        (str(e.get("EventBusName", "default")), str(e.get("Source", "")), str(e.get("DetailType", "")))
+        for e in params["Entries"]
+    )
+    return [
+        Request("events:PutEvents", _bus_arn(bus), {"events:source": (source,), "events:detail-type": (kind,)})
+        for bus, source, kind in entries
+    ]
 
 
 def _bus_arn(bus: str) -> str:

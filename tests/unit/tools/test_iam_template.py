@@ -146,6 +146,12 @@ def test_a_recorded_request_becomes_the_authorisations_iam_makes() -> None:
     assert requests("secretsmanager", "GetSecretValue", SecretId="calsync/dev/tokens/acme") == [
         "secretsmanager:GetSecretValue on arn:aws:secretsmanager:us-east-1:123456789012:secret:calsync/dev/tokens/acme-AbC123"
     ]
+    # Events: each entry on its bus, with its source and detail-type (a policy may condition on them)
+    entry = {"EventBusName": "calsync-dev", "Source": "calsync", "DetailType": "Booking Scheduled", "Detail": "{}"}
+    assert requests("events", "PutEvents", Entries=[entry, entry]) == [
+        "events:PutEvents on arn:aws:events:us-east-1:123456789012:event-bus/calsync-dev"
+        " events:detail-type=['Booking Scheduled'] events:source=['calsync']"
+    ]
     # An S3 object: its key in the ARN (a policy can scope a prefix)
     assert requests("s3", "PutObject", Bucket="calsync-dev-bodies", Key="bodies/acme/1") == [
         "s3:PutObject on arn:aws:s3:::calsync-dev-bodies/bodies/acme/1"
