@@ -7,11 +7,14 @@ with them. docs/iam-checks.md says how it works and where each path is checked."
 from __future__ import annotations
 
 import copy
+import importlib
+import inspect
+import pkgutil
+import sys
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
-from calsync.store import clients
 from tests.iam import deployed
 from tests.iam.deployed import ACCOUNT, PARAMETERS, REGION, Stack, build, stack
 from tests.iam.policy import allows
@@ -66,8 +69,20 @@ def not_granted(function: str, calls: Iterable[Call]) -> list[str]:
 
 
 def _client_factories() -> list[Any]:
-    """Every cached client factory of ``calsync.store.clients`` (a new one is recorded too)."""
-    return [f for name, f in vars(clients).items() if not name.startswith("_") and hasattr(f, "cache_clear")]
+    """Every cached, argument-less factory in ``calsync.store`` (``clients.sqs``, a new one for
+    another service wherever it lives): the functions' shared AWS clients come from these."""
+    import calsync.store
+
+    for module in pkgutil.iter_modules(calsync.store.__path__, "calsync.store."):
+        importlib.import_module(module.name)
+    found: dict[int, Any] = {}
+    for name, module in list(sys.modules.items()):
+        if name.startswith("calsync.store") and module is not None:
+            for value in vars(module).values():
+                wrapped = getattr(value, "__wrapped__", None)
+                if hasattr(value, "cache_clear") and wrapped and not inspect.signature(wrapped).parameters:
+                    found[id(value)] = value
+    return list(found.values())
 
 
 @contextmanager
@@ -78,7 +93,7 @@ def recorded_calls() -> Iterator[Calls]:
     def record(params: Mapping[str, Any], model: Any, **_: Any) -> None:
         found.append(Call(model.service_model.service_name, model.name, copy.deepcopy(dict(params))))
 
-    made = [make() for make in _client_factories()]
+    made = [client for make in _client_factories() if hasattr(client := make(), "meta")]
     for client in made:
         client.meta.events.register("before-parameter-build.*.*", record)
     try:
