@@ -13,6 +13,7 @@ import pkgutil
 import sys
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import Any
 
 from tests.iam import deployed
@@ -31,6 +32,7 @@ __all__ = [
     "Check",
     "Stack",
     "action",
+    "allowed",
     "authorisations",
     "build",
     "checks",
@@ -46,14 +48,26 @@ __all__ = [
 ]
 
 
+RESOURCE_POLICIES = ("sqs", "s3", "lambda")  # services whose resource policies the template may hold
+
+
+def allowed(check: Check) -> bool:
+    """Does the role allow the request, with no explicit Deny in the resource's own policy (a
+    bucket's TLS-only rule, say)? Requests go over HTTPS (``aws:SecureTransport``), as the role."""
+    stack_ = deployed.stack()
+    if check.role not in stack_.roles:
+        return False  # a role ARN unknown to the template
+    request = check.request
+    caller = ("AWS", stack_.resolve.get_att(check.role, "Arn"))
+    request = replace(request, context={"aws:SecureTransport": ("true",), **request.context}, principal=caller)
+    service = request.resource.split(":")[2] if request.resource.startswith("arn:") else ""
+    own = resource_policy(request.resource) if service in RESOURCE_POLICIES else []
+    return allows([*stack_.roles[check.role], *own], request)
+
+
 def refused(checks: Iterable[Check]) -> list[str]:
-    """The checks the role's statements do not allow (a role ARN unknown to the template: refused)."""
-    roles = deployed.stack().roles
-    found = []
-    for check in checks:
-        if check.role not in roles or not allows(roles[check.role], check.request):
-            found.append(str(check))
-    return sorted(set(found))
+    """The checks that are not allowed (``allowed``), as text."""
+    return sorted({str(check) for check in checks if not allowed(check)})
 
 
 def checks(function: str, calls: Iterable[Call]) -> list[Check]:

@@ -165,14 +165,18 @@ def conditions_hold(block: Mapping[str, Mapping[str, Any]], request: Request) ->
 
 # ------------------------------------------------------------------ statements
 def _principal_matches(principal: Any, caller: tuple[str, str] | None) -> bool:
-    if principal is None:
-        return True  # an identity policy: the caller is the role it is attached to
-    if principal == "*":
+    if principal is None or principal == "*":
+        return True  # no Principal: an identity policy, the caller is the role it is attached to
+    if "*" in _list(principal.get("AWS", [])):
         return True
     if caller is None:
         return False
     kind, name = caller
-    return name in _list(principal.get(kind, [])) or "*" in _list(principal.get("AWS", []))
+    account = name.split(":")[4] if kind == "AWS" and name.startswith("arn:") else None
+    for wanted in _list(principal.get(kind, [])):
+        if wanted == name or (account and wanted in (account, f"arn:aws:iam::{account}:root")):
+            return True  # the role itself, or its account (its identity policy decides)
+    return False
 
 
 def statement_matches(statement: Mapping[str, Any], request: Request) -> bool:

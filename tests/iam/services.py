@@ -89,9 +89,18 @@ def rule_deliveries() -> list[tuple[str, Request]]:
 
 
 def resource_policy(arn: str) -> list[dict[str, Any]]:
-    """The resource-based policy statements of a queue or a function in the template."""
+    """The resource-based policy statements of a queue, a bucket (or an object in it) or a
+    function in the template."""
     stack_ = deployed.stack()
     service = arn.split(":")[2]
+    if service == "s3":
+        bucket = arn.split(":::", 1)[1].split("/", 1)[0]
+        return [
+            statement
+            for policy in stack_.of_type("AWS::S3::BucketPolicy").values()
+            if policy["Properties"]["Bucket"] == bucket
+            for statement in statements_of(policy["Properties"]["PolicyDocument"])
+        ]
     if service == "sqs":
         name = arn.rsplit(":", 1)[-1]
         return stack_.queue_policies(f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/{name}")

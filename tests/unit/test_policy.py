@@ -158,3 +158,17 @@ def test_an_operator_it_does_not_know_raises_rather_than_guess() -> None:
     odd = {**WRITE_BOOKINGS, "Condition": {"IpAddress": {"aws:SourceIp": "10.0.0.0/8"}}}
     with pytest.raises(ValueError, match="IpAddress"):
         allows([odd], Request("dynamodb:GetItem", TABLE, {"aws:SourceIp": ("10.1.2.3",)}))
+
+
+def test_a_resource_policy_naming_the_account_lets_the_roles_own_policy_decide() -> None:
+    role = ("AWS", "arn:aws:iam::123456789012:role/ReceiverFunctionRole")
+    account = {
+        "Effect": "Allow",
+        "Principal": {"AWS": "arn:aws:iam::123456789012:root"},
+        "Action": "sqs:*",
+        "Resource": QUEUE,
+    }
+    assert allows([account], Request("sqs:SendMessage", QUEUE, {}, role))
+    elsewhere = ("AWS", "arn:aws:iam::999999999999:role/Other")
+    assert not allows([account], Request("sqs:SendMessage", QUEUE, {}, elsewhere))
+    assert not allows([account], Request("sqs:SendMessage", QUEUE, {}, ("Service", "events.amazonaws.com")))

@@ -167,6 +167,21 @@ Parameters:
 Resources:
   BodiesBucket:
     Type: AWS::S3::Bucket
+  BodiesBucketPolicy:
+    Type: AWS::S3::BucketPolicy
+    Properties:
+      Bucket: !Ref BodiesBucket
+      PolicyDocument:
+        Statement:
+          - Effect: Deny
+            Principal: "*"
+            Action: "s3:*"
+            Resource: [!GetAtt BodiesBucket.Arn, !Sub "${BodiesBucket.Arn}/*"]
+            Condition: {Bool: {aws:SecureTransport: false}}
+          - Effect: Deny
+            Principal: "*"
+            Action: s3:PutObject
+            Resource: !Sub "${BodiesBucket.Arn}/locked/*"
   Bus:
     Type: AWS::Events::EventBus
     Properties: {Name: !Sub "calsync-${Stage}"}
@@ -199,7 +214,7 @@ Resources:
         - Statement:
             - Effect: Allow
               Action: s3:PutObject
-              Resource: !Sub "${BodiesBucket.Arn}/bodies/*"
+              Resource: [!Sub "${BodiesBucket.Arn}/bodies/*", !Sub "${BodiesBucket.Arn}/locked/*"]
         - S3ReadPolicy:
             BucketName: !Ref BodiesBucket
 """
@@ -235,3 +250,15 @@ def test_a_rule_targets_dead_letter_queue_without_a_queue_policy_is_caught() -> 
         " aws:SourceAccount=['123456789012'] aws:SourceArn=['arn:aws:events:us-east-1:123456789012:rule/calsync-dev/calsync-dev-Rule']"
         " by events.amazonaws.com"
     ]
+
+
+@pytest.mark.usefixtures("new_parts")
+def test_an_explicit_deny_in_the_buckets_own_policy_wins_over_the_role() -> None:
+    # Given a role allowed to put under locked/, and the bucket's policy denying it (and plain HTTP)
+    locked = Call("s3", "PutObject", {"Bucket": "calsync-dev-bodiesbucket", "Key": "locked/1.json", "Body": b"{}"})
+    # Then the put is refused; a put elsewhere over HTTPS (as boto3 sends it) is not
+    assert iam.not_granted("Receiver", [locked]) == [
+        "ReceiverRole: s3:PutObject on arn:aws:s3:::calsync-dev-bodiesbucket/locked/1.json"
+    ]
+    fine = Call("s3", "PutObject", {"Bucket": "calsync-dev-bodiesbucket", "Key": "bodies/1.json", "Body": b"{}"})
+    assert iam.not_granted("Receiver", [fine]) == []
