@@ -133,9 +133,7 @@ def test_a_consumers_back_off_on_a_failed_post_is_allowed_on_its_own_queue(
         secrets.put_secret_value(
             SecretId=name, SecretString=json.dumps({**config, "url": sink.url, "webhook_url": sink.url})
         )
-        records = sqs_records(bus_event())
-        for record in records["Records"]:
-            record["eventSourceARN"] = stack.queue_arns[queue]
+        records = sqs_records(bus_event(), queue_arn=stack.queue_arns[queue])
         # When it fails to post and holds the message back (a batch failure or a raised error)
         with recorded_calls() as calls, contextlib.suppress(BatchProcessingError):
             load_handler(spec)(records, LambdaContext(function))
