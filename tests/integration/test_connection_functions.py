@@ -177,13 +177,13 @@ def test_one_broken_connection_is_counted_and_the_scheduled_functions_go_on(
 def test_every_call_the_connection_functions_make_is_granted_by_their_own_policies(
     stack: Stack, fake: FakeCalendly
 ) -> None:
-    from tests.iam import not_granted, recorded_calls
+    from tests.iam import Calls, not_granted, recorded_calls
 
     handlers = {
         name: load_handler(stack.functions[name], apply_environment=False)
         for name in ("OAuthCallbackFunction", "TokenRefresherFunction", "SubscriptionWatchdogFunction")
     }
-    calls: dict[str, set[str]] = {}
+    calls: dict[str, Calls] = {}
     # Given an operator connecting through the OAuth callback (tokens issued with 60 s left)
     fake.token_lifetime = 60
     state = authorize(stack)
@@ -205,3 +205,31 @@ def test_every_call_the_connection_functions_make_is_granted_by_their_own_polici
     # Then each function was granted every action it called (in AWS anything else is AccessDenied)
     assert all(calls.values())
     assert {name: not_granted(name, called) for name, called in calls.items()} == {name: [] for name in calls}
+
+
+def test_the_watchdogs_requests_for_a_personal_token_connection_are_granted_by_its_own_policy(
+    stack: Stack, fake: FakeCalendly
+) -> None:
+    from calsync import compose
+    from calsync.config import WatchdogSettings
+    from tests.iam import not_granted, recorded_calls
+
+    # Given a personal-access-token connection (its subscription signs with calsync's own key), disabled
+    env = stack.functions["SubscriptionWatchdogFunction"].environment
+    services = compose.connections(WatchdogSettings.from_env(env))
+    services.connector().connect_pat(
+        connection_id="solo",
+        personal_access_token=fake.add_pat(),
+        calendly_for=services.calendly_with_token,
+        api_base="https://api.calendly.com",
+    )
+    (subscription,) = fake.subscriptions.values()
+    subscription["state"] = "disabled"
+    # When the watchdog replaces it (reading the connection's signing key to sign the new one)
+    handler = load_handler(stack.functions["SubscriptionWatchdogFunction"], apply_environment=False)
+    with recorded_calls() as calls:
+        assert handler({"source": "aws.events"}, LambdaContext("w")) == {"solo": "recreated"}
+    # Then its role allows every request it made (the key by its name under the stage's prefix)
+    keys = stack.functions["SubscriptionWatchdogFunction"].environment["SIGNING_KEY_PREFIX"]
+    assert any(c.params.get("SecretId") == f"{keys}solo" for c in calls)
+    assert not_granted("SubscriptionWatchdogFunction", calls) == []

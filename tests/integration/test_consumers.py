@@ -64,8 +64,11 @@ def bus_event() -> dict[str, Any]:
     }
 
 
-def sqs_records(*events: dict[str, Any]) -> dict[str, Any]:
-    """What the consumer's queue hands its function: the EventBridge events as message bodies."""
+def sqs_records(
+    *events: dict[str, Any], queue_arn: str = "arn:aws:sqs:us-east-1:123456789012:calsync-dev-consumer"
+) -> dict[str, Any]:
+    """What the consumer's queue hands its function: the EventBridge events as message bodies
+    (from ``queue_arn``: a failed record's back-off acts on it, so IAM checks need the real one)."""
     return {
         "Records": [
             {
@@ -75,7 +78,7 @@ def sqs_records(*events: dict[str, Any]) -> dict[str, Any]:
                 "attributes": {"ApproximateReceiveCount": "1"},
                 "messageAttributes": {},
                 "eventSource": "aws:sqs",
-                "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:calsync-dev-consumer",
+                "eventSourceARN": queue_arn,
             }
             for i, event in enumerate(events)
         ]

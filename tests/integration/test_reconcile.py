@@ -384,10 +384,14 @@ def test_a_requested_reconcile_over_its_budget_continues_by_a_new_request_until_
         LambdaContext("reconciler", timeout_seconds=900),
     )
     # When the reconciler consumes the request and whatever continuations it sends
-    with respx.mock(assert_all_called=False) as router:
+    from tests.iam import not_granted, recorded_calls
+
+    with respx.mock(assert_all_called=False) as router, recorded_calls() as calls:
         router.route(host="api.calendly.com").mock(side_effect=fake.httpx_handler)
         handled = source.drain()
     pipeline.drain()
+    # (each request of the requested runs, continuations included, is one its role allows)
+    assert not_granted("ReconcilerFunction", calls) == []
     # Then it took several runs, each within its budget, and every booking is stored
     reports = reconcile.services.state.reports("acme", limit=20)
     assert handled == len(reports) > 1

@@ -39,6 +39,7 @@ class Usage:
     invocations: int = 0
     durations_ms: list[float] = field(default_factory=list)
     requests: Counter[str] = field(default_factory=Counter)  # "service:Operation"
+    calls: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)  # (service, operation, params)
     write_units: int = 0
     write_units_by_index: Counter[str] = field(default_factory=Counter)
     read_units: float = 0.0
@@ -103,6 +104,7 @@ class Meter:
         service, operation = model.service_model.service_name, model.name
         params: dict[str, Any] = context["cost.params"]
         usage.requests[f"{service}:{operation}"] += 1
+        usage.calls.append((service, operation, params))
         failed = "Error" in parsed
         if service == "dynamodb":
             self._dynamodb(usage, function, operation, params, parsed, context, failed=failed)
