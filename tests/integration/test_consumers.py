@@ -110,7 +110,8 @@ def slack(stack: Stack, sink: Sink) -> Any:
         SecretId=spec.environment["SLACK_SECRET_NAME"], SecretString=json.dumps({"webhook_url": sink.url})
     )
     handler = load_handler(spec)
-    return lambda *events: handler(sqs_records(*events), LambdaContext("SlackNotifierFunction"))
+    queue_arn = stack.queue_arns["SlackQueue"]
+    return lambda *events: handler(sqs_records(*events, queue_arn=queue_arn), LambdaContext("SlackNotifierFunction"))
 
 
 def forwarder(stack: Stack, sink: Sink) -> Any:
@@ -120,7 +121,8 @@ def forwarder(stack: Stack, sink: Sink) -> Any:
     config = json.loads(secrets.get_secret_value(SecretId=name)["SecretString"])
     secrets.put_secret_value(SecretId=name, SecretString=json.dumps({**config, "url": sink.url}))
     handler = load_handler(spec)
-    return lambda *events: handler(sqs_records(*events), LambdaContext("HttpForwarderFunction"))
+    queue_arn = stack.queue_arns["ForwardQueue"]
+    return lambda *events: handler(sqs_records(*events, queue_arn=queue_arn), LambdaContext("HttpForwarderFunction"))
 
 
 def other_booking(n: int) -> dict[str, Any]:
