@@ -72,17 +72,23 @@ def delivery_queue(queue_urls: Mapping[QueueKind, str], *, sqs: SQSClient | None
 
 
 def receiver(
-    settings: ReceiverSettings, *, sqs: SQSClient | None = None, secretsmanager: SecretsManagerClient | None = None
+    settings: ReceiverSettings,
+    *,
+    sqs: SQSClient | None = None,
+    secretsmanager: SecretsManagerClient | None = None,
+    dynamodb: DynamoDBClient | None = None,
 ) -> Receiver:
-    from calsync.store.secrets import LOOKUPS_PER_SECOND, SecretsManagerSigningKeys
+    from calsync.store.connections import DynamoConnectionIds
+    from calsync.store.secrets import SecretsManagerSigningKeys
 
     return Receiver(
-        # Forged requests for unknown connection ids spend a lookup budget, not a call each.
+        # An id not in the cache costs a key-only read of its registry record; Secrets Manager
+        # is read for registered connections only (forged ids cannot starve real ones).
         keys=SecretsManagerSigningKeys(
             settings.signing_key_prefix,
             ttl_seconds=settings.signing_key_cache_seconds,
             client=secretsmanager,
-            lookups_per_second=LOOKUPS_PER_SECOND,
+            exists=DynamoConnectionIds(settings.bookings_table_name, dynamodb).exists,
         ),
         queue=delivery_queue(settings.queue_urls, sqs=sqs),
         limits=ReceiverLimits(settings.signature_tolerance_seconds, settings.max_body_bytes),
