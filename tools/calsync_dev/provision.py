@@ -254,7 +254,7 @@ def provision(
 
 
 def register_webhook_connection(
-    receiver_environment: Mapping[str, str],
+    environment: Mapping[str, str],
     connection_id: str,
     signing_key: str,
     *,
@@ -264,16 +264,15 @@ def register_webhook_connection(
 ) -> None:
     """A connection the receiver accepts deliveries for, without connecting to Calendly: its
     registry record unless it has one (the receiver reads Secrets Manager only for registered
-    ids) and its signing key, where the receiver's environment says. For tests, benchmarks and
-    the local stack (``status`` ``reauth_required``: the scheduled jobs leave it alone)."""
-    from calsync.config import ReceiverSettings
+    ids) and its signing key, where ``environment`` (the receiver's: ``BOOKINGS_TABLE_NAME``,
+    ``SIGNING_KEY_PREFIX``) says. For tests, benchmarks and the local stack (``status``
+    ``reauth_required``: the scheduled jobs leave it alone)."""
     from calsync.connections.records import Connection
     from calsync.store.connections import DynamoConnectionRegistry
     from calsync.store.secrets import SecretsManagerSigningKeys
 
-    settings = ReceiverSettings.from_env(receiver_environment)
-    keys = SecretsManagerSigningKeys(settings.signing_key_prefix, client=secretsmanager)
-    registry = DynamoConnectionRegistry(settings.bookings_table_name, dynamodb)
+    keys = SecretsManagerSigningKeys(environment["SIGNING_KEY_PREFIX"], client=secretsmanager)
+    registry = DynamoConnectionRegistry(environment["BOOKINGS_TABLE_NAME"], dynamodb)
     if registry.get(connection_id) is None:
         registry.register(
             Connection(
