@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from calsync.calendly.limits import INTERACTIVE
 from calsync_dev import cli
 from calsync_dev.cli.send import post_signed
 from calsync_dev.cli.target import Target
@@ -122,10 +123,12 @@ def test_a_failed_reconnect_leaves_the_working_connection_as_it_was(
     key = (services.signing_keys.stored("again") or (None, None))[0]
     assert key is not None
     url = f"http://127.0.0.1:{local_stack.api_port}/webhooks/calendly/again"
-    # When the operator connects it again and Calendly answers 503 to every subscription call
+    # When the operator connects it again and Calendly answers 503 to every attempt of the
+    # subscription call (no more: the next test's connect must find Calendly well)
+    attempts = 1 + INTERACTIVE.max_retries
     request = urllib.request.Request(  # noqa: S310 - loopback
         f"{target.calendly_api_url}/_fake/faults",
-        data=json.dumps({"path": "/webhook_subscriptions", "mode": "unavailable", "times": 5}).encode(),
+        data=json.dumps({"path": "/webhook_subscriptions", "mode": "unavailable", "times": attempts}).encode(),
         method="POST",
     )
     urllib.request.urlopen(request, timeout=30).close()  # noqa: S310

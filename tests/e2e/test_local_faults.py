@@ -15,6 +15,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from calsync.store import clients
 from calsync_dev.cli.send import post_signed, queued
 from calsync_dev.cli.target import Target
 from calsync_dev.events import DEFAULT_LOCAL_KEY
@@ -39,14 +40,14 @@ def faults(local_stack: RunningStack) -> Iterator[Faults]:
 def test_sqs_send_failures_answer_503_enqueue_nothing_and_the_senders_retry_is_accepted(
     local_stack: RunningStack, target: Target, faults: Faults
 ) -> None:
-    # Given SQS fails the next 4 SendMessage calls (the receiver's SDK makes 4 attempts)
+    # Given SQS fails as many SendMessage calls as the receiver's SDK makes attempts for one
     run = uuid.uuid4().hex[:8]
     booking = scenario("created", run, 0)
     (body,) = booking.bodies
-    faults.arm("sqs", ["SendMessage"], error="ServiceUnavailable", count=4)
+    faults.arm("sqs", ["SendMessage"], error="ServiceUnavailable", count=clients.RECEIVER.attempts)
     # When a signed delivery arrives
     status, answer = post_signed(local_stack.webhook_url, body, DEFAULT_LOCAL_KEY)
-    # Then the receiver answers 503 so the sender retries, after trying SQS four times
+    # Then the receiver answers 503 so the sender retries, after trying SQS that often
     assert (status, answer["error"]) == (503, "unavailable")
     assert [rule["remaining"] for rule in faults.rules()] == [0]
     # And nothing was enqueued or stored

@@ -24,7 +24,7 @@ from calsync_dev.cli.progress import Progress
 from calsync_dev.cli.send import persisted_by_run, post_signed, queued, run_load, synthetic_bodies
 from calsync_dev.cli.target import Target
 from calsync_dev.events import DEFAULT_LOCAL_KEY
-from calsync_dev.provision import create_table
+from calsync_dev.provision import create_table, register_webhook_connection
 from calsync_dev.soak import soak
 from calsync_dev.template import load
 from tests.e2e.conftest import RunningStack, new_stack, wait_for
@@ -100,13 +100,28 @@ def test_forged_unsigned_stale_oversized_and_garbled_requests_are_rejected_and_n
     assert find_bookings(target, email="rejected@example.com") == []
 
 
+def restore_table(local_stack: RunningStack, target: Target) -> None:
+    """The table back after an outage, with the ``local`` connection's record in it (the
+    receiver looks up keys for registered connections only)."""
+    dynamodb = local_stack.client("dynamodb")
+    create_table(dynamodb, load()["Resources"]["BookingsTable"], target.table)
+    register_webhook_connection(
+        {"BOOKINGS_TABLE_NAME": target.table, "SIGNING_KEY_PREFIX": target.signing_key_prefix},
+        "local",
+        DEFAULT_LOCAL_KEY,
+        status="reauth_required",
+        dynamodb=dynamodb,
+        secretsmanager=local_stack.client("secretsmanager"),
+    )
+
+
 @pytest.fixture
 def table_outage(local_stack: RunningStack, target: Target) -> Iterator[None]:
     dynamodb = local_stack.client("dynamodb")
     dynamodb.delete_table(TableName=target.table)
     yield
     if target.table not in dynamodb.list_tables()["TableNames"]:
-        create_table(dynamodb, load()["Resources"]["BookingsTable"], target.table)
+        restore_table(local_stack, target)
 
 
 def test_a_delivery_that_keeps_failing_reaches_the_dlq_and_redrive_brings_it_back(
@@ -123,7 +138,7 @@ def test_a_delivery_that_keeps_failing_reaches_the_dlq_and_redrive_brings_it_bac
     assert "InviteeCreatedQueue" in listing
     assert "event=invitee.created" in listing
     # When the table is back and the operator redrives
-    create_table(local_stack.client("dynamodb"), load()["Resources"]["BookingsTable"], target.table)
+    restore_table(local_stack, target)
     assert cli.main(["dlq", "redrive"]) == 0
     assert "InviteeCreatedQueue: moved 1 message(s)" in capsys.readouterr().out
     # Then the booking is stored, once, its delivery archived, and the DLQ is empty

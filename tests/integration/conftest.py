@@ -12,7 +12,7 @@ import pytest
 from moto import mock_aws
 
 from calsync import compose
-from calsync.config import ProcessorSettings, ReceiverSettings
+from calsync.config import ProcessorSettings
 from calsync.store import clients
 from calsync.store.bookings import DynamoBookingsRepository
 from calsync.store.dynamo import scan_items
@@ -20,7 +20,7 @@ from calsync.store.views import ITEM_TYPES
 from calsync.webhooks.routing import QueueKind
 from calsync_dev.events import signed_api_gateway_event
 from calsync_dev.lambda_runtime import LambdaContext, load_handler
-from calsync_dev.provision import Stack, provision
+from calsync_dev.provision import Stack, provision, register_webhook_connection
 from calsync_dev.pump import SqsEventSource, queue_depth
 from calsync_dev.template import processor_logical_id, queue_logical_id
 from tests.factories import KEY
@@ -108,7 +108,7 @@ def pipeline(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> Pipeline:
             monkeypatch.setenv(name, value)
     receiver_spec = stack.functions["ReceiverFunction"]
     # The services as the functions build them, from the template's environment.
-    compose.receiver(ReceiverSettings.from_env(receiver_spec.environment)).keys.put("acme", KEY)
+    register_webhook_connection(receiver_spec.environment, "acme", KEY)
     receiver = load_handler(receiver_spec, apply_environment=False)
     processors = {q: load_handler(stack.functions[f], apply_environment=False) for q, f in PROCESSORS.items()}
     processor_env = stack.functions[PROCESSORS[QUEUES[0]]].environment

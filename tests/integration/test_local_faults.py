@@ -38,7 +38,7 @@ def control(emulator: str, method: str, rule: dict[str, Any] | None = None) -> A
 
 
 def client(emulator: str, service: str) -> Any:
-    # As the functions' clients (calsync.store.clients): standard mode, 3 retries = 4 attempts
+    # Standard retry mode, 3 retries = 4 attempts (botocore's max_attempts counts retries)
     return boto3.client(
         service,
         endpoint_url=emulator,

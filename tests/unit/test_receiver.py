@@ -28,6 +28,9 @@ class Keys:
             raise DependencyUnavailable("secretsmanager:GetSecretValue failed: ThrottlingException")
         return self.keys.get(connection_id)
 
+    def refresh(self, connection_id: str) -> Sequence[bytes] | None:
+        return None  # the keys never change here (rotation: tests/unit/test_signing_keys.py)
+
 
 class Queue:
     def __init__(self, fail: bool = False) -> None:

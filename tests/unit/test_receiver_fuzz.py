@@ -77,6 +77,9 @@ class Keys:
             raise DependencyUnavailable("secretsmanager:GetSecretValue failed: ThrottlingException")
         return KEYS.get(connection_id)
 
+    def refresh(self, connection_id: str) -> Sequence[bytes] | None:
+        return None
+
 
 @dataclass
 class Queue:

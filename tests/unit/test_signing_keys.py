@@ -1,5 +1,5 @@
-"""What forged traffic costs the receiver's signing-key lookups: AWS calls counted on a fake
-Secrets Manager client (no AWS, no sockets)."""
+"""What forged traffic costs the receiver's signing-key lookups, and when it reads keys again:
+AWS calls counted on fake Secrets Manager and DynamoDB clients (no AWS, no sockets)."""
 
 from __future__ import annotations
 
@@ -9,10 +9,15 @@ from botocore.exceptions import ClientError
 
 from calsync import compose
 from calsync.config import ReceiverSettings
-from calsync.store.secrets import SecretsManagerSigningKeys, encode_keys
+from calsync.store import keys as table_keys
+from calsync.store.secrets import REFRESH_AFTER_SECONDS, SecretsManagerSigningKeys, encode_keys
+from calsync.webhooks.receiver import ReceiverLimits, WebhookRequest, receive
 from calsync.webhooks.routing import QueueKind
+from calsync.webhooks.signature import sign_header
+from tests.factories import event_body
 
 PREFIX = "calsync/test/signing-keys/"
+WALL = 1_800_000_000  # the deliveries' signature time (the receiver's wall clock)
 
 
 class FakeSecretsManager:
@@ -21,12 +26,30 @@ class FakeSecretsManager:
     def __init__(self, secrets: dict[str, str]) -> None:
         self.secrets = secrets
         self.calls = 0
+        self.fail = False
 
     def get_secret_value(self, *, SecretId: str, VersionStage: str) -> dict[str, Any]:
         self.calls += 1
+        if self.fail:
+            raise ClientError({"Error": {"Code": "InternalServiceError", "Message": "no"}}, "GetSecretValue")
         if SecretId not in self.secrets:
             raise ClientError({"Error": {"Code": "ResourceNotFoundException", "Message": "no"}}, "GetSecretValue")
         return {"SecretString": self.secrets[SecretId]}
+
+
+class FakeDynamoDB:
+    """Counts GetItem calls; holds the connection records of ``known`` ids."""
+
+    def __init__(self, known: set[str]) -> None:
+        self.known = known
+        self.calls = 0
+
+    def get_item(self, *, TableName: str, Key: dict[str, Any], **_: Any) -> dict[str, Any]:
+        self.calls += 1
+        found = {table_keys.connection(c).dynamo()["SK"]["S"] for c in self.known}
+        if Key["PK"]["S"] == table_keys.CONNECTIONS_PK and Key["SK"]["S"] in found:
+            return {"Item": {"PK": Key["PK"], "SK": Key["SK"]}}
+        return {}
 
 
 class Clock:
@@ -37,36 +60,43 @@ class Clock:
         return self.now
 
 
-def receiver_keys(client: FakeSecretsManager, clock: Clock) -> SecretsManagerSigningKeys:
-    """The signing keys exactly as the receiver Lambda builds them (the composition root)."""
+def receiver_keys(
+    client: FakeSecretsManager, clock: Clock, *, known: set[str] | None = None, dynamodb: FakeDynamoDB | None = None
+) -> SecretsManagerSigningKeys:
+    """The signing keys exactly as the receiver Lambda builds them (the composition root);
+    ``known``: the connection ids the registry holds (default: every id with a secret)."""
     settings = ReceiverSettings.model_validate(
         {
             "signing_key_prefix": PREFIX,
+            "bookings_table_name": "bookings",
             "queue_urls": {kind: f"https://sqs.local/{kind}" for kind in QueueKind},
         }
     )
-    keys = compose.receiver(settings, secretsmanager=client, sqs=object()).keys  # type: ignore[arg-type]
-    keys.clock = clock
-    return keys
+    if dynamodb is None:
+        dynamodb = FakeDynamoDB(known if known is not None else {s.removeprefix(PREFIX) for s in client.secrets})
+    receiver = compose.receiver(settings, secretsmanager=client, sqs=object(), dynamodb=dynamodb)  # type: ignore[arg-type]
+    receiver.keys.clock = clock
+    return receiver.keys
 
 
-def test_forged_requests_with_ever_new_connection_ids_cost_a_bounded_number_of_lookups() -> None:
+def test_forged_requests_with_ever_new_connection_ids_cost_no_secrets_manager_lookup() -> None:
     # Given the receiver's key store and a flood of forged requests, each with a new connection id,
     # at 100 requests a second for ten minutes
-    client, clock = FakeSecretsManager({PREFIX + "acme": encode_keys("k")}), Clock()
-    keys = receiver_keys(client, clock)
+    client, clock, dynamodb = FakeSecretsManager({PREFIX + "acme": encode_keys("k")}), Clock(), FakeDynamoDB({"acme"})
+    keys = receiver_keys(client, clock, dynamodb=dynamodb)
     for n in range(60_000):
         clock.now += 0.01
         # When each is looked up, each reads as unknown
         assert keys.keys_for(f"forged{n}") is None
-    # Then Secrets Manager was asked at most the lookup budget (burst + rate × 600 s), not 60,000 times
-    assert client.calls <= keys.lookup_burst + keys.lookups_per_second * 600
+    # Then Secrets Manager was never asked: each id cost one key-only GetItem of its registry record
+    assert client.calls == 0
+    assert dynamodb.calls == 60_000
     # And the cache holds a bounded number of entries
     assert keys.cached <= keys.max_known + keys.max_unknown
 
 
 def test_a_known_connection_keeps_answering_through_a_flood_and_its_ttl_refresh() -> None:
-    # Given a real connection whose keys are cached, and a flood that spends the lookup budget
+    # Given a real connection whose keys are cached, and a flood of forged ids
     client, clock = FakeSecretsManager({PREFIX + "acme": encode_keys("k", "old")}), Clock()
     keys = receiver_keys(client, clock)
     assert keys.keys_for("acme") == (b"k", b"old")
@@ -76,38 +106,36 @@ def test_a_known_connection_keeps_answering_through_a_flood_and_its_ttl_refresh(
     clock.now += 10_000
     for n in range(5_000):
         keys.keys_for(f"later{n}")
-    # Then it is still answered (its refresh does not depend on the budget forged ids spend)
+    # Then it is still answered, with one read
     calls = client.calls
     assert keys.keys_for("acme") == (b"k", b"old")
     assert client.calls == calls + 1
 
 
-def test_a_connection_refused_for_budget_is_found_once_the_budget_refills() -> None:
-    # Given the budget is spent by forged ids
-    client, clock = FakeSecretsManager({}), Clock()
-    keys = receiver_keys(client, clock)
+def test_a_new_connection_is_found_on_its_first_delivery_whatever_came_before() -> None:
+    # Given a flood of forged ids
+    client, clock, dynamodb = FakeSecretsManager({}), Clock(), FakeDynamoDB(set())
+    keys = receiver_keys(client, clock, dynamodb=dynamodb)
     for n in range(1_000):
         keys.keys_for(f"forged{n}")
-    # And a new connection's secret exists, but its first delivery finds no budget left
+    # When a new connection is registered with its key and its first delivery is looked up
     client.secrets[PREFIX + "newco"] = encode_keys("fresh")
-    assert keys.keys_for("newco") is None
-    # When Calendly retries a few seconds later (a refused lookup is not remembered as unknown)
-    clock.now += 5
-    # Then the key is found
+    dynamodb.known.add("newco")
+    # Then the key is found at once
     assert keys.keys_for("newco") == (b"fresh",)
 
 
 def test_a_repeated_unknown_id_costs_one_lookup_per_negative_ttl() -> None:
-    client, clock = FakeSecretsManager({}), Clock()
-    keys = receiver_keys(client, clock)
+    client, clock, dynamodb = FakeSecretsManager({}), Clock(), FakeDynamoDB(set())
+    keys = receiver_keys(client, clock, dynamodb=dynamodb)
     for _ in range(1_000):
         clock.now += 0.01
         assert keys.keys_for("nobody") is None
-    assert client.calls == 1
+    assert (dynamodb.calls, client.calls) == (1, 0)
 
 
-def test_without_a_budget_every_lookup_is_answered_and_the_cache_stays_bounded() -> None:
-    # Given the key store as the connections service builds it (no lookup budget: it must always know)
+def test_without_a_registry_check_every_lookup_is_answered_and_the_cache_stays_bounded() -> None:
+    # Given the key store as the connections service builds it (it must always know)
     secrets = {PREFIX + f"c{n}": encode_keys(f"k{n}") for n in range(0, 30_000, 3)}
     client, clock = FakeSecretsManager(secrets), Clock()
     keys = SecretsManagerSigningKeys(PREFIX, ttl_seconds=300, client=client, clock=clock)  # type: ignore[arg-type]
@@ -119,3 +147,106 @@ def test_without_a_budget_every_lookup_is_answered_and_the_cache_stays_bounded()
     assert client.calls == 30_000
     # And the cache is bounded
     assert keys.cached <= keys.max_known + keys.max_unknown
+
+
+# -- key rotation (audit defect 9): a rotated key is read again, at most once per ~30 s ----------
+
+
+class Queue:
+    def __init__(self) -> None:
+        self.sent: list[object] = []
+
+    def send(self, kind: QueueKind, delivery: object) -> None:
+        self.sent.append(delivery)
+
+
+def deliver(keys: SecretsManagerSigningKeys, key: str, connection_id: str = "acme") -> int:
+    """A delivery signed with ``key``, as the receiver takes it; its status."""
+    body = event_body("invitee_created.json")
+    headers = {"Calendly-Webhook-Signature": sign_header(key.encode(), body, WALL), "Content-Type": "application/json"}
+    outcome = receive(
+        WebhookRequest(connection_id, headers, body.decode()),
+        keys=keys,
+        queue=Queue(),
+        limits=ReceiverLimits(),
+        now=WALL,
+    )
+    return outcome.status
+
+
+def test_a_delivery_signed_with_a_rotated_key_is_accepted_without_waiting_for_the_cache() -> None:
+    # Given the receiver cached acme's key a minute ago
+    client, clock = FakeSecretsManager({PREFIX + "acme": encode_keys("old")}), Clock()
+    keys = receiver_keys(client, clock, known={"acme"})
+    assert deliver(keys, "old") == 202
+    clock.now += 60
+    # When the key is rotated (the new one current, the old one kept as previous)
+    client.secrets[PREFIX + "acme"] = encode_keys("new", "old")
+    # Then a delivery signed with the new key is accepted (the keys were read again once)
+    calls = client.calls
+    assert deliver(keys, "new") == 202
+    assert client.calls == calls + 1
+    # And later ones are answered from the cache
+    assert deliver(keys, "new") == 202
+    assert deliver(keys, "old") == 202
+    assert client.calls == calls + 1
+
+
+def test_keys_cached_moments_ago_are_not_read_again_for_a_bad_signature() -> None:
+    # Given acme's keys were read 10 s ago, and rotated since
+    client, clock = FakeSecretsManager({PREFIX + "acme": encode_keys("old")}), Clock()
+    keys = receiver_keys(client, clock, known={"acme"})
+    assert deliver(keys, "old") == 202
+    clock.now += 10
+    client.secrets[PREFIX + "acme"] = encode_keys("new", "old")
+    calls = client.calls
+    # When a delivery signed with the new key arrives, Then it is refused without a read
+    assert deliver(keys, "new") == 401
+    assert client.calls == calls
+    # And once the keys are older than the refresh interval it is accepted
+    clock.now += REFRESH_AFTER_SECONDS
+    assert deliver(keys, "new") == 202
+
+
+def test_a_flood_of_bad_signatures_for_a_real_connection_reads_its_keys_at_most_once_per_interval() -> None:
+    # Given a real connection whose keys are cached
+    client, clock = FakeSecretsManager({PREFIX + "acme": encode_keys("k")}), Clock()
+    keys = receiver_keys(client, clock, known={"acme"})
+    assert deliver(keys, "k") == 202
+    calls = client.calls
+    # When forged deliveries for it (wrong key) arrive 100 a second for ten minutes
+    for _ in range(60_000):
+        clock.now += 0.01
+        assert deliver(keys, "forged") == 401
+    # Then its keys were read again at most once per refresh interval (not per request)
+    assert client.calls - calls <= 600 / REFRESH_AFTER_SECONDS + 1
+
+
+def test_bad_signatures_for_an_id_without_keys_never_read_keys() -> None:
+    # Given a registered connection whose secret holds no usable key, and ids nobody registered
+    client, clock = FakeSecretsManager({PREFIX + "keyless": encode_keys(None)}), Clock()
+    keys = receiver_keys(client, clock, known={"keyless"})
+    # When deliveries for them arrive for ten minutes
+    for n in range(6_000):
+        clock.now += 0.1
+        assert deliver(keys, "forged", "keyless") == 401
+        assert deliver(keys, "forged", f"forged{n}") == 401
+    # Then the keyless one was read once per negative-cache lifetime, the unregistered ones never
+    assert client.calls <= 600 / 60 + 1
+
+
+def test_a_refresh_that_cannot_read_the_keys_answers_503_and_is_not_retried_at_once() -> None:
+    # Given acme's keys cached long ago, and Secrets Manager failing since
+    client, clock = FakeSecretsManager({PREFIX + "acme": encode_keys("old")}), Clock()
+    keys = receiver_keys(client, clock, known={"acme"})
+    assert deliver(keys, "old") == 202
+    clock.now += 60
+    client.fail = True
+    # When a delivery signed with a key the cache does not hold arrives, Then Calendly is told to retry
+    assert deliver(keys, "new") == 503
+    # And the next bad signature does not try again within the interval (forged traffic cannot force reads)
+    calls = client.calls
+    assert deliver(keys, "new") == 401
+    assert client.calls == calls
+    # And the cached key still verifies
+    assert deliver(keys, "old") == 202

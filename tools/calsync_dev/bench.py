@@ -61,6 +61,9 @@ class _MemoryKeys:
     def keys_for(self, connection_id: str) -> Sequence[bytes] | None:
         return (KEY,)
 
+    def refresh(self, connection_id: str) -> Sequence[bytes] | None:
+        return None
+
 
 class _MemoryQueue:
     def __init__(self) -> None:
@@ -258,7 +261,7 @@ def _cold(code: str, runs: int) -> list[float]:
 def bench_cold(runs: int) -> dict[str, float]:
     floor, floor_rss = _cold(_IMPORT_FLOOR, runs)
     figures = {"cold_floor_ms": floor * 1000, "cold_floor_rss_mb": floor_rss}
-    for name, used in (("receiver", ("sqs", "secretsmanager")), ("processor", ("dynamodb",))):
+    for name, used in (("receiver", ("sqs", "secretsmanager", "dynamodb")), ("processor", ("dynamodb",))):
         path = ROOT / "functions" / name / "app.py"
         imported, ready, rss = _cold(_IMPORT_FUNCTION.format(layer=str(LAYER), path=str(path), clients=used), runs)
         figures[f"cold_{name}_ms"] = imported * 1000

@@ -121,14 +121,12 @@ def _run_in(deliveries: int, batch: int) -> _Run:
     import boto3
     from moto import mock_aws
 
-    from calsync import compose
-    from calsync.config import ReceiverSettings
     from calsync.store import clients
     from calsync.webhooks.routing import QueueKind
     from calsync_dev.cli.send import synthetic_bodies
     from calsync_dev.events import signed_api_gateway_event
     from calsync_dev.lambda_runtime import LambdaContext, load_handler
-    from calsync_dev.provision import provision
+    from calsync_dev.provision import provision, register_webhook_connection
     from calsync_dev.pump import SqsEventSource
     from calsync_dev.streams import StreamEventSource
     from calsync_dev.template import load, processor_logical_id, queue_logical_id
@@ -161,7 +159,7 @@ def _run_in(deliveries: int, batch: int) -> _Run:
         for spec in stack.functions.values():
             os.environ.update(spec.environment)
         receiver_spec = stack.functions["ReceiverFunction"]
-        compose.receiver(ReceiverSettings.from_env(receiver_spec.environment)).keys.put("acme", "logbytes-key")
+        register_webhook_connection(receiver_spec.environment, "acme", "logbytes-key")
         receiver = counted("receiver", load_handler(receiver_spec, apply_environment=False))
         processor_spec = stack.functions[processor_logical_id(QueueKind.INVITEE_CREATED)]
         sqs = boto3.client("sqs")

@@ -8,11 +8,16 @@ from __future__ import annotations
 import contextlib
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from calsync_dev.template import ROOT, expand, load_raw
+
+if TYPE_CHECKING:
+    from calsync.connections.records import Status
 
 
 @dataclass
@@ -246,3 +251,40 @@ def provision(
             timeout=int(props.get("Timeout", globals_timeout)),
         )
     return stack
+
+
+def register_webhook_connection(
+    environment: Mapping[str, str],
+    connection_id: str,
+    signing_key: str,
+    *,
+    status: Status = "active",
+    dynamodb: Any = None,
+    secretsmanager: Any = None,
+) -> None:
+    """A connection the receiver accepts deliveries for, without connecting to Calendly: its
+    registry record unless it has one (the receiver reads Secrets Manager only for registered
+    ids) and its signing key, where ``environment`` (the receiver's: ``BOOKINGS_TABLE_NAME``,
+    ``SIGNING_KEY_PREFIX``) says. For tests, benchmarks and the local stack (``status``
+    ``reauth_required``: the scheduled jobs leave it alone)."""
+    from calsync.connections.records import Connection
+    from calsync.store.connections import DynamoConnectionRegistry
+    from calsync.store.secrets import SecretsManagerSigningKeys
+
+    keys = SecretsManagerSigningKeys(environment["SIGNING_KEY_PREFIX"], client=secretsmanager)
+    registry = DynamoConnectionRegistry(environment["BOOKINGS_TABLE_NAME"], dynamodb)
+    if registry.get(connection_id) is None:
+        registry.register(
+            Connection(
+                connection_id=connection_id,
+                kind="pat",
+                status=status,
+                organization="https://api.calendly.com/organizations/WEBHOOKS-ONLY",
+                owner=None,
+                callback_url=f"https://example.invalid/webhooks/calendly/{connection_id}",
+                token_secret="",  # none: this connection only receives webhooks
+                signing_key_secret=keys.secret_name(connection_id),
+            ),
+            now=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        )
+    keys.put(connection_id, signing_key)

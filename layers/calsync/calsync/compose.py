@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+from calsync.calendly.limits import INTERACTIVE, RECONCILE, CallLimits
 from calsync.config import (
     ConnectionSettings,
     ForwarderSettings,
@@ -25,6 +26,7 @@ from calsync.config import (
     SlackSettings,
     WatchdogSettings,
 )
+from calsync.store import clients
 from calsync.webhooks.receiver import ReceiverLimits
 from calsync.webhooks.routing import QueueKind
 
@@ -73,17 +75,24 @@ def delivery_queue(queue_urls: Mapping[QueueKind, str], *, sqs: SQSClient | None
 
 
 def receiver(
-    settings: ReceiverSettings, *, sqs: SQSClient | None = None, secretsmanager: SecretsManagerClient | None = None
+    settings: ReceiverSettings,
+    *,
+    sqs: SQSClient | None = None,
+    secretsmanager: SecretsManagerClient | None = None,
+    dynamodb: DynamoDBClient | None = None,
 ) -> Receiver:
-    from calsync.store.secrets import LOOKUPS_PER_SECOND, SecretsManagerSigningKeys
+    from calsync.store.connections import DynamoConnectionIds
+    from calsync.store.secrets import SecretsManagerSigningKeys
 
+    clients.use(clients.RECEIVER)  # a hanging AWS call is a 503 within ~5 s (store/clients.py)
     return Receiver(
-        # Forged requests for unknown connection ids spend a lookup budget, not a call each.
+        # An id not in the cache costs a key-only read of its registry record; Secrets Manager
+        # is read for registered connections only (forged ids cannot starve real ones).
         keys=SecretsManagerSigningKeys(
             settings.signing_key_prefix,
             ttl_seconds=settings.signing_key_cache_seconds,
             client=secretsmanager,
-            lookups_per_second=LOOKUPS_PER_SECOND,
+            exists=DynamoConnectionIds(settings.bookings_table_name, dynamodb).exists,
         ),
         queue=delivery_queue(settings.queue_urls, sqs=sqs),
         limits=ReceiverLimits(settings.signature_tolerance_seconds, settings.max_body_bytes),
@@ -112,6 +121,7 @@ def processor(
     dynamodb: DynamoDBClient | None = None,
     secretsmanager: SecretsManagerClient | None = None,
 ) -> Processor:
+    clients.use(clients.BATCH)
     return Processor(
         repository=bookings_repository(settings.bookings_table_name, dynamodb=dynamodb),
         archive_ttl=timedelta(days=settings.archive_ttl_days),
@@ -158,6 +168,7 @@ def reminders(
     """The reminder function's services: read the booking back, publish on the bus."""
     from calsync.store.lifecycle import EventBridgePublisher, TableImages
 
+    clients.use(clients.BATCH)
     return Reminders(
         TableImages(settings.bookings_table_name, dynamodb), EventBridgePublisher(settings.event_bus_name, events)
     )
@@ -202,6 +213,7 @@ def publisher(
 def slack_endpoint(settings: SlackSettings, *, secretsmanager: SecretsManagerClient | None = None) -> CachedJsonSecret:
     from calsync.store.secret_json import CachedJsonSecret
 
+    clients.use(clients.BATCH)
     return CachedJsonSecret(settings.slack_secret_name, client=secretsmanager, what="slack")
 
 
@@ -210,6 +222,7 @@ def forward_endpoint(
 ) -> CachedJsonSecret:
     from calsync.store.secret_json import CachedJsonSecret
 
+    clients.use(clients.BATCH)
     return CachedJsonSecret(settings.forward_secret_name, client=secretsmanager, what="forward")
 
 
@@ -236,6 +249,8 @@ class Connections:
     signing_keys: SecretsManagerSigningKeys
     oauth_app: SecretsManagerOAuthApp
     calendly_options: Mapping[str, Any] = field(default_factory=dict)  # e.g. a test transport
+    # How long one Calendly call may take (calendly/limits.py): fits the OAuth callback's 30 s.
+    calendly_limits: CallLimits = INTERACTIVE
 
     def connector(self, clock: Callable[[], float] = time.time) -> Connector:
         from calsync.connections.connect import Connector
@@ -248,7 +263,7 @@ class Connections:
         from calsync.calendly.oauth import OAuthClient
 
         app = self.oauth_app.get()
-        bounded: dict[str, Any] = {}
+        bounded: dict[str, Any] = self.calendly_limits.options()
         if limits is not None:
             bounded = {
                 "timeout": limits.read_seconds,
@@ -271,11 +286,16 @@ class Connections:
     def calendly_with_token(self, token: str) -> CalendlyClient:
         from calsync.calendly.client import CalendlyClient
 
-        return CalendlyClient(lambda: token, base_url=self.settings.calendly_api_url, **self.calendly_options)
+        return CalendlyClient(
+            lambda: token,
+            base_url=self.settings.calendly_api_url,
+            **{**self.calendly_limits.options(), **self.calendly_options},
+        )
 
-    def calendly_for(self, connection: Connection, **options: Any) -> CalendlyClient:
-        """A client backed by the connection's stored token (cached briefly, refetched on a 401);
-        ``options`` for the client (e.g. the reconciler's budget hooks)."""
+    def calendly_for(self, connection: Connection, limits: CallLimits | None = None, **options: Any) -> CalendlyClient:
+        """A client backed by the connection's stored token (cached briefly, refetched on a 401),
+        within ``limits`` (default: the service's); ``options`` for the client (e.g. the
+        reconciler's budget hooks)."""
         from calsync.calendly.client import CalendlyClient
         from calsync.store.tokens import CachedToken
 
@@ -284,7 +304,7 @@ class Connections:
             cached.get,
             on_unauthorized=cached.refetch,
             base_url=self.settings.calendly_api_url,
-            **{**self.calendly_options, **options},
+            **{**(limits or self.calendly_limits).options(), **self.calendly_options, **options},
         )
 
     def signing_key_for(self, connection: Connection) -> str | None:
@@ -350,7 +370,9 @@ class Reconciling:
         client when done."""
         from calsync.reconcile.run import Reconciler
 
-        client = self.connections.calendly_for(connection, on_request=budget.spend, sleep=budget.sleep)
+        client = self.connections.calendly_for(
+            connection, limits=RECONCILE, on_request=budget.spend, sleep=budget.sleep
+        )
         reconciler = Reconciler(
             calendly=client,
             stored=self.stored,

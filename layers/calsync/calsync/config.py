@@ -44,9 +44,11 @@ class _IntakeQueues(_Settings):
 
 
 class ReceiverSettings(_IntakeQueues):
-    """What the receiver needs: where each event kind goes and where keys live."""
+    """What the receiver needs: where each event kind goes, where keys live, and the table
+    whose connection records say which connection ids exist."""
 
     signing_key_prefix: Name
+    bookings_table_name: Name
     signature_tolerance_seconds: PositiveInt = 180
     max_body_bytes: PositiveInt = 131_072
     signing_key_cache_seconds: PositiveInt = 300

@@ -189,9 +189,17 @@ def test_the_oauth_callback_takes_a_pending_authorization_and_registers_a_connec
         assert not any(may(function, action, pk) for action in WRITES), pk
 
 
-def test_the_receiver_has_no_table_access() -> None:
+def test_the_receiver_may_read_only_the_keys_of_connection_records() -> None:
+    # Given the receiver asks the table whether a connection id is registered (audit defect 1)
     statements = RESOURCES["ReceiverFunction"]["Properties"]["Policies"][0]["Statement"]
-    assert not [s for s in statements if "dynamodb" in str(s["Action"])]
+    (table,) = [s for s in statements if "dynamodb" in str(s["Action"])]
+    # Then it may GetItem a connection record's key and nothing else: no write, no other item,
+    # no attribute beyond the key (the record's references and status stay unread)
+    assert (table["Action"], table["Resource"]) == ("dynamodb:GetItem", TABLE_ARN)
+    assert table["Condition"] == {
+        "ForAllValues:StringEquals": {"dynamodb:LeadingKeys": [CONNECTION], "dynamodb:Attributes": ["PK", "SK"]},
+        "StringEqualsIfExists": {"dynamodb:Select": "SPECIFIC_ATTRIBUTES"},
+    }
 
 
 # ------------------------------------------------------------------ parameters reach settings

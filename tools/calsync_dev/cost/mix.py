@@ -172,13 +172,11 @@ def _measure(bodies: list[tuple[str, bytes]], parameters: dict[str, str]) -> Run
     import boto3
     import botocore.session
 
-    from calsync import compose
-    from calsync.config import ReceiverSettings
     from calsync.store import clients
     from calsync.webhooks.routing import QueueKind
     from calsync_dev.events import signed_api_gateway_event
     from calsync_dev.lambda_runtime import LambdaContext, load_handler
-    from calsync_dev.provision import provision
+    from calsync_dev.provision import provision, register_webhook_connection
     from calsync_dev.pump import SqsEventSource
     from calsync_dev.streams import StreamEventSource
     from calsync_dev.template import processor_logical_id, queue_logical_id
@@ -200,7 +198,7 @@ def _measure(bodies: list[tuple[str, bytes]], parameters: dict[str, str]) -> Run
         environment.update(spec.environment)
     with _environment(environment):
         receiver_env = stack.functions[RECEIVER].environment
-        compose.receiver(ReceiverSettings.from_env(receiver_env)).keys.put(CONNECTION, KEY)
+        register_webhook_connection(receiver_env, CONNECTION, KEY)
 
         def handler(name: str) -> Any:
             return meter.wrap(name, load_handler(stack.functions[name], apply_environment=False))

@@ -20,9 +20,9 @@ Arm rules over HTTP on the emulator itself (or through the local API, which forw
 
 ``error`` is an AWS error code; its status and retry class follow AWS (throttling codes are
 400 and retryable, ``ServiceUnavailable``/``InternalError``/``InternalFailure`` are 5xx): the
-SDK's own retries therefore consume matches too: calsync's clients (``retries={"mode":
-"standard", "max_attempts": 3}``, which botocore reads as 3 *retries*) make 4 attempts, so
-``count: 4`` fails one call outright. A rule with ``delay_ms`` and no ``error`` only slows the
+SDK's own retries therefore consume matches too: calsync's clients make the attempts their
+function's limits say (``calsync.store.clients``: the receiver 2, the others 3), so ``count: 2``
+fails one receiver call outright. A rule with ``delay_ms`` and no ``error`` only slows the
 calls down (to widen a window, e.g. to kill a processor mid-batch).
 
 The rest of the fault kit lives on the local API (``calsync_dev.local.gateway``):

@@ -156,14 +156,18 @@ class LocalStack:
             put_secret(self._session.client("secretsmanager"), name, json.dumps(app))
 
     def _put_local_signing_key(self) -> None:
-        from calsync.store.secrets import encode_keys
+        """The ``local`` connection: a registry record (the receiver answers registered ids only)
+        that the scheduled jobs skip (it has no Calendly token), and the local signing key."""
+        from calsync_dev.provision import register_webhook_connection
 
         assert self.stack is not None
-        prefix = self.stack.functions["ReceiverFunction"].environment["SIGNING_KEY_PREFIX"]
-        put_secret(
-            self._session.client("secretsmanager"),
-            f"{prefix}{LOCAL_CONNECTION}",
-            encode_keys(self.config.signing_key),
+        register_webhook_connection(
+            self.stack.functions["ReceiverFunction"].environment,
+            LOCAL_CONNECTION,
+            self.config.signing_key,
+            status="reauth_required",
+            dynamodb=self._session.client("dynamodb"),
+            secretsmanager=self._session.client("secretsmanager"),
         )
 
     def _function_environment(self) -> dict[str, str]:

@@ -71,6 +71,7 @@ class CalendlyClient(HttpOwner):
         base_url: str = DEFAULT_BASE_URL,
         transport: httpx.BaseTransport | None = None,
         timeout: httpx.Timeout | float = DEFAULT_TIMEOUT,
+        connect_timeout: float | None = None,
         max_retries: int = DEFAULT_MAX_RETRIES,
         sleep: Callable[[float], None] = time.sleep,
         max_rate_limit_wait: float = DEFAULT_MAX_RATE_LIMIT_WAIT,
@@ -80,7 +81,10 @@ class CalendlyClient(HttpOwner):
         self._on_unauthorized = on_unauthorized
         self._base_url = base_url.rstrip("/")
         self._transport = transport
-        self._timeout = timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout)
+        if isinstance(timeout, httpx.Timeout):
+            self._timeout = timeout
+        else:
+            self._timeout = httpx.Timeout(timeout, connect=connect_timeout if connect_timeout is not None else timeout)
         self._retrier = Retrier(
             max_retries=max_retries, sleep=sleep, max_rate_limit_wait=max_rate_limit_wait, on_send=on_request
         )

@@ -147,7 +147,9 @@ class Connector:
         Nothing else is deleted. After step 2 Calendly signs with the new key, so the keys stay
         staged whatever fails later; a failure at 3 leaves the old token and registry (still
         working: the receiver accepts the new key); a failure at 4 leaves new credentials the
-        registry does not describe yet (working too) — either way connecting again finishes it.
+        registry does not describe yet (working too for a re-connect; a first connect's
+        deliveries get 401 until it is registered: the receiver reads keys for registered
+        connections only) — either way connecting again finishes it.
         """
         url = webhook_url(api_base, connection_id)
         existing = self.registry.get(connection_id)

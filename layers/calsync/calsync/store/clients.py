@@ -1,9 +1,29 @@
-"""Cached boto3 client factories: built on first use, never at import time."""
+"""Cached boto3 client factories: built on first use, never at import time, with the
+timeouts and retries of the function they run in (``use``, called by the composition root).
+
+How long one AWS call may take, every attempt timing out: ``attempts × (connect + read)``
+plus botocore's standard-mode back-off (at most 1 s, 2 s, 4 s … before each retry):
+
+=========  =======  ====  ========  ==========  ==========================================
+profile    connect  read  attempts  worst case  functions (their Lambda timeout)
+=========  =======  ====  ========  ==========  ==========================================
+RECEIVER   0.5 s    1.5 s 2         5 s         receiver (10 s; Calendly reads for 15 s): a
+                                                hanging SQS is a 503 within ~5 s
+BATCH      1 s      2 s   3         12 s        processors, reminder, Slack, forwarder
+                                                (20 s), lifecycle publisher (60 s)
+SCHEDULED  2 s      5 s   3         24 s        refresher (300 s), watchdog (120 s),
+                                                reconciler (900 s), OAuth callback (30 s),
+                                                the CLI (the default)
+=========  =======  ====  ========  ==========  ==========================================
+
+The receiver's cold path makes up to three calls (registry check, signing key, queue); a warm
+one makes one. Retries are SQS ``SendMessage`` too: a duplicate is recognised downstream.
+"""
 
 from __future__ import annotations
 
 from functools import cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -12,12 +32,50 @@ if TYPE_CHECKING:
     from mypy_boto3_secretsmanager import SecretsManagerClient
     from mypy_boto3_sqs import SQSClient
 
+MAX_BACKOFF_SECONDS = 20.0  # botocore's standard retry mode: random × 2**(retry - 1), capped
+
+
+class Timeouts(NamedTuple):
+    """One AWS call's limits: connect and read timeouts (seconds) per attempt, and attempts in
+    all (the first one included; botocore's ``total_max_attempts``)."""
+
+    connect: float
+    read: float
+    attempts: int
+
+    @property
+    def worst_case_seconds(self) -> float:
+        """Every attempt timing out, each retry after the longest back-off."""
+        backoff = sum(min(MAX_BACKOFF_SECONDS, 2.0**retry) for retry in range(self.attempts - 1))
+        return self.attempts * (self.connect + self.read) + backoff
+
+
+RECEIVER = Timeouts(connect=0.5, read=1.5, attempts=2)
+BATCH = Timeouts(connect=1.0, read=2.0, attempts=3)
+SCHEDULED = Timeouts(connect=2.0, read=5.0, attempts=3)
+
+_profile = [SCHEDULED]
+
+
+def use(timeouts: Timeouts) -> None:
+    """The limits of the clients built from now on in this process (a Lambda environment runs
+    one function; its composition root calls this before any client is built)."""
+    _profile[0] = timeouts
+
+
+def current() -> Timeouts:
+    return _profile[0]
+
 
 def _config() -> Any:
     from botocore.config import Config
 
-    # Fail fast: a webhook caller (Calendly) waits on the receiver; retries are bounded.
-    return Config(connect_timeout=2, read_timeout=5, retries={"mode": "standard", "max_attempts": 3})
+    timeouts = _profile[0]
+    return Config(
+        connect_timeout=timeouts.connect,
+        read_timeout=timeouts.read,
+        retries={"mode": "standard", "total_max_attempts": timeouts.attempts},
+    )
 
 
 @cache
@@ -56,9 +114,11 @@ def scheduler() -> EventBridgeSchedulerClient:
 
 
 def reset() -> None:
-    """Forget every client (tests switch endpoints and credentials between cases)."""
+    """Forget every client and the function's limits (tests switch endpoints and credentials
+    between cases)."""
     for factory in (sqs, dynamodb, secretsmanager, events, scheduler):
         factory.cache_clear()
+    use(SCHEDULED)
 
 
 class TableAdapter:

@@ -284,3 +284,19 @@ class DynamoConnectionRegistry(clients.TableAdapter):
             redirect_uri=data["redirect_uri"],
             expires_at=int(data["expires_at"]),
         )
+
+
+class DynamoConnectionIds(clients.TableAdapter):
+    """Whether a connection is registered, for the receiver: a key-only, eventually consistent
+    GetItem of its registry record (half a read unit; its IAM allows no other attribute). A
+    connection registered moments ago may read as absent for a moment: Calendly retries."""
+
+    def exists(self, connection_id: str) -> bool:
+        with aws_call("dynamodb:GetItem (connection id)"):
+            item = self.client.get_item(
+                TableName=self.table_name,
+                Key=_key(connection_id),
+                ProjectionExpression="PK",
+                ConsistentRead=False,
+            )
+        return "Item" in item

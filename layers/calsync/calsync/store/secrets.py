@@ -4,13 +4,20 @@ One secret per connection, ``<prefix><connection_id>``, holding JSON
 ``{"current": "...", "previous": "..." | null}``. The receiver's IAM allows reading only
 that prefix. Key material never appears in logs or errors.
 
-What forged requests cost (each Secrets Manager call is billed): the cache is two bounded LRU
-maps, one for connections that have keys and one (short-lived) for ids that have none, so
-forged ids never evict real connections and memory stays bounded. The receiver also passes a
-lookup budget (a token bucket): an id it does not know is looked up only while the budget lasts;
-beyond it the id reads as unknown (401, not remembered, so Calendly's retry of a genuinely new
-connection finds it once the budget refills). A known connection's refresh never waits on the
-budget. Services that must always know (connections, the CLI) pass no budget.
+What forged requests cost (each Secrets Manager call is billed, $0.05 per 10,000): the cache
+is two bounded LRU maps, one for connections that have keys and one (short-lived) for ids that
+have none, so forged ids never evict real connections and memory stays bounded. The receiver
+also passes ``exists``, a cheap check that the connection is registered (a key-only GetItem of
+its registry record, ~1/80 of a Secrets Manager read): an id it does not know costs that
+check, and Secrets Manager is read only for registered ids. No budget is shared between
+forged and real ids, so no flood can make a real connection's first delivery fail (the
+API's throttle bounds how many checks a flood causes). Services that must always know
+(connections, the CLI) pass no check.
+
+Key rotation: a delivery whose signature matches no cached key may be signed with a key
+rotated since it was read. ``refresh`` reads the keys again, only for a connection that has
+keys and at most once per ``refresh_after_seconds`` (30 s): forged signatures cannot make
+it read more often.
 """
 
 from __future__ import annotations
@@ -28,10 +35,9 @@ if TYPE_CHECKING:
 NEGATIVE_CACHE_SECONDS = 60.0
 MAX_KNOWN = 10_000  # connections with keys kept in memory (a few hundred bytes each)
 MAX_UNKNOWN = 1_024  # ids without keys remembered for NEGATIVE_CACHE_SECONDS
-# The receiver's budget for looking up ids it does not know: ~86,400 calls a day per warm
-# container at most (~$0.43 at $0.05 per 10,000), whatever a flood of forged ids does.
-LOOKUPS_PER_SECOND = 1.0
-LOOKUP_BURST = 10
+# A connection's keys are read again for a signature they do not verify only when read
+# longer ago than this (Calendly retries a refused delivery; the next one finds the new key).
+REFRESH_AFTER_SECONDS = 30.0
 
 
 def encode_keys(current: str | None, previous: str | None = None) -> str:
@@ -58,8 +64,8 @@ class SecretsManagerSigningKeys:
         clock: Callable[[], float] = time.monotonic,
         max_known: int = MAX_KNOWN,
         max_unknown: int = MAX_UNKNOWN,
-        lookups_per_second: float | None = None,
-        lookup_burst: int = LOOKUP_BURST,
+        exists: Callable[[str], bool] | None = None,
+        refresh_after_seconds: float = REFRESH_AFTER_SECONDS,
     ) -> None:
         self._prefix = prefix
         self._ttl = ttl_seconds
@@ -67,12 +73,12 @@ class SecretsManagerSigningKeys:
         self.clock = clock
         self.max_known = max_known
         self.max_unknown = max_unknown
-        self.lookups_per_second = lookups_per_second
-        self.lookup_burst = lookup_burst
-        self._known: OrderedDict[str, tuple[float, tuple[bytes, ...]]] = OrderedDict()
+        self.exists = exists
+        self.refresh_after_seconds = refresh_after_seconds
+        # id -> (read at, last read tried at, keys): valid until read at + ttl; ``refresh`` reads
+        # again only refresh_after_seconds after the last try
+        self._known: OrderedDict[str, tuple[float, float, tuple[bytes, ...]]] = OrderedDict()
         self._unknown: OrderedDict[str, float] = OrderedDict()
-        self._tokens = float(lookup_burst)
-        self._tokens_at: float | None = None
 
     def secret_name(self, connection_id: str) -> str:
         return f"{self._prefix}{connection_id}"
@@ -87,32 +93,35 @@ class SecretsManagerSigningKeys:
         known = self._known.get(connection_id)
         if known is not None:
             self._known.move_to_end(connection_id)
-            if known[0] > now:
-                return known[1]
+            if known[0] + self._ttl > now:
+                return known[2]
         elif (until := self._unknown.get(connection_id)) is not None and until > now:
             return None
-        elif not self._spend(now):
-            return None  # over budget: reads as unknown, and is not remembered as such
+        elif self.exists is not None and not self.exists(connection_id):
+            self._remember(connection_id, None, now)  # not registered: no Secrets Manager read
+            return None
         keys = self._fetch(connection_id)
         self._remember(connection_id, keys, now)
         return keys
 
-    def _spend(self, now: float) -> bool:
-        """Take one lookup from the budget (always granted without one)."""
-        if self.lookups_per_second is None:
-            return True
-        elapsed = 0.0 if self._tokens_at is None else now - self._tokens_at
-        self._tokens = min(float(self.lookup_burst), self._tokens + elapsed * self.lookups_per_second)
-        self._tokens_at = now
-        if self._tokens < 1:
-            return False
-        self._tokens -= 1
-        return True
+    def refresh(self, connection_id: str) -> tuple[bytes, ...] | None:
+        """The keys read again, for a signature the cached ones do not verify; ``None`` without a
+        read when the connection has no cached keys or they were read less than
+        ``refresh_after_seconds`` ago. The attempt counts even if the read fails (raises
+        ``DependencyUnavailable``): a failing store is not asked again for every request."""
+        now = self.clock()
+        known = self._known.get(connection_id)
+        if known is None or now - known[1] < self.refresh_after_seconds:
+            return None
+        self._known[connection_id] = (known[0], now, known[2])
+        keys = self._fetch(connection_id)
+        self._remember(connection_id, keys, now)
+        return keys
 
     def _remember(self, connection_id: str, keys: tuple[bytes, ...] | None, now: float) -> None:
         self.invalidate(connection_id)
         if keys:
-            self._known[connection_id] = (now + self._ttl, keys)
+            self._known[connection_id] = (now, now, keys)
             if len(self._known) > self.max_known:
                 self._known.popitem(last=False)
         else:

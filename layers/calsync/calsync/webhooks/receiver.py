@@ -35,6 +35,14 @@ class SigningKeys(Protocol):
         Raises ``DependencyUnavailable`` when the key store cannot be read."""
         ...
 
+    def refresh(self, connection_id: str) -> Sequence[bytes] | None:
+        """The keys read again, for a signature the cached ones did not verify (a key rotated
+        since they were read); None when a read again is not allowed now (no keys, or read
+        recently: bounded, so forged signatures cannot force reads).
+
+        Raises ``DependencyUnavailable`` when the key store cannot be read."""
+        ...
+
 
 class DeliveryQueue(Protocol):
     def send(self, kind: QueueKind, delivery: Delivery) -> None:
@@ -138,7 +146,12 @@ def receive(
         raw = body_bytes
 
     if not signature.matches(parsed, raw, connection_keys):
-        return _reject(401, "invalid_signature", _BAD_SIGNATURE, "no key matched any v1 signature")
+        try:  # signed with a key rotated since the cached ones were read? (bounded re-read)
+            rotated = keys.refresh(connection_id)
+        except DependencyUnavailable as exc:
+            return _reject(503, "unavailable", "Signing keys could not be read; retry later.", str(exc))
+        if not rotated or not signature.matches(parsed, raw, rotated):
+            return _reject(401, "invalid_signature", _BAD_SIGNATURE, "no key matched any v1 signature")
 
     content_type = (request.header("content-type") or "application/json").split(";")[0].strip().lower()
     if content_type != "application/json" and not content_type.endswith("+json"):
