@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 import time
 from urllib.parse import parse_qs, urlsplit
 
@@ -19,6 +20,8 @@ import pytest
 from calsync.connections.connect import start_oauth
 from calsync.store.connections import DynamoConnectionRegistry
 from calsync.store.tokens import SecretsManagerOAuthApp
+from calsync_dev.cli import main
+from calsync_dev.cli.deploy_check import parse_overrides
 from calsync_dev.provision import Stack, provision
 from calsync_dev.template import load_raw
 from tests.factories import GRACE, event_body, grace_booking
@@ -86,3 +89,22 @@ def test_connecting_an_account_uses_the_kept_oauth_apps_credentials(stack: Stack
     )
     # Then Calendly is asked with the app's client id stored before the redeploy
     assert parse_qs(urlsplit(url).query)["client_id"] == [APP["client_id"]]
+
+
+def test_deploy_check_prints_the_command_adopting_both(aws: None, capsys: pytest.CaptureFixture[str]) -> None:
+    # Given the account after `sam delete` of the default config env's stack (calsync-dev):
+    # both of the stage's secrets kept
+    provision(boto3.Session(region_name="us-east-1"))
+    # When the operator runs calsync deploy-check before deploying again
+    status = main(["deploy-check"])
+    # Then it prints the make deploy command with the kept secrets' ARNs, which the template accepts
+    (command,) = [line.strip() for line in capsys.readouterr().out.splitlines() if "make deploy" in line]
+    overrides = parse_overrides(shlex.split(command)[2].removeprefix("PARAMETER_OVERRIDES="))
+    assert status == 1
+    assert overrides == {
+        "Stage": "dev",
+        "ExistingOAuthAppSecretArn": arn_of("calsync/dev/oauth-app"),
+        "ExistingErasureKeySecretArn": arn_of("calsync/dev/erasure-key"),
+    }
+    for parameter in ("ExistingOAuthAppSecretArn", "ExistingErasureKeySecretArn"):
+        assert re.fullmatch(load_raw()["Parameters"][parameter]["AllowedPattern"], overrides[parameter])

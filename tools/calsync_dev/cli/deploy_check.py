@@ -129,7 +129,7 @@ def check(config: DeployConfig, secretsmanager: Any, cloudformation: Any) -> lis
             findings.append(Finding(name, parameter, arn, "conflict", detail))
         else:
             findings.append(
-                Finding(name, parameter, arn, "adopt", "kept by a deleted stack" if owner else "no stack's")
+                Finding(name, parameter, arn, "adopt", "kept by a deleted stack" if owner else "made by no stack")
             )
     return findings
 
@@ -181,7 +181,14 @@ def _deploy_check(args: argparse.Namespace) -> int:
     except ValueError as error:
         print(error, file=sys.stderr)
         return 2
+    from botocore.exceptions import BotoCoreError, ClientError
+
     session = boto3.Session(region_name=config.region)
-    text, status = report(config, check(config, session.client("secretsmanager"), session.client("cloudformation")))
+    try:
+        findings = check(config, session.client("secretsmanager"), session.client("cloudformation"))
+    except (BotoCoreError, ClientError) as error:  # no credentials or region, access denied: say which
+        print(f"deploy-check could not ask AWS: {_code(error) or type(error).__name__}", file=sys.stderr)
+        return 2
+    text, status = report(config, findings)
     print(text)
     return status
