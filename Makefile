@@ -79,8 +79,10 @@ run: venv
 build: venv
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/sam build $(SAM_LX)
 
+# PARAMETER_OVERRIDES='Stage=dev ExistingOAuthAppSecretArn=...' replaces samconfig.toml's parameter_overrides for
+# this deploy (calsync deploy-check prints it for a stage whose deleted stack kept its secrets: docs/operations.md).
 deploy: build
-	$(BIN)/sam deploy $(SAM_LX) $(if $(CONFIG_ENV),--config-env $(CONFIG_ENV),)
+	$(BIN)/sam deploy $(SAM_LX) $(if $(CONFIG_ENV),--config-env $(CONFIG_ENV),) $(if $(PARAMETER_OVERRIDES),--parameter-overrides '$(PARAMETER_OVERRIDES)',)
 
 # Print a freshly signed API Gateway event: make event BODY=events/webhooks/invitee_created.json
 event: venv

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from calsync_dev.template import ROOT, expand, load_raw
+from calsync_dev.template import ROOT, conditions, expand, load_raw
 
 if TYPE_CHECKING:
     from calsync.connections.records import Status
@@ -59,8 +59,9 @@ def parameter_defaults(template: dict[str, Any], overrides: dict[str, str] | Non
 
 
 class _Resolver:
-    def __init__(self, stack: Stack, region: str, account: str) -> None:
+    def __init__(self, stack: Stack, region: str, account: str, holds: dict[str, bool] | None = None) -> None:
         self.stack = stack
+        self.holds = holds or {}  # the template's Conditions for the stack's parameters (Fn::If)
         self.pseudo = {
             "AWS::Region": region,
             "AWS::AccountId": account,
@@ -81,6 +82,9 @@ class _Resolver:
             ((key, arg),) = value.items()
             if key == "Ref":
                 return self.ref(arg)
+            if key == "Fn::If":
+                name, yes, no = arg
+                return self(yes if self.holds[name] else no)
             if key == "Fn::GetAtt":
                 logical, attribute = arg
                 if attribute == "Arn" and logical in self.stack.queue_arns:
@@ -189,11 +193,12 @@ def provision(
 
     Every resource, whatever its Condition: the local stack and the tests get the optional
     consumers (Slack, HTTP forwarding) and switch them on themselves; what a deploy creates for
-    given parameters is ``calsync_dev.template.deployed``."""
+    given parameters is ``calsync_dev.template.deployed``. ``Fn::If`` picks the branch the
+    parameters' Conditions choose (e.g. a kept secret's ARN in the functions' environment)."""
     template = expand(template or load_raw())
     resources: dict[str, dict[str, Any]] = template["Resources"]
     stack = Stack(parameters=parameter_defaults(template, parameters))
-    resolve = _Resolver(stack, region, account)
+    resolve = _Resolver(stack, region, account, conditions(template, parameters))
     stage = stack.parameters.get("Stage", "dev")
     sqs = session.client("sqs", region_name=region)
     dynamodb = session.client("dynamodb", region_name=region)

@@ -33,8 +33,17 @@ SECTIONS = ("Conditions", "Resources", "Outputs")
 KINDS = ("InviteeCreated", "InviteeCanceled", "InviteeNoShow", "RoutingForm", "Other")
 
 
-def _source() -> tuple[dict[str, Any], dict[str, Any]]:
-    """template.yaml as SAM CLI parses it, and its parameters at their defaults."""
+# The secrets a deleted stack of the stage kept, adopted (docs/operations.md "Deploying the same stage again")
+OAUTH_APP_ARN = f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:calsync/dev/oauth-app-AbC123"
+ERASURE_KEY_ARN = f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:calsync/dev/erasure-key-XyZ789"
+ADOPTED = (("ExistingOAuthAppSecretArn", OAUTH_APP_ARN), ("ExistingErasureKeySecretArn", ERASURE_KEY_ARN))
+PARAMETER_SETS = {"defaults": (), "kept-secrets": ADOPTED}
+
+type Overrides = tuple[tuple[str, str], ...]
+
+
+def _source(overrides: Overrides = ()) -> tuple[dict[str, Any], dict[str, Any]]:
+    """template.yaml as SAM CLI parses it, and its parameters (defaults unless overridden)."""
     source: dict[str, Any] = yaml_parse(TEMPLATE.read_text())
     parameters: dict[str, Any] = {}
     for name, spec in source.get("Parameters", {}).items():
@@ -43,14 +52,14 @@ def _source() -> tuple[dict[str, Any], dict[str, Any]]:
             default = default.split(",") if default else [""]
         if default is not None:
             parameters[name] = default
-    return source, parameters
+    return source, {**parameters, **dict(overrides)}
 
 
 @cache
-def sam_cli_processed() -> dict[str, Any]:
+def sam_cli_processed(overrides: Overrides = ()) -> dict[str, Any]:
     """template.yaml through SAM CLI's whole engine (``process_template``: loops expanded, then
     whatever intrinsics it can resolve locally, as ``sam build``/``sam deploy`` see it)."""
-    source, parameters = _source()
+    source, parameters = _source(overrides)
     pseudo = PseudoParameterValues(
         region=REGION,
         account_id=ACCOUNT,
@@ -65,11 +74,11 @@ def sam_cli_processed() -> dict[str, Any]:
 
 
 @cache
-def sam_cli_expanded() -> dict[str, Any]:
+def sam_cli_expanded(overrides: Overrides = ()) -> dict[str, Any]:
     """template.yaml with only SAM CLI's loop stage run (parsing, then ``Fn::ForEach``): what the
     transform hands on, intrinsics as written. (The whole engine also resolves ``Fn::Sub`` locally
     into half-substituted strings, which is not what CloudFormation creates, so cfn-lint reads this.)"""
-    source, parameters = _source()
+    source, parameters = _source(overrides)
     context = TemplateProcessingContext(
         fragment=copy.deepcopy(source), parameter_values=parameters, resolution_mode=ResolutionMode.PARTIAL
     )
@@ -117,10 +126,12 @@ def test_the_template_has_loops_worth_checking() -> None:
     assert {"Kind", "Fn", "Queue"} <= loop_identifiers(raw)
 
 
+@pytest.mark.parametrize("overrides", PARAMETER_SETS.values(), ids=PARAMETER_SETS.keys())
 @pytest.mark.parametrize("stage", [sam_cli_processed, sam_cli_expanded], ids=["whole-engine", "loop-stage"])
-def test_sam_clis_engine_expands_every_loop(stage: Callable[[], dict[str, Any]]) -> None:
-    # When SAM CLI's engine expands the template
-    out = stage()
+def test_sam_clis_engine_expands_every_loop(stage: Callable[[Overrides], dict[str, Any]], overrides: Overrides) -> None:
+    # When SAM CLI's engine expands the template (with its parameters' defaults, or adopting the
+    # secrets a deleted stack of the stage kept)
+    out = stage(overrides)
     # Then no Fn::ForEach and no loop identifier is left anywhere (a loop nested deeper than a
     # resource's Properties stays behind with Ref: "${Kind}Queue", and the change set fails)
     identifiers = loop_identifiers(load_raw())
@@ -162,3 +173,37 @@ def test_the_projects_expander_agrees_with_sam_clis() -> None:
     ours = load()
     # Then it has the same resources, properties, variables and outputs as SAM CLI's expansion
     assert _shape(ours) == _shape(sam_cli_expanded())
+
+
+def test_sam_clis_engine_points_every_use_of_a_kept_secret_at_its_arn() -> None:
+    # Given the ARNs of the two secrets a deleted stack of the stage kept
+    out = sam_cli_processed(ADOPTED)
+    resources = out["Resources"]
+    # When SAM CLI's engine resolves the template's Fn::If locally (as sam deploy sees it),
+    # Then every function's variable, IAM grant and output names the kept secrets, never the
+    # names the stack would create
+    assert resources["OAuthAppSecret"]["Condition"] == "CreatesOAuthAppSecret"
+    assert resources["ErasureKeySecret"]["Condition"] == "CreatesErasureKeySecret"
+    for function in (
+        "TokenRefresherFunction",
+        "SubscriptionWatchdogFunction",
+        "ReconcilerFunction",
+        "OAuthCallbackFunction",
+    ):
+        assert resources[function]["Properties"]["Environment"]["Variables"]["OAUTH_APP_SECRET_NAME"] == OAUTH_APP_ARN
+    for function in ("ReconcilerFunction", *(f"{kind}Processor" for kind in KINDS)):
+        assert (
+            resources[function]["Properties"]["Environment"]["Variables"]["ERASURE_KEY_SECRET_NAME"] == ERASURE_KEY_ARN
+        )
+    assert out["Outputs"]["OAuthAppSecretName"]["Value"] == OAUTH_APP_ARN
+    assert out["Outputs"]["ErasureKeySecretName"]["Value"] == ERASURE_KEY_ARN
+    # (the engine leaves the two conditional secrets in; CloudFormation creates neither)
+    text = json.dumps({k: v for k, v in resources.items() if k not in ("OAuthAppSecret", "ErasureKeySecret")})
+    text += json.dumps(out["Outputs"])
+    for created in (
+        'calsync/dev/oauth-app"',
+        'calsync/dev/erasure-key"',
+        '"Ref": "OAuthAppSecret"',
+        '"Ref": "ErasureKeySecret"',
+    ):
+        assert created not in text
