@@ -48,7 +48,9 @@ class ReceiverSettings(_IntakeQueues):
 
     signing_key_prefix: Name
     signature_tolerance_seconds: PositiveInt = 180
-    max_body_bytes: PositiveInt = 131_072
+    # webhooks.receiver.MAX_BODY_BYTES, the most Lambda can receive (docs/large-deliveries.md); a
+    # literal: importing the receiver here would load the webhook models in every function
+    max_body_bytes: PositiveInt = 6_258_688
     signing_key_cache_seconds: PositiveInt = 300
 
 
