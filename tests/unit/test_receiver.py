@@ -227,3 +227,105 @@ def test_the_maximum_leaves_room_for_the_largest_request_api_gateway_passes() ->
     # When its largest body is added, Then the whole event fits Lambda's invocation payload
     assert len(json.dumps(event).encode()) + MAX_BODY_BYTES < LAMBDA_PAYLOAD_BYTES
     assert LAMBDA_PAYLOAD_BYTES == 6 * 1024 * 1024
+
+
+def test_bad_base64_is_400() -> None:
+    req = request(b"{}")
+    outcome, _ = run(WebhookRequest("acme", req.headers, "%%%not-base64%%%", True))
+    assert (outcome.status, outcome.error) == (400, "bad_encoding")
+
+
+@pytest.mark.parametrize(
+    ("body", "error"),
+    [
+        (b"not json", "invalid_json"),
+        (b"\xff\xfe", "invalid_json"),
+        (b"[]", "invalid_envelope"),
+        (b'{"event": 5, "created_at": "2026-01-01T00:00:00Z", "payload": {}}', "invalid_envelope"),
+        (b'{"event": "invitee.created", "created_at": "yesterday", "payload": {}}', "invalid_envelope"),
+        (b'{"event": "invitee.created", "created_at": "2026-01-01T00:00:00Z", "payload": []}', "invalid_envelope"),
+        (b"", "invalid_json"),
+        # a time that exists in its own offset but not in UTC (before year 1): a 400, never a crash
+        (b'{"event": "invitee.created", "created_at": "0001-01-01T00:00:00+05:00", "payload": {}}', "invalid_envelope"),
+    ],
+)
+def test_signed_bodies_that_are_not_an_envelope_are_400_with_a_reason(body: bytes, error: str) -> None:
+    # Given a correctly signed body that is not a webhook envelope (binary bodies arrive base64-encoded)
+    outcome, queue = run(request(body, base64_encoded=True))
+    assert (outcome.status, outcome.error) == (400, error)
+    assert outcome.message
+    assert queue.sent == []
+
+
+def test_a_non_json_content_type_is_415() -> None:
+    outcome, queue = run(request(event_body("invitee_created.json"), headers={"Content-Type": "text/plain"}))
+    assert (outcome.status, outcome.error) == (415, "unsupported_media_type")
+    assert queue.sent == []
+
+
+def test_key_store_failure_is_503_so_calendly_retries() -> None:
+    outcome, _queue = run(request(event_body("invitee_created.json")), keys=Keys({}, fail=True))
+    assert (outcome.status, outcome.error) == (503, "unavailable")
+
+
+def test_queue_failure_is_503_never_2xx() -> None:
+    outcome, _ = run(request(event_body("invitee_created.json")), queue=Queue(fail=True))
+    assert (outcome.status, outcome.error) == (503, "unavailable")
+
+
+def test_no_response_leaks_the_key_or_the_expected_signature() -> None:
+    from calsync.webhooks.signature import compute_signature
+
+    body = event_body("invitee_created.json")
+    expected = compute_signature(KEY.encode(), NOW, body).hex()
+    for req in (request(body, key="wrong"), request(body, at=NOW - 999), request(b"nope")):
+        outcome, _ = run(req)
+        text = json.dumps(outcome.body()) + outcome.detail
+        assert KEY not in text
+        assert expected not in text
+
+
+def _envelope_with(text: str) -> bytes:
+    """A valid envelope whose payload carries ``text`` (its UTF-8 bytes kept raw, not escaped)."""
+    envelope = {"event": "meeting_recap.created", "created_at": "2026-01-01T00:00:00Z", "payload": {"note": text}}
+    return json.dumps(envelope, ensure_ascii=False).encode()
+
+
+@pytest.mark.parametrize("text", ["\ufffe", "\uffff", "a\ufffeb\uffffc", "tab\there \U0001f600"])
+def test_signed_bodies_with_characters_sqs_refuses_are_accepted_and_enqueued_unchanged(text: str) -> None:
+    # Given a signed envelope holding noncharacters (valid UTF-8 that SQS would refuse)
+    body = _envelope_with(text)
+    # When it is received
+    outcome, queue = run(request(body))
+    # Then it is accepted and the enqueued delivery holds exactly the signed bytes
+    assert outcome.status == 202
+    [(_, delivery)] = queue.sent
+    assert delivery.body.encode() == body
+
+
+def test_a_signed_lone_surrogate_escape_is_accepted_and_enqueued_unchanged() -> None:
+    # Given a signed body whose JSON escapes a lone surrogate (valid JSON grammar; a truncated emoji)
+    body = b'{"event": "invitee.created", "created_at": "2026-01-01T00:00:00Z", "payload": {"name": "x\\ud83d"}}'
+    # When it is received
+    outcome, queue = run(request(body))
+    # Then it is accepted, not refused as invalid JSON (Calendly would never redeliver it)
+    assert outcome.status == 202
+    [(_, delivery)] = queue.sent
+    assert delivery.body.encode() == body
+
+
+def test_a_raw_lone_surrogate_in_the_body_text_is_400_not_a_crash() -> None:
+    # Given API Gateway hands over text holding a lone surrogate (no UTF-8 byte sequence has one),
+    # signed over the bytes such text would have been sent as
+    text = '{"event": "invitee.created", "created_at": "2026-01-01T00:00:00Z", "payload": {"n": "\ud800"}}'
+    raw = text.encode("utf-8", "surrogatepass")
+    headers = {"Calendly-Webhook-Signature": sign_header(KEY.encode(), raw, NOW), "Content-Type": "application/json"}
+    # When it is received
+    outcome, queue = run(WebhookRequest("acme", headers, text))
+    # Then it is a clear 400, nothing is enqueued
+    assert (outcome.status, outcome.error) == (400, "invalid_json")
+    assert queue.sent == []
+    # And unsigned, the same text is a 401 (verification still comes first)
+    unsigned, queue = run(WebhookRequest("acme", {**headers, "Calendly-Webhook-Signature": "t=1,v1=00"}, text))
+    assert unsigned.status == 401
+    assert queue.sent == []
