@@ -21,6 +21,7 @@ from calsync import compose
 from calsync.config import ProcessorSettings
 from calsync.observability import MetricUnit, flush_metrics, logger, metrics
 from calsync.processing import process_message
+from calsync.webhooks.delivery import resolve_body
 
 processor = BatchProcessor(event_type=EventType.SQS)
 
@@ -62,7 +63,7 @@ def record_handler(record: SQSRecord) -> None:
     _tally.message_ids.append(record.message_id)
     attributes = record.raw_event.get("messageAttributes") or {}
     result = process_message(
-        record.body,
+        resolve_body(record.body, attributes, ports.bodies),  # a body too large for a message: from S3
         attributes,
         ports.repository,
         now=datetime.now(UTC),

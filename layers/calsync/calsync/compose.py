@@ -30,6 +30,7 @@ from calsync.webhooks.routing import QueueKind
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_s3 import S3Client
     from mypy_boto3_events import EventBridgeClient
     from mypy_boto3_scheduler import EventBridgeSchedulerClient
     from mypy_boto3_secretsmanager import SecretsManagerClient
@@ -42,6 +43,7 @@ if TYPE_CHECKING:
     from calsync.connections.refresh import TokenCallLimits
     from calsync.reconcile.budget import Budget
     from calsync.reconcile.run import IsErased, Reconciler
+    from calsync.store.bodies import S3DeliveryBodies
     from calsync.store.bookings import DynamoBookingsRepository
     from calsync.store.connections import DynamoConnectionRegistry
     from calsync.store.erasure import Tombstones
@@ -64,15 +66,40 @@ class Receiver:
     limits: ReceiverLimits
 
 
-def delivery_queue(queue_urls: Mapping[QueueKind, str], *, sqs: SQSClient | None = None) -> SqsDeliveryQueue:
-    """The intake queues (receiver, backfill and replay all enqueue through them)."""
-    from calsync.store.queues import SqsDeliveryQueue
+def delivery_bodies(bucket: str | None, *, s3: S3Client | None = None) -> S3DeliveryBodies | None:
+    """The bucket of bodies too large for a queue message (None where none is configured)."""
+    from calsync.store.bodies import S3DeliveryBodies
 
-    return SqsDeliveryQueue(queue_urls, sqs)
+    return S3DeliveryBodies(bucket, s3) if bucket else None
+
+
+def delivery_queue(
+    queue_urls: Mapping[QueueKind, str],
+    *,
+    sqs: SQSClient | None = None,
+    bodies_bucket: str | None = None,
+    max_message_bytes: int | None = None,
+    s3: S3Client | None = None,
+) -> SqsDeliveryQueue:
+    """The intake queues (receiver, backfill and replay all enqueue through them); a body too
+    large for a message goes to ``bodies_bucket`` and the message carries its key."""
+    from calsync.store.queues import SqsDeliveryQueue
+    from calsync.webhooks.delivery import QUEUE_MESSAGE_MAX_BYTES
+
+    return SqsDeliveryQueue(
+        queue_urls,
+        sqs,
+        bodies=delivery_bodies(bodies_bucket, s3=s3),
+        max_message_bytes=max_message_bytes or QUEUE_MESSAGE_MAX_BYTES,
+    )
 
 
 def receiver(
-    settings: ReceiverSettings, *, sqs: SQSClient | None = None, secretsmanager: SecretsManagerClient | None = None
+    settings: ReceiverSettings,
+    *,
+    sqs: SQSClient | None = None,
+    secretsmanager: SecretsManagerClient | None = None,
+    s3: S3Client | None = None,
 ) -> Receiver:
     from calsync.store.secrets import LOOKUPS_PER_SECOND, SecretsManagerSigningKeys
 
@@ -84,7 +111,13 @@ def receiver(
             client=secretsmanager,
             lookups_per_second=LOOKUPS_PER_SECOND,
         ),
-        queue=delivery_queue(settings.queue_urls, sqs=sqs),
+        queue=delivery_queue(
+            settings.queue_urls,
+            sqs=sqs,
+            bodies_bucket=settings.delivery_bodies_bucket,
+            max_message_bytes=settings.queue_message_max_bytes,
+            s3=s3,
+        ),
         limits=ReceiverLimits(settings.signature_tolerance_seconds, settings.max_body_bytes),
     )
 
@@ -97,6 +130,7 @@ class Processor:
     repository: DynamoBookingsRepository
     archive_ttl: timedelta
     tombstones: Tombstones  # its ``is_erased`` refuses deliveries about erased people
+    bodies: S3DeliveryBodies | None = None  # bodies too large for a message, read back by key
 
 
 def bookings_repository(table_name: str, *, dynamodb: DynamoDBClient | None = None) -> DynamoBookingsRepository:
@@ -110,6 +144,7 @@ def processor(
     *,
     dynamodb: DynamoDBClient | None = None,
     secretsmanager: SecretsManagerClient | None = None,
+    s3: S3Client | None = None,
 ) -> Processor:
     return Processor(
         repository=bookings_repository(settings.bookings_table_name, dynamodb=dynamodb),
@@ -120,6 +155,7 @@ def processor(
             dynamodb=dynamodb,
             secretsmanager=secretsmanager,
         ),
+        bodies=delivery_bodies(settings.delivery_bodies_bucket, s3=s3),
     )
 
 
@@ -364,7 +400,12 @@ def reconciling(
         ),
         stored=DynamoStoredBookings(bookings_repository(settings.bookings_table_name, dynamodb=dynamodb)),
         state=DynamoReconcileState(settings.bookings_table_name, dynamodb),
-        queue=delivery_queue(settings.queue_urls, sqs=sqs),
+        queue=delivery_queue(
+            settings.queue_urls,
+            sqs=sqs,
+            bodies_bucket=settings.delivery_bodies_bucket,
+            max_message_bytes=settings.queue_message_max_bytes,
+        ),
         requests=SqsReconcileRequests(settings.reconcile_requests_queue_url, sqs),
         tombstones=tombstones(
             settings.bookings_table_name,

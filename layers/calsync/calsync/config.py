@@ -30,6 +30,10 @@ class _IntakeQueues(_Settings):
     ``InviteeCreatedQueueUrl``)."""
 
     queue_urls: dict[QueueKind, Name]
+    # Bodies too large for a queue message go to this bucket (docs/large-deliveries.md); the
+    # threshold is the whole message as SQS counts it, at most 256 KiB (see QUEUE_MESSAGE_MAX_BYTES).
+    delivery_bodies_bucket: Name | None = None
+    queue_message_max_bytes: Annotated[int, Field(ge=4096, le=262_144)] = 262_144
 
     @model_validator(mode="before")
     @classmethod
@@ -61,6 +65,7 @@ class ProcessorSettings(_Settings):
     bookings_table_name: Name
     erasure_key_secret_name: Name
     archive_ttl_days: PositiveInt = 90
+    delivery_bodies_bucket: Name | None = None  # where bodies too large for a message are read from
 
 
 class ReminderSettings(_Settings):

@@ -126,6 +126,7 @@ class StoredDelivery:
     body: str | None
     reason: str | None  # why it was quarantined
     expires_at: int | None  # archive TTL, unix seconds
+    body_key: str | None  # a body too large for an item: its key in the delivery-bodies bucket (``body`` is None)
     attributes: dict[str, Any] = field(repr=False)
 
     @classmethod
