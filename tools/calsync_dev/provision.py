@@ -172,7 +172,9 @@ def _provision_lifecycle(
             stack.attributes[(logical, "Arn")] = f"arn:aws:iam::{account}:role/{logical}"
 
 
-def _provision_buckets(session: Any, resources: dict[str, dict[str, Any]], stack: Stack, stage: str, region: str) -> None:
+def _provision_buckets(
+    session: Any, resources: dict[str, dict[str, Any]], stack: Stack, stage: str, region: str
+) -> None:
     """The template's buckets (named as CloudFormation would not: the stack's own names), with
     their lifecycle rules; ``Ref`` gives the name, ``Fn::GetAtt Arn`` the ARN."""
     s3 = session.client("s3", region_name=region)

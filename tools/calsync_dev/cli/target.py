@@ -106,7 +106,9 @@ class Target:
             return self.client("s3")
         from botocore.config import Config
 
-        return self.session().client("s3", endpoint_url=self.endpoint_url, config=Config(s3={"addressing_style": "path"}))
+        return self.session().client(
+            "s3", endpoint_url=self.endpoint_url, config=Config(s3={"addressing_style": "path"})
+        )
 
     def bodies(self) -> S3DeliveryBodies | None:
         from calsync import compose
