@@ -27,8 +27,10 @@ from calsync.webhooks.models import (
 type IsErased = Callable[[str, datetime], bool]
 """``is_erased(email, at)``: a tombstone exists for ``email`` and ``at`` is before its erasure."""
 
-# An address as it appears in text (JSON strings, answers, bodies): local part, "@", domain.
-_ADDRESS = re.compile(r"[^\s\"'<>,;:()\[\]{}\\@/]+@[^\s\"'<>,;:()\[\]{}\\@/]+")
+# An address as it appears in text (JSON strings, answers, bodies): local part, "@", domain;
+# matched only from the start of a run of address characters, so a long run without an "@"
+# (a large body's data) is read once, not once per character (quadratic: minutes for 300 KB).
+_ADDRESS = re.compile(r"(?<![^\s\"'<>,;:()\[\]{}\\@/])[^\s\"'<>,;:()\[\]{}\\@/]+@[^\s\"'<>,;:()\[\]{}\\@/]+")
 
 
 def normalise(email: str) -> str:

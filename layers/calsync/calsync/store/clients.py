@@ -59,6 +59,9 @@ def reset() -> None:
     """Forget every client (tests switch endpoints and credentials between cases)."""
     for factory in (sqs, dynamodb, secretsmanager, events, scheduler):
         factory.cache_clear()
+    from calsync.store import bodies  # its S3 client, beside its adapter
+
+    bodies.s3.cache_clear()
 
 
 class TableAdapter:
