@@ -25,6 +25,7 @@ from calsync.config import (
     SlackSettings,
     WatchdogSettings,
 )
+from calsync.webhooks.delivery import QUEUE_MESSAGE_MAX_BYTES
 from calsync.webhooks.receiver import ReceiverLimits
 from calsync.webhooks.routing import QueueKind
 
@@ -78,28 +79,21 @@ def delivery_queue(
     *,
     sqs: SQSClient | None = None,
     bodies_bucket: str | None = None,
-    max_message_bytes: int | None = None,
-    s3: S3Client | None = None,
+    max_message_bytes: int = QUEUE_MESSAGE_MAX_BYTES,
 ) -> SqsDeliveryQueue:
-    """The intake queues (receiver, backfill and replay all enqueue through them); a body too
-    large for a message goes to ``bodies_bucket`` and the message carries its key."""
+    """The intake queues; a body too large for a message goes to ``bodies_bucket`` (by key)."""
     from calsync.store.queues import SqsDeliveryQueue
-    from calsync.webhooks.delivery import QUEUE_MESSAGE_MAX_BYTES
 
-    return SqsDeliveryQueue(
-        queue_urls,
-        sqs,
-        bodies=delivery_bodies(bodies_bucket, s3=s3),
-        max_message_bytes=max_message_bytes or QUEUE_MESSAGE_MAX_BYTES,
-    )
+    return SqsDeliveryQueue(queue_urls, sqs, bodies=delivery_bodies(bodies_bucket), max_message_bytes=max_message_bytes)
+
+
+def _intake(settings: ReceiverSettings | ReconcilerSettings, sqs: SQSClient | None) -> SqsDeliveryQueue:
+    bucket, limit = settings.delivery_bodies_bucket, settings.queue_message_max_bytes
+    return delivery_queue(settings.queue_urls, sqs=sqs, bodies_bucket=bucket, max_message_bytes=limit)
 
 
 def receiver(
-    settings: ReceiverSettings,
-    *,
-    sqs: SQSClient | None = None,
-    secretsmanager: SecretsManagerClient | None = None,
-    s3: S3Client | None = None,
+    settings: ReceiverSettings, *, sqs: SQSClient | None = None, secretsmanager: SecretsManagerClient | None = None
 ) -> Receiver:
     from calsync.store.secrets import LOOKUPS_PER_SECOND, SecretsManagerSigningKeys
 
@@ -111,13 +105,7 @@ def receiver(
             client=secretsmanager,
             lookups_per_second=LOOKUPS_PER_SECOND,
         ),
-        queue=delivery_queue(
-            settings.queue_urls,
-            sqs=sqs,
-            bodies_bucket=settings.delivery_bodies_bucket,
-            max_message_bytes=settings.queue_message_max_bytes,
-            s3=s3,
-        ),
+        queue=_intake(settings, sqs),
         limits=ReceiverLimits(settings.signature_tolerance_seconds, settings.max_body_bytes),
     )
 
@@ -144,7 +132,6 @@ def processor(
     *,
     dynamodb: DynamoDBClient | None = None,
     secretsmanager: SecretsManagerClient | None = None,
-    s3: S3Client | None = None,
 ) -> Processor:
     return Processor(
         repository=bookings_repository(settings.bookings_table_name, dynamodb=dynamodb),
@@ -155,7 +142,7 @@ def processor(
             dynamodb=dynamodb,
             secretsmanager=secretsmanager,
         ),
-        bodies=delivery_bodies(settings.delivery_bodies_bucket, s3=s3),
+        bodies=delivery_bodies(settings.delivery_bodies_bucket),
     )
 
 
@@ -400,12 +387,7 @@ def reconciling(
         ),
         stored=DynamoStoredBookings(bookings_repository(settings.bookings_table_name, dynamodb=dynamodb)),
         state=DynamoReconcileState(settings.bookings_table_name, dynamodb),
-        queue=delivery_queue(
-            settings.queue_urls,
-            sqs=sqs,
-            bodies_bucket=settings.delivery_bodies_bucket,
-            max_message_bytes=settings.queue_message_max_bytes,
-        ),
+        queue=_intake(settings, sqs),
         requests=SqsReconcileRequests(settings.reconcile_requests_queue_url, sqs),
         tombstones=tombstones(
             settings.bookings_table_name,

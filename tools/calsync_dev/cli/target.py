@@ -94,11 +94,9 @@ class Target:
         return compose.bookings_repository(self.table, dynamodb=self.client("dynamodb"))
 
     def delivery_queue(self) -> SqsDeliveryQueue:
-        from calsync import compose
+        from calsync.store.queues import SqsDeliveryQueue
 
-        return compose.delivery_queue(
-            self.queues, sqs=self.client("sqs"), bodies_bucket=self.bodies_bucket, s3=self.bodies_client()
-        )
+        return SqsDeliveryQueue(self.queues, self.client("sqs"), bodies=self.bodies())
 
     def bodies_client(self) -> Any:
         """An S3 client for the delivery-bodies bucket (path-style on the emulator)."""

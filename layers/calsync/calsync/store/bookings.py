@@ -53,7 +53,6 @@ from calsync.store.views import (
 from calsync.webhooks.delivery import Delivery
 
 REPLAY_TTL_SECONDS = 7 * 24 * 3600
-KEPT_INLINE_MAX_BYTES = 300_000  # a compressed body kept in an item, under DynamoDB's 400 KB item limit
 LINK_ATTRIBUTES = frozenset({"rescheduled_from", "rescheduled_to", "routing_form_submission"})
 
 
@@ -63,19 +62,6 @@ def _iso(value: datetime | None) -> str | None:
 
 def invitee_key(ref: InviteeRef) -> keys.Key:
     return keys.invitee(ref.event_uuid, ref.invitee_uuid)
-
-
-def _kept(delivery: Delivery, *, expires_with_archive: bool) -> dict[str, Any]:
-    """How an item keeps a delivery's body: compressed in the item, or, for a body that came
-    through the bucket, its key there (the archive always; items kept longer than the archive,
-    only when the compressed body would not fit an item)."""
-    if delivery.body_key is None:
-        return kept_body(delivery.body)
-    if not expires_with_archive:
-        inline = kept_body(delivery.body)
-        if sum(len(v) for v in inline.values()) <= KEPT_INLINE_MAX_BYTES:
-            return inline
-    return {"body_key": delivery.body_key}
 
 
 class _Update:
@@ -174,7 +160,7 @@ class DynamoBookingsRepository(clients.TableAdapter):
                 "event": delivery.event,
                 "connection_id": delivery.connection_id,
                 "received_at": _iso(delivery.received_at),
-                **_kept(delivery, expires_with_archive=True),
+                **kept_body(delivery.body, delivery.body_key, expires_with_archive=True),
                 "expires_at": expires_at,
             },
         )
@@ -273,7 +259,7 @@ class DynamoBookingsRepository(clients.TableAdapter):
                 "event": delivery.event,
                 "connection_id": delivery.connection_id,
                 "received_at": _iso(delivery.received_at),
-                **_kept(delivery, expires_with_archive=False),
+                **kept_body(delivery.body, delivery.body_key),
             },
         )
 
@@ -287,7 +273,7 @@ class DynamoBookingsRepository(clients.TableAdapter):
                 "reason": reason,
                 "connection_id": delivery.connection_id,
                 "received_at": _iso(delivery.received_at),
-                **_kept(delivery, expires_with_archive=False),
+                **kept_body(delivery.body, delivery.body_key),
             },
         )
 
