@@ -12,6 +12,7 @@ from typing import Any
 import boto3
 import pytest
 
+from calsync.errors import DependencyUnavailable
 from calsync.store.bodies import S3DeliveryBodies, s3
 from calsync.store.views import Booking, StoredDelivery
 from calsync.webhooks.delivery import BODIES_PREFIX, BODY_KEY, QUEUE_MESSAGE_MAX_BYTES
@@ -219,3 +220,17 @@ def test_each_function_may_make_exactly_the_s3_calls_it_makes_and_only_under_the
         ("OtherProcessor", "s3:GetObject"),
     ]:
         assert [(s["Action"], s["Resource"]) for s in s3_statements(function)] == [(allowed, prefix)]
+
+
+def test_when_the_bucket_refuses_the_body_the_answer_is_503_and_nothing_is_enqueued(
+    pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given S3 refusing the put (throttled, down)
+    def refuse(self: S3DeliveryBodies, key: str, body: bytes) -> None:
+        raise DependencyUnavailable("s3:PutObject (delivery body) failed: SlowDown")
+
+    monkeypatch.setattr(S3DeliveryBodies, "put", refuse)
+    # When a large delivery arrives, Then Calendly is told to retry, and no message points at nothing
+    response = pipeline.post(padded("invitee_created.json", SIZE))
+    assert (response["statusCode"], response["json"]["error"]) == (503, "unavailable")
+    assert pipeline.total_depth() == 0
