@@ -59,7 +59,7 @@ class S3DeliveryBodies:
         with aws_call("s3:DeleteObject (delivery body)"):
             self.client.delete_object(Bucket=self.bucket, Key=key)
 
-    def keys(self) -> Iterator[str]:
+    def stored_keys(self) -> Iterator[str]:
         """Every body's key (erasure reads each: large bodies are rare)."""
         paginator = self.client.get_paginator("list_objects_v2")
         with aws_call("s3:ListObjectsV2 (delivery bodies)"):

@@ -243,7 +243,7 @@ def sweep_bodies(bodies: S3DeliveryBodies, email: str, *, remove: bool) -> tuple
     someone else's naming them redacted in place (unless ``remove`` is false); how many of each.
     Runs after the queues and the table, which read some of these bodies to find their items."""
     removed = redacted = 0
-    for key in list(bodies.keys()):
+    for key in list(bodies.stored_keys()):
         found = bodies.get(key)
         text = found.decode() if found is not None else ""
         if not carries(text, email):

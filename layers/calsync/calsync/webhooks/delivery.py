@@ -132,12 +132,18 @@ def _attribute(attributes: Mapping[str, Mapping[str, object]], name: str) -> obj
     return value.get("stringValue", value.get("StringValue"))
 
 
+def message_body_key(attributes: Mapping[str, Mapping[str, object]]) -> str | None:
+    """The key of the body a message points at in the bucket, if it does."""
+    key = _attribute(attributes, BODY_KEY)
+    return key if isinstance(key, str) else None
+
+
 def resolve_body(body: str, attributes: Mapping[str, Mapping[str, object]], bodies: DeliveryBodies | None) -> str:
     """The message body a processor reads: for a body kept in the bucket, the object's text
     (checked against ``body_sha256`` when the delivery is rebuilt); otherwise the message's own.
     A body that is gone leaves the key, which is no delivery (quarantined, holding no one's data)."""
-    key = _attribute(attributes, BODY_KEY)
-    if not isinstance(key, str) or bodies is None:
+    key = message_body_key(attributes)
+    if key is None or bodies is None:
         return body
     found = bodies.get(key)
     if found is None:
