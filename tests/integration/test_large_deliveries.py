@@ -251,3 +251,20 @@ def test_a_resent_large_delivery_about_an_erased_person_leaves_no_body_in_the_bu
     # Then the processor refuses it and deletes its body: nothing of Ada's is kept anywhere
     assert list(bodies(pipeline).stored_keys()) == []
     assert pipeline.repo.all_bookings() == []
+
+
+def test_the_local_stacks_saved_state_keeps_the_large_bodies(pipeline: Pipeline) -> None:
+    # Given a large delivery waiting in its queue, its body in the bucket
+    from calsync_dev.local.state import export_state, import_state
+
+    assert pipeline.post(padded("invitee_created.json", SIZE))["statusCode"] == 202
+    session = boto3.Session(region_name="us-east-1")
+    # When the local stack saves its state, the emulator starts empty, and the state is restored
+    state = json.loads(json.dumps(export_state(session, pipeline.stack)))
+    store = bodies(pipeline)
+    for key in list(store.stored_keys()):
+        store.delete(key)
+    import_state(session, pipeline.stack, state)
+    # Then the message and its body are back, and the delivery is stored
+    pipeline.drain()
+    assert booking(pipeline).email == ADA

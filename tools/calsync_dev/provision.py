@@ -35,6 +35,7 @@ class Stack:
     redrive: dict[str, dict[str, Any]] = field(default_factory=dict)
     tables: dict[str, str] = field(default_factory=dict)
     secrets: dict[str, str] = field(default_factory=dict)
+    buckets: dict[str, str] = field(default_factory=dict)
     functions: dict[str, FunctionSpec] = field(default_factory=dict)
     names: dict[str, str] = field(default_factory=dict)  # what Ref gives for buses, schedule groups
     attributes: dict[tuple[str, str], str] = field(default_factory=dict)  # what Fn::GetAtt gives
@@ -184,7 +185,7 @@ def _provision_buckets(
         name = f"calsync-{stage}-{logical}".lower()
         with contextlib.suppress(s3.exceptions.BucketAlreadyOwnedByYou, s3.exceptions.BucketAlreadyExists):
             s3.create_bucket(Bucket=name)
-        stack.names[logical] = name
+        stack.names[logical] = stack.buckets[logical] = name
         stack.attributes[(logical, "Arn")] = f"arn:aws:s3:::{name}"
 
 
