@@ -66,3 +66,19 @@ def grace_booking() -> bytes:
         uri="https://api.calendly.com/scheduled_events/DEMOEVENT0000001/invitees/GRACE00000000001",
     )
     return json.dumps(data).encode()
+
+
+def padded(name: str, size: int, *, seed: int = 16) -> bytes:
+    """An events/ body grown to exactly ``size`` bytes by a field Calendly might add one day
+    (models accept extra fields; nothing stores it), filled with text that does not compress."""
+    import random
+
+    data = copy.deepcopy(event_json(name))
+    data["payload"]["extra_notes"] = ""
+    short = len(json.dumps(data).encode())
+    if size < short:
+        raise ValueError(f"{name} is {short} bytes already")
+    data["payload"]["extra_notes"] = random.Random(seed).randbytes((size - short) // 2 + 1).hex()[: size - short]
+    body = json.dumps(data).encode()
+    assert len(body) == size
+    return body

@@ -21,6 +21,7 @@ from calsync import compose
 from calsync.config import ProcessorSettings
 from calsync.observability import MetricUnit, flush_metrics, logger, metrics
 from calsync.processing import process_message
+from calsync.webhooks.delivery import message_body_key, resolve_body
 
 processor = BatchProcessor(event_type=EventType.SQS)
 
@@ -62,7 +63,7 @@ def record_handler(record: SQSRecord) -> None:
     _tally.message_ids.append(record.message_id)
     attributes = record.raw_event.get("messageAttributes") or {}
     result = process_message(
-        record.body,
+        resolve_body(record.body, attributes, ports.bodies),  # a body too large for a message: from S3
         attributes,
         ports.repository,
         now=datetime.now(UTC),
@@ -70,7 +71,10 @@ def record_handler(record: SQSRecord) -> None:
         is_erased=ports.tombstones.is_erased,
     )
     if result.erased:
-        # About an erased person and dated before the erasure: acknowledged, kept nowhere.
+        # About an erased person and dated before the erasure: acknowledged, kept nowhere (nor
+        # its body in the bucket, when it came through it).
+        if (key := message_body_key(attributes)) and ports.bodies is not None:
+            ports.bodies.delete(key)
         _tally.erased += 1
         metrics.add_metric(name="DeliveriesErased", unit=MetricUnit.Count, value=1)
         return

@@ -22,7 +22,7 @@ from calsync_dev.events import DEFAULT_LOCAL_KEY
 from calsync_dev.pump import queue_depth
 from tests.e2e.conftest import RunningStack, wait_for
 from tests.erasure import items_holding
-from tests.factories import GRACE, event_body, event_json, grace_booking
+from tests.factories import GRACE, event_body, event_json, grace_booking, padded
 
 pytestmark = pytest.mark.e2e
 
@@ -35,7 +35,12 @@ def ada_submission() -> bytes:
     return json.dumps(data).encode()
 
 
-ADA_BODIES = [event_body("invitee_created.json"), event_body("invitee_no_show_created.json"), ada_submission()]
+ADA_BODIES = [
+    event_body("invitee_created.json"),
+    event_body("invitee_no_show_created.json"),
+    ada_submission(),
+    padded("invitee_canceled.json", 300 * 1024),  # over a queue message: kept in the delivery-bodies bucket
+]
 
 
 def send(stack: RunningStack, body: bytes) -> None:
@@ -50,6 +55,13 @@ def settled(target: Target) -> bool:
 
 def items_with(target: Target, email: str) -> list[str]:
     return items_holding(scan_items(target.client("dynamodb"), "e2e", TableName=target.table), email)
+
+
+def bodies_with(target: Target, email: str) -> list[str]:
+    """The keys of the delivery-bodies bucket's objects carrying the address."""
+    store = target.bodies()
+    assert store is not None
+    return [key for key in store.stored_keys() if carries((store.get(key) or b"").decode(), email)]
 
 
 def messages_with(target: Target, email: str) -> list[str]:
@@ -79,14 +91,16 @@ def test_after_erase_a_full_scan_finds_the_address_nowhere_and_replaying_does_no
         send(local_stack, body)
     wait_for(lambda: settled(target) and len(items_with(target, ADA)) >= 5, what="Ada's deliveries stored")
     assert target.bookings().bookings_by_email(GRACE)
+    assert len(bodies_with(target, ADA)) == 1
     # When the operator erases Ada
     assert cli.main(["erase", "--email", ADA]) == 0
     out = capsys.readouterr().out
     assert "removed" in out
     assert "invitees" in out
-    # Then a full scan finds her address in no item, archived body or queued message
+    # Then a full scan finds her address in no item, archived body, queued message or large body
     assert items_with(target, ADA) == []
     assert messages_with(target, ADA) == []
+    assert bodies_with(target, ADA) == []
     # When her old deliveries are sent again (a retry) and the archive is replayed
     for body in ADA_BODIES:
         send(local_stack, body)
@@ -95,6 +109,7 @@ def test_after_erase_a_full_scan_finds_the_address_nowhere_and_replaying_does_no
     # Then they do not bring her back; Grace is still stored
     assert items_with(target, ADA) == []
     assert messages_with(target, ADA) == []
+    assert bodies_with(target, ADA) == []  # the resent large body was refused and deleted
     assert [b.email for b in target.bookings().bookings_by_email(GRACE)] == [GRACE]
     # And the erasure is on record, without her address
     assert cli.main(["erase", "--list"]) == 0

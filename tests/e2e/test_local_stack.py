@@ -28,7 +28,7 @@ from calsync_dev.provision import create_table, register_webhook_connection
 from calsync_dev.soak import soak
 from calsync_dev.template import load
 from tests.e2e.conftest import RunningStack, new_stack, wait_for
-from tests.factories import EVENTS, event_body, fixture_bodies, vary
+from tests.factories import EVENTS, event_body, fixture_bodies, padded, vary
 
 pytestmark = pytest.mark.e2e
 
@@ -68,6 +68,19 @@ def test_every_sample_event_and_calendly_fixture_is_accepted_and_persisted(
     assert grace[0].rescheduled_to == grace[1].uri
 
 
+def test_a_large_delivery_is_persisted_through_the_bucket(local_stack: RunningStack, target: Target) -> None:
+    # Given a signed booking of 300 KiB, over the queue's message limit
+    body = padded("invitee_created.json", 300 * 1024)
+    # When it is POSTed to the local API, Then it is accepted and persisted, its body kept in the bucket
+    status, _ = post_signed(local_stack.webhook_url, body, DEFAULT_LOCAL_KEY)
+    assert status == 202
+    wait_for(lambda: archived(local_stack, target, body), what="the large delivery to be persisted")
+    assert "Product demo" in {b.event_name for b in find_bookings(target, email="ada@example.com")}
+    store = target.bodies()
+    assert store is not None
+    assert store.get(f"deliveries/{hashlib.sha256(body).hexdigest()}") == body
+
+
 def test_forged_unsigned_stale_oversized_and_garbled_requests_are_rejected_and_nothing_is_enqueued(
     local_stack: RunningStack, target: Target
 ) -> None:
@@ -88,7 +101,8 @@ def test_forged_unsigned_stale_oversized_and_garbled_requests_are_rejected_and_n
     status, answer = post_raw(url, body, {"Content-Type": "application/json", "Calendly-Webhook-Signature": stale})
     assert (status, answer["error"]) == (401, "stale_timestamp")
     # Oversized and not JSON
-    status, answer = post_signed(url, b'{"event": "' + b"x" * 300_000 + b'"}', DEFAULT_LOCAL_KEY)
+    # (over what Lambda can be handed: 300 KB is accepted, test_a_large_delivery_is_persisted_through_the_bucket)
+    status, answer = post_signed(url, b'{"event": "' + b"x" * 6_300_000 + b'"}', DEFAULT_LOCAL_KEY)
     assert (status, answer["error"]) == (413, "payload_too_large")
     status, answer = post_signed(url, b"{not json", DEFAULT_LOCAL_KEY)
     assert (status, answer["error"]) == (400, "invalid_json")

@@ -348,8 +348,8 @@ def test_forged_stale_or_unknown_requests_are_rejected_and_nothing_is_enqueued(
 def test_unsigned_and_oversized_requests_are_rejected_and_nothing_is_enqueued(pipeline: Pipeline) -> None:
     unsigned = pipeline.invoke_receiver(api_gateway_event(event_body("invitee_created.json"), connection_id="acme"))
     assert (unsigned["statusCode"], unsigned["json"]["error"]) == (401, "missing_signature")
-    huge = json.dumps(
-        {"event": "invitee.created", "created_at": "2026-01-01T00:00:00Z", "payload": {"x": "a" * 200_000}}
+    huge = json.dumps(  # over the 6,258,688 bytes Lambda can be handed (200 KB is accepted: tests/integration/test_large_deliveries.py)
+        {"event": "invitee.created", "created_at": "2026-01-01T00:00:00Z", "payload": {"x": "a" * 6_300_000}}
     )
     oversized = pipeline.post(huge.encode())
     assert (oversized["statusCode"], oversized["json"]["error"]) == (413, "payload_too_large")

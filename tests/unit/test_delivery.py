@@ -10,7 +10,16 @@ from datetime import UTC, datetime
 import pytest
 from pydantic import ValidationError
 
-from calsync.webhooks.delivery import Delivery, delivery_from_message, message_attributes, message_body
+from calsync.webhooks.delivery import (
+    Delivery,
+    body_key,
+    delivery_from_message,
+    message_attributes,
+    message_body,
+    message_size,
+    offloaded,
+    resolve_body,
+)
 
 # What SQS accepts in a message body (its documented set): #x9 | #xA | #xD | #x20-#xD7FF |
 # #xE000-#xFFFD | #x10000-#x10FFFF. Anything else is refused with InvalidMessageContents.
@@ -83,3 +92,49 @@ def test_a_message_whose_body_does_not_match_its_hash_is_not_a_delivery(tamper) 
     # When it is read, it is refused (quarantined by the processor), never stored as the signed body
     with pytest.raises(ValidationError):
         as_received(message, attributes)
+
+
+class Bucket:
+    def __init__(self) -> None:
+        self.objects: dict[str, bytes] = {}
+
+    def put(self, key: str, body: bytes) -> None:
+        self.objects[key] = body
+
+    def get(self, key: str) -> bytes | None:
+        return self.objects.get(key)
+
+
+@pytest.mark.parametrize("text", ["plain", "\ufffe\x00", "😀 é"])
+def test_a_body_kept_in_the_bucket_is_rebuilt_byte_for_byte_and_says_where_it_was(text: str) -> None:
+    # Given a delivery whose body was put in the bucket and whose message carries the key
+    sent = delivery(text)
+    bucket = Bucket()
+    key = body_key(sent)
+    bucket.put(key, sent.body.encode("utf-8", "surrogatepass"))
+    message, attributes = offloaded(sent, key)
+    # Then the message is small, and the processor rebuilds the same delivery from the bucket
+    assert message == key
+    assert key == f"deliveries/{sent.body_sha256}"
+    wire = {name: {"stringValue": value} for name, value in attributes.items()}
+    received = delivery_from_message(resolve_body(message, wire, bucket), wire)
+    assert received == sent.model_copy(update={"body_key": key})
+
+
+def test_a_body_gone_from_the_bucket_or_altered_there_is_no_delivery() -> None:
+    sent = delivery("plain")
+    message, attributes = offloaded(sent, body_key(sent))
+    wire = {name: {"stringValue": value} for name, value in attributes.items()}
+    bucket = Bucket()
+    # Gone (expired with the archive, or erased): the key alone is not the signed body
+    with pytest.raises(ValidationError, match="body_sha256"):
+        delivery_from_message(resolve_body(message, wire, bucket), wire)
+    # Altered: refused like an altered message
+    bucket.put(body_key(sent), sent.body.replace("plain", "plane").encode())
+    with pytest.raises(ValidationError, match="body_sha256"):
+        delivery_from_message(resolve_body(message, wire, bucket), wire)
+
+
+def test_a_messages_size_is_counted_as_sqs_counts_it() -> None:
+    # The body's UTF-8 bytes, and each attribute's name, data type and value
+    assert message_size("é", {"event": "x.y"}) == 2 + len("event") + len("String") + len("x.y")

@@ -10,10 +10,17 @@ import pytest
 
 from calsync.errors import DependencyUnavailable
 from calsync.webhooks.delivery import Delivery
-from calsync.webhooks.receiver import ReceiverLimits, WebhookRequest, receive
+from calsync.webhooks.receiver import (
+    LAMBDA_PAYLOAD_BYTES,
+    MAX_BODY_BYTES,
+    ReceiverLimits,
+    WebhookRequest,
+    event_size,
+    receive,
+)
 from calsync.webhooks.routing import QueueKind
 from calsync.webhooks.signature import sign_header
-from tests.factories import KEY, event_body, fixture_bodies
+from tests.factories import KEY, event_body, event_json, fixture_bodies, padded
 
 NOW = 1_800_000_000
 
@@ -61,10 +68,11 @@ def request(
     return WebhookRequest(connection, all_headers, text, base64_encoded)
 
 
-def run(req: WebhookRequest, keys: Keys | None = None, queue: Queue | None = None, max_body: int = 131_072):
+def run(req: WebhookRequest, keys: Keys | None = None, queue: Queue | None = None, max_body: int | None = None):
     keys = keys or Keys({"acme": [KEY.encode()]})
     queue = queue if queue is not None else Queue()
-    outcome = receive(req, keys=keys, queue=queue, limits=ReceiverLimits(180, max_body), now=NOW)
+    limits = ReceiverLimits(180) if max_body is None else ReceiverLimits(180, max_body)
+    outcome = receive(req, keys=keys, queue=queue, limits=limits, now=NOW)
     return outcome, queue
 
 
@@ -146,6 +154,82 @@ def test_a_body_over_the_cap_is_413_before_anything_else() -> None:
     outcome, queue = run(request(body), max_body=1000)
     assert (outcome.status, outcome.error) == (413, "payload_too_large")
     assert queue.sent == []
+
+
+@pytest.mark.parametrize("size", [200 * 1024, 5 * 1024 * 1024], ids=["200KiB", "5MiB"])
+def test_a_large_signed_delivery_is_accepted_whole(size: int) -> None:
+    # Given a signed delivery far over the old 128 KiB cap (Calendly retries a 413 for 24 hours,
+    # then disables the subscription)
+    body = padded("invitee_created.json", size)
+    # When it is received with the receiver's own limits
+    outcome, queue = run(request(body))
+    # Then it is accepted and the exact signed bytes are enqueued
+    assert (outcome.status, outcome.body()) == (202, {"status": "accepted"})
+    [(kind, delivery)] = queue.sent
+    assert kind is QueueKind.INVITEE_CREATED
+    assert delivery.body.encode() == body
+
+
+def many_short_strings(size: int) -> bytes:
+    """A body of ``size`` bytes that is mostly short JSON strings (each escapes a third larger)."""
+    data = event_json("invitee_created.json")
+    data["payload"]["tags"] = []
+    short = len(json.dumps(data).encode())
+    data["payload"]["tags"] = ["ok"] * ((size - short) // 6)
+    return json.dumps(data).encode()
+
+
+@pytest.mark.parametrize(
+    "body",
+    [padded("invitee_created.json", 6 * 1024 * 1024), many_short_strings(5_000_000)],
+    ids=["6MiB", "5MB-escaping-to-6.6MB"],
+)
+def test_a_body_lambda_could_not_receive_is_413_with_the_reason(body: bytes) -> None:
+    # Given a signed body that, JSON-escaped in API Gateway's Lambda event, is over the most
+    # Lambda's 6 MB invocation payload leaves for it
+    assert event_size(body.decode()) > MAX_BODY_BYTES
+    # When it is received
+    outcome, queue = run(request(body))
+    # Then the answer is 413 with a JSON reason that names the real limit, and nothing is enqueued
+    assert (outcome.status, outcome.error) == (413, "payload_too_large")
+    assert f"at most {MAX_BODY_BYTES} fit Lambda's 6 MB invocation payload" in outcome.body()["message"]
+    assert queue.sent == []
+
+
+def test_the_largest_body_lambda_can_receive_is_accepted() -> None:
+    # Given a body whose escaped size is exactly the maximum
+    body = padded("invitee_created.json", MAX_BODY_BYTES)
+    body = padded("invitee_created.json", MAX_BODY_BYTES - (event_size(body.decode()) - MAX_BODY_BYTES))
+    assert event_size(body.decode()) == MAX_BODY_BYTES
+    # When it is received, Then it is accepted
+    outcome, _ = run(request(body))
+    assert outcome.status == 202
+
+
+def test_the_receivers_settings_default_to_the_maximum() -> None:
+    from calsync.config import ReceiverSettings
+
+    assert ReceiverSettings.model_fields["max_body_bytes"].default == MAX_BODY_BYTES == ReceiverLimits().max_body_bytes
+
+
+def test_the_maximum_leaves_room_for_the_largest_request_api_gateway_passes() -> None:
+    # Given API Gateway's largest request line and headers (10,240 bytes), in its proxy event
+    # twice (headers, multiValueHeaders) beside the request context
+    from calsync_dev.events import proxy_event
+
+    headers = {f"X-Header-{n:03}": "v" * 85 for n in range(100)}
+    event = proxy_event(
+        method="POST",
+        resource="/webhooks/calendly/{connection_id}",
+        path="/webhooks/calendly/" + "c" * 64,
+        path_parameters={"connection_id": "c" * 64},
+        headers=headers,
+        query=None,
+        body=b"",
+    )
+    # When its largest body is added, Then the whole event fits Lambda's invocation payload
+    assert len(json.dumps(event).encode()) + MAX_BODY_BYTES < LAMBDA_PAYLOAD_BYTES
+    assert LAMBDA_PAYLOAD_BYTES == 6 * 1024 * 1024
 
 
 def test_bad_base64_is_400() -> None:

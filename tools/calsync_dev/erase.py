@@ -6,6 +6,7 @@ In this order, so that a run that fails halfway can simply be run again to finis
 2. messages waiting in the intake queues, their DLQs and the lifecycle consumers' queues;
 3. table items carrying the address (the by-email index, then a full Scan): the person's own
    removed, someone else's naming them (a guest list, an answer, an event's location) redacted;
+   then the delivery-bodies bucket (bodies too large for a queue message) the same way;
 4. with ``calendly``, Calendly's own data-compliance deletion, once per connection;
 5. the PII-free audit record (when, who, the hash, counts, Calendly's answers).
 A dry run does none of it: it counts what would be removed.
@@ -21,10 +22,11 @@ from typing import TYPE_CHECKING, Any
 
 from calsync.calendly.errors import CalendlyError, CalendlyNotFound, CalendlyPermissionError
 from calsync.store.erasure import ErasureAudit, Tombstones
-from calsync.store.sweep import REDACTED_COUNT, TableSweep, sweep_queue
+from calsync.store.sweep import REDACTED_COUNT, TableSweep, sweep_bodies, sweep_queue
 
 if TYPE_CHECKING:
     from calsync.calendly.client import CalendlyClient
+    from calsync.store.bodies import S3DeliveryBodies
 
 TABLE_STORES = ("invitees", "submissions", "archive", "quarantine", "other")
 
@@ -73,14 +75,16 @@ def erase(
     wait_seconds: int = 1,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
     advance: Callable[[], None] = lambda: None,
+    bodies: S3DeliveryBodies | None = None,
 ) -> ErasureReport:
-    """``queues``: name → URL of every queue whose messages may carry the address."""
+    """``queues``: name → URL of every queue whose messages may carry the address; ``bodies``:
+    the delivery-bodies bucket (the sweep reads it too, for items that keep a body's key)."""
     erased_at = now()
     report = ErasureReport(erased_at, tombstones.address_hash(email), dry_run)
     if not dry_run:
         tombstones.put(email, erased_at)
     for name, url in sorted(queues.items()):
-        found = sweep_queue(sqs, url, email, remove=not dry_run, wait_seconds=wait_seconds)
+        found = sweep_queue(sqs, url, email, remove=not dry_run, wait_seconds=wait_seconds, bodies=bodies)
         if found:
             report.counts[f"queue {name}"] += found
     found_items = sweep.find(email)
@@ -93,6 +97,11 @@ def erase(
         else:
             sweep.remove(item)
         advance()
+    if bodies is not None:
+        removed, redacted = sweep_bodies(bodies, email, remove=not dry_run)
+        report.counts["bodies"] += removed
+        report.counts[REDACTED_COUNT] += redacted
+        report.counts = +report.counts  # no zero counts
     if dry_run:
         return report
     for connection_id, client in calendly:

@@ -40,6 +40,7 @@ class Stack:
     redrive: dict[str, dict[str, Any]] = field(default_factory=dict)
     tables: dict[str, str] = field(default_factory=dict)
     secrets: dict[str, str] = field(default_factory=dict)
+    buckets: dict[str, str] = field(default_factory=dict)
     functions: dict[str, FunctionSpec] = field(default_factory=dict)
     names: dict[str, str] = field(default_factory=dict)  # what Ref gives for buses, schedule groups
     attributes: dict[tuple[str, str], str] = field(default_factory=dict)  # what Fn::GetAtt gives
@@ -181,6 +182,22 @@ def _provision_lifecycle(
             stack.attributes[(logical, "Arn")] = f"arn:aws:iam::{account}:role/{logical}"
 
 
+def _provision_buckets(
+    session: Any, resources: dict[str, dict[str, Any]], stack: Stack, stage: str, region: str
+) -> None:
+    """The template's buckets (named as CloudFormation would not: the stack's own names), with
+    their lifecycle rules; ``Ref`` gives the name, ``Fn::GetAtt Arn`` the ARN."""
+    s3 = session.client("s3", region_name=region)
+    for logical, resource in resources.items():
+        if resource["Type"] != "AWS::S3::Bucket":
+            continue
+        name = f"calsync-{stage}-{logical}".lower()
+        with contextlib.suppress(s3.exceptions.BucketAlreadyOwnedByYou, s3.exceptions.BucketAlreadyExists):
+            s3.create_bucket(Bucket=name)
+        stack.names[logical] = stack.buckets[logical] = name
+        stack.attributes[(logical, "Arn")] = f"arn:aws:s3:::{name}"
+
+
 def provision(
     session: Any,
     *,
@@ -231,6 +248,7 @@ def provision(
             if stream:
                 stack.attributes[(logical, "StreamArn")] = stream
     _provision_lifecycle(session, resources, stack, resolve, region, account)
+    _provision_buckets(session, resources, stack, stage, region)
 
     secrets = session.client("secretsmanager", region_name=region)
     for logical, resource in resources.items():

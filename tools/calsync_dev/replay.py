@@ -13,7 +13,7 @@ from datetime import datetime
 
 from calsync.store.bookings import DynamoBookingsRepository
 from calsync.store.views import StoredDelivery
-from calsync.webhooks.delivery import Delivery
+from calsync.webhooks.delivery import Delivery, DeliveryBodies
 from calsync.webhooks.receiver import DeliveryQueue
 from calsync.webhooks.routing import route
 
@@ -38,7 +38,8 @@ def select(repo: DynamoBookingsRepository, selection: Selection) -> list[StoredD
     found = []
     for item in repo.archived(quarantined=selection.quarantined):
         at = _received(item)
-        if at is None or not selection.since <= at <= selection.until or not item.body or not item.event:
+        kept = item.body or item.body_key  # a large body is kept in the delivery-bodies bucket
+        if at is None or not selection.since <= at <= selection.until or not kept or not item.event:
             continue
         if selection.connection_id and item.connection_id != selection.connection_id:
             continue
@@ -49,20 +50,31 @@ def select(repo: DynamoBookingsRepository, selection: Selection) -> list[StoredD
 
 
 def replay(
-    items: Sequence[StoredDelivery], queue: DeliveryQueue, *, advance: Callable[[], None] = lambda: None
+    items: Sequence[StoredDelivery],
+    queue: DeliveryQueue,
+    *,
+    advance: Callable[[], None] = lambda: None,
+    bodies: DeliveryBodies | None = None,
 ) -> tuple[str, int]:
-    """Enqueue each item as the receiver would have (same body, hash and origin); the replay id
-    and how many were enqueued."""
+    """Enqueue each item as the receiver would have (same body, hash and origin; a body kept in
+    the delivery-bodies bucket read from there, and gone once the archive expires it); the
+    replay id and how many were enqueued."""
     replay_id = uuid.uuid4().hex[:16]
     enqueued = 0
     for item in items:
+        body = item.body
+        if body is None and item.body_key and bodies is not None:
+            found = bodies.get(item.body_key)
+            body = found.decode() if found is not None else None
+        if body is None:
+            continue
         delivery = Delivery.model_validate(
             {
                 "connection_id": item.connection_id or "unknown",
                 "received_at": _received(item),
                 "body_sha256": item.body_sha256,
                 "event": item.event,
-                "body": item.body,
+                "body": body,
                 "replay_id": replay_id,
             }
         )

@@ -27,12 +27,14 @@ from calsync.config import (
     WatchdogSettings,
 )
 from calsync.store import clients
+from calsync.webhooks.delivery import QUEUE_MESSAGE_MAX_BYTES
 from calsync.webhooks.receiver import ReceiverLimits
 from calsync.webhooks.routing import QueueKind
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_events import EventBridgeClient
+    from mypy_boto3_s3 import S3Client
     from mypy_boto3_scheduler import EventBridgeSchedulerClient
     from mypy_boto3_secretsmanager import SecretsManagerClient
     from mypy_boto3_sqs import SQSClient
@@ -44,6 +46,7 @@ if TYPE_CHECKING:
     from calsync.connections.refresh import TokenCallLimits
     from calsync.reconcile.budget import Budget
     from calsync.reconcile.run import IsErased, Reconciler
+    from calsync.store.bodies import S3DeliveryBodies
     from calsync.store.bookings import DynamoBookingsRepository
     from calsync.store.connections import DynamoConnectionRegistry
     from calsync.store.consumed import DynamoLedger
@@ -67,11 +70,29 @@ class Receiver:
     limits: ReceiverLimits
 
 
-def delivery_queue(queue_urls: Mapping[QueueKind, str], *, sqs: SQSClient | None = None) -> SqsDeliveryQueue:
-    """The intake queues (receiver, backfill and replay all enqueue through them)."""
+def delivery_bodies(bucket: str | None, *, s3: S3Client | None = None) -> S3DeliveryBodies | None:
+    """The bucket of bodies too large for a queue message (None where none is configured)."""
+    from calsync.store.bodies import S3DeliveryBodies
+
+    return S3DeliveryBodies(bucket, s3) if bucket else None
+
+
+def delivery_queue(
+    queue_urls: Mapping[QueueKind, str],
+    *,
+    sqs: SQSClient | None = None,
+    bodies_bucket: str | None = None,
+    max_message_bytes: int = QUEUE_MESSAGE_MAX_BYTES,
+) -> SqsDeliveryQueue:
+    """The intake queues; a body too large for a message goes to ``bodies_bucket`` (by key)."""
     from calsync.store.queues import SqsDeliveryQueue
 
-    return SqsDeliveryQueue(queue_urls, sqs)
+    return SqsDeliveryQueue(queue_urls, sqs, bodies=delivery_bodies(bodies_bucket), max_message_bytes=max_message_bytes)
+
+
+def _intake(settings: ReceiverSettings | ReconcilerSettings, sqs: SQSClient | None) -> SqsDeliveryQueue:
+    bucket, limit = settings.delivery_bodies_bucket, settings.queue_message_max_bytes
+    return delivery_queue(settings.queue_urls, sqs=sqs, bodies_bucket=bucket, max_message_bytes=limit)
 
 
 def receiver(
@@ -94,7 +115,7 @@ def receiver(
             client=secretsmanager,
             exists=DynamoConnectionIds(settings.bookings_table_name, dynamodb).exists,
         ),
-        queue=delivery_queue(settings.queue_urls, sqs=sqs),
+        queue=_intake(settings, sqs),
         limits=ReceiverLimits(settings.signature_tolerance_seconds, settings.max_body_bytes),
     )
 
@@ -107,6 +128,7 @@ class Processor:
     repository: DynamoBookingsRepository
     archive_ttl: timedelta
     tombstones: Tombstones  # its ``is_erased`` refuses deliveries about erased people
+    bodies: S3DeliveryBodies | None = None  # bodies too large for a message, read back by key
 
 
 def bookings_repository(table_name: str, *, dynamodb: DynamoDBClient | None = None) -> DynamoBookingsRepository:
@@ -131,6 +153,7 @@ def processor(
             dynamodb=dynamodb,
             secretsmanager=secretsmanager,
         ),
+        bodies=delivery_bodies(settings.delivery_bodies_bucket),
     )
 
 
@@ -403,7 +426,7 @@ def reconciling(
         ),
         stored=DynamoStoredBookings(bookings_repository(settings.bookings_table_name, dynamodb=dynamodb)),
         state=DynamoReconcileState(settings.bookings_table_name, dynamodb),
-        queue=delivery_queue(settings.queue_urls, sqs=sqs),
+        queue=_intake(settings, sqs),
         requests=SqsReconcileRequests(settings.reconcile_requests_queue_url, sqs),
         tombstones=tombstones(
             settings.bookings_table_name,

@@ -30,6 +30,10 @@ class _IntakeQueues(_Settings):
     ``InviteeCreatedQueueUrl``)."""
 
     queue_urls: dict[QueueKind, Name]
+    # Bodies too large for a queue message go to this bucket (docs/large-deliveries.md); the
+    # threshold is the whole message as SQS counts it, at most 256 KiB (see QUEUE_MESSAGE_MAX_BYTES).
+    delivery_bodies_bucket: Name | None = None
+    queue_message_max_bytes: Annotated[int, Field(ge=4096, le=262_144)] = 262_144
 
     @model_validator(mode="before")
     @classmethod
@@ -50,7 +54,9 @@ class ReceiverSettings(_IntakeQueues):
     signing_key_prefix: Name
     bookings_table_name: Name
     signature_tolerance_seconds: PositiveInt = 180
-    max_body_bytes: PositiveInt = 131_072
+    # webhooks.receiver.MAX_BODY_BYTES, the most Lambda can receive (docs/large-deliveries.md); a
+    # literal: importing the receiver here would load the webhook models in every function
+    max_body_bytes: PositiveInt = 6_258_688
     signing_key_cache_seconds: PositiveInt = 300
 
 
@@ -61,6 +67,7 @@ class ProcessorSettings(_Settings):
     bookings_table_name: Name
     erasure_key_secret_name: Name
     archive_ttl_days: PositiveInt = 90
+    delivery_bodies_bucket: Name | None = None  # where bodies too large for a message are read from
 
 
 class ReminderSettings(_Settings):

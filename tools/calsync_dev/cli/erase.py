@@ -49,11 +49,13 @@ def services(target: Target) -> dict[str, Any]:
     from calsync.store.sweep import TableSweep
 
     dynamodb = target.client("dynamodb")
+    bodies = target.bodies()
     return {
         "tombstones": compose.tombstones(
             target.table, target.erasure_key_secret, dynamodb=dynamodb, secretsmanager=target.client("secretsmanager")
         ),
-        "sweep": TableSweep(target.table, dynamodb),
+        "sweep": TableSweep(target.table, dynamodb, bodies),
+        "bodies": bodies,
         "audit": ErasureAudit(target.table, dynamodb),
         "sqs": target.client("sqs"),
         "queues": queues(target),

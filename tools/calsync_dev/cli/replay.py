@@ -39,7 +39,7 @@ def _replay(args: argparse.Namespace) -> int:
     if args.dry_run or not items:
         return 0
     progress = progress_for(args, len(items), "enqueue")
-    replay_id, enqueued = replay(items, target.delivery_queue(), advance=progress.advance)
+    replay_id, enqueued = replay(items, target.delivery_queue(), advance=progress.advance, bodies=target.bodies())
     print(f"enqueued {enqueued} (replay {replay_id})")
     counts = repo.replay_counts(replay_id)
     deadline = time.monotonic() + args.wait

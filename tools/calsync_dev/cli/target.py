@@ -14,6 +14,7 @@ from calsync_dev.template import queue_logical_id
 
 if TYPE_CHECKING:
     from calsync.compose import Connections, Reconciling
+    from calsync.store.bodies import S3DeliveryBodies
     from calsync.store.bookings import DynamoBookingsRepository
     from calsync.store.queues import SqsDeliveryQueue
 
@@ -37,6 +38,7 @@ class Target:
     erasure_key_secret: str = "calsync/local/erasure-key"  # noqa: S105 - a secret's name
     # The lifecycle consumers' queues (and DLQs): their events carry bookings' personal data.
     lifecycle_queues: dict[str, str] = field(default_factory=dict)
+    bodies_bucket: str | None = None  # delivery bodies too large for a queue message
 
     def session(self) -> Any:
         import boto3
@@ -77,6 +79,7 @@ class Target:
             queue_urls=self.queues,
             reconcile_requests_queue_url=self.reconcile_requests_url,
             erasure_key_secret_name=self.erasure_key_secret,
+            delivery_bodies_bucket=self.bodies_bucket,
         )
         return compose.reconciling(
             settings,
@@ -91,9 +94,24 @@ class Target:
         return compose.bookings_repository(self.table, dynamodb=self.client("dynamodb"))
 
     def delivery_queue(self) -> SqsDeliveryQueue:
+        from calsync.store.queues import SqsDeliveryQueue
+
+        return SqsDeliveryQueue(self.queues, self.client("sqs"), bodies=self.bodies())
+
+    def bodies_client(self) -> Any:
+        """An S3 client for the delivery-bodies bucket (path-style on the emulator)."""
+        if not self.endpoint_url:
+            return self.client("s3")
+        from botocore.config import Config
+
+        return self.session().client(
+            "s3", endpoint_url=self.endpoint_url, config=Config(s3={"addressing_style": "path"})
+        )
+
+    def bodies(self) -> S3DeliveryBodies | None:
         from calsync import compose
 
-        return compose.delivery_queue(self.queues, sqs=self.client("sqs"))
+        return compose.delivery_bodies(self.bodies_bucket, s3=self.bodies_client())
 
 
 # Queues besides the intake ones whose messages may carry an invitee's address (calsync erase).
@@ -134,6 +152,7 @@ def local_target() -> Target:
         reconcile_requests_url=f"{base}/calsync-{STAGE}-ReconcileRequestsQueue",
         erasure_key_secret=f"calsync/{STAGE}/erasure-key",
         lifecycle_queues={name: f"{base}/calsync-{STAGE}-{name}" for name in LIFECYCLE_QUEUES if name in resources},
+        bodies_bucket=f"calsync-{STAGE}-deliverybodiesbucket" if "DeliveryBodiesBucket" in resources else None,
     )
 
 
@@ -158,6 +177,7 @@ def stack_target(stack_name: str) -> Target:
         reconcile_requests_url=outputs.get("ReconcileRequestsQueueUrl", "-"),
         erasure_key_secret=outputs.get("ErasureKeySecretName", ""),
         lifecycle_queues={name: outputs[f"{name}Url"] for name in LIFECYCLE_QUEUES if f"{name}Url" in outputs},
+        bodies_bucket=outputs.get("DeliveryBodiesBucketName"),
     )
 
 

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from calsync_dev.local.stack import LocalStack
 
 API_MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway REST's payload limit
+LAMBDA_PAYLOAD_BYTES = 6_291_456  # a synchronous invocation's payload: the whole proxy event
 
 
 # ------------------------------------------------------------------ routes from the template
@@ -154,6 +155,10 @@ class ApiHandler(BaseHTTPRequestHandler):
                 stage=STAGE,
                 source_ip=self.client_address[0],
             )
+            if len(body) * 2 > LAMBDA_PAYLOAD_BYTES // 3 and len(json.dumps(event).encode()) > LAMBDA_PAYLOAD_BYTES:
+                # Lambda refuses an event this large: API Gateway answers 413 itself (docs/large-deliveries.md)
+                self._gateway("REQUEST_TOO_LARGE", 413)
+                return
             if not self.local_stack.gate.enter(wait=False):  # the emulator is restarting
                 self._reply(503, json.dumps({"error": "unavailable", "message": "The AWS emulator is restarting."}))
                 return

@@ -1,4 +1,5 @@
-"""The emulator's state across runs: tables, queued messages and secrets, as JSON."""
+"""The emulator's state across runs: tables, queued messages, secrets and bucket objects
+(delivery bodies too large for a message), as JSON."""
 
 from __future__ import annotations
 
@@ -42,7 +43,7 @@ def decode_value(value: Any) -> Any:
 def export_state(session: Any, stack: Stack) -> dict[str, Any]:
     dynamodb, sqs = session.client("dynamodb"), session.client("sqs")
     secrets = session.client("secretsmanager")
-    state: dict[str, Any] = {"tables": {}, "queues": {}, "secrets": {}}
+    state: dict[str, Any] = {"tables": {}, "queues": {}, "secrets": {}, "buckets": {}}
     for logical, name in stack.tables.items():
         items: list[dict[str, Any]] = []
         for page in dynamodb.get_paginator("scan").paginate(TableName=name):
@@ -59,6 +60,14 @@ def export_state(session: Any, stack: Stack) -> dict[str, Any]:
         for entry in page["SecretList"]:
             value = secrets.get_secret_value(SecretId=entry["Name"], VersionStage="AWSCURRENT")
             state["secrets"][entry["Name"]] = value.get("SecretString")
+    s3 = session.client("s3")
+    for logical, bucket in stack.buckets.items():
+        objects: dict[str, str] = {}
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+            for entry in page.get("Contents", []):
+                data = s3.get_object(Bucket=bucket, Key=entry["Key"])["Body"].read()
+                objects[entry["Key"]] = base64.b64encode(data).decode()
+        state["buckets"][logical] = objects
     return state
 
 
@@ -85,6 +94,10 @@ def import_state(session: Any, stack: Stack, state: Mapping[str, Any]) -> int:
     for name, value in state.get("secrets", {}).items():
         if value is not None:
             put_secret(secrets, name, value)
+    s3 = session.client("s3")
+    for logical, objects in state.get("buckets", {}).items():
+        for key, data in objects.items() if logical in stack.buckets else []:
+            s3.put_object(Bucket=stack.buckets[logical], Key=key, Body=base64.b64decode(data))
     return restored
 
 

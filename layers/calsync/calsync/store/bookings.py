@@ -121,7 +121,7 @@ class DynamoBookingsRepository(clients.TableAdapter):
                 "event": delivery.event,
                 "connection_id": delivery.connection_id,
                 "received_at": _iso(delivery.received_at),
-                **kept_body(delivery.body),
+                **kept_body(delivery.body, delivery.body_key, expires_with_archive=True),
                 "expires_at": expires_at,
             },
         )
@@ -220,7 +220,7 @@ class DynamoBookingsRepository(clients.TableAdapter):
                 "event": delivery.event,
                 "connection_id": delivery.connection_id,
                 "received_at": _iso(delivery.received_at),
-                **kept_body(delivery.body),
+                **kept_body(delivery.body, delivery.body_key),
             },
         )
 
@@ -234,7 +234,7 @@ class DynamoBookingsRepository(clients.TableAdapter):
                 "reason": reason,
                 "connection_id": delivery.connection_id,
                 "received_at": _iso(delivery.received_at),
-                **kept_body(delivery.body),
+                **kept_body(delivery.body, delivery.body_key),
             },
         )
 

@@ -119,6 +119,9 @@ def reset() -> None:
     for factory in (sqs, dynamodb, secretsmanager, events, scheduler):
         factory.cache_clear()
     use(SCHEDULED)
+    from calsync.store import bodies  # its S3 client, beside its adapter
+
+    bodies.s3.cache_clear()
 
 
 class TableAdapter:

@@ -12,7 +12,16 @@ from calsync.errors import DependencyUnavailable
 from calsync.reconcile.requests import ReconcileRequest
 from calsync.store import clients
 from calsync.store.errors import aws_call
-from calsync.webhooks.delivery import Delivery, message_attributes, message_body
+from calsync.webhooks.delivery import (
+    QUEUE_MESSAGE_MAX_BYTES,
+    Delivery,
+    DeliveryBodies,
+    body_key,
+    message_attributes,
+    message_body,
+    message_size,
+    offloaded,
+)
 from calsync.webhooks.routing import QueueKind
 
 if TYPE_CHECKING:
@@ -21,24 +30,38 @@ if TYPE_CHECKING:
 
 
 class SqsDeliveryQueue:
-    """One queue per event kind; the message and its attributes as ``webhooks.delivery`` defines them."""
+    """One queue per event kind; the message and its attributes as ``webhooks.delivery`` defines them.
+    A message over ``max_message_bytes`` has its body put in ``bodies`` first and carries the key;
+    without ``bodies`` it is sent as is (and SQS refuses it: the sender sees ``DependencyUnavailable``)."""
 
-    def __init__(self, queue_urls: Mapping[QueueKind, str], client: SQSClient | None = None) -> None:
+    def __init__(
+        self,
+        queue_urls: Mapping[QueueKind, str],
+        client: SQSClient | None = None,
+        *,
+        bodies: DeliveryBodies | None = None,
+        max_message_bytes: int = QUEUE_MESSAGE_MAX_BYTES,
+    ) -> None:
         missing = set(QueueKind) - set(queue_urls)
         if missing:
             raise ValueError(f"no queue URL for {sorted(missing)}")
         self._urls = dict(queue_urls)
         self._client = client
+        self._bodies = bodies
+        self._max_message_bytes = max_message_bytes
 
     def send(self, kind: QueueKind, delivery: Delivery) -> None:
         client = self._client or clients.sqs()
+        body, plain = message_body(delivery), message_attributes(delivery)
+        if self._bodies is not None and message_size(body, plain) > self._max_message_bytes:
+            key = body_key(delivery)
+            self._bodies.put(key, delivery.body.encode("utf-8", "surrogatepass"))
+            body, plain = offloaded(delivery, key)
         attributes: dict[str, MessageAttributeValueTypeDef] = {
-            k: {"DataType": "String", "StringValue": v} for k, v in message_attributes(delivery).items()
+            k: {"DataType": "String", "StringValue": v} for k, v in plain.items()
         }
         with aws_call(f"sqs:SendMessage to {kind}"):
-            client.send_message(
-                QueueUrl=self._urls[kind], MessageBody=message_body(delivery), MessageAttributes=attributes
-            )
+            client.send_message(QueueUrl=self._urls[kind], MessageBody=body, MessageAttributes=attributes)
 
 
 BACKOFF_BASE_SECONDS = 30

@@ -27,11 +27,13 @@ from calsync.store import keys
 from calsync.store.dynamo import batch_get_items, conditional, plain_item, query_items, scan_items, serialise
 from calsync.store.errors import aws_call
 from calsync.store.views import BODY_ZLIB, StoredDelivery, view
-from calsync.webhooks.delivery import delivery_from_message
+from calsync.webhooks.delivery import delivery_from_message, resolve_body
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_sqs import SQSClient
+
+    from calsync.store.bodies import S3DeliveryBodies
 
 # Item type → the store it counts under; only these are ever removed, and only when they are the
 # person's own (never a scheduled event, a connection, tombstone or audit record).
@@ -105,10 +107,14 @@ def _owned(item: dict[str, Any], content: list[Any], email: str, uris: set[str])
             return False
 
 
-def _content(item: dict[str, Any]) -> list[Any]:
-    """What an item holds, read through its view (a stored body decoded)."""
+def _content(item: dict[str, Any], bodies: S3DeliveryBodies | None = None) -> list[Any]:
+    """What an item holds, read through its view (a stored body decoded, or read from the
+    delivery-bodies bucket when the item keeps its key)."""
     stored = view(item)
     body = stored.body if isinstance(stored, StoredDelivery) else None
+    if isinstance(stored, StoredDelivery) and body is None and stored.body_key and bodies is not None:
+        found = bodies.get(stored.body_key)
+        body = found.decode() if found is not None else None
     return [stored.attributes, body]
 
 
@@ -120,9 +126,12 @@ def _names_any(content: list[Any], uris: set[str]) -> bool:
 
 
 class TableSweep:
-    def __init__(self, table_name: str, client: DynamoDBClient) -> None:
+    """``bodies``: the delivery-bodies bucket, so items that keep a body's key are read whole."""
+
+    def __init__(self, table_name: str, client: DynamoDBClient, bodies: S3DeliveryBodies | None = None) -> None:
         self.table_name = table_name
         self.client = client
+        self.bodies = bodies
 
     def _by_email(self, email: str) -> Iterator[dict[str, Any]]:
         """The person's invitee items, whole (the by-email index may hold keys only)."""
@@ -158,7 +167,7 @@ class TableSweep:
             key = keys.Key(item[keys.PK], item[keys.SK])
             if store is None or key in found:
                 continue
-            content = _content(item)
+            content = _content(item, self.bodies)
             if carries(content, email):
                 found[key] = Found(store, key, redact=not _owned(item, content, email, uris))
             elif _names_any(content, uris) and kind in STORES:
@@ -218,14 +227,34 @@ class TableSweep:
         )
 
 
-def _message_content(message: dict[str, Any]) -> list[Any]:
+def _message_content(message: dict[str, Any], bodies: S3DeliveryBodies | None = None) -> list[Any]:
     """A message's body as sent, and decoded when it is a delivery (a body travels base64 when
-    SQS would refuse it)."""
+    SQS would refuse it, or in the delivery-bodies bucket when too large)."""
     body = message.get("Body", "")
+    attributes = message.get("MessageAttributes", {})
     try:
-        return [body, delivery_from_message(body, message.get("MessageAttributes", {})).body]
+        return [body, delivery_from_message(resolve_body(body, attributes, bodies), attributes).body]
     except ValidationError:
         return [body]  # a lifecycle event, or not a calsync delivery: its body as it is
+
+
+def sweep_bodies(bodies: S3DeliveryBodies, email: str, *, remove: bool) -> tuple[int, int]:
+    """Every body in the delivery-bodies bucket carrying the address: the person's own deleted,
+    someone else's naming them redacted in place (unless ``remove`` is false); how many of each.
+    Runs after the queues and the table, which read some of these bodies to find their items."""
+    removed = redacted = 0
+    for key in list(bodies.stored_keys()):
+        found = bodies.get(key)
+        text = found.decode() if found is not None else ""
+        if not carries(text, email):
+            continue
+        own = _owned({"type": "delivery"}, [None, text], email, set())
+        removed, redacted = (removed + 1, redacted) if own else (removed, redacted + 1)
+        if remove and own:
+            bodies.delete(key)
+        elif remove:
+            bodies.put(key, redact(text, email).encode())
+    return removed, redacted
 
 
 def sweep_queue(
@@ -237,6 +266,7 @@ def sweep_queue(
     wait_seconds: int = 1,
     hold_seconds: int = 120,
     clock: Callable[[], float] = time.monotonic,
+    bodies: S3DeliveryBodies | None = None,
 ) -> int:
     """Receive every visible message of a queue, delete those carrying the address (unless
     ``remove`` is false) and make the others visible again; how many carried it.
@@ -271,7 +301,7 @@ def sweep_queue(
                 if message["MessageId"] in seen:
                     continue
                 seen.add(message["MessageId"])
-                if carries(_message_content(dict(message)), email):
+                if carries(_message_content(dict(message), bodies), email):
                     matched += 1
                     if remove:
                         with aws_call("sqs:DeleteMessage (erase)"):

@@ -18,11 +18,21 @@ from calsync.store import keys
 BODY_ZLIB = "body_z"  # a kept delivery body, zlib-compressed (Binary); older items hold "body"
 
 
-def kept_body(body: str) -> dict[str, Any]:
+KEPT_INLINE_MAX_BYTES = 300_000  # a compressed body kept in an item, under DynamoDB's 400 KB item limit
+
+
+def kept_body(body: str, body_key: str | None = None, *, expires_with_archive: bool = False) -> dict[str, Any]:
     """A delivery's body as archive, quarantine and other-event items keep it: zlib-compressed
     (a 2 KB body takes ~0.7 KB: one write unit, not three). ``StoredDelivery`` reads it back,
-    and the ``body`` strings items written before still hold."""
-    return {BODY_ZLIB: zlib.compress(body.encode(), 9)}
+    and the ``body`` strings items written before still hold. A body that came through the
+    delivery-bodies bucket (``body_key``) is kept as its key there: always in the archive
+    (the bucket expires it with the archive), in items kept longer only when it would not fit."""
+    if body_key is not None and expires_with_archive:
+        return {"body_key": body_key}
+    inline = {BODY_ZLIB: zlib.compress(body.encode(), 9)}
+    if body_key is not None and len(inline[BODY_ZLIB]) > KEPT_INLINE_MAX_BYTES:
+        return {"body_key": body_key}
+    return inline
 
 
 def _attributes(item: Mapping[str, Any]) -> dict[str, Any]:
@@ -126,6 +136,7 @@ class StoredDelivery:
     body: str | None
     reason: str | None  # why it was quarantined
     expires_at: int | None  # archive TTL, unix seconds
+    body_key: str | None  # a body too large for an item: its key in the delivery-bodies bucket (``body`` is None)
     attributes: dict[str, Any] = field(repr=False)
 
     @classmethod

@@ -9,6 +9,13 @@ readable message itself. Processors check the rebuilt body against ``body_sha256
 the signed bytes): a message altered in transit is refused, never stored as if signed. Both
 sides use these functions, so the contract lives in one place; messages without
 ``body_encoding`` (sent before it existed) are read as before.
+
+A body too large for a queue message (``QUEUE_MESSAGE_MAX_BYTES``, the whole message as SQS
+counts it) is put in the delivery-bodies bucket under ``body_key`` (its hash: a retry writes the
+same object) and the message carries that key, as its body and in the ``body_key`` attribute;
+processors read the object back (``resolve_body``) and check it against ``body_sha256`` like any
+body. The object is kept as long as the archive (the bucket's lifecycle rule) and erased with it
+(docs/large-deliveries.md).
 """
 
 from __future__ import annotations
@@ -18,7 +25,7 @@ import binascii
 import hashlib
 import re
 from collections.abc import Mapping
-from typing import Annotated, Any
+from typing import Annotated, Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
@@ -32,6 +39,24 @@ BASE64 = "base64"
 # without #xD: what may travel as the message body unencoded.
 _PLAIN = re.compile("[\t\n\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]*")
 _CHECK_HASH = "check_body_sha256"
+BODY_KEY = "body_key"
+BODIES_PREFIX = "deliveries/"  # every offloaded body's key starts so (IAM and the lifecycle rule name it)
+# The largest message sent as is: 256 KiB, SQS's limit until 2025 and moto's, so it works on both;
+# it also keeps every body an archive item holds inline under DynamoDB's 400 KB item limit
+# (compressed, a body never grows more than a few bytes). Larger bodies go to the bucket.
+QUEUE_MESSAGE_MAX_BYTES = 262_144
+
+
+class DeliveryBodies(Protocol):
+    """Where bodies too large for a queue message are kept (the delivery-bodies bucket)."""
+
+    def put(self, key: str, body: bytes) -> None:
+        """Store the body; raises ``DependencyUnavailable`` when the store did not accept it."""
+        ...
+
+    def get(self, key: str) -> bytes | None:
+        """The body, or ``None`` when it is gone (expired with the archive, or erased)."""
+        ...
 
 
 class Delivery(BaseModel):
@@ -45,6 +70,7 @@ class Delivery(BaseModel):
     event: EventName
     body: str
     replay_id: str | None = None  # set when an operator re-enqueues an archived delivery
+    body_key: str | None = None  # set when the body travelled in the bucket (too large for a message)
 
     @field_validator("body")
     @classmethod
@@ -84,6 +110,47 @@ def message_attributes(delivery: Delivery) -> dict[str, str]:
     return attributes
 
 
+def body_key(delivery: Delivery) -> str:
+    """Where an offloaded body is kept: by its hash, so a retried delivery writes the same object."""
+    return f"{BODIES_PREFIX}{delivery.body_sha256}"
+
+
+def message_size(body: str, attributes: Mapping[str, str]) -> int:
+    """A message's size as SQS counts it: the body and each attribute's name, type and value."""
+    size = len(body.encode("utf-8", "surrogatepass"))
+    return size + sum(len(name.encode()) + len("String") + len(value.encode()) for name, value in attributes.items())
+
+
+def offloaded(delivery: Delivery, key: str) -> tuple[str, dict[str, str]]:
+    """The message for a body kept in the bucket under ``key``: the key, as body and attribute."""
+    attributes = {k: v for k, v in message_attributes(delivery).items() if k != BODY_ENCODING}
+    return key, {**attributes, BODY_KEY: key}
+
+
+def _attribute(attributes: Mapping[str, Mapping[str, object]], name: str) -> object:
+    value = attributes.get(name, {})
+    return value.get("stringValue", value.get("StringValue"))
+
+
+def message_body_key(attributes: Mapping[str, Mapping[str, object]]) -> str | None:
+    """The key of the body a message points at in the bucket, if it does."""
+    key = _attribute(attributes, BODY_KEY)
+    return key if isinstance(key, str) else None
+
+
+def resolve_body(body: str, attributes: Mapping[str, Mapping[str, object]], bodies: DeliveryBodies | None) -> str:
+    """The message body a processor reads: for a body kept in the bucket, the object's text
+    (checked against ``body_sha256`` when the delivery is rebuilt); otherwise the message's own.
+    A body that is gone leaves the key, which is no delivery (quarantined, holding no one's data)."""
+    key = message_body_key(attributes)
+    if key is None or bodies is None:
+        return body
+    found = bodies.get(key)
+    if found is None:
+        return body
+    return found.decode("utf-8", "surrogatepass")
+
+
 def _decoded(body: str, encoding: object) -> Any:
     if encoding is None:
         return body
@@ -99,12 +166,8 @@ def delivery_from_message(body: str, attributes: Mapping[str, Mapping[str, objec
     """Rebuild the delivery from a queue message (attribute keys as in Lambda's SQS event,
     ``stringValue``, or as SQS's API returns them, ``StringValue``); raises
     ``pydantic.ValidationError`` for a message that is not a calsync delivery, or whose body is
-    not the one that was signed."""
+    not the one that was signed. A body kept in the bucket is read first (``resolve_body``)."""
 
-    def attr(name: str) -> object:
-        value = attributes.get(name, {})
-        return value.get("stringValue", value.get("StringValue"))
-
-    fields = {name: attr(name) for name in ATTRIBUTES}
-    fields["replay_id"] = attr(REPLAY_ID)
-    return Delivery.model_validate({**fields, "body": _decoded(body, attr(BODY_ENCODING))}, context={_CHECK_HASH: True})
+    fields = {name: _attribute(attributes, name) for name in (*ATTRIBUTES, REPLAY_ID, BODY_KEY)}
+    body_text = _decoded(body, _attribute(attributes, BODY_ENCODING))
+    return Delivery.model_validate({**fields, "body": body_text}, context={_CHECK_HASH: True})

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import json
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -64,10 +65,23 @@ class WebhookRequest:
         return None
 
 
+# The largest body that can reach the receiver (docs/large-deliveries.md has the arithmetic).
+# API Gateway takes up to 10 MB, but hands the request to Lambda as a JSON event, and a
+# synchronous invocation's payload is at most 6,291,456 bytes: the body travels in it as a JSON
+# string (quotes, backslashes and newlines escaped) beside the headers (twice: ``headers`` and
+# ``multiValueHeaders``, at most 10,240 bytes each) and the request context. What is left for the
+# escaped body, with a reserve of 32 KiB for the rest, is ``MAX_BODY_BYTES``: a typical Calendly
+# body escapes ~11 % larger, so bodies up to ~5.6 MB are accepted. Above that no request reaches
+# calsync at all (API Gateway answers 413 itself).
+LAMBDA_PAYLOAD_BYTES = 6_291_456
+EVENT_RESERVE_BYTES = 32_768
+MAX_BODY_BYTES = LAMBDA_PAYLOAD_BYTES - EVENT_RESERVE_BYTES  # 6,258,688
+
+
 @dataclass(frozen=True, slots=True)
 class ReceiverLimits:
     tolerance_seconds: int = 180
-    max_body_bytes: int = 131_072
+    max_body_bytes: int = MAX_BODY_BYTES  # the body as the Lambda event carries it (JSON-escaped, or base64)
 
 
 class Outcome(NamedTuple):
@@ -100,6 +114,20 @@ def _reject(status: int, error: str, message: str, detail: str | None = None) ->
     return Outcome(status=status, error=error, message=message, detail=detail or message)
 
 
+def event_size(body_text: str) -> int:
+    """How many bytes the body takes in the Lambda event: a JSON string in UTF-8 (what counts
+    toward Lambda's payload limit), without its quotes."""
+    return len(json.dumps(body_text, ensure_ascii=False).encode("utf-8", "surrogatepass")) - 2
+
+
+def _too_large(size: int, limits: ReceiverLimits) -> Outcome:
+    message = (
+        f"Body takes {size} bytes in the Lambda event; at most {limits.max_body_bytes} fit Lambda's 6 MB "
+        "invocation payload beside the request's headers, so calsync cannot accept it."
+    )
+    return _reject(413, "payload_too_large", message)
+
+
 def receive(
     request: WebhookRequest,
     *,
@@ -109,15 +137,16 @@ def receive(
     now: float,
 ) -> Outcome:
     body_text = request.body or ""
+    # Size first, on what arrived: the body as the Lambda event carries it (base64 text, or a
+    # JSON string whose escaping counts toward Lambda's limit). Escaping at most sextuples a
+    # character (``\\u0000``), so only a long body is measured.
+    if len(body_text) * 6 > limits.max_body_bytes:
+        size = len(body_text) if request.is_base64_encoded else event_size(body_text)
+        if size > limits.max_body_bytes:
+            return _too_large(size, limits)
     # Text holding a lone surrogate is no UTF-8 byte sequence: verify over the bytes it would have
     # been sent as (surrogatepass); if that verifies, decoding it below is a clear 400.
-    # Size first, on what arrived: base64 grows data by 4/3.
-    encoded_limit = limits.max_body_bytes * 4 // 3 + 4 if request.is_base64_encoded else limits.max_body_bytes
-    if len(body_text) > encoded_limit:
-        return _reject(413, "payload_too_large", f"Body exceeds {limits.max_body_bytes} bytes.")
     body_bytes = body_text.encode("utf-8", "surrogatepass")
-    if len(body_bytes) > encoded_limit:
-        return _reject(413, "payload_too_large", f"Body exceeds {limits.max_body_bytes} bytes.")
 
     try:
         parsed = signature.parse_header(request.header(SIGNATURE_HEADER))
@@ -140,8 +169,6 @@ def receive(
             raw = base64.b64decode(body_text, validate=True)
         except (binascii.Error, ValueError):
             return _reject(400, "bad_encoding", "Body is not valid base64.")
-        if len(raw) > limits.max_body_bytes:
-            return _reject(413, "payload_too_large", f"Body exceeds {limits.max_body_bytes} bytes.")
     else:
         raw = body_bytes
 
