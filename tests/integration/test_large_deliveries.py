@@ -13,7 +13,7 @@ import boto3
 import pytest
 
 from calsync.errors import DependencyUnavailable
-from calsync.store.bodies import S3DeliveryBodies, s3
+from calsync.store.bodies import S3DeliveryBodies
 from calsync.store.views import Booking, StoredDelivery
 from calsync.webhooks.delivery import BODIES_PREFIX, BODY_KEY, QUEUE_MESSAGE_MAX_BYTES
 from calsync_dev import template
@@ -21,7 +21,7 @@ from calsync_dev.cli.erase import services
 from calsync_dev.erase import erase
 from calsync_dev.replay import Selection, replay, select
 from tests.factories import event_json, padded
-from tests.iam import action, not_granted
+from tests.iam import not_granted, recorded_calls
 from tests.integration.conftest import Pipeline
 from tests.integration.test_erasure import ADA, target_of
 
@@ -197,19 +197,19 @@ def s3_statements(function: str) -> list[dict[str, Any]]:
 def test_each_function_may_make_exactly_the_s3_calls_it_makes_and_only_under_the_bodies_prefix(
     pipeline: Pipeline,
 ) -> None:
-    # Given the bucket's client, its calls recorded
-    calls: list[str] = []
-    client = s3()
-    client.meta.events.register("before-call.s3.*", lambda model, **_: calls.append(action("s3", model.name)))
-    # When the receiver takes a large delivery, Then it only puts it, as its policy grants
-    assert pipeline.post(padded("invitee_created.json", SIZE))["statusCode"] == 202
-    assert set(calls) == {"s3:PutObject"}
-    assert not_granted("ReceiverFunction", set(calls)) == []
-    # When the processor applies it, Then it only reads it back, as its policy grants
-    calls.clear()
-    pipeline.drain()
-    assert set(calls) == {"s3:GetObject"}
-    assert not_granted("InviteeCreatedProcessor", set(calls)) == []
+    # Given every AWS call recorded with its parameters (the bucket and the key checked, not only the action)
+    with recorded_calls() as calls:
+        # When the receiver takes a large delivery, Then it only puts it, as its policy grants
+        assert pipeline.post(padded("invitee_created.json", SIZE))["statusCode"] == 202
+        put = [call for call in calls if call.service == "s3"]
+        assert {call.action for call in put} == {"s3:PutObject"}
+        assert not_granted("ReceiverFunction", put) == []
+        # When the processor applies it, Then it only reads it back, as its policy grants
+        calls.clear()
+        pipeline.drain()
+        read = [call for call in calls if call.service == "s3"]
+        assert {call.action for call in read} == {"s3:GetObject"}
+        assert not_granted("InviteeCreatedProcessor", read) == []
     # And every grant is one action on the bodies' prefix of the one bucket, never the bucket's
     # other keys nor another bucket (the reconciler puts repairs as the receiver does)
     prefix = {"Fn::Sub": f"${{DeliveryBodiesBucket.Arn}}/{BODIES_PREFIX}*"}
