@@ -57,6 +57,15 @@ def vary(name: str, **payload_changes: Any) -> bytes:
 SAMPLE_MEETINGS_DAY = datetime(2026, 12, 1, tzinfo=UTC)  # the events/ samples' meetings: 2026-12-01..03
 
 
+SAMPLES_SENT_BY = datetime(2026, 12, 2, 12, tzinfo=UTC)  # after every date the samples (and tests' variants) carry
+
+
+def after_samples() -> datetime:
+    """Now, but never before the samples were sent: what happens "now" (an erasure) comes after
+    every sample delivery whatever today's date is."""
+    return max(datetime.now(UTC), SAMPLES_SENT_BY)
+
+
 def meetings_ahead_of(now: datetime, days: int = 30) -> timedelta:
     """How far to move the samples' meetings (whole days) so the first is ``days`` after ``now``'s day."""
     today = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
