@@ -11,7 +11,7 @@ export AWS_DEFAULT_REGION ?= us-east-1
 # this flag (or SAM_CLI_ENABLE_LANGUAGE_EXTENSIONS=1); samconfig.toml sets it too.
 SAM_LX := --language-extensions
 
-.PHONY: venv test lint unit integration e2e fuzz bench logbytes cost soak throughput run build deploy requirements event clean schemas
+.PHONY: venv test lint unit integration e2e timetravel fuzz bench logbytes cost soak throughput run build deploy requirements event clean schemas
 
 $(VENV)/.installed: requirements/dev.txt pyproject.toml
 	@command -v uv >/dev/null || python3 -m pip install --quiet uv
@@ -41,6 +41,20 @@ integration: venv
 
 e2e: venv
 	$(BIN)/pytest tests/e2e
+
+# `make test`'s pytest suite with the clock 3 years ahead, then 1 year back (faketime, Debian's
+# package; child processes too). The monotonic clock stays real, or socket timeouts hang; with it
+# real, libfaketime 0.9.10 breaks Python's time.sleep (tools/timetravel/sitecustomize.py mends it).
+TIMETRAVEL_SHIFTS ?= +1095d -365d
+timetravel: venv
+	@command -v faketime >/dev/null || { command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] \
+		&& apt-get install -y -qq faketime >/dev/null; } \
+		|| { echo "make timetravel needs faketime: apt-get install faketime (Debian/Ubuntu)" >&2; exit 1; }
+	@for shift in $(TIMETRAVEL_SHIFTS); do \
+		echo "== pytest with the clock moved $$shift"; \
+		PYTHONPATH="$(abspath tools/timetravel)$${PYTHONPATH:+:$$PYTHONPATH}" FAKETIME_DONT_FAKE_MONOTONIC=1 \
+			faketime -f "$$shift" $(BIN)/pytest -q || exit 1; \
+	done
 
 # The receiver fuzz suite at depth (≥ 10,000 cases; `make test` runs a few hundred). Prints the count.
 fuzz: venv

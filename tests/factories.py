@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +52,45 @@ def vary(name: str, **payload_changes: Any) -> bytes:
     data = copy.deepcopy(event_json(name))
     data["payload"].update(payload_changes)
     return json.dumps(data).encode()
+
+
+SAMPLE_MEETINGS_DAY = datetime(2026, 12, 1, tzinfo=UTC)  # the events/ samples' meetings: 2026-12-01..03
+
+
+SAMPLES_SENT_BY = datetime(2026, 12, 2, 12, tzinfo=UTC)  # after every date the samples (and tests' variants) carry
+
+
+def after_samples() -> datetime:
+    """Now, but never before the samples were sent: what happens "now" (an erasure) comes after
+    every sample delivery whatever today's date is."""
+    return max(datetime.now(UTC), SAMPLES_SENT_BY)
+
+
+def meetings_ahead_of(now: datetime, days: int = 30) -> timedelta:
+    """How far to move the samples' meetings (whole days) so the first is ``days`` after ``now``'s day."""
+    today = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    return today + timedelta(days=days) - SAMPLE_MEETINGS_DAY
+
+
+def moved(body: bytes | str, by: timedelta) -> bytes:
+    """An events/ body (or its file name) with every meeting time (``start_time``/``end_time``,
+    wherever it sits) moved by ``by``: the samples ahead of a clock the test reads."""
+
+    def walk(node: Any) -> Any:
+        if isinstance(node, dict):
+            return {k: shift(v) if k in ("start_time", "end_time") else walk(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [walk(item) for item in node]
+        return node
+
+    def shift(value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        at = datetime.fromisoformat(value.replace("Z", "+00:00")) + by
+        return at.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+    raw = event_body(body) if isinstance(body, str) else body
+    return json.dumps(walk(json.loads(raw))).encode()
 
 
 GRACE = "grace@example.com"

@@ -10,7 +10,6 @@ LifecycleEventsPublished is counted from it by a metric filter (template.yaml).
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
@@ -53,7 +52,8 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, l
             schedules=ports.schedules,
             claims=ports.images,
             leads=ports.leads,
-            now=datetime.now(UTC),
+            now=ports.clock(),
+            ended_window=ports.ended_window,
         )
     finally:
         ports.images.forget()

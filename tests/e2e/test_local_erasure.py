@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import functools
 import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -18,11 +19,12 @@ from calsync_dev import cli
 from calsync_dev.cli.erase import queues
 from calsync_dev.cli.send import post_signed
 from calsync_dev.cli.target import Target
+from calsync_dev.erase import erase
 from calsync_dev.events import DEFAULT_LOCAL_KEY
 from calsync_dev.pump import queue_depth
 from tests.e2e.conftest import RunningStack, wait_for
 from tests.erasure import items_holding
-from tests.factories import GRACE, event_body, event_json, grace_booking, padded
+from tests.factories import GRACE, after_samples, event_body, event_json, grace_booking, padded
 
 pytestmark = pytest.mark.e2e
 
@@ -83,8 +85,10 @@ def messages_with(target: Target, email: str) -> list[str]:
 
 
 def test_after_erase_a_full_scan_finds_the_address_nowhere_and_replaying_does_not_restore_it(
-    local_stack: RunningStack, target: Target, capsys: pytest.CaptureFixture[str]
+    local_stack: RunningStack, target: Target, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # (the erasure happens after the samples were sent, whatever today's date is)
+    monkeypatch.setattr("calsync_dev.cli.erase.erase", functools.partial(erase, now=after_samples))
     started = datetime.now(UTC) - timedelta(minutes=1)
     # Given Ada's booking, its no-show and her routing-form answer, and Grace's booking, stored
     for body in [*ADA_BODIES, grace_booking()]:

@@ -7,6 +7,7 @@ import json
 import time
 import urllib.request
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ from calsync_dev.cli.send import post_signed
 from calsync_dev.events import DEFAULT_LOCAL_KEY
 from calsync_dev.schemas import schema_path
 from tests.e2e.conftest import RunningStack, new_stack, wait_for
-from tests.factories import event_body, vary
+from tests.factories import meetings_ahead_of, moved, vary
 from tests.integration.test_consumers import Sink
 
 pytestmark = pytest.mark.e2e
@@ -54,8 +55,12 @@ def published(stack: RunningStack) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
 
 
+# The local stack plans reminders on the wall clock: the samples' meetings are moved a month ahead of it.
+AHEAD = meetings_ahead_of(datetime.now(UTC))
+
+
 def send(stack: RunningStack, body: bytes | str) -> None:
-    status, _ = post_signed(stack.webhook_url, event_body(body) if isinstance(body, str) else body, DEFAULT_LOCAL_KEY)
+    status, _ = post_signed(stack.webhook_url, moved(body, AHEAD), DEFAULT_LOCAL_KEY)
     assert status == 202
 
 
@@ -111,9 +116,10 @@ def test_a_booking_its_reversed_reschedule_a_no_show_and_a_cancellation_publish_
 def test_reminders_fire_on_demand_for_bookings_still_active(stack: RunningStack) -> None:
     # Given Grace's new booking (still active) and the events so far
     before = len(published(stack))
-    # When every reminder due by a year from now is fired
+    # When every reminder due by a year from now is fired (the meetings are a month ahead)
+    due_by = (datetime.now(UTC) + timedelta(days=365)).strftime("%Y-%m-%dT%H:%M:%SZ")
     request = urllib.request.Request(
-        f"http://127.0.0.1:{stack.api_port}/_local/reminders/fire-due?at=2030-01-01T00:00:00Z", data=b"", method="POST"
+        f"http://127.0.0.1:{stack.api_port}/_local/reminders/fire-due?at={due_by}", data=b"", method="POST"
     )
     with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310 - the local stack
         fired = json.loads(response.read())["fired"]

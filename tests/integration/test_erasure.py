@@ -29,7 +29,7 @@ from calsync_dev.provision import Stack
 from calsync_dev.replay import Selection, replay, select
 from calsync_dev.template import queue_logical_id
 from tests.erasure import items_holding
-from tests.factories import GRACE, event_body, event_json, grace_booking, vary
+from tests.factories import GRACE, after_samples, event_body, event_json, grace_booking, vary
 from tests.integration.conftest import Pipeline
 from tests.integration.test_lifecycle import Lifecycle
 
@@ -52,6 +52,7 @@ def target_of(stack: Stack) -> Target:
 
 
 def run_erase(stack: Stack, email: str = ADA, **options: Any) -> ErasureReport:
+    options.setdefault("now", after_samples)  # erased after the samples were sent, whatever today's date is
     return erase(email, **services(target_of(stack)), principal="test", wait_seconds=0, **options)
 
 
@@ -221,7 +222,7 @@ def test_a_booking_made_after_the_erasure_is_stored(stored: Pipeline) -> None:
     # Given Ada was erased
     run_erase(stored.stack)
     # When she books again afterwards
-    later = (datetime.now(UTC) + timedelta(minutes=1)).isoformat().replace("+00:00", "Z")
+    later = (after_samples() + timedelta(minutes=1)).isoformat().replace("+00:00", "Z")
     body = vary(
         "invitee_created.json",
         uri="https://api.calendly.com/scheduled_events/DEMOEVENT0000002/invitees/INVITEE00000009",

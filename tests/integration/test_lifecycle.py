@@ -4,6 +4,7 @@ table's stream through the publisher, events on the bus (captured by a rule → 
 from __future__ import annotations
 
 import json
+from datetime import datetime, timedelta
 from typing import Any
 
 import boto3
@@ -12,23 +13,25 @@ import pytest
 
 from calsync.errors import DependencyUnavailable
 from calsync.store.lifecycle import EventBridgePublisher
-from calsync_dev.lambda_runtime import LambdaContext, load_handler
+from calsync_dev.events import SAMPLES_NOW
+from calsync_dev.lambda_runtime import LambdaContext, load_handler, set_clock
 from calsync_dev.provision import Stack
 from calsync_dev.schemas import schema_path
 from calsync_dev.streams import StreamEventSource
-from tests.factories import event_body, vary
+from tests.factories import event_body, event_json, vary
 from tests.integration.conftest import Pipeline
 
 STREAMS_ENDPOINT = "https://streams.dynamodb.us-east-1.amazonaws.com"  # moto in-process (ENVIRONMENT.md)
 
 
 class Lifecycle:
-    def __init__(self, pipeline: Pipeline) -> None:
+    def __init__(self, pipeline: Pipeline, now: datetime = SAMPLES_NOW) -> None:
         stack = pipeline.stack
         self.pipeline = pipeline
         spec = stack.functions["LifecyclePublisherFunction"]
         self.env = spec.environment
         handler = load_handler(spec, apply_environment=False)
+        set_clock(handler, now)  # by default the samples' meetings are ahead of it, whatever today's date is
         streams = boto3.client("dynamodbstreams", endpoint_url=STREAMS_ENDPOINT)
         self.failed: list[dict[str, Any]] = []
         self.source = StreamEventSource.from_event(
@@ -414,3 +417,39 @@ def test_a_consumer_ends_with_the_stored_state_whatever_order_events_arrive_in(
     # And so it does after a no-show is marked and removed (by the greatest no-show version)
     arrived += lifecycle.deliver(event_body("invitee_no_show_created.json"), event_body("invitee_no_show_deleted.json"))
     consumer_agrees_with_the_table(lifecycle, arrived)
+
+
+ADA_ENDS = datetime.fromisoformat(event_json("invitee_created.json")["payload"]["scheduled_event"]["end_time"])
+
+
+def test_a_booking_first_stored_an_hour_after_its_end_publishes_booking_ended_once(
+    pipeline: Pipeline, stack: Stack
+) -> None:
+    from calsync.lifecycle.events import DetailType, event_id
+
+    # Given the publisher's clock an hour after Ada's meeting ended
+    late = Lifecycle(pipeline, now=ADA_ENDS + timedelta(hours=1))
+    # When her booking is first stored (a late webhook, or a reconcile repair)
+    published = late.deliver(event_body("invitee_created.json"))
+    # Then it is announced and ended at once, with no reminder scheduled
+    assert sorted(kinds(published)) == ["Booking Ended", "Booking Scheduled"]
+    assert late.schedules() == set()
+    (ended,) = [e for e in published if e["detail-type"] == "Booking Ended"]
+    # And its id is the one the "Booking Ended" reminder would have carried
+    booking = ended["detail"]["booking"]
+    assert ended["detail"]["event_id"] == event_id(
+        DetailType.BOOKING_ENDED, booking["invitee_uri"], booking["start_time"], None
+    )
+    # And later changes of the stored booking do not end it again
+    assert late.deliver(event_body("invitee_created.json")) == []
+    assert kinds(late.deliver(event_body("invitee_no_show_created.json"))) == ["Invitee No-Show Marked"]
+
+
+def test_a_backfill_of_bookings_that_ended_long_ago_ends_none_of_them(pipeline: Pipeline, stack: Stack) -> None:
+    # Given the publisher's clock 90 days after Ada's meeting (beyond the default 7-day window)
+    late = Lifecycle(pipeline, now=ADA_ENDS + timedelta(days=90))
+    # When her booking is first stored (a backfill)
+    published = late.deliver(event_body("invitee_created.json"))
+    # Then it is announced, never ended nor reminded
+    assert kinds(published) == ["Booking Scheduled"]
+    assert late.schedules() == set()

@@ -594,17 +594,19 @@ def test_an_operators_reconcile_of_a_range_repairs_the_submissions_made_in_it(
     from calsync_dev.cli import main
     from tests.integration.test_erasure import target_of
 
-    # Given a submission made on Nov 20 whose webhook was lost
+    # Given a submission made two weeks ago whose webhook was lost
+    made = datetime.now(UTC) - timedelta(days=14)
     fake = FakeCalendly()
-    fake.add_submission(submission_made("2026-11-20T10:00:00.000000Z")["payload"])
+    fake.add_submission(submission_made(made.strftime("%Y-%m-%dT%H:%M:%S.000000Z"))["payload"])
     reconcile.services.connections.tokens.put("acme", StoredToken(kind="pat", access_token=fake.add_pat()))
     env = pipeline.stack.functions["ReconcilerFunction"].environment
     target = dataclasses.replace(target_of(pipeline.stack), token_prefix=env["TOKEN_SECRET_PREFIX"])
     monkeypatch.setattr("calsync_dev.cli.reconcile.target_from", lambda args: target)
-    # When an operator reconciles from Nov 15
+    # When an operator reconciles from five days before it
+    since = (made - timedelta(days=5)).strftime("%Y-%m-%dT%H:%M:%SZ")
     with respx.mock(assert_all_called=False) as router:
         router.route(host="api.calendly.com").mock(side_effect=fake.httpx_handler)
-        code = main(["reconcile", "--connection-id", "acme", "--since", "2026-11-15T00:00:00Z", "--json"])
+        code = main(["reconcile", "--connection-id", "acme", "--since", since, "--json"])
     pipeline.drain()
     # Then the submission is stored, and the report says so
     report = json.loads(capsys.readouterr().out)

@@ -21,6 +21,10 @@ ROOT = Path(__file__).resolve().parents[2]
 EVENTS = ROOT / "events"
 DEFAULT_LOCAL_KEY = "calsync-local-signing-key"  # the local stack's documented default
 WEBHOOK_PATH = "/webhooks/calendly/{connection_id}"
+# A moment after events/webhooks' samples were sent (2026-11-20..22) and before their meetings
+# (2026-12-01..03): the clock a publisher runs on for them (``lambda_runtime.set_clock``), so their
+# reminders are ahead of it whatever today's date is.
+SAMPLES_NOW = datetime(2026, 11, 25, tzinfo=UTC)
 
 
 def proxy_event(

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import os
 import sys
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
+from functools import cache
 from types import ModuleType
 from typing import Any
 
@@ -45,3 +49,18 @@ def load_handler(spec: FunctionSpec, *, apply_environment: bool = True) -> Any:
     sys.modules[unique] = module
     module_spec.loader.exec_module(module)
     return getattr(module, attribute)
+
+
+def set_clock(handler: Any, now: datetime | Callable[[], datetime]) -> None:
+    """Run a loaded handler on a clock of the caller's: its module's cached ``services()`` (the
+    composition root's) hand out the same services with their ``clock`` replaced. For data
+    whose times are fixed (``events/``'s samples): ``now`` a moment, or a callable."""
+    module = sys.modules[handler.__module__]
+    clock = now if callable(now) else (lambda: now)
+    built = module.services
+
+    @cache
+    def services() -> Any:
+        return dataclasses.replace(built(), clock=clock)
+
+    module.services = services  # type: ignore[attr-defined]

@@ -124,8 +124,8 @@ def _run_in(deliveries: int, batch: int) -> _Run:
     from calsync.store import clients
     from calsync.webhooks.routing import QueueKind
     from calsync_dev.cli.send import synthetic_bodies
-    from calsync_dev.events import signed_api_gateway_event
-    from calsync_dev.lambda_runtime import LambdaContext, load_handler
+    from calsync_dev.events import SAMPLES_NOW, signed_api_gateway_event
+    from calsync_dev.lambda_runtime import LambdaContext, load_handler, set_clock
     from calsync_dev.provision import provision, register_webhook_connection
     from calsync_dev.pump import SqsEventSource
     from calsync_dev.streams import StreamEventSource
@@ -172,11 +172,13 @@ def _run_in(deliveries: int, batch: int) -> _Run:
             LambdaContext(processor_spec.logical_id),
         )
         publisher_spec = stack.functions["LifecyclePublisherFunction"]
+        publisher = load_handler(publisher_spec, apply_environment=False)
+        set_clock(publisher, SAMPLES_NOW)  # the samples' reminders ahead of it, whatever today's date is
         streams = boto3.client("dynamodbstreams", endpoint_url="https://streams.dynamodb.us-east-1.amazonaws.com")
         stream = StreamEventSource.from_event(
             streams,
             publisher_spec.events["TableChanges"],
-            counted("publisher", load_handler(publisher_spec, apply_environment=False)),
+            counted("publisher", publisher),
             LambdaContext("LifecyclePublisherFunction"),
         )
         bodies = synthetic_bodies(deliveries, "logbytes")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from calsync.calendly.limits import INTERACTIVE, RECONCILE, CallLimits
@@ -197,12 +197,18 @@ def reminders(
     )
 
 
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
 @dataclass(frozen=True, slots=True)
 class Publisher:
     images: TableImages
     bus: EventBridgePublisher
     schedules: SchedulerReminders
     leads: tuple[int, ...]
+    ended_window: timedelta  # a booking first stored after its end: Booking Ended at once if that recent
+    clock: Callable[[], datetime] = utc_now  # what reminders are planned against (tests pass their own)
 
 
 def publisher(
@@ -227,6 +233,7 @@ def publisher(
             dead_letter_arn=settings.reminder_dlq_arn,
         ),
         leads=settings.reminder_lead_seconds,
+        ended_window=timedelta(days=settings.late_ended_window_days),
     )
 
 

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, PositiveInt, 
 from calsync.webhooks.routing import QueueKind
 
 Name = Annotated[str, Field(min_length=1)]
+RECENT_DAYS = 7  # the reconciler's recent window; by default also the publisher's late-``Booking Ended`` window
 
 
 class _Settings(BaseModel):
@@ -79,13 +80,23 @@ class ReminderSettings(_Settings):
 
 class PublisherSettings(ReminderSettings):
     """The lifecycle publisher: also where reminders are scheduled (lead times in seconds,
-    e.g. ``86400,3600``), what they invoke, and where the scheduler puts one it could not deliver."""
+    e.g. ``86400,3600``), what they invoke, where the scheduler puts one it could not deliver, and
+    how recent the end of a booking first stored after it must be for its ``Booking Ended`` to be
+    published at once (days; 0: never)."""
 
     schedule_group_name: Name
     reminder_target_arn: Name
     scheduler_role_arn: Name
     reminder_dlq_arn: Name
     reminder_lead_seconds: tuple[PositiveInt, ...] = (86_400, 3_600)
+    late_ended_window_days: NonNegativeInt = RECENT_DAYS  # "recent": RECONCILE_RECENT_DAYS (template default)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _recent(cls, data: Any) -> Any:
+        if isinstance(data, Mapping) and data.get("late_ended_window_days") == "recent":
+            return {**data, "late_ended_window_days": data.get("reconcile_recent_days", RECENT_DAYS)}
+        return data
 
     @field_validator("reminder_lead_seconds", mode="before")
     @classmethod
@@ -138,7 +149,7 @@ class ReconcilerSettings(ConnectionSettings, _IntakeQueues):
     reconcile_requests_queue_url: Name
     erasure_key_secret_name: Name
     reconcile_upcoming_days: PositiveInt = 90
-    reconcile_recent_days: PositiveInt = 7
+    reconcile_recent_days: PositiveInt = RECENT_DAYS
     reconcile_api_calls: PositiveInt = 250  # per connection per run: half of Calendly's 500/min
 
 

@@ -30,7 +30,10 @@ __all__ = ["build_parser", "main"]
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="calsync", description="calsync developer and operator commands", epilog=__doc__
+        prog="calsync",
+        description="calsync developer and operator commands",
+        epilog=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,  # the epilog's command list, as written
     )
     commands = parser.add_subparsers(dest="command", required=True)
     # the order `calsync --help` lists them in

@@ -174,8 +174,8 @@ def _measure(bodies: list[tuple[str, bytes]], parameters: dict[str, str]) -> Run
 
     from calsync.store import clients
     from calsync.webhooks.routing import QueueKind
-    from calsync_dev.events import signed_api_gateway_event
-    from calsync_dev.lambda_runtime import LambdaContext, load_handler
+    from calsync_dev.events import SAMPLES_NOW, signed_api_gateway_event
+    from calsync_dev.lambda_runtime import LambdaContext, load_handler, set_clock
     from calsync_dev.provision import provision, register_webhook_connection
     from calsync_dev.pump import SqsEventSource
     from calsync_dev.streams import StreamEventSource
@@ -201,7 +201,10 @@ def _measure(bodies: list[tuple[str, bytes]], parameters: dict[str, str]) -> Run
         register_webhook_connection(receiver_env, CONNECTION, KEY)
 
         def handler(name: str) -> Any:
-            return meter.wrap(name, load_handler(stack.functions[name], apply_environment=False))
+            loaded = load_handler(stack.functions[name], apply_environment=False)
+            if name == PUBLISHER:  # the samples' reminders ahead of it, whatever today's date is
+                set_clock(loaded, SAMPLES_NOW)
+            return meter.wrap(name, loaded)
 
         receiver = handler(RECEIVER)
         sqs = boto3.client("sqs")

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from calsync.errors import DependencyUnavailable
 from calsync.lifecycle.derive import Image, Images, announces, derive
 from calsync.lifecycle.events import DetailType, LifecycleEvent
-from calsync.lifecycle.reminders import Reminder, ReminderPlan, fire, plan
+from calsync.lifecycle.reminders import Reminder, ReminderPlan, fire, late_ended, plan
 
 
 class Bus(Protocol):
@@ -69,7 +69,14 @@ class BatchOutcome:
 
 
 def _prepare(
-    change: Change, *, images: Images, schedules: Schedules, claims: Claims, leads: Sequence[int], now: datetime
+    change: Change,
+    *,
+    images: Images,
+    schedules: Schedules,
+    claims: Claims,
+    leads: Sequence[int],
+    now: datetime,
+    ended_window: timedelta,
 ) -> tuple[list[LifecycleEvent], ReminderPlan]:
     events = [
         event
@@ -77,7 +84,8 @@ def _prepare(
         if event.detail_type is not DetailType.BOOKING_RESCHEDULED
         or claims.claim_reschedule(str(event.detail["new"]["invitee_uri"]), event.event_id, claimant=change.key)
     ]
-    reminders = plan(change.old, change.new, leads, now=now)
+    reminders = plan(change.old, change.new, leads, now=now, ended_window=ended_window)
+    events += [late_ended(reminder, change.new, images) for reminder in reminders.due if change.new]
     for reminder in reminders.put:
         schedules.put(reminder)
     for name in reminders.delete:
@@ -100,6 +108,7 @@ def publish_changes(
     claims: Claims,
     leads: Sequence[int],
     now: datetime,
+    ended_window: timedelta = timedelta(0),
 ) -> BatchOutcome:
     """A stream batch in order: each change's events derived and its reminders put in step,
     then every event put on the bus at once. A stream is retried from its first failed record,
@@ -107,14 +116,21 @@ def publish_changes(
     refused fails there too (its earlier neighbours stay done). Events of later changes the bus
     took in the same calls are already out, so a retry sends them again after the refused one:
     consumers deduplicate on ``event_id`` and order a booking's events by ``booking.version``
-    (EventBridge keeps no order between events anyway)."""
+    (EventBridge keeps no order between events anyway). A booking first stored less than
+    ``ended_window`` after its end publishes its ``Booking Ended`` with it (``reminders.plan``)."""
     prepared: list[tuple[Change, list[LifecycleEvent]]] = []
     failed: tuple[int, str] | None = None
     scheduled = dropped = 0
     for position, change in enumerate(changes):
         try:
             events, reminders = _prepare(
-                change, images=images, schedules=schedules, claims=claims, leads=leads, now=now
+                change,
+                images=images,
+                schedules=schedules,
+                claims=claims,
+                leads=leads,
+                now=now,
+                ended_window=ended_window,
             )
         except Exception as exc:  # reported for the retry, as a batch processor would: never swallowed
             failed = (position, type(exc).__name__)
@@ -152,6 +168,7 @@ def publish_change(
     claimant: str,
     leads: Sequence[int],
     now: datetime,
+    ended_window: timedelta = timedelta(0),
 ) -> Published:
     """``claimant`` names the change (the stream record's id). Both halves of a reschedule can
     complete the pair at once (their deliveries processed side by side): the first to claim
@@ -162,9 +179,10 @@ def publish_change(
         if event.detail_type is not DetailType.BOOKING_RESCHEDULED
         or claims.claim_reschedule(str(event.detail["new"]["invitee_uri"]), event.event_id, claimant=claimant)
     ]
+    reminders = plan(old, new, leads, now=now, ended_window=ended_window)
+    events += [late_ended(reminder, new, images) for reminder in reminders.due if new]
     if events:
         _on_the_bus(bus, events)
-    reminders = plan(old, new, leads, now=now)
     for reminder in reminders.put:
         schedules.put(reminder)
     for name in reminders.delete:

@@ -6,13 +6,19 @@ keeps one-time schedules in step with the table: created when a booking appears,
 when it is canceled or rescheduled away (a reschedule is a new invitee with its own), moved
 if its times change. When a reminder fires, the booking is read again and the event is
 published only if it is still active at the same time (a late or stale schedule says nothing).
+
+A booking first stored after its end (a late webhook, a reconcile or backfill repair) has no
+reminder left to schedule. Its ``Booking Ended`` is due at once when the end lies within a window
+(``ended_window``, by default the reconciler's recent days), with the id the scheduled reminder
+would have carried; an older end publishes nothing (a backfill does not flood consumers), and a
+``Starting Soon`` already past is never published.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -84,14 +90,44 @@ def wanted(image: Image | None, leads: Sequence[int]) -> dict[str, Reminder]:
 class ReminderPlan:
     put: list[Reminder]  # create, or move to a new time
     delete: list[str]  # names of reminders the booking no longer wants
+    due: list[Reminder] = field(default_factory=list)  # to publish now: a recent end, first known after it
 
 
-def plan(old: Image | None, new: Image | None, leads: Sequence[int], *, now: datetime) -> ReminderPlan:
-    """What to change in the schedules for one stored change (nothing when nothing moved)."""
+def plan(
+    old: Image | None,
+    new: Image | None,
+    leads: Sequence[int],
+    *,
+    now: datetime,
+    ended_window: timedelta = timedelta(0),
+) -> ReminderPlan:
+    """What to change in the schedules for one stored change (nothing when nothing moved), and
+    the ``Booking Ended`` due at once: a booking whose end reminder is new (first stored, or its
+    end first known) while its end already passed, less than ``ended_window`` ago."""
     before, after = wanted(old, leads), wanted(new, leads)
     put = [r for name, r in sorted(after.items()) if before.get(name) != r and r.at > now]
     delete = sorted(name for name in before if name not in after)
-    return ReminderPlan(put, delete)
+    due = [
+        r
+        for name, r in sorted(after.items())
+        if name not in before and r.detail_type is DetailType.BOOKING_ENDED and r.at <= now < r.at + ended_window
+    ]
+    return ReminderPlan(put, delete, due)
+
+
+def _event(
+    detail_type: DetailType, uri: str, start: str, lead: object, invitee: Image, images: Images
+) -> LifecycleEvent:
+    event_uri = invitee.get("event_uri")
+    eid = event_id(detail_type, uri, start, lead)
+    detail = {
+        "schema_version": SCHEMA_VERSION,
+        "event_id": eid,
+        "connection_id": invitee.get("tenant"),
+        "booking": booking(invitee, images.scheduled_event(event_uri) if isinstance(event_uri, str) else None),
+        "lead_seconds": lead if isinstance(lead, int) else None,
+    }
+    return LifecycleEvent(detail_type, eid, detail)
 
 
 def fire(payload: Mapping[str, Any], images: Images) -> LifecycleEvent | None:
@@ -104,16 +140,16 @@ def fire(payload: Mapping[str, Any], images: Images) -> LifecycleEvent | None:
         or invitee.get("status") != "active"
         or invitee.get("rescheduled_to")
         or invitee.get("start_time") != start
+        or not isinstance(uri, str)
+        or not isinstance(start, str)
     ):
         return None
-    event_uri = invitee.get("event_uri")
-    lead = payload.get("lead_seconds")
-    eid = event_id(detail_type, uri, start, lead)
-    detail = {
-        "schema_version": SCHEMA_VERSION,
-        "event_id": eid,
-        "connection_id": invitee.get("tenant"),
-        "booking": booking(invitee, images.scheduled_event(event_uri) if isinstance(event_uri, str) else None),
-        "lead_seconds": lead if isinstance(lead, int) else None,
-    }
-    return LifecycleEvent(detail_type, eid, detail)
+    return _event(detail_type, uri, start, payload.get("lead_seconds"), invitee, images)
+
+
+def late_ended(reminder: Reminder, invitee: Image, images: Images) -> LifecycleEvent:
+    """The event of a reminder ``plan`` found due at once, from the image just stored: the same
+    event (and ``event_id``) the reminder would have published had it been scheduled and fired."""
+    return _event(
+        reminder.detail_type, reminder.invitee_uri, reminder.start_time, reminder.lead_seconds, invitee, images
+    )

@@ -101,7 +101,8 @@ class RoutingFormDetail(_Detail):
 
 
 class ReminderDetail(_Detail):
-    """Booking Starting Soon (``lead_seconds`` before the start) and Booking Ended."""
+    """Booking Starting Soon (``lead_seconds`` before the start) and Booking Ended (at the end; at
+    once for a booking first stored after a recent end, with the id its reminder would have had)."""
 
     booking: Booking
     lead_seconds: int | None
