@@ -6,7 +6,8 @@ crash), retried by the queue with back-off, then dead-lettered (alarmed)."""
 
 from __future__ import annotations
 
-from datetime import datetime
+import json
+from datetime import UTC, datetime
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
@@ -17,23 +18,14 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from calsync import compose, outbound
 from calsync.config import ForwarderSettings
-from calsync.consuming import ConsumerNames, consume
 from calsync.lifecycle.forward import forward
-from calsync.observability import logger, metrics
+from calsync.lifecycle.once import Delivered, deliver_once, event_id_of
+from calsync.observability import MetricUnit, logger, metrics
+from calsync.store.queues import backing_off
 
 if TYPE_CHECKING:
     from calsync.store.consumed import DynamoLedger
     from calsync.store.secret_json import CachedJsonSecret
-
-NAMES = ConsumerNames(
-    sent="EventsForwarded",
-    failed="ForwardsFailed",
-    skipped="ForwardDuplicatesSkipped",
-    sent_message="event forwarded",
-    failed_message="event not forwarded",
-    skipped_message="event already forwarded",
-    unconfirmed_message="event forwarded, claim not confirmed",
-)
 
 # A batch that failed whole (the endpoint down) is reported record by record, like a partial one.
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
@@ -47,11 +39,34 @@ def services() -> tuple[CachedJsonSecret, DynamoLedger]:
 
 def record_handler(record: SQSRecord) -> None:
     endpoint, ledger = services()
+    event: dict[str, Any] = json.loads(record.body)
+    fields = {"detail_type": event.get("detail-type"), "event_id": event_id_of(event)}
+    try:
+        with backing_off(record.event_source_arn, record.receipt_handle, attempt(record)):
+            now = datetime.now(UTC)
+            delivered = deliver_once(
+                event,
+                lambda: forward(event, endpoint=endpoint.get(), send=outbound.post, now=now),
+                ledger=ledger,
+                claimant=record.message_id,
+                now=now,
+            )
+    except Exception as exc:  # reported for the queue's retry (batchItemFailures), never swallowed
+        metrics.add_metric(name="ForwardsFailed", unit=MetricUnit.Count, value=1)
+        logger.warning("event not forwarded", extra={**fields, "error": type(exc).__name__, "attempt": attempt(record)})
+        raise
+    if delivered is Delivered.ALREADY:
+        metrics.add_metric(name="ForwardDuplicatesSkipped", unit=MetricUnit.Count, value=1)
+        logger.info("event already forwarded", extra=fields)
+        return
+    if delivered is Delivered.UNCONFIRMED:
+        logger.warning("event forwarded, claim not confirmed", extra=fields)
+    metrics.add_metric(name="EventsForwarded", unit=MetricUnit.Count, value=1)
+    logger.info("event forwarded", extra=fields)
 
-    def send(event: dict[str, Any], now: datetime) -> None:
-        forward(event, endpoint=endpoint.get(), send=outbound.post, now=now)
 
-    consume(record, send, ledger=ledger, names=NAMES)
+def attempt(record: SQSRecord) -> int:
+    return int(record.attributes.approximate_receive_count or 1)
 
 
 @logger.inject_lambda_context

@@ -6,7 +6,8 @@ dead-lettered (alarmed)."""
 
 from __future__ import annotations
 
-from datetime import datetime
+import json
+from datetime import UTC, datetime
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
@@ -17,23 +18,14 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from calsync import compose, outbound
 from calsync.config import SlackSettings
-from calsync.consuming import ConsumerNames, consume
+from calsync.lifecycle.once import Delivered, deliver_once, event_id_of
 from calsync.lifecycle.slack import notify_slack
-from calsync.observability import logger, metrics
+from calsync.observability import MetricUnit, logger, metrics
+from calsync.store.queues import backing_off
 
 if TYPE_CHECKING:
     from calsync.store.consumed import DynamoLedger
     from calsync.store.secret_json import CachedJsonSecret
-
-NAMES = ConsumerNames(
-    sent="SlackNotificationsSent",
-    failed="SlackNotificationsFailed",
-    skipped="SlackDuplicatesSkipped",
-    sent_message="slack notified",
-    failed_message="slack notification failed",
-    skipped_message="slack already notified",
-    unconfirmed_message="slack notified, claim not confirmed",
-)
 
 # A batch that failed whole (Slack down) is reported record by record, like a partial one.
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
@@ -47,11 +39,37 @@ def services() -> tuple[SlackSettings, CachedJsonSecret, DynamoLedger]:
 
 def record_handler(record: SQSRecord) -> None:
     settings, endpoint, ledger = services()
+    event: dict[str, Any] = json.loads(record.body)
+    fields = {"detail_type": event.get("detail-type"), "event_id": event_id_of(event)}
+    try:
+        with backing_off(record.event_source_arn, record.receipt_handle, attempt(record)):
+            delivered = deliver_once(
+                event,
+                lambda: notify_slack(
+                    event, endpoint=endpoint.get(), fields=settings.slack_personal_fields, send=outbound.post
+                ),
+                ledger=ledger,
+                claimant=record.message_id,
+                now=datetime.now(UTC),
+            )
+    except Exception as exc:  # reported for the queue's retry (batchItemFailures), never swallowed
+        metrics.add_metric(name="SlackNotificationsFailed", unit=MetricUnit.Count, value=1)
+        logger.warning(
+            "slack notification failed", extra={**fields, "error": type(exc).__name__, "attempt": attempt(record)}
+        )
+        raise
+    if delivered is Delivered.ALREADY:
+        metrics.add_metric(name="SlackDuplicatesSkipped", unit=MetricUnit.Count, value=1)
+        logger.info("slack already notified", extra=fields)
+        return
+    if delivered is Delivered.UNCONFIRMED:
+        logger.warning("slack notified, claim not confirmed", extra=fields)
+    metrics.add_metric(name="SlackNotificationsSent", unit=MetricUnit.Count, value=1)
+    logger.info("slack notified", extra=fields)
 
-    def send(event: dict[str, Any], now: datetime) -> None:
-        notify_slack(event, endpoint=endpoint.get(), fields=settings.slack_personal_fields, send=outbound.post)
 
-    consume(record, send, ledger=ledger, names=NAMES)
+def attempt(record: SQSRecord) -> int:
+    return int(record.attributes.approximate_receive_count or 1)
 
 
 @logger.inject_lambda_context
