@@ -255,6 +255,10 @@ def _s3(operation: str, params: Mapping[str, Any]) -> list[Request]:
         requests = [Request(iam_action, f"{bucket_arn}/{params['Key']}")]
         if operation == "PutObject" and params.get("Tagging"):  # tags on upload: PutObjectTagging too
             requests.append(Request("s3:PutObjectTagging", requests[0].resource))
+        if operation in ("GetObject", "HeadObject"):
+            # A key that is not there is 404 NoSuchKey only with ListBucket on the bucket; without it
+            # S3 answers 403 AccessDenied, which a caller cannot tell from a real refusal.
+            requests.append(Request("s3:ListBucket", bucket_arn))
         return requests
     keys = {"s3:prefix": (str(params["Prefix"]),)} if "Prefix" in params else {}
     return [Request(iam_action, bucket_arn, keys)]

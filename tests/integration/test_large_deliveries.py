@@ -210,17 +210,20 @@ def test_each_function_may_make_exactly_the_s3_calls_it_makes_and_only_under_the
         read = [call for call in calls if call.service == "s3"]
         assert {call.action for call in read} == {"s3:GetObject"}
         assert not_granted("InviteeCreatedProcessor", read) == []
-    # And every grant is one action on the bodies' prefix of the one bucket, never the bucket's
-    # other keys nor another bucket (the reconciler puts repairs as the receiver does)
+    # And every object grant is on the bodies' prefix of the one bucket, never the bucket's other
+    # keys nor another bucket (the reconciler puts repairs as the receiver does); a processor may
+    # list the bucket so that a body erased or expired reads as gone (404), not as refused (403)
     prefix = {"Fn::Sub": f"${{DeliveryBodiesBucket.Arn}}/{BODIES_PREFIX}*"}
-    grants: list[tuple[str, str | list[str]]] = [
-        ("ReceiverFunction", "s3:PutObject"),
-        ("ReconcilerFunction", "s3:PutObject"),
-        ("InviteeCreatedProcessor", ["s3:GetObject", "s3:DeleteObject"]),
-        ("OtherProcessor", ["s3:GetObject", "s3:DeleteObject"]),
+    bucket = {"Fn::GetAtt": ["DeliveryBodiesBucket", "Arn"]}
+    reader = [(["s3:GetObject", "s3:DeleteObject"], prefix), ("s3:ListBucket", bucket)]
+    grants: list[tuple[str, list[tuple[Any, Any]]]] = [
+        ("ReceiverFunction", [("s3:PutObject", prefix)]),
+        ("ReconcilerFunction", [("s3:PutObject", prefix)]),
+        ("InviteeCreatedProcessor", reader),
+        ("OtherProcessor", reader),
     ]
     for function, allowed in grants:
-        assert [(s["Action"], s["Resource"]) for s in s3_statements(function)] == [(allowed, prefix)]
+        assert [(s["Action"], s["Resource"]) for s in s3_statements(function)] == allowed
 
 
 def test_when_the_bucket_refuses_the_body_the_answer_is_503_and_nothing_is_enqueued(

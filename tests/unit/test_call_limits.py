@@ -14,7 +14,7 @@ from calsync import compose
 from calsync.calendly import http
 from calsync.calendly.limits import BACKOFF_BASE, BACKOFF_CAP, INTERACTIVE, RECONCILE, CallLimits
 from calsync.config import ConnectionSettings, ProcessorSettings, ReceiverSettings
-from calsync.store import clients
+from calsync.store import bodies, clients
 from calsync.webhooks.routing import QueueKind
 from calsync_dev.template import load
 
@@ -64,6 +64,8 @@ def test_the_receivers_aws_calls_each_end_within_five_seconds() -> None:
     # and Calendly's 15 s read timeout
     for name, client in built.items():
         assert worst_case(client) <= 5.0, name
+    # And a body too large for a message is put to S3 first, in one attempt of at most 4 s
+    assert worst_case(bodies.s3()) <= 4.0
     assert clients.RECEIVER.worst_case_seconds == 5.0
     assert lambda_timeout("ReceiverFunction") > 5.0
 

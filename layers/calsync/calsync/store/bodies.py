@@ -19,15 +19,15 @@ NO_SUCH_KEY = "NoSuchKey"
 
 @cache
 def s3() -> S3Client:
-    """The default client, built on first use. One attempt of at most 1 s to connect and 3 s
-    between reads: the receiver puts a body before it enqueues and must answer within ~5 s
+    """The default client, built on first use. One attempt (``total_max_attempts``: botocore's
+    ``max_attempts`` counts retries) of at most 1 s to connect and 3 s between reads: the receiver puts a body before it enqueues and must answer within ~5 s
     (a failed put is a 503 and Calendly's retry is the retry; a processor's failed get is
     redelivered by its queue)."""
     import boto3
     from botocore.config import Config
 
     return boto3.client(
-        "s3", config=Config(connect_timeout=1, read_timeout=3, retries={"mode": "standard", "max_attempts": 1})
+        "s3", config=Config(connect_timeout=1, read_timeout=3, retries={"mode": "standard", "total_max_attempts": 1})
     )
 
 
