@@ -124,6 +124,7 @@ def test_the_publishers_window_is_the_reconcilers_recent_days_unless_set() -> No
         "SCHEDULE_GROUP_NAME": "g",
         "REMINDER_TARGET_ARN": "arn",
         "SCHEDULER_ROLE_ARN": "role",
+        "REMINDER_DLQ_ARN": "arn:dlq",
     }
     assert PublisherSettings.from_env(names).late_ended_window_days == 7
     recent = {**names, "LATE_ENDED_WINDOW_DAYS": "recent", "RECONCILE_RECENT_DAYS": "14"}
