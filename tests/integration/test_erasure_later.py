@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.factories import event_json
+from tests.factories import after_samples, event_json
 from tests.integration.conftest import Pipeline
 from tests.integration.test_erasure import ADA, found_in_queues, found_in_table, run_erase
 
@@ -48,14 +48,14 @@ def dlq_depths(pipeline: Pipeline) -> int:
 @pytest.fixture
 def erased(pipeline: Pipeline) -> tuple[Pipeline, datetime]:
     """Ada booked (her contact record made ten days ago), then was erased; the erasure's time."""
-    now = datetime.now(UTC)
-    booked = now - timedelta(days=10)
+    at = after_samples()  # after every sample delivery, whatever today's date is
+    booked = at - timedelta(days=10)
     assert pipeline.post(constructed("contact_updated.json", sent=booked, created_at=iso(booked)))["statusCode"] == 202
     pipeline.drain()
     assert found_in_table(pipeline, ADA)
-    run_erase(pipeline.stack)
+    run_erase(pipeline.stack, now=lambda: at)
     assert found_in_table(pipeline, ADA) == []
-    return pipeline, datetime.now(UTC)
+    return pipeline, at
 
 
 def test_a_contact_or_meeting_recap_change_sent_after_the_erasure_stores_nothing(

@@ -72,9 +72,10 @@ def booking_starting(start: datetime) -> bytes:
 def test_the_reminders_requests_are_allowed_the_role_passed_and_what_the_scheduler_does_with_it(
     pipeline: Pipeline,
 ) -> None:
-    # Given a booking two days ahead, stored
-    lifecycle = Lifecycle(pipeline)
-    booking = booking_starting(datetime.now(UTC) + timedelta(days=2))
+    # Given a booking two days ahead of the publisher's clock, stored
+    now = datetime.now(UTC)
+    lifecycle = Lifecycle(pipeline, now)
+    booking = booking_starting(now + timedelta(days=2))
     assert pipeline.post(booking)["statusCode"] == 202
     pipeline.drain()
     # When the publisher plans its reminders (schedules made with the reminder role passed)
