@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from calsync.bookings.erasure import carries
-from calsync.store.views import ITEM_TYPES, StoredDelivery, view
+from calsync.aws.views import ITEM_TYPES, StoredDelivery, view
+from calsync.erasure.rules import carries
 
 
 def items_holding(items: Iterable[Mapping[str, Any]], email: str) -> list[str]:

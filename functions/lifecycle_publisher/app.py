@@ -17,9 +17,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from calsync import compose
 from calsync.config import PublisherSettings
+from calsync.lifecycle.aws_stream import stream_image
 from calsync.lifecycle.publish import Change, announced, publish_changes
 from calsync.observability import logger
-from calsync.store.lifecycle import stream_image
 
 
 @cache

@@ -18,10 +18,10 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from calsync import compose
+from calsync.bookings.process import process_message
 from calsync.config import ProcessorSettings
+from calsync.intake.delivery import message_body_key, resolve_body
 from calsync.observability import MetricUnit, flush_metrics, logger, metrics
-from calsync.processing import process_message
-from calsync.webhooks.delivery import message_body_key, resolve_body
 
 processor = BatchProcessor(event_type=EventType.SQS)
 

@@ -11,8 +11,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from calsync import compose
 from calsync.config import ReceiverSettings
+from calsync.intake.receive import Outcome, WebhookRequest, receive
 from calsync.observability import MetricUnit, flush_metrics, logger, metrics
-from calsync.webhooks.receiver import Outcome, WebhookRequest, receive
 
 
 @cache

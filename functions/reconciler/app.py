@@ -17,7 +17,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from calsync import compose
 from calsync.config import ReconcilerSettings
 from calsync.observability import MetricUnit, logger, metrics
-from calsync.reconcile import service
+from calsync.reconcile import scheduled as service
 from calsync.reconcile.budget import Budget
 from calsync.reconcile.report import Report, scheduled_windows
 from calsync.reconcile.requests import ReconcileRequest

@@ -16,16 +16,17 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from calsync import compose, outbound
+from calsync import compose
 from calsync.config import SlackSettings
+from calsync.intake.aws_queues import backing_off
+from calsync.lifecycle import outbound
 from calsync.lifecycle.once import Delivered, deliver_once, event_id_of
 from calsync.lifecycle.slack import notify_slack
 from calsync.observability import MetricUnit, logger, metrics
-from calsync.store.queues import backing_off
 
 if TYPE_CHECKING:
-    from calsync.store.consumed import DynamoLedger
-    from calsync.store.secret_json import CachedJsonSecret
+    from calsync.aws.secret_json import CachedJsonSecret
+    from calsync.lifecycle.aws_ledger import DynamoLedger
 
 # A batch that failed whole (Slack down) is reported record by record, like a partial one.
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)

@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from calsync.bookings.erasure import carries
-from calsync.store.dynamo import scan_items
+from calsync.aws.dynamo import scan_items
+from calsync.erasure.rules import carries
 from calsync_dev import cli
 from calsync_dev.cli.erase import queues
 from calsync_dev.cli.send import post_signed

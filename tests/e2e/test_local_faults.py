@@ -15,7 +15,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from calsync.store import clients
+from calsync.aws import clients
 from calsync_dev.cli.send import post_signed, queued
 from calsync_dev.cli.target import Target
 from calsync_dev.events import DEFAULT_LOCAL_KEY

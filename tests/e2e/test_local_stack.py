@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from calsync.webhooks.routing import QueueKind
+from calsync.intake.routing import QueueKind
 from calsync_dev import cli
 from calsync_dev.cli.bookings import find_bookings
 from calsync_dev.cli.dlq import dlq_messages
@@ -95,7 +95,7 @@ def test_forged_unsigned_stale_oversized_and_garbled_requests_are_rejected_and_n
     status, answer = post_signed(url, body, "not-the-key")
     assert (status, answer["error"]) == (401, "invalid_signature")
     # Replayed: a signature four minutes old
-    from calsync.webhooks.signature import sign_header
+    from calsync.intake.signature import sign_header
 
     stale = sign_header(DEFAULT_LOCAL_KEY.encode(), body, int(time.time()) - 240)
     status, answer = post_raw(url, body, {"Content-Type": "application/json", "Calendly-Webhook-Signature": stale})

@@ -82,16 +82,22 @@ def not_granted(function: str, calls: Iterable[Call]) -> list[str]:
     return refused(checks(function, calls))
 
 
-def _client_factories() -> list[Any]:
-    """Every cached, argument-less factory in ``calsync.store`` (``clients.sqs``, a new one for
-    another service wherever it lives): the functions' shared AWS clients come from these."""
-    import calsync.store
+def _is_aws_module(name: str) -> bool:
+    return name.startswith("calsync.aws") or name.rsplit(".", 1)[-1].startswith("aws_")
 
-    for module in pkgutil.iter_modules(calsync.store.__path__, "calsync.store."):
-        importlib.import_module(module.name)
+
+def _client_factories() -> list[Any]:
+    """Every cached, argument-less factory in an AWS module (``calsync.aws`` and each feature's
+    ``aws_*`` adapters: ``clients.sqs``, a new one for another service wherever it lives): the
+    functions' shared AWS clients come from these."""
+    import calsync
+
+    for module in pkgutil.walk_packages(calsync.__path__, "calsync."):
+        if _is_aws_module(module.name):
+            importlib.import_module(module.name)
     found: dict[int, Any] = {}
     for name, module in list(sys.modules.items()):
-        if name.startswith("calsync.store") and module is not None:
+        if _is_aws_module(name) and module is not None:
             for value in vars(module).values():
                 wrapped = getattr(value, "__wrapped__", None)
                 if hasattr(value, "cache_clear") and wrapped and not inspect.signature(wrapped).parameters:

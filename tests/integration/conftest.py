@@ -12,12 +12,12 @@ import pytest
 from moto import mock_aws
 
 from calsync import compose
+from calsync.aws import clients
+from calsync.aws.dynamo import scan_items
+from calsync.aws.views import ITEM_TYPES
+from calsync.bookings.aws_bookings import DynamoBookingsRepository
 from calsync.config import ProcessorSettings
-from calsync.store import clients
-from calsync.store.bookings import DynamoBookingsRepository
-from calsync.store.dynamo import scan_items
-from calsync.store.views import ITEM_TYPES
-from calsync.webhooks.routing import QueueKind
+from calsync.intake.routing import QueueKind
 from calsync_dev.events import signed_api_gateway_event
 from calsync_dev.lambda_runtime import LambdaContext, load_handler
 from calsync_dev.provision import Stack, provision, register_webhook_connection

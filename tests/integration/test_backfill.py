@@ -12,7 +12,7 @@ import httpx
 
 from calsync import compose
 from calsync.calendly.client import CalendlyClient
-from calsync.webhooks.routing import QueueKind
+from calsync.intake.routing import QueueKind
 from calsync_dev.backfill import backfill
 from calsync_dev.fake_calendly import FakeCalendly
 from calsync_dev.template import queue_logical_id

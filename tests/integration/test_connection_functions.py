@@ -13,10 +13,10 @@ import boto3
 import pytest
 import respx
 
+from calsync.connections.aws_registry import DynamoConnectionRegistry
+from calsync.connections.aws_tokens import SecretsManagerOAuthApp
 from calsync.connections.connect import start_oauth
 from calsync.reconcile.requests import ReconcileRequest
-from calsync.store.connections import DynamoConnectionRegistry
-from calsync.store.tokens import SecretsManagerOAuthApp
 from calsync_dev.events import proxy_event
 from calsync_dev.fake_calendly import FakeCalendly
 from calsync_dev.lambda_runtime import LambdaContext, load_handler

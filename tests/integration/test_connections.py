@@ -23,14 +23,14 @@ from calsync.calendly.client import CalendlyClient
 from calsync.calendly.oauth import OAuthClient
 from calsync.compose import Connections
 from calsync.config import ConnectionSettings, WatchdogSettings
+from calsync.connections.aws_registry import DynamoConnectionRegistry
+from calsync.connections.aws_tokens import SecretsManagerOAuthApp, SecretsManagerTokenStore
 from calsync.connections.connect import ConnectError, Connector, start_oauth
 from calsync.connections.records import Connection, OAuthApp, StoredToken
 from calsync.connections.refresh import Outcome, Refresher
 from calsync.connections.watchdog import Health, Watchdog
 from calsync.errors import DependencyUnavailable
-from calsync.store.connections import DynamoConnectionRegistry
-from calsync.store.secrets import SecretsManagerSigningKeys
-from calsync.store.tokens import SecretsManagerOAuthApp, SecretsManagerTokenStore
+from calsync.intake.aws_signing_keys import SecretsManagerSigningKeys
 from calsync_dev.fake_calendly import API, FakeCalendly
 from calsync_dev.provision import Stack
 

@@ -186,7 +186,7 @@ def test_a_failed_slack_post_leaves_no_claim_so_the_retry_posts(stack: Stack, si
 
 
 def test_an_event_whose_other_copy_is_being_posted_is_retried_later_not_posted(stack: Stack, sink: Sink) -> None:
-    from calsync.store.consumed import DynamoLedger
+    from calsync.lifecycle.aws_ledger import DynamoLedger
 
     # Given another copy of the event holds a live claim (its Slack post in flight)
     notify = slack(stack, sink)
@@ -206,8 +206,8 @@ def test_an_event_whose_other_copy_is_being_posted_is_retried_later_not_posted(s
 def test_a_claim_left_pending_by_a_crash_is_taken_over_once_its_lease_ran_out(stack: Stack) -> None:
     from datetime import timedelta
 
+    from calsync.lifecycle.aws_ledger import DynamoLedger
     from calsync.lifecycle.once import LEASE, Claim
-    from calsync.store.consumed import DynamoLedger
 
     ledger = DynamoLedger(stack.functions["SlackNotifierFunction"].environment["BOOKINGS_TABLE_NAME"], "slack")
     now = datetime(2030, 1, 1, tzinfo=UTC)

@@ -21,9 +21,9 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from calsync.processing import process_message
-from calsync.store.bookings import DynamoBookingsRepository
-from calsync.webhooks.delivery import Delivery, message_attributes, message_body
+from calsync.bookings.aws_bookings import DynamoBookingsRepository
+from calsync.bookings.process import process_message
+from calsync.intake.delivery import Delivery, message_attributes, message_body
 from calsync_dev.events import delivery_for
 from calsync_dev.provision import create_table
 from calsync_dev.template import load

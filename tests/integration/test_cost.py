@@ -7,7 +7,7 @@ from dataclasses import replace
 
 import pytest
 
-from calsync.webhooks.routing import QueueKind
+from calsync.intake.routing import QueueKind
 from calsync_dev.cost.__main__ import main
 from calsync_dev.cost.mix import Run, measure, mix
 from calsync_dev.cost.report import figures, table

@@ -12,14 +12,14 @@ import boto3
 import httpx
 import pytest
 
+from calsync.aws.dynamo import scan_items
+from calsync.aws.views import StoredDelivery, view
 from calsync.calendly.client import CalendlyClient
+from calsync.erasure.aws_sweep import TableSweep
+from calsync.erasure.aws_tombstones import ErasureAudit
 from calsync.errors import DependencyUnavailable
-from calsync.store.dynamo import scan_items
-from calsync.store.erasure import ErasureAudit
-from calsync.store.sweep import TableSweep
-from calsync.store.views import StoredDelivery, view
-from calsync.webhooks.delivery import Delivery, message_attributes, message_body
-from calsync.webhooks.routing import QueueKind
+from calsync.intake.delivery import Delivery, message_attributes, message_body
+from calsync.intake.routing import QueueKind
 from calsync_dev.cli import main
 from calsync_dev.cli.erase import services
 from calsync_dev.cli.target import LIFECYCLE_QUEUES, Target
@@ -154,7 +154,7 @@ def queue_messages(stack: Stack) -> dict[str, list[str]]:
 def found_in_queues(stack: Stack, email: str) -> list[str]:
     import base64
 
-    from calsync.bookings.erasure import carries
+    from calsync.erasure.rules import carries
 
     hits = []
     for name, bodies in queue_messages(stack).items():
@@ -374,7 +374,7 @@ def test_an_erased_bookings_reminders_fire_harmlessly_and_hold_no_personal_data(
 
 
 def carries_ada(value: Any) -> bool:
-    from calsync.bookings.erasure import carries
+    from calsync.erasure.rules import carries
 
     return carries(value, ADA) or "Ada" in json.dumps(value)
 

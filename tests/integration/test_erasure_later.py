@@ -124,8 +124,8 @@ def test_a_retry_of_a_malformed_delivery_from_before_the_erasure_is_not_quaranti
 
 def test_a_stray_message_naming_an_erased_person_is_not_quarantined(erased: tuple[Pipeline, datetime]) -> None:
     from calsync import compose
+    from calsync.bookings.process import process_message
     from calsync.config import ProcessorSettings
-    from calsync.processing import process_message
 
     pipeline, erased_at = erased
     ports = compose.processor(ProcessorSettings.from_env(pipeline.stack.functions["OtherProcessor"].environment))

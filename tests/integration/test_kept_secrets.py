@@ -17,9 +17,9 @@ from urllib.parse import parse_qs, urlsplit
 import boto3
 import pytest
 
+from calsync.connections.aws_registry import DynamoConnectionRegistry
+from calsync.connections.aws_tokens import SecretsManagerOAuthApp
 from calsync.connections.connect import start_oauth
-from calsync.store.connections import DynamoConnectionRegistry
-from calsync.store.tokens import SecretsManagerOAuthApp
 from calsync_dev.cli import main
 from calsync_dev.cli.deploy_check import parse_overrides
 from calsync_dev.provision import Stack, provision

@@ -12,10 +12,10 @@ from typing import Any
 import boto3
 import pytest
 
+from calsync.aws.views import Booking, StoredDelivery
 from calsync.errors import DependencyUnavailable
-from calsync.store.bodies import S3DeliveryBodies
-from calsync.store.views import Booking, StoredDelivery
-from calsync.webhooks.delivery import BODIES_PREFIX, BODY_KEY, QUEUE_MESSAGE_MAX_BYTES
+from calsync.intake.aws_bodies import S3DeliveryBodies
+from calsync.intake.delivery import BODIES_PREFIX, BODY_KEY, QUEUE_MESSAGE_MAX_BYTES
 from calsync_dev import template
 from calsync_dev.cli.erase import services
 from calsync_dev.erase import erase

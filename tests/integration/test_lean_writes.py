@@ -7,8 +7,8 @@ import hashlib
 import json
 import zlib
 
-from calsync.store import keys
-from calsync.store.views import StoredDelivery
+from calsync.aws import keys
+from calsync.aws.views import StoredDelivery
 from calsync_dev.cost.mix import measure
 from calsync_dev.cost.report import figures
 from calsync_dev.cost.units import Table, item_size, write_units

@@ -12,7 +12,7 @@ import jsonschema
 import pytest
 
 from calsync.errors import DependencyUnavailable
-from calsync.store.lifecycle import EventBridgePublisher
+from calsync.lifecycle.aws_eventbridge import EventBridgePublisher
 from calsync_dev.events import SAMPLES_NOW
 from calsync_dev.lambda_runtime import LambdaContext, load_handler, set_clock
 from calsync_dev.provision import Stack
@@ -211,7 +211,7 @@ def test_a_replay_of_quarantined_deliveries_applies_them_once_they_can_be(
     from datetime import UTC, datetime, timedelta
 
     from calsync import compose
-    from calsync.bookings import service
+    from calsync.bookings import apply as service
     from calsync_dev.replay import Selection, replay, select
 
     # Given a delivery quarantined by a defect (its model refused it)
@@ -254,7 +254,7 @@ class PutEventsSpy:
     (PutEvents fails entry by entry: FailedEntryCount, an ErrorCode on each refused entry)."""
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        from calsync.store import clients
+        from calsync.aws import clients
 
         self.client = clients.events()
         self.original = self.client.put_events
@@ -328,7 +328,7 @@ def test_a_record_whose_events_the_bus_keeps_refusing_is_retried_until_they_are_
 def test_a_batch_of_new_bookings_reads_their_scheduled_events_together(
     lifecycle: Lifecycle, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from calsync.store import clients
+    from calsync.aws import clients
     from calsync_dev.cli.send import synthetic_bodies
 
     # Given 12 new bookings stored (each with its own scheduled event), their changes in one batch
@@ -349,7 +349,7 @@ def test_a_batch_of_new_bookings_reads_their_scheduled_events_together(
 def test_scheduled_events_the_batch_read_left_unprocessed_are_asked_again(
     lifecycle: Lifecycle, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from calsync.store import clients
+    from calsync.aws import clients
     from calsync_dev.cli.send import synthetic_bodies
 
     # Given 3 new bookings in one batch, and DynamoDB leaving one key of the first read unprocessed

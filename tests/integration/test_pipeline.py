@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
+from calsync.aws import clients
+from calsync.aws.keys import KEY_ATTRIBUTES
+from calsync.aws.views import ITEM_TYPES, Booking, StoredDelivery, view
 from calsync.errors import DependencyUnavailable
-from calsync.store import clients
-from calsync.store.keys import KEY_ATTRIBUTES
-from calsync.store.views import ITEM_TYPES, Booking, StoredDelivery, view
 from calsync_dev.events import api_gateway_event
 from tests.factories import KEY, event_body, event_json, fixture_bodies, vary
 from tests.integration.conftest import Pipeline
@@ -438,7 +438,7 @@ def test_a_failing_record_is_reported_alone_and_the_rest_of_the_batch_lands(
     pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Given two deliveries in one batch, one of which the table refuses
-    from calsync.store.bookings import DynamoBookingsRepository
+    from calsync.bookings.aws_bookings import DynamoBookingsRepository
 
     pipeline.post(event_body("invitee_created.json"))
     pipeline.post(event_body("invitee_rescheduled_created_new.json"))
@@ -463,7 +463,7 @@ def test_a_failing_record_is_reported_alone_and_the_rest_of_the_batch_lands(
 
 
 def test_a_record_that_keeps_failing_lands_in_the_dlq(pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch) -> None:
-    from calsync.store.bookings import DynamoBookingsRepository
+    from calsync.bookings.aws_bookings import DynamoBookingsRepository
 
     def broken(self: DynamoBookingsRepository, snapshot: Any) -> bool:
         raise DependencyUnavailable("dynamodb:UpdateItem (invitee) failed: InternalServerError")

@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 
 from calsync import compose
+from calsync.aws import clients
 from calsync.config import ConnectionSettings
 from calsync.connections.records import Connection
-from calsync.store import clients
 from calsync_dev.events import signed_api_gateway_event
 from calsync_dev.lambda_runtime import LambdaContext, load_handler
 from tests.factories import KEY, event_body

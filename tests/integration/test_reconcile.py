@@ -16,13 +16,13 @@ import pytest
 import respx
 
 from calsync import compose
+from calsync.aws.dynamo import scan_items
+from calsync.aws.views import Booking, ScheduledEventItem, Submission
 from calsync.config import ReconcilerSettings
 from calsync.connections.records import Connection, StoredToken
-from calsync.reconcile import service
+from calsync.reconcile import scheduled as service
 from calsync.reconcile.budget import Budget
 from calsync.reconcile.report import Report, scheduled_windows
-from calsync.store.dynamo import scan_items
-from calsync.store.views import Booking, ScheduledEventItem, Submission
 from calsync_dev.fake_calendly import FakeCalendly
 from calsync_dev.lambda_runtime import LambdaContext, load_handler
 from tests.factories import event_json

@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from calsync.processing import process_message
-from calsync.webhooks.delivery import Delivery, message_attributes, message_body
+from calsync.bookings.process import process_message
+from calsync.intake.delivery import Delivery, message_attributes, message_body
 from tests.factories import event_json
 from tests.integration.conftest import Pipeline
 

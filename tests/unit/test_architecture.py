@@ -1,5 +1,7 @@
-"""The package's shape, checked from the source: domain code knows no adapter, each adapter
-library has one home, and the sub-packages import each other without a cycle."""
+"""The package's shape, checked from the source: one folder per feature, each holding its domain
+modules and its AWS adapters (``aws_*``, named for the port they implement) beside a small shared
+AWS core (``calsync.aws``); domain code knows no adapter, each adapter library has one home, and
+the features import each other without a cycle."""
 
 from __future__ import annotations
 
@@ -12,20 +14,6 @@ import pytest
 import calsync
 
 PACKAGE = Path(calsync.__file__).resolve().parent
-DOMAIN = ("calsync.webhooks", "calsync.bookings", "calsync.connections", "calsync.lifecycle", "calsync.reconcile")
-ADAPTERS = (
-    "calsync.store",
-    "calsync.calendly.client",
-    "calsync.calendly.http",
-    "calsync.calendly.oauth",
-    "calsync.outbound",
-    "calsync.compose",
-    "boto3",
-    "botocore",
-    "httpx",
-    "mypy_boto3",
-    "urllib.request",
-)
 
 
 def _module_name(path: Path) -> str:
@@ -50,32 +38,78 @@ def _within(name: str, prefixes: tuple[str, ...]) -> bool:
     return any(name == prefix or name.startswith(prefix + ".") for prefix in prefixes)
 
 
+FEATURES = (
+    "calsync.intake",
+    "calsync.bookings",
+    "calsync.lifecycle",
+    "calsync.connections",
+    "calsync.reconcile",
+    "calsync.erasure",
+    "calsync.replay",
+)
+LIBRARIES = ("boto3", "botocore", "httpx", "mypy_boto3", "urllib.request")
+HTTP_CLIENT = ("calsync.calendly.client", "calsync.calendly.http", "calsync.calendly.oauth")
+
+
+def is_aws_adapter(name: str) -> bool:
+    """``calsync.aws`` (the shared core) or a feature's ``aws_*`` module."""
+    return _within(name, ("calsync.aws",)) or name.rsplit(".", 1)[-1].startswith("aws_")
+
+
+def is_adapter(name: str) -> bool:
+    return is_aws_adapter(name) or _within(
+        name, (*HTTP_CLIENT, "calsync.lifecycle.outbound", "calsync.compose", *LIBRARIES)
+    )
+
+
 def _unit(name: str) -> str:
-    """``calsync.store.bookings`` → ``calsync.store``; top-level modules are units of their own."""
+    """``calsync.bookings.aws_bookings`` → ``calsync.bookings``; top-level modules are units of their own."""
     return ".".join(name.split(".")[:2])
 
 
 def test_the_package_is_found() -> None:
-    assert {"calsync.compose", "calsync.webhooks.receiver", "calsync.store.bookings"} <= set(IMPORTS)
+    assert {"calsync.compose", "calsync.intake.receive", "calsync.bookings.aws_bookings"} <= set(IMPORTS)
 
 
-@pytest.mark.parametrize("module", sorted(m for m in IMPORTS if _within(m, DOMAIN)))
+def test_each_feature_has_its_own_folder() -> None:
+    # Given the package's sub-packages
+    packages = {m for m in IMPORTS if (PACKAGE.parent / m.replace(".", "/") / "__init__.py").exists()}
+    # Then they are the features, the shared AWS core and the Calendly client: nothing else
+    assert packages == {"calsync", "calsync.aws", "calsync.calendly", *FEATURES}
+
+
+DOMAIN = sorted(m for m in IMPORTS if _within(m, FEATURES) and not is_adapter(m))
+
+
+@pytest.mark.parametrize("module", DOMAIN)
 def test_domain_code_imports_no_adapter(module: str) -> None:
-    # Given a module of a domain package
-    # Then it imports neither the store, the HTTP client, the composition root nor an AWS/HTTP library
-    assert sorted(name for name in IMPORTS[module] if _within(name, ADAPTERS)) == []
+    # Given a domain module of a feature (not one of its adapters)
+    # Then it imports no AWS adapter, the HTTP client, the composition root nor an AWS/HTTP library
+    assert sorted(name for name in IMPORTS[module] if is_adapter(name)) == []
+
+
+@pytest.mark.parametrize("module", sorted(m for m in IMPORTS if m.rsplit(".", 1)[-1].startswith("aws_")))
+def test_aws_adapters_live_in_a_feature_folder(module: str) -> None:
+    # Given an AWS adapter module outside the shared core
+    # Then it sits directly in one feature's folder, beside the domain code whose port it implements
+    assert module.rsplit(".", 1)[0] in FEATURES
 
 
 @pytest.mark.parametrize(
     ("library", "home"),
     [
-        (("boto3", "botocore", "mypy_boto3"), ("calsync.store",)),
-        (("httpx",), ("calsync.calendly.client", "calsync.calendly.http", "calsync.calendly.oauth")),
+        (("boto3", "botocore", "mypy_boto3"), "aws"),
+        (("httpx",), "http"),
     ],
 )
-def test_each_adapter_library_has_one_home(library: tuple[str, ...], home: tuple[str, ...]) -> None:
+def test_each_adapter_library_has_one_home(library: tuple[str, ...], home: str) -> None:
     # Given every module outside the library's home (the composition root may name types)
-    outside = {m: names for m, names in IMPORTS.items() if not _within(m, (*home, "calsync.compose"))}
+    def at_home(module: str) -> bool:
+        return (
+            is_aws_adapter(module) if home == "aws" else _within(module, HTTP_CLIENT)
+        ) or module == "calsync.compose"
+
+    outside = {m: names for m, names in IMPORTS.items() if not at_home(m)}
     # Then none imports the library
     assert sorted(m for m, names in outside.items() if any(_within(n, library) for n in names)) == []
 

@@ -11,11 +11,11 @@ from typing import Any
 import pytest
 
 from calsync import compose
+from calsync.aws import clients
 from calsync.calendly import http
 from calsync.calendly.limits import BACKOFF_BASE, BACKOFF_CAP, INTERACTIVE, RECONCILE, CallLimits
 from calsync.config import ConnectionSettings, ProcessorSettings, ReceiverSettings
-from calsync.store import bodies, clients
-from calsync.webhooks.routing import QueueKind
+from calsync.intake.routing import QueueKind
 from calsync_dev.template import load
 
 FUNCTIONS = load()["Resources"]
@@ -65,7 +65,7 @@ def test_the_receivers_aws_calls_each_end_within_five_seconds() -> None:
     for name, client in built.items():
         assert worst_case(client) <= 5.0, name
     # And a body too large for a message is put to S3 first, in one attempt of at most 4 s
-    assert worst_case(bodies.s3()) <= 4.0
+    assert worst_case(clients.s3()) <= 4.0
     assert clients.RECEIVER.worst_case_seconds == 5.0
     assert lambda_timeout("ReceiverFunction") > 5.0
 

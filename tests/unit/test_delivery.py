@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 import pytest
 from pydantic import ValidationError
 
-from calsync.webhooks.delivery import (
+from calsync.intake.delivery import (
     Delivery,
     body_key,
     delivery_from_message,

@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
-from calsync.bookings.erasure import IsErased, address_hash, addresses_in, carries, refused, refused_unread
-from calsync.webhooks.models import parse_typed
+from calsync.erasure.rules import IsErased, address_hash, addresses_in, carries, refused, refused_unread
+from calsync.intake.envelopes import parse_typed
 from tests.factories import event_body, event_json, vary
 
 ERASED_AT = datetime(2026, 11, 25, tzinfo=UTC)
@@ -210,7 +210,7 @@ def grace_and_ada(graces: int) -> list[str]:
 
 
 def test_a_slow_sweep_of_a_large_queue_finishes_and_sends_no_live_message_towards_its_dlq() -> None:
-    from calsync.store.sweep import sweep_queue
+    from calsync.erasure.aws_sweep import sweep_queue
 
     # Given a queue of 60 other people's messages and one of Ada's, where each receive takes 40 s
     # (longer in all than the 120 s a message is held)
@@ -234,7 +234,7 @@ def test_a_slow_sweep_of_a_large_queue_finishes_and_sends_no_live_message_toward
 
 
 def test_a_sweep_longer_than_the_hold_receives_each_message_once() -> None:
-    from calsync.store.sweep import sweep_queue
+    from calsync.erasure.aws_sweep import sweep_queue
 
     # Given a queue of 1,500 other people's messages and one of Ada's, each receive taking 1 s
     queue = SlowQueue(grace_and_ada(1500), step=1)
@@ -246,7 +246,7 @@ def test_a_sweep_longer_than_the_hold_receives_each_message_once() -> None:
 
 
 def test_redaction_replaces_only_the_whole_address_in_any_case() -> None:
-    from calsync.store.sweep import redact
+    from calsync.erasure.aws_sweep import redact
 
     # Given someone else's answers naming Ada (in another case, at a sentence's end) beside longer addresses
     value = {"answers": ["Ask ADA@example.com.", "jimada@example.com", "ada@example.com.au"], "n": 3}

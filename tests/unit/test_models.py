@@ -7,14 +7,14 @@ import json
 import pytest
 from pydantic import ValidationError
 
-from calsync.webhooks.models import (
+from calsync.intake.envelopes import (
     InviteeEnvelope,
     NoShowEnvelope,
     OtherEnvelope,
     RoutingFormEnvelope,
     parse_typed,
 )
-from calsync.webhooks.routing import QueueKind, route
+from calsync.intake.routing import QueueKind, route
 from tests.factories import EVENTS, fixture_bodies
 
 EXPECTED = {

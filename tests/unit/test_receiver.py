@@ -9,8 +9,8 @@ from collections.abc import Sequence
 import pytest
 
 from calsync.errors import DependencyUnavailable
-from calsync.webhooks.delivery import Delivery
-from calsync.webhooks.receiver import (
+from calsync.intake.delivery import Delivery
+from calsync.intake.receive import (
     LAMBDA_PAYLOAD_BYTES,
     MAX_BODY_BYTES,
     ReceiverLimits,
@@ -18,8 +18,8 @@ from calsync.webhooks.receiver import (
     event_size,
     receive,
 )
-from calsync.webhooks.routing import QueueKind
-from calsync.webhooks.signature import sign_header
+from calsync.intake.routing import QueueKind
+from calsync.intake.signature import sign_header
 from tests.factories import KEY, event_body, event_json, fixture_bodies, padded
 
 NOW = 1_800_000_000
@@ -277,7 +277,7 @@ def test_queue_failure_is_503_never_2xx() -> None:
 
 
 def test_no_response_leaks_the_key_or_the_expected_signature() -> None:
-    from calsync.webhooks.signature import compute_signature
+    from calsync.intake.signature import compute_signature
 
     body = event_body("invitee_created.json")
     expected = compute_signature(KEY.encode(), NOW, body).hex()

@@ -26,9 +26,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from calsync.errors import DependencyUnavailable
-from calsync.webhooks.delivery import Delivery, delivery_from_message, message_attributes, message_body
-from calsync.webhooks.receiver import ReceiverLimits, WebhookRequest, receive
-from calsync.webhooks.routing import QueueKind
+from calsync.intake.delivery import Delivery, delivery_from_message, message_attributes, message_body
+from calsync.intake.receive import ReceiverLimits, WebhookRequest, receive
+from calsync.intake.routing import QueueKind
 from tests.factories import fixture_bodies
 
 NOW = 1_800_000_000

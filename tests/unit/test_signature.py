@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from calsync.webhooks import signature
-from calsync.webhooks.signature import SignatureError, SignatureFailure
+from calsync.intake import signature
+from calsync.intake.signature import SignatureError, SignatureFailure
 
 BODY = b'{"event":"invitee.created"}'
 KEY = b"key-current"

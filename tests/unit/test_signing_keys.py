@@ -8,12 +8,12 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from calsync import compose
+from calsync.aws import keys as table_keys
 from calsync.config import ReceiverSettings
-from calsync.store import keys as table_keys
-from calsync.store.secrets import REFRESH_AFTER_SECONDS, SecretsManagerSigningKeys, encode_keys
-from calsync.webhooks.receiver import ReceiverLimits, WebhookRequest, receive
-from calsync.webhooks.routing import QueueKind
-from calsync.webhooks.signature import sign_header
+from calsync.intake.aws_signing_keys import REFRESH_AFTER_SECONDS, SecretsManagerSigningKeys, encode_keys
+from calsync.intake.receive import ReceiverLimits, WebhookRequest, receive
+from calsync.intake.routing import QueueKind
+from calsync.intake.signature import sign_header
 from tests.factories import event_body
 
 PREFIX = "calsync/test/signing-keys/"

@@ -4,7 +4,7 @@ from decimal import Decimal
 
 import pytest
 
-from calsync.store.dynamo import dynamo_safe, to_plain
+from calsync.aws.dynamo import dynamo_safe, to_plain
 
 
 def test_floats_become_the_decimal_they_print_as_and_come_back_as_numbers() -> None:
@@ -28,7 +28,7 @@ def test_serialise_gives_what_the_boto3_serializer_gives() -> None:
     # Given values of every shape the repositories write
     from boto3.dynamodb.types import TypeSerializer
 
-    from calsync.store.dynamo import serialise
+    from calsync.aws.dynamo import serialise
 
     values = ["", "text", None, True, False, 0, 7, 10**30, 1.5, [1, "a", None], {"a": {"b": [2.25]}}, ()]
     # When each is serialised, Then the wire shape is TypeSerializer's on the DynamoDB-safe value
@@ -37,7 +37,7 @@ def test_serialise_gives_what_the_boto3_serializer_gives() -> None:
 
 
 def test_every_key_format_is_the_documented_one_and_reads_back_its_ids() -> None:
-    from calsync.store import keys
+    from calsync.aws import keys
 
     # Given each item's key, Then it is spelled as the layout table says
     assert keys.event("E1") == ("EVENT#E1", "EVENT")
@@ -68,7 +68,7 @@ def test_every_key_format_is_the_documented_one_and_reads_back_its_ids() -> None
 def test_index_sort_keys_order_as_times_and_windows_read_both_spellings() -> None:
     from datetime import UTC, datetime
 
-    from calsync.store import keys
+    from calsync.aws import keys
 
     # Given starts one fractional second apart, spelled as sort keys now and as before
     # (a whole second without a fraction)
@@ -91,8 +91,8 @@ def test_index_sort_keys_order_as_times_and_windows_read_both_spellings() -> Non
 
 
 def test_a_token_secret_keeps_its_stored_format_and_reads_back() -> None:
+    from calsync.connections.aws_tokens import token_from_json, token_to_json
     from calsync.connections.records import StoredToken
-    from calsync.store.tokens import token_from_json, token_to_json
 
     # Given an OAuth token
     token = StoredToken(
@@ -125,8 +125,8 @@ def test_a_token_secret_keeps_its_stored_format_and_reads_back() -> None:
     ],
 )
 def test_a_malformed_token_secret_is_a_typed_error_that_quotes_nothing(text: str) -> None:
+    from calsync.connections.aws_tokens import token_from_json
     from calsync.connections.records import TokenUnreadable
-    from calsync.store.tokens import token_from_json
 
     # Given a token secret someone edited by hand, When it is read, Then TokenUnreadable, no value quoted
     with pytest.raises(TokenUnreadable) as caught:
@@ -135,8 +135,8 @@ def test_a_malformed_token_secret_is_a_typed_error_that_quotes_nothing(text: str
 
 
 def test_a_key_over_dynamodbs_limits_is_unstorable_counted_in_utf8_bytes() -> None:
+    from calsync.aws import keys
     from calsync.errors import Unstorable
-    from calsync.store import keys
 
     # Given sort keys at the limit (1,024 bytes) and one byte over it in two-byte characters
     keys.check_sizes("invitee", {"PK": "EVENT#" + "e" * 2042, "SK": "INVITEE#" + "i" * 1016})

@@ -19,9 +19,9 @@ from datetime import datetime
 from typing import Protocol
 
 from calsync.calendly.client import CalendlyClient
+from calsync.intake.receive import DeliveryQueue
+from calsync.intake.routing import route
 from calsync.reconcile.deliveries import delivery, envelopes
-from calsync.webhooks.receiver import DeliveryQueue
-from calsync.webhooks.routing import route
 
 __all__ = ["BackfillResult", "backfill", "delivery", "envelopes"]
 

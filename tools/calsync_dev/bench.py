@@ -87,8 +87,8 @@ class _StubDynamoDB:
 
 
 def bench_receiver(iterations: int) -> dict[str, float]:
-    from calsync.webhooks.receiver import ReceiverLimits, WebhookRequest, receive
-    from calsync.webhooks.signature import sign_header
+    from calsync.intake.receive import ReceiverLimits, WebhookRequest, receive
+    from calsync.intake.signature import sign_header
 
     body = (WEBHOOKS / "invitee_created.json").read_bytes()
     request = WebhookRequest(
@@ -121,9 +121,9 @@ def bench_receiver(iterations: int) -> dict[str, float]:
 
 
 def bench_processor(iterations: int) -> dict[str, float]:
-    from calsync.processing import process_message
-    from calsync.store.bookings import DynamoBookingsRepository
-    from calsync.webhooks.delivery import message_attributes, message_body
+    from calsync.bookings.aws_bookings import DynamoBookingsRepository
+    from calsync.bookings.process import process_message
+    from calsync.intake.delivery import message_attributes, message_body
     from calsync_dev.events import delivery_for
 
     repo = DynamoBookingsRepository("bench", _StubDynamoDB())  # type: ignore[arg-type]
@@ -160,9 +160,10 @@ class _StubSchedules:
 def bench_lifecycle(iterations: int) -> dict[str, float]:
     """One changed record of the table's stream: images decoded, the event derived (its
     scheduled event read back, stubbed), published (client stubbed), reminders planned."""
+    from calsync.aws.dynamo import serialise_item
+    from calsync.lifecycle.aws_eventbridge import EventBridgePublisher
+    from calsync.lifecycle.aws_stream import TableImages, stream_image
     from calsync.lifecycle.publish import publish_change
-    from calsync.store.dynamo import serialise_item
-    from calsync.store.lifecycle import EventBridgePublisher, TableImages, stream_image
 
     api = "https://api.calendly.com/scheduled_events/E1"
     event_item = {
@@ -227,7 +228,7 @@ module = importlib.util.module_from_spec(spec)
 sys.modules["app"] = module  # as Lambda's import does (dataclasses look their module up there)
 spec.loader.exec_module(module)
 imported = time.perf_counter()
-from calsync.store import clients
+from calsync.aws import clients
 for factory in {clients!r}:
     getattr(clients, factory)()
 import resource

@@ -21,12 +21,12 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from calsync.calendly.errors import CalendlyError, CalendlyNotFound, CalendlyPermissionError
-from calsync.store.erasure import ErasureAudit, Tombstones
-from calsync.store.sweep import REDACTED_COUNT, TableSweep, sweep_bodies, sweep_queue
+from calsync.erasure.aws_sweep import REDACTED_COUNT, TableSweep, sweep_bodies, sweep_queue
+from calsync.erasure.aws_tombstones import ErasureAudit, Tombstones
 
 if TYPE_CHECKING:
     from calsync.calendly.client import CalendlyClient
-    from calsync.store.bodies import S3DeliveryBodies
+    from calsync.intake.aws_bodies import S3DeliveryBodies
 
 TABLE_STORES = ("invitees", "submissions", "archive", "quarantine", "other")
 

@@ -13,9 +13,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from calsync.webhooks.delivery import Delivery, message_attributes, message_body
-from calsync.webhooks.models import Envelope
-from calsync.webhooks.signature import sign_header
+from calsync.intake.delivery import Delivery, message_attributes, message_body
+from calsync.intake.envelopes import Envelope
+from calsync.intake.signature import sign_header
 
 ROOT = Path(__file__).resolve().parents[2]
 EVENTS = ROOT / "events"

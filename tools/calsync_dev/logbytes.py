@@ -121,8 +121,8 @@ def _run_in(deliveries: int, batch: int) -> _Run:
     import boto3
     from moto import mock_aws
 
-    from calsync.store import clients
-    from calsync.webhooks.routing import QueueKind
+    from calsync.aws import clients
+    from calsync.intake.routing import QueueKind
     from calsync_dev.cli.send import synthetic_bodies
     from calsync_dev.events import SAMPLES_NOW, signed_api_gateway_event
     from calsync_dev.lambda_runtime import LambdaContext, load_handler, set_clock

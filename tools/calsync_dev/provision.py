@@ -290,9 +290,9 @@ def register_webhook_connection(
     ids) and its signing key, where ``environment`` (the receiver's: ``BOOKINGS_TABLE_NAME``,
     ``SIGNING_KEY_PREFIX``) says. For tests, benchmarks and the local stack (``status``
     ``reauth_required``: the scheduled jobs leave it alone)."""
+    from calsync.connections.aws_registry import DynamoConnectionRegistry
     from calsync.connections.records import Connection
-    from calsync.store.connections import DynamoConnectionRegistry
-    from calsync.store.secrets import SecretsManagerSigningKeys
+    from calsync.intake.aws_signing_keys import SecretsManagerSigningKeys
 
     keys = SecretsManagerSigningKeys(environment["SIGNING_KEY_PREFIX"], client=secretsmanager)
     registry = DynamoConnectionRegistry(environment["BOOKINGS_TABLE_NAME"], dynamodb)

@@ -11,11 +11,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from calsync.store.bookings import DynamoBookingsRepository
-from calsync.store.views import StoredDelivery
-from calsync.webhooks.delivery import Delivery, DeliveryBodies
-from calsync.webhooks.receiver import DeliveryQueue
-from calsync.webhooks.routing import route
+from calsync.aws.views import StoredDelivery
+from calsync.bookings.aws_bookings import DynamoBookingsRepository
+from calsync.intake.delivery import Delivery, DeliveryBodies
+from calsync.intake.receive import DeliveryQueue
+from calsync.intake.routing import route
 
 
 @dataclass(frozen=True)

@@ -125,7 +125,7 @@ class Verdict:
 
 def check(target: Target, scenarios: Sequence[Scenario], accepted: set[bytes], run: str) -> Verdict:
     """Compare the table (read once per item type) with every scenario's expectation."""
-    from calsync.store.views import Booking, StoredDelivery, Submission
+    from calsync.aws.views import Booking, StoredDelivery, Submission
 
     repo = target.bookings()
     shas = {hashlib.sha256(raw).hexdigest() for raw in accepted}

@@ -19,7 +19,7 @@ from typing import Any
 
 import yaml
 
-from calsync.webhooks.routing import QueueKind
+from calsync.intake.routing import QueueKind
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"

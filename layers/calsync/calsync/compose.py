@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from calsync.aws import clients
 from calsync.calendly.limits import INTERACTIVE, RECONCILE, CallLimits
 from calsync.config import (
     ConnectionSettings,
@@ -26,10 +27,9 @@ from calsync.config import (
     SlackSettings,
     WatchdogSettings,
 )
-from calsync.store import clients
-from calsync.webhooks.delivery import QUEUE_MESSAGE_MAX_BYTES
-from calsync.webhooks.receiver import ReceiverLimits
-from calsync.webhooks.routing import QueueKind
+from calsync.intake.delivery import QUEUE_MESSAGE_MAX_BYTES
+from calsync.intake.receive import ReceiverLimits
+from calsync.intake.routing import QueueKind
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -39,25 +39,27 @@ if TYPE_CHECKING:
     from mypy_boto3_secretsmanager import SecretsManagerClient
     from mypy_boto3_sqs import SQSClient
 
+    from calsync.aws.secret_json import CachedJsonSecret
+    from calsync.bookings.aws_bookings import DynamoBookingsRepository
     from calsync.calendly.client import CalendlyClient
     from calsync.calendly.oauth import LazyOAuth, OAuthClient
+    from calsync.connections.aws_registry import DynamoConnectionRegistry
+    from calsync.connections.aws_tokens import SecretsManagerOAuthApp, SecretsManagerTokenStore
     from calsync.connections.connect import Connector
     from calsync.connections.records import Connection
     from calsync.connections.refresh import TokenCallLimits
+    from calsync.erasure.aws_tombstones import Tombstones
+    from calsync.intake.aws_bodies import S3DeliveryBodies
+    from calsync.intake.aws_queues import SqsDeliveryQueue
+    from calsync.intake.aws_signing_keys import SecretsManagerSigningKeys
+    from calsync.lifecycle.aws_eventbridge import EventBridgePublisher
+    from calsync.lifecycle.aws_ledger import DynamoLedger
+    from calsync.lifecycle.aws_scheduler import SchedulerReminders
+    from calsync.lifecycle.aws_stream import TableImages
+    from calsync.reconcile.aws_requests import SqsReconcileRequests
+    from calsync.reconcile.aws_state import DynamoReconcileState, DynamoStoredBookings
     from calsync.reconcile.budget import Budget
     from calsync.reconcile.run import IsErased, Reconciler
-    from calsync.store.bodies import S3DeliveryBodies
-    from calsync.store.bookings import DynamoBookingsRepository
-    from calsync.store.connections import DynamoConnectionRegistry
-    from calsync.store.consumed import DynamoLedger
-    from calsync.store.erasure import Tombstones
-    from calsync.store.lifecycle import EventBridgePublisher, TableImages
-    from calsync.store.queues import SqsDeliveryQueue, SqsReconcileRequests
-    from calsync.store.reconcile import DynamoReconcileState, DynamoStoredBookings
-    from calsync.store.schedules import SchedulerReminders
-    from calsync.store.secret_json import CachedJsonSecret
-    from calsync.store.secrets import SecretsManagerSigningKeys
-    from calsync.store.tokens import SecretsManagerOAuthApp, SecretsManagerTokenStore
 
 
 # --- receiver ---------------------------------------------------------------------------------
@@ -72,7 +74,7 @@ class Receiver:
 
 def delivery_bodies(bucket: str | None, *, s3: S3Client | None = None) -> S3DeliveryBodies | None:
     """The bucket of bodies too large for a queue message (None where none is configured)."""
-    from calsync.store.bodies import S3DeliveryBodies
+    from calsync.intake.aws_bodies import S3DeliveryBodies
 
     return S3DeliveryBodies(bucket, s3) if bucket else None
 
@@ -85,7 +87,7 @@ def delivery_queue(
     max_message_bytes: int = QUEUE_MESSAGE_MAX_BYTES,
 ) -> SqsDeliveryQueue:
     """The intake queues; a body too large for a message goes to ``bodies_bucket`` (by key)."""
-    from calsync.store.queues import SqsDeliveryQueue
+    from calsync.intake.aws_queues import SqsDeliveryQueue
 
     return SqsDeliveryQueue(queue_urls, sqs, bodies=delivery_bodies(bodies_bucket), max_message_bytes=max_message_bytes)
 
@@ -102,10 +104,10 @@ def receiver(
     secretsmanager: SecretsManagerClient | None = None,
     dynamodb: DynamoDBClient | None = None,
 ) -> Receiver:
-    from calsync.store.connections import DynamoConnectionIds
-    from calsync.store.secrets import SecretsManagerSigningKeys
+    from calsync.connections.aws_registry import DynamoConnectionIds
+    from calsync.intake.aws_signing_keys import SecretsManagerSigningKeys
 
-    clients.use(clients.RECEIVER)  # a hanging AWS call is a 503 within ~5 s (store/clients.py)
+    clients.use(clients.RECEIVER)  # a hanging AWS call is a 503 within ~5 s (aws/clients.py)
     return Receiver(
         # An id not in the cache costs a key-only read of its registry record; Secrets Manager
         # is read for registered connections only (forged ids cannot starve real ones).
@@ -132,7 +134,7 @@ class Processor:
 
 
 def bookings_repository(table_name: str, *, dynamodb: DynamoDBClient | None = None) -> DynamoBookingsRepository:
-    from calsync.store.bookings import DynamoBookingsRepository
+    from calsync.bookings.aws_bookings import DynamoBookingsRepository
 
     return DynamoBookingsRepository(table_name, dynamodb)
 
@@ -169,8 +171,8 @@ def tombstones(
 ) -> Tombstones:
     """Erased people: ``.is_erased(email, at)`` is the check the processors and the reconciler
     use (one GetItem; the hash key read once per cold start)."""
-    from calsync.store.erasure import Tombstones
-    from calsync.store.secret_json import CachedJsonSecret
+    from calsync.aws.secret_json import CachedJsonSecret
+    from calsync.erasure.aws_tombstones import Tombstones
 
     key = CachedJsonSecret(erasure_key_secret_name, client=secretsmanager, ttl_seconds=float("inf"), what="erasure key")
     return Tombstones(table_name, key, dynamodb)
@@ -189,7 +191,8 @@ def reminders(
     settings: ReminderSettings, *, dynamodb: DynamoDBClient | None = None, events: EventBridgeClient | None = None
 ) -> Reminders:
     """The reminder function's services: read the booking back, publish on the bus."""
-    from calsync.store.lifecycle import EventBridgePublisher, TableImages
+    from calsync.lifecycle.aws_eventbridge import EventBridgePublisher
+    from calsync.lifecycle.aws_stream import TableImages
 
     clients.use(clients.BATCH)
     return Reminders(
@@ -219,7 +222,7 @@ def publisher(
     scheduler: EventBridgeSchedulerClient | None = None,
 ) -> Publisher:
     """The lifecycle publisher's services: what reminders have, and where they are scheduled."""
-    from calsync.store.schedules import SchedulerReminders
+    from calsync.lifecycle.aws_scheduler import SchedulerReminders
 
     base = reminders(settings, dynamodb=dynamodb, events=events)
     return Publisher(
@@ -241,7 +244,7 @@ def publisher(
 
 
 def slack_endpoint(settings: SlackSettings, *, secretsmanager: SecretsManagerClient | None = None) -> CachedJsonSecret:
-    from calsync.store.secret_json import CachedJsonSecret
+    from calsync.aws.secret_json import CachedJsonSecret
 
     clients.use(clients.BATCH)
     return CachedJsonSecret(settings.slack_secret_name, client=secretsmanager, what="slack")
@@ -250,7 +253,7 @@ def slack_endpoint(settings: SlackSettings, *, secretsmanager: SecretsManagerCli
 def forward_endpoint(
     settings: ForwarderSettings, *, secretsmanager: SecretsManagerClient | None = None
 ) -> CachedJsonSecret:
-    from calsync.store.secret_json import CachedJsonSecret
+    from calsync.aws.secret_json import CachedJsonSecret
 
     clients.use(clients.BATCH)
     return CachedJsonSecret(settings.forward_secret_name, client=secretsmanager, what="forward")
@@ -263,7 +266,7 @@ def delivery_ledger(
     settings: SlackSettings | ForwarderSettings, consumer: str, *, dynamodb: DynamoDBClient | None = None
 ) -> DynamoLedger:
     """Where a consumer claims each event it delivers, so it delivers each ``event_id`` once."""
-    from calsync.store.consumed import DynamoLedger
+    from calsync.lifecycle.aws_ledger import DynamoLedger
 
     return DynamoLedger(settings.bookings_table_name, consumer, dynamodb)
 
@@ -327,7 +330,7 @@ class Connections:
         within ``limits`` (default: the service's); ``options`` for the client (e.g. the
         reconciler's budget hooks)."""
         from calsync.calendly.client import CalendlyClient
-        from calsync.store.tokens import CachedToken
+        from calsync.connections.aws_tokens import CachedToken
 
         cached = CachedToken(self.tokens, connection.connection_id)
         return CalendlyClient(
@@ -352,9 +355,9 @@ def connections(
     secretsmanager: SecretsManagerClient | None = None,
     calendly_options: Mapping[str, Any] | None = None,
 ) -> Connections:
-    from calsync.store.connections import DynamoConnectionRegistry
-    from calsync.store.secrets import SecretsManagerSigningKeys
-    from calsync.store.tokens import SecretsManagerOAuthApp, SecretsManagerTokenStore
+    from calsync.connections.aws_registry import DynamoConnectionRegistry
+    from calsync.connections.aws_tokens import SecretsManagerOAuthApp, SecretsManagerTokenStore
+    from calsync.intake.aws_signing_keys import SecretsManagerSigningKeys
 
     return Connections(
         settings=settings,
@@ -369,7 +372,7 @@ def connections(
 
 def reconcile_requests(settings: WatchdogSettings, *, sqs: SQSClient | None = None) -> SqsReconcileRequests:
     """Where the watchdog asks for gap reconciles (the reconciler's requests queue)."""
-    from calsync.store.queues import SqsReconcileRequests
+    from calsync.reconcile.aws_requests import SqsReconcileRequests
 
     return SqsReconcileRequests(settings.reconcile_requests_queue_url, sqs)
 
@@ -423,8 +426,8 @@ def reconciling(
     calendly_options: Mapping[str, Any] | None = None,
 ) -> Reconciling:
     """The reconciler's services (the function, ``calsync reconcile`` and the tests)."""
-    from calsync.store.queues import SqsReconcileRequests
-    from calsync.store.reconcile import DynamoReconcileState, DynamoStoredBookings
+    from calsync.reconcile.aws_requests import SqsReconcileRequests
+    from calsync.reconcile.aws_state import DynamoReconcileState, DynamoStoredBookings
 
     return Reconciling(
         settings=settings,

@@ -11,7 +11,7 @@ from typing import Annotated, Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, PositiveInt, field_validator, model_validator
 
-from calsync.webhooks.routing import QueueKind
+from calsync.intake.routing import QueueKind
 
 Name = Annotated[str, Field(min_length=1)]
 RECENT_DAYS = 7  # the reconciler's recent window; by default also the publisher's late-``Booking Ended`` window

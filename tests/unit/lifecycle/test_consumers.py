@@ -14,8 +14,8 @@ from calsync.errors import DependencyUnavailable
 from calsync.lifecycle.derive import derive
 from calsync.lifecycle.forward import forward
 from calsync.lifecycle.once import LEASE, Claim, ClaimHeld, Delivered, deliver_once
+from calsync.lifecycle.outbound import OutboundFailed
 from calsync.lifecycle.slack import NotConfigured, notify_slack, slack_message
-from calsync.outbound import OutboundFailed
 from tests.unit.lifecycle.test_derive import Store, invitee
 
 NOW = datetime(2026, 11, 30, 12, tzinfo=UTC)
@@ -112,7 +112,7 @@ def test_forwarding_needs_a_url_and_a_secret() -> None:
 
 
 def test_consumers_back_off_between_attempts_up_to_fifteen_minutes() -> None:
-    from calsync.store.queues import backoff_seconds
+    from calsync.intake.aws_queues import backoff_seconds
 
     assert [backoff_seconds(n) for n in range(1, 8)] == [30, 60, 120, 240, 480, 900, 900]
 
@@ -229,7 +229,7 @@ def test_the_store_failing_around_a_send_never_loses_the_event() -> None:
 
 def test_each_consumer_may_write_only_its_own_claims() -> None:
     from calsync import compose
-    from calsync.store import keys
+    from calsync.aws import keys
     from calsync_dev import template
 
     resources = template.load()["Resources"]

@@ -220,7 +220,7 @@ def test_the_scheduled_event_is_stored_before_the_booking_that_announces_it() ->
     # so a processor writes the event first.
     from datetime import UTC, datetime, timedelta
 
-    from calsync.bookings.service import apply_delivery
+    from calsync.bookings.apply import apply_delivery
     from calsync_dev.events import delivery_for
     from tests.factories import event_body
 

@@ -13,13 +13,13 @@ import httpx
 import pytest
 
 from calsync.calendly.client import CalendlyClient
-from calsync.reconcile import service
+from calsync.intake.delivery import Delivery
+from calsync.intake.routing import QueueKind
+from calsync.reconcile import scheduled as service
 from calsync.reconcile.budget import Budget
 from calsync.reconcile.ports import StoredInvitee
 from calsync.reconcile.report import RECENT, UPCOMING, Cursor, Report, Window, scheduled_windows
 from calsync.reconcile.run import Reconciler
-from calsync.webhooks.delivery import Delivery
-from calsync.webhooks.routing import QueueKind
 from calsync_dev.fake_calendly import FakeCalendly
 from tests.factories import event_json
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from calsync.webhooks.routing import QueueKind
+from calsync.intake.routing import QueueKind
 from calsync_dev.provision import Stack, _Resolver, parameter_defaults
 from calsync_dev.template import (
     FOR_EACH,
@@ -340,8 +340,8 @@ def test_a_loop_sam_clis_engine_would_leave_unexpanded_is_refused(resource: dict
 
 
 def test_the_index_projections_are_the_ones_the_store_reads_them_as() -> None:
-    # store/keys.py says which indexes hold keys only (their reads follow with BatchGetItem)
-    from calsync.store import keys
+    # aws/keys.py says which indexes hold keys only (their reads follow with BatchGetItem)
+    from calsync.aws import keys
 
     table = load()["Resources"]["BookingsTable"]["Properties"]
     projections = {i["IndexName"]: i["Projection"]["ProjectionType"] for i in table["GlobalSecondaryIndexes"]}

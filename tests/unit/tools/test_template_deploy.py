@@ -1,6 +1,6 @@
 """template.yaml deploys on a fresh account as intended: one API stage, no reserved
 concurrency, optional access logs, data that survives the stack, and least-privilege
-DynamoDB access per function (checked against the key formats of calsync.store.keys)."""
+DynamoDB access per function (checked against the key formats of calsync.aws.keys)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import pytest
 from samtranslator.parser.parser import Parser
 from samtranslator.translator.translator import Translator
 
-from calsync.store import keys
+from calsync.aws import keys
 from calsync_dev.template import load
 
 TEMPLATE = load()

@@ -92,7 +92,7 @@ def test_only_its_rule_may_send_to_a_rules_dead_letter_queue(rule: str) -> None:
 
 # ------------------------------------------------------------------ reminder schedules
 def test_a_reminder_the_scheduler_cannot_hand_over_is_dead_lettered() -> None:
-    # Given the reminder schedules the publisher creates (store/schedules.py) through its settings
+    # Given the reminder schedules the publisher creates (lifecycle/aws_scheduler.py) through its settings
     env = RESOURCES["LifecyclePublisherFunction"]["Properties"]["Environment"]["Variables"]
     # Then it is told the schedules' dead-letter queue
     assert env["REMINDER_DLQ_ARN"] == _arn("ReminderScheduleDLQ")

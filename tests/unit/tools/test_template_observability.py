@@ -12,13 +12,13 @@ from typing import Any
 
 import pytest
 
+from calsync.intake.routing import QueueKind
+from calsync.intake.signature import SignatureFailure
 from calsync.observability import metrics
-from calsync.webhooks.routing import QueueKind
-from calsync.webhooks.signature import SignatureFailure
 from calsync_dev.template import ROOT, deployed, load, queue_logical_id
 
 LAYER = ROOT / "layers" / "calsync" / "calsync"
-RECEIVER = LAYER / "webhooks" / "receiver.py"
+RECEIVER = LAYER / "intake" / "receive.py"
 
 
 # ------------------------------------------------------------------ what the code emits

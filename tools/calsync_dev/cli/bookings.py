@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from calsync_dev.cli.target import Commands, Target, add_stack_option, target_from
 
 if TYPE_CHECKING:
-    from calsync.store.views import Booking
+    from calsync.aws.views import Booking
 
 JSON_FIELDS = (
     "uri",

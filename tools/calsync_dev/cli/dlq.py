@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import Any
 
-from calsync.webhooks.routing import QueueKind
+from calsync.intake.routing import QueueKind
 from calsync_dev.cli.progress import Progress, add_quiet_option, progress_for
 from calsync_dev.cli.target import Commands, Target, add_stack_option, queue_kind, target_from
 from calsync_dev.pump import queue_depth

@@ -45,8 +45,8 @@ def principal(target: Target) -> str:
 
 def services(target: Target) -> dict[str, Any]:
     from calsync import compose
-    from calsync.store.erasure import ErasureAudit
-    from calsync.store.sweep import TableSweep
+    from calsync.erasure.aws_sweep import TableSweep
+    from calsync.erasure.aws_tombstones import ErasureAudit
 
     dynamodb = target.client("dynamodb")
     bodies = target.bodies()
@@ -91,7 +91,7 @@ def print_report(report: ErasureReport, email: str) -> None:
 
 
 def print_audit(target: Target) -> None:
-    from calsync.store.erasure import ErasureAudit
+    from calsync.erasure.aws_tombstones import ErasureAudit
 
     records = ErasureAudit(target.table, target.client("dynamodb")).records()
     for record in records:

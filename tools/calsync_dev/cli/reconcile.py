@@ -41,7 +41,7 @@ def _reconcile(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from calsync.calendly.errors import CalendlyError
-    from calsync.reconcile import service
+    from calsync.reconcile import scheduled as service
     from calsync.reconcile.budget import Budget
     from calsync.reconcile.report import SUBMISSIONS, Report, Window, scheduled_windows
 

@@ -49,7 +49,7 @@ def register(commands: Commands) -> None:
 
 def post_signed(url: str, body: bytes, key: str, *, timeout: float = 30) -> tuple[int, dict[str, Any]]:
     """POST a body with a fresh Calendly signature; the status and the JSON answer."""
-    from calsync.webhooks.signature import sign_header
+    from calsync.intake.signature import sign_header
 
     request = urllib.request.Request(  # noqa: S310 - the URL is the operator's own endpoint
         url,

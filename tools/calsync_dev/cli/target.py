@@ -8,15 +8,15 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from calsync.config import ConnectionSettings
-from calsync.webhooks.routing import QueueKind
+from calsync.intake.routing import QueueKind
 from calsync_dev.events import DEFAULT_LOCAL_KEY
 from calsync_dev.template import queue_logical_id
 
 if TYPE_CHECKING:
+    from calsync.bookings.aws_bookings import DynamoBookingsRepository
     from calsync.compose import Connections, Reconciling
-    from calsync.store.bodies import S3DeliveryBodies
-    from calsync.store.bookings import DynamoBookingsRepository
-    from calsync.store.queues import SqsDeliveryQueue
+    from calsync.intake.aws_bodies import S3DeliveryBodies
+    from calsync.intake.aws_queues import SqsDeliveryQueue
 
 # The subparsers each command module adds its commands to.
 type Commands = argparse._SubParsersAction[argparse.ArgumentParser]
@@ -94,7 +94,7 @@ class Target:
         return compose.bookings_repository(self.table, dynamodb=self.client("dynamodb"))
 
     def delivery_queue(self) -> SqsDeliveryQueue:
-        from calsync.store.queues import SqsDeliveryQueue
+        from calsync.intake.aws_queues import SqsDeliveryQueue
 
         return SqsDeliveryQueue(self.queues, self.client("sqs"), bodies=self.bodies())
 

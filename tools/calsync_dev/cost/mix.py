@@ -172,8 +172,8 @@ def _measure(bodies: list[tuple[str, bytes]], parameters: dict[str, str]) -> Run
     import boto3
     import botocore.session
 
-    from calsync.store import clients
-    from calsync.webhooks.routing import QueueKind
+    from calsync.aws import clients
+    from calsync.intake.routing import QueueKind
     from calsync_dev.events import SAMPLES_NOW, signed_api_gateway_event
     from calsync_dev.lambda_runtime import LambdaContext, load_handler, set_clock
     from calsync_dev.provision import provision, register_webhook_connection

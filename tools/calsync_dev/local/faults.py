@@ -21,7 +21,7 @@ Arm rules over HTTP on the emulator itself (or through the local API, which forw
 ``error`` is an AWS error code; its status and retry class follow AWS (throttling codes are
 400 and retryable, ``ServiceUnavailable``/``InternalError``/``InternalFailure`` are 5xx): the
 SDK's own retries therefore consume matches too: calsync's clients make the attempts their
-function's limits say (``calsync.store.clients``: the receiver 2, the others 3), so ``count: 2``
+function's limits say (``calsync.aws.clients``: the receiver 2, the others 3), so ``count: 2``
 fails one receiver call outright. A rule with ``delay_ms`` and no ``error`` only slows the
 calls down (to widen a window, e.g. to kill a processor mid-batch).
 

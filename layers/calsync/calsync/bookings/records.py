@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from calsync.webhooks.delivery import Delivery
+from calsync.intake.delivery import Delivery
 
 _INVITEE_URI = re.compile(r"/scheduled_events/([^/?#]+)/invitees/([^/?#]+)/?$")
 _LAST_SEGMENT = re.compile(r"/([^/?#]+)/?(?:[?#].*)?$")

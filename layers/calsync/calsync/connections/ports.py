@@ -1,5 +1,5 @@
 """What the connection logic needs from storage and from Calendly (implemented in
-``calsync.store`` and ``calsync.calendly``)."""
+``aws_registry``, ``aws_tokens``, ``calsync.intake.aws_signing_keys``, ``calsync.reconcile.aws_requests`` and ``calsync.calendly``)."""
 
 from __future__ import annotations
 

@@ -61,7 +61,7 @@ class TokenCallLimits:
 
 
 TOKEN_CALL = TokenCallLimits()
-# One AWS call at most (store/clients.py: 3 attempts × (connect 2 s + read 5 s) + back-off ≤ 6 s).
+# One AWS call at most (aws/clients.py: 3 attempts × (connect 2 s + read 5 s) + back-off ≤ 6 s).
 AWS_CALL_SECONDS = 27.0
 # Once a token is spent: the token call, every write attempt, the registry update, the lease release.
 REFRESH_WORST_CASE_SECONDS = (

@@ -21,8 +21,8 @@ from collections.abc import Iterator
 from datetime import datetime
 
 from calsync.calendly.models import Invitee, RoutingFormSubmission, ScheduledEvent, WebhookEvent
-from calsync.webhooks.delivery import Delivery
-from calsync.webhooks.models import InviteeEnvelope, InviteePayload, NoShowEnvelope, RoutingFormEnvelope
+from calsync.intake.delivery import Delivery
+from calsync.intake.envelopes import InviteeEnvelope, InviteePayload, NoShowEnvelope, RoutingFormEnvelope
 
 Envelope = InviteeEnvelope | NoShowEnvelope | RoutingFormEnvelope
 

@@ -1,5 +1,5 @@
 """What the reconciler needs from Calendly and from storage (implemented in
-``calsync.calendly.client`` and ``calsync.store.reconcile``)."""
+``calsync.calendly.client`` and ``calsync.reconcile.aws_state``)."""
 
 from __future__ import annotations
 

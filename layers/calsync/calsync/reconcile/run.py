@@ -25,17 +25,17 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from calsync.bookings.erasure import subject
 from calsync.bookings.records import last_segment, submitter_ref
 from calsync.calendly.errors import CalendlyAuthError, CalendlyError, CalendlyRateLimited, CalendlyUnavailable
 from calsync.calendly.models import RoutingFormSubmission, ScheduledEvent
+from calsync.erasure.rules import subject
+from calsync.intake.receive import DeliveryQueue
+from calsync.intake.routing import route
 from calsync.reconcile.budget import Budget, OutOfBudget
 from calsync.reconcile.compare import decide
 from calsync.reconcile.deliveries import delivery, submission_envelope
 from calsync.reconcile.ports import Lister, StoredBookings
 from calsync.reconcile.report import SUBMISSIONS, Cursor, Report, Window, WindowReport
-from calsync.webhooks.receiver import DeliveryQueue
-from calsync.webhooks.routing import route
 
 logger = logging.getLogger(__name__)
 

@@ -8,7 +8,6 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from calsync.bookings.erasure import IsErased, refused, refused_unread
 from calsync.bookings.records import (
     STATUS_RANK,
     BookingsRepository,
@@ -24,9 +23,10 @@ from calsync.bookings.records import (
     version,
 )
 from calsync.calendly.models import CalendlyValue, InviteeNoShow, WebhookEvent
+from calsync.erasure.rules import IsErased, refused, refused_unread
 from calsync.errors import InvalidDelivery, Unstorable
-from calsync.webhooks.delivery import Delivery
-from calsync.webhooks.models import (
+from calsync.intake.delivery import Delivery
+from calsync.intake.envelopes import (
     InviteeEnvelope,
     InviteePayload,
     NoShowEnvelope,

@@ -1,6 +1,6 @@
 """The reconciler's storage: stored invitees read through the bookings repository's typed
 views, the resume cursor on the connection's item, and the run reports (one partition per
-connection, kept ``REPORT_TTL_DAYS``). Key formats are in ``calsync.store.keys``."""
+connection, kept ``REPORT_TTL_DAYS``). Key formats are in ``calsync.aws.keys``."""
 
 from __future__ import annotations
 
@@ -10,12 +10,12 @@ from collections.abc import Iterator, Mapping
 from datetime import datetime
 from typing import Any
 
+from calsync.aws import clients, keys
+from calsync.aws.dynamo import batch_get_items, conditional, plain_item, query_items, serialise, serialise_item
+from calsync.aws.errors import aws_call
+from calsync.bookings.aws_bookings import DynamoBookingsRepository
 from calsync.bookings.records import InviteeRef, last_segment
 from calsync.reconcile.ports import StoredInvitee
-from calsync.store import clients, keys
-from calsync.store.bookings import DynamoBookingsRepository
-from calsync.store.dynamo import batch_get_items, conditional, plain_item, query_items, serialise, serialise_item
-from calsync.store.errors import aws_call
 
 REPORT_TTL_DAYS = 90
 CURSOR_ATTRIBUTE = "reconcile_cursor"

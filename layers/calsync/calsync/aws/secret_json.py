@@ -12,8 +12,8 @@ import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from calsync.store import clients
-from calsync.store.errors import NOT_FOUND, answered, aws_call, unless
+from calsync.aws import clients
+from calsync.aws.errors import NOT_FOUND, answered, aws_call, unless
 
 if TYPE_CHECKING:
     from mypy_boto3_secretsmanager import SecretsManagerClient

@@ -22,7 +22,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 
 from calsync.calendly.models import InviteeNoShow
-from calsync.webhooks.models import (
+from calsync.intake.envelopes import (
     Envelope,
     InviteeEnvelope,
     InviteePayload,

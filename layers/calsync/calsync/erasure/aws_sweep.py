@@ -21,19 +21,19 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from calsync.bookings.erasure import carries, normalise
+from calsync.aws import keys
+from calsync.aws.dynamo import batch_get_items, conditional, plain_item, query_items, scan_items, serialise
+from calsync.aws.errors import aws_call
+from calsync.aws.views import BODY_ZLIB, StoredDelivery, view
+from calsync.erasure.rules import carries, normalise
 from calsync.errors import DependencyUnavailable
-from calsync.store import keys
-from calsync.store.dynamo import batch_get_items, conditional, plain_item, query_items, scan_items, serialise
-from calsync.store.errors import aws_call
-from calsync.store.views import BODY_ZLIB, StoredDelivery, view
-from calsync.webhooks.delivery import delivery_from_message, resolve_body
+from calsync.intake.delivery import delivery_from_message, resolve_body
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_sqs import SQSClient
 
-    from calsync.store.bodies import S3DeliveryBodies
+    from calsync.intake.aws_bodies import S3DeliveryBodies
 
 # Item type → the store it counts under; only these are ever removed, and only when they are the
 # person's own (never a scheduled event, a connection, tombstone or audit record).

@@ -13,8 +13,8 @@ import uuid
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from calsync.aws import clients, secret_json
 from calsync.connections.records import OAuthApp, StoredToken, TokenNotFound, TokenUnreadable
-from calsync.store import clients, secret_json
 
 if TYPE_CHECKING:
     from mypy_boto3_secretsmanager import SecretsManagerClient

@@ -8,10 +8,10 @@ from datetime import UTC, datetime, timedelta
 
 from pydantic import ValidationError
 
-from calsync.bookings.erasure import IsErased, refused_unread
+from calsync.bookings.apply import ApplyResult, apply_delivery
 from calsync.bookings.records import BookingsRepository
-from calsync.bookings.service import ApplyResult, apply_delivery
-from calsync.webhooks.delivery import Delivery, delivery_from_message
+from calsync.erasure.rules import IsErased, refused_unread
+from calsync.intake.delivery import Delivery, delivery_from_message
 
 
 def process_message(

@@ -7,9 +7,9 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
+from calsync.aws import clients
+from calsync.aws.errors import CONFLICT, NOT_FOUND, unless
 from calsync.lifecycle.reminders import Reminder
-from calsync.store import clients
-from calsync.store.errors import CONFLICT, NOT_FOUND, unless
 
 if TYPE_CHECKING:
     from mypy_boto3_scheduler import EventBridgeSchedulerClient

@@ -27,7 +27,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from calsync.store import clients, secret_json
+from calsync.aws import clients, secret_json
 
 if TYPE_CHECKING:
     from mypy_boto3_secretsmanager import SecretsManagerClient

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from calsync.store import keys
-from calsync.store.dynamo import serialise
+from calsync.aws import keys
+from calsync.aws.dynamo import serialise
 
 
 class Update:

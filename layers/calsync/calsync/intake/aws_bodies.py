@@ -1,34 +1,20 @@
-"""S3 adapter for the ``DeliveryBodies`` port (``calsync.webhooks.delivery``): the bucket that
+"""S3 adapter for the ``DeliveryBodies`` port (``calsync.intake.delivery``): the bucket that
 holds delivery bodies too large for a queue message. Objects live under ``BODIES_PREFIX``, the
 one prefix the functions' IAM names; the bucket's lifecycle rule expires them with the archive."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from calsync.store.errors import aws_call, unless
-from calsync.webhooks.delivery import BODIES_PREFIX
+from calsync.aws import clients
+from calsync.aws.errors import aws_call, unless
+from calsync.intake.delivery import BODIES_PREFIX
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
 NO_SUCH_KEY = "NoSuchKey"
-
-
-@cache
-def s3() -> S3Client:
-    """The default client, built on first use. One attempt (``total_max_attempts``: botocore's
-    ``max_attempts`` counts retries) of at most 1 s to connect and 3 s between reads: the receiver puts a body before it enqueues and must answer within ~5 s
-    (a failed put is a 503 and Calendly's retry is the retry; a processor's failed get is
-    redelivered by its queue)."""
-    import boto3
-    from botocore.config import Config
-
-    return boto3.client(
-        "s3", config=Config(connect_timeout=1, read_timeout=3, retries={"mode": "standard", "total_max_attempts": 1})
-    )
 
 
 class S3DeliveryBodies:
@@ -38,7 +24,7 @@ class S3DeliveryBodies:
 
     @property
     def client(self) -> S3Client:
-        return self._client or s3()
+        return self._client or clients.s3()
 
     def put(self, key: str, body: bytes) -> None:
         with aws_call("s3:PutObject (delivery body)"):

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_events import EventBridgeClient
+    from mypy_boto3_s3 import S3Client
     from mypy_boto3_scheduler import EventBridgeSchedulerClient
     from mypy_boto3_secretsmanager import SecretsManagerClient
     from mypy_boto3_sqs import SQSClient
@@ -113,15 +114,27 @@ def scheduler() -> EventBridgeSchedulerClient:
     return boto3.client("scheduler", config=_config())
 
 
+@cache
+def s3() -> S3Client:
+    """The delivery bodies' client (``calsync.intake.aws_bodies``), built on first use. One attempt (``total_max_attempts``: botocore's
+    ``max_attempts`` counts retries) of at most 1 s to connect and 3 s between reads: the receiver puts a body before it enqueues and must answer within ~5 s
+    (a failed put is a 503 and Calendly's retry is the retry; a processor's failed get is
+    redelivered by its queue)."""
+    import boto3
+    from botocore.config import Config
+
+    return boto3.client(
+        "s3", config=Config(connect_timeout=1, read_timeout=3, retries={"mode": "standard", "total_max_attempts": 1})
+    )
+
+
 def reset() -> None:
     """Forget every client and the function's limits (tests switch endpoints and credentials
     between cases)."""
     for factory in (sqs, dynamodb, secretsmanager, events, scheduler):
         factory.cache_clear()
     use(SCHEDULED)
-    from calsync.store import bodies  # its S3 client, beside its adapter
-
-    bodies.s3.cache_clear()
+    s3.cache_clear()
 
 
 class TableAdapter:

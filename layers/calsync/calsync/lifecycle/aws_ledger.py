@@ -12,9 +12,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from calsync.aws import clients, keys
+from calsync.aws.dynamo import conditional, serialise_item
 from calsync.lifecycle.once import CLAIM_TTL, LEASE, Claim
-from calsync.store import clients, keys
-from calsync.store.dynamo import conditional, serialise_item
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient

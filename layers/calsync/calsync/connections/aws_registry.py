@@ -1,5 +1,5 @@
 """The connection registry, refresh leases and pending OAuth authorizations, in the
-bookings table (single-table design; keys in ``calsync.store.keys``):
+bookings table (single-table design; keys in ``calsync.aws.keys``):
 
 - one item per connection, all under one partition: all in one Query, one by its key.
   Holds references (secret names, subscription URI), never secrets;
@@ -12,10 +12,10 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from calsync.aws import clients, keys
+from calsync.aws.dynamo import conditional, plain_item, query_items, serialise, serialise_item
+from calsync.aws.errors import CONDITION_FAILED, aws_call, unless
 from calsync.connections.records import Connection, PendingAuthorization
-from calsync.store import clients, keys
-from calsync.store.dynamo import conditional, plain_item, query_items, serialise, serialise_item
-from calsync.store.errors import CONDITION_FAILED, aws_call, unless
 
 
 def _key(connection_id: str) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from boto3.dynamodb.types import Binary, TypeDeserializer, TypeSerializer
 
-from calsync.store.errors import CONDITION_FAILED, aws_call, unless
+from calsync.aws.errors import CONDITION_FAILED, aws_call, unless
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient

@@ -1,11 +1,11 @@
 """DynamoDB implementation of the bookings repository (single-table design; the layout
-and every key format are in ``calsync.store.keys``).
+and every key format are in ``calsync.aws.keys``).
 
 Every versioned write is an ``UpdateItem`` conditioned on ``attribute_not_exists(v) OR
 v < :v``, so a stale or repeated delivery changes nothing. An invitee's facts are added
 with ``if_not_exists`` in that write and, when its version loses, by a second write
 conditioned on one of them being absent (so a duplicate still changes nothing). Reads
-return the typed views of ``calsync.store.views``.
+return the typed views of ``calsync.aws.views``.
 
 A write that fails its condition still costs DynamoDB the stored item's size in write units,
 so each versioned write first reads what is stored (eventually consistent, half a read unit)
@@ -21,16 +21,8 @@ from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from calsync.bookings.records import (
-    EventSnapshot,
-    InviteeRef,
-    InviteeSnapshot,
-    Link,
-    NoShowChange,
-    SubmissionSnapshot,
-)
-from calsync.store import clients, keys
-from calsync.store.dynamo import (
+from calsync.aws import clients, keys
+from calsync.aws.dynamo import (
     batch_get_items,
     conditional,
     plain_item,
@@ -38,9 +30,9 @@ from calsync.store.dynamo import (
     scan_items,
     serialise_item,
 )
-from calsync.store.errors import aws_call
-from calsync.store.updates import Update
-from calsync.store.views import (
+from calsync.aws.errors import aws_call
+from calsync.aws.updates import Update
+from calsync.aws.views import (
     Booking,
     ScheduledEventItem,
     ScheduledEventWithInvitees,
@@ -50,7 +42,15 @@ from calsync.store.views import (
     kept_body,
     view,
 )
-from calsync.webhooks.delivery import Delivery
+from calsync.bookings.records import (
+    EventSnapshot,
+    InviteeRef,
+    InviteeSnapshot,
+    Link,
+    NoShowChange,
+    SubmissionSnapshot,
+)
+from calsync.intake.delivery import Delivery
 
 REPLAY_TTL_SECONDS = 7 * 24 * 3600
 LINK_ATTRIBUTES = frozenset({"rescheduled_from", "rescheduled_to", "routing_form_submission"})

@@ -1,18 +1,16 @@
 """SQS adapter for the receiver's ``DeliveryQueue`` port (the message contract itself lives
-beside ``Delivery`` in ``calsync.webhooks.delivery``)."""
+beside ``Delivery`` in ``calsync.intake.delivery``)."""
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator, Mapping
-from datetime import datetime
 from typing import TYPE_CHECKING
 
+from calsync.aws import clients
+from calsync.aws.errors import aws_call
 from calsync.errors import DependencyUnavailable
-from calsync.reconcile.requests import ReconcileRequest
-from calsync.store import clients
-from calsync.store.errors import aws_call
-from calsync.webhooks.delivery import (
+from calsync.intake.delivery import (
     QUEUE_MESSAGE_MAX_BYTES,
     Delivery,
     DeliveryBodies,
@@ -22,7 +20,7 @@ from calsync.webhooks.delivery import (
     message_size,
     offloaded,
 )
-from calsync.webhooks.routing import QueueKind
+from calsync.intake.routing import QueueKind
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
@@ -93,20 +91,3 @@ def backing_off(queue_arn: str, receipt_handle: str, attempt: int) -> Iterator[N
     except Exception:
         back_off(queue_arn, receipt_handle, attempt)
         raise
-
-
-class SqsReconcileRequests:
-    """The reconcile-requests queue (``calsync.reconcile.requests`` is the message contract)."""
-
-    def __init__(self, queue_url: str, client: SQSClient | None = None) -> None:
-        self._url = queue_url
-        self._client = client
-
-    def send(self, request: ReconcileRequest) -> None:
-        client = self._client or clients.sqs()
-        with aws_call("sqs:SendMessage (reconcile request)"):
-            client.send_message(QueueUrl=self._url, MessageBody=request.message_body())
-
-    def request(self, connection_id: str, *, since: datetime, reason: str, requested_at: datetime) -> None:
-        """The watchdog's port (``connections.ports.ReconcileRequests``): ask for a gap reconcile."""
-        self.send(ReconcileRequest(connection_id=connection_id, since=since, reason=reason, requested_at=requested_at))

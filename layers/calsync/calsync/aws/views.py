@@ -3,7 +3,7 @@
 Each view names the attributes callers use; ``attributes`` holds every stored attribute
 as plain JSON values (``PK``/``SK``/``GSI*`` removed; a kept delivery body, stored
 compressed, as its text ``body``), for the rest. Key formats stay in
-``calsync.store.keys``: nothing outside the store sees a ``PK`` or ``SK``.
+``calsync.aws.keys``: nothing outside the store sees a ``PK`` or ``SK``.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from calsync.store import keys
+from calsync.aws import keys
 
 BODY_ZLIB = "body_z"  # a kept delivery body, zlib-compressed (Binary); older items hold "body"
 

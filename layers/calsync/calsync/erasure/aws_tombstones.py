@@ -9,12 +9,12 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from calsync.bookings.erasure import address_hash
+from calsync.aws import clients, keys
+from calsync.aws.dynamo import conditional, plain_item, query_items, serialise_item
+from calsync.aws.errors import aws_call
+from calsync.aws.secret_json import CachedJsonSecret
+from calsync.erasure.rules import address_hash
 from calsync.errors import DependencyUnavailable
-from calsync.store import clients, keys
-from calsync.store.dynamo import conditional, plain_item, query_items, serialise_item
-from calsync.store.errors import aws_call
-from calsync.store.secret_json import CachedJsonSecret
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient

@@ -20,10 +20,10 @@ from typing import NamedTuple, Protocol
 from pydantic import ValidationError
 
 from calsync.errors import DependencyUnavailable
-from calsync.webhooks import signature
-from calsync.webhooks.delivery import Delivery
-from calsync.webhooks.models import parse_envelope
-from calsync.webhooks.routing import QueueKind, route
+from calsync.intake import signature
+from calsync.intake.delivery import Delivery
+from calsync.intake.envelopes import parse_envelope
+from calsync.intake.routing import QueueKind, route
 
 SIGNATURE_HEADER = "calendly-webhook-signature"
 CONNECTION_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")

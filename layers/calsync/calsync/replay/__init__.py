@@ -1,0 +1,1 @@
+"""Replay: put kept deliveries back through the intake queues."""

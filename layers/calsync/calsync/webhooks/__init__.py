@@ -1,1 +1,0 @@
-"""Calendly webhook deliveries: signatures, envelope models and routing (no AWS here)."""
