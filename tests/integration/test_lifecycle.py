@@ -378,7 +378,7 @@ def test_scheduled_events_the_batch_read_left_unprocessed_are_asked_again(
 
 
 def latest_per_booking(events: list[dict[str, Any]], order: str) -> dict[str, dict[str, Any]]:
-    """What a consumer following the README keeps: per booking, the event whose ``booking``
+    """What a consumer following docs/events.md keeps: per booking, the event whose ``booking``
     carries the greatest ``order`` (``version`` for its status, ``no_show_version`` for its mark)."""
     kept: dict[str, dict[str, Any]] = {}
     for event in events:

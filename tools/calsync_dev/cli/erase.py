@@ -1,4 +1,4 @@
-"""``calsync erase``: remove one person from every calsync store (README "Erasure")."""
+"""``calsync erase``: remove one person from every calsync store (docs/erasure.md)."""
 
 from __future__ import annotations
 

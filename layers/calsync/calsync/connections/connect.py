@@ -79,7 +79,7 @@ def complete_app(app: AppSecret) -> OAuthApp:
             503,
             "oauth_app_incomplete",
             f"The OAuth app secret {app.secret_name} has no {', '.join(missing)} yet: store the app's client_id, "
-            "client_secret and webhook_signing_key there first (README: Connect a Calendly account).",
+            "client_secret and webhook_signing_key there first (docs/connect.md).",
         )
     return found
 
