@@ -11,7 +11,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from calsync import compose
 from calsync.config import ReceiverSettings
-from calsync.intake.receive import Outcome, WebhookRequest, receive
+from calsync.intake.receive import Reply, WebhookRequest, receive
 from calsync.observability import MetricUnit, flush_metrics, logger, metrics
 
 
@@ -20,7 +20,7 @@ def services() -> compose.Receiver:
     return compose.receiver(ReceiverSettings.from_env())
 
 
-def to_response(outcome: Outcome) -> dict[str, Any]:
+def to_response(outcome: Reply) -> dict[str, Any]:
     return {
         "statusCode": outcome.status,
         "headers": {"Content-Type": "application/json"},

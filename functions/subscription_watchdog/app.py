@@ -8,9 +8,8 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from calsync import compose
+from calsync import compose, timefmt
 from calsync.config import WatchdogSettings
-from calsync.connections import gaps
 from calsync.connections.gaps import Gap
 from calsync.connections.ports import ReconcileRequests
 from calsync.connections.records import Connection
@@ -50,7 +49,7 @@ def _report(health: Health, connection: Connection, detail: str) -> None:
 
 
 def _report_gap(connection: Connection, gap: Gap, error: str | None) -> None:
-    fields = {"connection_id": connection.connection_id, "since": gaps.iso(gap.since), "reason": gap.reason}
+    fields = {"connection_id": connection.connection_id, "since": timefmt.iso_z(gap.since), "reason": gap.reason}
     if error is None:
         metrics.add_metric(name="GapReconcilesRequested", unit=MetricUnit.Count, value=1)
         logger.info("gap reconcile requested", extra=fields)

@@ -12,7 +12,7 @@ from typing import Any
 import boto3
 import pytest
 
-from calsync.aws.views import Booking, StoredDelivery
+from calsync.aws.views import StoredBooking, StoredDelivery
 from calsync.errors import DependencyUnavailable
 from calsync.intake.aws_bodies import S3DeliveryBodies
 from calsync.intake.delivery import BODIES_PREFIX, BODY_KEY, QUEUE_MESSAGE_MAX_BYTES
@@ -42,7 +42,7 @@ def waiting(pipeline: Pipeline, queue: str = "InviteeCreatedQueue") -> list[dict
     return list(found)
 
 
-def booking(pipeline: Pipeline) -> Booking:
+def booking(pipeline: Pipeline) -> StoredBooking:
     [found] = [b for b in pipeline.repo.all_bookings() if (b.event_uuid, b.invitee_uuid) == INVITEE]
     return found
 

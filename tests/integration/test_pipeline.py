@@ -14,7 +14,7 @@ from botocore.exceptions import ClientError
 
 from calsync.aws import clients
 from calsync.aws.keys import KEY_ATTRIBUTES
-from calsync.aws.views import ITEM_TYPES, Booking, StoredDelivery, view
+from calsync.aws.views import ITEM_TYPES, StoredBooking, StoredDelivery, view
 from calsync.errors import DependencyUnavailable
 from calsync_dev.events import api_gateway_event
 from tests.factories import KEY, event_body, event_json, fixture_bodies, vary
@@ -23,7 +23,7 @@ from tests.integration.conftest import Pipeline
 EVENT_UUID = "DEMOEVENT0000001"
 
 
-def invitee(pipeline: Pipeline, event_uuid: str, invitee_uuid: str) -> Booking:
+def invitee(pipeline: Pipeline, event_uuid: str, invitee_uuid: str) -> StoredBooking:
     [item] = [i for i in pipeline.repo.scheduled_event(event_uuid).invitees if i.invitee_uuid == invitee_uuid]
     return item
 

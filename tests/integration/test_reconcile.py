@@ -17,7 +17,7 @@ import respx
 
 from calsync import compose
 from calsync.aws.dynamo import scan_items
-from calsync.aws.views import Booking, ScheduledEventItem, Submission
+from calsync.aws.views import ScheduledEventItem, StoredBooking, StoredSubmission
 from calsync.config import ReconcilerSettings
 from calsync.connections.records import Connection, StoredToken
 from calsync.reconcile import scheduled as service
@@ -121,7 +121,7 @@ def stored_bookings(pipeline: Pipeline) -> dict[str, Any]:
     stamp aside: a webhook dates it at its delivery, a repair at the mark)."""
     found: dict[str, Any] = {}
     for item in (*pipeline.repo.scan_type("invitee"), *pipeline.repo.scan_type("event")):
-        assert isinstance(item, Booking | ScheduledEventItem)
+        assert isinstance(item, StoredBooking | ScheduledEventItem)
         key = f"{type(item).__name__}:{item.uri}"
         found[key] = {k: v for k, v in item.attributes.items() if k != "nsv"}
     return found
@@ -144,7 +144,7 @@ def test_a_reconcile_after_lost_webhooks_stores_exactly_what_the_webhooks_would_
         pipeline.post(json.dumps(webhook).encode())
     pipeline.drain()
     delivered = stored_bookings(pipeline)
-    assert len([k for k in delivered if k.startswith("Booking")]) == 5
+    assert len([k for k in delivered if k.startswith("StoredBooking")]) == 5
     # And a calsync that lost every one of them, while Calendly's API lists the bookings
     forget_everything(pipeline)
     fake = calendly_lists(webhooks)
@@ -468,7 +468,7 @@ def stored_submissions(pipeline: Pipeline) -> dict[str, Any]:
     return {
         f"{item.event_uuid}|{item.submission_uuid}": item.attributes
         for item in pipeline.repo.scan_type("routing_form_submission")
-        if isinstance(item, Submission)
+        if isinstance(item, StoredSubmission)
     }
 
 

@@ -143,3 +143,14 @@ def test_no_import_cycle_between_sub_packages() -> None:
         visit(start, [start])
     # Then no unit reaches itself again
     assert cycles == []
+
+
+def test_one_class_per_name() -> None:
+    # Given every class the package defines at module level
+    defined: dict[str, list[str]] = {}
+    for path in sorted(PACKAGE.rglob("*.py")):
+        for node in ast.parse(path.read_text(), str(path)).body:
+            if isinstance(node, ast.ClassDef):
+                defined.setdefault(node.name, []).append(_module_name(path))
+    # Then no two share a name (a reader never has to ask which ``Booking``)
+    assert {name: homes for name, homes in defined.items() if len(homes) > 1} == {}

@@ -125,14 +125,14 @@ class Verdict:
 
 def check(target: Target, scenarios: Sequence[Scenario], accepted: set[bytes], run: str) -> Verdict:
     """Compare the table (read once per item type) with every scenario's expectation."""
-    from calsync.aws.views import Booking, StoredDelivery, Submission
+    from calsync.aws.views import StoredBooking, StoredDelivery, StoredSubmission
 
     repo = target.bookings()
     shas = {hashlib.sha256(raw).hexdigest() for raw in accepted}
     archive = Counter(d.body_sha256 for d in repo.scan_type("delivery") if isinstance(d, StoredDelivery))
     others = Counter(d.body_sha256 for d in repo.scan_type("other") if isinstance(d, StoredDelivery))
-    submissions = Counter(s.uri for s in repo.scan_type("routing_form_submission") if isinstance(s, Submission))
-    bookings: dict[str, list[Booking]] = {}
+    submissions = Counter(s.uri for s in repo.scan_type("routing_form_submission") if isinstance(s, StoredSubmission))
+    bookings: dict[str, list[StoredBooking]] = {}
     for booking in repo.all_bookings():
         if str(booking.email or "").startswith(f"soak-{run}-"):
             bookings.setdefault(str(booking.uri), []).append(booking)

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from calsync_dev.cli.target import Commands, Target, add_stack_option, target_from
 
 if TYPE_CHECKING:
-    from calsync.aws.views import Booking
+    from calsync.aws.views import StoredBooking
 
 JSON_FIELDS = (
     "uri",
@@ -54,14 +54,14 @@ def find_bookings(
     since: datetime | None = None,
     until: datetime | None = None,
     status: str | None = None,
-) -> list[Booking]:
+) -> list[StoredBooking]:
     repo = target.bookings()
     if email:
         items = repo.bookings_by_email(email, start=since, end=until)
     else:
         items = repo.all_bookings()
 
-        def within(item: Booking) -> bool:
+        def within(item: StoredBooking) -> bool:
             start = item.start_time
             if since is None and until is None:
                 return True

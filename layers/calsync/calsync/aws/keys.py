@@ -47,9 +47,10 @@ bookings and their order, one BatchGetItem per 100 reads them; GSI2 projects eve
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import NamedTuple
 
+from calsync import timefmt
 from calsync.errors import Unstorable
 
 PK = "PK"
@@ -60,7 +61,6 @@ KEY_ATTRIBUTES = frozenset({PK, SK, "GSI1PK", "GSI1SK", "GSI2PK", "GSI2SK"})
 KEYS_ONLY_INDEXES = frozenset({GSI1})  # template.yaml projects these KEYS_ONLY (the rest ALL)
 UNKNOWN_START = "~"  # sorts after every ISO timestamp
 EARLIEST = "0"  # sorts before every ISO timestamp
-_KEY_TIME = "%Y-%m-%dT%H:%M:%S.%fZ"  # fixed width: lexical order is time order
 _LEGACY_SECOND = "%Y-%m-%dT%H:%M:%SZ"  # how keys written before spelled a whole second
 # DynamoDB's limits (UTF-8 bytes), for the table's and its indexes' keys alike: a longer key is
 # refused on every try, so it is found here, before any call, and the input quarantined.
@@ -130,19 +130,15 @@ def email_pk(email: str) -> str:
     return f"EMAIL#{email.strip().lower()}"
 
 
-def _utc(at: datetime) -> datetime:
-    return at.astimezone(UTC) if at.tzinfo else at.replace(tzinfo=UTC)
-
-
 def start_key(start: str | datetime) -> str:
     """A start time as index sort keys spell it (fixed width, UTC; no zone means UTC)."""
-    return _utc(datetime.fromisoformat(start) if isinstance(start, str) else start).strftime(_KEY_TIME)
+    return timefmt.sortable(datetime.fromisoformat(start) if isinstance(start, str) else start)
 
 
 def start_of(sort_key: str) -> datetime | None:
     """The start a GSI1SK/GSI2SK holds (either spelling); ``None`` when unknown."""
     head = sort_key.partition("#")[0]
-    return None if head == UNKNOWN_START else _utc(datetime.fromisoformat(head))
+    return None if head == UNKNOWN_START else timefmt.utc(datetime.fromisoformat(head))
 
 
 def email_sk(start: str | None, invitee_uuid: str) -> str:
@@ -164,7 +160,7 @@ def window(start: datetime | None, end: datetime | None) -> tuple[str, str]:
     (within ``end``'s second, or a whole-second key of ``start``'s second): keep the keys
     whose ``start_of`` is inside it (``in_window``)."""
     lo = start_key(start) if start is not None else EARLIEST
-    hi = _utc(end).strftime(_LEGACY_SECOND) if end is not None else UNKNOWN_START
+    hi = timefmt.utc(end).strftime(_LEGACY_SECOND) if end is not None else UNKNOWN_START
     return lo, hi + "~"
 
 
@@ -174,7 +170,7 @@ def in_window(sort_key: str, start: datetime | None, end: datetime | None) -> bo
     at = start_of(sort_key)
     if at is None:
         return end is None
-    return (start is None or at >= _utc(start)) and (end is None or at <= _utc(end))
+    return (start is None or at >= timefmt.utc(start)) and (end is None or at <= timefmt.utc(end))
 
 
 # -- deliveries --------------------------------------------------------------------------
@@ -202,7 +198,7 @@ def report_pk(connection_id: str) -> str:
 
 def report(connection_id: str, started_at: datetime, run_id: str) -> Key:
     """A reconcile run's report; sort keys in start order (the latest is the last)."""
-    return Key(report_pk(connection_id), f"REPORT#{_utc(started_at).strftime(_KEY_TIME)}#{run_id}")
+    return Key(report_pk(connection_id), f"REPORT#{timefmt.sortable(started_at)}#{run_id}")
 
 
 # -- erasure -------------------------------------------------------------------------

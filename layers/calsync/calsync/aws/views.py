@@ -51,7 +51,7 @@ def _build[V](cls: type[V], item: Mapping[str, Any], **derived: Any) -> V:
 
 
 @dataclass(frozen=True, slots=True)
-class Booking:
+class StoredBooking:
     """An invitee of a scheduled event (``type: invitee``)."""
 
     event_uuid: str
@@ -74,7 +74,7 @@ class Booking:
     attributes: dict[str, Any] = field(repr=False)
 
     @classmethod
-    def from_item(cls, item: Mapping[str, Any]) -> Booking:
+    def from_item(cls, item: Mapping[str, Any]) -> StoredBooking:
         event_uuid, invitee_uuid = _ids(item)
         return _build(cls, item, event_uuid=event_uuid, invitee_uuid=invitee_uuid)
 
@@ -99,7 +99,7 @@ class ScheduledEventItem:
 
 
 @dataclass(frozen=True, slots=True)
-class Submission:
+class StoredSubmission:
     """A routing-form submission (``type: routing_form_submission``); ``event_uuid`` and
     ``invitee_uuid`` name its submitter when known."""
 
@@ -111,7 +111,7 @@ class Submission:
     attributes: dict[str, Any] = field(repr=False)
 
     @classmethod
-    def from_item(cls, item: Mapping[str, Any]) -> Submission:
+    def from_item(cls, item: Mapping[str, Any]) -> StoredSubmission:
         event_uuid, submission_uuid = _ids(item)
         invitee_sk = item.get("invitee_sk")
         return _build(
@@ -148,12 +148,12 @@ class StoredDelivery:
         return _build(cls, item, type=item["type"], body_sha256=sha)
 
 
-StoredItem = Booking | ScheduledEventItem | Submission | StoredDelivery
+StoredItem = StoredBooking | ScheduledEventItem | StoredSubmission | StoredDelivery
 
 _VIEWS: dict[str, Any] = {
-    "invitee": Booking,
+    "invitee": StoredBooking,
     "event": ScheduledEventItem,
-    "routing_form_submission": Submission,
+    "routing_form_submission": StoredSubmission,
     "delivery": StoredDelivery,
     "quarantine": StoredDelivery,
     "other": StoredDelivery,
@@ -177,5 +177,5 @@ class ScheduledEventWithInvitees:
     and the routing-form submissions of those invitees."""
 
     event: ScheduledEventItem | None
-    invitees: list[Booking]
-    submissions: list[Submission]
+    invitees: list[StoredBooking]
+    submissions: list[StoredSubmission]

@@ -33,12 +33,12 @@ from calsync.aws.dynamo import (
 from calsync.aws.errors import aws_call
 from calsync.aws.updates import Update
 from calsync.aws.views import (
-    Booking,
     ScheduledEventItem,
     ScheduledEventWithInvitees,
+    StoredBooking,
     StoredDelivery,
     StoredItem,
-    Submission,
+    StoredSubmission,
     kept_body,
     view,
 )
@@ -49,15 +49,12 @@ from calsync.bookings.records import (
     Link,
     NoShowChange,
     SubmissionSnapshot,
+    stored_time,
 )
 from calsync.intake.delivery import Delivery
 
 REPLAY_TTL_SECONDS = 7 * 24 * 3600
 LINK_ATTRIBUTES = frozenset({"rescheduled_from", "rescheduled_to", "routing_form_submission"})
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat().replace("+00:00", "Z") if value is not None else None
 
 
 def invitee_key(ref: InviteeRef) -> keys.Key:
@@ -120,7 +117,7 @@ class DynamoBookingsRepository(clients.TableAdapter):
                 "type": "delivery",
                 "event": delivery.event,
                 "connection_id": delivery.connection_id,
-                "received_at": _iso(delivery.received_at),
+                "received_at": stored_time(delivery.received_at),
                 **kept_body(delivery.body, delivery.body_key, expires_with_archive=True),
                 "expires_at": expires_at,
             },
@@ -214,12 +211,12 @@ class DynamoBookingsRepository(clients.TableAdapter):
     def keep_other(self, delivery: Delivery, *, created_at: datetime) -> bool:
         return self._put_new(
             "other",
-            keys.other(delivery.event, _iso(created_at), delivery.body_sha256),
+            keys.other(delivery.event, stored_time(created_at), delivery.body_sha256),
             {
                 "type": "other",
                 "event": delivery.event,
                 "connection_id": delivery.connection_id,
-                "received_at": _iso(delivery.received_at),
+                "received_at": stored_time(delivery.received_at),
                 **kept_body(delivery.body, delivery.body_key),
             },
         )
@@ -233,7 +230,7 @@ class DynamoBookingsRepository(clients.TableAdapter):
                 "event": delivery.event,
                 "reason": reason,
                 "connection_id": delivery.connection_id,
-                "received_at": _iso(delivery.received_at),
+                "received_at": stored_time(delivery.received_at),
                 **kept_body(delivery.body, delivery.body_key),
             },
         )
@@ -278,8 +275,8 @@ class DynamoBookingsRepository(clients.TableAdapter):
     def scheduled_event(self, event_uuid: str) -> ScheduledEventWithInvitees:
         """The scheduled event with all its invitees (and submissions): one Query."""
         event: ScheduledEventItem | None = None
-        invitees: list[Booking] = []
-        submissions: list[Submission] = []
+        invitees: list[StoredBooking] = []
+        submissions: list[StoredSubmission] = []
         for item in self._query(
             "event",
             KeyConditionExpression="PK = :pk",
@@ -288,9 +285,9 @@ class DynamoBookingsRepository(clients.TableAdapter):
             match view(item):
                 case ScheduledEventItem() as found:
                     event = found
-                case Booking() as booking:
+                case StoredBooking() as booking:
                     invitees.append(booking)
-                case Submission() as submission:
+                case StoredSubmission() as submission:
                     submissions.append(submission)
                 case other:
                     raise ValueError(f"unexpected {other.type} item under a scheduled event")
@@ -298,10 +295,10 @@ class DynamoBookingsRepository(clients.TableAdapter):
 
     def bookings_by_email(
         self, email: str, *, start: datetime | None = None, end: datetime | None = None
-    ) -> list[Booking]:
+    ) -> list[StoredBooking]:
         """All bookings of an invitee email, ordered by start time: one Query on GSI1 (keys only),
         then the items by BatchGetItem."""
-        return [Booking.from_item(i) for i in self._window(keys.GSI1, keys.email_pk(email), start, end)]
+        return [StoredBooking.from_item(i) for i in self._window(keys.GSI1, keys.email_pk(email), start, end)]
 
     def events_for_tenant(
         self, tenant: str, *, start: datetime | None = None, end: datetime | None = None
@@ -349,6 +346,6 @@ class DynamoBookingsRepository(clients.TableAdapter):
             )
         ]
 
-    def all_bookings(self) -> list[Booking]:
+    def all_bookings(self) -> list[StoredBooking]:
         """Every invitee (operator tooling; a Scan, not for request paths)."""
-        return [item for item in self.scan_type("invitee") if isinstance(item, Booking)]
+        return [item for item in self.scan_type("invitee") if isinstance(item, StoredBooking)]

@@ -18,9 +18,10 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Protocol
 
+from calsync import timefmt
 from calsync.intake.delivery import Delivery
 
 _INVITEE_URI = re.compile(r"/scheduled_events/([^/?#]+)/invitees/([^/?#]+)/?$")
@@ -42,15 +43,15 @@ def version(at: datetime, rank: int = 0, *, content: object, before: datetime | 
     Versions stored before the digest existed end at the rank; one with a digest sorts
     after one without at the same time and rank, so a redelivery rewrites such an item
     once (with the same content) and the rank still decides between statuses."""
-    stamp = at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    stamp = timefmt.sortable(at)
     if before is not None:
-        stamp = before.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ") + "|" + stamp
+        stamp = timefmt.sortable(before) + "|" + stamp
     return f"{stamp}#{rank}#{content_digest(content)}"
 
 
 def stored_time(value: datetime | None) -> str | None:
     """A time as booking records keep it: ISO 8601 in UTC with ``Z``."""
-    return value.astimezone(UTC).isoformat().replace("+00:00", "Z") if value is not None else None
+    return timefmt.iso_z(value) if value is not None else None
 
 
 def last_segment(uri: str) -> str | None:

@@ -9,13 +9,14 @@ import logging
 import random
 import re
 from collections.abc import Callable, Iterable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Self
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 from pydantic import BaseModel, ValidationError
 
+from calsync import timefmt
 from calsync.calendly.bodies import CalendlyErrorBody, ErrorDetail
 from calsync.calendly.errors import (
     CalendlyError,
@@ -211,8 +212,7 @@ def uuid_of(value: str, kind: str) -> str:
 def api_time(value: datetime | str | None) -> str | None:
     if value is None or isinstance(value, str):
         return value
-    aware = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-    return aware.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return timefmt.sortable(value)
 
 
 def next_page_token(pagination: Pagination) -> str | None:

@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
+from calsync import timefmt
 from calsync.calendly.errors import CalendlyError, CalendlyPermissionError
 from calsync.connections import scopes
 from calsync.connections.ports import AppSecret, Calendly, Registry, SigningKeyStore, Tokens
@@ -86,10 +87,6 @@ def complete_app(app: AppSecret) -> OAuthApp:
 
 def webhook_url(api_base: str, connection_id: str) -> str:
     return f"{api_base.rstrip('/')}/webhooks/calendly/{connection_id}"
-
-
-def _iso(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, UTC).isoformat().replace("+00:00", "Z")
 
 
 def start_oauth(
@@ -189,10 +186,10 @@ class Connector:
                 signing_key_secret=self.signing_keys.secret_name(connection_id),
                 subscription_uri=str(subscription.uri),
                 token_expires_at=token.expires_at,
-                created_at=_iso(self.clock()),
+                created_at=timefmt.iso_z(timefmt.from_epoch(self.clock())),
                 token_generation=generation,
             )
-            self.registry.register(connection, now=_iso(self.clock()))
+            self.registry.register(connection, now=timefmt.iso_z(timefmt.from_epoch(self.clock())))
             return connection
         except CalendlyPermissionError:
             raise ConnectError(

@@ -18,19 +18,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from calsync import timefmt
 from calsync.calendly.models import WebhookSubscription
 from calsync.connections.records import Connection
 
 CALENDLY_RETRY_WINDOW = timedelta(hours=24)  # retries before Calendly disables a subscription
 UNKNOWN_START_LOOKBACK = timedelta(days=7)  # a missing subscription never seen healthy (see first_failure)
-
-
-def iso(moment: datetime) -> str:
-    return moment.isoformat().replace("+00:00", "Z")
-
-
-def parse(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,10 +33,10 @@ class Gap:
 
     def record(self, *, requested_at: datetime | None, noticed_at: datetime) -> dict[str, Any]:
         return {
-            "since": iso(self.since),
+            "since": timefmt.iso_z(self.since),
             "reason": self.reason,
-            "noticed_at": iso(noticed_at),
-            "requested_at": iso(requested_at) if requested_at is not None else None,
+            "noticed_at": timefmt.iso_z(noticed_at),
+            "requested_at": timefmt.iso_z(requested_at) if requested_at is not None else None,
         }
 
     def already_requested(self, recorded: dict[str, Any] | None) -> bool:
@@ -53,7 +46,7 @@ class Gap:
             and recorded.get("requested_at") is not None
             and recorded.get("reason") == self.reason
             and bool(recorded.get("since"))
-            and parse(recorded["since"]) <= self.since
+            and timefmt.parse(recorded["since"]) <= self.since
         )
 
     def merged(self, recorded: dict[str, Any] | None) -> Gap:
@@ -66,11 +59,11 @@ class Gap:
         """The recorded gap whose request was never sent, if any."""
         if recorded is None or recorded.get("requested_at") is not None or not recorded.get("since"):
             return None
-        return cls(parse(recorded["since"]), str(recorded.get("reason", "")))
+        return cls(timefmt.parse(recorded["since"]), str(recorded.get("reason", "")))
 
 
 def retrying(started: datetime, margin: timedelta) -> Gap:
-    return Gap(started - margin, f"Calendly retrying deliveries since {iso(started)}")
+    return Gap(started - margin, f"Calendly retrying deliveries since {timefmt.iso_z(started)}")
 
 
 def first_failure(connection: Connection, disabled: list[WebhookSubscription], now: datetime) -> datetime:
@@ -91,11 +84,13 @@ def first_failure(connection: Connection, disabled: list[WebhookSubscription], n
     if starts:
         return min(starts)
     if connection.subscription_healthy_at:
-        return parse(connection.subscription_healthy_at)
+        return timefmt.parse(connection.subscription_healthy_at)
     known = [r.get("recreated_at") for r in connection.subscription_recreated] + [connection.created_at]
-    latest = max((parse(k) for k in known if k), default=now - UNKNOWN_START_LOOKBACK)
+    latest = max((timefmt.parse(k) for k in known if k), default=now - UNKNOWN_START_LOOKBACK)
     return max(latest, now - UNKNOWN_START_LOOKBACK)
 
 
 def recreated(problem: str, started: datetime, margin: timedelta) -> Gap:
-    return Gap(started - margin, f"subscription re-created (was {problem}; deliveries failing since {iso(started)})")
+    return Gap(
+        started - margin, f"subscription re-created (was {problem}; deliveries failing since {timefmt.iso_z(started)})"
+    )

@@ -28,9 +28,9 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from enum import StrEnum
 
+from calsync import timefmt
 from calsync.calendly.errors import CalendlyError, InvalidGrant, TokenOutcomeUnknown, TokenResponseInvalid
 from calsync.connections.ports import Registry, TokenEndpoint, Tokens
 from calsync.connections.records import Connection, StoredToken, TokenNotFound, TokenUnreadable
@@ -114,7 +114,7 @@ class Refresher:
     report: Callable[[str, Connection, str], None] = field(default=lambda outcome, connection, detail: None)
 
     def _now_iso(self) -> str:
-        return datetime.fromtimestamp(self.clock(), UTC).isoformat().replace("+00:00", "Z")
+        return timefmt.iso_z(timefmt.from_epoch(self.clock()))
 
     def due(self, token: StoredToken) -> bool:
         return token.expires_at is not None and token.expires_at - self.clock() < self.threshold_seconds

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
+from calsync import timefmt
 from calsync.calendly.errors import CalendlyAuthError
 from calsync.connections import gaps
 from calsync.connections.gaps import Gap
@@ -50,7 +51,7 @@ class Watchdog:
     report_gap: Callable[[Connection, Gap, str | None], None] = field(default=lambda connection, gap, error: None)
 
     def _now_iso(self) -> str:
-        return datetime.fromtimestamp(self.clock(), UTC).isoformat().replace("+00:00", "Z")
+        return timefmt.iso_z(timefmt.from_epoch(self.clock()))
 
     def run(self) -> dict[str, Health]:
         """Every connection, each on its own: one's failure is recorded on it and the run goes on."""
@@ -106,7 +107,7 @@ class Watchdog:
                 self._request(connection, gap, now)
                 return Health.FAILING, gap.reason
             self.registry.subscription_healthy(
-                connection.connection_id, now=gaps.iso(now), generation=connection.token_generation
+                connection.connection_id, now=timefmt.iso_z(now), generation=connection.token_generation
             )
             self._request(connection, None, now)  # one that could not be sent before
             return Health.HEALTHY, str(live.uri)
@@ -123,13 +124,13 @@ class Watchdog:
             connection.connection_id,
             subscription_uri=str(replacement.uri),
             record={
-                "recreated_at": gaps.iso(now),
+                "recreated_at": timefmt.iso_z(now),
                 "was": problem,
                 "previous_uri": str(found[0].uri) if found else connection.subscription_uri,
                 "callback_url": replacement.callback_url,
-                "gap_since": gaps.iso(started),
+                "gap_since": timefmt.iso_z(started),
             },
-            now=gaps.iso(now),
+            now=timefmt.iso_z(now),
             generation=connection.token_generation,
         )
         self._request(connection, gaps.recreated(problem, started, self.gap_margin), now)
@@ -160,7 +161,7 @@ class Watchdog:
             self.registry.gap_reconcile(
                 connection.connection_id,
                 record=gap.record(requested_at=sent, noticed_at=now),
-                now=gaps.iso(now),
+                now=timefmt.iso_z(now),
                 generation=connection.token_generation,
             )
         except DependencyUnavailable as exc:  # sent but not recorded: the next run asks again

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from calsync import timefmt
 from calsync.aws import clients, keys
 from calsync.aws.dynamo import conditional, plain_item, query_items, serialise_item
 from calsync.aws.errors import aws_call
@@ -20,14 +21,6 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 KEY_FIELD = "key"  # the erasure key secret is {"key": "<random>"} (CloudFormation generates it)
-
-
-def _iso(at: datetime) -> str:
-    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def _time(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 class Tombstones:
@@ -59,7 +52,7 @@ class Tombstones:
                 ProjectionExpression="erased_at",
             )
         stamp = plain_item(found.get("Item", {})).get("erased_at")
-        return _time(stamp) if isinstance(stamp, str) else None
+        return timefmt.parse(stamp) if isinstance(stamp, str) else None
 
     def is_erased(self, email: str, at: datetime) -> bool:
         """True when ``email`` was erased after ``at`` (data dated ``at`` must stay gone)."""
@@ -78,7 +71,11 @@ class Tombstones:
                 UpdateExpression="SET #t = :t, address_hash = :h, erased_at = :at",
                 ConditionExpression="attribute_not_exists(erased_at) OR erased_at < :at",
                 ExpressionAttributeNames={"#t": "type"},
-                ExpressionAttributeValues={":t": {"S": "tombstone"}, ":h": {"S": digest}, ":at": {"S": _iso(at)}},
+                ExpressionAttributeValues={
+                    ":t": {"S": "tombstone"},
+                    ":h": {"S": digest},
+                    ":at": {"S": timefmt.sortable(at)},
+                },
             ),
         )
         return digest
@@ -89,9 +86,15 @@ class ErasureAudit(clients.TableAdapter):
 
     def record(self, *, erased_at: datetime, record: Mapping[str, Any]) -> str:
         erasure_id = uuid.uuid4().hex[:12]
-        key = keys.erasure(_iso(erased_at), erasure_id)
+        key = keys.erasure(timefmt.sortable(erased_at), erasure_id)
         item = serialise_item(
-            {**key.attributes(), "type": "erasure", "erasure_id": erasure_id, "erased_at": _iso(erased_at), **record},
+            {
+                **key.attributes(),
+                "type": "erasure",
+                "erasure_id": erasure_id,
+                "erased_at": timefmt.sortable(erased_at),
+                **record,
+            },
             skip_none=True,
         )
         with aws_call("dynamodb:PutItem (erasure audit)"):

@@ -21,6 +21,7 @@ import re
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 
+from calsync import timefmt
 from calsync.calendly.models import InviteeNoShow
 from calsync.intake.envelopes import (
     Envelope,
@@ -102,7 +103,7 @@ def _made(value: object) -> datetime:
     """A resource's own ``created_at`` (ISO 8601), else ``UNDATED``."""
     if isinstance(value, str):
         with contextlib.suppress(ValueError):
-            made = datetime.fromisoformat(value.replace("Z", "+00:00"))
+            made = timefmt.parse(value)
             return made if made.tzinfo else made.replace(tzinfo=UTC)
     return UNDATED
 

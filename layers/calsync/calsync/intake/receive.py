@@ -84,7 +84,7 @@ class ReceiverLimits:
     max_body_bytes: int = MAX_BODY_BYTES  # the body as the Lambda event carries it (JSON-escaped, or base64)
 
 
-class Outcome(NamedTuple):
+class Reply(NamedTuple):
     """The answer to give, plus what only the logs may know (``detail``). A tuple: built on
     every request, and a frozen dataclass costs the receiver ~0.6 µs more each time."""
 
@@ -110,8 +110,8 @@ _new_delivery: Callable[[dict[str, object]], Delivery] = Delivery.__pydantic_val
 _BAD_SIGNATURE = "The signature does not match this endpoint's signing key."
 
 
-def _reject(status: int, error: str, message: str, detail: str | None = None) -> Outcome:
-    return Outcome(status=status, error=error, message=message, detail=detail or message)
+def _reject(status: int, error: str, message: str, detail: str | None = None) -> Reply:
+    return Reply(status=status, error=error, message=message, detail=detail or message)
 
 
 def event_size(body_text: str) -> int:
@@ -120,7 +120,7 @@ def event_size(body_text: str) -> int:
     return len(json.dumps(body_text, ensure_ascii=False).encode("utf-8", "surrogatepass")) - 2
 
 
-def _too_large(size: int, limits: ReceiverLimits) -> Outcome:
+def _too_large(size: int, limits: ReceiverLimits) -> Reply:
     message = (
         f"Body takes {size} bytes in the Lambda event; at most {limits.max_body_bytes} fit Lambda's 6 MB "
         "invocation payload beside the request's headers, so calsync cannot accept it."
@@ -135,7 +135,7 @@ def receive(
     queue: DeliveryQueue,
     limits: ReceiverLimits,
     now: float,
-) -> Outcome:
+) -> Reply:
     body_text = request.body or ""
     # Size first, on what arrived: the body as the Lambda event carries it (base64 text, or a
     # JSON string whose escaping counts toward Lambda's limit). Escaping at most sextuples a
@@ -209,5 +209,5 @@ def receive(
         queue.send(kind, delivery)
     except DependencyUnavailable as exc:
         message = "The delivery could not be queued; retry later."
-        return Outcome(503, "unavailable", message, str(exc), envelope.event, kind)
-    return Outcome(202, None, "accepted", "enqueued", envelope.event, kind)
+        return Reply(503, "unavailable", message, str(exc), envelope.event, kind)
+    return Reply(202, None, "accepted", "enqueued", envelope.event, kind)

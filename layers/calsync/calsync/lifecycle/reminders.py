@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from calsync import timefmt
 from calsync.lifecycle.derive import Image, Images, booking
 from calsync.lifecycle.events import SCHEMA_VERSION, DetailType, LifecycleEvent, event_id
 
@@ -54,7 +55,7 @@ def _time(value: Any) -> datetime | None:
     if not isinstance(value, str) or not value:
         return None
     try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        parsed = timefmt.parse(value)
     except ValueError:
         return None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)

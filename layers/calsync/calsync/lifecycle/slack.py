@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
-from datetime import datetime
 from typing import Any
 
+from calsync import timefmt
 from calsync.lifecycle.events import DetailType
 
 PERSONAL_FIELDS = frozenset({"name", "email", "answers"})
@@ -26,7 +26,7 @@ def _when(value: Any) -> str:
     if not isinstance(value, str) or not value:
         return "an unknown time"
     try:
-        at = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        at = timefmt.parse(value)
     except ValueError:
         return value
     return at.strftime("%a %d %b %Y, %H:%M UTC")

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
+from calsync import timefmt
 from calsync.reconcile.compare import Verdict
 
 UPCOMING, RECENT, REQUESTED = "upcoming", "recent", "requested"
@@ -23,10 +24,6 @@ COUNTS = (
     "repaired",
     "unreadable",
 )
-
-
-def iso(at: datetime) -> str:
-    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +57,7 @@ class Cursor:
     done: tuple[str, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
-        return {"window": self.window, "after": iso(self.after), "done": list(self.done)}
+        return {"window": self.window, "after": timefmt.sortable(self.after), "done": list(self.done)}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Cursor:
@@ -104,12 +101,12 @@ class WindowReport:
     def as_dict(self) -> dict[str, Any]:
         return {
             "name": self.name,
-            "start": iso(self.start),
-            "end": iso(self.end),
+            "start": timefmt.sortable(self.start),
+            "end": timefmt.sortable(self.end),
             "coverage": self.coverage,
             "covered": self.covered,
-            "resumed_from": iso(self.resumed_from) if self.resumed_from else None,
-            "next_from": iso(self.cursor.after) if self.cursor else None,
+            "resumed_from": timefmt.sortable(self.resumed_from) if self.resumed_from else None,
+            "next_from": timefmt.sortable(self.cursor.after) if self.cursor else None,
         }
 
 
@@ -149,7 +146,7 @@ class Report:
         return {
             "connection_id": self.connection_id,
             "reason": self.reason,
-            "started_at": iso(self.started_at),
+            "started_at": timefmt.sortable(self.started_at),
             "duration_seconds": round(self.duration_seconds, 3),
             "api_calls": self.api_calls,
             **self.counts,
