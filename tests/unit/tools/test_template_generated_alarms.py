@@ -126,14 +126,14 @@ def test_no_alarm_is_written_twice() -> None:
         assert len(conditions) == len(set(conditions)), f"written more than once: {[w for w, _ in definitions]}"
 
 
-@pytest.mark.parametrize("section", ["Resources", "Parameters"])
+@pytest.mark.parametrize("section", ["Resources", "Parameters", "Outputs"])
 def test_descriptions_say_what_a_thing_does_not_which_resource_it_is(section: str) -> None:
     # Given every resource's logical id (with every optional consumer on)
     resources = set(deployed(EXPANDED, ALL_ON)["Resources"])
     # When the descriptions of the section are read (as CloudFormation shows them)
     found = []
     for logical, spec in EXPANDED[section].items():
-        texts = [spec.get("Description")] if section == "Parameters" else list(spec.get("Properties", {}).items())
+        texts = list(spec.get("Properties", {}).items()) if section == "Resources" else [spec.get("Description")]
         for text in texts:
             if isinstance(text, tuple):
                 key, text = text
