@@ -196,6 +196,7 @@ def expand(template: dict[str, Any]) -> dict[str, Any]:
     point at that logical id, and a ``Fn::FindInMap`` over plain strings is looked up.
     Expanding an expanded template changes nothing.
     """
+    _check_loop_names(template)
     result = dict(template)
     parameters = template.get("Parameters", {})
     mappings = template.get("Mappings", {})
@@ -211,6 +212,29 @@ def expand(template: dict[str, Any]) -> dict[str, Any]:
 
 
 Entry = Callable[[Any, str], Any]
+
+
+def _check_loop_names(template: dict[str, Any]) -> None:
+    """A loop's name is unique in the template and no resource's logical id, as CloudFormation
+    requires (cfn-lint does not check it)."""
+    seen: set[str] = set()
+    taken = {key for key in template.get("Resources", {}) if not key.startswith(FOR_EACH)}
+
+    def walk(node: Any, where: str) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if isinstance(key, str) and key.startswith(FOR_EACH):
+                    name = key.removeprefix(FOR_EACH)
+                    if name in seen or name in taken:
+                        raise ForEachError(f"{where}: the loop name {name!r} is used twice; loop names are unique")
+                    seen.add(name)
+                walk(value, f"{where}/{key}")
+        elif isinstance(node, list):
+            for i, value in enumerate(node):
+                walk(value, f"{where}/{i}")
+
+    for section in _EXPANDED_SECTIONS:
+        walk(template.get(section), f"/{section}")
 
 
 def _section(section: Any, parameters: dict[str, Any], where: str) -> Any:

@@ -322,6 +322,25 @@ def test_invalid_loops_are_refused_as_cloudformation_would(loop: list[Any], mess
 
 
 @pytest.mark.parametrize(
+    ("outputs", "resources"),
+    [
+        ({"Fn::ForEach::Kinds": ["Y", ["A"], {"${Y}Out": {"Value": "x"}}]}, {}),
+        ({}, {"Kinds": {"Type": "AWS::SNS::Topic"}}),
+    ],
+    ids=["in-two-sections", "as-a-resource"],
+)
+def test_a_loop_name_is_unique_in_the_template_as_cloudformation_requires(
+    outputs: dict[str, Any], resources: dict[str, Any]
+) -> None:
+    # Given a loop in Resources whose name another loop (in Outputs) or a resource also has
+    loop = ["X", ["A"], {"${X}Topic": {"Type": "AWS::SNS::Topic"}}]
+    template = {"Resources": {"Fn::ForEach::Kinds": loop, **resources}, "Outputs": outputs}
+    # When the template is expanded, Then it is refused (CloudFormation rejects it; cfn-lint does not say)
+    with pytest.raises(ForEachError, match="Kinds"):
+        expand(template)
+
+
+@pytest.mark.parametrize(
     "resource",
     [
         {"Type": "AWS::Lambda::Function", "Properties": {"Environment": {"Variables": {"Fn::ForEach::V": LOOP}}}},
