@@ -143,3 +143,9 @@ def test_no_import_cycle_between_sub_packages() -> None:
         visit(start, [start])
     # Then no unit reaches itself again
     assert cycles == []
+
+
+def test_the_package_imports_nothing_from_the_dev_tools() -> None:
+    # Given every module shipped in the layer (the operator use cases included)
+    # Then none imports calsync_dev (tools/, not shipped): a function can run every use case
+    assert sorted(m for m, names in IMPORTS.items() if any(_within(n, ("calsync_dev",)) for n in names)) == []
