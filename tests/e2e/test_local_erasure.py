@@ -14,12 +14,12 @@ from typing import Any
 import pytest
 
 from calsync.aws.dynamo import scan_items
+from calsync.erasure.erase import erase
 from calsync.erasure.rules import carries
 from calsync_dev import cli
 from calsync_dev.cli.erase import queues
 from calsync_dev.cli.send import post_signed
 from calsync_dev.cli.target import Target
-from calsync_dev.erase import erase
 from calsync_dev.events import DEFAULT_LOCAL_KEY
 from calsync_dev.pump import queue_depth
 from tests.e2e.conftest import RunningStack, wait_for

@@ -17,16 +17,16 @@ from calsync.aws.views import StoredDelivery, view
 from calsync.calendly.client import CalendlyClient
 from calsync.erasure.aws_sweep import TableSweep
 from calsync.erasure.aws_tombstones import ErasureAudit
+from calsync.erasure.erase import ErasureReport, erase
 from calsync.errors import DependencyUnavailable
 from calsync.intake.delivery import Delivery, message_attributes, message_body
 from calsync.intake.routing import QueueKind
+from calsync.replay.replay import Selection, replay, select
 from calsync_dev.cli import main
 from calsync_dev.cli.erase import services
 from calsync_dev.cli.target import LIFECYCLE_QUEUES, Target
-from calsync_dev.erase import ErasureReport, erase
 from calsync_dev.fake_calendly import FakeCalendly
 from calsync_dev.provision import Stack
-from calsync_dev.replay import Selection, replay, select
 from calsync_dev.template import queue_logical_id
 from tests.erasure import items_holding
 from tests.factories import GRACE, after_samples, event_body, event_json, grace_booking, vary
@@ -53,7 +53,7 @@ def target_of(stack: Stack) -> Target:
 
 def run_erase(stack: Stack, email: str = ADA, **options: Any) -> ErasureReport:
     options.setdefault("now", after_samples)  # erased after the samples were sent, whatever today's date is
-    return erase(email, **services(target_of(stack)), principal="test", wait_seconds=0, **options)
+    return erase(email, services(target_of(stack), wait_seconds=0), principal="test", **options)
 
 
 def submission_with(email: str) -> bytes:

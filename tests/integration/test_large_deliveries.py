@@ -13,13 +13,13 @@ import boto3
 import pytest
 
 from calsync.aws.views import StoredBooking, StoredDelivery
+from calsync.erasure.erase import erase
 from calsync.errors import DependencyUnavailable
 from calsync.intake.aws_bodies import S3DeliveryBodies
 from calsync.intake.delivery import BODIES_PREFIX, BODY_KEY, QUEUE_MESSAGE_MAX_BYTES
+from calsync.replay.replay import Selection, replay, select
 from calsync_dev import template
 from calsync_dev.cli.erase import services
-from calsync_dev.erase import erase
-from calsync_dev.replay import Selection, replay, select
 from tests.factories import after_samples, event_json, padded
 from tests.iam import not_granted, recorded_calls
 from tests.integration.conftest import Pipeline
@@ -155,7 +155,7 @@ def test_erasure_removes_the_persons_large_body_from_the_bucket(pipeline: Pipeli
     assert len(list(store.stored_keys())) == 1
     # When Ada is erased
     target = replace(target_of(pipeline.stack), bodies_bucket=pipeline.stack.names["DeliveryBodiesBucket"])
-    report = erase(ADA, **services(target), principal="test", wait_seconds=0)
+    report = erase(ADA, services(target, wait_seconds=0), principal="test")
     # Then the bucket holds nothing of hers, nor the table or the queue
     assert list(store.stored_keys()) == []
     assert report.counts["bodies"] == 1
@@ -175,7 +175,7 @@ def test_erasure_redacts_someone_elses_large_body_that_names_the_person(pipeline
     pipeline.drain()
     # When Ada is erased
     target = replace(target_of(pipeline.stack), bodies_bucket=pipeline.stack.names["DeliveryBodiesBucket"])
-    erase(ADA, **services(target), principal="test", wait_seconds=0)
+    erase(ADA, services(target, wait_seconds=0), principal="test")
     # Then Grace's body stays, without Ada's address
     store = bodies(pipeline)
     [key] = list(store.stored_keys())
@@ -246,7 +246,7 @@ def test_a_resent_large_delivery_about_an_erased_person_leaves_no_body_in_the_bu
     assert pipeline.post(large)["statusCode"] == 202
     pipeline.drain()
     target = replace(target_of(pipeline.stack), bodies_bucket=pipeline.stack.names["DeliveryBodiesBucket"])
-    erase(ADA, **services(target), principal="test", wait_seconds=0, now=after_samples)
+    erase(ADA, services(target, wait_seconds=0), principal="test", now=after_samples)
     # When Calendly sends the same delivery again (a retry from before the erasure)
     assert pipeline.post(large)["statusCode"] == 202
     assert len(list(bodies(pipeline).stored_keys())) == 1  # the receiver cannot know: it keeps it for the processor

@@ -154,3 +154,9 @@ def test_one_class_per_name() -> None:
                 defined.setdefault(node.name, []).append(_module_name(path))
     # Then no two share a name (a reader never has to ask which ``Booking``)
     assert {name: homes for name, homes in defined.items() if len(homes) > 1} == {}
+
+
+def test_the_package_imports_nothing_from_the_dev_tools() -> None:
+    # Given every module shipped in the layer (the operator use cases included)
+    # Then none imports calsync_dev (tools/, not shipped): a function can run every use case
+    assert sorted(m for m, names in IMPORTS.items() if any(_within(n, ("calsync_dev",)) for n in names)) == []

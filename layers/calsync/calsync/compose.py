@@ -445,3 +445,63 @@ def reconciling(
             secretsmanager=secretsmanager,
         ),
     )
+
+
+# --- operator use cases (erase, replay; reconcile over a range: ``reconciling`` + reconcile.manual) ---
+# What ``calsync erase`` / ``replay`` / ``reconcile`` run, and what a function (or the /v1 API) may call.
+
+if TYPE_CHECKING:
+    from calsync.erasure.erase import ErasureStores
+    from calsync.replay.replay import Replaying
+
+
+def erasure(
+    table_name: str,
+    erasure_key_secret_name: str,
+    queues: Mapping[str, str],
+    *,
+    bodies_bucket: str | None = None,
+    dynamodb: DynamoDBClient | None = None,
+    sqs: SQSClient | None = None,
+    secretsmanager: SecretsManagerClient | None = None,
+    s3: S3Client | None = None,
+    wait_seconds: int = 1,
+) -> ErasureStores:
+    """Everything ``erasure.erase`` sweeps and records: the table, ``queues`` (name → URL of
+    every queue whose messages may carry an address), the delivery-bodies bucket; the tombstone
+    and the audit record. ``wait_seconds``: each queue receive's long poll (0 for emulators)."""
+    from calsync.erasure.aws_sweep import BucketSweep, SqsQueueSweep, TableSweep
+    from calsync.erasure.aws_tombstones import ErasureAudit
+    from calsync.erasure.erase import ErasureStores
+
+    dynamodb = dynamodb or clients.dynamodb()
+    bodies = delivery_bodies(bodies_bucket, s3=s3)
+    return ErasureStores(
+        tombstones=tombstones(table_name, erasure_key_secret_name, dynamodb=dynamodb, secretsmanager=secretsmanager),
+        items=TableSweep(table_name, dynamodb, bodies),
+        queues=SqsQueueSweep(sqs or clients.sqs(), queues, wait_seconds=wait_seconds, bodies=bodies),
+        audit=ErasureAudit(table_name, dynamodb),
+        bodies=BucketSweep(bodies) if bodies is not None else None,
+    )
+
+
+def replaying(
+    table_name: str,
+    queue_urls: Mapping[QueueKind, str],
+    *,
+    bodies_bucket: str | None = None,
+    dynamodb: DynamoDBClient | None = None,
+    sqs: SQSClient | None = None,
+    s3: S3Client | None = None,
+) -> Replaying:
+    """What ``replay.replay`` reads (the archive, the delivery-bodies bucket) and where it sends
+    (the intake queues, large bodies by key as the receiver sends them)."""
+    from calsync.intake.aws_queues import SqsDeliveryQueue
+    from calsync.replay.replay import Replaying
+
+    bodies = delivery_bodies(bodies_bucket, s3=s3)
+    return Replaying(
+        archive=bookings_repository(table_name, dynamodb=dynamodb),
+        queue=SqsDeliveryQueue(queue_urls, sqs, bodies=bodies),
+        bodies=bodies,
+    )

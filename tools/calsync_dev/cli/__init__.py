@@ -9,7 +9,8 @@
     calsync events tail [--follow]     the local stack's lifecycle events
     calsync events fire-due [--at T]   fire the local stack's reminders due by T
     calsync replay --since T           re-enqueue archived deliveries (version-aware)
-    calsync reconcile --connection-id  compare with Calendly's API now, repair what differs
+    calsync reconcile --connection-id  compare with Calendly's API now, repair what differs (--since/--until: a range)
+    calsync backfill --connection-id   the same over a range (an alias of reconcile)
     calsync report                     the latest completeness reports
     calsync erase --email ADDRESS      remove a person from every store (--dry-run, --calendly, --list)
     calsync deploy-check               before a deploy: adopt the secrets a deleted stack of the stage kept

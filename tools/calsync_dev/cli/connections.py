@@ -1,5 +1,5 @@
-"""``calsync connect``, ``calsync connections`` and ``calsync backfill``: Calendly
-organizations connected to calsync, and re-delivering one's bookings after a gap."""
+"""``calsync connect`` and ``calsync connections``: Calendly organizations connected to calsync
+(re-delivering one's bookings after a gap is ``calsync reconcile``, alias ``backfill``)."""
 
 from __future__ import annotations
 
@@ -13,8 +13,6 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 
 from calsync.connections.records import Connection
-from calsync_dev.cli.bookings import parse_time
-from calsync_dev.cli.progress import add_quiet_option, progress_for
 from calsync_dev.cli.target import Commands, add_stack_option, target_from
 
 
@@ -30,14 +28,6 @@ def register(commands: Commands) -> None:
     connections.add_argument("--json", action="store_true")
     add_stack_option(connections)
     connections.set_defaults(func=_connections)
-
-    fill = commands.add_parser("backfill", help="re-deliver a connection's bookings from Calendly's API (after a gap)")
-    fill.add_argument("--connection-id", required=True)
-    fill.add_argument("--since", help="scheduled events starting from (ISO 8601; default: 7 days ago)")
-    fill.add_argument("--until", help="scheduled events starting up to (ISO 8601; default: in 90 days)")
-    add_stack_option(fill)
-    add_quiet_option(fill)
-    fill.set_defaults(func=_backfill)
 
 
 def _connect(args: argparse.Namespace) -> int:
@@ -112,43 +102,3 @@ def _notes(connection: Connection) -> list[str]:
         )
         notes.append(f"gap reconcile from {gap.get('since')} {when}: {gap.get('reason')}")
     return notes
-
-
-def _backfill(args: argparse.Namespace) -> int:
-    from datetime import timedelta
-
-    from calsync.calendly.errors import CalendlyError
-    from calsync_dev.backfill import backfill
-
-    target = target_from(args)
-    services = target.connections()
-    connection = services.registry.get(args.connection_id)
-    if connection is None:
-        print(f"no connection '{args.connection_id}' (see `calsync connections`)", file=sys.stderr)
-        return 2
-    now = datetime.now(UTC)
-    since = parse_time(args.since) if args.since else now - timedelta(days=7)
-    until = parse_time(args.until) if args.until else now + timedelta(days=90)
-    progress = progress_for(args, None, "backfill")
-    with services.calendly_for(connection) as calendly:
-        try:
-            result = backfill(
-                calendly,
-                target.delivery_queue(),
-                connection_id=connection.connection_id,
-                organization=connection.organization,
-                since=since,
-                until=until,
-                now=now,
-                progress=progress,
-            )
-        except CalendlyError as exc:
-            print(f"Calendly refused: {exc.title} ({exc.status})", file=sys.stderr)
-            return 1
-        finally:
-            progress.close()
-    print(
-        f"{result.events} scheduled event(s) starting {since:%Y-%m-%d %H:%M} – {until:%Y-%m-%d %H:%M} UTC; "
-        f"enqueued {result.total} deliveries {dict(sorted(result.deliveries.items()))}"
-    )
-    return 0

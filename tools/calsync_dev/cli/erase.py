@@ -5,11 +5,11 @@ from __future__ import annotations
 import argparse
 import sys
 from contextlib import ExitStack
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from calsync.erasure.erase import ErasureReport, ErasureStores, erase, one_per_organization
 from calsync.errors import DependencyUnavailable
 from calsync_dev.cli.target import Commands, Target, add_stack_option, target_from
-from calsync_dev.erase import ErasureReport, erase
 from calsync_dev.template import queue_logical_id
 
 if TYPE_CHECKING:
@@ -43,34 +43,31 @@ def principal(target: Target) -> str:
     return arn
 
 
-def services(target: Target) -> dict[str, Any]:
+def services(target: Target, *, wait_seconds: int | None = None) -> ErasureStores:
+    """The target's stores, built by the composition root (``wait_seconds``: the queues' long
+    poll; default 0 on an emulator, 1 on AWS)."""
     from calsync import compose
-    from calsync.erasure.aws_sweep import TableSweep
-    from calsync.erasure.aws_tombstones import ErasureAudit
 
-    dynamodb = target.client("dynamodb")
-    bodies = target.bodies()
-    return {
-        "tombstones": compose.tombstones(
-            target.table, target.erasure_key_secret, dynamodb=dynamodb, secretsmanager=target.client("secretsmanager")
-        ),
-        "sweep": TableSweep(target.table, dynamodb, bodies),
-        "bodies": bodies,
-        "audit": ErasureAudit(target.table, dynamodb),
-        "sqs": target.client("sqs"),
-        "queues": queues(target),
-    }
+    return compose.erasure(
+        target.table,
+        target.erasure_key_secret,
+        queues(target),
+        bodies_bucket=target.bodies_bucket,
+        dynamodb=target.client("dynamodb"),
+        sqs=target.client("sqs"),
+        secretsmanager=target.client("secretsmanager"),
+        s3=target.bodies_client(),
+        wait_seconds=(0 if target.endpoint_url else 1) if wait_seconds is None else wait_seconds,
+    )
 
 
 def calendly_clients(target: Target, stack: ExitStack) -> list[tuple[str, CalendlyClient]]:
     """One client per connected organization (its stored token)."""
     connections = target.connections()
-    found: dict[str, tuple[str, CalendlyClient]] = {}
-    for connection in connections.registry.all():
-        if connection.organization not in found:
-            client = stack.enter_context(connections.calendly_for(connection))
-            found[connection.organization] = (connection.connection_id, client)
-    return list(found.values())
+    return [
+        (connection.connection_id, stack.enter_context(connections.calendly_for(connection)))
+        for connection in one_per_organization(connections.registry.all())
+    ]
 
 
 def print_report(report: ErasureReport, email: str) -> None:
@@ -91,9 +88,7 @@ def print_report(report: ErasureReport, email: str) -> None:
 
 
 def print_audit(target: Target) -> None:
-    from calsync.erasure.aws_tombstones import ErasureAudit
-
-    records = ErasureAudit(target.table, target.client("dynamodb")).records()
+    records = services(target).audit.records()
     for record in records:
         counts = ", ".join(f"{k} {v}" for k, v in sorted((record.get("counts") or {}).items())) or "nothing"
         calendly = "; ".join(f"{k}: {v}" for k, v in sorted((record.get("calendly") or {}).items()))
@@ -122,12 +117,7 @@ def _erase(args: argparse.Namespace) -> int:
             print("--calendly: no connection to ask Calendly through", file=sys.stderr)
         try:
             report = erase(
-                email,
-                **services(target),
-                principal=principal(target),
-                dry_run=args.dry_run,
-                calendly=calendly,
-                wait_seconds=0 if target.endpoint_url else 1,
+                email, services(target), principal=principal(target), dry_run=args.dry_run, calendly=calendly
             )
         except DependencyUnavailable as exc:
             # The message names the AWS operation only; the tombstone is already in place.

@@ -1,7 +1,7 @@
 """Progress for the commands that run more than a few seconds (tqdm, on stderr).
 
 A bar when the total is known (``calsync load``, ``replay``, ``dlq redrive``), live counts when
-it is not (``calsync backfill`` pages through Calendly). Silent when stderr is not a terminal
+it is not (``calsync reconcile`` pages through Calendly). Silent when stderr is not a terminal
 (pipes, CI logs) or with ``--quiet``; the command's final summary line is printed either way.
 """
 

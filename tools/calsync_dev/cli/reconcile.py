@@ -1,5 +1,6 @@
-"""``calsync reconcile`` (one reconcile now, with a progress bar, then its report) and
-``calsync report`` (the latest completeness reports)."""
+"""``calsync reconcile`` (one reconcile now, with a progress bar, then its report; the use case:
+``calsync.reconcile.manual``), its alias ``calsync backfill`` (a range: without ``--since``,
+from ``ReconcileRecentDays`` ago) and ``calsync report`` (the latest completeness reports)."""
 
 from __future__ import annotations
 
@@ -9,24 +10,33 @@ import sys
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from calsync.reconcile.manual import MANUAL, Range, reconcile
 from calsync_dev.cli.bookings import parse_time
+from calsync_dev.cli.progress import add_quiet_option, progress_for
 from calsync_dev.cli.target import Commands, add_stack_option, target_from
 
-MANUAL = "manual"
+__all__ = ["MANUAL", "format_report", "register"]
+BACKFILL = "backfill"  # the alias: what was once its own command is a reconcile over a range
 
 
 def register(commands: Commands) -> None:
-    run = commands.add_parser("reconcile", help="compare a connection with Calendly's API now and repair what differs")
+    run = commands.add_parser(
+        "reconcile",
+        aliases=[BACKFILL],
+        help="compare a connection with Calendly's API now and repair what differs (alias: backfill, over a range)",
+    )
     run.add_argument("--connection-id", required=True)
     run.add_argument(
         "--since",
-        help="meeting starts (and routing-form submissions) from (ISO 8601; default: the scheduled windows, resumed)",
+        help="meeting starts (and routing-form submissions) from (ISO 8601; default: the scheduled windows, "
+        "resumed; for backfill: ReconcileRecentDays ago)",
     )
     run.add_argument("--until", help="meeting starts up to (ISO 8601; default with --since: now + the upcoming window)")
     run.add_argument("--calls", type=int, help="API call budget (default: the function's, 250)")
     run.add_argument("--seconds", type=float, default=900.0, help="time budget (default: 900)")
     run.add_argument("--json", action="store_true", help="print the report as JSON")
     add_stack_option(run)
+    add_quiet_option(run)
     run.set_defaults(func=_reconcile)
 
     report = commands.add_parser("report", help="the latest completeness reports (one per connection)")
@@ -37,13 +47,25 @@ def register(commands: Commands) -> None:
     report.set_defaults(func=_report)
 
 
-def _reconcile(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
+def clock() -> datetime:
+    """Now (the range's defaults and the submissions window's end; tests set their own)."""
+    return datetime.now(UTC)
 
+
+def span(args: argparse.Namespace, now: datetime, recent_days: int) -> Range | None:
+    """The range asked for (``None``: the scheduled windows); ``backfill`` always reconciles a
+    range, from ``recent_days`` ago unless ``--since`` says otherwise."""
+    since = parse_time(args.since) if args.since else None
+    until = parse_time(args.until) if args.until else None
+    if since is None and getattr(args, "command", None) == BACKFILL:
+        since = now - timedelta(days=recent_days)
+    return Range(since, until) if since is not None or until is not None else None
+
+
+def _reconcile(args: argparse.Namespace) -> int:
     from calsync.calendly.errors import CalendlyError
-    from calsync.reconcile import scheduled as service
     from calsync.reconcile.budget import Budget
-    from calsync.reconcile.report import SUBMISSIONS, Report, Window, scheduled_windows
+    from calsync.reconcile.report import Report
 
     reconciling = target_from(args).reconciling()
     settings = reconciling.settings
@@ -51,44 +73,32 @@ def _reconcile(args: argparse.Namespace) -> int:
     if connection is None:
         print(f"no connection '{args.connection_id}' (see `calsync connections`)", file=sys.stderr)
         return 2
-    now = datetime.now(UTC)
+    now = clock()
     budget = Budget.for_run(args.calls or settings.reconcile_api_calls, args.seconds)
-    with tqdm(unit=" events", desc="reconcile", disable=None, file=sys.stderr) as bar:
+    progress = progress_for(args, None, "reconcile")
 
-        def advance(report: Report) -> None:
-            bar.update(report.counts["events_seen"] - bar.n)
-            bar.set_postfix(calls=budget.calls, repaired=report.counts["repaired"], refresh=False)
+    def advance(report: Report) -> None:
+        progress.set_done(report.counts["events_seen"])
+        progress.note(calls=budget.calls, repaired=report.counts["repaired"])
 
-        reconciler, client = reconciling.reconciler_for(connection, budget, on_event=advance)
-        try:
-            with client:
-                if args.since is None and args.until is None:
-                    windows = scheduled_windows(
-                        now, upcoming_days=settings.reconcile_upcoming_days, recent_days=settings.reconcile_recent_days
-                    )
-                    report = service.scheduled(
-                        reconciler,
-                        reconciling.state,
-                        connection_id=connection.connection_id,
-                        organization=connection.organization,
-                        windows=windows,
-                        reason=MANUAL,
-                    )
-                else:
-                    since = parse_time(args.since) if args.since else now
-                    until = parse_time(args.until) if args.until else now + timedelta(settings.reconcile_upcoming_days)
-                    # the routing-form submissions made in the range first (none are made in the future)
-                    made = [Window(SUBMISSIONS, since, min(until, now))] if since < now else []
-                    report = reconciler.run(
-                        connection_id=connection.connection_id,
-                        organization=connection.organization,
-                        windows=[*made, Window(MANUAL, since, until)],
-                        reason=MANUAL,
-                    )
-                    reconciling.state.put_report(report.as_dict())
-        except CalendlyError as exc:  # e.g. the token itself was refused
-            print(f"Calendly refused: {exc.title} ({exc.status})", file=sys.stderr)
-            return 1
+    reconciler, client = reconciling.reconciler_for(connection, budget, on_event=advance)
+    try:
+        with client:
+            report = reconcile(
+                reconciler,
+                reconciling.state,
+                connection_id=connection.connection_id,
+                organization=connection.organization,
+                now=now,
+                upcoming_days=settings.reconcile_upcoming_days,
+                recent_days=settings.reconcile_recent_days,
+                span=span(args, now, settings.reconcile_recent_days),
+            )
+    except CalendlyError as exc:  # e.g. the token itself was refused
+        print(f"Calendly refused: {exc.title} ({exc.status})", file=sys.stderr)
+        return 1
+    finally:
+        progress.close()
     summary = report.as_dict()
     print(json.dumps(summary, indent=2) if args.json else format_report(summary))
     return 0 if report.complete else 3

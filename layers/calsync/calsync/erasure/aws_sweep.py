@@ -1,5 +1,7 @@
-"""Finding and removing one person's data, for ``calsync erase``: the only code that reads
-every stored item and every waiting message for an address.
+"""Finding and removing one person's data, for the erasure (``erase.py``): the only code that
+reads every stored item and every waiting message for an address. ``TableSweep``,
+``SqsQueueSweep`` and ``BucketSweep`` implement ``ports.ItemSweep``, ``QueueSweep`` and
+``BodySweep``.
 
 Table items are found through the by-email index (the person's bookings) and a full Scan for
 the rest (submissions, archived, quarantined and kept deliveries carry the address in their
@@ -15,7 +17,7 @@ import re
 import time
 import zlib
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +27,7 @@ from calsync.aws import keys
 from calsync.aws.dynamo import batch_get_items, conditional, plain_item, query_items, scan_items, serialise
 from calsync.aws.errors import aws_call
 from calsync.aws.views import BODY_ZLIB, StoredDelivery, view
+from calsync.erasure.ports import REDACTED_COUNT
 from calsync.erasure.rules import carries, normalise
 from calsync.errors import DependencyUnavailable
 from calsync.intake.delivery import delivery_from_message, resolve_body
@@ -47,7 +50,6 @@ STORES = {
 # Item types only ever redacted: a scheduled event's location may hold text an invitee typed.
 REDACT_ONLY = {"event": "events"}
 REDACTED = "[erased]"  # what replaces the address inside someone else's data
-REDACTED_COUNT = "redacted"  # the report's count of items redacted, not removed
 VERSION_ATTRIBUTES = ("v", "nsv")  # written newer with every change of an item's state or no-show
 REDACT_ATTEMPTS = 5  # reads and conditional writes of one item before the erasure gives up (run again)
 # Characters an address is made of (as bookings.erasure reads them): a match is a whole address.
@@ -255,6 +257,38 @@ def sweep_bodies(bodies: S3DeliveryBodies, email: str, *, remove: bool) -> tuple
         elif remove:
             bodies.put(key, redact(text, email).encode())
     return removed, redacted
+
+
+class BucketSweep:
+    """The delivery-bodies bucket, swept by ``sweep_bodies``."""
+
+    def __init__(self, bodies: S3DeliveryBodies) -> None:
+        self.bodies = bodies
+
+    def sweep(self, email: str, *, remove: bool) -> tuple[int, int]:
+        return sweep_bodies(self.bodies, email, remove=remove)
+
+
+class SqsQueueSweep:
+    """``queues``: name → URL of every queue whose messages may carry an address, each swept by
+    ``sweep_queue`` (``wait_seconds``: its long poll, 0 for emulators; ``bodies``: where a
+    delivery's large body is read from)."""
+
+    def __init__(
+        self,
+        sqs: SQSClient,
+        queues: Mapping[str, str],
+        *,
+        wait_seconds: int = 1,
+        bodies: S3DeliveryBodies | None = None,
+    ) -> None:
+        self.sqs, self.queues, self.wait_seconds, self.bodies = sqs, dict(queues), wait_seconds, bodies
+
+    def sweep(self, email: str, *, remove: bool) -> dict[str, int]:
+        return {
+            name: sweep_queue(self.sqs, url, email, remove=remove, wait_seconds=self.wait_seconds, bodies=self.bodies)
+            for name, url in sorted(self.queues.items())
+        }
 
 
 def sweep_queue(

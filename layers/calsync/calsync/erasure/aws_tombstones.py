@@ -1,6 +1,7 @@
 """Erasure's records in the bookings table: tombstones (the keyed hash of an erased address
 and when it was erased; what processors and the reconciler check) and the PII-free audit
-record of each erasure. Finding and removing the person's data is ``store.sweep``."""
+record of each erasure (``ports.Tombstones``, ``ports.Audit``). Finding and removing the
+person's data is ``aws_sweep``."""
 
 from __future__ import annotations
 

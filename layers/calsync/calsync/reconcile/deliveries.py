@@ -1,5 +1,5 @@
 """The webhook deliveries Calendly would have sent for what its API lists: one home for the
-derivation the reconciler and ``calsync backfill`` share.
+derivation the reconciler's runs (scheduled, requested, an operator's range) share.
 
 For a routing-form submission: ``routing_form_submission.created``, dated at its creation.
 
@@ -17,7 +17,6 @@ newer, so it stands. The same API state gives the same body, so a second run is 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
 from datetime import datetime
 
 from calsync.calendly.models import Invitee, RoutingFormSubmission, ScheduledEvent, WebhookEvent
@@ -61,16 +60,6 @@ def no_show_envelope(event: ScheduledEvent, invitee: Invitee) -> NoShowEnvelope 
         marked_at = invitee.no_show.created_at or stamp
         return NoShowEnvelope(event=WebhookEvent.INVITEE_NO_SHOW_CREATED, created_at=marked_at, payload=payload)
     return NoShowEnvelope(event=WebhookEvent.INVITEE_NO_SHOW_DELETED, created_at=stamp, payload=payload)
-
-
-def envelopes(event: ScheduledEvent, invitee: Invitee) -> Iterator[Envelope]:
-    """Every delivery that describes ``invitee``'s current state, the no-show included
-    (none when the API gives no time to order them by)."""
-    state = state_envelope(event, invitee)
-    no_show = no_show_envelope(event, invitee)
-    if state is not None and no_show is not None:
-        yield state
-        yield no_show
 
 
 def submission_envelope(submission: RoutingFormSubmission) -> RoutingFormEnvelope | None:

@@ -1,4 +1,5 @@
-"""Erase one person from every calsync store (``calsync erase``).
+"""Erase one person from every calsync store: the operator use case behind ``calsync erase``
+(and any function that erases), over the ports in ``ports.py``.
 
 In this order, so that a run that fails halfway can simply be run again to finish:
 1. the tombstone (processors refuse deliveries about the person dated before it from now on,
@@ -15,20 +16,36 @@ A dry run does none of it: it counts what would be removed.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from calsync.calendly.errors import CalendlyError, CalendlyNotFound, CalendlyPermissionError
-from calsync.erasure.aws_sweep import REDACTED_COUNT, TableSweep, sweep_bodies, sweep_queue
-from calsync.erasure.aws_tombstones import ErasureAudit, Tombstones
+from calsync.connections.records import Connection
+from calsync.erasure.ports import (
+    REDACTED_COUNT,
+    Audit,
+    BodySweep,
+    CalendlyDeletion,
+    ItemSweep,
+    QueueSweep,
+    Tombstones,
+)
 
-if TYPE_CHECKING:
-    from calsync.calendly.client import CalendlyClient
-    from calsync.intake.aws_bodies import S3DeliveryBodies
+__all__ = ["REDACTED_COUNT", "ErasureReport", "ErasureStores", "calendly_outcome", "erase", "one_per_organization"]
 
-TABLE_STORES = ("invitees", "submissions", "archive", "quarantine", "other")
+
+@dataclass(frozen=True, slots=True)
+class ErasureStores:
+    """Everywhere a person's data may be, and where the erasure leaves its records
+    (``compose.erasure`` builds it)."""
+
+    tombstones: Tombstones
+    items: ItemSweep[Any]
+    queues: QueueSweep
+    audit: Audit
+    bodies: BodySweep | None = None  # the delivery-bodies bucket, where one is configured
 
 
 @dataclass
@@ -50,7 +67,7 @@ class ErasureReport:
         }
 
 
-def calendly_outcome(client: CalendlyClient, email: str) -> str:
+def calendly_outcome(client: CalendlyDeletion, email: str) -> str:
     """Ask Calendly to delete the invitee's data; what it answered, in words (never the address)."""
     try:
         client.delete_invitee_data([email])
@@ -61,44 +78,44 @@ def calendly_outcome(client: CalendlyClient, email: str) -> str:
     return "accepted (202): Calendly deletes asynchronously, within 7 days"
 
 
+def one_per_organization(connections: Iterable[Connection]) -> list[Connection]:
+    """The connections to ask Calendly through: the first of each organization."""
+    found: dict[str, Connection] = {}
+    for connection in connections:
+        found.setdefault(connection.organization, connection)
+    return list(found.values())
+
+
 def erase(
     email: str,
+    stores: ErasureStores,
     *,
-    tombstones: Tombstones,
-    sweep: TableSweep,
-    audit: ErasureAudit,
-    sqs: Any,
-    queues: Mapping[str, str],
     principal: str,
     dry_run: bool = False,
-    calendly: Sequence[tuple[str, CalendlyClient]] = (),
-    wait_seconds: int = 1,
+    calendly: Sequence[tuple[str, CalendlyDeletion]] = (),
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
     advance: Callable[[], None] = lambda: None,
-    bodies: S3DeliveryBodies | None = None,
 ) -> ErasureReport:
-    """``queues``: name → URL of every queue whose messages may carry the address; ``bodies``:
-    the delivery-bodies bucket (the sweep reads it too, for items that keep a body's key)."""
+    """``calendly``: (connection id, client) pairs to ask for Calendly's own deletion;
+    ``advance`` is told of each table item removed or redacted (progress)."""
     erased_at = now()
-    report = ErasureReport(erased_at, tombstones.address_hash(email), dry_run)
+    report = ErasureReport(erased_at, stores.tombstones.address_hash(email), dry_run)
     if not dry_run:
-        tombstones.put(email, erased_at)
-    for name, url in sorted(queues.items()):
-        found = sweep_queue(sqs, url, email, remove=not dry_run, wait_seconds=wait_seconds, bodies=bodies)
+        stores.tombstones.put(email, erased_at)
+    for name, found in sorted(stores.queues.sweep(email, remove=not dry_run).items()):
         if found:
             report.counts[f"queue {name}"] += found
-    found_items = sweep.find(email)
-    for item in found_items:
+    for item in stores.items.find(email):
         report.counts[REDACTED_COUNT if item.redact else item.store] += 1
         if dry_run:
             continue
         if item.redact:
-            sweep.redact(item, email)
+            stores.items.redact(item, email)
         else:
-            sweep.remove(item)
+            stores.items.remove(item)
         advance()
-    if bodies is not None:
-        removed, redacted = sweep_bodies(bodies, email, remove=not dry_run)
+    if stores.bodies is not None:
+        removed, redacted = stores.bodies.sweep(email, remove=not dry_run)
         report.counts["bodies"] += removed
         report.counts[REDACTED_COUNT] += redacted
         report.counts = +report.counts  # no zero counts
@@ -106,5 +123,5 @@ def erase(
         return report
     for connection_id, client in calendly:
         report.calendly[connection_id] = calendly_outcome(client, email)
-    report.erasure_id = audit.record(erased_at=erased_at, record=report.audit(principal))
+    report.erasure_id = stores.audit.record(erased_at=erased_at, record=report.audit(principal))
     return report

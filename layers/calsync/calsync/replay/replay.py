@@ -1,21 +1,35 @@
-"""Replay archived deliveries: re-enqueue the raw bodies calsync accepted (or quarantined)
-in a window through the normal queues. Processing stays version-aware, so a replay changes
-only what is missing and publishes lifecycle events only for real changes. Each replayed
-message carries a replay id; processors count its outcome, so the operator sees how many
-were applied, unchanged or quarantined."""
+"""Replay kept deliveries: re-enqueue the raw bodies calsync accepted (or quarantined) in a
+window through the normal queues — the operator use case behind ``calsync replay`` (and any
+function that replays). Processing stays version-aware, so a replay changes only what is
+missing and publishes lifecycle events only for real changes. Each replayed message carries a
+replay id; processors count its outcome, so the operator sees how many were applied,
+unchanged or quarantined."""
 
 from __future__ import annotations
 
+import time
 import uuid
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from calsync.aws.views import StoredDelivery
-from calsync.bookings.aws_bookings import DynamoBookingsRepository
+from calsync import timefmt
 from calsync.intake.delivery import Delivery, DeliveryBodies
 from calsync.intake.receive import DeliveryQueue
 from calsync.intake.routing import route
+from calsync.replay.ports import Archive, KeptDelivery
+
+OUTCOMES = ("applied", "unchanged", "quarantined", "erased")
+
+
+@dataclass(frozen=True, slots=True)
+class Replaying:
+    """Where kept deliveries are read and where they go again (``compose.replaying`` builds it)."""
+
+    archive: Archive
+    queue: DeliveryQueue
+    bodies: DeliveryBodies | None = None  # the delivery-bodies bucket, where one is configured
 
 
 @dataclass(frozen=True)
@@ -27,16 +41,16 @@ class Selection:
     quarantined: bool = False
 
 
-def _received(item: StoredDelivery) -> datetime | None:
+def _received(item: KeptDelivery) -> datetime | None:
     if not item.received_at:
         return None
-    return datetime.fromisoformat(item.received_at.replace("Z", "+00:00"))
+    return timefmt.parse(item.received_at)
 
 
-def select(repo: DynamoBookingsRepository, selection: Selection) -> list[StoredDelivery]:
+def select(archive: Archive, selection: Selection) -> list[KeptDelivery]:
     """The archived (or quarantined) deliveries received in the window that match the filters."""
     found = []
-    for item in repo.archived(quarantined=selection.quarantined):
+    for item in archive.archived(quarantined=selection.quarantined):
         at = _received(item)
         kept = item.body or item.body_key  # a large body is kept in the delivery-bodies bucket
         if at is None or not selection.since <= at <= selection.until or not kept or not item.event:
@@ -50,7 +64,7 @@ def select(repo: DynamoBookingsRepository, selection: Selection) -> list[StoredD
 
 
 def replay(
-    items: Sequence[StoredDelivery],
+    items: Sequence[KeptDelivery],
     queue: DeliveryQueue,
     *,
     advance: Callable[[], None] = lambda: None,
@@ -82,3 +96,23 @@ def replay(
         enqueued += 1
         advance()
     return replay_id, enqueued
+
+
+def outcome(
+    archive: Archive,
+    replay_id: str,
+    enqueued: int,
+    *,
+    wait_seconds: float = 0.0,
+    poll_seconds: float = 0.5,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Counter[str]:
+    """How the replay's deliveries were processed (``OUTCOMES``; a missing one counts 0), read
+    again every ``poll_seconds`` for up to ``wait_seconds`` until every enqueued one is counted."""
+    counts = Counter(archive.replay_counts(replay_id))
+    deadline = clock() + wait_seconds
+    while counts.total() < enqueued and clock() < deadline:
+        sleep(poll_seconds)
+        counts = Counter(archive.replay_counts(replay_id))
+    return counts
