@@ -15,6 +15,7 @@ from calsync.intake.receive import ReceiverLimits, WebhookRequest, receive
 from calsync.intake.routing import QueueKind
 from calsync.intake.signature import sign_header
 from tests.factories import event_body
+from tests.fakes.intake import FakeDeliveryQueue
 
 PREFIX = "calsync/test/signing-keys/"
 WALL = 1_800_000_000  # the deliveries' signature time (the receiver's wall clock)
@@ -152,14 +153,6 @@ def test_without_a_registry_check_every_lookup_is_answered_and_the_cache_stays_b
 # -- key rotation (audit defect 9): a rotated key is read again, at most once per ~30 s ----------
 
 
-class Queue:
-    def __init__(self) -> None:
-        self.sent: list[object] = []
-
-    def send(self, kind: QueueKind, delivery: object) -> None:
-        self.sent.append(delivery)
-
-
 def deliver(keys: SecretsManagerSigningKeys, key: str, connection_id: str = "acme") -> int:
     """A delivery signed with ``key``, as the receiver takes it; its status."""
     body = event_body("invitee_created.json")
@@ -167,7 +160,7 @@ def deliver(keys: SecretsManagerSigningKeys, key: str, connection_id: str = "acm
     outcome = receive(
         WebhookRequest(connection_id, headers, body.decode()),
         keys=keys,
-        queue=Queue(),
+        queue=FakeDeliveryQueue(),
         limits=ReceiverLimits(),
         now=WALL,
     )
