@@ -164,7 +164,7 @@ class FakeRegistry:
 
 
 def _connection(item: Mapping[str, Any]) -> Connection:
-    found = {name: item.get(name) for name in _CONNECTION_FIELDS}
+    found: dict[str, Any] = {name: item.get(name) for name in _CONNECTION_FIELDS}
     return Connection(**{**found, "subscription_recreated": found["subscription_recreated"] or []})
 
 
