@@ -194,3 +194,24 @@ def test_a_replays_outcomes_are_counted(repository: BookingsRepository, table: M
     stored = table.item(keys.replay("r1")) or {}
     assert (stored["type"], stored["applied"], stored["unchanged"]) == ("replay", 2, 1)
     assert isinstance(stored["expires_at"], int)
+
+
+def test_the_tables_stream_has_one_record_per_real_change_with_both_images(
+    repository: BookingsRepository, table: MemoryTable | MotoTable
+) -> None:
+    key = keys.invitee("E1", "I1")
+    # When Ada is stored, then canceled, and stale and repeated representations arrive
+    repository.upsert_invitee(invitee(T2))
+    repository.upsert_invitee(invitee(T1, "canceled"))
+    repository.upsert_invitee(invitee(T3, "canceled"))
+    repository.upsert_invitee(invitee(T3, "canceled"))
+    # Then the stream holds the insert and the change, nothing for the writes that changed nothing
+    (inserted, changed) = [change for change in table.take_changes() if change[0] == key]
+    assert inserted == (key, None, table_item_at(T2, "active"))
+    assert changed == (key, table_item_at(T2, "active"), table_item_at(T3, "canceled"))
+    assert table.take_changes() == []
+
+
+def table_item_at(version: str, status: str) -> dict[str, Any]:
+    snapshot = invitee(version, status)
+    return {"type": "invitee", "v": version, **snapshot.state}

@@ -85,8 +85,7 @@ class FakeRegistry:
         if item is None:
             return False
         self.table.update(self._key(connection_id), values)
-        for name in remove:
-            item.pop(name, None)
+        self.table.remove(self._key(connection_id), *remove)
         return True
 
     def mark_reauth_required(self, connection_id: str, *, reason: str, now: str, generation: str | None) -> bool:
@@ -139,8 +138,7 @@ class FakeRegistry:
         self.table.check("release_lease")
         item = self.table.items.get(self._key(connection_id))
         if item is not None and item.get("lease_owner") == owner:
-            item.pop("lease_owner")
-            item.pop("lease_until", None)
+            self.table.remove(self._key(connection_id), "lease_owner", "lease_until")
 
     def put_pending(self, pending: PendingAuthorization) -> None:
         self.table.check("put_pending")
@@ -159,7 +157,7 @@ class FakeRegistry:
         item = self.table.item(key)
         if item is None or not item["expires_at"] > now:
             return None
-        del self.table.items[key]
+        self.table.delete(key)
         return PendingAuthorization(state, item["connection_id"], item["redirect_uri"], int(item["expires_at"]))
 
 

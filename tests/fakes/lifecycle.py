@@ -177,4 +177,4 @@ class FakeLedger:
         key = self._key(event_id)
         held = self.table.item(key)
         if held is not None and held.get("claimant") == claimant and held.get("state") == PENDING:
-            del self.table.items[key]
+            self.table.delete(key)

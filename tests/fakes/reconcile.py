@@ -75,7 +75,7 @@ class FakeReconcileState:
         if item is None:
             return
         if cursor is None:
-            item.pop(CURSOR_ATTRIBUTE, None)
+            self.table.remove(keys.connection(connection_id), CURSOR_ATTRIBUTE)
         else:
             self.table.update(keys.connection(connection_id), {CURSOR_ATTRIBUTE: dict(cursor)})
 

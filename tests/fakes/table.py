@@ -5,6 +5,8 @@ tombstones): items by their ``calsync.aws.keys`` key, attributes as plain values
 
 Fakes sharing one ``MemoryTable`` see each other's writes, as the adapters sharing the table do.
 ``fail`` names operations that raise ``DependencyUnavailable`` (a store that is down).
+``changes`` is the table's stream: ``(key, old, new)`` for each write that changed an item (as
+AWS records them: a write that changes nothing has no record; a deleted item's ``new`` is None).
 """
 
 from __future__ import annotations
@@ -37,6 +39,22 @@ class MemoryTable:
     def __init__(self) -> None:
         self.items: dict[keys.Key, dict[str, Any]] = {}
         self.fail: set[str] = set()
+        self.changes: list[tuple[keys.Key, dict[str, Any] | None, dict[str, Any] | None]] = []
+
+    def _write(self, key: keys.Key, new: dict[str, Any] | None) -> None:
+        old = self.items.get(key)
+        if new == old:
+            return
+        if new is None:
+            del self.items[key]
+        else:
+            self.items[key] = new
+        self.changes.append((key, copy.deepcopy(old), copy.deepcopy(new)))
+
+    def take_changes(self) -> list[tuple[keys.Key, dict[str, Any] | None, dict[str, Any] | None]]:
+        """The stream records since the last call (a stream consumer's next batch)."""
+        taken, self.changes = self.changes, []
+        return taken
 
     def check(self, operation: str) -> None:
         """Raise ``DependencyUnavailable`` when ``operation`` is set to fail."""
@@ -49,7 +67,7 @@ class MemoryTable:
         return copy.deepcopy(found) if found is not None else None
 
     def put(self, key: keys.Key, attributes: Mapping[str, Any], *, skip_none: bool = False) -> None:
-        self.items[key] = {k: plain(v) for k, v in attributes.items() if not (skip_none and v is None)}
+        self._write(key, {k: plain(v) for k, v in attributes.items() if not (skip_none and v is None)})
 
     def put_new(self, key: keys.Key, attributes: Mapping[str, Any], *, skip_none: bool = False) -> bool:
         """Put unless an item is there (``attribute_not_exists(PK)``); whether it was put."""
@@ -60,10 +78,20 @@ class MemoryTable:
 
     def update(self, key: keys.Key, values: Mapping[str, Any], *, if_absent: Mapping[str, Any] | None = None) -> None:
         """SET ``values``, and each of ``if_absent`` only where absent (an item is made if none)."""
-        item = self.items.setdefault(key, {})
+        item = copy.deepcopy(self.items.get(key, {}))
         item.update({k: plain(v) for k, v in values.items()})
         for name, value in (if_absent or {}).items():
             item.setdefault(name, plain(value))
+        self._write(key, item)
+
+    def remove(self, key: keys.Key, *names: str) -> None:
+        """REMOVE the named attributes of the item at ``key`` (if there is one)."""
+        if key in self.items:
+            self._write(key, {k: v for k, v in self.items[key].items() if k not in names})
+
+    def delete(self, key: keys.Key) -> None:
+        if key in self.items:
+            self._write(key, None)
 
     def partition(self, pk: str) -> list[tuple[keys.Key, dict[str, Any]]]:
         """The items under one partition key, in sort-key order (a Query on ``PK``)."""
