@@ -4,18 +4,33 @@ the bus fake (tests/fakes; tests/contract keeps them true to the AWS adapters)."
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta
 
+import jsonschema
+
 from calsync.bookings.process import process_message
+from calsync.config import PublisherSettings
 from calsync.intake.delivery import message_attributes, message_body
 from calsync.lifecycle.events import LifecycleEvent
 from calsync.lifecycle.publish import BatchOutcome, Change, publish_changes
 from calsync_dev.events import SAMPLES_NOW, delivery_for
+from calsync_dev.schemas import schema_path
 from tests.fakes.bookings import FakeBookingsRepository
 from tests.fakes.lifecycle import FakeBus, FakeImages, FakeSchedules
 from tests.fakes.table import MemoryTable
 
-LEADS = (86_400, 3_600)  # the publisher's default reminder leads (PublisherSettings)
+# The publisher's defaults: reminder leads and the late-"Booking Ended" window
+LEADS: tuple[int, ...] = PublisherSettings.model_fields["reminder_lead_seconds"].default
+ENDED_WINDOW = timedelta(days=PublisherSettings.model_fields["late_ended_window_days"].default)
+
+
+def kinds(events: list[LifecycleEvent]) -> list[str]:
+    """The events' detail types; each detail valid against its schema (as consumers validate it)."""
+    for event in events:
+        schema = json.loads(schema_path(event.detail_type).read_text())
+        jsonschema.validate(json.loads(json.dumps(event.detail)), schema)
+    return [event.detail_type.value for event in events]
 
 
 class Pipeline:
@@ -53,6 +68,7 @@ class Pipeline:
             claims=self.images,
             leads=LEADS,
             now=self.now,
+            ended_window=ENDED_WINDOW,
         )
         self.outcomes.append(outcome)
         return self.bus.published[before:]
@@ -61,6 +77,10 @@ class Pipeline:
         """Deliveries in, processed, the stream published: the events that reached the bus."""
         self.process(*bodies)
         return self.publish()
+
+    def scheduled(self) -> set[str]:
+        """The names of the reminders scheduled now."""
+        return set(self.schedules.schedules)
 
     @property
     def failed(self) -> list[str]:

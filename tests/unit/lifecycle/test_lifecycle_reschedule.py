@@ -7,13 +7,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import jsonschema
 import pytest
 
 from calsync.lifecycle.events import LifecycleEvent
-from calsync_dev.schemas import schema_path
 from tests.factories import event_body, event_json
-from tests.unit.lifecycle.pipeline import Pipeline
+from tests.unit.lifecycle.pipeline import Pipeline, kinds
 
 
 def stale_created_for_the_old_booking() -> bytes:
@@ -31,14 +29,6 @@ def stale_created_for_the_old_booking() -> bytes:
         cancellation=None,
     )
     return json.dumps(data).encode()
-
-
-def kinds(events: list[LifecycleEvent]) -> list[str]:
-    for event in events:  # as the bus's consumers see them: each valid against its schema
-        jsonschema.validate(
-            json.loads(json.dumps(event.detail)), json.loads(schema_path(event.detail_type).read_text())
-        )
-    return [event.detail_type.value for event in events]
 
 
 @pytest.mark.parametrize("one_batch", [True, False], ids=["one-batch", "stream-after-each"])
