@@ -100,6 +100,17 @@ class MotoTable:
             return None
         return {k: v for k, v in plain_item(found["Item"]).items() if k not in keys.KEY_ATTRIBUTES}
 
+    def all_items(self) -> dict[keys.Key, dict[str, Any]]:
+        """Every item (a Scan), as ``MemoryTable.items`` holds them."""
+        found = {}
+        for page in self.client.get_paginator("scan").paginate(TableName=self.name):
+            for item in page["Items"]:
+                plain = plain_item(item)
+                found[keys.Key(plain[keys.PK], plain[keys.SK])] = {
+                    k: v for k, v in plain.items() if k not in keys.KEY_ATTRIBUTES
+                }
+        return found
+
     def put(self, key: keys.Key, attributes: dict[str, Any]) -> None:
         self.client.put_item(TableName=self.name, Item=serialise_item({**key.attributes(), **attributes}))
 

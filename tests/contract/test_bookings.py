@@ -215,3 +215,50 @@ def test_the_tables_stream_has_one_record_per_real_change_with_both_images(
 def table_item_at(version: str, status: str) -> dict[str, Any]:
     snapshot = invitee(version, status)
     return {"type": "invitee", "v": version, **snapshot.state}
+
+
+# -- the whole fixture mix, through the processors' code ---------------------------------------------
+
+MIX = [
+    "invitee_created.json",
+    "invitee_canceled.json",
+    "invitee_no_show_created.json",
+    "invitee_no_show_deleted.json",
+    "invitee_rescheduled_canceled_old.json",
+    "invitee_rescheduled_created_new.json",
+    "routing_form_submission_created.json",
+    "unknown_event.json",
+]
+ORDERS = {
+    "in order": list(range(len(MIX))),
+    "reversed": list(reversed(range(len(MIX)))),
+    "shuffled, duplicated": [5, 2, 7, 0, 5, 3, 1, 6, 4, 2, 0, 3],
+}
+
+
+@pytest.mark.parametrize("order", ORDERS.values(), ids=ORDERS.keys())
+def test_the_fake_ends_with_the_same_items_as_dynamodb_for_the_same_deliveries(aws: None, order: list[int]) -> None:
+    import boto3
+
+    from calsync.bookings.process import process_message
+    from calsync.intake.delivery import message_attributes, message_body
+    from tests.contract.conftest import REGION
+
+    # Given the fixture deliveries, processed by the processors' own code in this order
+    memory, moto = MemoryTable(), MotoTable(boto3.client("dynamodb", region_name=REGION))
+    repositories: list[BookingsRepository] = [
+        FakeBookingsRepository(memory),
+        DynamoBookingsRepository(TABLE, moto.client),
+    ]
+    for repository in repositories:
+        for index in order:
+            delivery = delivery_for(event_body(MIX[index]), connection_id="acme", received_at=RECEIVED)
+            attributes = {k: {"stringValue": v} for k, v in message_attributes(delivery).items()}
+            result = process_message(
+                message_body(delivery), attributes, repository, now=RECEIVED, archive_ttl=timedelta(days=90)
+            )
+            assert result.quarantined is None
+    # Then the in-memory table holds exactly what DynamoDB holds (index keys aside), of every kind
+    assert memory.items == moto.all_items()
+    kinds = {item["type"] for item in memory.items.values()}
+    assert kinds == {"delivery", "invitee", "event", "routing_form_submission", "other"}
