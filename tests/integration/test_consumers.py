@@ -17,8 +17,9 @@ from standardwebhooks.webhooks import Webhook
 from calsync.lifecycle.derive import derive
 from calsync_dev.lambda_runtime import LambdaContext, load_handler
 from calsync_dev.provision import Stack
+from tests.fakes.lifecycle import FakeImages
 from tests.iam import not_granted, recorded_calls
-from tests.unit.lifecycle.test_derive import Store, invitee
+from tests.unit.lifecycle.test_derive import invitee
 
 
 class Sink:
@@ -53,7 +54,7 @@ def sink() -> Iterator[Sink]:
 
 
 def bus_event() -> dict[str, Any]:
-    (event,) = derive(None, invitee(), Store())
+    (event,) = derive(None, invitee(), FakeImages())
     now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     return {
         "id": "e1",

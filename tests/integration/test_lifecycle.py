@@ -1,10 +1,11 @@
 """Lifecycle events end to end on moto: deliveries through the receiver and processors, the
-table's stream through the publisher, events on the bus (captured by a rule → queue)."""
+table's stream through the publisher, events on the bus (captured by a rule → queue). Which
+events a stored change means is tested in memory, on the fakes (tests/unit/lifecycle/test_lifecycle.py)."""
 
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import boto3
@@ -18,7 +19,7 @@ from calsync_dev.lambda_runtime import LambdaContext, load_handler, set_clock
 from calsync_dev.provision import Stack
 from calsync_dev.schemas import schema_path
 from calsync_dev.streams import StreamEventSource
-from tests.factories import event_body, event_json, vary
+from tests.factories import event_body, vary
 from tests.integration.conftest import Pipeline
 
 STREAMS_ENDPOINT = "https://streams.dynamodb.us-east-1.amazonaws.com"  # moto in-process (ENVIRONMENT.md)
@@ -100,41 +101,6 @@ def test_a_booking_is_published_once_and_its_duplicate_and_stale_copies_publish_
     assert lifecycle.deliver(stale) == []
 
 
-def test_a_cancellation_names_who_canceled_and_drops_the_reminders(lifecycle: Lifecycle) -> None:
-    lifecycle.deliver(event_body("invitee_created.json"))
-    assert lifecycle.schedules()  # reminders for the booking (those still ahead)
-    (canceled,) = lifecycle.deliver(event_body("invitee_canceled.json"))
-    assert canceled["detail-type"] == "Booking Canceled"
-    assert canceled["detail"]["canceled_by"]["type"] is not None
-    assert lifecycle.schedules() == set()
-
-
-@pytest.mark.parametrize("order", [("old", "new"), ("new", "old")])
-def test_a_reschedule_is_one_event_whichever_delivery_arrives_first(
-    lifecycle: Lifecycle, order: tuple[str, str]
-) -> None:
-    lifecycle.deliver(event_body("invitee_created.json"))
-    halves = {
-        "old": event_body("invitee_rescheduled_canceled_old.json"),
-        "new": event_body("invitee_rescheduled_created_new.json"),
-    }
-    published = lifecycle.deliver(halves[order[0]]) + lifecycle.deliver(halves[order[1]])
-    assert kinds(published) == ["Booking Rescheduled"]
-    detail = published[0]["detail"]
-    assert detail["old"]["start_time"] != detail["new"]["start_time"]
-
-
-def test_a_no_show_mark_and_its_removal_are_two_events(lifecycle: Lifecycle) -> None:
-    lifecycle.deliver(event_body("invitee_created.json"))
-    assert kinds(lifecycle.deliver(event_body("invitee_no_show_created.json"))) == ["Invitee No-Show Marked"]
-    assert kinds(lifecycle.deliver(event_body("invitee_no_show_deleted.json"))) == ["Invitee No-Show Cleared"]
-
-
-def test_a_routing_form_submission_is_published(lifecycle: Lifecycle) -> None:
-    (submitted,) = lifecycle.deliver(event_body("routing_form_submission_created.json"))
-    assert submitted["detail-type"] == "Routing Form Submitted"
-
-
 def test_an_event_the_bus_refused_is_published_on_the_retry_not_lost(
     lifecycle: Lifecycle, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -177,19 +143,6 @@ def test_a_reminder_fires_for_the_booking_as_scheduled_and_not_after_it_was_canc
     lifecycle.deliver(event_body("invitee_canceled.json"))
     assert reminder(payload, LambdaContext("ReminderFunction")) == {"published": None}
     assert [e for e in lifecycle.deliver() if e["detail-type"] == "Booking Starting Soon"] == []
-
-
-def test_a_reschedule_whose_halves_are_stored_before_either_is_published_is_one_event(lifecycle: Lifecycle) -> None:
-    # Given both halves of a reschedule stored before the stream is read (their deliveries were
-    # processed side by side), so each half's record finds the pair complete
-    lifecycle.deliver(event_body("invitee_created.json"))
-    for name in ("invitee_rescheduled_created_new.json", "invitee_rescheduled_canceled_old.json"):
-        assert lifecycle.pipeline.post(event_body(name))["statusCode"] == 202
-    lifecycle.pipeline.drain()
-    # When the stream is published
-    published = lifecycle.deliver()
-    # Then there is one Booking Rescheduled, and publishing the same records again adds none
-    assert kinds(published) == ["Booking Rescheduled"]
 
 
 class PutEventsSpy:
@@ -361,39 +314,3 @@ def test_a_consumer_ends_with_the_stored_state_whatever_order_events_arrive_in(
     # And so it does after a no-show is marked and removed (by the greatest no-show version)
     arrived += lifecycle.deliver(event_body("invitee_no_show_created.json"), event_body("invitee_no_show_deleted.json"))
     consumer_agrees_with_the_table(lifecycle, arrived)
-
-
-ADA_ENDS = datetime.fromisoformat(event_json("invitee_created.json")["payload"]["scheduled_event"]["end_time"])
-
-
-def test_a_booking_first_stored_an_hour_after_its_end_publishes_booking_ended_once(
-    pipeline: Pipeline, stack: Stack
-) -> None:
-    from calsync.lifecycle.events import DetailType, event_id
-
-    # Given the publisher's clock an hour after Ada's meeting ended
-    late = Lifecycle(pipeline, now=ADA_ENDS + timedelta(hours=1))
-    # When her booking is first stored (a late webhook, or a reconcile repair)
-    published = late.deliver(event_body("invitee_created.json"))
-    # Then it is announced and ended at once, with no reminder scheduled
-    assert sorted(kinds(published)) == ["Booking Ended", "Booking Scheduled"]
-    assert late.schedules() == set()
-    (ended,) = [e for e in published if e["detail-type"] == "Booking Ended"]
-    # And its id is the one the "Booking Ended" reminder would have carried
-    booking = ended["detail"]["booking"]
-    assert ended["detail"]["event_id"] == event_id(
-        DetailType.BOOKING_ENDED, booking["invitee_uri"], booking["start_time"], None
-    )
-    # And later changes of the stored booking do not end it again
-    assert late.deliver(event_body("invitee_created.json")) == []
-    assert kinds(late.deliver(event_body("invitee_no_show_created.json"))) == ["Invitee No-Show Marked"]
-
-
-def test_a_backfill_of_bookings_that_ended_long_ago_ends_none_of_them(pipeline: Pipeline, stack: Stack) -> None:
-    # Given the publisher's clock 90 days after Ada's meeting (beyond the default 7-day window)
-    late = Lifecycle(pipeline, now=ADA_ENDS + timedelta(days=90))
-    # When her booking is first stored (a backfill)
-    published = late.deliver(event_body("invitee_created.json"))
-    # Then it is announced, never ended nor reminded
-    assert kinds(published) == ["Booking Scheduled"]
-    assert late.schedules() == set()

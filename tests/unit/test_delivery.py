@@ -20,6 +20,7 @@ from calsync.intake.delivery import (
     offloaded,
     resolve_body,
 )
+from tests.fakes.intake import FakeDeliveryBodies
 
 # What SQS accepts in a message body (its documented set): #x9 | #xA | #xD | #x20-#xD7FF |
 # #xE000-#xFFFD | #x10000-#x10FFFF. Anything else is refused with InvalidMessageContents.
@@ -94,22 +95,11 @@ def test_a_message_whose_body_does_not_match_its_hash_is_not_a_delivery(tamper) 
         as_received(message, attributes)
 
 
-class Bucket:
-    def __init__(self) -> None:
-        self.objects: dict[str, bytes] = {}
-
-    def put(self, key: str, body: bytes) -> None:
-        self.objects[key] = body
-
-    def get(self, key: str) -> bytes | None:
-        return self.objects.get(key)
-
-
 @pytest.mark.parametrize("text", ["plain", "\ufffe\x00", "😀 é"])
 def test_a_body_kept_in_the_bucket_is_rebuilt_byte_for_byte_and_says_where_it_was(text: str) -> None:
     # Given a delivery whose body was put in the bucket and whose message carries the key
     sent = delivery(text)
-    bucket = Bucket()
+    bucket = FakeDeliveryBodies()
     key = body_key(sent)
     bucket.put(key, sent.body.encode("utf-8", "surrogatepass"))
     message, attributes = offloaded(sent, key)
@@ -125,7 +115,7 @@ def test_a_body_gone_from_the_bucket_or_altered_there_is_no_delivery() -> None:
     sent = delivery("plain")
     message, attributes = offloaded(sent, body_key(sent))
     wire = {name: {"stringValue": value} for name, value in attributes.items()}
-    bucket = Bucket()
+    bucket = FakeDeliveryBodies()
     # Gone (expired with the archive, or erased): the key alone is not the signed body
     with pytest.raises(ValidationError, match="body_sha256"):
         delivery_from_message(resolve_body(message, wire, bucket), wire)

@@ -9,19 +9,18 @@ from datetime import UTC, datetime
 from calsync.erasure.rules import IsErased, address_hash, addresses_in, carries, refused, refused_unread
 from calsync.intake.envelopes import parse_typed
 from tests.factories import event_body, event_json, vary
+from tests.fakes.erasure import FakeTombstones
 
 ERASED_AT = datetime(2026, 11, 25, tzinfo=UTC)
 
 
 def tombstoned(*emails: str) -> tuple[list[str], IsErased]:
-    """An ``is_erased`` over tombstones of ``emails`` erased at ERASED_AT, counting its reads."""
-    reads: list[str] = []
-
-    def is_erased(email: str, at: datetime) -> bool:
-        reads.append(email)
-        return email in emails and at < ERASED_AT
-
-    return reads, is_erased
+    """An ``is_erased`` over tombstones of ``emails`` erased at ERASED_AT, and the addresses it read."""
+    tombstones = FakeTombstones()
+    for email in emails:
+        tombstones.put(email, ERASED_AT)
+    tombstones.asked.clear()
+    return tombstones.asked, tombstones.is_erased
 
 
 def test_an_address_is_found_whatever_its_case_and_only_whole() -> None:

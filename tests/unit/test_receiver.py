@@ -1,15 +1,12 @@
-"""The receiver's decisions, with in-memory ports: no AWS, no sockets."""
+"""The receiver's decisions, with in-memory ports (tests/fakes/intake.py): no AWS, no sockets."""
 
 from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Sequence
 
 import pytest
 
-from calsync.errors import DependencyUnavailable
-from calsync.intake.delivery import Delivery
 from calsync.intake.receive import (
     LAMBDA_PAYLOAD_BYTES,
     MAX_BODY_BYTES,
@@ -21,33 +18,9 @@ from calsync.intake.receive import (
 from calsync.intake.routing import QueueKind
 from calsync.intake.signature import sign_header
 from tests.factories import KEY, event_body, event_json, fixture_bodies, padded
+from tests.fakes.intake import FakeDeliveryQueue, FakeSigningKeys
 
 NOW = 1_800_000_000
-
-
-class Keys:
-    def __init__(self, keys: dict[str, Sequence[bytes]], fail: bool = False) -> None:
-        self.keys = keys
-        self.fail = fail
-
-    def keys_for(self, connection_id: str) -> Sequence[bytes] | None:
-        if self.fail:
-            raise DependencyUnavailable("secretsmanager:GetSecretValue failed: ThrottlingException")
-        return self.keys.get(connection_id)
-
-    def refresh(self, connection_id: str) -> Sequence[bytes] | None:
-        return None  # the keys never change here (rotation: tests/unit/test_signing_keys.py)
-
-
-class Queue:
-    def __init__(self, fail: bool = False) -> None:
-        self.sent: list[tuple[QueueKind, Delivery]] = []
-        self.fail = fail
-
-    def send(self, kind: QueueKind, delivery: Delivery) -> None:
-        if self.fail:
-            raise DependencyUnavailable("sqs:SendMessage failed: ServiceUnavailable")
-        self.sent.append((kind, delivery))
 
 
 def request(
@@ -68,9 +41,14 @@ def request(
     return WebhookRequest(connection, all_headers, text, base64_encoded)
 
 
-def run(req: WebhookRequest, keys: Keys | None = None, queue: Queue | None = None, max_body: int | None = None):
-    keys = keys or Keys({"acme": [KEY.encode()]})
-    queue = queue if queue is not None else Queue()
+def run(
+    req: WebhookRequest,
+    keys: FakeSigningKeys | None = None,
+    queue: FakeDeliveryQueue | None = None,
+    max_body: int | None = None,
+):
+    keys = keys or FakeSigningKeys({"acme": [KEY]})
+    queue = queue if queue is not None else FakeDeliveryQueue()
     limits = ReceiverLimits(180) if max_body is None else ReceiverLimits(180, max_body)
     outcome = receive(req, keys=keys, queue=queue, limits=limits, now=NOW)
     return outcome, queue
@@ -99,7 +77,7 @@ def test_base64_bodies_are_verified_over_the_decoded_bytes() -> None:
 
 
 def test_the_previous_key_still_verifies_during_rotation() -> None:
-    keys = Keys({"acme": [b"new-key", KEY.encode()]})
+    keys = FakeSigningKeys({"acme": ["new-key", KEY]})
     outcome, _ = run(request(event_body("invitee_created.json")), keys=keys)
     assert outcome.status == 202
 
@@ -267,12 +245,12 @@ def test_a_non_json_content_type_is_415() -> None:
 
 
 def test_key_store_failure_is_503_so_calendly_retries() -> None:
-    outcome, _queue = run(request(event_body("invitee_created.json")), keys=Keys({}, fail=True))
+    outcome, _queue = run(request(event_body("invitee_created.json")), keys=FakeSigningKeys(fail=True))
     assert (outcome.status, outcome.error) == (503, "unavailable")
 
 
 def test_queue_failure_is_503_never_2xx() -> None:
-    outcome, _ = run(request(event_body("invitee_created.json")), queue=Queue(fail=True))
+    outcome, _ = run(request(event_body("invitee_created.json")), queue=FakeDeliveryQueue(fail=True))
     assert (outcome.status, outcome.error) == (503, "unavailable")
 
 

@@ -17,19 +17,18 @@ import json
 import os
 import re
 from collections import Counter
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from calsync.errors import DependencyUnavailable
 from calsync.intake.delivery import Delivery, delivery_from_message, message_attributes, message_body
 from calsync.intake.receive import ReceiverLimits, WebhookRequest, receive
-from calsync.intake.routing import QueueKind
 from tests.factories import fixture_bodies
+from tests.fakes.intake import FakeDeliveryQueue, FakeSigningKeys
 
 NOW = 1_800_000_000
 LIMITS = ReceiverLimits(tolerance_seconds=180, max_body_bytes=4096)
@@ -63,33 +62,6 @@ def _report_cases(request: pytest.FixtureRequest) -> Iterator[None]:
         return
     with capture.global_and_fixture_disabled():
         print(f"\n{line}")
-
-
-# --- ports that record what the receiver did ------------------------------------------------
-
-
-@dataclass
-class Keys:
-    fail: bool
-
-    def keys_for(self, connection_id: str) -> Sequence[bytes] | None:
-        if self.fail:
-            raise DependencyUnavailable("secretsmanager:GetSecretValue failed: ThrottlingException")
-        return KEYS.get(connection_id)
-
-    def refresh(self, connection_id: str) -> Sequence[bytes] | None:
-        return None
-
-
-@dataclass
-class Queue:
-    fail: bool
-    attempts: list[tuple[QueueKind, Delivery]] = field(default_factory=list)
-
-    def send(self, kind: QueueKind, delivery: Delivery) -> None:
-        self.attempts.append((kind, delivery))
-        if self.fail:
-            raise DependencyUnavailable("sqs:SendMessage failed: ServiceUnavailable")
 
 
 # --- strategies ---------------------------------------------------------------------------------
@@ -233,7 +205,7 @@ def _verified(request: WebhookRequest, delivery: Delivery) -> bool:
 
 
 def check(case: Case) -> None:
-    keys, queue = Keys(case.keys_fail), Queue(case.queue_fail)
+    keys, queue = FakeSigningKeys(KEYS, fail=case.keys_fail), FakeDeliveryQueue(fail=case.queue_fail)
     outcome = receive(case.request, keys=keys, queue=queue, limits=LIMITS, now=NOW)
 
     ANSWERS[f"{outcome.status} {outcome.error or 'accepted'}"] += 1
@@ -303,10 +275,10 @@ def test_every_real_delivery_signed_by_its_connection_is_accepted(
     key = KEYS[connection][-1]
     headers = {"Calendly-Webhook-Signature": f"t={NOW},v1={_hex(key, NOW, body)}"}
     text = base64.b64encode(body).decode() if as_base64 else body.decode()
-    queue = Queue(fail=False)
+    queue = FakeDeliveryQueue()
     outcome = receive(
         WebhookRequest(connection, headers, text, as_base64),
-        keys=Keys(False),
+        keys=FakeSigningKeys(KEYS),
         queue=queue,
         limits=ReceiverLimits(),
         now=NOW,

@@ -15,12 +15,13 @@ from calsync.intake.receive import ReceiverLimits, WebhookRequest, receive
 from calsync.intake.routing import QueueKind
 from calsync.intake.signature import sign_header
 from tests.factories import event_body
+from tests.fakes.intake import FakeDeliveryQueue
 
 PREFIX = "calsync/test/signing-keys/"
 WALL = 1_800_000_000  # the deliveries' signature time (the receiver's wall clock)
 
 
-class FakeSecretsManager:
+class CountingSecretsManager:
     """Counts GetSecretValue calls; knows only the secrets it was given."""
 
     def __init__(self, secrets: dict[str, str]) -> None:
@@ -37,7 +38,7 @@ class FakeSecretsManager:
         return {"SecretString": self.secrets[SecretId]}
 
 
-class FakeDynamoDB:
+class CountingDynamoDB:
     """Counts GetItem calls; holds the connection records of ``known`` ids."""
 
     def __init__(self, known: set[str]) -> None:
@@ -61,7 +62,11 @@ class Clock:
 
 
 def receiver_keys(
-    client: FakeSecretsManager, clock: Clock, *, known: set[str] | None = None, dynamodb: FakeDynamoDB | None = None
+    client: CountingSecretsManager,
+    clock: Clock,
+    *,
+    known: set[str] | None = None,
+    dynamodb: CountingDynamoDB | None = None,
 ) -> SecretsManagerSigningKeys:
     """The signing keys exactly as the receiver Lambda builds them (the composition root);
     ``known``: the connection ids the registry holds (default: every id with a secret)."""
@@ -73,7 +78,7 @@ def receiver_keys(
         }
     )
     if dynamodb is None:
-        dynamodb = FakeDynamoDB(known if known is not None else {s.removeprefix(PREFIX) for s in client.secrets})
+        dynamodb = CountingDynamoDB(known if known is not None else {s.removeprefix(PREFIX) for s in client.secrets})
     receiver = compose.receiver(settings, secretsmanager=client, sqs=object(), dynamodb=dynamodb)  # type: ignore[arg-type]
     receiver.keys.clock = clock
     return receiver.keys
@@ -82,7 +87,11 @@ def receiver_keys(
 def test_forged_requests_with_ever_new_connection_ids_cost_no_secrets_manager_lookup() -> None:
     # Given the receiver's key store and a flood of forged requests, each with a new connection id,
     # at 100 requests a second for ten minutes
-    client, clock, dynamodb = FakeSecretsManager({PREFIX + "acme": encode_keys("k")}), Clock(), FakeDynamoDB({"acme"})
+    client, clock, dynamodb = (
+        CountingSecretsManager({PREFIX + "acme": encode_keys("k")}),
+        Clock(),
+        CountingDynamoDB({"acme"}),
+    )
     keys = receiver_keys(client, clock, dynamodb=dynamodb)
     for n in range(60_000):
         clock.now += 0.01
@@ -97,7 +106,7 @@ def test_forged_requests_with_ever_new_connection_ids_cost_no_secrets_manager_lo
 
 def test_a_known_connection_keeps_answering_through_a_flood_and_its_ttl_refresh() -> None:
     # Given a real connection whose keys are cached, and a flood of forged ids
-    client, clock = FakeSecretsManager({PREFIX + "acme": encode_keys("k", "old")}), Clock()
+    client, clock = CountingSecretsManager({PREFIX + "acme": encode_keys("k", "old")}), Clock()
     keys = receiver_keys(client, clock)
     assert keys.keys_for("acme") == (b"k", b"old")
     for n in range(5_000):
@@ -114,7 +123,7 @@ def test_a_known_connection_keeps_answering_through_a_flood_and_its_ttl_refresh(
 
 def test_a_new_connection_is_found_on_its_first_delivery_whatever_came_before() -> None:
     # Given a flood of forged ids
-    client, clock, dynamodb = FakeSecretsManager({}), Clock(), FakeDynamoDB(set())
+    client, clock, dynamodb = CountingSecretsManager({}), Clock(), CountingDynamoDB(set())
     keys = receiver_keys(client, clock, dynamodb=dynamodb)
     for n in range(1_000):
         keys.keys_for(f"forged{n}")
@@ -126,7 +135,7 @@ def test_a_new_connection_is_found_on_its_first_delivery_whatever_came_before() 
 
 
 def test_a_repeated_unknown_id_costs_one_lookup_per_negative_ttl() -> None:
-    client, clock, dynamodb = FakeSecretsManager({}), Clock(), FakeDynamoDB(set())
+    client, clock, dynamodb = CountingSecretsManager({}), Clock(), CountingDynamoDB(set())
     keys = receiver_keys(client, clock, dynamodb=dynamodb)
     for _ in range(1_000):
         clock.now += 0.01
@@ -137,7 +146,7 @@ def test_a_repeated_unknown_id_costs_one_lookup_per_negative_ttl() -> None:
 def test_without_a_registry_check_every_lookup_is_answered_and_the_cache_stays_bounded() -> None:
     # Given the key store as the connections service builds it (it must always know)
     secrets = {PREFIX + f"c{n}": encode_keys(f"k{n}") for n in range(0, 30_000, 3)}
-    client, clock = FakeSecretsManager(secrets), Clock()
+    client, clock = CountingSecretsManager(secrets), Clock()
     keys = SecretsManagerSigningKeys(PREFIX, ttl_seconds=300, client=client, clock=clock)  # type: ignore[arg-type]
     # When many connections, known and unknown, are looked up
     for n in range(30_000):
@@ -152,14 +161,6 @@ def test_without_a_registry_check_every_lookup_is_answered_and_the_cache_stays_b
 # -- key rotation (audit defect 9): a rotated key is read again, at most once per ~30 s ----------
 
 
-class Queue:
-    def __init__(self) -> None:
-        self.sent: list[object] = []
-
-    def send(self, kind: QueueKind, delivery: object) -> None:
-        self.sent.append(delivery)
-
-
 def deliver(keys: SecretsManagerSigningKeys, key: str, connection_id: str = "acme") -> int:
     """A delivery signed with ``key``, as the receiver takes it; its status."""
     body = event_body("invitee_created.json")
@@ -167,7 +168,7 @@ def deliver(keys: SecretsManagerSigningKeys, key: str, connection_id: str = "acm
     outcome = receive(
         WebhookRequest(connection_id, headers, body.decode()),
         keys=keys,
-        queue=Queue(),
+        queue=FakeDeliveryQueue(),
         limits=ReceiverLimits(),
         now=WALL,
     )
@@ -176,7 +177,7 @@ def deliver(keys: SecretsManagerSigningKeys, key: str, connection_id: str = "acm
 
 def test_a_delivery_signed_with_a_rotated_key_is_accepted_without_waiting_for_the_cache() -> None:
     # Given the receiver cached acme's key a minute ago
-    client, clock = FakeSecretsManager({PREFIX + "acme": encode_keys("old")}), Clock()
+    client, clock = CountingSecretsManager({PREFIX + "acme": encode_keys("old")}), Clock()
     keys = receiver_keys(client, clock, known={"acme"})
     assert deliver(keys, "old") == 202
     clock.now += 60
@@ -194,7 +195,7 @@ def test_a_delivery_signed_with_a_rotated_key_is_accepted_without_waiting_for_th
 
 def test_keys_cached_moments_ago_are_not_read_again_for_a_bad_signature() -> None:
     # Given acme's keys were read 10 s ago, and rotated since
-    client, clock = FakeSecretsManager({PREFIX + "acme": encode_keys("old")}), Clock()
+    client, clock = CountingSecretsManager({PREFIX + "acme": encode_keys("old")}), Clock()
     keys = receiver_keys(client, clock, known={"acme"})
     assert deliver(keys, "old") == 202
     clock.now += 10
@@ -210,7 +211,7 @@ def test_keys_cached_moments_ago_are_not_read_again_for_a_bad_signature() -> Non
 
 def test_a_flood_of_bad_signatures_for_a_real_connection_reads_its_keys_at_most_once_per_interval() -> None:
     # Given a real connection whose keys are cached
-    client, clock = FakeSecretsManager({PREFIX + "acme": encode_keys("k")}), Clock()
+    client, clock = CountingSecretsManager({PREFIX + "acme": encode_keys("k")}), Clock()
     keys = receiver_keys(client, clock, known={"acme"})
     assert deliver(keys, "k") == 202
     calls = client.calls
@@ -224,7 +225,7 @@ def test_a_flood_of_bad_signatures_for_a_real_connection_reads_its_keys_at_most_
 
 def test_bad_signatures_for_an_id_without_keys_never_read_keys() -> None:
     # Given a registered connection whose secret holds no usable key, and ids nobody registered
-    client, clock = FakeSecretsManager({PREFIX + "keyless": encode_keys(None)}), Clock()
+    client, clock = CountingSecretsManager({PREFIX + "keyless": encode_keys(None)}), Clock()
     keys = receiver_keys(client, clock, known={"keyless"})
     # When deliveries for them arrive for ten minutes
     for n in range(6_000):
@@ -237,7 +238,7 @@ def test_bad_signatures_for_an_id_without_keys_never_read_keys() -> None:
 
 def test_a_refresh_that_cannot_read_the_keys_answers_503_and_is_not_retried_at_once() -> None:
     # Given acme's keys cached long ago, and Secrets Manager failing since
-    client, clock = FakeSecretsManager({PREFIX + "acme": encode_keys("old")}), Clock()
+    client, clock = CountingSecretsManager({PREFIX + "acme": encode_keys("old")}), Clock()
     keys = receiver_keys(client, clock, known={"acme"})
     assert deliver(keys, "old") == 202
     clock.now += 60

@@ -48,7 +48,7 @@ if TYPE_CHECKING:
     from calsync.connections.connect import Connector
     from calsync.connections.records import Connection
     from calsync.connections.refresh import TokenCallLimits
-    from calsync.erasure.aws_tombstones import Tombstones
+    from calsync.erasure.aws_tombstones import DynamoTombstones
     from calsync.intake.aws_bodies import S3DeliveryBodies
     from calsync.intake.aws_queues import SqsDeliveryQueue
     from calsync.intake.aws_signing_keys import SecretsManagerSigningKeys
@@ -129,7 +129,7 @@ def receiver(
 class Processor:
     repository: DynamoBookingsRepository
     archive_ttl: timedelta
-    tombstones: Tombstones  # its ``is_erased`` refuses deliveries about erased people
+    tombstones: DynamoTombstones  # its ``is_erased`` refuses deliveries about erased people
     bodies: S3DeliveryBodies | None = None  # bodies too large for a message, read back by key
 
 
@@ -168,14 +168,14 @@ def tombstones(
     *,
     dynamodb: DynamoDBClient | None = None,
     secretsmanager: SecretsManagerClient | None = None,
-) -> Tombstones:
+) -> DynamoTombstones:
     """Erased people: ``.is_erased(email, at)`` is the check the processors and the reconciler
     use (one GetItem; the hash key read once per cold start)."""
     from calsync.aws.secret_json import CachedJsonSecret
-    from calsync.erasure.aws_tombstones import Tombstones
+    from calsync.erasure.aws_tombstones import DynamoTombstones
 
     key = CachedJsonSecret(erasure_key_secret_name, client=secretsmanager, ttl_seconds=float("inf"), what="erasure key")
-    return Tombstones(table_name, key, dynamodb)
+    return DynamoTombstones(table_name, key, dynamodb)
 
 
 # --- lifecycle publisher ----------------------------------------------------------------------
@@ -388,7 +388,7 @@ class Reconciling:
     state: DynamoReconcileState
     queue: SqsDeliveryQueue
     requests: SqsReconcileRequests
-    tombstones: Tombstones
+    tombstones: DynamoTombstones
 
     def reconciler_for(
         self,

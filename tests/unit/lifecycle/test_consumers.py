@@ -16,7 +16,8 @@ from calsync.lifecycle.forward import forward
 from calsync.lifecycle.once import LEASE, Claim, ClaimHeld, Delivered, deliver_once
 from calsync.lifecycle.outbound import OutboundFailed
 from calsync.lifecycle.slack import NotConfigured, notify_slack, slack_message
-from tests.unit.lifecycle.test_derive import Store, invitee
+from tests.fakes.lifecycle import FakeImages, FakeLedger
+from tests.unit.lifecycle.test_derive import invitee
 
 NOW = datetime(2026, 11, 30, 12, tzinfo=UTC)
 SECRET = "whsec_" + "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
@@ -34,7 +35,7 @@ def as_bus_event(detail_type: str, detail: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def scheduled() -> dict[str, Any]:
-    (event,) = derive(None, invitee(questions_and_answers=[{"question": "Team?", "answer": "12"}]), Store())
+    (event,) = derive(None, invitee(questions_and_answers=[{"question": "Team?", "answer": "12"}]), FakeImages.of())
     return as_bus_event(event.detail_type.value, event.detail)
 
 
@@ -65,7 +66,7 @@ def test_a_slack_message_shows_only_the_allowed_personal_fields() -> None:
 
 def test_slack_gets_cancellations_with_who_and_why_but_not_reminders() -> None:
     cancellation = {"canceler_type": "host", "canceled_by": "Grace", "reason": "ill"}
-    (event,) = derive(invitee(), invitee(status="canceled", cancellation=cancellation), Store())
+    (event,) = derive(invitee(), invitee(status="canceled", cancellation=cancellation), FakeImages.of())
     message = slack_message(event.detail_type.value, event.detail, fields=frozenset({"name"}))
     assert message == {"text": ":x: *Demo* with Ada on Tue 01 Dec 2026, 10:00 UTC canceled by the host: ill"}
     assert slack_message("Booking Starting Soon", event.detail, fields=frozenset()) is None
@@ -124,39 +125,6 @@ def test_a_signing_secret_that_is_not_base64_is_refused_by_name_not_by_a_decodin
         )
 
 
-class MemoryLedger:
-    """``lifecycle.once.Ledger`` in memory: the same rules as the DynamoDB one (``store.consumed``),
-    and a store that can fail (``fail``: the operations that raise ``DependencyUnavailable``)."""
-
-    def __init__(self) -> None:
-        self.claims: dict[str, dict[str, Any]] = {}
-        self.fail: set[str] = set()
-
-    def _maybe_fail(self, operation: str) -> None:
-        if operation in self.fail:
-            raise DependencyUnavailable(f"dynamodb {operation} failed")
-
-    def claim(self, event_id: str, *, claimant: str, now: datetime) -> Claim:
-        self._maybe_fail("claim")
-        held = self.claims.get(event_id)
-        if held and held["state"] == "sent":
-            return Claim.SENT
-        if held and held["claimant"] != claimant and held["lease_until"] >= now:
-            return Claim.HELD
-        self.claims[event_id] = {"state": "pending", "claimant": claimant, "lease_until": now + LEASE}
-        return Claim.TAKEN
-
-    def confirm(self, event_id: str, *, claimant: str) -> None:
-        self._maybe_fail("confirm")
-        if event_id in self.claims:
-            self.claims[event_id] = {"state": "sent", "claimant": claimant}
-
-    def release(self, event_id: str, *, claimant: str) -> None:
-        self._maybe_fail("release")
-        if self.claims.get(event_id, {}).get("claimant") == claimant:
-            del self.claims[event_id]
-
-
 class Endpoint:
     """A Slack or HTTP endpoint that fails while ``down``."""
 
@@ -171,7 +139,7 @@ class Endpoint:
 
 
 def test_an_event_is_delivered_once_however_many_copies_arrive() -> None:
-    ledger, endpoint, event = MemoryLedger(), Endpoint(), scheduled()
+    ledger, endpoint, event = FakeLedger(), Endpoint(), scheduled()
     # Given the same event arrives three times (the publisher put it again; SQS delivered twice)
     outcomes = [
         deliver_once(event, lambda: endpoint.send(event), ledger=ledger, claimant=message, now=NOW)
@@ -183,7 +151,7 @@ def test_an_event_is_delivered_once_however_many_copies_arrive() -> None:
 
 
 def test_a_failed_send_releases_its_claim_so_the_retry_sends() -> None:
-    ledger, endpoint, event = MemoryLedger(), Endpoint(), scheduled()
+    ledger, endpoint, event = FakeLedger(), Endpoint(), scheduled()
     endpoint.down = True
     with pytest.raises(OutboundFailed):
         deliver_once(event, lambda: endpoint.send(event), ledger=ledger, claimant="m1", now=NOW)
@@ -195,7 +163,7 @@ def test_a_failed_send_releases_its_claim_so_the_retry_sends() -> None:
 
 
 def test_a_copy_arriving_while_another_is_being_sent_is_retried_not_sent() -> None:
-    ledger, endpoint, event = MemoryLedger(), Endpoint(), scheduled()
+    ledger, endpoint, event = FakeLedger(), Endpoint(), scheduled()
     # Given one copy claimed the event and is sending it
     assert ledger.claim(event["detail"]["event_id"], claimant="m1", now=NOW) is Claim.TAKEN
     # Then another copy is not sent now: it is retried later
@@ -208,7 +176,7 @@ def test_a_copy_arriving_while_another_is_being_sent_is_retried_not_sent() -> No
 
 
 def test_the_store_failing_around_a_send_never_loses_the_event() -> None:
-    ledger, endpoint, event = MemoryLedger(), Endpoint(), scheduled()
+    ledger, endpoint, event = FakeLedger(), Endpoint(), scheduled()
     # Given the claim cannot be written: nothing is sent, the message is retried
     ledger.fail = {"claim"}
     with pytest.raises(DependencyUnavailable):

@@ -13,6 +13,7 @@ import pytest
 from calsync.lifecycle.derive import Image, derive
 from calsync.lifecycle.events import SCHEMA_VERSION, DetailType, LifecycleEvent
 from calsync_dev.schemas import render, schema_path
+from tests.fakes.lifecycle import FakeImages
 
 API = "https://api.calendly.com"
 OLD = f"{API}/scheduled_events/E1/invitees/I1"
@@ -37,19 +38,6 @@ def invitee(uri: str = OLD, **attributes: Any) -> dict[str, Any]:
     return {**base, **attributes}
 
 
-class Store:
-    """The related items derive may read (the other half of a reschedule, the event)."""
-
-    def __init__(self, *items: Mapping[str, Any]) -> None:
-        self.items = {str(i["uri"]): i for i in items}
-
-    def invitee(self, uri: str) -> Image | None:
-        return self.items.get(uri)
-
-    def scheduled_event(self, uri: str) -> Image | None:
-        return self.items.get(uri)
-
-
 HOSTED = {
     "type": "event",
     "uri": f"{API}/scheduled_events/E1",
@@ -72,7 +60,7 @@ def validate(events: list[LifecycleEvent]) -> list[LifecycleEvent]:
 
 def test_a_new_booking_is_scheduled_with_its_hosts_and_location() -> None:
     # Given an invitee stored for the first time, under an event with a host
-    (event,) = validate(derive(None, invitee(), Store(HOSTED)))
+    (event,) = validate(derive(None, invitee(), FakeImages.of(HOSTED)))
     # Then one Booking Scheduled carries the booking as stored
     assert event.detail_type is DetailType.BOOKING_SCHEDULED
     booking = event.detail["booking"]
@@ -89,12 +77,12 @@ def test_an_unchanged_write_publishes_nothing() -> None:
     # Given a stream record whose images are equal (moto writes one for a stale delivery)
     same = invitee(no_show={"uri": "x"})
     # Then nothing is published
-    assert derive(same, same, Store()) == []
+    assert derive(same, same, FakeImages.of()) == []
 
 
 def test_the_same_change_always_has_the_same_event_id() -> None:
-    first = derive(None, invitee(), Store())
-    again = derive(None, invitee(), Store())
+    first = derive(None, invitee(), FakeImages.of())
+    again = derive(None, invitee(), FakeImages.of())
     assert [e.event_id for e in first] == [e.event_id for e in again]
     assert len(first[0].event_id) == 32
 
@@ -102,7 +90,7 @@ def test_the_same_change_always_has_the_same_event_id() -> None:
 def test_a_cancellation_says_who_canceled_and_why() -> None:
     # Given an active booking canceled by its host
     cancellation = {"canceler_type": "host", "canceled_by": "Grace", "reason": "ill", "created_at": None}
-    events = validate(derive(invitee(), invitee(status="canceled", cancellation=cancellation), Store()))
+    events = validate(derive(invitee(), invitee(status="canceled", cancellation=cancellation), FakeImages.of()))
     # Then one Booking Canceled names the host and the reason
     assert kinds(events) == ["Booking Canceled"]
     assert events[0].detail["canceled_by"] == {"type": "host", "name": "Grace", "reason": "ill"}
@@ -121,13 +109,13 @@ def new_half(**attributes: Any) -> dict[str, Any]:
 @pytest.mark.parametrize("first", ["old", "new"])
 def test_a_reschedule_is_one_event_whichever_half_arrives_first(first: str) -> None:
     # Given the two halves of a reschedule stored one after the other, in either order
-    store = Store()
+    store = FakeImages.of()
     published: list[LifecycleEvent] = []
     halves = {"old": (invitee(OLD), old_half()), "new": (None, new_half())}
     for name in (first, "new" if first == "old" else "old"):
         before, after = halves[name]
         published += derive(before, after, store)
-        store.items[str(after["uri"])] = after
+        store.add(after)
     # Then exactly one Booking Rescheduled, with both invitees and both times, and no cancel/schedule
     validate(published)
     assert kinds(published) == ["Booking Rescheduled"]
@@ -147,7 +135,7 @@ def test_a_reschedule_is_one_event_whichever_half_arrives_first(first: str) -> N
 
 def test_a_later_change_to_a_rescheduled_booking_does_not_reschedule_it_again() -> None:
     # Given a complete reschedule pair
-    store = Store(old_half())
+    store = FakeImages.of(old_half())
     # When the new booking is later marked no-show
     events = derive(new_half(), new_half(no_show={"uri": "m"}, nsv="v2"), store)
     # Then only the no-show is published
@@ -159,7 +147,9 @@ def test_no_show_marked_then_cleared_are_two_events_and_a_new_mark_a_third() -> 
     cleared = invitee(no_show=None, nsv="b")
     remarked = invitee(no_show={"uri": "m2"}, nsv="c")
     events = validate(
-        derive(invitee(), marked, Store()) + derive(marked, cleared, Store()) + derive(cleared, remarked, Store())
+        derive(invitee(), marked, FakeImages.of())
+        + derive(marked, cleared, FakeImages.of())
+        + derive(cleared, remarked, FakeImages.of())
     )
     assert kinds(events) == ["Invitee No-Show Marked", "Invitee No-Show Cleared", "Invitee No-Show Marked"]
     assert len({e.event_id for e in events}) == 3
@@ -178,11 +168,11 @@ def test_a_routing_form_submission_names_the_booking_it_led_to() -> None:
         "result": {"type": "event_type", "value": f"{API}/event_types/T1"},
         "created_at": "2026-11-30T09:00:00Z",
     }
-    (event,) = validate(derive(None, submission, Store(invitee())))
+    (event,) = validate(derive(None, submission, FakeImages.of(invitee())))
     assert event.detail_type is DetailType.ROUTING_FORM_SUBMITTED
     assert event.detail["booking"]["invitee_uri"] == OLD
     # And storing it again publishes nothing
-    assert derive(submission, submission, Store(invitee())) == []
+    assert derive(submission, submission, FakeImages.of(invitee())) == []
 
 
 @pytest.mark.parametrize("detail_type", list(DetailType))
@@ -207,7 +197,7 @@ def test_a_booking_rescheduled_twice_publishes_both_reschedules_even_if_it_compl
     )
     stub = {"type": "invitee", "uri": b_uri, "rescheduled_from": a_uri, "rescheduled_to": c_uri}
     # When B's record completes both pairs
-    events = validate(derive(stub, b, Store(a, c)))
+    events = validate(derive(stub, b, FakeImages.of(a, c)))
     # Then both reschedules are published, A→B and B→C
     assert [(e.detail["old"]["invitee_uri"], e.detail["new"]["invitee_uri"]) for e in events] == [
         (b_uri, c_uri),
@@ -243,23 +233,23 @@ def test_deleting_a_booking_publishes_nothing() -> None:
     # Given a booking marked no-show, then deleted (an erasure removing the person)
     marked = invitee(no_show={"uri": f"{API}/invitee_no_shows/N1", "created_at": "2026-12-01T11:00:00Z"})
     # Then no event says it was canceled, or its no-show cleared
-    assert derive(marked, None, Store(HOSTED)) == []
-    assert derive(invitee(status="canceled"), None, Store(HOSTED)) == []
+    assert derive(marked, None, FakeImages.of(HOSTED)) == []
+    assert derive(invitee(status="canceled"), None, FakeImages.of(HOSTED)) == []
 
 
 def test_a_tombstone_means_one_invitee_erased_without_personal_data() -> None:
     # Given a tombstone written (the keyed hash of an address and the erasure time)
     tombstone = {"type": "tombstone", "address_hash": "ab" * 32, "erased_at": "2026-11-25T10:00:00.000000Z"}
     # Then one Invitee Erased carries the hash and the time, and nothing else about the person
-    (event,) = validate(derive(None, tombstone, Store()))
+    (event,) = validate(derive(None, tombstone, FakeImages.of()))
     assert event.detail_type is DetailType.INVITEE_ERASED
     assert event.detail["address_hash"] == "ab" * 32
     assert event.detail["erased_at"] == "2026-11-25T10:00:00.000000Z"
     assert set(event.detail) == {"schema_version", "event_id", "connection_id", "address_hash", "erased_at"}
     # And a later erasure of the same address is another event; a write that keeps the time is none
     later = {**tombstone, "erased_at": "2026-12-01T10:00:00.000000Z"}
-    assert kinds(derive(tombstone, later, Store())) == ["Invitee Erased"]
-    assert derive(tombstone, dict(tombstone), Store()) == []
+    assert kinds(derive(tombstone, later, FakeImages.of())) == ["Invitee Erased"]
+    assert derive(tombstone, dict(tombstone), FakeImages.of()) == []
 
 
 @pytest.mark.parametrize("detail_type", list(DetailType), ids=str)
@@ -290,6 +280,13 @@ class Table:
             self.items[uri] = new
             self.records.append((old, dict(new)))
 
+    def images(self) -> FakeImages:
+        """The items as the publisher reads them now."""
+        images = FakeImages()
+        for uri, item in self.items.items():
+            images.add(item, uri=uri)
+        return images
+
     def invitee(self, state: Mapping[str, Any], **links: str) -> None:
         """One ``invitee.*`` delivery: the invitee's state if newer, then the other half's link."""
         stored = self.items.get(str(state["uri"]), {})
@@ -315,16 +312,16 @@ def published_for(order: tuple[str, ...], *, one_batch: bool) -> list[LifecycleE
     """What the publisher puts on the bus for these deliveries: the stream read after each one,
     or all of it in one batch (related items then read as they are at its end); the first
     record to claim a reschedule publishes it (``Claims``)."""
-    table, store, claimed = Table(), Store(), set()
+    table, store, claimed = Table(), FakeImages.of(), set()
     published: list[LifecycleEvent] = []
     for name in order:
         RESCHEDULE_DELIVERIES[name](table)
         if not one_batch:
-            store.items = {uri: dict(item) for uri, item in table.items.items()}
+            store = table.images()
             published += [e for old, new in table.records for e in derive(old, new, store)]
             table.records.clear()
     if one_batch:
-        store.items = table.items
+        store = table.images()
         published = [e for old, new in table.records for e in derive(old, new, store)]
     for event in list(published):
         if event.detail_type is DetailType.BOOKING_RESCHEDULED:

@@ -14,8 +14,8 @@ from calsync.lifecycle.events import DetailType
 from calsync.lifecycle.publish import Change, publish_changes
 from calsync.lifecycle.reminders import fire, late_ended, plan, wanted
 from calsync_dev.schemas import schema_path
-from tests.unit.lifecycle.test_derive import HOSTED, Store, invitee
-from tests.unit.lifecycle.test_publish import Bus, Claims, Schedules
+from tests.fakes.lifecycle import FakeBus, FakeImages, FakeSchedules
+from tests.unit.lifecycle.test_derive import HOSTED, invitee
 
 LEADS = (86_400, 3_600)
 NOW = datetime(2031, 5, 17, 12, tzinfo=UTC)  # any moment: every time below is relative to it
@@ -41,8 +41,8 @@ def test_a_booking_first_stored_an_hour_after_its_end_is_ended_once_at_once() ->
     assert (changes.put, changes.delete) == ([], [])
     # And its event is the one the scheduled reminder would have published (same event_id)
     (due,) = changes.due
-    event = late_ended(due, new, Store(HOSTED))
-    scheduled = fire(due.payload(), Store(new, HOSTED))
+    event = late_ended(due, new, FakeImages.of(HOSTED))
+    scheduled = fire(due.payload(), FakeImages.of(new, HOSTED))
     assert scheduled is not None
     assert (event.detail_type, event.event_id, event.detail) == (
         scheduled.detail_type,
@@ -94,13 +94,13 @@ def test_an_update_of_a_stored_booking_that_has_ended_publishes_nothing_new() ->
 def test_the_publisher_puts_the_late_booking_ended_on_the_bus_with_its_booking_scheduled() -> None:
     # Given a stream batch with a booking first stored an hour after its end, and one 90 days after
     recent, old = booked(-timedelta(hours=1)), booked(-timedelta(days=90), uri=invitee()["uri"].replace("I1", "I9"))
-    bus, schedules = Bus(), Schedules()
+    bus, schedules = FakeBus(), FakeSchedules()
     outcome = publish_changes(
         [Change("seq-1", None, recent), Change("seq-2", None, old)],
-        images=Store(HOSTED),
+        images=FakeImages.of(HOSTED),
         bus=bus,
         schedules=schedules,
-        claims=Claims(),
+        claims=FakeImages(),
         leads=LEADS,
         now=NOW,
         ended_window=WINDOW,

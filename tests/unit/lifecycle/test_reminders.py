@@ -10,7 +10,8 @@ import jsonschema
 from calsync.lifecycle.events import DetailType
 from calsync.lifecycle.reminders import fire, plan, wanted
 from calsync_dev.schemas import schema_path
-from tests.unit.lifecycle.test_derive import OLD, Store, invitee
+from tests.fakes.lifecycle import FakeImages
+from tests.unit.lifecycle.test_derive import OLD, invitee
 
 LEADS = (86_400, 3_600)
 NOW = datetime(2026, 11, 30, 12, tzinfo=UTC)
@@ -63,15 +64,15 @@ def test_a_fired_reminder_publishes_only_for_a_booking_still_active_at_that_time
     reminder = wanted(invitee(), LEADS)
     soon = next(r for r in reminder.values() if r.lead_seconds == 3_600)
     # Given the booking is still as scheduled
-    event = fire(soon.payload(), Store(invitee()))
+    event = fire(soon.payload(), FakeImages.of(invitee()))
     assert event is not None
     assert event.detail_type is DetailType.BOOKING_STARTING_SOON
     jsonschema.validate(json.loads(json.dumps(event.detail)), json.loads(schema_path(event.detail_type).read_text()))
-    assert event.event_id == fire(soon.payload(), Store(invitee())).event_id  # type: ignore[union-attr]
+    assert event.event_id == fire(soon.payload(), FakeImages.of(invitee())).event_id  # type: ignore[union-attr]
     # Then a canceled, moved or missing booking says nothing
-    assert fire(soon.payload(), Store(invitee(status="canceled"))) is None
-    assert fire(soon.payload(), Store(invitee(start_time="2026-12-03T10:00:00Z"))) is None
-    assert fire(soon.payload(), Store()) is None
+    assert fire(soon.payload(), FakeImages.of(invitee(status="canceled"))) is None
+    assert fire(soon.payload(), FakeImages.of(invitee(start_time="2026-12-03T10:00:00Z"))) is None
+    assert fire(soon.payload(), FakeImages.of()) is None
     assert soon.invitee_uri == OLD
 
 
@@ -82,4 +83,4 @@ def test_a_booking_rescheduled_away_wants_no_reminders_and_a_fired_one_says_noth
     # Then it wants no reminders, its existing ones are dropped, and one that fires says nothing
     assert wanted(moved, LEADS) == {}
     assert len(plan(invitee(), moved, LEADS, now=NOW).delete) == 3
-    assert fire(soon.payload(), Store(moved)) is None
+    assert fire(soon.payload(), FakeImages.of(moved)) is None

@@ -12,29 +12,21 @@ from typing import Any
 import httpx
 import pytest
 
+from calsync.aws import keys
 from calsync.calendly.client import CalendlyClient
 from calsync.intake.delivery import Delivery
 from calsync.intake.routing import QueueKind
 from calsync.reconcile import scheduled as service
 from calsync.reconcile.budget import Budget
-from calsync.reconcile.ports import StoredInvitee
 from calsync.reconcile.report import RECENT, UPCOMING, Cursor, Report, Window, scheduled_windows
 from calsync.reconcile.run import Reconciler
 from calsync_dev.fake_calendly import FakeCalendly
 from tests.factories import event_json
+from tests.fakes.intake import FakeDeliveryQueue
+from tests.fakes.reconcile import FakeReconcileState, FakeStoredBookings
 
 START = datetime(2026, 12, 1, tzinfo=UTC)
 WINDOW = Window("upcoming", START, START + timedelta(days=30))
-
-
-class NothingStored:
-    def invitees_of(self, event_uri: str) -> Mapping[str, StoredInvitee]:
-        return {}
-
-
-class Sent(list[tuple[QueueKind, Delivery]]):
-    def send(self, kind: QueueKind, delivery: Delivery) -> None:
-        self.append((kind, delivery))
 
 
 def bookings(count: int, *, same_start: bool = False) -> FakeCalendly:
@@ -51,15 +43,15 @@ def bookings(count: int, *, same_start: bool = False) -> FakeCalendly:
 
 def run(
     fake: FakeCalendly, calls: int, cursor: Cursor | None = None, is_erased: Any = None
-) -> tuple[Any, Sent, Budget]:
+) -> tuple[Any, list[tuple[QueueKind, Delivery]], Budget]:
     budget = Budget.for_run(calls, 600, wait=lambda _: None)
     client = CalendlyClient(
         lambda: "pat-x", transport=httpx.MockTransport(fake.httpx_handler), on_request=budget.spend, sleep=budget.sleep
     )
     fake.accept_any_pat = True
-    sent = Sent()
+    sent = FakeDeliveryQueue()
     extra = {"is_erased": is_erased} if is_erased else {}
-    reconciler = Reconciler(calendly=client, stored=NothingStored(), queue=sent, budget=budget, **extra)
+    reconciler = Reconciler(calendly=client, stored=FakeStoredBookings(), queue=sent, budget=budget, **extra)
     report = reconciler.run(
         connection_id="acme",
         organization=fake.organization,
@@ -67,7 +59,7 @@ def run(
         reason="manual",
         cursors=[cursor] if cursor else (),
     )
-    return report, sent, budget
+    return report, sent.sent, budget
 
 
 def test_every_request_counts_including_a_429_retry() -> None:
@@ -133,7 +125,7 @@ def test_a_run_out_of_time_stops_before_sending_the_request() -> None:
     budget = Budget.for_run(100, 10, clock=lambda: next(clock))
     client = CalendlyClient(lambda: "pat-x", transport=httpx.MockTransport(fake.httpx_handler), on_request=budget.spend)
     fake.accept_any_pat = True
-    report = Reconciler(calendly=client, stored=NothingStored(), queue=Sent(), budget=budget).run(
+    report = Reconciler(calendly=client, stored=FakeStoredBookings(), queue=FakeDeliveryQueue(), budget=budget).run(
         connection_id="acme", organization=fake.organization, windows=[WINDOW], reason="manual"
     )
     assert report.stopped == "time"
@@ -142,33 +134,24 @@ def test_a_run_out_of_time_stops_before_sending_the_request() -> None:
 
 
 # ------------------------------------------------------------------ each window its own cursor
-class MemoryState:
-    """``ReconcileState`` in memory: the stored cursor as the table holds it (plain data)."""
-
-    def __init__(self, saved: Mapping[str, Any] | None = None) -> None:
-        self.saved = saved
-        self.reports: list[Mapping[str, Any]] = []
-
-    def cursor(self, connection_id: str) -> Mapping[str, Any] | None:
-        return self.saved
-
-    def save_cursor(self, connection_id: str, cursor: Mapping[str, Any] | None) -> None:
-        self.saved = json.loads(json.dumps(cursor)) if cursor is not None else None
-
-    def put_report(self, report: Mapping[str, Any]) -> None:
-        self.reports.append(report)
+def state_of(saved: Mapping[str, Any] | None = None) -> FakeReconcileState:
+    """The reconcile state of a registered connection ``acme``, holding ``saved`` as its cursor."""
+    state = FakeReconcileState()
+    state.table.put(keys.connection("acme"), {"type": "connection", "connection_id": "acme"})
+    state.save_cursor("acme", saved)
+    return state
 
 
 NOW = datetime(2026, 12, 3, tzinfo=UTC)  # bookings(n): event 0 (Dec 2) is recent, the others upcoming
 
 
-def scheduled_run(fake: FakeCalendly, calls: int, state: MemoryState) -> Report:
+def scheduled_run(fake: FakeCalendly, calls: int, state: FakeReconcileState) -> Report:
     budget = Budget.for_run(calls, 600, wait=lambda _: None)
     client = CalendlyClient(
         lambda: "pat-x", transport=httpx.MockTransport(fake.httpx_handler), on_request=budget.spend, sleep=budget.sleep
     )
     fake.accept_any_pat = True
-    reconciler = Reconciler(calendly=client, stored=NothingStored(), queue=Sent(), budget=budget)
+    reconciler = Reconciler(calendly=client, stored=FakeStoredBookings(), queue=FakeDeliveryQueue(), budget=budget)
     return service.scheduled(
         reconciler,
         state,
@@ -187,7 +170,7 @@ def test_every_run_covers_the_recent_window_even_while_upcoming_needs_several_ru
     # Given one recent booking and four upcoming ones, and runs of 5 calls each (too few for all:
     # recent takes 2, the routing forms 1, upcoming's list 1, then one event's invitees)
     fake = bookings(5)
-    state = MemoryState()
+    state = state_of()
     reports = []
     # When scheduled runs follow one another until one is complete
     while not reports or not reports[-1].complete:
@@ -200,13 +183,13 @@ def test_every_run_covers_the_recent_window_even_while_upcoming_needs_several_ru
     upcoming_seen = sum(r.counts["events_seen"] for r in reports) - len(reports)
     assert upcoming_seen == 4
     assert all(by_name(r, UPCOMING).coverage == "partial" for r in reports[:-1])
-    assert state.saved is None
+    assert state.cursor("acme") is None
 
 
 def test_a_run_stopped_in_the_recent_window_keeps_where_upcoming_stopped() -> None:
     # Given upcoming stopped after its first event (Dec 3) in an earlier run
     fake = bookings(5)
-    state = MemoryState()
+    state = state_of()
     first = scheduled_run(fake, 5, state)
     assert by_name(first, UPCOMING).coverage == "partial"
     # When a run runs out of calls in the recent window
@@ -222,7 +205,7 @@ def test_a_run_stopped_in_the_recent_window_keeps_where_upcoming_stopped() -> No
 def test_a_cursor_stored_in_the_old_one_window_format_is_resumed() -> None:
     # Given a cursor stored before each window had its own: upcoming done up to Dec 4, 15:00
     fake = bookings(5)
-    state = MemoryState({"window": "upcoming", "after": "2026-12-04T15:00:00.000000Z", "done": []})
+    state = state_of({"window": "upcoming", "after": "2026-12-04T15:00:00.000000Z", "done": []})
     # When the next run starts
     report = scheduled_run(fake, 100, state)
     # Then recent is covered whole and upcoming resumed from there (Dec 4, 5, 6)
@@ -233,7 +216,7 @@ def test_a_cursor_stored_in_the_old_one_window_format_is_resumed() -> None:
 
 @pytest.mark.parametrize("saved", [{"nonsense": 1}, {"cursors": "x"}, {"window": "upcoming", "after": "yesterday"}])
 def test_a_stored_cursor_that_cannot_be_read_is_ignored_and_the_windows_covered_whole(saved: dict[str, Any]) -> None:
-    report = scheduled_run(bookings(5), 100, MemoryState(saved))
+    report = scheduled_run(bookings(5), 100, state_of(saved))
     assert report.complete
     assert report.counts["events_seen"] == 5
 
@@ -251,18 +234,20 @@ def refusing(fake: FakeCalendly, event: str, answer: httpx.Response) -> httpx.Mo
     return httpx.MockTransport(handle)
 
 
-def run_over(transport: httpx.MockTransport, calls: int = 100, cursor: Cursor | None = None) -> tuple[Report, Sent]:
+def run_over(
+    transport: httpx.MockTransport, calls: int = 100, cursor: Cursor | None = None
+) -> tuple[Report, list[tuple[QueueKind, Delivery]]]:
     budget = Budget.for_run(calls, 600, wait=lambda _: None)
     client = CalendlyClient(lambda: "pat-x", transport=transport, on_request=budget.spend, sleep=budget.sleep)
-    sent = Sent()
-    report = Reconciler(calendly=client, stored=NothingStored(), queue=sent, budget=budget).run(
+    sent = FakeDeliveryQueue()
+    report = Reconciler(calendly=client, stored=FakeStoredBookings(), queue=sent, budget=budget).run(
         connection_id="acme",
         organization=FakeCalendly().organization,
         windows=[WINDOW],
         reason="manual",
         cursors=[cursor] if cursor else (),
     )
-    return report, sent
+    return report, sent.sent
 
 
 UNREADABLE = {
@@ -327,7 +312,7 @@ def test_a_refusal_that_may_pass_later_still_stops_the_run_at_the_event(answer: 
 
 def test_a_cursor_past_its_window_s_end_starts_the_window_over() -> None:
     # Given upcoming's cursor lies beyond the window's end (the window was shortened since)
-    state = MemoryState({"cursors": [{"window": "upcoming", "after": "2027-06-01T00:00:00.000000Z", "done": []}]})
+    state = state_of({"cursors": [{"window": "upcoming", "after": "2027-06-01T00:00:00.000000Z", "done": []}]})
     # When the next run starts
     report = scheduled_run(bookings(5), 100, state)
     # Then upcoming is covered from its start, not skipped

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 KEY_FIELD = "key"  # the erasure key secret is {"key": "<random>"} (CloudFormation generates it)
 
 
-class Tombstones:
+class DynamoTombstones:
     """``is_erased(email, at)``: one GetItem (only for a delivery carrying an address); the
     hash key is read from its secret once per cold start."""
 

@@ -1,4 +1,4 @@
-"""A tiny in-memory DynamoDB client for the expressions the repository emits.
+"""A tiny in-memory DynamoDB *client* (not a port) for the expressions the bookings repository emits.
 
 It understands exactly: ``SET a = :v, b = if_not_exists(b, :v)`` updates, conditions
 that are an ``OR`` of ``attribute_not_exists(x)`` and ``x < :v`` terms, and reads of one
