@@ -191,7 +191,7 @@ def test_the_backfill_alias_and_reconcile_over_the_same_range_do_the_same(
     forget_everything(pipeline)
     by_reconcile, stored_by_reconcile = run("reconcile")
     # Then both stored the same bookings and reported the same run
-    assert len([k for k in stored_by_backfill if k.startswith("Booking")]) == 3
+    assert len([k for k in stored_by_backfill if k.startswith("StoredBooking")]) == 3
     assert stored_by_reconcile == stored_by_backfill
     assert by_reconcile == by_backfill
     assert (by_backfill["reason"], by_backfill["missing"], by_backfill["repaired"]) == ("manual", 3, 3)
