@@ -9,7 +9,8 @@ loads only what it uses (the receiver never imports httpx).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -46,8 +47,11 @@ if TYPE_CHECKING:
     from calsync.connections.aws_registry import DynamoConnectionRegistry
     from calsync.connections.aws_tokens import SecretsManagerOAuthApp, SecretsManagerTokenStore
     from calsync.connections.connect import Connector
+    from calsync.connections.each import Failure
+    from calsync.connections.gaps import Gap
     from calsync.connections.records import Connection
-    from calsync.connections.refresh import TokenCallLimits
+    from calsync.connections.refresh import Refresher, TokenCallLimits
+    from calsync.connections.watchdog import Health, Watchdog
     from calsync.erasure.aws_tombstones import Tombstones
     from calsync.intake.aws_bodies import S3DeliveryBodies
     from calsync.intake.aws_queues import SqsDeliveryQueue
@@ -59,7 +63,17 @@ if TYPE_CHECKING:
     from calsync.reconcile.aws_requests import SqsReconcileRequests
     from calsync.reconcile.aws_state import DynamoReconcileState, DynamoStoredBookings
     from calsync.reconcile.budget import Budget
+    from calsync.reconcile.report import Report
     from calsync.reconcile.run import IsErased, Reconciler
+    from calsync.reconcile.scheduled import Jobs
+
+
+type RemainingMs = Callable[[], int]  # the invocation's time left (the Lambda context's get_remaining_time_in_millis)
+
+
+def seconds(remaining_ms: RemainingMs) -> Callable[[], float]:
+    """The scheduled jobs' ``time_left`` (``connections.each``)."""
+    return lambda: remaining_ms() / 1000
 
 
 # --- receiver ---------------------------------------------------------------------------------
@@ -316,6 +330,16 @@ class Connections:
 
         return LazyOAuth(lambda: self.oauth_client(limits))
 
+    @contextmanager
+    def refresher(
+        self, remaining_ms: RemainingMs, *, owner: str, report: Callable[[str, Connection, str], None]
+    ) -> Iterator[Refresher]:
+        """The token refresher (its token endpoint, within the refresher's limits, closed after)."""
+        from calsync.connections.refresh import TOKEN_CALL, Refresher
+
+        with self.lazy_oauth(TOKEN_CALL) as oauth:
+            yield Refresher(self.registry, self.tokens, oauth, owner, time_left=seconds(remaining_ms), report=report)
+
     def calendly_with_token(self, token: str) -> CalendlyClient:
         from calsync.calendly.client import CalendlyClient
 
@@ -370,11 +394,57 @@ def connections(
     )
 
 
-def reconcile_requests(settings: WatchdogSettings, *, sqs: SQSClient | None = None) -> SqsReconcileRequests:
-    """Where the watchdog asks for gap reconciles (the reconciler's requests queue)."""
+def reconcile_requests(
+    settings: WatchdogSettings | ReconcilerSettings, *, sqs: SQSClient | None = None
+) -> SqsReconcileRequests:
+    """The reconcile-requests queue: the watchdog asks for gap reconciles there, the reconciler
+    sends its continuations."""
     from calsync.reconcile.aws_requests import SqsReconcileRequests
 
     return SqsReconcileRequests(settings.reconcile_requests_queue_url, sqs)
+
+
+@dataclass(frozen=True, slots=True)
+class Watching:
+    connections: Connections
+    requests: SqsReconcileRequests
+    gap_margin: timedelta
+
+    def watchdog(
+        self,
+        remaining_ms: RemainingMs,
+        *,
+        report: Callable[[Health, Connection, str], None],
+        report_gap: Callable[[Connection, Gap, str | None], None],
+    ) -> Watchdog:
+        from calsync.connections.watchdog import Watchdog
+
+        c = self.connections
+        return Watchdog(
+            c.registry,
+            c.calendly_for,
+            c.signing_key_for,
+            self.requests,
+            gap_margin=self.gap_margin,
+            time_left=seconds(remaining_ms),
+            report=report,
+            report_gap=report_gap,
+        )
+
+
+def watching(
+    settings: WatchdogSettings,
+    *,
+    dynamodb: DynamoDBClient | None = None,
+    secretsmanager: SecretsManagerClient | None = None,
+    sqs: SQSClient | None = None,
+) -> Watching:
+    """The subscription watchdog's services."""
+    return Watching(
+        connections(settings, dynamodb=dynamodb, secretsmanager=secretsmanager),
+        reconcile_requests(settings, sqs=sqs),
+        timedelta(seconds=settings.gap_margin_seconds),
+    )
 
 
 # --- reconciler -------------------------------------------------------------------------------
@@ -416,6 +486,30 @@ class Reconciling:
         )
         return reconciler, client
 
+    def jobs(
+        self,
+        remaining_ms: RemainingMs,
+        *,
+        report: Callable[[Report], None],
+        failed: Callable[[Connection, Failure], None],
+    ) -> Jobs:
+        """The function's scheduled and requested runs, within the invocation's remaining time."""
+        from calsync.reconcile.scheduled import Jobs
+
+        s = self.settings
+        return Jobs(
+            self.connections.registry,
+            self.reconciler_for,
+            self.state,
+            self.requests,
+            api_calls=s.reconcile_api_calls,
+            upcoming_days=s.reconcile_upcoming_days,
+            recent_days=s.reconcile_recent_days,
+            time_left=seconds(remaining_ms),
+            report=report,
+            failed=failed,
+        )
+
 
 def reconciling(
     settings: ReconcilerSettings,
@@ -426,7 +520,6 @@ def reconciling(
     calendly_options: Mapping[str, Any] | None = None,
 ) -> Reconciling:
     """The reconciler's services (the function, ``calsync reconcile`` and the tests)."""
-    from calsync.reconcile.aws_requests import SqsReconcileRequests
     from calsync.reconcile.aws_state import DynamoReconcileState, DynamoStoredBookings
 
     return Reconciling(
@@ -437,7 +530,7 @@ def reconciling(
         stored=DynamoStoredBookings(bookings_repository(settings.bookings_table_name, dynamodb=dynamodb)),
         state=DynamoReconcileState(settings.bookings_table_name, dynamodb),
         queue=_intake(settings, sqs),
-        requests=SqsReconcileRequests(settings.reconcile_requests_queue_url, sqs),
+        requests=reconcile_requests(settings, sqs=sqs),
         tombstones=tombstones(
             settings.bookings_table_name,
             settings.erasure_key_secret_name,
