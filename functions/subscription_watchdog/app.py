@@ -10,9 +10,10 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from calsync import compose
 from calsync.config import WatchdogSettings
 from calsync.connections import gaps
+from calsync.connections.each import seconds_left
 from calsync.connections.gaps import Gap
 from calsync.connections.records import Connection
-from calsync.connections.watchdog import Health
+from calsync.connections.watchdog import Health, Watchdog
 from calsync.observability import MetricUnit, logger, metrics
 
 _METRICS = {
@@ -23,8 +24,8 @@ _METRICS = {
 
 
 @cache
-def services() -> compose.Watching:
-    return compose.watching(WatchdogSettings.from_env())
+def services() -> Watchdog:
+    return compose.watchdog(WatchdogSettings.from_env(), report=_report, report_gap=_report_gap)
 
 
 def _report(health: Health, connection: Connection, detail: str) -> None:
@@ -49,5 +50,5 @@ def _report_gap(connection: Connection, gap: Gap, error: str | None) -> None:
 @logger.inject_lambda_context
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, str]:
-    watchdog = services().watchdog(context.get_remaining_time_in_millis, report=_report, report_gap=_report_gap)
-    return {cid: str(health) for cid, health in watchdog.run().items()}
+    results = services().run(seconds_left(context.get_remaining_time_in_millis))
+    return {cid: str(health) for cid, health in results.items()}

@@ -1,7 +1,7 @@
 """The composition root: the one place that joins domain code to its adapters.
 
-Plain factories take settings and, optionally, ready-made boto3 clients (tests, the CLI's
-``--stack`` session, the local stack) and return the services a function needs. Handlers
+Plain factories take settings and, optionally, ready-made boto3 clients (``Aws``: tests, the
+CLI's ``--stack`` session, the local stack) and return the services a function needs. Handlers
 cache the result per cold start. Adapters are imported inside each factory, so a function
 loads only what it uses (the receiver never imports httpx).
 """
@@ -13,21 +13,12 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict, Unpack
 
+from calsync import config
 from calsync.aws import clients
 from calsync.calendly.limits import INTERACTIVE, RECONCILE, CallLimits
-from calsync.config import (
-    ConnectionSettings,
-    ForwarderSettings,
-    ProcessorSettings,
-    PublisherSettings,
-    ReceiverSettings,
-    ReconcilerSettings,
-    ReminderSettings,
-    SlackSettings,
-    WatchdogSettings,
-)
+from calsync.connections.each import RemainingMs, seconds_left
 from calsync.intake.delivery import QUEUE_MESSAGE_MAX_BYTES
 from calsync.intake.receive import ReceiverLimits
 from calsync.intake.routing import QueueKind
@@ -68,12 +59,15 @@ if TYPE_CHECKING:
     from calsync.reconcile.scheduled import Jobs
 
 
-type RemainingMs = Callable[[], int]  # the invocation's time left (the Lambda context's get_remaining_time_in_millis)
+class Aws(TypedDict, total=False):
+    """Ready-made clients; one not given is built by ``calsync.aws.clients`` when first needed."""
 
-
-def seconds(remaining_ms: RemainingMs) -> Callable[[], float]:
-    """The scheduled jobs' ``time_left`` (``connections.each``)."""
-    return lambda: remaining_ms() / 1000
+    dynamodb: DynamoDBClient | None
+    sqs: SQSClient | None
+    secretsmanager: SecretsManagerClient | None
+    s3: S3Client | None
+    events: EventBridgeClient | None
+    scheduler: EventBridgeSchedulerClient | None
 
 
 # --- receiver ---------------------------------------------------------------------------------
@@ -96,47 +90,47 @@ def delivery_bodies(bucket: str | None, *, s3: S3Client | None = None) -> S3Deli
 def delivery_queue(
     queue_urls: Mapping[QueueKind, str],
     *,
-    sqs: SQSClient | None = None,
     bodies_bucket: str | None = None,
     max_message_bytes: int = QUEUE_MESSAGE_MAX_BYTES,
+    **aws: Unpack[Aws],
 ) -> SqsDeliveryQueue:
     """The intake queues; a body too large for a message goes to ``bodies_bucket`` (by key)."""
     from calsync.intake.aws_queues import SqsDeliveryQueue
 
-    return SqsDeliveryQueue(queue_urls, sqs, bodies=delivery_bodies(bodies_bucket), max_message_bytes=max_message_bytes)
+    bodies = delivery_bodies(bodies_bucket, s3=aws.get("s3"))
+    return SqsDeliveryQueue(queue_urls, aws.get("sqs"), bodies=bodies, max_message_bytes=max_message_bytes)
 
 
-def _intake(settings: ReceiverSettings | ReconcilerSettings, sqs: SQSClient | None) -> SqsDeliveryQueue:
+def _intake(settings: config.ReceiverSettings | config.ReconcilerSettings, sqs: SQSClient | None) -> SqsDeliveryQueue:
     bucket, limit = settings.delivery_bodies_bucket, settings.queue_message_max_bytes
     return delivery_queue(settings.queue_urls, sqs=sqs, bodies_bucket=bucket, max_message_bytes=limit)
 
 
-def receiver(
-    settings: ReceiverSettings,
-    *,
-    sqs: SQSClient | None = None,
-    secretsmanager: SecretsManagerClient | None = None,
-    dynamodb: DynamoDBClient | None = None,
-) -> Receiver:
-    from calsync.connections.aws_registry import DynamoConnectionIds
+def signing_keys(
+    prefix: str, *, ttl_seconds: float, exists: Callable[[str], bool] | None = None, **aws: Unpack[Aws]
+) -> SecretsManagerSigningKeys:
+    """Webhook signing keys, cached ``ttl_seconds``; ``exists`` vets an id before Secrets Manager."""
     from calsync.intake.aws_signing_keys import SecretsManagerSigningKeys
 
+    return SecretsManagerSigningKeys(prefix, ttl_seconds=ttl_seconds, client=aws.get("secretsmanager"), exists=exists)
+
+
+def receiver(settings: config.ReceiverSettings, **aws: Unpack[Aws]) -> Receiver:
+    from calsync.connections.aws_registry import DynamoConnectionIds
+
     clients.use(clients.RECEIVER)  # a hanging AWS call is a 503 within ~5 s (aws/clients.py)
+    # An id not in the cache costs a key-only read of its registry record; Secrets Manager is
+    # read for registered connections only (forged ids cannot starve real ones).
+    registered = DynamoConnectionIds(settings.bookings_table_name, aws.get("dynamodb")).exists
+    ttl = settings.signing_key_cache_seconds
     return Receiver(
-        # An id not in the cache costs a key-only read of its registry record; Secrets Manager
-        # is read for registered connections only (forged ids cannot starve real ones).
-        keys=SecretsManagerSigningKeys(
-            settings.signing_key_prefix,
-            ttl_seconds=settings.signing_key_cache_seconds,
-            client=secretsmanager,
-            exists=DynamoConnectionIds(settings.bookings_table_name, dynamodb).exists,
-        ),
-        queue=_intake(settings, sqs),
+        keys=signing_keys(settings.signing_key_prefix, ttl_seconds=ttl, exists=registered, **aws),
+        queue=_intake(settings, aws.get("sqs")),
         limits=ReceiverLimits(settings.signature_tolerance_seconds, settings.max_body_bytes),
     )
 
 
-# --- processors -------------------------------------------------------------------------------
+# --- processors and erasure -------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,46 +147,28 @@ def bookings_repository(table_name: str, *, dynamodb: DynamoDBClient | None = No
     return DynamoBookingsRepository(table_name, dynamodb)
 
 
-def processor(
-    settings: ProcessorSettings,
-    *,
-    dynamodb: DynamoDBClient | None = None,
-    secretsmanager: SecretsManagerClient | None = None,
-) -> Processor:
+def processor(settings: config.ProcessorSettings, **aws: Unpack[Aws]) -> Processor:
     clients.use(clients.BATCH)
     return Processor(
-        repository=bookings_repository(settings.bookings_table_name, dynamodb=dynamodb),
+        repository=bookings_repository(settings.bookings_table_name, dynamodb=aws.get("dynamodb")),
         archive_ttl=timedelta(days=settings.archive_ttl_days),
-        tombstones=tombstones(
-            settings.bookings_table_name,
-            settings.erasure_key_secret_name,
-            dynamodb=dynamodb,
-            secretsmanager=secretsmanager,
-        ),
+        tombstones=tombstones(settings.bookings_table_name, settings.erasure_key_secret_name, **aws),
         bodies=delivery_bodies(settings.delivery_bodies_bucket),
     )
 
 
-# --- erasure (processors, the reconciler, ``calsync erase``) -----------------------------------
-
-
-def tombstones(
-    table_name: str,
-    erasure_key_secret_name: str,
-    *,
-    dynamodb: DynamoDBClient | None = None,
-    secretsmanager: SecretsManagerClient | None = None,
-) -> Tombstones:
+def tombstones(table_name: str, erasure_key_secret_name: str, **aws: Unpack[Aws]) -> Tombstones:
     """Erased people: ``.is_erased(email, at)`` is the check the processors and the reconciler
     use (one GetItem; the hash key read once per cold start)."""
     from calsync.aws.secret_json import CachedJsonSecret
     from calsync.erasure.aws_tombstones import Tombstones
 
+    secretsmanager = aws.get("secretsmanager")
     key = CachedJsonSecret(erasure_key_secret_name, client=secretsmanager, ttl_seconds=float("inf"), what="erasure key")
-    return Tombstones(table_name, key, dynamodb)
+    return Tombstones(table_name, key, aws.get("dynamodb"))
 
 
-# --- lifecycle publisher ----------------------------------------------------------------------
+# --- lifecycle: publisher, reminders, consumers ----------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,52 +177,38 @@ class Reminders:
     bus: EventBridgePublisher
 
 
-def reminders(
-    settings: ReminderSettings, *, dynamodb: DynamoDBClient | None = None, events: EventBridgeClient | None = None
-) -> Reminders:
+def reminders(settings: config.ReminderSettings, **aws: Unpack[Aws]) -> Reminders:
     """The reminder function's services: read the booking back, publish on the bus."""
     from calsync.lifecycle.aws_eventbridge import EventBridgePublisher
     from calsync.lifecycle.aws_stream import TableImages
 
     clients.use(clients.BATCH)
-    return Reminders(
-        TableImages(settings.bookings_table_name, dynamodb), EventBridgePublisher(settings.event_bus_name, events)
-    )
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
+    images = TableImages(settings.bookings_table_name, aws.get("dynamodb"))
+    return Reminders(images, EventBridgePublisher(settings.event_bus_name, aws.get("events")))
 
 
 @dataclass(frozen=True, slots=True)
-class Publisher:
-    images: TableImages
-    bus: EventBridgePublisher
+class Publisher(Reminders):
     schedules: SchedulerReminders
     leads: tuple[int, ...]
     ended_window: timedelta  # a booking first stored after its end: Booking Ended at once if that recent
-    clock: Callable[[], datetime] = utc_now  # what reminders are planned against (tests pass their own)
+    # what reminders are planned against (tests pass their own)
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
 
-def publisher(
-    settings: PublisherSettings,
-    *,
-    dynamodb: DynamoDBClient | None = None,
-    events: EventBridgeClient | None = None,
-    scheduler: EventBridgeSchedulerClient | None = None,
-) -> Publisher:
+def publisher(settings: config.PublisherSettings, **aws: Unpack[Aws]) -> Publisher:
     """The lifecycle publisher's services: what reminders have, and where they are scheduled."""
     from calsync.lifecycle.aws_scheduler import SchedulerReminders
 
-    base = reminders(settings, dynamodb=dynamodb, events=events)
+    base = reminders(settings, **aws)
     return Publisher(
-        images=base.images,
-        bus=base.bus,
+        base.images,
+        base.bus,
         schedules=SchedulerReminders(
             settings.schedule_group_name,
             settings.reminder_target_arn,
             settings.scheduler_role_arn,
-            scheduler,
+            aws.get("scheduler"),
             dead_letter_arn=settings.reminder_dlq_arn,
         ),
         leads=settings.reminder_lead_seconds,
@@ -254,35 +216,31 @@ def publisher(
     )
 
 
-# --- consumers: Slack and the signed HTTP forwarder ---------------------------------------------
-
-
-def slack_endpoint(settings: SlackSettings, *, secretsmanager: SecretsManagerClient | None = None) -> CachedJsonSecret:
+def _endpoint(name: str, what: str, secretsmanager: SecretsManagerClient | None) -> CachedJsonSecret:
     from calsync.aws.secret_json import CachedJsonSecret
 
     clients.use(clients.BATCH)
-    return CachedJsonSecret(settings.slack_secret_name, client=secretsmanager, what="slack")
+    return CachedJsonSecret(name, client=secretsmanager, what=what)
 
 
-def forward_endpoint(
-    settings: ForwarderSettings, *, secretsmanager: SecretsManagerClient | None = None
-) -> CachedJsonSecret:
-    from calsync.aws.secret_json import CachedJsonSecret
+def slack_endpoint(settings: config.SlackSettings, **aws: Unpack[Aws]) -> CachedJsonSecret:
+    return _endpoint(settings.slack_secret_name, "slack", aws.get("secretsmanager"))
 
-    clients.use(clients.BATCH)
-    return CachedJsonSecret(settings.forward_secret_name, client=secretsmanager, what="forward")
+
+def forward_endpoint(settings: config.ForwarderSettings, **aws: Unpack[Aws]) -> CachedJsonSecret:
+    return _endpoint(settings.forward_secret_name, "forward", aws.get("secretsmanager"))
 
 
 SLACK_CONSUMER, FORWARD_CONSUMER = "slack", "forward"  # their claims' key prefixes (template.yaml's IAM)
 
 
 def delivery_ledger(
-    settings: SlackSettings | ForwarderSettings, consumer: str, *, dynamodb: DynamoDBClient | None = None
+    settings: config.SlackSettings | config.ForwarderSettings, consumer: str, **aws: Unpack[Aws]
 ) -> DynamoLedger:
     """Where a consumer claims each event it delivers, so it delivers each ``event_id`` once."""
     from calsync.lifecycle.aws_ledger import DynamoLedger
 
-    return DynamoLedger(settings.bookings_table_name, consumer, dynamodb)
+    return DynamoLedger(settings.bookings_table_name, consumer, aws.get("dynamodb"))
 
 
 # --- connections (refresher, watchdog, OAuth callback, CLI) -----------------------------------
@@ -290,7 +248,7 @@ def delivery_ledger(
 
 @dataclass(frozen=True, slots=True)
 class Connections:
-    settings: ConnectionSettings
+    settings: config.ConnectionSettings
     registry: DynamoConnectionRegistry
     tokens: SecretsManagerTokenStore
     signing_keys: SecretsManagerSigningKeys
@@ -305,30 +263,42 @@ class Connections:
         return Connector(self.registry, self.tokens, self.signing_keys, clock=clock)
 
     def oauth_client(self, limits: TokenCallLimits | None = None) -> OAuthClient:
-        """The token endpoint with the OAuth app's credentials (reads the app secret);
-        ``limits`` bound how long one token request may take (the refresher's budget)."""
+        """The token endpoint with the OAuth app's credentials (reads the app secret), within ``limits``."""
         from calsync.calendly.oauth import OAuthClient
 
-        app = self.oauth_app.get()
-        bounded: dict[str, Any] = self.calendly_limits.options()
-        if limits is not None:
-            bounded = {
-                "timeout": limits.read_seconds,
-                "connect_timeout": limits.connect_seconds,
-                "max_retries": limits.max_retries,
-                "max_rate_limit_wait": limits.max_rate_limit_wait,
-            }
-        return OAuthClient(
-            app.client_id,
-            app.client_secret,
-            token_url=self.settings.calendly_token_url,
-            **{**bounded, **self.calendly_options},
-        )
+        app, bounded = self.oauth_app.get(), (limits or self.calendly_limits).options()
+        options = {**bounded, **self.calendly_options}
+        return OAuthClient(app.client_id, app.client_secret, token_url=self.settings.calendly_token_url, **options)
 
     def lazy_oauth(self, limits: TokenCallLimits | None = None) -> LazyOAuth:
         from calsync.calendly.oauth import LazyOAuth
 
         return LazyOAuth(lambda: self.oauth_client(limits))
+
+    def calendly_with_token(self, token: str) -> CalendlyClient:
+        return self._calendly(lambda: token)
+
+    def calendly_for(self, connection: Connection, limits: CallLimits | None = None, **options: Any) -> CalendlyClient:
+        """A client on the connection's stored token (cached briefly, refetched on a 401), within
+        ``limits`` (default: the service's); ``options`` for the client (the reconciler's hooks)."""
+        from calsync.connections.aws_tokens import CachedToken
+
+        cached = CachedToken(self.tokens, connection.connection_id)
+        return self._calendly(cached.get, limits, on_unauthorized=cached.refetch, **options)
+
+    def _calendly(self, token: Callable[[], str], limits: CallLimits | None = None, **options: Any) -> CalendlyClient:
+        from calsync.calendly.client import CalendlyClient
+
+        bounded = (limits or self.calendly_limits).options()
+        url = self.settings.calendly_api_url
+        return CalendlyClient(token, base_url=url, **{**bounded, **self.calendly_options, **options})
+
+    def signing_key_for(self, connection: Connection) -> str | None:
+        """PAT subscriptions are created with calsync's own key; OAuth ones use the app's."""
+        if connection.kind != "pat":
+            return None
+        keys = self.signing_keys.keys_for(connection.connection_id)
+        return keys[0].decode() if keys else None
 
     @contextmanager
     def refresher(
@@ -338,112 +308,57 @@ class Connections:
         from calsync.connections.refresh import TOKEN_CALL, Refresher
 
         with self.lazy_oauth(TOKEN_CALL) as oauth:
-            yield Refresher(self.registry, self.tokens, oauth, owner, time_left=seconds(remaining_ms), report=report)
+            yield Refresher(
+                self.registry, self.tokens, oauth, owner, time_left=seconds_left(remaining_ms), report=report
+            )
 
-    def calendly_with_token(self, token: str) -> CalendlyClient:
-        from calsync.calendly.client import CalendlyClient
 
-        return CalendlyClient(
-            lambda: token,
-            base_url=self.settings.calendly_api_url,
-            **{**self.calendly_limits.options(), **self.calendly_options},
-        )
+def connection_registry(table_name: str, *, dynamodb: DynamoDBClient | None = None) -> DynamoConnectionRegistry:
+    from calsync.connections.aws_registry import DynamoConnectionRegistry
 
-    def calendly_for(self, connection: Connection, limits: CallLimits | None = None, **options: Any) -> CalendlyClient:
-        """A client backed by the connection's stored token (cached briefly, refetched on a 401),
-        within ``limits`` (default: the service's); ``options`` for the client (e.g. the
-        reconciler's budget hooks)."""
-        from calsync.calendly.client import CalendlyClient
-        from calsync.connections.aws_tokens import CachedToken
-
-        cached = CachedToken(self.tokens, connection.connection_id)
-        return CalendlyClient(
-            cached.get,
-            on_unauthorized=cached.refetch,
-            base_url=self.settings.calendly_api_url,
-            **{**(limits or self.calendly_limits).options(), **self.calendly_options, **options},
-        )
-
-    def signing_key_for(self, connection: Connection) -> str | None:
-        """PAT subscriptions are created with calsync's own key; OAuth ones use the app's."""
-        if connection.kind != "pat":
-            return None
-        keys = self.signing_keys.keys_for(connection.connection_id)
-        return keys[0].decode() if keys else None
+    return DynamoConnectionRegistry(table_name, dynamodb)
 
 
 def connections(
-    settings: ConnectionSettings,
-    *,
-    dynamodb: DynamoDBClient | None = None,
-    secretsmanager: SecretsManagerClient | None = None,
-    calendly_options: Mapping[str, Any] | None = None,
+    settings: config.ConnectionSettings, *, calendly_options: Mapping[str, Any] | None = None, **aws: Unpack[Aws]
 ) -> Connections:
-    from calsync.connections.aws_registry import DynamoConnectionRegistry
     from calsync.connections.aws_tokens import SecretsManagerOAuthApp, SecretsManagerTokenStore
-    from calsync.intake.aws_signing_keys import SecretsManagerSigningKeys
 
+    secretsmanager = aws.get("secretsmanager")
     return Connections(
         settings=settings,
-        registry=DynamoConnectionRegistry(settings.bookings_table_name, dynamodb),
+        registry=connection_registry(settings.bookings_table_name, dynamodb=aws.get("dynamodb")),
         tokens=SecretsManagerTokenStore(settings.token_secret_prefix, client=secretsmanager),
         # Connect writes these keys and may read them back at once: cache for a second only.
-        signing_keys=SecretsManagerSigningKeys(settings.signing_key_prefix, ttl_seconds=1, client=secretsmanager),
+        signing_keys=signing_keys(settings.signing_key_prefix, ttl_seconds=1, secretsmanager=secretsmanager),
         oauth_app=SecretsManagerOAuthApp(settings.oauth_app_secret_name, client=secretsmanager),
         calendly_options=dict(calendly_options or {}),
     )
 
 
 def reconcile_requests(
-    settings: WatchdogSettings | ReconcilerSettings, *, sqs: SQSClient | None = None
+    settings: config.WatchdogSettings | config.ReconcilerSettings, **aws: Unpack[Aws]
 ) -> SqsReconcileRequests:
-    """The reconcile-requests queue: the watchdog asks for gap reconciles there, the reconciler
-    sends its continuations."""
+    """The reconcile-requests queue: the watchdog asks for gap reconciles, the reconciler continues."""
     from calsync.reconcile.aws_requests import SqsReconcileRequests
 
-    return SqsReconcileRequests(settings.reconcile_requests_queue_url, sqs)
+    return SqsReconcileRequests(settings.reconcile_requests_queue_url, aws.get("sqs"))
 
 
-@dataclass(frozen=True, slots=True)
-class Watching:
-    connections: Connections
-    requests: SqsReconcileRequests
-    gap_margin: timedelta
-
-    def watchdog(
-        self,
-        remaining_ms: RemainingMs,
-        *,
-        report: Callable[[Health, Connection, str], None],
-        report_gap: Callable[[Connection, Gap, str | None], None],
-    ) -> Watchdog:
-        from calsync.connections.watchdog import Watchdog
-
-        c = self.connections
-        return Watchdog(
-            c.registry,
-            c.calendly_for,
-            c.signing_key_for,
-            self.requests,
-            gap_margin=self.gap_margin,
-            time_left=seconds(remaining_ms),
-            report=report,
-            report_gap=report_gap,
-        )
-
-
-def watching(
-    settings: WatchdogSettings,
+def watchdog(
+    settings: config.WatchdogSettings,
     *,
-    dynamodb: DynamoDBClient | None = None,
-    secretsmanager: SecretsManagerClient | None = None,
-    sqs: SQSClient | None = None,
-) -> Watching:
-    """The subscription watchdog's services."""
-    return Watching(
-        connections(settings, dynamodb=dynamodb, secretsmanager=secretsmanager),
-        reconcile_requests(settings, sqs=sqs),
-        timedelta(seconds=settings.gap_margin_seconds),
+    report: Callable[[Health, Connection, str], None],
+    report_gap: Callable[[Connection, Gap, str | None], None],
+    **aws: Unpack[Aws],
+) -> Watchdog:
+    """The subscription watchdog (``run(time_left)`` checks every connection)."""
+    from calsync.connections.watchdog import Watchdog
+
+    c, margin = connections(settings, **aws), timedelta(seconds=settings.gap_margin_seconds)
+    requests = reconcile_requests(settings, **aws)
+    return Watchdog(
+        c.registry, c.calendly_for, c.signing_key_for, requests, margin, report=report, report_gap=report_gap
     )
 
 
@@ -452,7 +367,7 @@ def watching(
 
 @dataclass(frozen=True, slots=True)
 class Reconciling:
-    settings: ReconcilerSettings
+    settings: config.ReconcilerSettings
     connections: Connections
     stored: DynamoStoredBookings
     state: DynamoReconcileState
@@ -468,23 +383,13 @@ class Reconciling:
         is_erased: IsErased | None = None,
         on_event: Callable[[Any], None] | None = None,
     ) -> tuple[Reconciler, CalendlyClient]:
-        """A reconciler on the connection's token whose client spends ``budget`` on every
-        request (retries included) and waits out a 429 only within its deadline. Close the
-        client when done."""
+        """A reconciler whose client spends ``budget`` on every request (retries included) and
+        waits out a 429 only within its deadline. Close the client when done."""
         from calsync.reconcile.run import Reconciler
 
-        client = self.connections.calendly_for(
-            connection, limits=RECONCILE, on_request=budget.spend, sleep=budget.sleep
-        )
-        reconciler = Reconciler(
-            calendly=client,
-            stored=self.stored,
-            queue=self.queue,
-            budget=budget,
-            is_erased=is_erased or self.tombstones.is_erased,
-            on_event=on_event,
-        )
-        return reconciler, client
+        client = self.connections.calendly_for(connection, RECONCILE, on_request=budget.spend, sleep=budget.sleep)
+        erased = is_erased or self.tombstones.is_erased
+        return Reconciler(client, self.stored, self.queue, budget, erased, on_event=on_event), client
 
     def jobs(
         self,
@@ -496,41 +401,25 @@ class Reconciling:
         """The function's scheduled and requested runs, within the invocation's remaining time."""
         from calsync.reconcile.scheduled import Jobs
 
-        s = self.settings
-        return Jobs(
-            self.connections.registry,
-            self.reconciler_for,
-            self.state,
-            self.requests,
-            api_calls=s.reconcile_api_calls,
-            upcoming_days=s.reconcile_upcoming_days,
-            recent_days=s.reconcile_recent_days,
-            time_left=seconds(remaining_ms),
-            report=report,
-            failed=failed,
-        )
+        s, ports = self.settings, (self.connections.registry, self.reconciler_for, self.state, self.requests)
+        limits = (s.reconcile_api_calls, s.reconcile_upcoming_days, s.reconcile_recent_days, seconds_left(remaining_ms))
+        return Jobs(*ports, *limits, report=report, failed=failed)
 
 
 def reconciling(
-    settings: ReconcilerSettings,
-    *,
-    dynamodb: DynamoDBClient | None = None,
-    sqs: SQSClient | None = None,
-    secretsmanager: SecretsManagerClient | None = None,
-    calendly_options: Mapping[str, Any] | None = None,
+    settings: config.ReconcilerSettings, *, calendly_options: Mapping[str, Any] | None = None, **aws: Unpack[Aws]
 ) -> Reconciling:
     """The reconciler's services (the function, ``calsync reconcile`` and the tests)."""
     from calsync.reconcile.aws_state import DynamoReconcileState, DynamoStoredBookings
 
+    dynamodb, secretsmanager = aws.get("dynamodb"), aws.get("secretsmanager")
     return Reconciling(
         settings=settings,
-        connections=connections(
-            settings, dynamodb=dynamodb, secretsmanager=secretsmanager, calendly_options=calendly_options
-        ),
+        connections=connections(settings, calendly_options=calendly_options, **aws),
         stored=DynamoStoredBookings(bookings_repository(settings.bookings_table_name, dynamodb=dynamodb)),
         state=DynamoReconcileState(settings.bookings_table_name, dynamodb),
-        queue=_intake(settings, sqs),
-        requests=reconcile_requests(settings, sqs=sqs),
+        queue=_intake(settings, aws.get("sqs")),
+        requests=reconcile_requests(settings, **aws),
         tombstones=tombstones(
             settings.bookings_table_name,
             settings.erasure_key_secret_name,

@@ -21,10 +21,17 @@ from calsync.calendly.errors import CalendlyError
 from calsync.connections.records import Connection, TokenNotFound, TokenUnreadable
 from calsync.errors import DependencyUnavailable
 
+type RemainingMs = Callable[[], int]  # e.g. a Lambda context's get_remaining_time_in_millis
+
 
 def unbounded() -> float:
     """A run with no time limit (tests, the CLI)."""
     return float("inf")
+
+
+def seconds_left(remaining_ms: RemainingMs) -> Callable[[], float]:
+    """A run's ``time_left`` in seconds, from its remaining milliseconds."""
+    return lambda: remaining_ms() / 1000
 
 
 @dataclass(frozen=True, slots=True)

@@ -54,6 +54,15 @@ class TokenCallLimits:
     max_rate_limit_wait: float = 5.0
     backoff_cap: float = 8.0  # the client's back-off cap
 
+    def options(self) -> dict[str, float]:
+        """Keyword arguments for ``OAuthClient`` (as ``calendly.limits.CallLimits.options``)."""
+        return {
+            "timeout": self.read_seconds,
+            "connect_timeout": self.connect_seconds,
+            "max_retries": self.max_retries,
+            "max_rate_limit_wait": self.max_rate_limit_wait,
+        }
+
     @property
     def worst_case(self) -> float:
         attempts = 1 + 2 * self.max_retries

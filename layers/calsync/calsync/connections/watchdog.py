@@ -57,14 +57,14 @@ class Watchdog:
     def _now_iso(self) -> str:
         return datetime.fromtimestamp(self.clock(), UTC).isoformat().replace("+00:00", "Z")
 
-    def run(self) -> dict[str, Health]:
+    def run(self, time_left: Callable[[], float] | None = None) -> dict[str, Health]:
         """Every connection, each on its own (``connections.each``): one's failure is recorded on
-        it and the run goes on; the ones this run has no time left to start wait for the next."""
+        it and the run goes on; the ones this run has no ``time_left`` to start wait for the next."""
         done = each_connection(
             self.registry.all(),
             self._check_reported,
             failed=self._failed,
-            time_left=self.time_left,
+            time_left=time_left or self.time_left,
             start_within=START_WITHIN_SECONDS,
         )
         for connection in done.left:
