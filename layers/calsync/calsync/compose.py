@@ -13,24 +13,18 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, TypedDict, Unpack
+from typing import TYPE_CHECKING, Any, Unpack
 
 from calsync import config
 from calsync.aws import clients
+from calsync.aws.clients import Aws
 from calsync.calendly.limits import INTERACTIVE, RECONCILE, CallLimits
-from calsync.connections.each import RemainingMs, seconds_left
+from calsync.connections.each import Failure, RemainingMs, seconds_left
 from calsync.intake.delivery import QUEUE_MESSAGE_MAX_BYTES
 from calsync.intake.receive import ReceiverLimits
 from calsync.intake.routing import QueueKind
 
 if TYPE_CHECKING:
-    from mypy_boto3_dynamodb import DynamoDBClient
-    from mypy_boto3_events import EventBridgeClient
-    from mypy_boto3_s3 import S3Client
-    from mypy_boto3_scheduler import EventBridgeSchedulerClient
-    from mypy_boto3_secretsmanager import SecretsManagerClient
-    from mypy_boto3_sqs import SQSClient
-
     from calsync.aws.secret_json import CachedJsonSecret
     from calsync.bookings.aws_bookings import DynamoBookingsRepository
     from calsync.calendly.client import CalendlyClient
@@ -38,7 +32,6 @@ if TYPE_CHECKING:
     from calsync.connections.aws_registry import DynamoConnectionRegistry
     from calsync.connections.aws_tokens import SecretsManagerOAuthApp, SecretsManagerTokenStore
     from calsync.connections.connect import Connector
-    from calsync.connections.each import Failure
     from calsync.connections.gaps import Gap
     from calsync.connections.records import Connection
     from calsync.connections.refresh import Refresher, TokenCallLimits
@@ -55,24 +48,11 @@ if TYPE_CHECKING:
     from calsync.reconcile.aws_state import DynamoReconcileState, DynamoStoredBookings
     from calsync.reconcile.budget import Budget
     from calsync.reconcile.report import Report
-    from calsync.reconcile.run import IsErased, Reconciler
+    from calsync.reconcile.run import Reconciler
     from calsync.reconcile.scheduled import Jobs
 
 
-class Aws(TypedDict, total=False):
-    """Ready-made clients; one not given is built by ``calsync.aws.clients`` when first needed."""
-
-    dynamodb: DynamoDBClient | None
-    sqs: SQSClient | None
-    secretsmanager: SecretsManagerClient | None
-    s3: S3Client | None
-    events: EventBridgeClient | None
-    scheduler: EventBridgeSchedulerClient | None
-
-
 # --- receiver ---------------------------------------------------------------------------------
-
-
 @dataclass(frozen=True, slots=True)
 class Receiver:
     keys: SecretsManagerSigningKeys
@@ -80,11 +60,11 @@ class Receiver:
     limits: ReceiverLimits
 
 
-def delivery_bodies(bucket: str | None, *, s3: S3Client | None = None) -> S3DeliveryBodies | None:
+def delivery_bodies(bucket: str | None, **aws: Unpack[Aws]) -> S3DeliveryBodies | None:
     """The bucket of bodies too large for a queue message (None where none is configured)."""
     from calsync.intake.aws_bodies import S3DeliveryBodies
 
-    return S3DeliveryBodies(bucket, s3) if bucket else None
+    return S3DeliveryBodies(bucket, aws.get("s3")) if bucket else None
 
 
 def delivery_queue(
@@ -97,13 +77,13 @@ def delivery_queue(
     """The intake queues; a body too large for a message goes to ``bodies_bucket`` (by key)."""
     from calsync.intake.aws_queues import SqsDeliveryQueue
 
-    bodies = delivery_bodies(bodies_bucket, s3=aws.get("s3"))
+    bodies = delivery_bodies(bodies_bucket, **aws)
     return SqsDeliveryQueue(queue_urls, aws.get("sqs"), bodies=bodies, max_message_bytes=max_message_bytes)
 
 
-def _intake(settings: config.ReceiverSettings | config.ReconcilerSettings, sqs: SQSClient | None) -> SqsDeliveryQueue:
+def _intake(settings: config.ReceiverSettings | config.ReconcilerSettings, aws: Aws) -> SqsDeliveryQueue:
     bucket, limit = settings.delivery_bodies_bucket, settings.queue_message_max_bytes
-    return delivery_queue(settings.queue_urls, sqs=sqs, bodies_bucket=bucket, max_message_bytes=limit)
+    return delivery_queue(settings.queue_urls, bodies_bucket=bucket, max_message_bytes=limit, **aws)
 
 
 def signing_keys(
@@ -119,20 +99,17 @@ def receiver(settings: config.ReceiverSettings, **aws: Unpack[Aws]) -> Receiver:
     from calsync.connections.aws_registry import DynamoConnectionIds
 
     clients.use(clients.RECEIVER)  # a hanging AWS call is a 503 within ~5 s (aws/clients.py)
-    # An id not in the cache costs a key-only read of its registry record; Secrets Manager is
-    # read for registered connections only (forged ids cannot starve real ones).
+    # An unknown id costs a key-only registry read: forged ids never reach Secrets Manager.
     registered = DynamoConnectionIds(settings.bookings_table_name, aws.get("dynamodb")).exists
     ttl = settings.signing_key_cache_seconds
     return Receiver(
         keys=signing_keys(settings.signing_key_prefix, ttl_seconds=ttl, exists=registered, **aws),
-        queue=_intake(settings, aws.get("sqs")),
+        queue=_intake(settings, aws),
         limits=ReceiverLimits(settings.signature_tolerance_seconds, settings.max_body_bytes),
     )
 
 
 # --- processors and erasure -------------------------------------------------------------------
-
-
 @dataclass(frozen=True, slots=True)
 class Processor:
     repository: DynamoBookingsRepository
@@ -141,10 +118,10 @@ class Processor:
     bodies: S3DeliveryBodies | None = None  # bodies too large for a message, read back by key
 
 
-def bookings_repository(table_name: str, *, dynamodb: DynamoDBClient | None = None) -> DynamoBookingsRepository:
+def bookings_repository(table_name: str, **aws: Unpack[Aws]) -> DynamoBookingsRepository:
     from calsync.bookings.aws_bookings import DynamoBookingsRepository
 
-    return DynamoBookingsRepository(table_name, dynamodb)
+    return DynamoBookingsRepository(table_name, aws.get("dynamodb"))
 
 
 def processor(settings: config.ProcessorSettings, **aws: Unpack[Aws]) -> Processor:
@@ -158,8 +135,7 @@ def processor(settings: config.ProcessorSettings, **aws: Unpack[Aws]) -> Process
 
 
 def tombstones(table_name: str, erasure_key_secret_name: str, **aws: Unpack[Aws]) -> Tombstones:
-    """Erased people: ``.is_erased(email, at)`` is the check the processors and the reconciler
-    use (one GetItem; the hash key read once per cold start)."""
+    """Erased people: ``.is_erased(email, at)`` (one GetItem; the hash key read once per cold start)."""
     from calsync.aws.secret_json import CachedJsonSecret
     from calsync.erasure.aws_tombstones import Tombstones
 
@@ -169,8 +145,6 @@ def tombstones(table_name: str, erasure_key_secret_name: str, **aws: Unpack[Aws]
 
 
 # --- lifecycle: publisher, reminders, consumers ----------------------------------------------
-
-
 @dataclass(frozen=True, slots=True)
 class Reminders:
     images: TableImages
@@ -192,8 +166,7 @@ class Publisher(Reminders):
     schedules: SchedulerReminders
     leads: tuple[int, ...]
     ended_window: timedelta  # a booking first stored after its end: Booking Ended at once if that recent
-    # what reminders are planned against (tests pass their own)
-    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))  # reminders are planned on it
 
 
 def publisher(settings: config.PublisherSettings, **aws: Unpack[Aws]) -> Publisher:
@@ -216,36 +189,30 @@ def publisher(settings: config.PublisherSettings, **aws: Unpack[Aws]) -> Publish
     )
 
 
-def _endpoint(name: str, what: str, secretsmanager: SecretsManagerClient | None) -> CachedJsonSecret:
-    from calsync.aws.secret_json import CachedJsonSecret
-
-    clients.use(clients.BATCH)
-    return CachedJsonSecret(name, client=secretsmanager, what=what)
-
-
-def slack_endpoint(settings: config.SlackSettings, **aws: Unpack[Aws]) -> CachedJsonSecret:
-    return _endpoint(settings.slack_secret_name, "slack", aws.get("secretsmanager"))
-
-
-def forward_endpoint(settings: config.ForwarderSettings, **aws: Unpack[Aws]) -> CachedJsonSecret:
-    return _endpoint(settings.forward_secret_name, "forward", aws.get("secretsmanager"))
-
-
 SLACK_CONSUMER, FORWARD_CONSUMER = "slack", "forward"  # their claims' key prefixes (template.yaml's IAM)
 
 
-def delivery_ledger(
-    settings: config.SlackSettings | config.ForwarderSettings, consumer: str, **aws: Unpack[Aws]
-) -> DynamoLedger:
-    """Where a consumer claims each event it delivers, so it delivers each ``event_id`` once."""
+@dataclass(frozen=True, slots=True)
+class Consumer:
+    endpoint: CachedJsonSecret  # where it delivers (the operator's secret)
+    ledger: DynamoLedger  # where it claims each event, so it delivers each ``event_id`` once
+
+
+def consumer(settings: config.SlackSettings | config.ForwarderSettings, **aws: Unpack[Aws]) -> Consumer:
+    """The Slack notifier's or the signed HTTP forwarder's services."""
+    from calsync.aws.secret_json import CachedJsonSecret
     from calsync.lifecycle.aws_ledger import DynamoLedger
 
-    return DynamoLedger(settings.bookings_table_name, consumer, aws.get("dynamodb"))
+    clients.use(clients.BATCH)
+    if isinstance(settings, config.SlackSettings):
+        secret, name = settings.slack_secret_name, SLACK_CONSUMER
+    else:
+        secret, name = settings.forward_secret_name, FORWARD_CONSUMER
+    endpoint = CachedJsonSecret(secret, client=aws.get("secretsmanager"), what=name)
+    return Consumer(endpoint, DynamoLedger(settings.bookings_table_name, name, aws.get("dynamodb")))
 
 
 # --- connections (refresher, watchdog, OAuth callback, CLI) -----------------------------------
-
-
 @dataclass(frozen=True, slots=True)
 class Connections:
     settings: config.ConnectionSettings
@@ -313,14 +280,17 @@ class Connections:
             )
 
 
-def connection_registry(table_name: str, *, dynamodb: DynamoDBClient | None = None) -> DynamoConnectionRegistry:
+def connection_registry(table_name: str, **aws: Unpack[Aws]) -> DynamoConnectionRegistry:
     from calsync.connections.aws_registry import DynamoConnectionRegistry
 
-    return DynamoConnectionRegistry(table_name, dynamodb)
+    return DynamoConnectionRegistry(table_name, aws.get("dynamodb"))
 
 
 def connections(
-    settings: config.ConnectionSettings, *, calendly_options: Mapping[str, Any] | None = None, **aws: Unpack[Aws]
+    settings: config.ConnectionSettings,
+    *,
+    calendly_options: Mapping[str, Any] | None = None,
+    **aws: Unpack[Aws],
 ) -> Connections:
     from calsync.connections.aws_tokens import SecretsManagerOAuthApp, SecretsManagerTokenStore
 
@@ -363,8 +333,6 @@ def watchdog(
 
 
 # --- reconciler -------------------------------------------------------------------------------
-
-
 @dataclass(frozen=True, slots=True)
 class Reconciling:
     settings: config.ReconcilerSettings
@@ -380,7 +348,6 @@ class Reconciling:
         connection: Connection,
         budget: Budget,
         *,
-        is_erased: IsErased | None = None,
         on_event: Callable[[Any], None] | None = None,
     ) -> tuple[Reconciler, CalendlyClient]:
         """A reconciler whose client spends ``budget`` on every request (retries included) and
@@ -388,7 +355,7 @@ class Reconciling:
         from calsync.reconcile.run import Reconciler
 
         client = self.connections.calendly_for(connection, RECONCILE, on_request=budget.spend, sleep=budget.sleep)
-        erased = is_erased or self.tombstones.is_erased
+        erased = self.tombstones.is_erased
         return Reconciler(client, self.stored, self.queue, budget, erased, on_event=on_event), client
 
     def jobs(
@@ -407,7 +374,10 @@ class Reconciling:
 
 
 def reconciling(
-    settings: config.ReconcilerSettings, *, calendly_options: Mapping[str, Any] | None = None, **aws: Unpack[Aws]
+    settings: config.ReconcilerSettings,
+    *,
+    calendly_options: Mapping[str, Any] | None = None,
+    **aws: Unpack[Aws],
 ) -> Reconciling:
     """The reconciler's services (the function, ``calsync reconcile`` and the tests)."""
     from calsync.reconcile.aws_state import DynamoReconcileState, DynamoStoredBookings
@@ -418,7 +388,7 @@ def reconciling(
         connections=connections(settings, calendly_options=calendly_options, **aws),
         stored=DynamoStoredBookings(bookings_repository(settings.bookings_table_name, dynamodb=dynamodb)),
         state=DynamoReconcileState(settings.bookings_table_name, dynamodb),
-        queue=_intake(settings, aws.get("sqs")),
+        queue=_intake(settings, aws),
         requests=reconcile_requests(settings, **aws),
         tombstones=tombstones(
             settings.bookings_table_name,
