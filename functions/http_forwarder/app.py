@@ -1,8 +1,6 @@
-"""Signed HTTP forwarder Lambda: lifecycle events (from the bus, through its queue) POSTed
-to the configured endpoint with Standard Webhooks signatures, each ``event_id`` once
-(``lifecycle.once``: a copy the publisher put again is skipped). A failed post is reported
-alone (``batchItemFailures``, never a function error, so an endpoint outage does not look like a
-crash), retried by the queue with back-off, then dead-lettered (alarmed)."""
+"""Signed HTTP forwarder Lambda: lifecycle events (bus → queue) POSTed with Standard Webhooks signatures,
+each ``event_id`` once (``lifecycle.once``). A failed post is reported alone (``batchItemFailures``, never
+a function error: an outage is no crash), retried by the queue with back-off, then dead-lettered (alarmed)."""
 
 from __future__ import annotations
 

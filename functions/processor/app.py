@@ -46,8 +46,7 @@ def record_handler(record: SQSRecord) -> None:
         is_erased=ports.tombstones.is_erased,
     )
     if result.erased:
-        # About an erased person and dated before the erasure: acknowledged, kept nowhere (nor
-        # its body in the bucket, when it came through it).
+        # About an erased person, dated before the erasure: kept nowhere (nor its body in the bucket)
         if (key := message_body_key(attributes)) and ports.bodies is not None:
             ports.bodies.delete(key)
         metrics.add_metric(name="DeliveriesErased", unit=MetricUnit.Count, value=1)

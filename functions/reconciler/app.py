@@ -1,7 +1,6 @@
-"""Reconciler: on its schedule, every active connection over the upcoming and recent windows
-(resuming from each connection's cursor); from the reconcile-requests queue, one requested
-gap (a request that cannot finish in its budget is continued by a new request). The runs, the
-time split and the failure isolation are ``calsync.reconcile.scheduled.Jobs``."""
+"""Reconciler: on its schedule, every active connection (from its cursor); from the reconcile-requests
+queue, one requested gap (continued by a new request when it cannot finish in its budget). The runs,
+the time split and the failure isolation are ``calsync.reconcile.scheduled.Jobs``."""
 
 from __future__ import annotations
 
@@ -15,8 +14,6 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from calsync import compose
 from calsync.config import ReconcilerSettings
-from calsync.connections.each import Failure
-from calsync.connections.records import Connection
 from calsync.observability import MetricUnit, logger, metrics
 from calsync.reconcile.report import Report
 from calsync.reconcile.requests import ReconcileRequest
@@ -51,13 +48,8 @@ def _emit(report: Report) -> None:
     log("reconcile run", extra={k: v for k, v in report.as_dict().items() if k != "windows"})
 
 
-def _failed(connection: Connection, failure: Failure) -> None:
-    fields = {"connection_id": connection.connection_id, "reason": failure.reason, "detail": failure.detail}
-    logger.error("reconcile failed", extra=fields)
-
-
 def jobs(context: LambdaContext) -> Jobs:
-    return services().jobs(context.get_remaining_time_in_millis, report=_emit, failed=_failed)
+    return services().jobs(context.get_remaining_time_in_millis, report=_emit)
 
 
 def record_handler(record: SQSRecord, context: LambdaContext) -> None:
@@ -73,6 +65,10 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItem
         handle = lambda record: record_handler(record, context)  # noqa: E731
         return process_partial_response(event=event, record_handler=handle, processor=processor, context=context)
     schedule = jobs(context).every_connection()
+    for cid, failure in schedule.failed.items():  # a safe reason (connections.each), never a message
+        logger.error(
+            "reconcile failed", extra={"connection_id": cid, "reason": failure.reason, "detail": failure.detail}
+        )
     if schedule.left:  # their cursors stay: the next run starts them
         logger.warning("reconcile schedule out of time", extra={"left": len(schedule.left), "ids": schedule.left})
     logger.info("reconcile schedule done", extra={"connections": len(schedule.reports), "failed": len(schedule.failed)})

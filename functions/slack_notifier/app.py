@@ -1,8 +1,6 @@
-"""Slack notifier Lambda: lifecycle events (from the bus, through its queue) to a Slack
-incoming webhook, each ``event_id`` once (``lifecycle.once``: a copy the publisher put again is
-skipped). A failed post is reported alone (``batchItemFailures``, never a function error, so a
-Slack outage does not look like a crash), retried by the queue with back-off, then
-dead-lettered (alarmed)."""
+"""Slack notifier Lambda: lifecycle events (bus → queue) to a Slack incoming webhook, each ``event_id``
+once (``lifecycle.once``). A failed post is reported alone (``batchItemFailures``, never a function
+error: a Slack outage is no crash), retried by the queue with back-off, then dead-lettered (alarmed)."""
 
 from __future__ import annotations
 

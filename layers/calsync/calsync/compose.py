@@ -19,7 +19,7 @@ from calsync import config
 from calsync.aws import clients
 from calsync.aws.clients import Aws
 from calsync.calendly.limits import INTERACTIVE, RECONCILE, CallLimits
-from calsync.connections.each import Failure, RemainingMs, seconds_left
+from calsync.connections.each import RemainingMs, seconds_left
 from calsync.intake.delivery import QUEUE_MESSAGE_MAX_BYTES
 from calsync.intake.receive import ReceiverLimits
 from calsync.intake.routing import QueueKind
@@ -358,19 +358,13 @@ class Reconciling:
         erased = self.tombstones.is_erased
         return Reconciler(client, self.stored, self.queue, budget, erased, on_event=on_event), client
 
-    def jobs(
-        self,
-        remaining_ms: RemainingMs,
-        *,
-        report: Callable[[Report], None],
-        failed: Callable[[Connection, Failure], None],
-    ) -> Jobs:
+    def jobs(self, remaining_ms: RemainingMs, *, report: Callable[[Report], None]) -> Jobs:
         """The function's scheduled and requested runs, within the invocation's remaining time."""
         from calsync.reconcile.scheduled import Jobs
 
         s, ports = self.settings, (self.connections.registry, self.reconciler_for, self.state, self.requests)
         limits = (s.reconcile_api_calls, s.reconcile_upcoming_days, s.reconcile_recent_days, seconds_left(remaining_ms))
-        return Jobs(*ports, *limits, report=report, failed=failed)
+        return Jobs(*ports, *limits, report=report)
 
 
 def reconciling(
