@@ -40,11 +40,10 @@ def services() -> compose.Reconciling:
 
 
 def _emit(report: Report) -> None:
-    values = {**report.counts, "api_calls": report.api_calls, "incomplete": int(not report.complete)}
+    totals = report.totals()
     for key, name in _METRICS.items():
-        metrics.add_metric(name=name, unit=MetricUnit.Count, value=values[key])
-    quiet = report.complete and not report.counts["repaired"] and not report.counts["unreadable"]
-    log = logger.info if quiet else logger.warning
+        metrics.add_metric(name=name, unit=MetricUnit.Count, value=totals[key])
+    log = logger.info if report.quiet else logger.warning
     log("reconcile run", extra={k: v for k, v in report.as_dict().items() if k != "windows"})
 
 

@@ -238,15 +238,16 @@ def test_the_scheduled_reconcile_shares_the_time_left_and_fails_loudly_after_the
     # Given three active connections (and one that is not), the second without a token, 300 s left
     registry = Registry([connection(0), connection(1), connection(2, status="reauth_required"), connection(3)])
     reconcilers = Reconcilers(broken="conn-01")
-    failures: list[tuple[str, str]] = []
-    run = jobs(registry, reconcilers, lambda: 300.0, failed=lambda c, f: failures.append((c.connection_id, str(f))))
+    run = jobs(registry, reconcilers, lambda: 300.0)
     # When the schedule fires
     schedule = run.every_connection()
     # Then the first got a third of the time left for Calendly (the reserve kept), the last all of it
     assert reconcilers.budgets["conn-00"].deadline == pytest.approx((300 - 30) / 3)
     assert reconcilers.budgets["conn-03"].deadline == pytest.approx(300 - 30)
     # And the broken one is reported, and fails the run once the others are done
-    assert failures == [("conn-01", "token_missing: the connection has no token secret")]
+    assert {cid: str(f) for cid, f in schedule.failed.items()} == {
+        "conn-01": "token_missing: the connection has no token secret"
+    }
     assert schedule.summary() == {
         "conn-00": {"complete": True, "repaired": 0},
         "conn-03": {"complete": True, "repaired": 0},

@@ -135,14 +135,14 @@ class Schedule:
             raise ReconcileFailed(f"reconcile failed for {len(self.failed)} connection(s): {names}")
 
 
-def _ignore(*_: object) -> None:
+def _ignore(_: Report) -> None:
     return None
 
 
 @dataclass(frozen=True, slots=True)
 class Jobs:
     """The reconciler function's two jobs over its ports; ``report`` sees every run's report as
-    it ends, ``failed`` every connection that could not be reconciled (a safe reason)."""
+    it ends (a connection that could not be reconciled is in the ``Schedule``'s ``failed``)."""
 
     connections: ConnectionRecords
     reconciler_for: ReconcilerFor
@@ -155,7 +155,6 @@ class Jobs:
     now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     clock: Callable[[], float] = time.monotonic  # the budgets' deadlines are on this clock
     report: Callable[[Report], None] = _ignore
-    failed: Callable[[Connection, Failure], None] = _ignore
 
     def budget(self, share: int = 1) -> Budget:
         """The run's budget: its calls, and its ``share`` of the time left for Calendly."""
@@ -184,7 +183,7 @@ class Jobs:
             return report
 
         def failed(connection: Connection, failure: Failure) -> None:
-            self.failed(connection, failure)
+            return None  # the Schedule names it, with its reason
 
         done = each_connection(active, one, failed=failed, time_left=self.time_left, start_within=RESERVE_SECONDS)
         reports = {cid: r for cid, r in done.results.items() if r is not None}
