@@ -1,9 +1,6 @@
-"""Processor Lambda: one per queue. Applies each SQS record; failures are reported alone.
-
-One INFO line per batch (its counts and the records' message ids), not one per record: the
-routine counts (applied, duplicate, stale, lag) reach CloudWatch through metric filters on that
-line (template.yaml); quarantines, which are rare, are logged and counted on their own.
-"""
+"""Processor Lambda: one per queue. Applies each SQS record; failures are reported alone. One INFO
+line per batch (``BatchTally``: its counts reach CloudWatch through metric filters on it, template.yaml);
+quarantines, which are rare, are logged and counted on their own."""
 
 from __future__ import annotations
 
