@@ -90,18 +90,17 @@ def each_connection[R](
     """``step`` on every connection in turn; ``failed`` for one whose step raised (its result
     stands for the step's). No connection starts with less than ``start_within`` seconds of
     ``time_left()``: from there on, the connections are left for the next run."""
-    done: Pass[R] = Pass()
+    results: dict[str, R] = {}
+    failures: dict[str, Failure] = {}
     remaining = iter(connections)
     for connection in remaining:
         seconds = time_left()
         if seconds < start_within:
-            done.left.extend([connection, *remaining])
-            return Pass(done.results, done.failed, done.left, stopped_with=seconds)
+            return Pass(results, failures, [connection, *remaining], stopped_with=seconds)
+        cid = connection.connection_id
         try:
-            result = step(connection)
-        except Exception as exc:  # isolated: recorded on the connection by ``failed``, the loop goes on
-            failure = failure_of(exc)
-            done.failed[connection.connection_id] = failure
-            result = failed(connection, failure)
-        done.results[connection.connection_id] = result
-    return done
+            results[cid] = step(connection)
+        except Exception as exc:  # isolated: ``failed`` records it on the connection, the loop goes on
+            failures[cid] = failure_of(exc)
+            results[cid] = failed(connection, failures[cid])
+    return Pass(results, failures)
