@@ -1,15 +1,13 @@
-"""Signed HTTP forwarder Lambda: lifecycle events (from the bus, through its queue) POSTed
-to the configured endpoint with Standard Webhooks signatures, each ``event_id`` once
-(``lifecycle.once``: a copy the publisher put again is skipped). A failed post is reported
-alone (``batchItemFailures``, never a function error, so an endpoint outage does not look like a
-crash), retried by the queue with back-off, then dead-lettered (alarmed)."""
+"""Signed HTTP forwarder Lambda: lifecycle events (bus → queue) POSTed with Standard Webhooks signatures,
+each ``event_id`` once (``lifecycle.once``). A failed post is reported alone (``batchItemFailures``, never
+a function error: an outage is no crash), retried by the queue with back-off, then dead-lettered (alarmed)."""
 
 from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
 from functools import cache
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
@@ -24,37 +22,32 @@ from calsync.lifecycle.forward import forward
 from calsync.lifecycle.once import Delivered, deliver_once, event_id_of
 from calsync.observability import MetricUnit, logger, metrics
 
-if TYPE_CHECKING:
-    from calsync.aws.secret_json import CachedJsonSecret
-    from calsync.lifecycle.aws_ledger import DynamoLedger
-
 # A batch that failed whole (the endpoint down) is reported record by record, like a partial one.
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
 
 @cache
-def services() -> tuple[CachedJsonSecret, DynamoLedger]:
-    settings = ForwarderSettings.from_env()
-    return compose.forward_endpoint(settings), compose.delivery_ledger(settings, compose.FORWARD_CONSUMER)
+def services() -> compose.Consumer:
+    return compose.consumer(ForwarderSettings.from_env())
 
 
 def record_handler(record: SQSRecord) -> None:
-    endpoint, ledger = services()
+    consumer, now = services(), datetime.now(UTC)
     event: dict[str, Any] = json.loads(record.body)
     fields = {"detail_type": event.get("detail-type"), "event_id": event_id_of(event)}
+    attempt = int(record.attributes.approximate_receive_count or 1)
     try:
-        with backing_off(record.event_source_arn, record.receipt_handle, attempt(record)):
-            now = datetime.now(UTC)
+        with backing_off(record.event_source_arn, record.receipt_handle, attempt):
             delivered = deliver_once(
                 event,
-                lambda: forward(event, endpoint=endpoint.get(), send=outbound.post, now=now),
-                ledger=ledger,
+                lambda: forward(event, endpoint=consumer.endpoint.get(), send=outbound.post, now=now),
+                ledger=consumer.ledger,
                 claimant=record.message_id,
                 now=now,
             )
     except Exception as exc:  # reported for the queue's retry (batchItemFailures), never swallowed
         metrics.add_metric(name="ForwardsFailed", unit=MetricUnit.Count, value=1)
-        logger.warning("event not forwarded", extra={**fields, "error": type(exc).__name__, "attempt": attempt(record)})
+        logger.warning("event not forwarded", extra={**fields, "error": type(exc).__name__, "attempt": attempt})
         raise
     if delivered is Delivered.ALREADY:
         metrics.add_metric(name="ForwardDuplicatesSkipped", unit=MetricUnit.Count, value=1)
@@ -64,10 +57,6 @@ def record_handler(record: SQSRecord) -> None:
         logger.warning("event forwarded, claim not confirmed", extra=fields)
     metrics.add_metric(name="EventsForwarded", unit=MetricUnit.Count, value=1)
     logger.info("event forwarded", extra=fields)
-
-
-def attempt(record: SQSRecord) -> int:
-    return int(record.attributes.approximate_receive_count or 1)
 
 
 @logger.inject_lambda_context

@@ -17,8 +17,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from calsync import compose
 from calsync.config import PublisherSettings
-from calsync.lifecycle.aws_stream import stream_image
-from calsync.lifecycle.publish import Change, announced, publish_changes
+from calsync.lifecycle.aws_stream import stream_change
+from calsync.lifecycle.publish import announced, publish_changes
 from calsync.observability import logger
 
 
@@ -27,21 +27,11 @@ def services() -> compose.Publisher:
     return compose.publisher(PublisherSettings.from_env())
 
 
-def change(record: dict[str, Any]) -> Change:
-    """A stream record as a change, keyed by its sequence number (what Lambda checkpoints on)."""
-    data = record.get("dynamodb") or {}
-    return Change(
-        key=str(data.get("SequenceNumber") or record.get("eventID")),
-        old=stream_image(data.get("OldImage")),
-        new=stream_image(data.get("NewImage")),
-    )
-
-
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, list[dict[str, str]]]:
     logger.clear_state()  # nothing carried over from an earlier invocation (or another handler in-process)
     logger.set_correlation_id(None)  # the lifecycle event ids are this line's correlation ids
     ports = services()
-    changes = [change(record) for record in event.get("Records") or []]
+    changes = [stream_change(record) for record in event.get("Records") or []]
     try:
         # The scheduled events, and the bookings that may be announced (as they are now), in one call
         ports.images.read_ahead((c.new for c in changes), invitees=announced(changes))

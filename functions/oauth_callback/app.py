@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import html
-import json
 from functools import cache
 from typing import Any
 
@@ -12,6 +10,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from calsync import compose
 from calsync.config import ConnectionSettings
+from calsync.connections.callback import api_base, asks_for_json, page
 from calsync.connections.connect import ConnectError
 from calsync.errors import DependencyUnavailable
 from calsync.observability import MetricUnit, logger, metrics
@@ -22,36 +21,10 @@ def services() -> compose.Connections:
     return compose.connections(ConnectionSettings.from_env())
 
 
-def api_base(event: dict[str, Any]) -> str:
-    """The public base URL of this API as the caller reached it: the execute-api host needs
-    the stage in the path, a custom domain (base path mapping) or the local stack does not."""
-    context = event.get("requestContext") or {}
-    headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
-    host = context.get("domainName") or headers.get("host", "localhost")
-    scheme = headers.get("x-forwarded-proto", "https")
-    stage = context.get("stage")
-    prefix = f"/{stage}" if stage and ".execute-api." in str(host) else ""
-    return f"{scheme}://{host}{prefix}"
-
-
-def page(status: int, title: str, message: str, reason: str, wants_json: bool) -> dict[str, Any]:
-    if wants_json:
-        body = json.dumps({"status": "connected"} if status == 200 else {"error": reason, "message": message})
-        return {"statusCode": status, "headers": {"Content-Type": "application/json"}, "body": body}
-    text = (
-        f"<!doctype html><html><head><meta charset='utf-8'><title>calsync: {html.escape(title)}</title></head>"
-        f"<body><h1>{html.escape(title)}</h1><p>{html.escape(message)}</p>"
-        f"<p><small>{html.escape(reason)}</small></p></body></html>"
-    )
-    return {"statusCode": status, "headers": {"Content-Type": "text/html; charset=utf-8"}, "body": text}
-
-
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    query = event.get("queryStringParameters") or {}
-    headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
-    wants_json = "application/json" in headers.get("accept", "")
+    query, wants_json = event.get("queryStringParameters") or {}, asks_for_json(event)
     if query.get("error"):
         logger.warning("oauth callback: authorization denied", extra={"error": query.get("error")})
         return page(400, "Not connected", "Calendly did not grant access.", "access_denied", wants_json)

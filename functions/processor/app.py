@@ -1,13 +1,9 @@
-"""Processor Lambda: one per queue. Applies each SQS record; failures are reported alone.
-
-One INFO line per batch (its counts and the records' message ids), not one per record: the
-routine counts (applied, duplicate, stale, lag) reach CloudWatch through metric filters on that
-line (template.yaml); quarantines, which are rare, are logged and counted on their own.
-"""
+"""Processor Lambda: one per queue. Applies each SQS record; failures are reported alone. One INFO
+line per batch (``BatchTally``: its counts reach CloudWatch through metric filters on it, template.yaml);
+quarantines, which are rare, are logged and counted on their own."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cache
 from typing import Any
@@ -18,7 +14,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from calsync import compose
-from calsync.bookings.process import process_message
+from calsync.bookings.process import BatchTally, process_message
 from calsync.config import ProcessorSettings
 from calsync.intake.delivery import message_body_key, resolve_body
 from calsync.observability import MetricUnit, flush_metrics, logger, metrics
@@ -29,30 +25,6 @@ processor = BatchProcessor(event_type=EventType.SQS)
 @cache
 def services() -> compose.Processor:
     return compose.processor(ProcessorSettings.from_env())
-
-
-@dataclass
-class BatchTally:
-    """What one invocation did, for its one log line."""
-
-    message_ids: list[str] = field(default_factory=list)
-    applied: int = 0
-    duplicate: int = 0
-    stale: int = 0
-    quarantined: int = 0
-    erased: int = 0
-    lag_max_s: float = 0.0
-
-    def fields(self, failed: int) -> dict[str, object]:
-        counts = {"applied": self.applied, "duplicate": self.duplicate, "stale": self.stale}
-        extra = {"quarantined": self.quarantined, "erased": self.erased, "failed": failed}
-        return {
-            "records": len(self.message_ids),
-            **counts,
-            **{k: v for k, v in extra.items() if v},
-            "lag_max_s": round(self.lag_max_s, 3),
-            "message_ids": self.message_ids,
-        }
 
 
 _tally = BatchTally()
@@ -71,27 +43,15 @@ def record_handler(record: SQSRecord) -> None:
         is_erased=ports.tombstones.is_erased,
     )
     if result.erased:
-        # About an erased person and dated before the erasure: acknowledged, kept nowhere (nor
-        # its body in the bucket, when it came through it).
+        # About an erased person, dated before the erasure: kept nowhere (nor its body in the bucket)
         if (key := message_body_key(attributes)) and ports.bodies is not None:
             ports.bodies.delete(key)
-        _tally.erased += 1
         metrics.add_metric(name="DeliveriesErased", unit=MetricUnit.Count, value=1)
-        return
-    if result.quarantined:
-        _tally.quarantined += 1
+    elif result.quarantined:
         metrics.add_metric(name="DeliveriesQuarantined", unit=MetricUnit.Count, value=1)
-        logger.warning(
-            "delivery quarantined",
-            extra={"event": result.event, "message_id": record.message_id, "reason": result.quarantined},
-        )
-        return
-    _tally.lag_max_s = max(_tally.lag_max_s, result.lag_seconds)
-    _tally.duplicate += result.duplicate
-    if result.changed:
-        _tally.applied += 1
-    else:
-        _tally.stale += 1
+        fields = {"event": result.event, "message_id": record.message_id, "reason": result.quarantined}
+        logger.warning("delivery quarantined", extra=fields)
+    _tally.count(result)
 
 
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:

@@ -1,11 +1,9 @@
-"""Reconciler: on its schedule, every active connection over the upcoming and recent windows
-(resuming from each connection's cursor); from the reconcile-requests queue, one requested
-gap (a request that cannot finish in its budget is continued by a new request)."""
+"""Reconciler: on its schedule, every active connection (from its cursor); from the reconcile-requests
+queue, one requested gap (continued by a new request when it cannot finish in its budget). The runs,
+the time split and the failure isolation are ``calsync.reconcile.scheduled.Jobs``."""
 
 from __future__ import annotations
 
-import time
-from datetime import UTC, datetime, timedelta
 from functools import cache
 from typing import Any
 
@@ -17,14 +15,12 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from calsync import compose
 from calsync.config import ReconcilerSettings
 from calsync.observability import MetricUnit, logger, metrics
-from calsync.reconcile import scheduled as service
-from calsync.reconcile.budget import Budget
-from calsync.reconcile.report import Report, scheduled_windows
+from calsync.reconcile.report import Report
 from calsync.reconcile.requests import ReconcileRequest
+from calsync.reconcile.scheduled import Jobs
 
-RESERVE_SECONDS = 60  # left for writing cursors and reports (at most a tenth of the time)
-# One metric per count of the report (the dashboard and alarms name them).
-_COUNT_METRICS = {
+# One metric per count of the report, and two per run (the dashboard and alarms name them).
+_METRICS = {
     "events_seen": "ReconcileEventsSeen",
     "invitees_seen": "ReconcileInviteesSeen",
     "missing": "ReconcileMissing",
@@ -32,9 +28,9 @@ _COUNT_METRICS = {
     "erased": "ReconcileErased",
     "repaired": "ReconcileRepaired",
     "unreadable": "ReconcileUnreadable",
+    "api_calls": "ReconcileApiCalls",
+    "incomplete": "ReconcileIncomplete",
 }
-_RUN_METRICS = {"api_calls": "ReconcileApiCalls", "incomplete": "ReconcileIncomplete"}
-
 processor = BatchProcessor(event_type=EventType.SQS)
 
 
@@ -43,97 +39,37 @@ def services() -> compose.Reconciling:
     return compose.reconciling(ReconcilerSettings.from_env())
 
 
-def _seconds_left(context: LambdaContext) -> float:
-    """The time this invocation may still spend on Calendly, the reserve kept."""
-    remaining = context.get_remaining_time_in_millis() / 1000
-    return max(0.0, remaining - min(RESERVE_SECONDS, remaining / 10))
-
-
 def _emit(report: Report) -> None:
-    values = {**report.counts, "api_calls": report.api_calls, "incomplete": int(not report.complete)}
-    for key, name in (*_COUNT_METRICS.items(), *_RUN_METRICS.items()):
-        metrics.add_metric(name=name, unit=MetricUnit.Count, value=values[key])
-    quiet = report.complete and not report.counts["repaired"] and not report.counts["unreadable"]
-    log = logger.info if quiet else logger.warning
-    summary = report.as_dict()
-    log("reconcile run", extra={k: v for k, v in summary.items() if k != "windows"})
+    totals = report.totals()
+    for key, name in _METRICS.items():
+        metrics.add_metric(name=name, unit=MetricUnit.Count, value=totals[key])
+    log = logger.info if report.quiet else logger.warning
+    log("reconcile run", extra={k: v for k, v in report.as_dict().items() if k != "windows"})
 
 
-def _scheduled(context: LambdaContext) -> dict[str, Any]:
-    reconciling = services()
-    settings = reconciling.settings
-    active = [c for c in reconciling.connections.registry.all() if c.status == "active"]
-    reports: dict[str, Any] = {}
-    failed: list[str] = []
-    for left, connection in enumerate(active):
-        # Each connection gets its share of the time left, so none starves the ones after it.
-        budget = Budget.for_run(settings.reconcile_api_calls, _seconds_left(context) / (len(active) - left))
-        reconciler, client = reconciling.reconciler_for(connection, budget)
-        windows = scheduled_windows(
-            datetime.now(UTC),
-            upcoming_days=settings.reconcile_upcoming_days,
-            recent_days=settings.reconcile_recent_days,
-        )
-        try:
-            with client:
-                report = service.scheduled(
-                    reconciler,
-                    reconciling.state,
-                    connection_id=connection.connection_id,
-                    organization=connection.organization,
-                    windows=windows,
-                )
-        except Exception:  # one broken connection (token, store) must not stop the others
-            logger.exception("reconcile failed", extra={"connection_id": connection.connection_id})
-            failed.append(connection.connection_id)
-            continue
-        _emit(report)
-        reports[connection.connection_id] = {"complete": report.complete, "repaired": report.counts["repaired"]}
-    if failed:  # the function's Errors alarm, once every other connection is done
-        raise ReconcileFailed(f"reconcile failed for {len(failed)} connection(s): {', '.join(failed)}")
-    return reports
-
-
-class ReconcileFailed(Exception):
-    """Some connections could not be reconciled (each is logged with its cause)."""
+def jobs(context: LambdaContext) -> Jobs:
+    return services().jobs(context.get_remaining_time_in_millis, report=_emit)
 
 
 def record_handler(record: SQSRecord, context: LambdaContext) -> None:
-    reconciling = services()
-    settings = reconciling.settings
     request = ReconcileRequest.from_message_body(record.body)
-    connection = reconciling.connections.registry.get(request.connection_id)
-    if connection is None or connection.status != "active":
+    if jobs(context).on_request(request) is None:  # nothing to reconcile with: not retried
         logger.warning("reconcile request for no active connection", extra={"connection_id": request.connection_id})
-        return  # nothing to reconcile with: not retried
-    budget = Budget.for_run(settings.reconcile_api_calls, _seconds_left(context))
-    reconciler, client = reconciling.reconciler_for(connection, budget)
-    now = datetime.now(UTC)
-    with client:
-        outcome = service.requested(
-            reconciler,
-            reconciling.state,
-            request,
-            organization=connection.organization,
-            horizon=now + timedelta(days=settings.reconcile_upcoming_days),
-            now=lambda: datetime.now(UTC),
-        )
-    _emit(outcome.report)
-    if outcome.continuation is not None:
-        reconciling.requests.send(outcome.continuation)
 
 
 @logger.inject_lambda_context
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse | dict[str, Any]:
     if "Records" in event:
-        return process_partial_response(
-            event=event,
-            record_handler=lambda record: record_handler(record, context),
-            processor=processor,
-            context=context,
+        handle = lambda record: record_handler(record, context)  # noqa: E731
+        return process_partial_response(event=event, record_handler=handle, processor=processor, context=context)
+    schedule = jobs(context).every_connection()
+    for cid, failure in schedule.failed.items():  # a safe reason (connections.each), never a message
+        logger.error(
+            "reconcile failed", extra={"connection_id": cid, "reason": failure.reason, "detail": failure.detail}
         )
-    started = time.monotonic()
-    result = _scheduled(context)
-    logger.info("reconcile schedule done", extra={"connections": len(result), "seconds": time.monotonic() - started})
-    return result
+    if schedule.left:  # their cursors stay: the next run starts them
+        logger.warning("reconcile schedule out of time", extra={"left": len(schedule.left), "ids": schedule.left})
+    logger.info("reconcile schedule done", extra={"connections": len(schedule.reports), "failed": len(schedule.failed)})
+    schedule.raise_for_failures()  # the function's Errors alarm, once every other connection is done
+    return schedule.summary()

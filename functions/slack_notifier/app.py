@@ -1,15 +1,13 @@
-"""Slack notifier Lambda: lifecycle events (from the bus, through its queue) to a Slack
-incoming webhook, each ``event_id`` once (``lifecycle.once``: a copy the publisher put again is
-skipped). A failed post is reported alone (``batchItemFailures``, never a function error, so a
-Slack outage does not look like a crash), retried by the queue with back-off, then
-dead-lettered (alarmed)."""
+"""Slack notifier Lambda: lifecycle events (bus → queue) to a Slack incoming webhook, each ``event_id``
+once (``lifecycle.once``). A failed post is reported alone (``batchItemFailures``, never a function
+error: a Slack outage is no crash), retried by the queue with back-off, then dead-lettered (alarmed)."""
 
 from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
 from functools import cache
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
@@ -24,40 +22,34 @@ from calsync.lifecycle.once import Delivered, deliver_once, event_id_of
 from calsync.lifecycle.slack import notify_slack
 from calsync.observability import MetricUnit, logger, metrics
 
-if TYPE_CHECKING:
-    from calsync.aws.secret_json import CachedJsonSecret
-    from calsync.lifecycle.aws_ledger import DynamoLedger
-
 # A batch that failed whole (Slack down) is reported record by record, like a partial one.
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
 
 @cache
-def services() -> tuple[SlackSettings, CachedJsonSecret, DynamoLedger]:
+def services() -> tuple[SlackSettings, compose.Consumer]:
     settings = SlackSettings.from_env()
-    return settings, compose.slack_endpoint(settings), compose.delivery_ledger(settings, compose.SLACK_CONSUMER)
+    return settings, compose.consumer(settings)
 
 
 def record_handler(record: SQSRecord) -> None:
-    settings, endpoint, ledger = services()
+    settings, consumer = services()
     event: dict[str, Any] = json.loads(record.body)
     fields = {"detail_type": event.get("detail-type"), "event_id": event_id_of(event)}
+    attempt = int(record.attributes.approximate_receive_count or 1)
+    endpoint, personal = consumer.endpoint, settings.slack_personal_fields
     try:
-        with backing_off(record.event_source_arn, record.receipt_handle, attempt(record)):
+        with backing_off(record.event_source_arn, record.receipt_handle, attempt):
             delivered = deliver_once(
                 event,
-                lambda: notify_slack(
-                    event, endpoint=endpoint.get(), fields=settings.slack_personal_fields, send=outbound.post
-                ),
-                ledger=ledger,
+                lambda: notify_slack(event, endpoint=endpoint.get(), fields=personal, send=outbound.post),
+                ledger=consumer.ledger,
                 claimant=record.message_id,
                 now=datetime.now(UTC),
             )
     except Exception as exc:  # reported for the queue's retry (batchItemFailures), never swallowed
         metrics.add_metric(name="SlackNotificationsFailed", unit=MetricUnit.Count, value=1)
-        logger.warning(
-            "slack notification failed", extra={**fields, "error": type(exc).__name__, "attempt": attempt(record)}
-        )
+        logger.warning("slack notification failed", extra={**fields, "error": type(exc).__name__, "attempt": attempt})
         raise
     if delivered is Delivered.ALREADY:
         metrics.add_metric(name="SlackDuplicatesSkipped", unit=MetricUnit.Count, value=1)
@@ -67,10 +59,6 @@ def record_handler(record: SQSRecord) -> None:
         logger.warning("slack notified, claim not confirmed", extra=fields)
     metrics.add_metric(name="SlackNotificationsSent", unit=MetricUnit.Count, value=1)
     logger.info("slack notified", extra=fields)
-
-
-def attempt(record: SQSRecord) -> int:
-    return int(record.attributes.approximate_receive_count or 1)
 
 
 @logger.inject_lambda_context

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from functools import cache
 from typing import Any
 
@@ -10,8 +9,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from calsync import compose, timefmt
 from calsync.config import WatchdogSettings
+from calsync.connections.each import seconds_left
 from calsync.connections.gaps import Gap
-from calsync.connections.ports import ReconcileRequests
 from calsync.connections.records import Connection
 from calsync.connections.watchdog import Health, Watchdog
 from calsync.observability import MetricUnit, logger, metrics
@@ -24,28 +23,16 @@ _METRICS = {
 
 
 @cache
-def settings() -> WatchdogSettings:
-    return WatchdogSettings.from_env()
-
-
-@cache
-def services() -> compose.Connections:
-    return compose.connections(settings())
-
-
-@cache
-def reconcile_requests() -> ReconcileRequests:
-    return compose.reconcile_requests(settings())
+def services() -> Watchdog:
+    return compose.watchdog(WatchdogSettings.from_env(), report=_report, report_gap=_report_gap)
 
 
 def _report(health: Health, connection: Connection, detail: str) -> None:
-    name = _METRICS.get(health)
-    if name:
+    if name := _METRICS.get(health):
         metrics.add_metric(name=name, unit=MetricUnit.Count, value=1)
     log = logger.info if health in (Health.HEALTHY, Health.SKIPPED) else logger.warning
-    log(
-        "subscription check", extra={"connection_id": connection.connection_id, "health": str(health), "detail": detail}
-    )
+    fields = {"connection_id": connection.connection_id, "health": str(health), "detail": detail}
+    log("subscription check", extra=fields)
 
 
 def _report_gap(connection: Connection, gap: Gap, error: str | None) -> None:
@@ -62,14 +49,5 @@ def _report_gap(connection: Connection, gap: Gap, error: str | None) -> None:
 @logger.inject_lambda_context
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, str]:
-    connections = services()
-    watchdog = Watchdog(
-        registry=connections.registry,
-        calendly_for=connections.calendly_for,
-        signing_key_for=connections.signing_key_for,
-        reconcile=reconcile_requests(),
-        gap_margin=timedelta(seconds=settings().gap_margin_seconds),
-        report=_report,
-        report_gap=_report_gap,
-    )
-    return {cid: str(health) for cid, health in watchdog.run().items()}
+    results = services().run(seconds_left(context.get_remaining_time_in_millis))
+    return {cid: str(health) for cid, health in results.items()}

@@ -10,7 +10,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from calsync import compose
 from calsync.config import ConnectionSettings
 from calsync.connections.records import Connection
-from calsync.connections.refresh import TOKEN_CALL, Outcome, Refresher
+from calsync.connections.refresh import Outcome
 from calsync.observability import MetricUnit, logger, metrics
 
 _METRICS = {
@@ -40,14 +40,6 @@ def _report(outcome: str, connection: Connection, detail: str) -> None:
 @logger.inject_lambda_context
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, str]:
-    connections = services()
-    with connections.lazy_oauth(TOKEN_CALL) as oauth:
-        refresher = Refresher(
-            registry=connections.registry,
-            tokens=connections.tokens,
-            oauth=oauth,
-            owner=context.aws_request_id,
-            time_left=lambda: context.get_remaining_time_in_millis() / 1000,
-            report=_report,
-        )
+    remaining = context.get_remaining_time_in_millis
+    with services().refresher(remaining, owner=context.aws_request_id, report=_report) as refresher:
         return {cid: str(outcome) for cid, outcome in refresher.run().items()}

@@ -110,12 +110,12 @@ def test_the_scheduled_functions_refresh_and_watch(stack: Stack, fake: FakeCalen
     refresher = load_handler(stack.functions["TokenRefresherFunction"], apply_environment=False)
     watchdog = load_handler(stack.functions["SubscriptionWatchdogFunction"], apply_environment=False)
     # A token just issued has two hours left: nothing to do
-    assert refresher({"source": "aws.events"}, LambdaContext("refresher")) == {"acme": "fresh"}
+    assert refresher({"source": "aws.events"}, LambdaContext("refresher", timeout_seconds=300)) == {"acme": "fresh"}
     # The subscription Calendly disabled gets re-created
     (subscription,) = fake.subscriptions.values()
     subscription["state"] = "disabled"
-    assert watchdog({"source": "aws.events"}, LambdaContext("watchdog")) == {"acme": "recreated"}
-    assert watchdog({"source": "aws.events"}, LambdaContext("watchdog")) == {"acme": "healthy"}
+    assert watchdog({"source": "aws.events"}, LambdaContext("watchdog", timeout_seconds=120)) == {"acme": "recreated"}
+    assert watchdog({"source": "aws.events"}, LambdaContext("watchdog", timeout_seconds=120)) == {"acme": "healthy"}
     # and one reconcile of the gap waits on the queue the template names
     queue = stack.functions["SubscriptionWatchdogFunction"].environment["RECONCILE_REQUESTS_QUEUE_URL"]
     (message,) = boto3.client("sqs").receive_message(QueueUrl=queue, MaxNumberOfMessages=10)["Messages"]
@@ -135,7 +135,7 @@ def test_the_refresher_reads_the_oauth_app_secret_only_when_a_refresh_is_due(sta
     boto3.client("secretsmanager").delete_secret(SecretId=env["OAUTH_APP_SECRET_NAME"], ForceDeleteWithoutRecovery=True)
     # When the scheduled run finds nothing due, it succeeds without it
     refresher = load_handler(stack.functions["TokenRefresherFunction"], apply_environment=False)
-    assert refresher({"source": "aws.events"}, LambdaContext("refresher")) == {"acme": "fresh"}
+    assert refresher({"source": "aws.events"}, LambdaContext("refresher", timeout_seconds=300)) == {"acme": "fresh"}
 
 
 def test_one_broken_connection_is_counted_and_the_scheduled_functions_go_on(
@@ -199,9 +199,9 @@ def test_every_call_the_connection_functions_make_is_granted_by_their_own_polici
     (subscription,) = fake.subscriptions.values()
     subscription["state"] = "disabled"
     with recorded_calls() as calls["SubscriptionWatchdogFunction"]:
-        assert handlers["SubscriptionWatchdogFunction"]({"source": "aws.events"}, LambdaContext("w")) == {
-            "acme": "recreated"
-        }
+        assert handlers["SubscriptionWatchdogFunction"](
+            {"source": "aws.events"}, LambdaContext("w", timeout_seconds=120)
+        ) == {"acme": "recreated"}
     # Then each function was granted every action it called (in AWS anything else is AccessDenied)
     assert all(calls.values())
     assert {name: not_granted(name, called) for name, called in calls.items()} == {name: [] for name in calls}
@@ -228,7 +228,7 @@ def test_the_watchdogs_requests_for_a_personal_token_connection_are_granted_by_i
     # When the watchdog replaces it (reading the connection's signing key to sign the new one)
     handler = load_handler(stack.functions["SubscriptionWatchdogFunction"], apply_environment=False)
     with recorded_calls() as calls:
-        assert handler({"source": "aws.events"}, LambdaContext("w")) == {"solo": "recreated"}
+        assert handler({"source": "aws.events"}, LambdaContext("w", timeout_seconds=120)) == {"solo": "recreated"}
     # Then its role allows every request it made (the key by its name under the stage's prefix)
     keys = stack.functions["SubscriptionWatchdogFunction"].environment["SIGNING_KEY_PREFIX"]
     assert any(c.params.get("SecretId") == f"{keys}solo" for c in calls)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -23,6 +22,7 @@ from calsync.connections.records import Connection, StoredToken
 from calsync.reconcile import scheduled as service
 from calsync.reconcile.budget import Budget
 from calsync.reconcile.report import Report, scheduled_windows
+from calsync.reconcile.scheduled import ReconcileFailed
 from calsync_dev.fake_calendly import FakeCalendly
 from calsync_dev.lambda_runtime import LambdaContext, load_handler
 from tests.factories import event_json
@@ -343,11 +343,10 @@ def test_one_broken_connection_does_not_stop_the_others_and_the_run_fails_loudly
     fake = calendly_lists([starting(datetime.now(UTC) + timedelta(days=1))])
     services.connections.tokens.put("acme", StoredToken(kind="pat", access_token=fake.add_pat()))
     handler = load_handler(pipeline.stack.functions["ReconcilerFunction"], apply_environment=False)
-    failed = sys.modules["calsync_fn_ReconcilerFunction"].ReconcileFailed
     with respx.mock(assert_all_called=False) as router:
         router.route(host="api.calendly.com").mock(side_effect=fake.httpx_handler)
         # When the schedule fires
-        with pytest.raises(failed, match="aaa-broken"):
+        with pytest.raises(ReconcileFailed, match="aaa-broken"):
             handler({"source": "aws.events"}, LambdaContext("reconciler", timeout_seconds=900))
     pipeline.drain()
     # Then the healthy connection was reconciled all the same (and the run failed, for the alarm)

@@ -121,12 +121,12 @@ def bench_receiver(iterations: int) -> dict[str, float]:
 
 
 def bench_processor(iterations: int) -> dict[str, float]:
-    from calsync.bookings.aws_bookings import DynamoBookingsRepository
+    from calsync import compose
     from calsync.bookings.process import process_message
     from calsync.intake.delivery import message_attributes, message_body
     from calsync_dev.events import delivery_for
 
-    repo = DynamoBookingsRepository("bench", _StubDynamoDB())  # type: ignore[arg-type]
+    repo = compose.bookings_repository("bench", dynamodb=_StubDynamoDB())  # type: ignore[arg-type]
     received = datetime.fromtimestamp(NOW, UTC)
     figures: dict[str, float] = {}
     for name in ("invitee_created", "invitee_canceled", "invitee_no_show_created", "routing_form_submission_created"):
@@ -160,9 +160,10 @@ class _StubSchedules:
 def bench_lifecycle(iterations: int) -> dict[str, float]:
     """One changed record of the table's stream: images decoded, the event derived (its
     scheduled event read back, stubbed), published (client stubbed), reminders planned."""
+    from calsync import compose
     from calsync.aws.dynamo import serialise_item
-    from calsync.lifecycle.aws_eventbridge import EventBridgePublisher
-    from calsync.lifecycle.aws_stream import TableImages, stream_image
+    from calsync.config import ReminderSettings
+    from calsync.lifecycle.aws_stream import stream_image
     from calsync.lifecycle.publish import publish_change
 
     api = "https://api.calendly.com/scheduled_events/E1"
@@ -197,8 +198,9 @@ def bench_lifecycle(iterations: int) -> dict[str, float]:
         def get_item(self, **_: Any) -> dict[str, Any]:
             return {"Item": serialise_item(event_item)}
 
-    images = TableImages("bench", _Table())  # type: ignore[arg-type]
-    bus = EventBridgePublisher("bench", _StubEvents())  # type: ignore[arg-type]
+    settings = ReminderSettings(bookings_table_name="bench", event_bus_name="bench")
+    stubbed = compose.reminders(settings, dynamodb=_Table(), events=_StubEvents())  # type: ignore[arg-type]
+    images, bus = stubbed.images, stubbed.bus
     now = datetime.fromtimestamp(NOW, UTC)
 
     def one() -> None:

@@ -290,12 +290,11 @@ def register_webhook_connection(
     ids) and its signing key, where ``environment`` (the receiver's: ``BOOKINGS_TABLE_NAME``,
     ``SIGNING_KEY_PREFIX``) says. For tests, benchmarks and the local stack (``status``
     ``reauth_required``: the scheduled jobs leave it alone)."""
-    from calsync.connections.aws_registry import DynamoConnectionRegistry
+    from calsync import compose
     from calsync.connections.records import Connection
-    from calsync.intake.aws_signing_keys import SecretsManagerSigningKeys
 
-    keys = SecretsManagerSigningKeys(environment["SIGNING_KEY_PREFIX"], client=secretsmanager)
-    registry = DynamoConnectionRegistry(environment["BOOKINGS_TABLE_NAME"], dynamodb)
+    keys = compose.signing_keys(environment["SIGNING_KEY_PREFIX"], ttl_seconds=300, secretsmanager=secretsmanager)
+    registry = compose.connection_registry(environment["BOOKINGS_TABLE_NAME"], dynamodb=dynamodb)
     if registry.get(connection_id) is None:
         registry.register(
             Connection(

@@ -1,7 +1,7 @@
 """The composition root: the one place that joins domain code to its adapters.
 
-Plain factories take settings and, optionally, ready-made boto3 clients (tests, the CLI's
-``--stack`` session, the local stack) and return the services a function needs. Handlers
+Plain factories take settings and, optionally, ready-made boto3 clients (``Aws``: tests, the
+CLI's ``--stack`` session, the local stack) and return the services a function needs. Handlers
 cache the result per cold start. Adapters are imported inside each factory, so a function
 loads only what it uses (the receiver never imports httpx).
 """
@@ -9,36 +9,22 @@ loads only what it uses (the receiver never imports httpx).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Unpack
 
+from calsync import config
 from calsync.aws import clients
+from calsync.aws.clients import Aws
 from calsync.calendly.limits import INTERACTIVE, RECONCILE, CallLimits
-from calsync.config import (
-    ConnectionSettings,
-    ForwarderSettings,
-    ProcessorSettings,
-    PublisherSettings,
-    ReceiverSettings,
-    ReconcilerSettings,
-    ReminderSettings,
-    SlackSettings,
-    WatchdogSettings,
-)
+from calsync.connections.each import RemainingMs, seconds_left
 from calsync.intake.delivery import QUEUE_MESSAGE_MAX_BYTES
 from calsync.intake.receive import ReceiverLimits
 from calsync.intake.routing import QueueKind
 
 if TYPE_CHECKING:
-    from mypy_boto3_dynamodb import DynamoDBClient
-    from mypy_boto3_events import EventBridgeClient
-    from mypy_boto3_s3 import S3Client
-    from mypy_boto3_scheduler import EventBridgeSchedulerClient
-    from mypy_boto3_secretsmanager import SecretsManagerClient
-    from mypy_boto3_sqs import SQSClient
-
     from calsync.aws.secret_json import CachedJsonSecret
     from calsync.bookings.aws_bookings import DynamoBookingsRepository
     from calsync.calendly.client import CalendlyClient
@@ -46,8 +32,10 @@ if TYPE_CHECKING:
     from calsync.connections.aws_registry import DynamoConnectionRegistry
     from calsync.connections.aws_tokens import SecretsManagerOAuthApp, SecretsManagerTokenStore
     from calsync.connections.connect import Connector
+    from calsync.connections.gaps import Gap
     from calsync.connections.records import Connection
-    from calsync.connections.refresh import TokenCallLimits
+    from calsync.connections.refresh import Refresher, TokenCallLimits
+    from calsync.connections.watchdog import Health, Watchdog
     from calsync.erasure.aws_tombstones import DynamoTombstones
     from calsync.intake.aws_bodies import S3DeliveryBodies
     from calsync.intake.aws_queues import SqsDeliveryQueue
@@ -59,12 +47,12 @@ if TYPE_CHECKING:
     from calsync.reconcile.aws_requests import SqsReconcileRequests
     from calsync.reconcile.aws_state import DynamoReconcileState, DynamoStoredBookings
     from calsync.reconcile.budget import Budget
-    from calsync.reconcile.run import IsErased, Reconciler
+    from calsync.reconcile.report import Report
+    from calsync.reconcile.run import Reconciler
+    from calsync.reconcile.scheduled import Jobs
 
 
 # --- receiver ---------------------------------------------------------------------------------
-
-
 @dataclass(frozen=True, slots=True)
 class Receiver:
     keys: SecretsManagerSigningKeys
@@ -72,59 +60,56 @@ class Receiver:
     limits: ReceiverLimits
 
 
-def delivery_bodies(bucket: str | None, *, s3: S3Client | None = None) -> S3DeliveryBodies | None:
+def delivery_bodies(bucket: str | None, **aws: Unpack[Aws]) -> S3DeliveryBodies | None:
     """The bucket of bodies too large for a queue message (None where none is configured)."""
     from calsync.intake.aws_bodies import S3DeliveryBodies
 
-    return S3DeliveryBodies(bucket, s3) if bucket else None
+    return S3DeliveryBodies(bucket, aws.get("s3")) if bucket else None
 
 
 def delivery_queue(
     queue_urls: Mapping[QueueKind, str],
     *,
-    sqs: SQSClient | None = None,
     bodies_bucket: str | None = None,
     max_message_bytes: int = QUEUE_MESSAGE_MAX_BYTES,
+    **aws: Unpack[Aws],
 ) -> SqsDeliveryQueue:
     """The intake queues; a body too large for a message goes to ``bodies_bucket`` (by key)."""
     from calsync.intake.aws_queues import SqsDeliveryQueue
 
-    return SqsDeliveryQueue(queue_urls, sqs, bodies=delivery_bodies(bodies_bucket), max_message_bytes=max_message_bytes)
+    bodies = delivery_bodies(bodies_bucket, **aws)
+    return SqsDeliveryQueue(queue_urls, aws.get("sqs"), bodies=bodies, max_message_bytes=max_message_bytes)
 
 
-def _intake(settings: ReceiverSettings | ReconcilerSettings, sqs: SQSClient | None) -> SqsDeliveryQueue:
+def _intake(settings: config.ReceiverSettings | config.ReconcilerSettings, aws: Aws) -> SqsDeliveryQueue:
     bucket, limit = settings.delivery_bodies_bucket, settings.queue_message_max_bytes
-    return delivery_queue(settings.queue_urls, sqs=sqs, bodies_bucket=bucket, max_message_bytes=limit)
+    return delivery_queue(settings.queue_urls, bodies_bucket=bucket, max_message_bytes=limit, **aws)
 
 
-def receiver(
-    settings: ReceiverSettings,
-    *,
-    sqs: SQSClient | None = None,
-    secretsmanager: SecretsManagerClient | None = None,
-    dynamodb: DynamoDBClient | None = None,
-) -> Receiver:
-    from calsync.connections.aws_registry import DynamoConnectionIds
+def signing_keys(
+    prefix: str, *, ttl_seconds: float, exists: Callable[[str], bool] | None = None, **aws: Unpack[Aws]
+) -> SecretsManagerSigningKeys:
+    """Webhook signing keys, cached ``ttl_seconds``; ``exists`` vets an id before Secrets Manager."""
     from calsync.intake.aws_signing_keys import SecretsManagerSigningKeys
 
+    return SecretsManagerSigningKeys(prefix, ttl_seconds=ttl_seconds, client=aws.get("secretsmanager"), exists=exists)
+
+
+def receiver(settings: config.ReceiverSettings, **aws: Unpack[Aws]) -> Receiver:
+    from calsync.connections.aws_registry import DynamoConnectionIds
+
     clients.use(clients.RECEIVER)  # a hanging AWS call is a 503 within ~5 s (aws/clients.py)
+    # An unknown id costs a key-only registry read: forged ids never reach Secrets Manager.
+    registered = DynamoConnectionIds(settings.bookings_table_name, aws.get("dynamodb")).exists
+    ttl = settings.signing_key_cache_seconds
     return Receiver(
-        # An id not in the cache costs a key-only read of its registry record; Secrets Manager
-        # is read for registered connections only (forged ids cannot starve real ones).
-        keys=SecretsManagerSigningKeys(
-            settings.signing_key_prefix,
-            ttl_seconds=settings.signing_key_cache_seconds,
-            client=secretsmanager,
-            exists=DynamoConnectionIds(settings.bookings_table_name, dynamodb).exists,
-        ),
-        queue=_intake(settings, sqs),
+        keys=signing_keys(settings.signing_key_prefix, ttl_seconds=ttl, exists=registered, **aws),
+        queue=_intake(settings, aws),
         limits=ReceiverLimits(settings.signature_tolerance_seconds, settings.max_body_bytes),
     )
 
 
-# --- processors -------------------------------------------------------------------------------
-
-
+# --- processors and erasure -------------------------------------------------------------------
 @dataclass(frozen=True, slots=True)
 class Processor:
     repository: DynamoBookingsRepository
@@ -133,106 +118,70 @@ class Processor:
     bodies: S3DeliveryBodies | None = None  # bodies too large for a message, read back by key
 
 
-def bookings_repository(table_name: str, *, dynamodb: DynamoDBClient | None = None) -> DynamoBookingsRepository:
+def bookings_repository(table_name: str, **aws: Unpack[Aws]) -> DynamoBookingsRepository:
     from calsync.bookings.aws_bookings import DynamoBookingsRepository
 
-    return DynamoBookingsRepository(table_name, dynamodb)
+    return DynamoBookingsRepository(table_name, aws.get("dynamodb"))
 
 
-def processor(
-    settings: ProcessorSettings,
-    *,
-    dynamodb: DynamoDBClient | None = None,
-    secretsmanager: SecretsManagerClient | None = None,
-) -> Processor:
+def processor(settings: config.ProcessorSettings, **aws: Unpack[Aws]) -> Processor:
     clients.use(clients.BATCH)
     return Processor(
-        repository=bookings_repository(settings.bookings_table_name, dynamodb=dynamodb),
+        repository=bookings_repository(settings.bookings_table_name, dynamodb=aws.get("dynamodb")),
         archive_ttl=timedelta(days=settings.archive_ttl_days),
-        tombstones=tombstones(
-            settings.bookings_table_name,
-            settings.erasure_key_secret_name,
-            dynamodb=dynamodb,
-            secretsmanager=secretsmanager,
-        ),
+        tombstones=tombstones(settings.bookings_table_name, settings.erasure_key_secret_name, **aws),
         bodies=delivery_bodies(settings.delivery_bodies_bucket),
     )
 
 
-# --- erasure (processors, the reconciler, ``calsync erase``) -----------------------------------
-
-
-def tombstones(
-    table_name: str,
-    erasure_key_secret_name: str,
-    *,
-    dynamodb: DynamoDBClient | None = None,
-    secretsmanager: SecretsManagerClient | None = None,
-) -> DynamoTombstones:
-    """Erased people: ``.is_erased(email, at)`` is the check the processors and the reconciler
-    use (one GetItem; the hash key read once per cold start)."""
+def tombstones(table_name: str, erasure_key_secret_name: str, **aws: Unpack[Aws]) -> DynamoTombstones:
+    """Erased people: ``.is_erased(email, at)`` (one GetItem; the hash key read once per cold start)."""
     from calsync.aws.secret_json import CachedJsonSecret
     from calsync.erasure.aws_tombstones import DynamoTombstones
 
+    secretsmanager = aws.get("secretsmanager")
     key = CachedJsonSecret(erasure_key_secret_name, client=secretsmanager, ttl_seconds=float("inf"), what="erasure key")
-    return DynamoTombstones(table_name, key, dynamodb)
+    return DynamoTombstones(table_name, key, aws.get("dynamodb"))
 
 
-# --- lifecycle publisher ----------------------------------------------------------------------
-
-
+# --- lifecycle: publisher, reminders, consumers ----------------------------------------------
 @dataclass(frozen=True, slots=True)
 class Reminders:
     images: TableImages
     bus: EventBridgePublisher
 
 
-def reminders(
-    settings: ReminderSettings, *, dynamodb: DynamoDBClient | None = None, events: EventBridgeClient | None = None
-) -> Reminders:
+def reminders(settings: config.ReminderSettings, **aws: Unpack[Aws]) -> Reminders:
     """The reminder function's services: read the booking back, publish on the bus."""
     from calsync.lifecycle.aws_eventbridge import EventBridgePublisher
     from calsync.lifecycle.aws_stream import TableImages
 
     clients.use(clients.BATCH)
-    return Reminders(
-        TableImages(settings.bookings_table_name, dynamodb), EventBridgePublisher(settings.event_bus_name, events)
-    )
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
+    images = TableImages(settings.bookings_table_name, aws.get("dynamodb"))
+    return Reminders(images, EventBridgePublisher(settings.event_bus_name, aws.get("events")))
 
 
 @dataclass(frozen=True, slots=True)
-class Publisher:
-    images: TableImages
-    bus: EventBridgePublisher
+class Publisher(Reminders):
     schedules: SchedulerReminders
     leads: tuple[int, ...]
     ended_window: timedelta  # a booking first stored after its end: Booking Ended at once if that recent
-    clock: Callable[[], datetime] = utc_now  # what reminders are planned against (tests pass their own)
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))  # reminders are planned on it
 
 
-def publisher(
-    settings: PublisherSettings,
-    *,
-    dynamodb: DynamoDBClient | None = None,
-    events: EventBridgeClient | None = None,
-    scheduler: EventBridgeSchedulerClient | None = None,
-) -> Publisher:
+def publisher(settings: config.PublisherSettings, **aws: Unpack[Aws]) -> Publisher:
     """The lifecycle publisher's services: what reminders have, and where they are scheduled."""
     from calsync.lifecycle.aws_scheduler import SchedulerReminders
 
-    base = reminders(settings, dynamodb=dynamodb, events=events)
+    base = reminders(settings, **aws)
     return Publisher(
-        images=base.images,
-        bus=base.bus,
+        base.images,
+        base.bus,
         schedules=SchedulerReminders(
             settings.schedule_group_name,
             settings.reminder_target_arn,
             settings.scheduler_role_arn,
-            scheduler,
+            aws.get("scheduler"),
             dead_letter_arn=settings.reminder_dlq_arn,
         ),
         leads=settings.reminder_lead_seconds,
@@ -240,43 +189,33 @@ def publisher(
     )
 
 
-# --- consumers: Slack and the signed HTTP forwarder ---------------------------------------------
-
-
-def slack_endpoint(settings: SlackSettings, *, secretsmanager: SecretsManagerClient | None = None) -> CachedJsonSecret:
-    from calsync.aws.secret_json import CachedJsonSecret
-
-    clients.use(clients.BATCH)
-    return CachedJsonSecret(settings.slack_secret_name, client=secretsmanager, what="slack")
-
-
-def forward_endpoint(
-    settings: ForwarderSettings, *, secretsmanager: SecretsManagerClient | None = None
-) -> CachedJsonSecret:
-    from calsync.aws.secret_json import CachedJsonSecret
-
-    clients.use(clients.BATCH)
-    return CachedJsonSecret(settings.forward_secret_name, client=secretsmanager, what="forward")
-
-
 SLACK_CONSUMER, FORWARD_CONSUMER = "slack", "forward"  # their claims' key prefixes (template.yaml's IAM)
 
 
-def delivery_ledger(
-    settings: SlackSettings | ForwarderSettings, consumer: str, *, dynamodb: DynamoDBClient | None = None
-) -> DynamoLedger:
-    """Where a consumer claims each event it delivers, so it delivers each ``event_id`` once."""
+@dataclass(frozen=True, slots=True)
+class Consumer:
+    endpoint: CachedJsonSecret  # where it delivers (the operator's secret)
+    ledger: DynamoLedger  # where it claims each event, so it delivers each ``event_id`` once
+
+
+def consumer(settings: config.SlackSettings | config.ForwarderSettings, **aws: Unpack[Aws]) -> Consumer:
+    """The Slack notifier's or the signed HTTP forwarder's services."""
+    from calsync.aws.secret_json import CachedJsonSecret
     from calsync.lifecycle.aws_ledger import DynamoLedger
 
-    return DynamoLedger(settings.bookings_table_name, consumer, dynamodb)
+    clients.use(clients.BATCH)
+    if isinstance(settings, config.SlackSettings):
+        secret, name = settings.slack_secret_name, SLACK_CONSUMER
+    else:
+        secret, name = settings.forward_secret_name, FORWARD_CONSUMER
+    endpoint = CachedJsonSecret(secret, client=aws.get("secretsmanager"), what=name)
+    return Consumer(endpoint, DynamoLedger(settings.bookings_table_name, name, aws.get("dynamodb")))
 
 
 # --- connections (refresher, watchdog, OAuth callback, CLI) -----------------------------------
-
-
 @dataclass(frozen=True, slots=True)
 class Connections:
-    settings: ConnectionSettings
+    settings: config.ConnectionSettings
     registry: DynamoConnectionRegistry
     tokens: SecretsManagerTokenStore
     signing_keys: SecretsManagerSigningKeys
@@ -291,25 +230,12 @@ class Connections:
         return Connector(self.registry, self.tokens, self.signing_keys, clock=clock)
 
     def oauth_client(self, limits: TokenCallLimits | None = None) -> OAuthClient:
-        """The token endpoint with the OAuth app's credentials (reads the app secret);
-        ``limits`` bound how long one token request may take (the refresher's budget)."""
+        """The token endpoint with the OAuth app's credentials (reads the app secret), within ``limits``."""
         from calsync.calendly.oauth import OAuthClient
 
-        app = self.oauth_app.get()
-        bounded: dict[str, Any] = self.calendly_limits.options()
-        if limits is not None:
-            bounded = {
-                "timeout": limits.read_seconds,
-                "connect_timeout": limits.connect_seconds,
-                "max_retries": limits.max_retries,
-                "max_rate_limit_wait": limits.max_rate_limit_wait,
-            }
-        return OAuthClient(
-            app.client_id,
-            app.client_secret,
-            token_url=self.settings.calendly_token_url,
-            **{**bounded, **self.calendly_options},
-        )
+        app, bounded = self.oauth_app.get(), (limits or self.calendly_limits).options()
+        options = {**bounded, **self.calendly_options}
+        return OAuthClient(app.client_id, app.client_secret, token_url=self.settings.calendly_token_url, **options)
 
     def lazy_oauth(self, limits: TokenCallLimits | None = None) -> LazyOAuth:
         from calsync.calendly.oauth import LazyOAuth
@@ -317,28 +243,22 @@ class Connections:
         return LazyOAuth(lambda: self.oauth_client(limits))
 
     def calendly_with_token(self, token: str) -> CalendlyClient:
-        from calsync.calendly.client import CalendlyClient
-
-        return CalendlyClient(
-            lambda: token,
-            base_url=self.settings.calendly_api_url,
-            **{**self.calendly_limits.options(), **self.calendly_options},
-        )
+        return self._calendly(lambda: token)
 
     def calendly_for(self, connection: Connection, limits: CallLimits | None = None, **options: Any) -> CalendlyClient:
-        """A client backed by the connection's stored token (cached briefly, refetched on a 401),
-        within ``limits`` (default: the service's); ``options`` for the client (e.g. the
-        reconciler's budget hooks)."""
-        from calsync.calendly.client import CalendlyClient
+        """A client on the connection's stored token (cached briefly, refetched on a 401), within
+        ``limits`` (default: the service's); ``options`` for the client (the reconciler's hooks)."""
         from calsync.connections.aws_tokens import CachedToken
 
         cached = CachedToken(self.tokens, connection.connection_id)
-        return CalendlyClient(
-            cached.get,
-            on_unauthorized=cached.refetch,
-            base_url=self.settings.calendly_api_url,
-            **{**(limits or self.calendly_limits).options(), **self.calendly_options, **options},
-        )
+        return self._calendly(cached.get, limits, on_unauthorized=cached.refetch, **options)
+
+    def _calendly(self, token: Callable[[], str], limits: CallLimits | None = None, **options: Any) -> CalendlyClient:
+        from calsync.calendly.client import CalendlyClient
+
+        bounded = (limits or self.calendly_limits).options()
+        url = self.settings.calendly_api_url
+        return CalendlyClient(token, base_url=url, **{**bounded, **self.calendly_options, **options})
 
     def signing_key_for(self, connection: Connection) -> str | None:
         """PAT subscriptions are created with calsync's own key; OAuth ones use the app's."""
@@ -347,42 +267,75 @@ class Connections:
         keys = self.signing_keys.keys_for(connection.connection_id)
         return keys[0].decode() if keys else None
 
+    @contextmanager
+    def refresher(
+        self, remaining_ms: RemainingMs, *, owner: str, report: Callable[[str, Connection, str], None]
+    ) -> Iterator[Refresher]:
+        """The token refresher (its token endpoint, within the refresher's limits, closed after)."""
+        from calsync.connections.refresh import TOKEN_CALL, Refresher
+
+        with self.lazy_oauth(TOKEN_CALL) as oauth:
+            yield Refresher(
+                self.registry, self.tokens, oauth, owner, time_left=seconds_left(remaining_ms), report=report
+            )
+
+
+def connection_registry(table_name: str, **aws: Unpack[Aws]) -> DynamoConnectionRegistry:
+    from calsync.connections.aws_registry import DynamoConnectionRegistry
+
+    return DynamoConnectionRegistry(table_name, aws.get("dynamodb"))
+
 
 def connections(
-    settings: ConnectionSettings,
+    settings: config.ConnectionSettings,
     *,
-    dynamodb: DynamoDBClient | None = None,
-    secretsmanager: SecretsManagerClient | None = None,
     calendly_options: Mapping[str, Any] | None = None,
+    **aws: Unpack[Aws],
 ) -> Connections:
-    from calsync.connections.aws_registry import DynamoConnectionRegistry
     from calsync.connections.aws_tokens import SecretsManagerOAuthApp, SecretsManagerTokenStore
-    from calsync.intake.aws_signing_keys import SecretsManagerSigningKeys
 
+    secretsmanager = aws.get("secretsmanager")
     return Connections(
         settings=settings,
-        registry=DynamoConnectionRegistry(settings.bookings_table_name, dynamodb),
+        registry=connection_registry(settings.bookings_table_name, dynamodb=aws.get("dynamodb")),
         tokens=SecretsManagerTokenStore(settings.token_secret_prefix, client=secretsmanager),
         # Connect writes these keys and may read them back at once: cache for a second only.
-        signing_keys=SecretsManagerSigningKeys(settings.signing_key_prefix, ttl_seconds=1, client=secretsmanager),
+        signing_keys=signing_keys(settings.signing_key_prefix, ttl_seconds=1, secretsmanager=secretsmanager),
         oauth_app=SecretsManagerOAuthApp(settings.oauth_app_secret_name, client=secretsmanager),
         calendly_options=dict(calendly_options or {}),
     )
 
 
-def reconcile_requests(settings: WatchdogSettings, *, sqs: SQSClient | None = None) -> SqsReconcileRequests:
-    """Where the watchdog asks for gap reconciles (the reconciler's requests queue)."""
+def reconcile_requests(
+    settings: config.WatchdogSettings | config.ReconcilerSettings, **aws: Unpack[Aws]
+) -> SqsReconcileRequests:
+    """The reconcile-requests queue: the watchdog asks for gap reconciles, the reconciler continues."""
     from calsync.reconcile.aws_requests import SqsReconcileRequests
 
-    return SqsReconcileRequests(settings.reconcile_requests_queue_url, sqs)
+    return SqsReconcileRequests(settings.reconcile_requests_queue_url, aws.get("sqs"))
+
+
+def watchdog(
+    settings: config.WatchdogSettings,
+    *,
+    report: Callable[[Health, Connection, str], None],
+    report_gap: Callable[[Connection, Gap, str | None], None],
+    **aws: Unpack[Aws],
+) -> Watchdog:
+    """The subscription watchdog (``run(time_left)`` checks every connection)."""
+    from calsync.connections.watchdog import Watchdog
+
+    c, margin = connections(settings, **aws), timedelta(seconds=settings.gap_margin_seconds)
+    requests = reconcile_requests(settings, **aws)
+    return Watchdog(
+        c.registry, c.calendly_for, c.signing_key_for, requests, margin, report=report, report_gap=report_gap
+    )
 
 
 # --- reconciler -------------------------------------------------------------------------------
-
-
 @dataclass(frozen=True, slots=True)
 class Reconciling:
-    settings: ReconcilerSettings
+    settings: config.ReconcilerSettings
     connections: Connections
     stored: DynamoStoredBookings
     state: DynamoReconcileState
@@ -395,49 +348,42 @@ class Reconciling:
         connection: Connection,
         budget: Budget,
         *,
-        is_erased: IsErased | None = None,
         on_event: Callable[[Any], None] | None = None,
     ) -> tuple[Reconciler, CalendlyClient]:
-        """A reconciler on the connection's token whose client spends ``budget`` on every
-        request (retries included) and waits out a 429 only within its deadline. Close the
-        client when done."""
+        """A reconciler whose client spends ``budget`` on every request (retries included) and
+        waits out a 429 only within its deadline. Close the client when done."""
         from calsync.reconcile.run import Reconciler
 
-        client = self.connections.calendly_for(
-            connection, limits=RECONCILE, on_request=budget.spend, sleep=budget.sleep
-        )
-        reconciler = Reconciler(
-            calendly=client,
-            stored=self.stored,
-            queue=self.queue,
-            budget=budget,
-            is_erased=is_erased or self.tombstones.is_erased,
-            on_event=on_event,
-        )
-        return reconciler, client
+        client = self.connections.calendly_for(connection, RECONCILE, on_request=budget.spend, sleep=budget.sleep)
+        erased = self.tombstones.is_erased
+        return Reconciler(client, self.stored, self.queue, budget, erased, on_event=on_event), client
+
+    def jobs(self, remaining_ms: RemainingMs, *, report: Callable[[Report], None]) -> Jobs:
+        """The function's scheduled and requested runs, within the invocation's remaining time."""
+        from calsync.reconcile.scheduled import Jobs
+
+        s, ports = self.settings, (self.connections.registry, self.reconciler_for, self.state, self.requests)
+        limits = (s.reconcile_api_calls, s.reconcile_upcoming_days, s.reconcile_recent_days, seconds_left(remaining_ms))
+        return Jobs(*ports, *limits, report=report)
 
 
 def reconciling(
-    settings: ReconcilerSettings,
+    settings: config.ReconcilerSettings,
     *,
-    dynamodb: DynamoDBClient | None = None,
-    sqs: SQSClient | None = None,
-    secretsmanager: SecretsManagerClient | None = None,
     calendly_options: Mapping[str, Any] | None = None,
+    **aws: Unpack[Aws],
 ) -> Reconciling:
     """The reconciler's services (the function, ``calsync reconcile`` and the tests)."""
-    from calsync.reconcile.aws_requests import SqsReconcileRequests
     from calsync.reconcile.aws_state import DynamoReconcileState, DynamoStoredBookings
 
+    dynamodb, secretsmanager = aws.get("dynamodb"), aws.get("secretsmanager")
     return Reconciling(
         settings=settings,
-        connections=connections(
-            settings, dynamodb=dynamodb, secretsmanager=secretsmanager, calendly_options=calendly_options
-        ),
+        connections=connections(settings, calendly_options=calendly_options, **aws),
         stored=DynamoStoredBookings(bookings_repository(settings.bookings_table_name, dynamodb=dynamodb)),
         state=DynamoReconcileState(settings.bookings_table_name, dynamodb),
-        queue=_intake(settings, sqs),
-        requests=SqsReconcileRequests(settings.reconcile_requests_queue_url, sqs),
+        queue=_intake(settings, aws),
+        requests=reconcile_requests(settings, **aws),
         tombstones=tombstones(
             settings.bookings_table_name,
             settings.erasure_key_secret_name,
@@ -461,11 +407,8 @@ def erasure(
     queues: Mapping[str, str],
     *,
     bodies_bucket: str | None = None,
-    dynamodb: DynamoDBClient | None = None,
-    sqs: SQSClient | None = None,
-    secretsmanager: SecretsManagerClient | None = None,
-    s3: S3Client | None = None,
     wait_seconds: int = 1,
+    **aws: Unpack[Aws],
 ) -> ErasureStores:
     """Everything ``erasure.erase`` sweeps and records: the table, ``queues`` (name → URL of
     every queue whose messages may carry an address), the delivery-bodies bucket; the tombstone
@@ -474,12 +417,12 @@ def erasure(
     from calsync.erasure.aws_tombstones import ErasureAudit
     from calsync.erasure.erase import ErasureStores
 
-    dynamodb = dynamodb or clients.dynamodb()
-    bodies = delivery_bodies(bodies_bucket, s3=s3)
+    dynamodb = aws.get("dynamodb") or clients.dynamodb()
+    bodies = delivery_bodies(bodies_bucket, **aws)
     return ErasureStores(
-        tombstones=tombstones(table_name, erasure_key_secret_name, dynamodb=dynamodb, secretsmanager=secretsmanager),
+        tombstones=tombstones(table_name, erasure_key_secret_name, **aws),
         items=TableSweep(table_name, dynamodb, bodies),
-        queues=SqsQueueSweep(sqs or clients.sqs(), queues, wait_seconds=wait_seconds, bodies=bodies),
+        queues=SqsQueueSweep(aws.get("sqs") or clients.sqs(), queues, wait_seconds=wait_seconds, bodies=bodies),
         audit=ErasureAudit(table_name, dynamodb),
         bodies=BucketSweep(bodies) if bodies is not None else None,
     )
@@ -490,18 +433,16 @@ def replaying(
     queue_urls: Mapping[QueueKind, str],
     *,
     bodies_bucket: str | None = None,
-    dynamodb: DynamoDBClient | None = None,
-    sqs: SQSClient | None = None,
-    s3: S3Client | None = None,
+    **aws: Unpack[Aws],
 ) -> Replaying:
     """What ``replay.replay`` reads (the archive, the delivery-bodies bucket) and where it sends
     (the intake queues, large bodies by key as the receiver sends them)."""
     from calsync.intake.aws_queues import SqsDeliveryQueue
     from calsync.replay.replay import Replaying
 
-    bodies = delivery_bodies(bodies_bucket, s3=s3)
+    bodies = delivery_bodies(bodies_bucket, **aws)
     return Replaying(
-        archive=bookings_repository(table_name, dynamodb=dynamodb),
-        queue=SqsDeliveryQueue(queue_urls, sqs, bodies=bodies),
+        archive=bookings_repository(table_name, **aws),
+        queue=SqsDeliveryQueue(queue_urls, aws.get("sqs"), bodies=bodies),
         bodies=bodies,
     )

@@ -94,9 +94,10 @@ class Target:
         return compose.bookings_repository(self.table, dynamodb=self.client("dynamodb"))
 
     def delivery_queue(self) -> SqsDeliveryQueue:
-        from calsync.intake.aws_queues import SqsDeliveryQueue
+        from calsync import compose
 
-        return SqsDeliveryQueue(self.queues, self.client("sqs"), bodies=self.bodies())
+        sqs, s3 = self.client("sqs"), self.bodies_client()
+        return compose.delivery_queue(self.queues, bodies_bucket=self.bodies_bucket, sqs=sqs, s3=s3)
 
     def bodies_client(self) -> Any:
         """An S3 client for the delivery-bodies bucket (path-style on the emulator)."""

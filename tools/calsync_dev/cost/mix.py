@@ -258,8 +258,10 @@ def _measure(bodies: list[tuple[str, bytes]], parameters: dict[str, str]) -> Run
                 if match is None:
                     continue
                 rates[name] = _PER_MONTH[match.group(2).rstrip("s")] / int(match.group(1))
-                scheduled = idle_meter.wrap(name, load_handler(stack.functions[name], apply_environment=False))
-                scheduled({"source": "aws.events", "detail-type": "Scheduled Event", "detail": {}}, LambdaContext(name))
+                spec = stack.functions[name]
+                scheduled = idle_meter.wrap(name, load_handler(spec, apply_environment=False))
+                event = {"source": "aws.events", "detail-type": "Scheduled Event", "detail": {}}
+                scheduled(event, LambdaContext(name, timeout_seconds=spec.timeout))
 
     usage = meter.usage
     processors = [processor_logical_id(kind) for kind in QueueKind]

@@ -23,7 +23,7 @@ one makes one. Retries are SQS ``SendMessage`` too: a duplicate is recognised do
 from __future__ import annotations
 
 from functools import cache
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, TypedDict
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -32,6 +32,19 @@ if TYPE_CHECKING:
     from mypy_boto3_scheduler import EventBridgeSchedulerClient
     from mypy_boto3_secretsmanager import SecretsManagerClient
     from mypy_boto3_sqs import SQSClient
+
+
+class Aws(TypedDict, total=False):
+    """Ready-made clients for ``calsync.compose`` (tests, the CLI's ``--stack`` session, the local
+    stack); one not given is built by the factories below when first needed."""
+
+    dynamodb: DynamoDBClient | None
+    sqs: SQSClient | None
+    secretsmanager: SecretsManagerClient | None
+    s3: S3Client | None
+    events: EventBridgeClient | None
+    scheduler: EventBridgeSchedulerClient | None
+
 
 MAX_BACKOFF_SECONDS = 20.0  # botocore's standard retry mode: random × 2**(retry - 1), capped
 

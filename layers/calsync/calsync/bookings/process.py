@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from pydantic import ValidationError
@@ -55,3 +56,39 @@ def process_message(
         )
         repo.record_replay(delivery.replay_id, outcome)
     return result
+
+
+@dataclass
+class BatchTally:
+    """What one processor invocation did, for its one log line (its counts reach CloudWatch
+    through metric filters on that line)."""
+
+    message_ids: list[str] = field(default_factory=list)
+    applied: int = 0
+    duplicate: int = 0
+    stale: int = 0
+    quarantined: int = 0
+    erased: int = 0
+    lag_max_s: float = 0.0
+
+    def count(self, result: ApplyResult) -> None:
+        if result.erased:
+            self.erased += 1
+        elif result.quarantined:
+            self.quarantined += 1
+        else:
+            self.lag_max_s = max(self.lag_max_s, result.lag_seconds)
+            self.duplicate += result.duplicate
+            self.applied += result.changed
+            self.stale += not result.changed
+
+    def fields(self, failed: int) -> dict[str, object]:
+        counts = {"applied": self.applied, "duplicate": self.duplicate, "stale": self.stale}
+        extra = {"quarantined": self.quarantined, "erased": self.erased, "failed": failed}
+        return {
+            "records": len(self.message_ids),
+            **counts,
+            **{k: v for k, v in extra.items() if v},
+            "lag_max_s": round(self.lag_max_s, 3),
+            "message_ids": self.message_ids,
+        }

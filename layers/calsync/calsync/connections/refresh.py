@@ -32,8 +32,9 @@ from enum import StrEnum
 
 from calsync import timefmt
 from calsync.calendly.errors import CalendlyError, InvalidGrant, TokenOutcomeUnknown, TokenResponseInvalid
+from calsync.connections.each import Failure, each_connection, unbounded
 from calsync.connections.ports import Registry, TokenEndpoint, Tokens
-from calsync.connections.records import Connection, StoredToken, TokenNotFound, TokenUnreadable
+from calsync.connections.records import Connection, StoredToken
 from calsync.errors import DependencyUnavailable
 
 REFRESH_WHEN_UNDER_SECONDS = 45 * 60
@@ -53,6 +54,15 @@ class TokenCallLimits:
     max_rate_limit_wait: float = 5.0
     backoff_cap: float = 8.0  # the client's back-off cap
 
+    def options(self) -> dict[str, float]:
+        """Keyword arguments for ``OAuthClient`` (as ``calendly.limits.CallLimits.options``)."""
+        return {
+            "timeout": self.read_seconds,
+            "connect_timeout": self.connect_seconds,
+            "max_retries": self.max_retries,
+            "max_rate_limit_wait": self.max_rate_limit_wait,
+        }
+
     @property
     def worst_case(self) -> float:
         attempts = 1 + 2 * self.max_retries
@@ -67,6 +77,9 @@ AWS_CALL_SECONDS = 27.0
 REFRESH_WORST_CASE_SECONDS = (
     TOKEN_CALL.worst_case + WRITE_ATTEMPTS * AWS_CALL_SECONDS + sum(WRITE_BACKOFF_SECONDS) + 2 * AWS_CALL_SECONDS
 )
+# A connection is started only with this much of the run left (its lease and token reads; the
+# exchange itself waits for REFRESH_WORST_CASE_SECONDS): the rest are deferred to the next run.
+START_WITHIN_SECONDS = 2 * AWS_CALL_SECONDS
 # Longer than the refresher's Timeout (template.yaml, 300 s; a unit test checks the order
 # worst case < timeout < lease): a lease outlives its holder, so it never expires under a
 # refresher that still runs.
@@ -86,20 +99,6 @@ class Outcome(StrEnum):
     WRITE_FAILED = "write_failed"  # the new token could not be stored: alarm
 
 
-def failure_reason(exc: Exception) -> tuple[str, str]:
-    """A stable reason and a detail that is safe to store and log (never a secret: an
-    exception calsync does not know is named by its type only)."""
-    if isinstance(exc, TokenNotFound):
-        return "token_missing", "the connection has no token secret"
-    if isinstance(exc, TokenUnreadable):
-        return "token_unreadable", str(exc)
-    if isinstance(exc, DependencyUnavailable):
-        return "aws_unavailable", str(exc)
-    if isinstance(exc, CalendlyError):
-        return "calendly_error", f"{type(exc).__name__} {exc.status}"
-    return "unexpected_error", type(exc).__name__
-
-
 @dataclass
 class Refresher:
     registry: Registry
@@ -110,7 +109,7 @@ class Refresher:
     sleep: Callable[[float], None] = time.sleep
     threshold_seconds: int = REFRESH_WHEN_UNDER_SECONDS
     write_attempts: int = WRITE_ATTEMPTS
-    time_left: Callable[[], float] = field(default=lambda: float("inf"))  # seconds this run has left
+    time_left: Callable[[], float] = unbounded  # seconds this run has left
     report: Callable[[str, Connection, str], None] = field(default=lambda outcome, connection, detail: None)
 
     def _now_iso(self) -> str:
@@ -120,18 +119,28 @@ class Refresher:
         return token.expires_at is not None and token.expires_at - self.clock() < self.threshold_seconds
 
     def run(self) -> dict[str, Outcome]:
-        """Every connection, each on its own: one's failure is recorded on it and the run goes on."""
-        results: dict[str, Outcome] = {}
-        for connection in self.registry.all():
-            try:
-                outcome, detail = self.refresh(connection)
-            except Exception as exc:
-                reason, safe = failure_reason(exc)
-                self._record(connection, connection.token_generation, reason, safe)
-                outcome, detail = Outcome.FAILED, f"{reason}: {safe}"
-            results[connection.connection_id] = outcome
-            self.report(outcome, connection, detail)
-        return results
+        """Every connection, each on its own (``connections.each``): one's failure is recorded on
+        it and the run goes on; the ones this run has no time left to start are deferred."""
+        done = each_connection(
+            self.registry.all(),
+            self._refresh_reported,
+            failed=self._failed,
+            time_left=self.time_left,
+            start_within=START_WITHIN_SECONDS,
+        )
+        for connection in done.left:
+            self.report(Outcome.DEFERRED, connection, f"not started: {done.stopped_with:.0f} s left in this run")
+        return {**done.results, **dict.fromkeys(done.left_ids, Outcome.DEFERRED)}
+
+    def _refresh_reported(self, connection: Connection) -> Outcome:
+        outcome, detail = self.refresh(connection)
+        self.report(outcome, connection, detail)
+        return outcome
+
+    def _failed(self, connection: Connection, failure: Failure) -> Outcome:
+        self._record(connection, connection.token_generation, failure.reason, failure.detail)
+        self.report(Outcome.FAILED, connection, str(failure))
+        return Outcome.FAILED
 
     def _record(self, connection: Connection, generation: str | None, reason: str, detail: str) -> None:
         try:

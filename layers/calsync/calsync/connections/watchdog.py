@@ -20,14 +20,17 @@ from enum import StrEnum
 from calsync import timefmt
 from calsync.calendly.errors import CalendlyAuthError
 from calsync.connections import gaps
+from calsync.connections.each import Failure, each_connection, failure_reason, unbounded
 from calsync.connections.gaps import Gap
 from calsync.connections.ports import Calendly, ReconcileRequests, Registry
 from calsync.connections.records import Connection
-from calsync.connections.refresh import failure_reason
 from calsync.connections.subscriptions import current, delete_quietly, ours, replace
 from calsync.errors import DependencyUnavailable
 
 DEFAULT_GAP_MARGIN = timedelta(hours=1)
+# A check is started only with this much of the run left: one Calendly call at its worst
+# (calendly/limits.py, INTERACTIVE: ~27 s) and a registry write. The rest wait for the next run.
+START_WITHIN_SECONDS = 30.0
 
 
 class Health(StrEnum):
@@ -36,6 +39,7 @@ class Health(StrEnum):
     RECREATED = "recreated"  # was missing or disabled; a new one now exists
     SKIPPED = "skipped"  # connection not active
     ERROR = "error"  # could not check (Calendly or AWS trouble); next run retries
+    DEFERRED = "deferred"  # not checked: the run had no time left to start it; next run checks it
 
 
 @dataclass
@@ -46,6 +50,7 @@ class Watchdog:
     reconcile: ReconcileRequests  # where gap reconciles are requested
     gap_margin: timedelta = DEFAULT_GAP_MARGIN  # subtracted from the first failure
     clock: Callable[[], float] = time.time
+    time_left: Callable[[], float] = unbounded  # seconds this run has left
     report: Callable[[Health, Connection, str], None] = field(default=lambda health, connection, detail: None)
     # each gap reconcile asked for: the gap, and the failure if it could not be sent (else None)
     report_gap: Callable[[Connection, Gap, str | None], None] = field(default=lambda connection, gap, error: None)
@@ -53,19 +58,29 @@ class Watchdog:
     def _now_iso(self) -> str:
         return timefmt.iso_z(timefmt.from_epoch(self.clock()))
 
-    def run(self) -> dict[str, Health]:
-        """Every connection, each on its own: one's failure is recorded on it and the run goes on."""
-        results: dict[str, Health] = {}
-        for connection in self.registry.all():
-            try:
-                health, detail = self.check(connection)
-            except Exception as exc:
-                reason, safe = failure_reason(exc)
-                self._record(connection, reason, safe)
-                health, detail = Health.ERROR, f"{reason}: {safe}"
-            results[connection.connection_id] = health
-            self.report(health, connection, detail)
-        return results
+    def run(self, time_left: Callable[[], float] | None = None) -> dict[str, Health]:
+        """Every connection, each on its own (``connections.each``): one's failure is recorded on
+        it and the run goes on; the ones this run has no ``time_left`` to start wait for the next."""
+        done = each_connection(
+            self.registry.all(),
+            self._check_reported,
+            failed=self._failed,
+            time_left=time_left or self.time_left,
+            start_within=START_WITHIN_SECONDS,
+        )
+        for connection in done.left:
+            self.report(Health.DEFERRED, connection, f"not started: {done.stopped_with:.0f} s left in this run")
+        return {**done.results, **dict.fromkeys(done.left_ids, Health.DEFERRED)}
+
+    def _check_reported(self, connection: Connection) -> Health:
+        health, detail = self.check(connection)
+        self.report(health, connection, detail)
+        return health
+
+    def _failed(self, connection: Connection, failure: Failure) -> Health:
+        self._record(connection, failure.reason, failure.detail)
+        self.report(Health.ERROR, connection, str(failure))
+        return Health.ERROR
 
     def _record(self, connection: Connection, reason: str, detail: str) -> None:
         try:

@@ -10,6 +10,7 @@ from calsync.aws import clients, keys
 from calsync.aws.dynamo import conditional, plain_item
 from calsync.aws.errors import aws_call
 from calsync.bookings.records import InviteeRef, last_segment
+from calsync.lifecycle.publish import Change
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -23,6 +24,16 @@ def stream_image(image: Mapping[str, Any] | None) -> dict[str, Any] | None:
     if not image:
         return None
     return {k: v for k, v in plain_item(image).items() if k not in keys.KEY_ATTRIBUTES}
+
+
+def stream_change(record: Mapping[str, Any]) -> Change:
+    """A stream record as a change, keyed by its sequence number (what Lambda checkpoints on)."""
+    data = record.get("dynamodb") or {}
+    return Change(
+        key=str(data.get("SequenceNumber") or record.get("eventID")),
+        old=stream_image(data.get("OldImage")),
+        new=stream_image(data.get("NewImage")),
+    )
 
 
 class TableImages:

@@ -1,15 +1,23 @@
 """What the reconciler needs from Calendly and from storage (implemented in
-``calsync.calendly.client`` and ``calsync.reconcile.aws_state``)."""
+``calsync.calendly.client``, ``calsync.reconcile.aws_state``, ``calsync.reconcile.aws_requests``
+and ``calsync.connections.aws_registry``; ``compose`` builds a reconciler per connection)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from calsync.bookings.records import InviteeRef
 from calsync.calendly.models import Invitee, RoutingForm, RoutingFormSubmission, ScheduledEvent
+from calsync.connections.records import Connection
+from calsync.reconcile.budget import Budget
+from calsync.reconcile.requests import ReconcileRequest
+
+if TYPE_CHECKING:
+    from calsync.reconcile.run import Reconciler
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,3 +67,23 @@ class ReconcileState(Protocol):
     def cursor(self, connection_id: str) -> Mapping[str, Any] | None: ...
     def save_cursor(self, connection_id: str, cursor: Mapping[str, Any] | None) -> None: ...
     def put_report(self, report: Mapping[str, Any]) -> None: ...
+
+
+class ConnectionRecords(Protocol):
+    """The connections to reconcile (the registry)."""
+
+    def all(self) -> Iterator[Connection]: ...
+    def get(self, connection_id: str) -> Connection | None: ...
+
+
+class RequestQueue(Protocol):
+    """Where a requested reconcile's continuation is sent (the requests queue)."""
+
+    def send(self, request: ReconcileRequest) -> None: ...
+
+
+class ReconcilerFor(Protocol):
+    """A reconciler on the connection's token spending ``budget``, and its Calendly client
+    (a context manager: closed when the run ends)."""
+
+    def __call__(self, connection: Connection, budget: Budget) -> tuple[Reconciler, AbstractContextManager[object]]: ...

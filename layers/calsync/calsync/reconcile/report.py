@@ -136,6 +136,15 @@ class Report:
         done = all(w.coverage in ("covered", "unavailable") for w in self.windows)
         return done and self.cursor is None and self.stopped is None
 
+    @property
+    def quiet(self) -> bool:
+        """Nothing for an operator to look at: complete, nothing repaired, nothing unreadable."""
+        return self.complete and not self.counts["repaired"] and not self.counts["unreadable"]
+
+    def totals(self) -> dict[str, int]:
+        """Every count, the calls spent and whether the run stopped short (one metric each)."""
+        return {**self.counts, "api_calls": self.api_calls, "incomplete": int(not self.complete)}
+
     def count(self, verdict: Verdict, repaired: bool) -> None:
         self.counts["invitees_seen"] += 1
         if verdict is not Verdict.SAME:

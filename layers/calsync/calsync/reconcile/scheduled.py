@@ -1,15 +1,26 @@
 """A reconcile run as the function starts it: scheduled (resuming from the connection's
 cursor, leaving one when it cannot finish) or requested (a gap the watchdog asks for; a
 request that cannot finish in its budget is continued by a new request from where it
-stopped). Every run stores its report."""
+stopped). Every run stores its report.
+
+``Jobs`` is what the reconciler function does with them: on its schedule, every active
+connection (``connections.each``: one broken connection never stops the others; each gets its
+share of the time left, so none starves the ones after it; with too little time left the rest
+wait for the next run, their cursors kept); from the requests queue, one requested gap, its
+continuation sent when it cannot finish."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from calsync.reconcile.ports import ReconcileState
+from calsync.connections.each import Failure, each_connection, unbounded
+from calsync.connections.records import Connection
+from calsync.reconcile.budget import Budget
+from calsync.reconcile.ports import ConnectionRecords, ReconcilerFor, ReconcileState, RequestQueue
 from calsync.reconcile.report import (
     REQUESTED,
     SUBMISSIONS,
@@ -18,11 +29,13 @@ from calsync.reconcile.report import (
     Window,
     cursors_as_dict,
     cursors_from_dict,
+    scheduled_windows,
 )
 from calsync.reconcile.requests import ReconcileRequest
 from calsync.reconcile.run import Reconciler
 
 SCHEDULED = "scheduled"
+RESERVE_SECONDS = 60  # left for writing cursors and reports (at most a tenth of the time)
 
 
 class RequestNotProgressing(Exception):
@@ -92,3 +105,107 @@ def requested(
         }
     )
     return Requested(report, continuation)
+
+
+def calendly_seconds(remaining: float) -> float:
+    """Of ``remaining`` seconds, the time a run may still spend on Calendly, the reserve kept."""
+    return max(0.0, remaining - min(RESERVE_SECONDS, remaining / 10))
+
+
+class ReconcileFailed(Exception):
+    """Some connections could not be reconciled (each is reported with its cause): raised once
+    every other connection is done, for the function's Errors alarm."""
+
+
+@dataclass(frozen=True, slots=True)
+class Schedule:
+    """One scheduled invocation: each connection's report, the failed ones, those left."""
+
+    reports: dict[str, Report] = field(default_factory=dict)
+    failed: dict[str, Failure] = field(default_factory=dict)
+    left: list[str] = field(default_factory=list)  # not started (no time left): the next run does them
+
+    def summary(self) -> dict[str, Any]:
+        done = {cid: {"complete": r.complete, "repaired": r.counts["repaired"]} for cid, r in self.reports.items()}
+        return {**done, **{cid: {"complete": False, "repaired": 0, "left": True} for cid in self.left}}
+
+    def raise_for_failures(self) -> None:
+        if self.failed:
+            names = ", ".join(self.failed)
+            raise ReconcileFailed(f"reconcile failed for {len(self.failed)} connection(s): {names}")
+
+
+def _ignore(_: Report) -> None:
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class Jobs:
+    """The reconciler function's two jobs over its ports; ``report`` sees every run's report as
+    it ends (a connection that could not be reconciled is in the ``Schedule``'s ``failed``)."""
+
+    connections: ConnectionRecords
+    reconciler_for: ReconcilerFor
+    state: ReconcileState
+    requests: RequestQueue
+    api_calls: int  # each run's budget of Calendly requests
+    upcoming_days: int
+    recent_days: int
+    time_left: Callable[[], float] = unbounded  # seconds the invocation has left
+    now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    clock: Callable[[], float] = time.monotonic  # the budgets' deadlines are on this clock
+    report: Callable[[Report], None] = _ignore
+
+    def budget(self, share: int = 1) -> Budget:
+        """The run's budget: its calls, and its ``share`` of the time left for Calendly."""
+        return Budget.for_run(self.api_calls, calendly_seconds(self.time_left()) / share, clock=self.clock)
+
+    def every_connection(self) -> Schedule:
+        """Every active connection, resuming from its cursor."""
+        active = [c for c in self.connections.all() if c.status == "active"]
+        started = 0
+
+        def one(connection: Connection) -> Report:
+            nonlocal started
+            budget = self.budget(share=len(active) - started)  # this one and those after it
+            started += 1
+            reconciler, client = self.reconciler_for(connection, budget)
+            windows = scheduled_windows(self.now(), upcoming_days=self.upcoming_days, recent_days=self.recent_days)
+            with client:
+                report = scheduled(
+                    reconciler,
+                    self.state,
+                    connection_id=connection.connection_id,
+                    organization=connection.organization,
+                    windows=windows,
+                )
+            self.report(report)
+            return report
+
+        def failed(connection: Connection, failure: Failure) -> None:
+            return None  # the Schedule names it, with its reason
+
+        done = each_connection(active, one, failed=failed, time_left=self.time_left, start_within=RESERVE_SECONDS)
+        reports = {cid: r for cid, r in done.results.items() if r is not None}
+        return Schedule(reports, done.failed, done.left_ids)
+
+    def on_request(self, request: ReconcileRequest) -> Requested | None:
+        """One requested gap (None: no active connection to reconcile it with; not retried); a
+        run that cannot finish sends its continuation."""
+        connection = self.connections.get(request.connection_id)
+        if connection is None or connection.status != "active":
+            return None
+        reconciler, client = self.reconciler_for(connection, self.budget())
+        with client:
+            outcome = requested(
+                reconciler,
+                self.state,
+                request,
+                organization=connection.organization,
+                horizon=self.now() + timedelta(days=self.upcoming_days),
+                now=self.now,
+            )
+        self.report(outcome.report)
+        if outcome.continuation is not None:
+            self.requests.send(outcome.continuation)
+        return outcome
