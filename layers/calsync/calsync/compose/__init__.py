@@ -1,0 +1,58 @@
+"""The composition root: the one place that joins domain code to its adapters.
+
+Plain factories take settings and, optionally, ready-made boto3 clients (``Aws``: tests, the
+CLI's ``--stack`` session, the local stack) and return the services a function needs. Handlers
+cache the result per cold start. Adapters are imported inside each factory, so a function
+loads only what it uses (the receiver never imports httpx).
+
+One module per feature folder (``compose.intake`` builds intake's services, ``compose.reconcile``
+the reconciler's …); this package is their one entrance: callers write ``compose.receiver(...)``.
+"""
+
+from calsync.compose.bookings import Processor, bookings_repository, processor
+from calsync.compose.connections import Connections, connection_registry, connections, reconcile_requests, watchdog
+from calsync.compose.erasure import erasure, tombstones
+from calsync.compose.intake import Receiver, delivery_bodies, delivery_queue, receiver, signing_keys
+from calsync.compose.lifecycle import (
+    FORWARD_CONSUMER,
+    SLACK_CONSUMER,
+    Consumer,
+    Publisher,
+    Reminders,
+    consumer,
+    publisher,
+    reminders,
+)
+from calsync.compose.reconcile import Reconciling, reconciling
+from calsync.compose.replay import replaying
+from calsync.intake.routing import QueueKind
+
+__all__ = [
+    "FORWARD_CONSUMER",
+    "SLACK_CONSUMER",
+    "Connections",
+    "Consumer",
+    "Processor",
+    "Publisher",
+    "QueueKind",
+    "Receiver",
+    "Reconciling",
+    "Reminders",
+    "bookings_repository",
+    "connection_registry",
+    "connections",
+    "consumer",
+    "delivery_bodies",
+    "delivery_queue",
+    "erasure",
+    "processor",
+    "publisher",
+    "receiver",
+    "reconcile_requests",
+    "reconciling",
+    "reminders",
+    "replaying",
+    "signing_keys",
+    "tombstones",
+    "watchdog",
+]

@@ -1,0 +1,51 @@
+"""Erasure: the tombstones every writer checks, and what ``erasure.erase`` sweeps and records."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Unpack
+
+from calsync.aws import clients
+from calsync.aws.clients import Aws
+from calsync.compose.intake import delivery_bodies
+
+if TYPE_CHECKING:
+    from calsync.erasure.aws_tombstones import DynamoTombstones
+    from calsync.erasure.erase import ErasureStores
+
+
+def tombstones(table_name: str, erasure_key_secret_name: str, **aws: Unpack[Aws]) -> DynamoTombstones:
+    """Erased people: ``.is_erased(email, at)`` (one GetItem; the hash key read once per cold start)."""
+    from calsync.aws.secret_json import CachedJsonSecret
+    from calsync.erasure.aws_tombstones import DynamoTombstones
+
+    secretsmanager = aws.get("secretsmanager")
+    key = CachedJsonSecret(erasure_key_secret_name, client=secretsmanager, ttl_seconds=float("inf"), what="erasure key")
+    return DynamoTombstones(table_name, key, aws.get("dynamodb"))
+
+
+def erasure(
+    table_name: str,
+    erasure_key_secret_name: str,
+    queues: Mapping[str, str],
+    *,
+    bodies_bucket: str | None = None,
+    wait_seconds: int = 1,
+    **aws: Unpack[Aws],
+) -> ErasureStores:
+    """Everything ``erasure.erase`` sweeps and records: the table, ``queues`` (name → URL of
+    every queue whose messages may carry an address), the delivery-bodies bucket; the tombstone
+    and the audit record. ``wait_seconds``: each queue receive's long poll (0 for emulators)."""
+    from calsync.erasure.aws_sweep import BucketSweep, SqsQueueSweep, TableSweep
+    from calsync.erasure.aws_tombstones import ErasureAudit
+    from calsync.erasure.erase import ErasureStores
+
+    dynamodb = aws.get("dynamodb") or clients.dynamodb()
+    bodies = delivery_bodies(bodies_bucket, **aws)
+    return ErasureStores(
+        tombstones=tombstones(table_name, erasure_key_secret_name, **aws),
+        items=TableSweep(table_name, dynamodb, bodies),
+        queues=SqsQueueSweep(aws.get("sqs") or clients.sqs(), queues, wait_seconds=wait_seconds, bodies=bodies),
+        audit=ErasureAudit(table_name, dynamodb),
+        bodies=BucketSweep(bodies) if bodies is not None else None,
+    )
