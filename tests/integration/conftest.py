@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -22,8 +23,9 @@ from calsync_dev.events import signed_api_gateway_event
 from calsync_dev.lambda_runtime import LambdaContext, load_handler
 from calsync_dev.provision import Stack, provision, register_webhook_connection
 from calsync_dev.pump import SqsEventSource, queue_depth
-from calsync_dev.template import processor_logical_id, queue_logical_id
+from calsync_dev.template import TEMPLATE, processor_logical_id, queue_logical_id
 from tests.factories import KEY
+from tests.integration import moto_state
 
 # One intake queue and its processor per QueueKind (tests/unit/tools/test_template.py checks
 # the template declares exactly these).
@@ -44,6 +46,9 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     with mock_aws():
+        # mock_aws starts a new default session (moto restores the old one at exit); this one
+        # shares the service models already read, instead of reading them from disk again
+        boto3.DEFAULT_SESSION = moto_state.new_session()
         clients.reset()
         yield
     clients.reset()
@@ -96,9 +101,24 @@ class Pipeline:
         )
 
 
+# The stack as provisioned from template.yaml (by content), and moto's state right after.
+_provisioned: dict[bytes, tuple[Stack, moto_state.Snapshot]] = {}
+
+
 @pytest.fixture
 def stack(aws: None) -> Stack:
-    return provision(boto3.Session(region_name="us-east-1"))
+    """The whole template provisioned into a fresh moto: for real the first time in a run, then
+    restored from a copy of what that left (tests/integration/moto_state.py); the same either way."""
+    key = TEMPLATE.read_bytes()
+    if key in _provisioned and not moto_state.in_use():
+        provisioned, snapshot = _provisioned[key]
+        snapshot.restore()
+        return copy.deepcopy(provisioned)
+    fresh = not moto_state.in_use()
+    provisioned = provision(moto_state.new_session())
+    if fresh:
+        _provisioned[key] = (copy.deepcopy(provisioned), moto_state.Snapshot.take())
+    return provisioned
 
 
 @pytest.fixture

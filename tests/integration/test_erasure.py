@@ -51,6 +51,20 @@ def target_of(stack: Stack) -> Target:
     )
 
 
+@pytest.fixture
+def polls_asked(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The command's erase with the queues' long polls cut short, and the waits it asked for: moto
+    in-process answers an empty long poll only when the wait ends (1 s a queue, ~16 a sweep)."""
+    asked: list[int] = []
+
+    def short_polls(*args: Any, wait_seconds: int, **kwargs: Any) -> ErasureReport:
+        asked.append(wait_seconds)
+        return erase(*args, wait_seconds=0, **kwargs)
+
+    monkeypatch.setattr("calsync_dev.cli.erase.erase", short_polls)
+    return asked
+
+
 def run_erase(stack: Stack, email: str = ADA, **options: Any) -> ErasureReport:
     options.setdefault("now", after_samples)  # erased after the samples were sent, whatever today's date is
     return erase(email, services(target_of(stack), wait_seconds=0), principal="test", **options)
@@ -327,7 +341,7 @@ def test_the_audit_record_and_the_erased_event_carry_no_personal_data(stored: Pi
 
 
 def test_the_command_prints_counts_and_lists_the_audit(
-    stored: Pipeline, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    stored: Pipeline, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], polls_asked: list[int]
 ) -> None:
     target = target_of(stored.stack)
     monkeypatch.setattr("calsync_dev.cli.erase.target_from", lambda args: target)
@@ -348,6 +362,8 @@ def test_the_command_prints_counts_and_lists_the_audit(
     assert "by arn:aws:iam::123456789012:user/op" in listed
     assert "1 erasure(s)" in listed
     assert ADA not in listed.lower()
+    # And against AWS (no endpoint) each sweep long-polls the queues, so every SQS host is asked
+    assert polls_asked == [1, 1]
 
 
 def test_an_erased_bookings_reminders_fire_harmlessly_and_hold_no_personal_data(stored: Pipeline) -> None:
@@ -380,7 +396,7 @@ def carries_ada(value: Any) -> bool:
 
 
 def test_a_failure_is_reported_without_the_address_and_says_to_run_again(
-    stored: Pipeline, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    stored: Pipeline, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], polls_asked: list[int]
 ) -> None:
     target = target_of(stored.stack)
     monkeypatch.setattr("calsync_dev.cli.erase.target_from", lambda args: target)

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from calsync_dev.template import ROOT, conditions, expand, load_raw
+from calsync_dev.template import ROOT, conditions, expand, load
 
 if TYPE_CHECKING:
     from calsync.connections.records import Status
@@ -212,7 +212,7 @@ def provision(
     consumers (Slack, HTTP forwarding) and switch them on themselves; what a deploy creates for
     given parameters is ``calsync_dev.template.deployed``. ``Fn::If`` picks the branch the
     parameters' Conditions choose (e.g. a kept secret's ARN in the functions' environment)."""
-    template = expand(template or load_raw())
+    template = expand(template) if template else load()
     resources: dict[str, dict[str, Any]] = template["Resources"]
     stack = Stack(parameters=parameter_defaults(template, parameters))
     resolve = _Resolver(stack, region, account, conditions(template, parameters))
