@@ -3,10 +3,13 @@ every parameter's text (odd Unicode, lone surrogates, huge values, cursors of an
 
 from __future__ import annotations
 
+import json
+
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from calsync.read.bookings import BookingsQuery, QueryError, bookings_page
+from calsync.read.cursor import fingerprint
 from tests.fakes.read import FakeTenantBookings
 
 PARAMETERS = ("start_after", "start_before", "status", "email", "limit", "cursor", "other")
@@ -26,12 +29,16 @@ def test_any_query_is_a_page_or_a_400_naming_a_parameter(params: dict[str, str])
     refused: QueryError | None = None
     page = None
     try:
-        page = bookings_page("acme", BookingsQuery.parse(params), port, b"k" * 32)
+        query = BookingsQuery.parse(params)
+        page = bookings_page("acme", query, port, b"k" * 32)
     except QueryError as exc:
         refused = exc
     # Then it is a page, or a refusal naming one of the parameters given
     if refused is None:
         assert page == {"bookings": [], "next_cursor": None}
+        # and every filter it accepted can reach the store and a cursor (valid UTF-8)
+        assert json.dumps(query.filters(), ensure_ascii=False).encode()
+        assert fingerprint(query.filters())
     else:
         assert refused.parameter in params
         assert refused.message
