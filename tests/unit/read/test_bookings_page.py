@@ -206,6 +206,8 @@ def test_start_after_not_before_start_before_is_a_400(after_hours: int) -> None:
         ("start_after", "2026-12-01T09:00:00"),  # no zone
         ("start_after", "yesterday"),
         ("start_before", "9" * 5000),
+        ("start_after", "0001-01-01T00:00:00+01:00"),  # before year 1 in UTC
+        ("start_before", "9999-12-31T23:59:59-01:00"),  # after year 9999 in UTC
         ("status", "gone"),
         ("status", "ACTIVE"),
         ("email", "no-at-sign"),

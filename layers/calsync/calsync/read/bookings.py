@@ -45,7 +45,10 @@ def _aware_utc(value: object) -> object:
         raise ValueError("is not an ISO 8601 time") from None
     if at.tzinfo is None:
         raise ValueError("needs a time zone (Z or an offset)")
-    return timefmt.utc(at)
+    try:
+        return timefmt.utc(at)
+    except OverflowError:  # within a day of year 1 or 9999, out of range once in UTC
+        raise ValueError("is out of range") from None
 
 
 def _address(value: object) -> object:
