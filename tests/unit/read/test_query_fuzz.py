@@ -16,7 +16,18 @@ PARAMETERS = ("start_after", "start_before", "status", "email", "limit", "cursor
 TEXT = st.one_of(
     st.text(max_size=40),
     st.text(alphabet=st.characters(exclude_categories=()), max_size=300),
-    st.sampled_from(["active", "canceled", "50", "2026-12-01T09:00:00Z", "a@b.c", "a\ud800@b.c", "e30.AAAA"]),
+    st.sampled_from(
+        [
+            "active",
+            "canceled",
+            "50",
+            "2026-12-01T09:00:00Z",
+            "a@b.c",
+            "a\ud800@b.c",
+            "e30.AAAA",
+            "0001-01-01T00:00:00+01:00",
+        ]
+    ),
 )
 
 
