@@ -9,11 +9,13 @@ from calsync.intake.receive import DeliveryQueue, SigningKeys
 from calsync.lifecycle.derive import Images
 from calsync.lifecycle.once import Ledger
 from calsync.lifecycle.publish import Bus, Claims, Schedules
+from calsync.read.bookings import TenantBookings
 from calsync.reconcile.ports import ReconcileState, StoredBookings
 from tests.fakes.bookings import FakeBookingsRepository
 from tests.fakes.connections import FakeAppSecret, FakeReconcileRequests, FakeRegistry, FakeTokens
 from tests.fakes.intake import FakeDeliveryBodies, FakeDeliveryQueue, FakeSigningKeys
 from tests.fakes.lifecycle import FakeBus, FakeImages, FakeLedger, FakeSchedules
+from tests.fakes.read import FakeTenantBookings
 from tests.fakes.reconcile import FakeReconcileState, FakeStoredBookings
 
 
@@ -34,5 +36,6 @@ def _every_fake_implements_its_port() -> None:
     requests: ReconcileRequests = FakeReconcileRequests()
     stored: StoredBookings = FakeStoredBookings()
     state: ReconcileState = FakeReconcileState()
+    tenant_bookings: TenantBookings = FakeTenantBookings()
     del signing_keys, signing_key_store, queue, bodies, bookings, images, claims, bus, schedules, ledger
-    del registry, tokens, app, requests, stored, state
+    del registry, tokens, app, requests, stored, state, tenant_bookings

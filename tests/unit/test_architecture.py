@@ -46,6 +46,7 @@ FEATURES = (
     "calsync.reconcile",
     "calsync.erasure",
     "calsync.replay",
+    "calsync.read",
 )
 LIBRARIES = ("boto3", "botocore", "httpx", "mypy_boto3", "urllib.request")
 HTTP_CLIENT = ("calsync.calendly.client", "calsync.calendly.http", "calsync.calendly.oauth")

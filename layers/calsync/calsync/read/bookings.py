@@ -1,0 +1,195 @@
+"""A connection's bookings, a page at a time: the query, its errors, what each booking shows,
+the port a store implements and the use case a route (or ``calsync mcp``) calls."""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Annotated, Any, Literal, Protocol
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
+
+from calsync import timefmt
+from calsync.errors import CalsyncError
+from calsync.read import cursor
+from calsync.read.cursor import BadCursor, Position
+
+MAX_EMAIL = 254
+MAX_TIME_TEXT = 64
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 100
+MAX_CURSOR = cursor.MAX_BYTES
+
+
+class QueryError(CalsyncError):
+    """Bad input to a read: ``parameter`` names it, ``message`` says what is wrong (a 400)."""
+
+    def __init__(self, parameter: str, message: str) -> None:
+        super().__init__(f"{parameter}: {message}")
+        self.parameter = parameter
+        self.message = message
+
+    def as_json(self) -> dict[str, str]:
+        return {"error": "bad_request", "message": self.message, "parameter": self.parameter}
+
+
+def _aware_utc(value: object) -> object:
+    if not isinstance(value, str):
+        return value
+    if len(value) > MAX_TIME_TEXT:
+        raise ValueError("is not an ISO 8601 time")
+    try:
+        at = timefmt.parse(value)
+    except ValueError:
+        raise ValueError("is not an ISO 8601 time") from None
+    if at.tzinfo is None:
+        raise ValueError("needs a time zone (Z or an offset)")
+    try:
+        return timefmt.utc(at)
+    except OverflowError:  # within a day of year 1 or 9999, out of range once in UTC
+        raise ValueError("is out of range") from None
+
+
+def _address(value: object) -> object:
+    """An email as stored (stripped, lower case) if it has an address's shape; any letters
+    welcome, but no control, format, private-use, unassigned, surrogate or space character."""
+    if not isinstance(value, str):
+        return value
+    email = value.strip().lower()
+    if not email or len(email) > MAX_EMAIL:
+        raise ValueError(f"must be an email address of at most {MAX_EMAIL} characters")
+    if any(unicodedata.category(ch)[0] in "CZ" for ch in email):
+        raise ValueError("holds a control, invisible or space character")
+    local, at, domain = email.rpartition("@")
+    if not at or not local or not domain or domain.startswith(".") or domain.endswith("."):
+        raise ValueError("is not an email address")
+    return email
+
+
+class BookingsQuery(BaseModel):
+    """``GET /v1/connections/{connection_id}/bookings``'s query parameters, validated."""
+
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
+
+    start_after: datetime | None = None
+    start_before: datetime | None = None
+    status: Literal["active", "canceled"] | None = None
+    email: str | None = None
+    # Query strings are text: "50" is a limit, "abc" and 1.5 are not.
+    limit: Annotated[int, Field(ge=1, le=MAX_LIMIT, strict=False)] = DEFAULT_LIMIT
+    cursor: Annotated[str | None, Field(max_length=MAX_CURSOR)] = None
+
+    _times = field_validator("start_after", "start_before", mode="before")(_aware_utc)
+    _email = field_validator("email", mode="before")(_address)
+
+    @field_validator("limit", mode="before")
+    @classmethod
+    def _no_bool(cls, value: object) -> object:
+        if isinstance(value, bool):
+            raise ValueError("must be a whole number from 1 to 100")
+        return value
+
+    @field_validator("start_before")
+    @classmethod
+    def _after_start_after(cls, value: datetime | None, info: ValidationInfo) -> datetime | None:
+        after = info.data.get("start_after")
+        if value is not None and after is not None and after >= value:
+            raise ValueError("must be later than start_after")
+        return value
+
+    @classmethod
+    def parse(cls, params: Mapping[str, object]) -> BookingsQuery:
+        """The query, or ``QueryError`` naming the first bad parameter."""
+        try:
+            return cls.model_validate(dict(params))
+        except ValidationError as exc:
+            first = exc.errors(include_url=False, include_input=False)[0]
+            parameter = str(first["loc"][0]) if first["loc"] else "query"
+            message = first["msg"].removeprefix("Value error, ")
+            raise QueryError(parameter, message) from None
+
+    def filters(self) -> dict[str, str | None]:
+        """What a cursor is bound to: every filter, not the page size nor the cursor."""
+        return {
+            "start_after": timefmt.sortable(self.start_after) if self.start_after else None,
+            "start_before": timefmt.sortable(self.start_before) if self.start_before else None,
+            "status": self.status,
+            "email": self.email,
+        }
+
+
+class BookingView(BaseModel):
+    """One booking as the API shows it, from its stored attributes (``derive.booking``'s fields)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    invitee_uuid: str
+    event_uuid: str
+    status: str | None
+    start_time: str | None
+    end_time: str | None
+    event_name: str | None
+    event_type: str | None
+    name: str | None
+    email: str | None
+    no_show: dict[str, Any] | None
+    cancellation: dict[str, Any] | None
+    rescheduled_from: str | None
+    rescheduled_to: str | None
+    tracking: dict[str, Any] | None
+    version: str | None
+
+    @classmethod
+    def from_stored(cls, attributes: Mapping[str, Any]) -> BookingView:
+        """``attributes``: an invitee item's attributes with its ``invitee_uuid`` and
+        ``event_uuid`` (and its event's ``event_type`` when the store joins it)."""
+        values: dict[str, Any] = {name: attributes.get(name) for name in cls.model_fields}
+        version = attributes.get("v")
+        values["version"] = None if version is None else str(version)
+        return cls.model_validate(values)
+
+
+class TenantBookings(Protocol):
+    """One connection's bookings ordered by start time (then event and invitee uuid)."""
+
+    def page(
+        self,
+        connection_id: str,
+        *,
+        start_after: datetime | None,
+        start_before: datetime | None,
+        status: str | None,
+        email: str | None,
+        after: Position | None,
+        limit: int,
+    ) -> tuple[Sequence[Mapping[str, Any]], Position | None]:
+        """At most ``limit`` bookings after ``after`` (see ``BookingView.from_stored`` for each
+        one's attributes) and where the next page starts, ``None`` when none follows."""
+        ...
+
+
+def bookings_page(connection_id: str, query: BookingsQuery, port: TenantBookings, key: bytes) -> dict[str, Any]:
+    """``{"bookings": [...], "next_cursor": str | None}``; ``QueryError("cursor")`` for a cursor
+    not issued for this connection and these filters."""
+    filters = query.filters()
+    after = None
+    if query.cursor is not None:
+        try:
+            after = cursor.decode(query.cursor, key=key, connection_id=connection_id, filters=filters)
+        except BadCursor as exc:
+            raise QueryError("cursor", exc.reason) from None
+    items, last = port.page(
+        connection_id,
+        start_after=query.start_after,
+        start_before=query.start_before,
+        status=query.status,
+        email=query.email,
+        after=after,
+        limit=query.limit,
+    )
+    next_cursor = None if last is None else cursor.encode(last, key=key, connection_id=connection_id, filters=filters)
+    return {
+        "bookings": [BookingView.from_stored(item).model_dump(mode="json") for item in items],
+        "next_cursor": next_cursor,
+    }
