@@ -4,6 +4,8 @@ start, event uuid, invitee uuid; filtered by window, status and email; resumed a
 
 from __future__ import annotations
 
+import json
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -212,3 +214,53 @@ def test_walking_every_page_returns_every_booking_once_in_order(given: Given) ->
     for limit in (1, 2, 4):
         walked = [uuid for uuids in every_page(given.port, limit) for uuid in uuids]
         assert walked == everything
+
+
+class _Metered:
+    """A DynamoDB client that prices each Query as DynamoDB does for an eventually consistent
+    read (half a unit per 4 KB of the items it reads, rounded up per request), from the items'
+    wire size (a little more than DynamoDB's own item size, so the estimate errs high). moto
+    reports a flat 1.0 per request as ``ConsumedCapacity``, whatever was read."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+        self.units = 0.0
+        self.requests: list[dict[str, Any]] = []
+
+    def query(self, **request: Any) -> Any:
+        response = self.client.query(**request)
+        self.requests.append(request)
+        size = len(json.dumps(response.get("Items", []), separators=(",", ":")))
+        self.units += 0.5 * max(1, math.ceil(size / 4096))
+        return response
+
+
+@pytest.mark.parametrize("backend", ["moto"])
+def test_a_page_reads_at_most_one_read_unit_per_booking_returned(table: MotoTable) -> None:
+    # Given 60 single-invitee events (the worst case: one invitee Query per booking) and
+    # 5 group events of 10 invitees
+    given = Given(DynamoTenantBookings(TABLE, table.client), table)
+    for n in range(60):
+        given.booking(f"E{n:03}", f"I{n:03}", hours=n)
+    for n in range(5):
+        for i in range(10):
+            given.booking(f"G{n}", f"G{n}-{i:02}", hours=100 + n)
+    metered = _Metered(table.client)
+    port = DynamoTenantBookings(TABLE, metered)  # type: ignore[arg-type]  # a client in all it calls
+    # When every page of 50 is read
+    after: Position | None = None
+    returned = 0
+    while True:
+        items, after = port.page(
+            "acme", start_after=None, start_before=None, status=None, email=None, after=after, limit=50
+        )
+        returned += len(items)
+        # Then each page reads eventually consistently, and what moto reports is one per request
+        assert all(request["ConsistentRead"] is False for request in metered.requests)
+        assert port.read_units == len(metered.requests)
+        metered.requests.clear()
+        if after is None:
+            break
+    # And all the pages together cost at most one read unit per booking returned
+    assert returned == 110
+    assert metered.units <= returned
