@@ -12,6 +12,10 @@ its event's index entry and of its event's invitee Query, about one read unit at
 event holds at least one booking the page returns. Filters (status, email) are applied to the
 invitees read, so events whose invitees all fail them cost reads without returning a booking.
 ``read_units`` holds what the last page consumed (``ReturnConsumedCapacity``).
+
+An index key written before keys had a fraction (``keys.window``) sorts after the keys of the
+same second written since, whatever its event uuid: two events starting in the same second, one
+keyed each way, come in index order, and a page ending between them may skip the older-keyed one.
 """
 
 from __future__ import annotations
