@@ -120,6 +120,12 @@ def invitee(event_uuid: str, invitee_uuid: str) -> Key:
     return Key(event_pk(event_uuid), invitee_sk(invitee_uuid))
 
 
+def invitees_from(invitee_uuid: str | None) -> tuple[str, str]:
+    """SK bounds (inclusive) holding an event's invitees in uuid order, from ``invitee_uuid``
+    (or the first): nothing else under the event (its ``EVENT`` item, submissions) is inside."""
+    return invitee_sk(invitee_uuid or ""), invitee_sk("~")
+
+
 def submission(submission_uuid: str, event_uuid: str | None) -> Key:
     """Under its submitter's event when known, else on its own."""
     sk = f"SUBMISSION#{submission_uuid}"

@@ -23,6 +23,7 @@ from calsync.compose.lifecycle import (
     publisher,
     reminders,
 )
+from calsync.compose.read import tenant_bookings
 from calsync.compose.reconcile import Reconciling, reconciling
 from calsync.compose.replay import replaying
 from calsync.intake.routing import QueueKind
@@ -53,6 +54,7 @@ __all__ = [
     "reminders",
     "replaying",
     "signing_keys",
+    "tenant_bookings",
     "tombstones",
     "watchdog",
 ]
