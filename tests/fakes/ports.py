@@ -10,12 +10,13 @@ from calsync.lifecycle.derive import Images
 from calsync.lifecycle.once import Ledger
 from calsync.lifecycle.publish import Bus, Claims, Schedules
 from calsync.read.bookings import TenantBookings
+from calsync.read.connections import ConnectionsReader
 from calsync.reconcile.ports import ReconcileState, StoredBookings
 from tests.fakes.bookings import FakeBookingsRepository
 from tests.fakes.connections import FakeAppSecret, FakeReconcileRequests, FakeRegistry, FakeTokens
 from tests.fakes.intake import FakeDeliveryBodies, FakeDeliveryQueue, FakeSigningKeys
 from tests.fakes.lifecycle import FakeBus, FakeImages, FakeLedger, FakeSchedules
-from tests.fakes.read import FakeTenantBookings
+from tests.fakes.read import FakeConnectionsReader, FakeTenantBookings
 from tests.fakes.reconcile import FakeReconcileState, FakeStoredBookings
 
 
@@ -37,5 +38,6 @@ def _every_fake_implements_its_port() -> None:
     stored: StoredBookings = FakeStoredBookings()
     state: ReconcileState = FakeReconcileState()
     tenant_bookings: TenantBookings = FakeTenantBookings()
+    connections_reader: ConnectionsReader = FakeConnectionsReader()
     del signing_keys, signing_key_store, queue, bodies, bookings, images, claims, bus, schedules, ledger
-    del registry, tokens, app, requests, stored, state, tenant_bookings
+    del registry, tokens, app, requests, stored, state, tenant_bookings, connections_reader

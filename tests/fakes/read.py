@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from calsync import timefmt
+from calsync.connections.records import Connection
 from calsync.read.cursor import Position
 
 
@@ -59,3 +60,26 @@ class FakeTenantBookings:
             found = [item for item in found if key(item) > resume]
         page = found[:limit]
         return page, (_position(page[-1]) if len(found) > limit else None)
+
+
+class FakeConnectionsReader:
+    """``ConnectionsReader`` over connections and completeness reports (newest last) in memory."""
+
+    def __init__(self) -> None:
+        self.connections: dict[str, Connection] = {}
+        self.reports: dict[str, list[dict[str, Any]]] = {}
+
+    def add(self, connection: Connection, *reports: Mapping[str, Any]) -> None:
+        self.connections[connection.connection_id] = connection
+        self.reports.setdefault(connection.connection_id, []).extend(dict(r) for r in reports)
+
+    def page(self, *, after: str | None, limit: int) -> tuple[Sequence[Connection], bool]:
+        ids = sorted(i for i in self.connections if after is None or i > after)
+        return [self.connections[i] for i in ids[:limit]], len(ids) > limit
+
+    def get(self, connection_id: str) -> Connection | None:
+        return self.connections.get(connection_id)
+
+    def latest_report(self, connection_id: str) -> Mapping[str, Any] | None:
+        found = self.reports.get(connection_id)
+        return found[-1] if found else None
