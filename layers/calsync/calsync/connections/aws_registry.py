@@ -26,7 +26,8 @@ def _int(value: Any) -> int | None:
     return int(value) if value is not None else None
 
 
-def _connection(data: Mapping[str, Any]) -> Connection:
+def connection_from_item(data: Mapping[str, Any]) -> Connection:
+    """A connection record from its stored item (the registry's reads and the /v1 read path)."""
     return Connection(
         connection_id=data["connection_id"],
         kind=data["kind"],
@@ -95,7 +96,7 @@ class DynamoConnectionRegistry(clients.TableAdapter):
     def get(self, connection_id: str) -> Connection | None:
         with aws_call("dynamodb:GetItem (connection)"):
             item = self.client.get_item(TableName=self.table_name, Key=_key(connection_id), ConsistentRead=True)
-        return _connection(plain_item(item["Item"])) if "Item" in item else None
+        return connection_from_item(plain_item(item["Item"])) if "Item" in item else None
 
     def all(self) -> Iterator[Connection]:
         items = query_items(
@@ -106,7 +107,7 @@ class DynamoConnectionRegistry(clients.TableAdapter):
             ExpressionAttributeValues={":pk": {"S": keys.CONNECTIONS_PK}},
             ConsistentRead=True,
         )
-        return (_connection(item) for item in items)
+        return (connection_from_item(item) for item in items)
 
     def _update(
         self,

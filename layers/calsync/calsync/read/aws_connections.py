@@ -11,7 +11,7 @@ from typing import Any
 
 from calsync.aws import clients, keys
 from calsync.aws.dynamo import query_items
-from calsync.connections.aws_registry import DynamoConnectionRegistry, _connection
+from calsync.connections.aws_registry import DynamoConnectionRegistry, connection_from_item
 from calsync.connections.records import Connection
 from calsync.reconcile.aws_state import DynamoReconcileState
 
@@ -35,7 +35,7 @@ class DynamoConnectionsReader(clients.TableAdapter):
                 break  # past the connections (nothing else sorts there today)
             if len(found) == limit:
                 return found, True
-            found.append(_connection(item))
+            found.append(connection_from_item(item))
         return found, False
 
     def get(self, connection_id: str) -> Connection | None:
