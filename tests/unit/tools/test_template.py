@@ -456,3 +456,24 @@ def test_the_dashboard_is_a_parameter_on_by_default_and_no_alarm_depends_on_it()
         name for name, spec in deployed(template)["Resources"].items() if spec["Type"] == "AWS::CloudWatch::Alarm"
     }
     assert alarms == {name for name, spec in off.items() if spec["Type"] == "AWS::CloudWatch::Alarm"}
+
+
+def test_only_the_read_api_route_requires_a_sigv4_signature() -> None:
+    # Given the REST API's OpenAPI body as the template writes it
+    from calsync_dev.template import load
+
+    body = load()["Resources"]["WebhookApi"]["Properties"]["DefinitionBody"]
+    secured = {
+        (path, method): operation.get("security")
+        for path, operations in body["paths"].items()
+        for method, operation in operations.items()
+    }
+    # Then the bookings route is IAM-signed (API Gateway's 403 before calsync runs) and the
+    # webhook and OAuth callback routes stay open (Calendly and a browser sign nothing)
+    assert secured == {
+        ("/webhooks/calendly/{connection_id}", "post"): None,
+        ("/oauth/callback", "get"): None,
+        ("/v1/connections/{connection_id}/bookings", "get"): [{"sigv4": []}],
+    }
+    scheme = body["components"]["securitySchemes"]["sigv4"]
+    assert scheme["x-amazon-apigateway-authtype"] == "awsSigv4"

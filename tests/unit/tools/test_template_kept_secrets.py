@@ -109,7 +109,8 @@ def test_by_default_the_stack_creates_both_secrets_under_the_stages_names() -> N
     # Given no kept secret's ARN (a first deploy of the stage)
     stack = deploy()
     # Then the stack creates both, named for the stage, as before
-    assert created_secrets(stack) == {"OAuthAppSecret", "ErasureKeySecret"}  # (Slack, forwarding: off)
+    # (Slack, forwarding: off; the read API's cursor key is never kept, always the stack's own)
+    assert created_secrets(stack) == {"OAuthAppSecret", "ErasureKeySecret", "CursorKeySecret"}
     for secret in (OAUTH_APP, ERASURE_KEY):
         name = {"Fn::Sub": f"calsync/${{Stage}}/{secret.name}"}
         assert stack["Resources"][secret.logical]["Properties"]["Name"] == name
@@ -146,8 +147,8 @@ def test_a_kept_secret_is_used_by_its_arn_and_not_created_again(kept: Secret) ->
 def test_with_both_kept_the_stack_creates_no_secret_and_grants_only_the_kept_ones() -> None:
     # Given both kept secrets' ARNs (the documented redeploy)
     stack = deploy(OAUTH_APP, ERASURE_KEY)
-    # Then the stack creates no secret at all (Slack and forwarding are off)
-    assert created_secrets(stack) == set()
+    # Then the stack creates no kept secret (Slack and forwarding are off), only its cursor key
+    assert created_secrets(stack) == {"CursorKeySecret"}
     # And no grant is wider than the one kept secret it is for
     for secret in (OAUTH_APP, ERASURE_KEY):
         for function in GRANTED[secret]:

@@ -23,7 +23,7 @@ from calsync.compose.lifecycle import (
     publisher,
     reminders,
 )
-from calsync.compose.read import tenant_bookings
+from calsync.compose.read import ReadApi, read_api, tenant_bookings
 from calsync.compose.reconcile import Reconciling, reconciling
 from calsync.compose.replay import replaying
 from calsync.intake.routing import QueueKind
@@ -36,6 +36,7 @@ __all__ = [
     "Processor",
     "Publisher",
     "QueueKind",
+    "ReadApi",
     "Receiver",
     "Reconciling",
     "Reminders",
@@ -48,6 +49,7 @@ __all__ = [
     "erasure",
     "processor",
     "publisher",
+    "read_api",
     "receiver",
     "reconcile_requests",
     "reconciling",
