@@ -123,8 +123,9 @@ def test_the_idle_month_counts_only_what_the_default_parameters_deploy(run: Run)
     # Given the mix ran with the template's defaults (Slack and HTTP forwarding off)
     result = figures(run)
     idle = result["idle_usd_per_month"]
-    # Then the consumers' secrets, pollers and alarms are not billed (two stack secrets, six queues polled)
-    assert idle["counts"]["secrets"] == 2
+    # Then the consumers' secrets, pollers and alarms are not billed (three stack secrets: the OAuth
+    # app, the erasure key, the read API's cursor key; six queues polled)
+    assert idle["counts"]["secrets"] == 3
     assert idle["counts"]["sqs_event_sources"] == 6
     # And the figure with every consumer on is shown too: two more secrets, pollers, and six alarms
     # reading eight metrics (CloudWatch bills an alarm per metric it reads: each consumer's errors
