@@ -67,6 +67,23 @@ def _address(value: object) -> object:
     return email
 
 
+def whole_number(value: object) -> object:
+    """A ``limit`` validator: a boolean is not a number (pydantic's lax int would take it)."""
+    if isinstance(value, bool):
+        raise ValueError("must be a whole number from 1 to 100")
+    return value
+
+
+def parse_query[Q: BaseModel](model: type[Q], params: Mapping[str, object]) -> Q:
+    """A route's query parameters as ``model``, or ``QueryError`` naming the first bad one."""
+    try:
+        return model.model_validate(dict(params))
+    except ValidationError as exc:
+        first = exc.errors(include_url=False, include_input=False)[0]
+        parameter = str(first["loc"][0]) if first["loc"] else "query"
+        raise QueryError(parameter, first["msg"].removeprefix("Value error, ")) from None
+
+
 class BookingsQuery(BaseModel):
     """``GET /v1/connections/{connection_id}/bookings``'s query parameters, validated."""
 
@@ -83,12 +100,7 @@ class BookingsQuery(BaseModel):
     _times = field_validator("start_after", "start_before", mode="before")(_aware_utc)
     _email = field_validator("email", mode="before")(_address)
 
-    @field_validator("limit", mode="before")
-    @classmethod
-    def _no_bool(cls, value: object) -> object:
-        if isinstance(value, bool):
-            raise ValueError("must be a whole number from 1 to 100")
-        return value
+    _limit = field_validator("limit", mode="before")(whole_number)
 
     @field_validator("start_before")
     @classmethod
@@ -101,13 +113,7 @@ class BookingsQuery(BaseModel):
     @classmethod
     def parse(cls, params: Mapping[str, object]) -> BookingsQuery:
         """The query, or ``QueryError`` naming the first bad parameter."""
-        try:
-            return cls.model_validate(dict(params))
-        except ValidationError as exc:
-            first = exc.errors(include_url=False, include_input=False)[0]
-            parameter = str(first["loc"][0]) if first["loc"] else "query"
-            message = first["msg"].removeprefix("Value error, ")
-            raise QueryError(parameter, message) from None
+        return parse_query(cls, params)
 
     def filters(self) -> dict[str, str | None]:
         """What a cursor is bound to: every filter, not the page size nor the cursor."""

@@ -15,12 +15,12 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Annotated, Any, Literal, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from calsync import timefmt
 from calsync.connections.records import Connection
 from calsync.read import cursor
-from calsync.read.bookings import DEFAULT_LIMIT, MAX_CURSOR, MAX_LIMIT, QueryError
+from calsync.read.bookings import DEFAULT_LIMIT, MAX_CURSOR, MAX_LIMIT, QueryError, parse_query, whole_number
 from calsync.read.cursor import BadCursor, Position
 from calsync.reconcile.report import COUNTS
 
@@ -41,22 +41,12 @@ class ConnectionsQuery(BaseModel):
     limit: Annotated[int, Field(ge=1, le=MAX_LIMIT, strict=False)] = DEFAULT_LIMIT
     cursor: Annotated[str | None, Field(max_length=MAX_CURSOR)] = None
 
-    @field_validator("limit", mode="before")
-    @classmethod
-    def _no_bool(cls, value: object) -> object:
-        if isinstance(value, bool):
-            raise ValueError("must be a whole number from 1 to 100")
-        return value
+    _limit = field_validator("limit", mode="before")(whole_number)
 
     @classmethod
     def parse(cls, params: Mapping[str, object]) -> ConnectionsQuery:
         """The query, or ``QueryError`` naming the first bad parameter."""
-        try:
-            return cls.model_validate(dict(params))
-        except ValidationError as exc:
-            first = exc.errors(include_url=False, include_input=False)[0]
-            parameter = str(first["loc"][0]) if first["loc"] else "query"
-            raise QueryError(parameter, first["msg"].removeprefix("Value error, ")) from None
+        return parse_query(cls, params)
 
 
 class SubscriptionView(BaseModel):
