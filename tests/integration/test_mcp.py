@@ -19,10 +19,14 @@ from typing import Any
 
 import anyio
 import pytest
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+from jsonschema import ValidationError
 from mcp import ClientSession, StdioServerParameters, stdio_client
 from mcp.types import CallToolResult, TextContent
 
-from tests.integration.fake_v1_api import FakeV1Api
+from tests.integration.fake_v1_api import FakeV1Api, check_answer, signature_problem
 
 ROOT = Path(__file__).resolve().parents[2]
 TOOLS = {"list_connections", "search_bookings", "get_booking", "get_event", "completeness_report"}
@@ -287,3 +291,28 @@ def test_an_unreachable_api_is_a_tool_error_not_a_crash() -> None:
     for result in results:
         assert result.is_error
         assert f"could not reach the calsync API at http://127.0.0.1:{port}" in text(result)
+
+
+def test_the_fake_api_holds_to_the_contract_and_to_sigv4() -> None:
+    # The stand-in refuses an answer the contract does not allow (a booking without its version) …
+    page = {"bookings": [{k: v for k, v in booking().items() if k != "version"}], "next_cursor": None}
+    with pytest.raises(ValidationError):
+        check_answer("GET", "/v1/connections/acme/bookings", 200, page)
+    # … a status the route does not declare, and a route the contract does not have
+    with pytest.raises(AssertionError):
+        check_answer("GET", "/v1/connections", 404, {"error": "not_found", "message": "x"})
+    with pytest.raises(AssertionError):
+        check_answer("GET", "/v1/bookings", 200, {})
+    # And its signature check agrees with botocore's signer, and notices a query changed after signing
+    credentials = Credentials("local", "local")
+    request = AWSRequest(
+        method="GET", url="http://127.0.0.1:9/v1/connections/acme/bookings?email=a%2Bb%40x.com&limit=5"
+    )
+    SigV4Auth(credentials, "execute-api", "us-east-1").add_auth(request)
+    headers = {name.lower(): value for name, value in request.headers.items()} | {"host": "127.0.0.1:9"}
+    target = "/v1/connections/acme/bookings?email=a%2Bb%40x.com&limit=5"
+    keys = {"access_key": "local", "secret_key": "local", "region": "us-east-1"}
+    assert signature_problem("GET", target, headers, b"", **keys) is None
+    assert signature_problem("GET", target.replace("limit=5", "limit=6"), headers, b"", **keys) is not None
+    assert signature_problem("GET", target, headers, b"", **(keys | {"region": "eu-west-1"})) is not None
+    assert signature_problem("GET", target, {"host": "127.0.0.1:9"}, b"", **keys) == "Missing Authentication Token"
