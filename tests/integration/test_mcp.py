@@ -221,7 +221,7 @@ def test_a_4xx_is_a_tool_error_with_the_apis_message_and_the_server_keeps_servin
     # Given the API refuses a bad window (400 naming the parameter) and knows no booking INV-9
     bad = {
         "error": "bad_request",
-        "message": "start_before must be later than start_after",
+        "message": "must be later than start_after",
         "parameter": "start_before",
     }
     api.answer("/v1/connections/acme/bookings", bad, status=400)
@@ -240,7 +240,7 @@ def test_a_4xx_is_a_tool_error_with_the_apis_message_and_the_server_keeps_servin
     refused, unknown, fine = run_server(api.port, work)
     # Then each refusal is a tool error carrying the API's words
     assert refused.is_error
-    assert "400 bad_request: start_before must be later than start_after (parameter: start_before)" in text(refused)
+    assert "400 bad_request (parameter start_before): must be later than start_after" in text(refused)
     assert unknown.is_error
     assert "404 not_found: no booking INV-9" in text(unknown)
     # And the server still answers the next call

@@ -88,10 +88,9 @@ def _refusal(status: int, body: bytes) -> ApiError:
         parsed = None
     details: dict[str, Any] = parsed if isinstance(parsed, dict) else {}
     message = details.get("message") or details.get("Message") or body.decode("utf-8", "replace")[:300]
-    code = details.get("error")
-    words = f"{status} {code}: {message}" if code else f"{status}: {message}"
-    if details.get("parameter"):
-        words += f" (parameter: {details['parameter']})"
+    code = f" {details['error']}" if details.get("error") else ""
+    parameter = f" (parameter {details['parameter']})" if details.get("parameter") else ""
+    words = f"{status}{code}{parameter}: {message}"
     if status == 403:
         words += " — the call was refused by API Gateway: unsigned, or IAM does not allow these credentials"
     elif status >= 500:
