@@ -65,6 +65,14 @@ def test_a_deployed_stack_is_reached_at_its_api_url_output_with_the_sessions_cre
     assert api.credentials.token == "token"
 
 
+def test_without_a_region_the_stack_is_not_looked_up_and_the_reason_is_said() -> None:
+    session = FakeSession({})
+    session.region_name = None  # type: ignore[assignment]
+    with pytest.raises(ApiError, match="AWS_DEFAULT_REGION"):
+        stack_api("calsync-prod", session)
+    assert session.asked == []
+
+
 def test_a_stack_deployed_before_api_url_existed_is_found_from_its_oauth_callback() -> None:
     outputs = {"OAuthCallbackUrl": "https://abc123.execute-api.eu-west-1.amazonaws.com/prod/oauth/callback"}
     assert api_url(outputs) == "https://abc123.execute-api.eu-west-1.amazonaws.com/prod"

@@ -6,10 +6,11 @@ default AWS credentials, so the assistant can do what IAM lets those credentials
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Mapping
 from typing import Any
 
-from calsync_dev.assistant.api import SignedApi
+from calsync_dev.assistant.api import ApiError, SignedApi
 from calsync_dev.cli.target import Commands, add_stack_option
 
 # The template's output naming the /v1 API's base URL (the stage's URL).
@@ -51,14 +52,22 @@ def stack_api(stack_name: str, session: Any = None) -> SignedApi:
     import boto3
 
     session = session or boto3.Session()
+    if not session.region_name:
+        raise ApiError("no AWS region to find the stack in: set AWS_DEFAULT_REGION or a profile's region")
     stacks = session.client("cloudformation").describe_stacks(StackName=stack_name)["Stacks"]
     outputs = {o["OutputKey"]: o["OutputValue"] for o in stacks[0].get("Outputs", [])}
     return SignedApi(api_url(outputs), session.region_name, session.get_credentials())
 
 
 def _mcp(args: argparse.Namespace) -> int:
+    from botocore.exceptions import BotoCoreError, ClientError
+
     from calsync_dev.assistant.server import build_server
 
-    api = stack_api(args.stack) if args.stack else local_api()
+    try:
+        api = stack_api(args.stack) if args.stack else local_api()
+    except (ApiError, BotoCoreError, ClientError) as exc:  # before serving: the client shows stderr
+        print(f"calsync mcp: cannot find the API of stack {args.stack}: {exc}", file=sys.stderr)
+        return 1
     build_server(api).run("stdio")
     return 0
