@@ -17,6 +17,7 @@ import pytest
 from calsync.connections.records import Connection
 from calsync.errors import DependencyUnavailable
 from tests.fakes.read import FakeConnectionsReader, FakeReports, FakeTenantBookings, FakeTenantItems, read_api
+from tests.openapi_contract import check
 
 KEY = b"k" * 48
 APP = Path(__file__).resolve().parents[3] / "functions" / "read_api" / "app.py"
@@ -102,6 +103,8 @@ def call(monkeypatch: pytest.MonkeyPatch, app: ModuleType) -> Call:
         response: dict[str, Any] = app.lambda_handler(event, None)
         assert response["headers"]["Content-Type"] == "application/json"
         response["json"] = json.loads(response["body"])
+        if route in ROUTES and method == "GET":  # every answer of a known route is in the contract
+            check("GET", ROUTES[route], response)
         return response
 
     return invoke
