@@ -123,3 +123,16 @@ def test_each_view_has_the_published_schemas_fields(model: Any, path: str, compo
         fields |= set(target.get("properties", {}))
     # Then the model shows exactly those fields
     assert set(model.model_fields) == fields
+
+
+def test_reschedule_links_are_the_other_invitees_uuid_so_a_client_can_follow_them() -> None:
+    # Given a booking stored with both reschedule links as Calendly's invitee URIs
+    stored = {
+        "invitee_uuid": "NEW1",
+        "event_uuid": "EV2",
+        "rescheduled_from": "https://api.calendly.com/scheduled_events/EV1/invitees/OLD1",
+        "rescheduled_to": "https://api.calendly.com/scheduled_events/EV3/invitees/NEXT1",
+    }
+    # When it is shown / Then each link is the other invitee's uuid (GET …/bookings/{invitee_uuid})
+    view = BookingView.from_stored(stored)
+    assert (view.rescheduled_from, view.rescheduled_to) == ("OLD1", "NEXT1")

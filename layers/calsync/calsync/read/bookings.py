@@ -151,6 +151,10 @@ class BookingView(BaseModel):
         """``attributes``: an invitee item's attributes with its ``invitee_uuid`` and
         ``event_uuid`` (and its event's ``event_type`` when the store joins it)."""
         values: dict[str, Any] = {name: attributes.get(name) for name in cls.model_fields}
+        for link in ("rescheduled_from", "rescheduled_to"):  # stored as invitee URIs
+            uri = values[link]
+            if isinstance(uri, str):
+                values[link] = uri.rstrip("/").rpartition("/")[2] or None
         version = attributes.get("v")
         values["version"] = None if version is None else str(version)
         return cls.model_validate(values)
