@@ -104,9 +104,11 @@ ROUTES: dict[tuple[str, str], Route] = {
 }
 
 
-def _path(event: Mapping[str, Any]) -> dict[str, str] | None:
-    """The path's ids, or ``None`` when one cannot exist (a 404 without a read)."""
-    found = {str(k): str(v) for k, v in (event.get("pathParameters") or {}).items()}
+def _path(event: Mapping[str, Any], resource: str) -> dict[str, str] | None:
+    """The ids the route names, or ``None`` when one is missing or cannot exist (a 404 without
+    a read)."""
+    given = event.get("pathParameters") or {}
+    found = {name: str(given.get(name) or "") for name in re.findall(r"{(\w+)}", resource)}
     for name, value in found.items():
         if not (CONNECTION_ID if name == "connection_id" else ITEM_ID).fullmatch(value):
             return None
@@ -118,7 +120,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     logger.set_correlation_id((event.get("requestContext") or {}).get("requestId"))
     resource = str(event.get("resource") or "")
     route = ROUTES.get((str(event.get("httpMethod") or ""), resource))
-    path = _path(event)
+    path = _path(event, resource)
     connection_id = (path or {}).get("connection_id")
     if route is None or path is None:
         return reply(404, {"error": "not_found", "message": "no such resource"})

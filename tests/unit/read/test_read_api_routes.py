@@ -205,6 +205,11 @@ def test_an_unknown_route_is_a_404(call: Call, route: str, method: str) -> None:
     assert call(route, method)["statusCode"] == 404
 
 
+@pytest.mark.parametrize(("route", "params"), [("booking", {"connection_id": "acme"}), ("event", {}), ("reports", {})])
+def test_a_route_missing_an_id_of_its_path_is_a_404(call: Call, route: str, params: dict[str, str]) -> None:
+    assert call(route, **params)["statusCode"] == 404
+
+
 @pytest.mark.parametrize(
     ("route", "params"),
     [
