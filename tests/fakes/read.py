@@ -4,11 +4,11 @@ will be), honouring every filter and the position a page resumes after."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from calsync import timefmt
+from calsync import compose, timefmt
 from calsync.connections.records import Connection
 from calsync.read.cursor import Position
 
@@ -83,3 +83,73 @@ class FakeConnectionsReader:
     def latest_report(self, connection_id: str) -> Mapping[str, Any] | None:
         found = self.reports.get(connection_id)
         return found[-1] if found else None
+
+
+class FakeTenantItems:
+    """``BookingLookup`` and ``EventReader``: events (their attributes) and invitees (as a page
+    gives each booking) per connection; another connection's are never found."""
+
+    def __init__(self) -> None:
+        self.events: dict[tuple[str, str], dict[str, Any]] = {}
+        self.invitees: dict[tuple[str, str], dict[str, Any]] = {}
+
+    def add(self, connection_id: str, event: Mapping[str, Any], *invitees: Mapping[str, Any]) -> None:
+        self.events[(connection_id, event["event_uuid"])] = dict(event)
+        for invitee in invitees:
+            self.invitees[(connection_id, invitee["invitee_uuid"])] = {
+                **invitee,
+                "event_uuid": event["event_uuid"],
+                "start_time": event.get("start_time"),
+                "end_time": invitee.get("end_time") or event.get("end_time"),
+                "event_name": invitee.get("event_name") or event.get("name"),
+                "event_type": event.get("event_type"),
+            }
+
+    def booking(self, connection_id: str, invitee_uuid: str) -> Mapping[str, Any] | None:
+        return self.invitees.get((connection_id, invitee_uuid))
+
+    def event(
+        self, connection_id: str, event_uuid: str
+    ) -> tuple[Mapping[str, Any], Sequence[Mapping[str, Any]]] | None:
+        event = self.events.get((connection_id, event_uuid))
+        if event is None:
+            return None
+        mine = [
+            i for (c, _), i in sorted(self.invitees.items()) if c == connection_id and i["event_uuid"] == event_uuid
+        ]
+        return event, mine
+
+
+class FakeReports:
+    """``ReportsReader``: completeness reports per connection, oldest first."""
+
+    def __init__(self) -> None:
+        self.stored: dict[str, list[dict[str, Any]]] = {}
+
+    def add(self, connection_id: str, *reports: Mapping[str, Any]) -> None:
+        self.stored.setdefault(connection_id, []).extend(dict(r) for r in reports)
+
+    def reports(self, connection_id: str, *, limit: int) -> Sequence[Mapping[str, Any]]:
+        return list(reversed(self.stored.get(connection_id, [])))[:limit]
+
+
+def read_api(
+    bookings: FakeTenantBookings | None = None,
+    *,
+    exists: Callable[[str], bool],
+    cursor_key: Callable[[], bytes],
+    connections: FakeConnectionsReader | None = None,
+    items: FakeTenantItems | None = None,
+    reports: FakeReports | None = None,
+) -> compose.ReadApi:
+    """The read API's services over fakes (empty ones where none is given)."""
+    items = items or FakeTenantItems()
+    return compose.ReadApi(
+        bookings=bookings or FakeTenantBookings(),
+        exists=exists,
+        cursor_key=cursor_key,
+        connections=connections or FakeConnectionsReader(),
+        booking=items,
+        events=items,
+        reports=reports or FakeReports(),
+    )

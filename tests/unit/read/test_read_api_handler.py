@@ -3,6 +3,7 @@ cursor, each bad input a 4xx naming the parameter, an unknown connection a 404, 
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import json
 from collections.abc import Callable
@@ -13,9 +14,9 @@ from typing import Any
 
 import pytest
 
-from calsync import compose, timefmt
+from calsync import timefmt
 from calsync.errors import DependencyUnavailable
-from tests.fakes.read import FakeTenantBookings
+from tests.fakes.read import FakeTenantBookings, read_api
 
 KEY = b"k" * 48
 BASE = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
@@ -55,12 +56,12 @@ def call(monkeypatch: pytest.MonkeyPatch) -> Callable[..., dict[str, Any]]:
         port.add("acme", _booking(n))
     port.add("acme", _booking(9, email="zoë@bücher.example"))
     app = _load()
-    api = compose.ReadApi(bookings=port, exists=lambda cid: cid in {"acme", "quiet"}, cursor_key=lambda: KEY)
+    api = read_api(port, exists=lambda cid: cid in {"acme", "quiet"}, cursor_key=lambda: KEY)
     monkeypatch.setattr(app, "services", lambda: api)
 
     def invoke(connection_id: str = "acme", key: Callable[[], bytes] | None = None, **query: str) -> dict[str, Any]:
         if key is not None:
-            monkeypatch.setattr(app, "services", lambda: compose.ReadApi(port, api.exists, key))
+            monkeypatch.setattr(app, "services", lambda: dataclasses.replace(api, cursor_key=key))
         event = {
             "resource": "/v1/connections/{connection_id}/bookings",
             "httpMethod": "GET",

@@ -20,6 +20,11 @@ def test_the_webhook_route_comes_from_the_templates_openapi_body() -> None:
         ("POST", "/webhooks/calendly/{connection_id}", "ReceiverFunction", ("Calendly-Webhook-Signature",)),
         ("GET", "/oauth/callback", "OAuthCallbackFunction", ()),
         ("GET", "/v1/connections/{connection_id}/bookings", "ReadApiFunction", ()),
+        ("GET", "/v1/connections", "ReadApiFunction", ()),
+        ("GET", "/v1/connections/{connection_id}", "ReadApiFunction", ()),
+        ("GET", "/v1/connections/{connection_id}/bookings/{invitee_uuid}", "ReadApiFunction", ()),
+        ("GET", "/v1/connections/{connection_id}/events/{event_uuid}", "ReadApiFunction", ()),
+        ("GET", "/v1/connections/{connection_id}/reports", "ReadApiFunction", ()),
     ]
     match = routes[0].pattern.match("/webhooks/calendly/acme")
     assert match is not None

@@ -8,7 +8,9 @@ item (``type``)             PK                          SK                      
 scheduled event (event)     EVENT#<event uuid>          EVENT                       GSI2PK TENANT#<connection>,
                                                                                     GSI2SK <start>#<event uuid>
 invitee / booking           EVENT#<event uuid>          INVITEE#<invitee uuid>      GSI1PK EMAIL#<lower email>,
-(invitee)                                                                           GSI1SK <start or ~>#<invitee uuid>
+(invitee)                                                                           GSI1SK <start or ~>#<invitee uuid>,
+                                                                                    GSI3PK BOOKING#<connection>#
+                                                                                    <invitee uuid>
 routing-form submission     EVENT#<event uuid>          SUBMISSION#<uuid>           (attribute ``invitee_sk``:
 (routing_form_submission)   or SUBMISSION#<uuid>                                    the submitter's SK)
                             without a submitter
@@ -39,8 +41,10 @@ spellings and ``start_of`` reads both, so a window query keeps only the starts i
 unknown start sorts last (``~``). The
 design's questions, one Query each: ``PK = EVENT#<uuid>`` (an event with its invitees);
 GSI1 on ``EMAIL#<email>`` (a person's bookings by start); GSI2 on ``TENANT#<connection>``
-between two starts (an organization's events in a window); ``PK = CONNECTIONS``. GSI1
-projects keys only (an invitee's change of state writes no index entry): its Query gives the
+between two starts (an organization's events in a window); GSI3 on
+``BOOKING#<connection>#<invitee uuid>`` (one booking of one connection by its invitee's uuid,
+for the read API: the connection is in the key, so another tenant's booking is not found);
+``PK = CONNECTIONS``. GSI1 and GSI3 project keys only (an invitee's change of state writes no index entry): its Query gives the
 bookings and their order, one BatchGetItem per 100 reads them; GSI2 projects every attribute.
 """
 
@@ -57,8 +61,9 @@ PK = "PK"
 SK = "SK"
 GSI1 = "GSI1"  # invitees by email, ordered by start
 GSI2 = "GSI2"  # events by tenant (connection), ordered by start
-KEY_ATTRIBUTES = frozenset({PK, SK, "GSI1PK", "GSI1SK", "GSI2PK", "GSI2SK"})
-KEYS_ONLY_INDEXES = frozenset({GSI1})  # template.yaml projects these KEYS_ONLY (the rest ALL)
+GSI3 = "GSI3"  # one booking of a tenant (connection) by its invitee uuid
+KEY_ATTRIBUTES = frozenset({PK, SK, "GSI1PK", "GSI1SK", "GSI2PK", "GSI2SK", "GSI3PK"})
+KEYS_ONLY_INDEXES = frozenset({GSI1, GSI3})  # template.yaml projects these KEYS_ONLY (the rest ALL)
 UNKNOWN_START = "~"  # sorts after every ISO timestamp
 EARLIEST = "0"  # sorts before every ISO timestamp
 _LEGACY_SECOND = "%Y-%m-%dT%H:%M:%SZ"  # how keys written before spelled a whole second
@@ -73,6 +78,7 @@ _KEY_LIMITS = {
     "GSI1SK": SORT_KEY_MAX_BYTES,
     "GSI2PK": PARTITION_KEY_MAX_BYTES,
     "GSI2SK": SORT_KEY_MAX_BYTES,
+    "GSI3PK": PARTITION_KEY_MAX_BYTES,
 }
 
 
@@ -149,6 +155,11 @@ def start_of(sort_key: str) -> datetime | None:
 
 def email_sk(start: str | None, invitee_uuid: str) -> str:
     return f"{start_key(start) if start else UNKNOWN_START}#{invitee_uuid}"
+
+
+def booking_pk(tenant: str, invitee_uuid: str) -> str:
+    """GSI3's key of one tenant's (connection's) invitee: a connection id holds no ``#``."""
+    return f"BOOKING#{tenant}#{invitee_uuid}"
 
 
 def tenant_pk(tenant: str) -> str:

@@ -137,6 +137,9 @@ class DynamoBookingsRepository(clients.TableAdapter):
         update.add_all(facts)
         if snapshot.email:
             update.set("GSI1PK", keys.email_pk(snapshot.email))
+        tenant = snapshot.state.get("tenant")
+        if isinstance(tenant, str) and tenant:  # the read API's lookup by invitee uuid (GSI3)
+            update.set("GSI3PK", keys.booking_pk(tenant, snapshot.ref.invitee_uuid))
         self._sort_by_start(update, snapshot)
         if self._conditional_update("invitee", key, update, condition):
             return True

@@ -23,7 +23,7 @@ from calsync.compose.lifecycle import (
     publisher,
     reminders,
 )
-from calsync.compose.read import ReadApi, read_api, tenant_bookings
+from calsync.compose.read import ReadApi, connections_reader, read_api, reports_reader, tenant_bookings, tenant_items
 from calsync.compose.reconcile import Reconciling, reconciling
 from calsync.compose.replay import replaying
 from calsync.intake.routing import QueueKind
@@ -43,6 +43,7 @@ __all__ = [
     "bookings_repository",
     "connection_registry",
     "connections",
+    "connections_reader",
     "consumer",
     "delivery_bodies",
     "delivery_queue",
@@ -55,8 +56,10 @@ __all__ = [
     "reconciling",
     "reminders",
     "replaying",
+    "reports_reader",
     "signing_keys",
     "tenant_bookings",
+    "tenant_items",
     "tombstones",
     "watchdog",
 ]

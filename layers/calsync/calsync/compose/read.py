@@ -11,8 +11,14 @@ from calsync.aws.clients import Aws
 from calsync.errors import DependencyUnavailable
 
 if TYPE_CHECKING:
+    from calsync.read.aws_connections import DynamoConnectionsReader
     from calsync.read.aws_tenant_bookings import DynamoTenantBookings
-    from calsync.read.bookings import TenantBookings
+    from calsync.read.aws_tenant_items import DynamoTenantItems
+    from calsync.read.bookings import BookingLookup, TenantBookings
+    from calsync.read.connections import ConnectionsReader
+    from calsync.read.events import EventReader
+    from calsync.read.reports import ReportsReader
+    from calsync.reconcile.aws_state import DynamoReconcileState
 
 
 def tenant_bookings(table_name: str, **aws: Unpack[Aws]) -> DynamoTenantBookings:
@@ -22,14 +28,40 @@ def tenant_bookings(table_name: str, **aws: Unpack[Aws]) -> DynamoTenantBookings
     return DynamoTenantBookings(table_name, aws.get("dynamodb"))
 
 
+def tenant_items(table_name: str, **aws: Unpack[Aws]) -> DynamoTenantItems:
+    """One booking or one event of a connection (``read.bookings.get_booking``'s and
+    ``read.events.get_event``'s port)."""
+    from calsync.read.aws_tenant_items import DynamoTenantItems
+
+    return DynamoTenantItems(table_name, aws.get("dynamodb"))
+
+
+def connections_reader(table_name: str, **aws: Unpack[Aws]) -> DynamoConnectionsReader:
+    """The registered connections and their latest reports (``read.connections``' port)."""
+    from calsync.read.aws_connections import DynamoConnectionsReader
+
+    return DynamoConnectionsReader(table_name, aws.get("dynamodb"))
+
+
+def reports_reader(table_name: str, **aws: Unpack[Aws]) -> DynamoReconcileState:
+    """A connection's latest completeness reports (``read.reports.latest_reports``' port)."""
+    from calsync.reconcile.aws_state import DynamoReconcileState
+
+    return DynamoReconcileState(table_name, aws.get("dynamodb"))
+
+
 @dataclass(frozen=True, slots=True)
 class ReadApi:
-    """What the read API's handler needs: the bookings port, whether a connection is registered,
+    """What the read API's handler needs: each read's port, whether a connection is registered,
     and the cursor key (read on first use, then kept for the instance's life)."""
 
     bookings: TenantBookings
     exists: Callable[[str], bool]
     cursor_key: Callable[[], bytes]
+    connections: ConnectionsReader
+    booking: BookingLookup
+    events: EventReader
+    reports: ReportsReader
 
 
 def read_api(settings: config.ReadApiSettings, **aws: Unpack[Aws]) -> ReadApi:
@@ -46,8 +78,14 @@ def read_api(settings: config.ReadApiSettings, **aws: Unpack[Aws]) -> ReadApi:
             raise DependencyUnavailable("the cursor key secret holds no usable key")
         return key.encode()
 
+    table = settings.bookings_table_name
+    items = tenant_items(table, **aws)
     return ReadApi(
-        bookings=tenant_bookings(settings.bookings_table_name, **aws),
-        exists=DynamoConnectionIds(settings.bookings_table_name, aws.get("dynamodb")).exists,
+        bookings=tenant_bookings(table, **aws),
+        exists=DynamoConnectionIds(table, aws.get("dynamodb")).exists,
         cursor_key=cursor_key,
+        connections=connections_reader(table, **aws),
+        booking=items,
+        events=items,
+        reports=reports_reader(table, **aws),
     )

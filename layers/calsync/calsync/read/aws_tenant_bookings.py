@@ -64,7 +64,7 @@ class DynamoTenantBookings(clients.TableAdapter):
                     continue
                 if email is not None and str(invitee.get("email") or "").strip().lower() != email:
                     continue
-                found.append(_booking(event, invitee, start))
+                found.append(joined_booking(event, invitee, start))
                 if len(found) > limit:
                     break
             if len(found) > limit:
@@ -141,16 +141,17 @@ def _inside(start: datetime, start_after: datetime | None, start_before: datetim
     return (start_after is None or start > start_after) and (start_before is None or start < start_before)
 
 
-def _booking(event: Mapping[str, Any], invitee: Mapping[str, Any], start: datetime) -> dict[str, Any]:
+def joined_booking(event: Mapping[str, Any], invitee: Mapping[str, Any], start: datetime | None) -> dict[str, Any]:
     """The invitee's attributes with its ids, and its event's start, name and type (the event
-    holds the start the page is ordered by)."""
+    holds the start the page is ordered by; ``start`` its index key's, when read from it)."""
     event_uuid, invitee_uuid = keys.identity(keys.Key(invitee[keys.PK], invitee[keys.SK]))
     attributes = {k: v for k, v in invitee.items() if k not in keys.KEY_ATTRIBUTES}
     return {
         **attributes,
         "event_uuid": event_uuid,
         "invitee_uuid": invitee_uuid,
-        "start_time": event.get("start_time") or timefmt.iso_z(start),
+        "start_time": event.get("start_time")
+        or (timefmt.iso_z(start) if start is not None else attributes.get("start_time")),
         "end_time": attributes.get("end_time") or event.get("end_time"),
         "event_name": attributes.get("event_name") or event.get("name"),
         "event_type": event.get("event_type"),

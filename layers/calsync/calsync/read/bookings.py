@@ -151,6 +151,10 @@ class BookingView(BaseModel):
         """``attributes``: an invitee item's attributes with its ``invitee_uuid`` and
         ``event_uuid`` (and its event's ``event_type`` when the store joins it)."""
         values: dict[str, Any] = {name: attributes.get(name) for name in cls.model_fields}
+        for link in ("rescheduled_from", "rescheduled_to"):  # stored as invitee URIs
+            uri = values[link]
+            if isinstance(uri, str):
+                values[link] = uri.rstrip("/").rpartition("/")[2] or None
         version = attributes.get("v")
         values["version"] = None if version is None else str(version)
         return cls.model_validate(values)
@@ -199,3 +203,25 @@ def bookings_page(connection_id: str, query: BookingsQuery, port: TenantBookings
         "bookings": [BookingView.from_stored(item).model_dump(mode="json") for item in items],
         "next_cursor": next_cursor,
     }
+
+
+class BookingLookup(Protocol):
+    """One booking of one connection by its invitee's uuid."""
+
+    def booking(self, connection_id: str, invitee_uuid: str) -> Mapping[str, Any] | None:
+        """The booking's attributes (as ``TenantBookings.page`` gives each one), ``None`` when the
+        connection holds no such invitee (another connection's invitee is not found)."""
+        ...
+
+
+def get_booking(port: BookingLookup, connection_id: str, invitee_uuid: str) -> BookingView | None:
+    """``GET /v1/connections/{connection_id}/bookings/{invitee_uuid}``: the booking, or ``None``
+    (the route answers 404)."""
+    found = port.booking(connection_id, invitee_uuid)
+    return BookingView.from_stored(found) if found is not None else None
+
+
+class NoQuery(BaseModel):
+    """The query of a route that takes none: any parameter is a 400 naming it."""
+
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
