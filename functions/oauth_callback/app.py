@@ -10,7 +10,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from calsync import compose
 from calsync.config import ConnectionSettings
-from calsync.connections.callback import Outcome, answer, api_base, asks_for_json
+from calsync.connections.callback import CallbackOutcome, answer, api_base, asks_for_json
 from calsync.connections.connect import ConnectError
 from calsync.connections.records import PendingAuthorization
 from calsync.errors import DependencyUnavailable
@@ -44,18 +44,18 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     except ConnectError as exc:
         metrics.add_metric(name="ConnectFailures", unit=MetricUnit.Count, value=1)
         logger.warning("oauth callback refused", extra={"reason": exc.reason, "status": exc.status})
-        return answer(Outcome(exc.status, exc.reason, str(exc), next(iter(taken), None)), wants_json)
+        return answer(CallbackOutcome(exc.status, exc.reason, str(exc), next(iter(taken), None)), wants_json)
     except DependencyUnavailable as exc:
         logger.error("oauth callback: AWS unavailable", extra={"detail": str(exc)})
         message = "Temporarily unavailable; start the connection again."
-        return answer(Outcome(503, "unavailable", message, next(iter(taken), None)), wants_json)
+        return answer(CallbackOutcome(503, "unavailable", message, next(iter(taken), None)), wants_json)
     metrics.add_metric(name="ConnectionsConnected", unit=MetricUnit.Count, value=1)
     logger.info("connection connected", extra={"connection_id": connection.connection_id, "kind": connection.kind})
     message = f"Your Calendly organization is connected as '{connection.connection_id}'; webhooks are subscribed."
-    return answer(Outcome(200, "connected", message, next(iter(taken), None)), wants_json)
+    return answer(CallbackOutcome(200, "connected", message, next(iter(taken), None)), wants_json)
 
 
-def denied(error: str, state: str) -> Outcome:
+def denied(error: str, state: str) -> CallbackOutcome:
     """Calendly came back with ``error`` (e.g. consent denied): the state is used up, and the
     customer goes back where the connection started from, if it said where."""
     reason = "access_denied" if error == "access_denied" else "authorization_failed"
@@ -65,4 +65,4 @@ def denied(error: str, state: str) -> Outcome:
     except DependencyUnavailable as exc:  # the answer is the same without it, only no redirect
         logger.error("oauth callback: AWS unavailable", extra={"detail": str(exc)})
         pending = None
-    return Outcome(400, reason, "Calendly did not grant access, so nothing was connected.", pending)
+    return CallbackOutcome(400, reason, "Calendly did not grant access, so nothing was connected.", pending)

@@ -458,7 +458,7 @@ def test_the_dashboard_is_a_parameter_on_by_default_and_no_alarm_depends_on_it()
     assert alarms == {name for name, spec in off.items() if spec["Type"] == "AWS::CloudWatch::Alarm"}
 
 
-def test_only_the_read_api_route_requires_a_sigv4_signature() -> None:
+def test_every_v1_route_requires_a_sigv4_signature_and_only_those() -> None:
     # Given the REST API's OpenAPI body as the template writes it
     from calsync_dev.template import load
 
@@ -468,12 +468,14 @@ def test_only_the_read_api_route_requires_a_sigv4_signature() -> None:
         for path, operations in body["paths"].items()
         for method, operation in operations.items()
     }
-    # Then the bookings route is IAM-signed (API Gateway's 403 before calsync runs) and the
+    # Then every /v1 route is IAM-signed (API Gateway's 403 before calsync runs) and the
     # webhook and OAuth callback routes stay open (Calendly and a browser sign nothing)
-    assert secured == {
+    assert ("/v1/connections/{connection_id}/bookings", "get") in secured
+    assert ("/v1/connections", "post") in secured
+    assert {route: security for route, security in secured.items() if not route[0].startswith("/v1/")} == {
         ("/webhooks/calendly/{connection_id}", "post"): None,
         ("/oauth/callback", "get"): None,
-        ("/v1/connections/{connection_id}/bookings", "get"): [{"sigv4": []}],
     }
+    assert all(security == [{"sigv4": []}] for route, security in secured.items() if route[0].startswith("/v1/"))
     scheme = body["components"]["securitySchemes"]["sigv4"]
     assert scheme["x-amazon-apigateway-authtype"] == "awsSigv4"

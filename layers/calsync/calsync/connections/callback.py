@@ -39,7 +39,7 @@ def page(status: int, title: str, message: str, reason: str, wants_json: bool) -
 
 
 @dataclass(frozen=True, slots=True)
-class Outcome:
+class CallbackOutcome:
     """How a callback ended: ``status`` 200 and ``reason`` "connected", or a failure; ``pending``
     the authorization its state was, when it was one (where to send the customer back)."""
 
@@ -49,7 +49,7 @@ class Outcome:
     pending: PendingAuthorization | None = None
 
 
-def answer(outcome: Outcome, wants_json: bool) -> dict[str, Any]:
+def answer(outcome: CallbackOutcome, wants_json: bool) -> dict[str, Any]:
     """A 303 to the stored ``return_to`` with ``connection_id``, ``status`` (connected|failed) and
     ``reason`` added to its query; without one, the page (or JSON) for the outcome."""
     pending = outcome.pending
