@@ -33,6 +33,8 @@ CSP = (
     f"style-src 'sha256-{base64.b64encode(hashlib.sha256(CSS.encode()).digest()).decode()}'; "
     "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 )
+# the same policy in the page itself (a saved copy keeps it; frame-ancestors works as a header only)
+META_CSP = CSP.removesuffix("; frame-ancestors 'none'")
 HEADERS = {
     "Content-Type": "text/html; charset=utf-8",
     "Content-Security-Policy": CSP,
@@ -54,7 +56,7 @@ GUIDES: dict[str, tuple[str, str]] = {
         "Nothing was connected. Start the connection again.",
     ),
     "invalid_state": (
-        "This connection link has expired",
+        "This connection link no longer works",
         "A link works once, for 10 minutes. Start the connection again for a new link.",
     ),
     "missing_parameters": ("Incomplete answer from Calendly", "Nothing was connected. Start the connection again."),
@@ -96,6 +98,7 @@ def render(status: int, title: str, message: str, reason: str) -> str:
     e = html.escape
     return (
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
+        f"<meta http-equiv='Content-Security-Policy' content=\"{META_CSP}\">"
         "<meta name='viewport' content='width=device-width,initial-scale=1'>"
         f"<meta name='robots' content='noindex'><title>{e(title)} · calsync</title><style>{CSS}</style></head>"
         f"<body><main class='{'ok' if ok else 'failed'}' role='{'status' if ok else 'alert'}'>"
