@@ -20,7 +20,7 @@ from typing import Any
 
 from calsync_dev.events import DEFAULT_LOCAL_KEY
 from calsync_dev.functions import FunctionPool
-from calsync_dev.local.config import CREDENTIALS, LOCAL_CONNECTION, REGION, STAGE, LocalConfig, PortInUse
+from calsync_dev.local.config import CREDENTIALS, LOCAL_CONNECTION, REGION, LocalConfig, PortInUse
 from calsync_dev.local.emulator import start_emulator, stop_emulator
 from calsync_dev.local.gateway import ApiServer, api_server
 from calsync_dev.local.lifecycle import LocalLifecycle
