@@ -265,7 +265,9 @@ class LocalStack:
             state = export_state(self._session, self.stack)
             stop_emulator(self._emulator)
             self._emulator = start_emulator(self.config.host, self.config.emulator_port)
-            self.stack = provision(self._session, template=self.template, parameters=self.config.parameters, region=REGION)
+            self.stack = provision(
+                self._session, template=self.template, parameters=self.config.parameters, region=REGION
+            )
             restored = import_state(self._session, self.stack, state)
             if self.lifecycle is not None:
                 self.lifecycle.provision()
