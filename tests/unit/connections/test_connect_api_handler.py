@@ -12,7 +12,9 @@ from types import ModuleType
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import jsonschema
 import pytest
+import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -20,7 +22,10 @@ from calsync import compose
 from calsync.connections.return_to import parse_origins
 from tests.fakes.connections import FakeAppSecret, FakeRegistry
 
-APP = Path(__file__).resolve().parents[3] / "functions" / "connect_api" / "app.py"
+ROOT = Path(__file__).resolve().parents[3]
+APP = ROOT / "functions" / "connect_api" / "app.py"
+SPEC = yaml.safe_load((ROOT / "openapi" / "calsync-v1.yaml").read_text())
+OPERATION = SPEC["paths"]["/v1/connections"]["post"]
 SECRET = {"client_id": "cid", "client_secret": "csecret", "webhook_signing_key": "wkey"}
 
 
@@ -42,6 +47,15 @@ def event(body: str | None) -> dict[str, Any]:
         "body": body,
         "isBase64Encoded": False,
     }
+
+
+def conforms(status: int, body: dict[str, Any]) -> None:
+    """``body`` is what the contract says POST /v1/connections answers with ``status``."""
+    response = OPERATION["responses"][str(status)]
+    while "$ref" in response:
+        response = SPEC["components"]["responses"][response["$ref"].rsplit("/", 1)[-1]]
+    schema = {**response["content"]["application/json"]["schema"], "components": SPEC["components"]}
+    jsonschema.Draft202012Validator(schema, format_checker=jsonschema.FormatChecker()).validate(body)
 
 
 @pytest.fixture
@@ -73,6 +87,7 @@ def call(registry: FakeRegistry, monkeypatch: pytest.MonkeyPatch) -> Callable[[s
 def test_a_new_connection_gets_its_link_to_this_stage_s_callback(call: Callable[..., dict[str, Any]]) -> None:
     started = call(json.dumps({"connection_id": "new", "return_to": "https://app.example.com/back"}))
     assert started["status"] == 201
+    conforms(201, {k: v for k, v in started.items() if k != "status"})
     assert started["expires_at"] == "2027-01-15T08:10:00Z"  # 10 minutes after the clock
     query = parse_qs(urlsplit(started["authorize_url"]).query)
     assert query["redirect_uri"] == ["https://abc.execute-api.eu-west-1.amazonaws.com/prod/oauth/callback"]
@@ -81,7 +96,9 @@ def test_a_new_connection_gets_its_link_to_this_stage_s_callback(call: Callable[
 
 def test_an_active_connection_is_a_409_and_a_removed_one_starts_again(call: Callable[..., dict[str, Any]]) -> None:
     assert call('{"connection_id": "acme"}')["status"] == 409
-    assert call('{"connection_id": "acme"}')["error"] == "conflict"
+    conflict = call('{"connection_id": "acme"}')
+    assert conflict["error"] == "conflict"
+    conforms(409, {k: v for k, v in conflict.items() if k != "status"})
     assert call('{"connection_id": "gone"}')["status"] == 201
 
 
@@ -122,5 +139,7 @@ FUZZED.services = lambda: _api(FakeAppSecret(SECRET))
 def test_no_body_a_caller_sends_is_ever_a_5xx(body: str | None) -> None:
     response = FUZZED.lambda_handler(event(body), None)
     assert response["statusCode"] in (201, 400), response
+    answer = json.loads(response["body"])
+    conforms(response["statusCode"], answer)
     if response["statusCode"] == 400:
-        assert json.loads(response["body"])["parameter"]
+        assert answer["parameter"]
