@@ -135,6 +135,7 @@ def test_a_denied_consent_returns_the_customer_to_the_app_as_failed(
     replay = callback(callback_event({"code": fake.issue_code(), "state": state}), LambdaContext("cb"))
     assert replay["statusCode"] == 400
     assert "expired" in replay["body"]
+    assert replay["headers"]["Content-Security-Policy"].startswith("default-src 'none'")
 
 
 def test_a_failure_after_the_state_was_taken_still_returns_the_customer(
