@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from calsync.connections.aws_registry import DynamoConnectionIds, DynamoConnectionRegistry
+from calsync.connections.aws_registry import DynamoConnectionIds, DynamoConnectionRegistry, DynamoConnectionStatus
 from calsync.connections.aws_tokens import SecretsManagerOAuthApp, SecretsManagerTokenStore
 from calsync.connections.ports import AppSecret, ReconcileRequests, Registry, Tokens
 from calsync.connections.records import Connection, PendingAuthorization, StoredToken, TokenNotFound
@@ -42,14 +42,19 @@ ACME = Connection(
 class Registered:
     registry: Registry
     exists: Callable[[str], bool]
+    status: Callable[[str], str | None]
 
 
 @pytest.fixture
 def subject(table: MemoryTable | MotoTable) -> Registered:
     if isinstance(table, MemoryTable):
         fake = FakeRegistry(table)
-        return Registered(fake, fake.exists)
-    return Registered(DynamoConnectionRegistry(TABLE, table.client), DynamoConnectionIds(TABLE, table.client).exists)
+        return Registered(fake, fake.exists, fake.status)
+    return Registered(
+        DynamoConnectionRegistry(TABLE, table.client),
+        DynamoConnectionIds(TABLE, table.client).exists,
+        DynamoConnectionStatus(TABLE, table.client).status,
+    )
 
 
 def test_a_registered_connection_is_read_back_as_registered(subject: Registered) -> None:
@@ -151,6 +156,23 @@ def test_a_pending_authorization_works_once_and_not_after_it_expired(subject: Re
     assert registry.take_pending("st1", now=1999) is None
     assert registry.take_pending("st2", now=2000) is None
     assert registry.take_pending("unknown", now=0) is None
+
+
+def test_a_pending_authorization_keeps_where_the_customer_returns(subject: Registered) -> None:
+    pending = PendingAuthorization(
+        "st3", "acme", "https://calsync.example/oauth/callback", 2000, "https://app.example/x?y=1"
+    )
+    subject.registry.put_pending(pending)
+    assert subject.registry.take_pending("st3", now=1) == pending
+
+
+def test_a_connection_s_status_is_read_alone(subject: Registered) -> None:
+    # Given no connection, then an active one, then the same marked for re-authorization
+    assert subject.status("acme") is None
+    subject.registry.register(ACME, now=NOW)
+    assert subject.status("acme") == "active"
+    subject.registry.register(replace(ACME, status="reauth_required"), now=LATER)
+    assert subject.status("acme") == "reauth_required"
 
 
 # -- tokens and the OAuth app's secret --------------------------------------------------------------

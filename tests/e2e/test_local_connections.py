@@ -187,3 +187,73 @@ def test_a_disabled_subscription_is_replaced_and_its_gap_reconcile_requested_loc
     body = vary("invitee_created.json", email="heal@example.com")
     replacement = f"http://127.0.0.1:{local_stack.api_port}/webhooks/calendly/heal?subscription=2"
     assert post_signed(replacement, body, key)[0] == 202
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None  # each hop is looked at, not followed
+
+
+def _hop(url: str) -> tuple[int, str]:
+    """One GET without following redirects: its status and ``Location``."""
+    opener = urllib.request.build_opener(_NoRedirect)
+    try:
+        with opener.open(url, timeout=60) as response:
+            return response.status, response.headers.get("Location", "")
+    except urllib.error.HTTPError as answer:
+        return answer.code, answer.headers.get("Location", "")
+
+
+def _approve(link: str) -> tuple[int, str]:
+    """The customer approves in (fake) Calendly, which sends the browser to the callback: the
+    callback's status and where it sends the browser next."""
+    status, callback = _hop(link)
+    assert status in (302, 303), status
+    return _hop(callback)
+
+
+def _post_connection(stack: RunningStack, body: bytes) -> tuple[int, dict[str, Any]]:
+    """``POST /v1/connections`` signed with SigV4 (the local stack's credentials), as an app would."""
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    url = f"http://127.0.0.1:{stack.api_port}/v1/connections"
+    signed = AWSRequest(method="POST", url=url, data=body, headers={"Content-Type": "application/json"})
+    SigV4Auth(Credentials("local", "local"), "execute-api", "us-east-1").add_auth(signed)
+    request = urllib.request.Request(url, data=body, headers=dict(signed.headers), method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310 - loopback
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as answer:
+        return answer.code, json.loads(answer.read())
+
+
+def test_an_apps_connect_button_brings_the_customer_back_to_the_app(local_stack: RunningStack, target: Target) -> None:
+    # Given an app on this machine (an origin the local stack's ConnectReturnOrigins allows)
+    # starts a connection for its tenant over the signed API
+    back = "http://localhost:8000/settings/calendly?tab=1"
+    status, started = _post_connection(local_stack, json.dumps({"connection_id": "button", "return_to": back}).encode())
+    assert status == 201, started
+    assert started["authorize_url"].startswith(f"{target.authorize_url}?")
+    # When the customer approves in Calendly
+    status, location = _approve(started["authorize_url"])
+    # Then the callback sends them back to the app, connected
+    assert status == 303
+    assert location == f"{back}&connection_id=button&status=connected&reason=connected"
+    # And the app cannot start the same, now connected, tenant again; bad input is a 400
+    assert _post_connection(local_stack, b'{"connection_id": "button"}')[0] == 409
+    status, refused = _post_connection(
+        local_stack, json.dumps({"connection_id": "other", "return_to": "https://evil.example/"}).encode()
+    )
+    assert (status, refused["parameter"]) == (400, "return_to")
+
+
+def test_the_cli_link_can_return_the_operator_to_a_page_of_theirs(
+    local_stack: RunningStack, target: Target, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert (
+        cli.main(["connect", "oauth", "--connection-id", "clireturn", "--return-to", "https://ops.example/done"]) == 0
+    )
+    link = capsys.readouterr().out.strip().splitlines()[-1]
+    assert _approve(link) == (303, "https://ops.example/done?connection_id=clireturn&status=connected&reason=connected")

@@ -67,6 +67,12 @@ class FakeRegistry:
         """The receiver's check (``DynamoConnectionIds``)."""
         return self.table.item(self._key(connection_id)) is not None
 
+    def status(self, connection_id: str) -> str | None:
+        """``POST /v1/connections``' check (``DynamoConnectionStatus``)."""
+        self.table.check("status")
+        item = self.table.item(self._key(connection_id))
+        return None if item is None else str(item.get("status", ""))
+
     def _holds(self, connection_id: str, generation: str | None) -> dict[str, Any] | None:
         item = self.table.items.get(self._key(connection_id))
         if item is None or item.get("token_generation") != generation:
@@ -147,6 +153,7 @@ class FakeRegistry:
             "connection_id": pending.connection_id,
             "redirect_uri": pending.redirect_uri,
             "expires_at": pending.expires_at,
+            "return_to": pending.return_to,
         }
         if not self.table.put_new(keys.oauth_state(pending.state), attributes):
             raise DependencyUnavailable("dynamodb:PutItem (oauth state) failed: ConditionalCheckFailedException")
@@ -158,7 +165,9 @@ class FakeRegistry:
         if item is None or not item["expires_at"] > now:
             return None
         self.table.delete(key)
-        return PendingAuthorization(state, item["connection_id"], item["redirect_uri"], int(item["expires_at"]))
+        return PendingAuthorization(
+            state, item["connection_id"], item["redirect_uri"], int(item["expires_at"]), item.get("return_to")
+        )
 
 
 def _connection(item: Mapping[str, Any]) -> Connection:

@@ -167,3 +167,14 @@ class ReadApiSettings(_Settings):
 
     bookings_table_name: Name
     cursor_key_secret_name: Name
+
+
+class ConnectApiSettings(_Settings):
+    """``POST /v1/connections``: where pending authorizations and connection records live, the
+    OAuth app secret (its client id and secret make the link), the origins ``return_to`` may
+    point at (``ConnectReturnOrigins``, comma-separated; empty: none) and Calendly's authorize URL."""
+
+    bookings_table_name: Name
+    oauth_app_secret_name: Name
+    connect_return_origins: str = ""
+    calendly_authorize_url: Name = "https://auth.calendly.com/oauth/authorize"

@@ -16,16 +16,19 @@ def test_the_webhook_route_comes_from_the_templates_openapi_body() -> None:
     routes = api_routes(load())
     # Then the webhook route invokes the receiver and requires the signature header,
     # and the OAuth callback route needs nothing (the read API's is IAM-signed in AWS)
-    assert [(r.method, r.resource, r.function, r.required_headers) for r in routes] == [
+    found = {(r.method, r.resource, r.function, r.required_headers) for r in routes}
+    assert {
         ("POST", "/webhooks/calendly/{connection_id}", "ReceiverFunction", ("Calendly-Webhook-Signature",)),
         ("GET", "/oauth/callback", "OAuthCallbackFunction", ()),
         ("GET", "/v1/connections/{connection_id}/bookings", "ReadApiFunction", ()),
+        ("POST", "/v1/connections", "ConnectApiFunction", ()),
         ("GET", "/v1/connections", "ReadApiFunction", ()),
         ("GET", "/v1/connections/{connection_id}", "ReadApiFunction", ()),
         ("GET", "/v1/connections/{connection_id}/bookings/{invitee_uuid}", "ReadApiFunction", ()),
         ("GET", "/v1/connections/{connection_id}/events/{event_uuid}", "ReadApiFunction", ()),
         ("GET", "/v1/connections/{connection_id}/reports", "ReadApiFunction", ()),
-    ]
+    } <= found
+    assert routes[0].resource == "/webhooks/calendly/{connection_id}"
     match = routes[0].pattern.match("/webhooks/calendly/acme")
     assert match is not None
     assert match.groupdict() == {"connection_id": "acme"}

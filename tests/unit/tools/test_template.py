@@ -458,7 +458,7 @@ def test_the_dashboard_is_a_parameter_on_by_default_and_no_alarm_depends_on_it()
     assert alarms == {name for name, spec in off.items() if spec["Type"] == "AWS::CloudWatch::Alarm"}
 
 
-def test_only_the_read_api_route_requires_a_sigv4_signature() -> None:
+def test_every_v1_route_requires_a_sigv4_signature_and_only_those() -> None:
     # Given the REST API's OpenAPI body as the template writes it
     from calsync_dev.template import load
 
@@ -476,6 +476,7 @@ def test_only_the_read_api_route_requires_a_sigv4_signature() -> None:
     }
     assert {
         ("/v1/connections", "get"),
+        ("/v1/connections", "post"),
         ("/v1/connections/{connection_id}", "get"),
         ("/v1/connections/{connection_id}/bookings", "get"),
         ("/v1/connections/{connection_id}/bookings/{invitee_uuid}", "get"),

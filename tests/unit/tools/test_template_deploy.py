@@ -195,6 +195,48 @@ def test_the_oauth_callback_takes_a_pending_authorization_and_registers_a_connec
         assert not any(may(function, action, pk) for action in WRITES), pk
 
 
+def test_the_connect_api_may_only_add_an_oauth_state_and_read_a_connection_s_status() -> None:
+    # Given POST /v1/connections records a pending authorization and checks the connection's status
+    function = "ConnectApiFunction"
+    statements = RESOURCES[function]["Properties"]["Policies"][0]["Statement"]
+    # Then it may add an OAuth state and nothing else: no connection, no booking, no delete
+    assert may(function, "dynamodb:PutItem", OAUTH_STATE)
+    assert not any(may(function, action, CONNECTION) for action in WRITES)
+    assert not may(function, "dynamodb:DeleteItem", OAUTH_STATE)
+    for pk in BOOKING_ITEMS.values():
+        assert not any(may(function, action, pk) for action in (*WRITES, "dynamodb:Query")), pk
+    # And read a connection record's status attribute alone (no reference, no token expiry)
+    (status,) = [s for s in statements if s["Action"] == "dynamodb:GetItem"]
+    assert status["Condition"] == {
+        "ForAllValues:StringEquals": {"dynamodb:LeadingKeys": [CONNECTION], "dynamodb:Attributes": ["status"]},
+        "StringEqualsIfExists": {"dynamodb:Select": "SPECIFIC_ATTRIBUTES"},
+    }
+    # And the secret it reads is the OAuth app's alone (never a token or a signing key)
+    secrets = [s for s in statements if "secretsmanager" in str(s["Action"])]
+    assert [s["Action"] for s in secrets] == [["secretsmanager:GetSecretValue"]]
+
+
+@pytest.mark.parametrize(
+    ("origins", "allowed"),
+    [
+        ("", set()),
+        ("https://app.example.com", {"https://app.example.com"}),
+        ("https://a.example, http://localhost:8000", {"https://a.example", "http://localhost:8000"}),
+    ],
+)
+def test_connect_return_origins_reach_the_connect_api_as_its_allow_list(origins: str, allowed: set[str]) -> None:
+    import re
+
+    from calsync import config
+    from calsync.connections.return_to import parse_origins
+
+    parameter = TEMPLATE["Parameters"]["ConnectReturnOrigins"]
+    assert parameter["Default"] == ""  # none allowed unless the operator says so
+    assert re.fullmatch(parameter["AllowedPattern"], origins)
+    settings = config.ConnectApiSettings.from_env(_env_at("ConnectApiFunction", {"ConnectReturnOrigins": origins}))
+    assert parse_origins(settings.connect_return_origins) == allowed
+
+
 def test_the_receiver_may_read_only_the_keys_of_connection_records() -> None:
     # Given the receiver asks the table whether a connection id is registered (audit defect 1)
     statements = RESOURCES["ReceiverFunction"]["Properties"]["Policies"][0]["Statement"]

@@ -57,11 +57,12 @@ READERS = {
         "SubscriptionWatchdogFunction",
         "ReconcilerFunction",
         "OAuthCallbackFunction",
+        "ConnectApiFunction",
     ],
     ERASURE_KEY: [*PROCESSORS, "ReconcilerFunction"],
 }
 GRANTED = {
-    OAUTH_APP: ["TokenRefresherFunction", "OAuthCallbackFunction"],
+    OAUTH_APP: ["TokenRefresherFunction", "OAuthCallbackFunction", "ConnectApiFunction"],
     ERASURE_KEY: [*PROCESSORS, "ReconcilerFunction"],
 }
 

@@ -21,6 +21,10 @@ def register(commands: Commands) -> None:
     connect.add_argument("kind", choices=["oauth", "pat"])
     connect.add_argument("--connection-id", required=True, help="your name for it: letters, digits, - and _")
     connect.add_argument("--redirect-uri", help="OAuth redirect (default: this stack's /oauth/callback)")
+    connect.add_argument(
+        "--return-to",
+        help="oauth: after connecting, send the browser to this https URL with ?connection_id=…&status=…&reason=…",
+    )
     add_stack_option(connect)
     connect.set_defaults(func=_connect)
 
@@ -31,23 +35,26 @@ def register(commands: Commands) -> None:
 
 
 def _connect(args: argparse.Namespace) -> int:
-    from calsync.connections.connect import ConnectError, start_oauth
+    from calsync.connections.connect import ConnectError, begin_oauth
 
     target = target_from(args)
     services = target.connections()
     try:
         if args.kind == "oauth":
             redirect = args.redirect_uri or f"{target.api_base}/oauth/callback"
-            url = start_oauth(
+            # the operator's own link: return_to may be any https URL (the API's callers are held
+            # to the stack's ConnectReturnOrigins), and re-connecting an active connection is allowed
+            started = begin_oauth(
                 services.registry,
                 services.oauth_app,
                 connection_id=args.connection_id,
                 redirect_uri=redirect,
                 now=time.time(),
                 authorize_url=target.authorize_url,
+                return_to=args.return_to,
             )
             print("Open this link (valid 10 minutes, once) and approve calsync in Calendly:")
-            print(url)
+            print(started.authorize_url)
             return 0
         pat = os.environ.get("CALENDLY_PAT") or getpass.getpass("Calendly personal access token: ")
         connection = services.connector().connect_pat(

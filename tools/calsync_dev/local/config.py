@@ -15,6 +15,11 @@ STAGE = "local"
 LOCAL_CONNECTION = "local"
 REGION = "us-east-1"
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local", "AWS_DEFAULT_REGION": REGION}
+# The template's ConnectReturnOrigins locally: an app on this machine's usual development ports
+# may be a return_to (docs/connect.md); CALSYNC_CONNECT_RETURN_ORIGINS replaces the list.
+CONNECT_RETURN_ORIGINS = ",".join(
+    f"http://{host}:{port}" for host in ("localhost", "127.0.0.1") for port in (5173, 8000, 8080)
+)
 
 
 class PortInUse(Exception):
@@ -33,6 +38,7 @@ class LocalConfig:
     # SQS batches of one queue run at once while it has a backlog (Lambda starts with five), and
     # instances a function may scale out to (started when needed, as Lambda's cold starts)
     batches_per_queue: int = 3
+    connect_return_origins: str = CONNECT_RETURN_ORIGINS
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> LocalConfig:
@@ -45,7 +51,13 @@ class LocalConfig:
             signing_key=environ.get("CALSYNC_LOCAL_SIGNING_KEY", DEFAULT_LOCAL_KEY),
             state_file=Path(state) if state else None,
             batches_per_queue=max(1, int(environ.get("CALSYNC_LOCAL_BATCHES_PER_QUEUE", "3"))),
+            connect_return_origins=environ.get("CALSYNC_CONNECT_RETURN_ORIGINS", CONNECT_RETURN_ORIGINS),
         )
+
+    @property
+    def parameters(self) -> dict[str, str]:
+        """The template parameters the local stack is provisioned with."""
+        return {"Stage": STAGE, "ConnectReturnOrigins": self.connect_return_origins}
 
     @property
     def events_file(self) -> Path:

@@ -138,7 +138,9 @@ class ApiHandler(BaseHTTPRequestHandler):
             if route.method not in (self.command, "X-AMAZON-APIGATEWAY-ANY-METHOD"):
                 self._gateway("DEFAULT_4XX", 403)
                 return
-            headers = {k: v for k, v in self.headers.items()}
+            # API Gateway tells the function the scheme the caller used (the OAuth links name it)
+            headers = {k: v for k, v in self.headers.items() if k.lower() != "x-forwarded-proto"}
+            headers["X-Forwarded-Proto"] = "http"
             lowered = {k.lower() for k in headers}
             if any(h.lower() not in lowered for h in route.required_headers):
                 self._gateway("BAD_REQUEST_PARAMETERS", 400)

@@ -20,7 +20,7 @@ from typing import Any
 
 from calsync_dev.events import DEFAULT_LOCAL_KEY
 from calsync_dev.functions import FunctionPool
-from calsync_dev.local.config import CREDENTIALS, LOCAL_CONNECTION, REGION, STAGE, LocalConfig, PortInUse
+from calsync_dev.local.config import CREDENTIALS, LOCAL_CONNECTION, REGION, LocalConfig, PortInUse
 from calsync_dev.local.emulator import start_emulator, stop_emulator
 from calsync_dev.local.gateway import ApiServer, api_server
 from calsync_dev.local.lifecycle import LocalLifecycle
@@ -106,7 +106,7 @@ class LocalStack:
         import boto3
 
         self._session = boto3.Session(region_name=REGION)
-        self.stack = provision(self._session, template=self.template, parameters={"Stage": STAGE}, region=REGION)
+        self.stack = provision(self._session, template=self.template, parameters=self.config.parameters, region=REGION)
         restored = self._restore()
         self._put_local_signing_key()
         self._start_fake_calendly()
@@ -178,6 +178,7 @@ class LocalStack:
             "POWERTOOLS_METRICS_DISABLED": "true",
             "CALENDLY_API_URL": self.config.calendly_url,
             "CALENDLY_TOKEN_URL": f"{self.config.calendly_url}/oauth/token",
+            "CALENDLY_AUTHORIZE_URL": f"{self.config.calendly_url}/oauth/authorize",
             "POWERTOOLS_DEV": "false",
         }
 
@@ -264,7 +265,9 @@ class LocalStack:
             state = export_state(self._session, self.stack)
             stop_emulator(self._emulator)
             self._emulator = start_emulator(self.config.host, self.config.emulator_port)
-            self.stack = provision(self._session, template=self.template, parameters={"Stage": STAGE}, region=REGION)
+            self.stack = provision(
+                self._session, template=self.template, parameters=self.config.parameters, region=REGION
+            )
             restored = import_state(self._session, self.stack, state)
             if self.lifecycle is not None:
                 self.lifecycle.provision()

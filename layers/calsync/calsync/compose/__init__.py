@@ -10,7 +10,15 @@ the reconciler's …); this package is their one entrance: callers write ``compo
 """
 
 from calsync.compose.bookings import Processor, bookings_repository, processor
-from calsync.compose.connections import Connections, connection_registry, connections, reconcile_requests, watchdog
+from calsync.compose.connections import (
+    ConnectApi,
+    Connections,
+    connect_api,
+    connection_registry,
+    connections,
+    reconcile_requests,
+    watchdog,
+)
 from calsync.compose.erasure import erasure, tombstones
 from calsync.compose.intake import Receiver, delivery_bodies, delivery_queue, receiver, signing_keys
 from calsync.compose.lifecycle import (
@@ -31,6 +39,7 @@ from calsync.intake.routing import QueueKind
 __all__ = [
     "FORWARD_CONSUMER",
     "SLACK_CONSUMER",
+    "ConnectApi",
     "Connections",
     "Consumer",
     "Processor",
@@ -41,6 +50,7 @@ __all__ = [
     "Reconciling",
     "Reminders",
     "bookings_repository",
+    "connect_api",
     "connection_registry",
     "connections",
     "connections_reader",

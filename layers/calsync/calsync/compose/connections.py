@@ -146,3 +146,30 @@ def watchdog(
     return Watchdog(
         c.registry, c.calendly_for, c.signing_key_for, requests, margin, report=report, report_gap=report_gap
     )
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectApi:
+    """``POST /v1/connections``: where pending authorizations go, the OAuth app, a connection's
+    status, the allowed ``return_to`` origins and Calendly's authorize URL."""
+
+    registry: DynamoConnectionRegistry
+    oauth_app: SecretsManagerOAuthApp
+    status_of: Callable[[str], str | None]
+    return_origins: frozenset[str]
+    authorize_url: str
+
+
+def connect_api(settings: config.ConnectApiSettings, **aws: Unpack[Aws]) -> ConnectApi:
+    from calsync.connections.aws_registry import DynamoConnectionStatus
+    from calsync.connections.aws_tokens import SecretsManagerOAuthApp
+    from calsync.connections.return_to import parse_origins
+
+    dynamodb = aws.get("dynamodb")
+    return ConnectApi(
+        registry=connection_registry(settings.bookings_table_name, dynamodb=dynamodb),
+        oauth_app=SecretsManagerOAuthApp(settings.oauth_app_secret_name, client=aws.get("secretsmanager")),
+        status_of=DynamoConnectionStatus(settings.bookings_table_name, dynamodb).status,
+        return_origins=parse_origins(settings.connect_return_origins),
+        authorize_url=settings.calendly_authorize_url,
+    )

@@ -254,6 +254,7 @@ class DynamoConnectionRegistry(clients.TableAdapter):
             "connection_id": pending.connection_id,
             "redirect_uri": pending.redirect_uri,
             "expires_at": pending.expires_at,
+            **({"return_to": pending.return_to} if pending.return_to else {}),
         }
         with aws_call("dynamodb:PutItem (oauth state)"):
             self.client.put_item(
@@ -284,6 +285,7 @@ class DynamoConnectionRegistry(clients.TableAdapter):
             connection_id=data["connection_id"],
             redirect_uri=data["redirect_uri"],
             expires_at=int(data["expires_at"]),
+            return_to=data.get("return_to"),
         )
 
 
@@ -301,3 +303,20 @@ class DynamoConnectionIds(clients.TableAdapter):
                 ConsistentRead=False,
             )
         return "Item" in item
+
+
+class DynamoConnectionStatus(clients.TableAdapter):
+    """A connection's status alone (``None``: never connected), for ``POST /v1/connections``:
+    a GetItem projecting ``status`` only (its IAM allows no other attribute)."""
+
+    def status(self, connection_id: str) -> str | None:
+        with aws_call("dynamodb:GetItem (connection status)"):
+            item = self.client.get_item(
+                TableName=self.table_name,
+                Key=_key(connection_id),
+                ProjectionExpression="#s",
+                ExpressionAttributeNames={"#s": "status"},
+                ConsistentRead=True,
+            )
+        found = item.get("Item")
+        return None if found is None else str(plain_item(found).get("status", ""))

@@ -1,12 +1,17 @@
 """The OAuth callback's HTTP edges (``GET /oauth/callback``): the API's public base URL as the
-caller reached it, and the answer it gives (a small HTML page, or JSON when asked for)."""
+caller reached it, and the answer it gives: a redirect to the pending authorization's
+``return_to``, else a page (``connections.pages``), or JSON when asked for."""
 
 from __future__ import annotations
 
-import html
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
+
+from calsync.connections import pages
+from calsync.connections.records import PendingAuthorization
+from calsync.connections.return_to import redirect_url
 
 
 def api_base(event: Mapping[str, Any]) -> str:
@@ -30,9 +35,31 @@ def page(status: int, title: str, message: str, reason: str, wants_json: bool) -
     if wants_json:
         body = json.dumps({"status": "connected"} if status == 200 else {"error": reason, "message": message})
         return {"statusCode": status, "headers": {"Content-Type": "application/json"}, "body": body}
-    text = (
-        f"<!doctype html><html><head><meta charset='utf-8'><title>calsync: {html.escape(title)}</title></head>"
-        f"<body><h1>{html.escape(title)}</h1><p>{html.escape(message)}</p>"
-        f"<p><small>{html.escape(reason)}</small></p></body></html>"
-    )
-    return {"statusCode": status, "headers": {"Content-Type": "text/html; charset=utf-8"}, "body": text}
+    return {"statusCode": status, "headers": dict(pages.HEADERS), "body": pages.render(status, title, message, reason)}
+
+
+@dataclass(frozen=True, slots=True)
+class CallbackOutcome:
+    """How a callback ended: ``status`` 200 and ``reason`` "connected", or a failure; ``pending``
+    the authorization its state was, when it was one (where to send the customer back)."""
+
+    status: int
+    reason: str
+    message: str
+    pending: PendingAuthorization | None = None
+
+
+def answer(outcome: CallbackOutcome, wants_json: bool) -> dict[str, Any]:
+    """A 303 to the stored ``return_to`` with ``connection_id``, ``status`` (connected|failed) and
+    ``reason`` added to its query; without one, the page (or JSON) for the outcome."""
+    pending = outcome.pending
+    if pending is not None and pending.return_to:
+        location = redirect_url(
+            pending.return_to,
+            connection_id=pending.connection_id,
+            status="connected" if outcome.status == 200 else "failed",
+            reason=outcome.reason,
+        )
+        headers = {"Location": location, "Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
+        return {"statusCode": 303, "headers": headers, "body": ""}
+    return page(outcome.status, pages.heading(outcome.reason), outcome.message, outcome.reason, wants_json)

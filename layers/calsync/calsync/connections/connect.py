@@ -17,7 +17,7 @@ import hmac
 import re
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -27,8 +27,15 @@ from calsync import timefmt
 from calsync.calendly.errors import CalendlyError, CalendlyPermissionError
 from calsync.connections import scopes
 from calsync.connections.ports import AppSecret, Calendly, Registry, SigningKeyStore, Tokens
-from calsync.connections.records import Connection, OAuthApp, PendingAuthorization, StoredToken
+from calsync.connections.records import (
+    CONNECTED_STATUSES,
+    Connection,
+    OAuthApp,
+    PendingAuthorization,
+    StoredToken,
+)
 from calsync.connections.refresh import LEASE_SECONDS
+from calsync.connections.return_to import ReturnToRefused, check_return_to
 from calsync.connections.subscriptions import ensure as ensure_subscription
 from calsync.errors import DependencyUnavailable
 
@@ -40,15 +47,21 @@ CONNECTION_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 class ConnectError(Exception):
     """A connect attempt failed; ``reason`` is a stable code, the message is safe to show."""
 
-    def __init__(self, status: int, reason: str, message: str) -> None:
+    def __init__(self, status: int, reason: str, message: str, *, parameter: str | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.reason = reason
+        self.parameter = parameter  # the bad input's name, for a 400
 
 
 def check_connection_id(connection_id: str) -> str:
-    if not CONNECTION_ID.match(connection_id):
-        raise ConnectError(400, "invalid_connection_id", "connection id: letters, digits, - and _, at most 64")
+    if not CONNECTION_ID.fullmatch(connection_id):  # match() let "acme\n" through (`$`)
+        raise ConnectError(
+            400,
+            "invalid_connection_id",
+            "connection id: letters, digits, - and _, at most 64",
+            parameter="connection_id",
+        )
     return connection_id
 
 
@@ -89,6 +102,60 @@ def webhook_url(api_base: str, connection_id: str) -> str:
     return f"{api_base.rstrip('/')}/webhooks/calendly/{connection_id}"
 
 
+@dataclass(frozen=True, slots=True)
+class StartedAuthorization:
+    """The link a customer opens to connect, and until when (unix seconds) it works."""
+
+    authorize_url: str
+    expires_at: int
+
+
+def begin_oauth(
+    registry: Registry,
+    app: AppSecret,
+    *,
+    connection_id: str,
+    redirect_uri: str,
+    now: float,
+    authorize_url: str = AUTHORIZE_URL,
+    return_to: str | None = None,
+    return_origins: Collection[str] | None = None,
+    status_of: Callable[[str], str | None] | None = None,
+) -> StartedAuthorization:
+    """Start connecting: record a pending authorization (random state, 10 min; no secret;
+    ``return_to`` if given) and return the URL that grants calsync access (PKCE S256, verifier
+    derived from the state). ``calsync connect oauth`` and ``POST /v1/connections`` both call it.
+
+    ``return_to`` must be an absolute https URL whose origin is in ``return_origins`` (``None``:
+    any origin, for the operator's CLI). With ``status_of`` (the API), a connection already
+    connected (``records.CONNECTED_STATUSES``) is a 409; any other status may connect again."""
+    check_connection_id(connection_id)
+    if return_to is not None:
+        try:
+            check_return_to(return_to, return_origins)
+        except ReturnToRefused as exc:
+            raise ConnectError(400, "invalid_return_to", f"return_to {exc}", parameter="return_to") from None
+    if status_of is not None and status_of(connection_id) in CONNECTED_STATUSES:
+        raise ConnectError(
+            409,
+            "already_connected",
+            f"Connection '{connection_id}' is already connected; disconnect it first to connect it again.",
+        )
+    credentials = complete_app(app)
+    state = secrets.token_urlsafe(32)
+    expires_at = int(now) + STATE_TTL_SECONDS
+    registry.put_pending(PendingAuthorization(state, connection_id, redirect_uri, expires_at, return_to))
+    query = {
+        "client_id": credentials.client_id,
+        "response_type": "code",
+        "redirect_uri": redirect_uri,
+        "state": state,
+        "code_challenge": pkce_challenge(pkce_verifier(credentials.client_secret, state)),
+        "code_challenge_method": "S256",
+    }
+    return StartedAuthorization(f"{authorize_url}?{urlencode(query)}", expires_at)
+
+
 def start_oauth(
     registry: Registry,
     app: AppSecret,
@@ -98,21 +165,10 @@ def start_oauth(
     now: float,
     authorize_url: str = AUTHORIZE_URL,
 ) -> str:
-    """Record a pending authorization (random state, 10 min; no secret) and return the URL
-    the operator opens to grant calsync access (PKCE S256, verifier derived from the state)."""
-    check_connection_id(connection_id)
-    credentials = complete_app(app)
-    state = secrets.token_urlsafe(32)
-    registry.put_pending(PendingAuthorization(state, connection_id, redirect_uri, int(now) + STATE_TTL_SECONDS))
-    query = {
-        "client_id": credentials.client_id,
-        "response_type": "code",
-        "redirect_uri": redirect_uri,
-        "state": state,
-        "code_challenge": pkce_challenge(pkce_verifier(credentials.client_secret, state)),
-        "code_challenge_method": "S256",
-    }
-    return f"{authorize_url}?{urlencode(query)}"
+    """``begin_oauth``'s link alone (no return_to, no status check)."""
+    return begin_oauth(
+        registry, app, connection_id=connection_id, redirect_uri=redirect_uri, now=now, authorize_url=authorize_url
+    ).authorize_url
 
 
 @dataclass
@@ -233,14 +289,19 @@ class Connector:
         app: AppSecret,
         calendly_for: Callable[[str], Calendly],
         api_base: str,
+        taken: Callable[[PendingAuthorization], None] | None = None,
     ) -> Connection:
-        """The callback: single-use, unexpired state → code exchange → connected."""
+        """The callback: single-use, unexpired state → code exchange → connected. ``taken`` is
+        told which pending authorization the state was (its ``return_to``), before anything
+        that may fail after it."""
         if not state or not code:
             raise ConnectError(400, "missing_parameters", "The callback needs both code and state.")
         credentials = complete_app(app)
         pending = self.registry.take_pending(state, now=int(self.clock()))
         if pending is None:
             raise ConnectError(400, "invalid_state", "This authorization link is unknown, expired or already used.")
+        if taken is not None:
+            taken(pending)
         verifier = pkce_verifier(credentials.client_secret, pending.state)
         try:
             issued = token_endpoint.exchange_code(code, pending.redirect_uri, verifier)
@@ -259,6 +320,11 @@ class Connector:
             api_base=api_base,
             send_signing_key=False,
         )
+
+    def abandon_oauth(self, state: str) -> PendingAuthorization | None:
+        """Calendly came back without a code (consent denied): the state is used up, and its
+        pending authorization (if it was one) says where the customer returns."""
+        return self.registry.take_pending(state, now=int(self.clock())) if state else None
 
     def connect_pat(
         self, *, connection_id: str, personal_access_token: str, calendly_for: Callable[[str], Calendly], api_base: str

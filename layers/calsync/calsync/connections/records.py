@@ -9,6 +9,9 @@ if TYPE_CHECKING:
     from calsync.calendly.bodies import OAuthToken
 
 Status = Literal["active", "reauth_required"]
+# A connection in one of these is connected: ``POST /v1/connections`` answers 409 for it. Any
+# other (``reauth_required``, a disconnected ``removed`` one) may be connected again.
+CONNECTED_STATUSES = frozenset({"active", "connected"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +54,9 @@ class PendingAuthorization:
     connection_id: str
     redirect_uri: str
     expires_at: int
+    # Where the callback sends the customer back (``connections.return_to``); checked when the
+    # connection started, so the callback trusts only this stored value, never its query.
+    return_to: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
