@@ -41,15 +41,17 @@ class CountingSecretsManager:
 class CountingDynamoDB:
     """Counts GetItem calls; holds the connection records of ``known`` ids."""
 
-    def __init__(self, known: set[str]) -> None:
+    def __init__(self, known: set[str], removed: set[str] | None = None) -> None:
         self.known = known
+        self.removed = removed or set()  # disconnected: their record's status is "removed"
         self.calls = 0
 
     def get_item(self, *, TableName: str, Key: dict[str, Any], **_: Any) -> dict[str, Any]:
         self.calls += 1
         found = {table_keys.connection(c).dynamo()["SK"]["S"] for c in self.known}
         if Key["PK"]["S"] == table_keys.CONNECTIONS_PK and Key["SK"]["S"] in found:
-            return {"Item": {"PK": Key["PK"], "SK": Key["SK"]}}
+            gone = Key["SK"]["S"] in {table_keys.connection(c).dynamo()["SK"]["S"] for c in self.removed}
+            return {"Item": {"PK": Key["PK"], **({"status": {"S": "removed"}} if gone else {})}}
         return {}
 
 
@@ -251,3 +253,25 @@ def test_a_refresh_that_cannot_read_the_keys_answers_503_and_is_not_retried_at_o
     assert client.calls == calls
     # And the cached key still verifies
     assert deliver(keys, "old") == 202
+
+
+def test_a_removed_connection_is_410_from_the_registry_alone_and_not_remembered() -> None:
+    # Given a connection whose record is `removed` (disconnected; its signing keys deleted)
+    client, clock = CountingSecretsManager({}), Clock()
+    dynamodb = CountingDynamoDB({"gone"}, removed={"gone"})
+    keys = receiver_keys(client, clock, dynamodb=dynamodb)
+    body = event_body("invitee_created.json")
+    headers = {"Calendly-Webhook-Signature": sign_header(b"old-key", body, WALL), "Content-Type": "application/json"}
+    # When Calendly delivers to it twice
+    for _ in range(2):
+        reply = receive(
+            WebhookRequest("gone", headers, body.decode()),
+            keys=keys,
+            queue=(queue := FakeDeliveryQueue()),
+            limits=ReceiverLimits(),
+            now=WALL,
+        )
+        # Then each is 410 Gone, nothing enqueued
+        assert (reply.status, reply.error, queue.sent) == (410, "gone", [])
+    # And Secrets Manager was never read; the registry was asked each time (a re-connect is seen at once)
+    assert (client.calls, dynamodb.calls) == (0, 2)

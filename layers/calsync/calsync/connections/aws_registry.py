@@ -17,6 +17,9 @@ from calsync.aws.dynamo import conditional, plain_item, query_items, serialise, 
 from calsync.aws.errors import CONDITION_FAILED, aws_call, unless
 from calsync.connections.records import Connection, PendingAuthorization
 
+REMOVED = "removed"  # a disconnected connection's status (connections.disconnect)
+REGISTERED = "registered"
+
 
 def _key(connection_id: str) -> dict[str, Any]:
     return keys.connection(connection_id).dynamo()
@@ -288,11 +291,27 @@ class DynamoConnectionRegistry(clients.TableAdapter):
 
 
 class DynamoConnectionIds(clients.TableAdapter):
-    """Whether a connection is registered, for the receiver: a key-only, eventually consistent
-    GetItem of its registry record (half a read unit; its IAM allows no other attribute). A
-    connection registered moments ago may read as absent for a moment: Calendly retries."""
+    """Whether a connection is registered, for the receiver: a key-only (plus ``status``),
+    eventually consistent GetItem of its registry record (half a read unit; its IAM allows no
+    other attribute). A connection registered moments ago may read as absent for a moment:
+    Calendly retries."""
+
+    def registration(self, connection_id: str) -> str | None:
+        """``None`` (not registered), ``"removed"`` (disconnected) or ``"registered"``."""
+        with aws_call("dynamodb:GetItem (connection id)"):
+            item = self.client.get_item(
+                TableName=self.table_name,
+                Key=_key(connection_id),
+                ProjectionExpression="PK, #s",
+                ExpressionAttributeNames={"#s": "status"},
+                ConsistentRead=False,
+            )
+        if "Item" not in item:
+            return None
+        return REMOVED if item["Item"].get("status", {}).get("S") == REMOVED else REGISTERED
 
     def exists(self, connection_id: str) -> bool:
+        """Registered at all (removed ones too): the record's key alone (the read API's check)."""
         with aws_call("dynamodb:GetItem (connection id)"):
             item = self.client.get_item(
                 TableName=self.table_name,

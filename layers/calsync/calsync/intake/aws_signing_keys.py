@@ -28,10 +28,12 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from calsync.aws import clients, secret_json
+from calsync.intake.receive import ConnectionRemoved
 
 if TYPE_CHECKING:
     from mypy_boto3_secretsmanager import SecretsManagerClient
 
+REMOVED = "removed"  # what ``registration`` answers for a disconnected connection
 NEGATIVE_CACHE_SECONDS = 60.0
 MAX_KNOWN = 10_000  # connections with keys kept in memory (a few hundred bytes each)
 MAX_UNKNOWN = 1_024  # ids without keys remembered for NEGATIVE_CACHE_SECONDS
@@ -65,6 +67,7 @@ class SecretsManagerSigningKeys:
         max_known: int = MAX_KNOWN,
         max_unknown: int = MAX_UNKNOWN,
         exists: Callable[[str], bool] | None = None,
+        registration: Callable[[str], str | None] | None = None,
         refresh_after_seconds: float = REFRESH_AFTER_SECONDS,
     ) -> None:
         self._prefix = prefix
@@ -74,6 +77,9 @@ class SecretsManagerSigningKeys:
         self.max_known = max_known
         self.max_unknown = max_unknown
         self.exists = exists
+        # Like ``exists``, also telling a disconnected connection ("removed"): ConnectionRemoved,
+        # never cached (a re-connect must be seen at once), and no Secrets Manager read.
+        self.registration = registration
         self.refresh_after_seconds = refresh_after_seconds
         # id -> (read at, last read tried at, keys): valid until read at + ttl; ``refresh`` reads
         # again only refresh_after_seconds after the last try
@@ -97,6 +103,13 @@ class SecretsManagerSigningKeys:
                 return known[2]
         elif (until := self._unknown.get(connection_id)) is not None and until > now:
             return None
+        elif self.registration is not None:
+            state = self.registration(connection_id)
+            if state == REMOVED:
+                raise ConnectionRemoved(connection_id)
+            if state is None:
+                self._remember(connection_id, None, now)  # not registered: no Secrets Manager read
+                return None
         elif self.exists is not None and not self.exists(connection_id):
             self._remember(connection_id, None, now)  # not registered: no Secrets Manager read
             return None
