@@ -54,6 +54,8 @@ def connection_from_item(data: Mapping[str, Any]) -> Connection:
         refresh_unconfirmed=data.get("refresh_unconfirmed"),
         subscription_healthy_at=data.get("subscription_healthy_at"),
         gap_reconcile=data.get("gap_reconcile"),
+        removed_at=data.get("removed_at"),
+        removal_pending=list(data["removal_pending"]) if data.get("removal_pending") is not None else None,
     )
 
 
@@ -214,6 +216,53 @@ class DynamoConnectionRegistry(clients.TableAdapter):
     def gap_reconcile(self, connection_id: str, *, record: Mapping[str, Any], now: str, generation: str | None) -> bool:
         return self._update(
             connection_id, "gap reconcile", generation, {"gap_reconcile": dict(record), "updated_at": now}
+        )
+
+    # -- disconnecting (connections.disconnect), under the connection's lease ----------------
+
+    def mark_removed(self, connection_id: str, *, owner: str, pending: list[str], now: str) -> bool:
+        """``removed`` from now on (the receiver answers 410, the scheduled jobs skip it), with the
+        steps still to do; ``removed_at`` keeps the first disconnect's time. A new token generation
+        makes any job still working on the old one write nothing. Only while ``owner`` holds the
+        lease (two disconnects at once: one of them)."""
+        return conditional(
+            "dynamodb:UpdateItem (removed)",
+            lambda: self.client.update_item(
+                TableName=self.table_name,
+                Key=_key(connection_id),
+                UpdateExpression=(
+                    "SET #s = :removed, removed_at = if_not_exists(removed_at, :now), removal_pending = :p, "
+                    "token_generation = :g, updated_at = :now"
+                ),
+                ConditionExpression="attribute_exists(PK) AND lease_owner = :o",
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues={
+                    ":removed": {"S": REMOVED},
+                    ":now": {"S": now},
+                    ":p": serialise(list(pending)),
+                    ":g": {"S": f"removed-{owner}"},
+                    ":o": {"S": owner},
+                },
+            ),
+        )
+
+    def removal_progress(self, connection_id: str, *, owner: str, pending: list[str], now: str) -> bool:
+        """The disconnect's steps still to do (empty: finished), while ``owner`` holds the lease."""
+        return conditional(
+            "dynamodb:UpdateItem (removal progress)",
+            lambda: self.client.update_item(
+                TableName=self.table_name,
+                Key=_key(connection_id),
+                UpdateExpression="SET removal_pending = :p, updated_at = :now",
+                ConditionExpression="attribute_exists(PK) AND lease_owner = :o AND #s = :removed",
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues={
+                    ":p": serialise(list(pending)),
+                    ":now": {"S": now},
+                    ":o": {"S": owner},
+                    ":removed": {"S": REMOVED},
+                },
+            ),
         )
 
     # -- the refresh lease ----------------------------------------------------------------
