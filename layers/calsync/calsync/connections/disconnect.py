@@ -25,6 +25,7 @@ left is answered like the first (200): a DELETE is idempotent.
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 import time
 from collections.abc import Callable
@@ -135,10 +136,8 @@ class Disconnector:
         try:
             return self._under_lease(connection, owner, erase_data=erase_data, time_left=time_left)
         finally:
-            try:
+            with contextlib.suppress(DependencyUnavailable):  # the lease expires by itself (LEASE_SECONDS)
                 self.registry.release_lease(connection_id, owner=owner)
-            except DependencyUnavailable:
-                pass  # the lease expires by itself (LEASE_SECONDS)
 
     def _under_lease(
         self, connection: Connection, owner: str, *, erase_data: bool, time_left: Callable[[], float]
