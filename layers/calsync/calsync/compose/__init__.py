@@ -10,7 +10,14 @@ the reconciler's …); this package is their one entrance: callers write ``compo
 """
 
 from calsync.compose.bookings import Processor, bookings_repository, processor
-from calsync.compose.connections import Connections, connection_registry, connections, reconcile_requests, watchdog
+from calsync.compose.connections import (
+    Connections,
+    connection_registry,
+    connections,
+    disconnector,
+    reconcile_requests,
+    watchdog,
+)
 from calsync.compose.erasure import erasure, tombstones
 from calsync.compose.intake import Receiver, delivery_bodies, delivery_queue, receiver, signing_keys
 from calsync.compose.lifecycle import (
@@ -46,6 +53,7 @@ __all__ = [
     "consumer",
     "delivery_bodies",
     "delivery_queue",
+    "disconnector",
     "erasure",
     "processor",
     "publisher",
