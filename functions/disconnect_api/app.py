@@ -16,7 +16,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from calsync import compose
 from calsync.config import ConnectionSettings
 from calsync.connections.connect import CONNECTION_ID
-from calsync.connections.disconnect import Disconnector, DisconnectError
+from calsync.connections.disconnect import DisconnectError, Disconnector
 from calsync.connections.each import seconds_left
 from calsync.errors import DependencyUnavailable
 from calsync.observability import logger

@@ -468,12 +468,15 @@ def test_only_the_read_api_route_requires_a_sigv4_signature() -> None:
         for path, operations in body["paths"].items()
         for method, operation in operations.items()
     }
-    # Then the bookings route is IAM-signed (API Gateway's 403 before calsync runs) and the
+    # Then every /v1 route is IAM-signed (API Gateway's 403 before calsync runs) and the
     # webhook and OAuth callback routes stay open (Calendly and a browser sign nothing)
-    assert secured == {
+    assert {k: v for k, v in secured.items() if not k[0].startswith("/v1/")} == {
         ("/webhooks/calendly/{connection_id}", "post"): None,
         ("/oauth/callback", "get"): None,
-        ("/v1/connections/{connection_id}/bookings", "get"): [{"sigv4": []}],
     }
+    v1 = {k: v for k, v in secured.items() if k[0].startswith("/v1/")}
+    assert ("/v1/connections/{connection_id}/bookings", "get") in v1
+    assert ("/v1/connections/{connection_id}", "delete") in v1
+    assert all(security == [{"sigv4": []}] for security in v1.values())
     scheme = body["components"]["securitySchemes"]["sigv4"]
     assert scheme["x-amazon-apigateway-authtype"] == "awsSigv4"
