@@ -5,13 +5,19 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from botocore.exceptions import ClientError
 
 from calsync import compose
 from calsync.aws import keys as table_keys
 from calsync.config import ReceiverSettings
-from calsync.intake.aws_signing_keys import REFRESH_AFTER_SECONDS, SecretsManagerSigningKeys, encode_keys
-from calsync.intake.receive import ReceiverLimits, WebhookRequest, receive
+from calsync.intake.aws_signing_keys import (
+    RECHECK_SECONDS,
+    REFRESH_AFTER_SECONDS,
+    SecretsManagerSigningKeys,
+    encode_keys,
+)
+from calsync.intake.receive import ConnectionRemoved, ReceiverLimits, WebhookRequest, receive
 from calsync.intake.routing import QueueKind
 from calsync.intake.signature import sign_header
 from tests.factories import event_body
@@ -275,3 +281,39 @@ def test_a_removed_connection_is_410_from_the_registry_alone_and_not_remembered(
         assert (reply.status, reply.error, queue.sent) == (410, "gone", [])
     # And Secrets Manager was never read; the registry was asked each time (a re-connect is seen at once)
     assert (client.calls, dynamodb.calls) == (0, 2)
+
+
+def test_a_warm_receiver_answers_410_within_the_recheck_after_a_disconnect() -> None:
+    # Given a receiver that verified a delivery for "acme" (its keys cached for 300 s)
+    client, clock = CountingSecretsManager({PREFIX + "acme": encode_keys("k1")}), Clock()
+    dynamodb = CountingDynamoDB({"acme"})
+    keys = receiver_keys(client, clock, dynamodb=dynamodb)
+    assert keys.keys_for("acme") == (b"k1",)
+    # When the connection is disconnected
+    dynamodb.removed.add("acme")
+    # Then within the recheck interval the cached keys still answer (no registry read per delivery)
+    clock.now += RECHECK_SECONDS - 1
+    assert keys.keys_for("acme") == (b"k1",)
+    assert dynamodb.calls == 1
+    # And once it has passed, the registry is asked again and the connection is gone
+    clock.now += 2
+    with pytest.raises(ConnectionRemoved):
+        keys.keys_for("acme")
+    # And every later delivery too, from the registry alone (never Secrets Manager again)
+    with pytest.raises(ConnectionRemoved):
+        keys.keys_for("acme")
+    assert client.calls == 1
+
+
+def test_a_registry_failure_on_a_recheck_keeps_the_cached_keys_serving() -> None:
+    client, clock = CountingSecretsManager({PREFIX + "acme": encode_keys("k1")}), Clock()
+    dynamodb = CountingDynamoDB({"acme"})
+    keys = receiver_keys(client, clock, dynamodb=dynamodb)
+    assert keys.keys_for("acme") == (b"k1",)
+
+    def failing(**_: Any) -> dict[str, Any]:
+        raise ClientError({"Error": {"Code": "InternalServerError", "Message": "no"}}, "GetItem")
+
+    dynamodb.get_item = failing  # type: ignore[method-assign]
+    clock.now += RECHECK_SECONDS + 1
+    assert keys.keys_for("acme") == (b"k1",)
