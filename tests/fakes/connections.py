@@ -64,8 +64,15 @@ class FakeRegistry:
         return iter([_connection(item) for _, item in self.table.partition(keys.CONNECTIONS_PK)])
 
     def exists(self, connection_id: str) -> bool:
-        """The receiver's check (``DynamoConnectionIds``)."""
+        """The read API's check (``DynamoConnectionIds``)."""
         return self.table.item(self._key(connection_id)) is not None
+
+    def registration(self, connection_id: str) -> str | None:
+        """The receiver's check (``DynamoConnectionIds``): None, "removed" or "registered"."""
+        item = self.table.item(self._key(connection_id))
+        if item is None:
+            return None
+        return "removed" if item.get("status") == "removed" else "registered"
 
     def _holds(self, connection_id: str, generation: str | None) -> dict[str, Any] | None:
         item = self.table.items.get(self._key(connection_id))

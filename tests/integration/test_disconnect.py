@@ -213,3 +213,27 @@ def test_the_cli_disconnects_and_connecting_the_same_id_again_works(
     assert deliver(pipeline, TENANT, fresh_receiver=True)["statusCode"] == 202
     # And disconnecting an unknown id is refused with a reason
     assert main(["disconnect", "nobody"]) == 1
+
+
+def test_erasing_a_tenants_data_stops_when_time_runs_out_and_a_second_run_finishes_it(pipeline: Pipeline) -> None:
+    from calsync.connections.aws_tenant_data import SECONDS_PER_EVENT, DynamoTenantData
+
+    # Given three bookings of "acme", each its own event
+    for n in range(3):
+        body = event_body("invitee_created.json").replace(b"DEMOEVENT0000001", f"TENANTEVENT0000{n}".encode())
+        body = body.replace(b"INVITEE00000001", f"TENANTINVITEE0{n}".encode())
+        assert pipeline.post(body, connection_id="acme")["statusCode"] == 202
+    pipeline.drain()
+    moved = {item["PK"]: item for item in tenant_items(pipeline, "acme")}
+    assert len(moved) == 3
+    data = DynamoTenantData(pipeline.repo.table_name, pipeline.repo.client)
+    # When a run has time for one event only
+    budget = iter([SECONDS_PER_EVENT, 0.0])
+    assert data.erase("acme", time_left=lambda: next(budget, 0.0)) is False
+    # Then one event is gone with its invitees, two are left
+    assert len(tenant_items(pipeline, "acme")) == 2
+    # When run again with time enough, the rest goes, invitees included
+    assert data.erase("acme", time_left=lambda: 60.0) is True
+    assert tenant_items(pipeline, "acme") == []
+    left = [i for i in pipeline.items() if i["PK"] in moved]
+    assert left == []
