@@ -57,11 +57,12 @@ READERS = {
         "SubscriptionWatchdogFunction",
         "ReconcilerFunction",
         "OAuthCallbackFunction",
+        "DisconnectApiFunction",
     ],
     ERASURE_KEY: [*PROCESSORS, "ReconcilerFunction"],
 }
 GRANTED = {
-    OAUTH_APP: ["TokenRefresherFunction", "OAuthCallbackFunction"],
+    OAUTH_APP: ["TokenRefresherFunction", "OAuthCallbackFunction", "DisconnectApiFunction"],
     ERASURE_KEY: [*PROCESSORS, "ReconcilerFunction"],
 }
 
