@@ -269,6 +269,14 @@ def test_the_scheduled_jobs_skip_a_removed_connection(world: World) -> None:
     outcomes = Refresher(world.registry, world.tokens, NoOAuth(), "owner", clock=lambda: NOW).run()
     assert outcomes == {}
 
+    from calsync.connections.watchdog import Watchdog
+    from tests.fakes.connections import FakeReconcileRequests
+
+    def no_calendly(connection: Connection) -> Any:
+        raise AssertionError("a removed connection must not be checked")
+
+    assert Watchdog(world.registry, no_calendly, lambda c: None, FakeReconcileRequests(), clock=lambda: NOW).run() == {}
+
 
 def test_connecting_again_replaces_the_removed_record_with_an_active_one(world: World) -> None:
     # Given a removed connection
