@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -21,20 +22,28 @@ TOKEN_SECRET = "calsync/test/tokens/acme"
 KEY_SECRET = "calsync/test/signing-keys/acme"
 
 
+CALLBACK = "https://hooks.example/webhooks/calendly/acme"
+
+
 @dataclass
 class Calendly:
-    """Calendly's subscription deletion: ``fail`` raises instead; ``subscriptions`` those it has."""
+    """Calendly's subscriptions (uri -> callback URL): listing and deletion; ``fail`` raises instead."""
 
-    subscriptions: set[str] = field(default_factory=lambda: {SUBSCRIPTION})
+    subscriptions: dict[str, str] = field(default_factory=lambda: {SUBSCRIPTION: CALLBACK})
     fail: CalendlyError | None = None
     closed: int = 0
+
+    def list_webhook_subscriptions(self, organization: str, scope: str, user: str | None = None) -> Iterator[Any]:
+        if self.fail is not None:
+            raise self.fail
+        return iter([SimpleNamespace(uri=uri, callback_url=url) for uri, url in self.subscriptions.items()])
 
     def delete_webhook_subscription(self, uuid_or_uri: str) -> None:
         if self.fail is not None:
             raise self.fail
         if uuid_or_uri not in self.subscriptions:
             raise CalendlyNotFound(404, "Resource Not Found", "no such subscription")
-        self.subscriptions.discard(uuid_or_uri)
+        del self.subscriptions[uuid_or_uri]
 
     def close(self) -> None:
         self.closed += 1
@@ -113,7 +122,7 @@ def test_a_disconnect_does_every_step_and_keeps_a_removed_record(world: World) -
     done = world.disconnector().disconnect("acme")
     # Then its subscription is deleted, both tokens revoked, both secrets deleted
     assert done.complete
-    assert world.calendly.subscriptions == set()
+    assert world.calendly.subscriptions == {}
     assert world.revoker.valid == set()
     assert world.secrets.names == {"other"}
     assert {step: s["outcome"] for step, s in done.steps.items()} == {
@@ -129,6 +138,19 @@ def test_a_disconnect_does_every_step_and_keeps_a_removed_record(world: World) -
     assert world.data.events["acme"] == ["e1", "e2", "e3"]
     assert done.as_json()["status"] == "removed"
     assert "remaining" not in done.as_json()
+
+
+def test_a_replacements_leftover_is_deleted_too_and_another_connections_kept(world: World) -> None:
+    # Given a leftover subscription of this connection (a replacement URL) and another connection's
+    leftover = "https://api.calendly.com/webhook_subscriptions/SUB2"
+    other = "https://api.calendly.com/webhook_subscriptions/OTHER"
+    world.calendly.subscriptions[leftover] = CALLBACK + "?subscription=2"
+    world.calendly.subscriptions[other] = "https://hooks.example/webhooks/calendly/beta"
+    # When it is disconnected
+    done = world.disconnector().disconnect("acme")
+    # Then both of its subscriptions are deleted, the other connection's kept
+    assert done.steps["delete_subscription"] == {"outcome": "done", "detail": "2 deleted at Calendly"}
+    assert set(world.calendly.subscriptions) == {other}
 
 
 def test_an_unknown_connection_is_404(world: World) -> None:
@@ -178,7 +200,7 @@ def test_calendly_down_finishes_what_it_can_and_a_rerun_completes(world: World) 
     # Then only the steps left run, and it completes; removed_at is still the first disconnect's
     assert second.complete
     assert set(second.steps) == {"delete_subscription", "revoke_token", "delete_secrets"}
-    assert world.calendly.subscriptions == set()
+    assert world.calendly.subscriptions == {}
     assert world.revoker.valid == set()
     assert world.secrets.names == {"other"}
     assert world.record().removed_at == first.removed_at == second.removed_at
@@ -201,7 +223,7 @@ def test_the_token_store_down_keeps_the_calendly_steps_for_a_rerun(world: World)
     assert first.remaining == ["delete_subscription", "revoke_token", "delete_secrets"]
     world.tokens.fail = False
     assert world.disconnector().disconnect("acme").complete
-    assert world.calendly.subscriptions == set()
+    assert world.calendly.subscriptions == {}
 
 
 def test_erasing_data_runs_out_of_time_and_a_rerun_finishes_it_touching_no_other_connection(world: World) -> None:
@@ -251,7 +273,7 @@ def test_a_second_disconnect_while_one_holds_the_lease_is_409_and_changes_nothin
     # Then it is a clear 409 and the record is as it was
     assert (raised.value.status, raised.value.reason) == (409, "conflict")
     assert world.record().status == "active"
-    assert world.calendly.subscriptions == {SUBSCRIPTION}
+    assert set(world.calendly.subscriptions) == {SUBSCRIPTION}
 
 
 def test_the_scheduled_jobs_skip_a_removed_connection(world: World) -> None:

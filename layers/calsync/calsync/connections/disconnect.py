@@ -39,6 +39,7 @@ from calsync.connections.each import unbounded
 from calsync.connections.ports import Calendly, Registry, SecretRemover, TenantData, TokenRevoker, Tokens
 from calsync.connections.records import Connection, StoredToken, TokenNotFound, TokenUnreadable
 from calsync.connections.refresh import LEASE_SECONDS
+from calsync.connections.subscriptions import ours
 from calsync.errors import DependencyUnavailable
 
 
@@ -184,17 +185,22 @@ class Disconnector:
     def _delete_subscription(
         self, connection: Connection, token: StoredToken | None, problem: str | None
     ) -> tuple[str, str]:
+        """The recorded subscription and any other of this connection's (a replacement's leftover)."""
         if problem is not None:
             return FAILED, "the token secret could not be read"
-        if connection.subscription_uri is None:
-            return "not_applicable", "no subscription recorded"
         if token is None:
             return "token_invalid", "no token: Calendly deletes the subscription when the receiver answers 410"
         calendly = self.calendly_for(connection)
         try:
-            calendly.delete_webhook_subscription(connection.subscription_uri)
-        except CalendlyNotFound:
-            return "already_gone", "Calendly has no such subscription"
+            uris = self._subscriptions(calendly, connection)
+            if not uris:
+                return "not_applicable", "no subscription recorded or found"
+            gone = 0
+            for uri in uris:
+                try:
+                    calendly.delete_webhook_subscription(uri)
+                except CalendlyNotFound:
+                    gone += 1
         except (CalendlyAuthError, CalendlyPermissionError):
             return (
                 "token_invalid",
@@ -204,7 +210,21 @@ class Disconnector:
             return FAILED, f"Calendly: {type(exc).__name__} {exc.status}"
         finally:
             calendly.close()
-        return DONE, "deleted at Calendly"
+        if gone == len(uris):
+            return "already_gone", "Calendly has no such subscription"
+        return DONE, f"{len(uris) - gone} deleted at Calendly"
+
+    @staticmethod
+    def _subscriptions(calendly: Calendly, connection: Connection) -> list[str]:
+        """The recorded subscription first, then the organization's others at this connection's
+        URL (a listing Calendly refuses leaves the recorded one)."""
+        found = [connection.subscription_uri] if connection.subscription_uri else []
+        try:
+            listed = calendly.list_webhook_subscriptions(connection.organization, "organization")
+            found += [str(s.uri) for s in ours(listed, connection.callback_url) if str(s.uri) not in found]
+        except (CalendlyNotFound, CalendlyPermissionError, CalendlyAuthError):
+            pass
+        return found
 
     def _revoke(self, token: StoredToken | None, problem: str | None) -> tuple[str, str]:
         if problem is not None:
