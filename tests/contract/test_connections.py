@@ -42,7 +42,7 @@ ACME = Connection(
 class Registered:
     registry: Registry
     exists: Callable[[str], bool]
-    registration: Callable[[str], str | None]
+    registration: Callable[..., str | None]
 
 
 @pytest.fixture
@@ -255,7 +255,8 @@ def test_a_disconnect_marks_the_record_removed_only_under_its_lease_and_a_reconn
         NOW,
         ["revoke_token", "delete_secrets"],
     )
-    assert subject.registration("acme") == "removed"
+    assert subject.registration("acme", now=1_100) == "changing"  # the lease held: deliveries retried
+    assert subject.registration("acme", now=1_300) == "removed"
     assert subject.exists("acme") is True
     # And a job working on the old token generation can no longer write to it
     assert registry.record_error("acme", job="refresh", reason="x", detail="y", now=LATER, generation="g1") is False

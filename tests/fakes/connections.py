@@ -6,6 +6,7 @@ tests/contract/test_connections.py runs the same behaviour against the AWS adapt
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import fields
 from datetime import datetime
@@ -67,12 +68,15 @@ class FakeRegistry:
         """The read API's check (``DynamoConnectionIds``)."""
         return self.table.item(self._key(connection_id)) is not None
 
-    def registration(self, connection_id: str) -> str | None:
-        """The receiver's check (``DynamoConnectionIds``): None, "removed" or "registered"."""
+    def registration(self, connection_id: str, *, now: float | None = None) -> str | None:
+        """The receiver's check (``DynamoConnectionIds``): None, "removed", "changing" (removed
+        under a lease held now) or "registered"."""
         item = self.table.item(self._key(connection_id))
         if item is None:
             return None
-        return "removed" if item.get("status") == "removed" else "registered"
+        if item.get("status") != "removed":
+            return "registered"
+        return "changing" if item.get("lease_until", 0) > (time.time() if now is None else now) else "removed"
 
     def _holds(self, connection_id: str, generation: str | None) -> dict[str, Any] | None:
         item = self.table.items.get(self._key(connection_id))

@@ -50,6 +50,7 @@ class CountingDynamoDB:
     def __init__(self, known: set[str], removed: set[str] | None = None) -> None:
         self.known = known
         self.removed = removed or set()  # disconnected: their record's status is "removed"
+        self.leased: set[str] = set()  # a connect or disconnect holds their lease now
         self.calls = 0
 
     def get_item(self, *, TableName: str, Key: dict[str, Any], **_: Any) -> dict[str, Any]:
@@ -57,7 +58,14 @@ class CountingDynamoDB:
         found = {table_keys.connection(c).dynamo()["SK"]["S"] for c in self.known}
         if Key["PK"]["S"] == table_keys.CONNECTIONS_PK and Key["SK"]["S"] in found:
             gone = Key["SK"]["S"] in {table_keys.connection(c).dynamo()["SK"]["S"] for c in self.removed}
-            return {"Item": {"PK": Key["PK"], **({"status": {"S": "removed"}} if gone else {})}}
+            held = Key["SK"]["S"] in {table_keys.connection(c).dynamo()["SK"]["S"] for c in self.leased}
+            return {
+                "Item": {
+                    "PK": Key["PK"],
+                    **({"status": {"S": "removed"}} if gone else {}),
+                    **({"lease_until": {"N": "99999999999"}} if held else {}),
+                }
+            }
         return {}
 
 
@@ -317,3 +325,24 @@ def test_a_registry_failure_on_a_recheck_keeps_the_cached_keys_serving() -> None
     dynamodb.get_item = failing  # type: ignore[method-assign]
     clock.now += RECHECK_SECONDS + 1
     assert keys.keys_for("acme") == (b"k1",)
+
+
+def test_a_removed_connection_being_reconnected_is_retried_not_gone() -> None:
+    # Given a removed connection whose lease a re-connect holds (its new subscription may exist)
+    client, clock = CountingSecretsManager({}), Clock()
+    dynamodb = CountingDynamoDB({"back"}, removed={"back"})
+    dynamodb.leased.add("back")
+    keys = receiver_keys(client, clock, dynamodb=dynamodb)
+    body = event_body("invitee_created.json")
+    headers = {"Calendly-Webhook-Signature": sign_header(b"k", body, WALL), "Content-Type": "application/json"}
+    # When a delivery comes
+    reply = receive(
+        WebhookRequest("back", headers, body.decode()),
+        keys=keys,
+        queue=(queue := FakeDeliveryQueue()),
+        limits=ReceiverLimits(),
+        now=WALL,
+    )
+    # Then it is a 503 (Calendly retries once the connect is done), never a 410 that would make
+    # Calendly delete the new subscription; nothing enqueued, no Secrets Manager read
+    assert (reply.status, reply.error, queue.sent, client.calls) == (503, "unavailable", [], 0)

@@ -201,12 +201,12 @@ def test_the_receiver_may_read_only_the_keys_of_connection_records() -> None:
     (table,) = [s for s in statements if "dynamodb" in str(s["Action"])]
     # Then it may GetItem a connection record's key and status and nothing else: no write, no
     # other item, no other attribute (the record's references stay unread; the status tells a
-    # disconnected connection, answered 410)
+    # disconnected connection, answered 410, unless a re-connect holds its lease)
     assert (table["Action"], table["Resource"]) == ("dynamodb:GetItem", TABLE_ARN)
     assert table["Condition"] == {
         "ForAllValues:StringEquals": {
             "dynamodb:LeadingKeys": [CONNECTION],
-            "dynamodb:Attributes": ["PK", "SK", "status"],
+            "dynamodb:Attributes": ["PK", "SK", "status", "lease_until"],
         },
         "StringEqualsIfExists": {"dynamodb:Select": "SPECIFIC_ATTRIBUTES"},
     }

@@ -9,6 +9,7 @@ bookings table (single-table design; keys in ``calsync.aws.keys``):
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -19,6 +20,7 @@ from calsync.connections.records import Connection, PendingAuthorization
 
 REMOVED = "removed"  # a disconnected connection's status (connections.disconnect)
 REGISTERED = "registered"
+CHANGING = "changing"
 
 
 def _key(connection_id: str) -> dict[str, Any]:
@@ -345,19 +347,26 @@ class DynamoConnectionIds(clients.TableAdapter):
     other attribute). A connection registered moments ago may read as absent for a moment:
     Calendly retries."""
 
-    def registration(self, connection_id: str) -> str | None:
-        """``None`` (not registered), ``"removed"`` (disconnected) or ``"registered"``."""
+    def registration(self, connection_id: str, *, now: float | None = None) -> str | None:
+        """``None`` (not registered), ``"removed"`` (disconnected), ``"changing"`` (removed, and a
+        connect or disconnect holds its lease right now: a re-connect may have created its new
+        subscription already, so a delivery must be retried, never answered 410) or
+        ``"registered"``."""
         with aws_call("dynamodb:GetItem (connection id)"):
             item = self.client.get_item(
                 TableName=self.table_name,
                 Key=_key(connection_id),
-                ProjectionExpression="PK, #s",
+                ProjectionExpression="PK, #s, lease_until",
                 ExpressionAttributeNames={"#s": "status"},
                 ConsistentRead=False,
             )
         if "Item" not in item:
             return None
-        return REMOVED if item["Item"].get("status", {}).get("S") == REMOVED else REGISTERED
+        found = item["Item"]
+        if found.get("status", {}).get("S") != REMOVED:
+            return REGISTERED
+        lease_until = int(found.get("lease_until", {}).get("N", "0"))
+        return CHANGING if lease_until > (time.time() if now is None else now) else REMOVED
 
     def exists(self, connection_id: str) -> bool:
         """Registered at all (removed ones too): the record's key alone (the read API's check)."""

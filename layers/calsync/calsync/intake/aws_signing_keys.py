@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from mypy_boto3_secretsmanager import SecretsManagerClient
 
 REMOVED = "removed"  # what ``registration`` answers for a disconnected connection
+CHANGING = "changing"  # … for one removed whose lease a connect or disconnect holds now
 NEGATIVE_CACHE_SECONDS = 60.0
 MAX_KNOWN = 10_000  # connections with keys kept in memory (a few hundred bytes each)
 MAX_UNKNOWN = 1_024  # ids without keys remembered for NEGATIVE_CACHE_SECONDS
@@ -117,6 +118,8 @@ class SecretsManagerSigningKeys:
             if state == REMOVED:
                 self.invalidate(connection_id)
                 raise ConnectionRemoved(connection_id)
+            if state == CHANGING:  # removed, being re-connected or disconnected: Calendly retries
+                raise DependencyUnavailable("the connection is being connected or disconnected right now")
             if state is None and known is None:
                 self._remember(connection_id, None, now)  # not registered: no Secrets Manager read
                 return None
