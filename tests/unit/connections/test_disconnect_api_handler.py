@@ -97,3 +97,28 @@ def test_the_registry_down_is_503_and_nothing_changed(
     world.registry.table.fail.clear()
     assert world.record() == world.registry.get("acme")
     assert world.record().status == connection().status
+
+
+def _schema(name: str) -> dict[str, Any]:
+    import yaml
+
+    spec = yaml.safe_load((APP.parents[2] / "openapi" / "calsync-v1.yaml").read_text())
+    return {"$ref": f"#/components/schemas/{name}", "components": spec["components"]}
+
+
+def test_every_answer_matches_the_published_contract(
+    call: Callable[..., tuple[int, dict[str, Any]]], world: World
+) -> None:
+    import jsonschema
+
+    # A 503 part-way, its completion (200), a repeat (200 with no steps), a 404, a 400 and a 409
+    world.revoker.fail = CalendlyUnavailable(503, "Service Unavailable", "down")
+    answers = [call()]
+    world.revoker.fail = None
+    answers += [call(), call(), call("nobody"), call(erase_data="maybe")]
+    assert world.registry.acquire_lease("acme", owner="other", now=int(world.clock), seconds=300)
+    answers.append(call())
+    assert [status for status, _ in answers] == [503, 200, 200, 404, 400, 409]
+    schema = {200: "Disconnected", 503: "DisconnectIncomplete", 404: "Error", 400: "Error", 409: "Error"}
+    for status, body in answers:
+        jsonschema.validate(body, _schema(schema[status]))
