@@ -141,9 +141,12 @@ def test_delete_disconnects_erases_its_data_only_and_the_receiver_then_answers_4
     assert tenant_items(pipeline, "acme") == acme_before
     # When Calendly delivers to it again
     depth = pipeline.total_depth()
-    gone = deliver(pipeline, TENANT, fresh_receiver=True)
-    # Then the receiver answers 410 Gone with JSON and enqueues nothing
+    with recorded_calls() as receiver_calls:
+        gone = deliver(pipeline, TENANT, fresh_receiver=True)
+    # Then the receiver answers 410 Gone with JSON and enqueues nothing, from its registry read alone
     assert (gone["statusCode"], gone["json"]["error"]) == (410, "gone")
+    assert [(c.service, c.operation) for c in receiver_calls] == [("dynamodb", "GetItem")]
+    assert not_granted("ReceiverFunction", receiver_calls) == []
     assert pipeline.total_depth() == depth
     # When the same DELETE comes again: 200, nothing left to do
     again = handler(delete_request(TENANT), LambdaContext("disconnect-api", timeout_seconds=29))
