@@ -43,17 +43,20 @@ class Registered:
     registry: Registry
     exists: Callable[[str], bool]
     status: Callable[[str], str | None]
+    registration: Callable[..., str | None]
 
 
 @pytest.fixture
 def subject(table: MemoryTable | MotoTable) -> Registered:
     if isinstance(table, MemoryTable):
         fake = FakeRegistry(table)
-        return Registered(fake, fake.exists, fake.status)
+        return Registered(fake, fake.exists, fake.status, fake.registration)
+    ids = DynamoConnectionIds(TABLE, table.client)
     return Registered(
         DynamoConnectionRegistry(TABLE, table.client),
-        DynamoConnectionIds(TABLE, table.client).exists,
+        ids.exists,
         DynamoConnectionStatus(TABLE, table.client).status,
+        ids.registration,
     )
 
 
@@ -251,3 +254,43 @@ def test_a_gap_reconcile_request_reaches_the_reconciler_as_asked(requests: Reque
     assert requests.received() == [
         ReconcileRequest(connection_id="acme", since=since, reason="subscription disabled", requested_at=asked)
     ]
+
+
+def test_a_disconnect_marks_the_record_removed_only_under_its_lease_and_a_reconnect_replaces_it(
+    subject: Registered,
+) -> None:
+    registry = subject.registry
+    registry.register(ACME, now=NOW)
+    assert subject.registration("acme") == "registered"
+    assert subject.registration("nobody") is None
+    # Without the lease nothing is marked (another disconnect, a refresh or a connect holds it)
+    assert registry.acquire_lease("acme", owner="other", now=1_000, seconds=300) is True
+    assert registry.mark_removed("acme", owner="me", pending=["revoke_token"], now=NOW) is False
+    assert registry.get("acme") == replace(ACME, created_at=NOW)
+    registry.release_lease("acme", owner="other")
+    # With it: removed, the steps left recorded, the receiver told so
+    assert registry.acquire_lease("acme", owner="me", now=1_000, seconds=300) is True
+    assert registry.mark_removed("acme", owner="me", pending=["revoke_token", "delete_secrets"], now=NOW) is True
+    removed = registry.get("acme")
+    assert removed is not None
+    assert (removed.status, removed.removed_at, removed.removal_pending) == (
+        "removed",
+        NOW,
+        ["revoke_token", "delete_secrets"],
+    )
+    assert subject.registration("acme", now=1_100) == "changing"  # the lease held: deliveries retried
+    assert subject.registration("acme", now=1_300) == "removed"
+    assert subject.exists("acme") is True
+    # And a job working on the old token generation can no longer write to it
+    assert registry.record_error("acme", job="refresh", reason="x", detail="y", now=LATER, generation="g1") is False
+    # Progress is recorded only by the lease holder; a second mark keeps the first removed_at
+    assert registry.removal_progress("acme", owner="other", pending=[], now=LATER) is False
+    assert registry.removal_progress("acme", owner="me", pending=[], now=LATER) is True
+    assert registry.mark_removed("acme", owner="me", pending=["erase_data"], now=LATER) is True
+    again = registry.get("acme")
+    assert again is not None
+    assert (again.removed_at, again.removal_pending) == (NOW, ["erase_data"])
+    # When the same id is connected again, the record is a whole new, active one
+    registry.register(replace(ACME, token_generation="g2"), now=LATER)
+    assert registry.get("acme") == replace(ACME, token_generation="g2", created_at=LATER)
+    assert subject.registration("acme") == "registered"

@@ -6,7 +6,8 @@ tests/contract/test_connections.py runs the same behaviour against the AWS adapt
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+import time
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import fields
 from datetime import datetime
 from typing import Any
@@ -64,7 +65,7 @@ class FakeRegistry:
         return iter([_connection(item) for _, item in self.table.partition(keys.CONNECTIONS_PK)])
 
     def exists(self, connection_id: str) -> bool:
-        """The receiver's check (``DynamoConnectionIds``)."""
+        """The read API's check (``DynamoConnectionIds``)."""
         return self.table.item(self._key(connection_id)) is not None
 
     def status(self, connection_id: str) -> str | None:
@@ -72,6 +73,16 @@ class FakeRegistry:
         self.table.check("status")
         item = self.table.item(self._key(connection_id))
         return None if item is None else str(item.get("status", ""))
+
+    def registration(self, connection_id: str, *, now: float | None = None) -> str | None:
+        """The receiver's check (``DynamoConnectionIds``): None, "removed", "changing" (removed
+        under a lease held now) or "registered"."""
+        item = self.table.item(self._key(connection_id))
+        if item is None:
+            return None
+        if item.get("status") != "removed":
+            return "registered"
+        return "changing" if item.get("lease_until", 0) > (time.time() if now is None else now) else "removed"
 
     def _holds(self, connection_id: str, generation: str | None) -> dict[str, Any] | None:
         item = self.table.items.get(self._key(connection_id))
@@ -131,6 +142,23 @@ class FakeRegistry:
 
     def gap_reconcile(self, connection_id: str, *, record: Mapping[str, Any], now: str, generation: str | None) -> bool:
         return self._update(connection_id, generation, {"gap_reconcile": dict(record), "updated_at": now})
+
+    def mark_removed(self, connection_id: str, *, owner: str, pending: list[str], now: str) -> bool:
+        self.table.check("mark_removed")
+        item = self.table.items.get(self._key(connection_id))
+        if item is None or item.get("lease_owner") != owner:
+            return False
+        values = {"status": "removed", "removal_pending": list(pending), "token_generation": f"removed-{owner}"}
+        self.table.update(self._key(connection_id), {**values, "updated_at": now}, if_absent={"removed_at": now})
+        return True
+
+    def removal_progress(self, connection_id: str, *, owner: str, pending: list[str], now: str) -> bool:
+        self.table.check("removal_progress")
+        item = self.table.items.get(self._key(connection_id))
+        if item is None or item.get("lease_owner") != owner or item.get("status") != "removed":
+            return False
+        self.table.update(self._key(connection_id), {"removal_pending": list(pending), "updated_at": now})
+        return True
 
     def acquire_lease(self, connection_id: str, *, owner: str, now: int, seconds: int) -> bool:
         self.table.check("acquire_lease")
@@ -234,3 +262,39 @@ class FakeReconcileRequests:
 
     def request(self, connection_id: str, *, since: datetime, reason: str, requested_at: datetime) -> None:
         self.send(ReconcileRequest(connection_id=connection_id, since=since, reason=reason, requested_at=requested_at))
+
+
+class FakeSecrets:
+    """Secret names that exist (``SecretRemover``: ``delete`` removes one; gone already is fine).
+    ``fail``: Secrets Manager is down."""
+
+    def __init__(self, names: set[str] | None = None) -> None:
+        self.names = set(names or ())
+        self.fail = False
+        self.deleted: list[str] = []
+
+    def delete(self, name: str) -> None:
+        if self.fail:
+            raise DependencyUnavailable("secretsmanager:DeleteSecret failed: InternalServiceError")
+        self.names.discard(name)
+        self.deleted.append(name)
+
+
+class FakeTenantData:
+    """A connection's stored events (``TenantData``): ``erase`` deletes ``page`` of them per call of
+    ``time_left`` while it allows. ``fail``: the table is down."""
+
+    def __init__(self, events: Mapping[str, list[str]] | None = None, *, page: int = 2) -> None:
+        self.events = {cid: list(found) for cid, found in (events or {}).items()}
+        self.page = page
+        self.fail = False
+
+    def erase(self, connection_id: str, *, time_left: Callable[[], float]) -> bool:
+        found = self.events.get(connection_id, [])
+        while found:
+            if self.fail:
+                raise DependencyUnavailable("dynamodb:Query failed: ServiceUnavailable")
+            del found[: self.page]
+            if found and time_left() <= 0:
+                return False
+        return True

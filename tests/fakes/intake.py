@@ -18,6 +18,7 @@ from calsync.intake.delivery import (
     message_body,
     message_size,
 )
+from calsync.intake.receive import ConnectionRemoved
 from calsync.intake.routing import QueueKind
 
 
@@ -41,6 +42,8 @@ class FakeSigningKeys:
             self.keys[connection_id] = (texts[0] if texts else None, texts[1] if len(texts) > 1 else None)
         self.fail = fail
         self.reads = 0
+        self.removed: set[str] = set()  # disconnected connections: keys_for raises ConnectionRemoved
+        self.looked_up: list[str] = []  # the ids whose keys were read
 
     def _check(self) -> None:
         if self.fail:
@@ -54,6 +57,9 @@ class FakeSigningKeys:
     def keys_for(self, connection_id: str) -> tuple[bytes, ...] | None:
         self.reads += 1
         self._check()
+        if connection_id in self.removed:
+            raise ConnectionRemoved(connection_id)
+        self.looked_up.append(connection_id)
         found = self.keys.get(connection_id)
         usable = tuple(k.encode() for k in found or () if k)
         return usable or None

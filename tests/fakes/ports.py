@@ -3,7 +3,15 @@
 from __future__ import annotations
 
 from calsync.bookings.records import BookingsRepository
-from calsync.connections.ports import AppSecret, ReconcileRequests, Registry, SigningKeyStore, Tokens
+from calsync.connections.ports import (
+    AppSecret,
+    ReconcileRequests,
+    Registry,
+    SecretRemover,
+    SigningKeyStore,
+    TenantData,
+    Tokens,
+)
 from calsync.intake.delivery import DeliveryBodies
 from calsync.intake.receive import DeliveryQueue, SigningKeys
 from calsync.lifecycle.derive import Images
@@ -13,7 +21,14 @@ from calsync.read.bookings import TenantBookings
 from calsync.read.connections import ConnectionsReader
 from calsync.reconcile.ports import ReconcileState, StoredBookings
 from tests.fakes.bookings import FakeBookingsRepository
-from tests.fakes.connections import FakeAppSecret, FakeReconcileRequests, FakeRegistry, FakeTokens
+from tests.fakes.connections import (
+    FakeAppSecret,
+    FakeReconcileRequests,
+    FakeRegistry,
+    FakeSecrets,
+    FakeTenantData,
+    FakeTokens,
+)
 from tests.fakes.intake import FakeDeliveryBodies, FakeDeliveryQueue, FakeSigningKeys
 from tests.fakes.lifecycle import FakeBus, FakeImages, FakeLedger, FakeSchedules
 from tests.fakes.read import FakeConnectionsReader, FakeTenantBookings
@@ -40,4 +55,6 @@ def _every_fake_implements_its_port() -> None:
     tenant_bookings: TenantBookings = FakeTenantBookings()
     connections_reader: ConnectionsReader = FakeConnectionsReader()
     del signing_keys, signing_key_store, queue, bodies, bookings, images, claims, bus, schedules, ledger
-    del registry, tokens, app, requests, stored, state, tenant_bookings, connections_reader
+    secrets: SecretRemover = FakeSecrets()
+    tenant_data: TenantData = FakeTenantData()
+    del registry, tokens, app, requests, stored, state, tenant_bookings, connections_reader, secrets, tenant_data

@@ -310,3 +310,17 @@ def test_a_raw_lone_surrogate_in_the_body_text_is_400_not_a_crash() -> None:
     unsigned, queue = run(WebhookRequest("acme", {**headers, "Calendly-Webhook-Signature": "t=1,v1=00"}, text))
     assert unsigned.status == 401
     assert queue.sent == []
+
+
+def test_a_removed_connection_is_410_gone_and_nothing_is_enqueued() -> None:
+    # Given a connection that was disconnected (its registry record is `removed`, its keys gone)
+    keys = FakeSigningKeys({"acme": [KEY]})
+    keys.removed.add("gone")
+    # When Calendly delivers to it, signed as ever
+    outcome, queue = run(request(event_body("invitee_created.json"), connection="gone"), keys=keys)
+    # Then the answer is 410 Gone with a JSON reason (Calendly deletes a subscription that gets 410)
+    assert outcome.status == 410
+    assert outcome.body()["error"] == "gone"
+    # And nothing is enqueued, and no signing key was looked up for it
+    assert queue.sent == []
+    assert "gone" not in keys.looked_up

@@ -5,13 +5,19 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from botocore.exceptions import ClientError
 
 from calsync import compose
 from calsync.aws import keys as table_keys
 from calsync.config import ReceiverSettings
-from calsync.intake.aws_signing_keys import REFRESH_AFTER_SECONDS, SecretsManagerSigningKeys, encode_keys
-from calsync.intake.receive import ReceiverLimits, WebhookRequest, receive
+from calsync.intake.aws_signing_keys import (
+    RECHECK_SECONDS,
+    REFRESH_AFTER_SECONDS,
+    SecretsManagerSigningKeys,
+    encode_keys,
+)
+from calsync.intake.receive import ConnectionRemoved, ReceiverLimits, WebhookRequest, receive
 from calsync.intake.routing import QueueKind
 from calsync.intake.signature import sign_header
 from tests.factories import event_body
@@ -41,15 +47,25 @@ class CountingSecretsManager:
 class CountingDynamoDB:
     """Counts GetItem calls; holds the connection records of ``known`` ids."""
 
-    def __init__(self, known: set[str]) -> None:
+    def __init__(self, known: set[str], removed: set[str] | None = None) -> None:
         self.known = known
+        self.removed = removed or set()  # disconnected: their record's status is "removed"
+        self.leased: set[str] = set()  # a connect or disconnect holds their lease now
         self.calls = 0
 
     def get_item(self, *, TableName: str, Key: dict[str, Any], **_: Any) -> dict[str, Any]:
         self.calls += 1
         found = {table_keys.connection(c).dynamo()["SK"]["S"] for c in self.known}
         if Key["PK"]["S"] == table_keys.CONNECTIONS_PK and Key["SK"]["S"] in found:
-            return {"Item": {"PK": Key["PK"], "SK": Key["SK"]}}
+            gone = Key["SK"]["S"] in {table_keys.connection(c).dynamo()["SK"]["S"] for c in self.removed}
+            held = Key["SK"]["S"] in {table_keys.connection(c).dynamo()["SK"]["S"] for c in self.leased}
+            return {
+                "Item": {
+                    "PK": Key["PK"],
+                    **({"status": {"S": "removed"}} if gone else {}),
+                    **({"lease_until": {"N": "99999999999"}} if held else {}),
+                }
+            }
         return {}
 
 
@@ -251,3 +267,82 @@ def test_a_refresh_that_cannot_read_the_keys_answers_503_and_is_not_retried_at_o
     assert client.calls == calls
     # And the cached key still verifies
     assert deliver(keys, "old") == 202
+
+
+def test_a_removed_connection_is_410_from_the_registry_alone_and_not_remembered() -> None:
+    # Given a connection whose record is `removed` (disconnected; its signing keys deleted)
+    client, clock = CountingSecretsManager({}), Clock()
+    dynamodb = CountingDynamoDB({"gone"}, removed={"gone"})
+    keys = receiver_keys(client, clock, dynamodb=dynamodb)
+    body = event_body("invitee_created.json")
+    headers = {"Calendly-Webhook-Signature": sign_header(b"old-key", body, WALL), "Content-Type": "application/json"}
+    # When Calendly delivers to it twice
+    for _ in range(2):
+        reply = receive(
+            WebhookRequest("gone", headers, body.decode()),
+            keys=keys,
+            queue=(queue := FakeDeliveryQueue()),
+            limits=ReceiverLimits(),
+            now=WALL,
+        )
+        # Then each is 410 Gone, nothing enqueued
+        assert (reply.status, reply.error, queue.sent) == (410, "gone", [])
+    # And Secrets Manager was never read; the registry was asked each time (a re-connect is seen at once)
+    assert (client.calls, dynamodb.calls) == (0, 2)
+
+
+def test_a_warm_receiver_answers_410_within_the_recheck_after_a_disconnect() -> None:
+    # Given a receiver that verified a delivery for "acme" (its keys cached for 300 s)
+    client, clock = CountingSecretsManager({PREFIX + "acme": encode_keys("k1")}), Clock()
+    dynamodb = CountingDynamoDB({"acme"})
+    keys = receiver_keys(client, clock, dynamodb=dynamodb)
+    assert keys.keys_for("acme") == (b"k1",)
+    # When the connection is disconnected
+    dynamodb.removed.add("acme")
+    # Then within the recheck interval the cached keys still answer (no registry read per delivery)
+    clock.now += RECHECK_SECONDS - 1
+    assert keys.keys_for("acme") == (b"k1",)
+    assert dynamodb.calls == 1
+    # And once it has passed, the registry is asked again and the connection is gone
+    clock.now += 2
+    with pytest.raises(ConnectionRemoved):
+        keys.keys_for("acme")
+    # And every later delivery too, from the registry alone (never Secrets Manager again)
+    with pytest.raises(ConnectionRemoved):
+        keys.keys_for("acme")
+    assert client.calls == 1
+
+
+def test_a_registry_failure_on_a_recheck_keeps_the_cached_keys_serving() -> None:
+    client, clock = CountingSecretsManager({PREFIX + "acme": encode_keys("k1")}), Clock()
+    dynamodb = CountingDynamoDB({"acme"})
+    keys = receiver_keys(client, clock, dynamodb=dynamodb)
+    assert keys.keys_for("acme") == (b"k1",)
+
+    def failing(**_: Any) -> dict[str, Any]:
+        raise ClientError({"Error": {"Code": "InternalServerError", "Message": "no"}}, "GetItem")
+
+    dynamodb.get_item = failing  # type: ignore[method-assign]
+    clock.now += RECHECK_SECONDS + 1
+    assert keys.keys_for("acme") == (b"k1",)
+
+
+def test_a_removed_connection_being_reconnected_is_retried_not_gone() -> None:
+    # Given a removed connection whose lease a re-connect holds (its new subscription may exist)
+    client, clock = CountingSecretsManager({}), Clock()
+    dynamodb = CountingDynamoDB({"back"}, removed={"back"})
+    dynamodb.leased.add("back")
+    keys = receiver_keys(client, clock, dynamodb=dynamodb)
+    body = event_body("invitee_created.json")
+    headers = {"Calendly-Webhook-Signature": sign_header(b"k", body, WALL), "Content-Type": "application/json"}
+    # When a delivery comes
+    reply = receive(
+        WebhookRequest("back", headers, body.decode()),
+        keys=keys,
+        queue=(queue := FakeDeliveryQueue()),
+        limits=ReceiverLimits(),
+        now=WALL,
+    )
+    # Then it is a 503 (Calendly retries once the connect is done), never a 410 that would make
+    # Calendly delete the new subscription; nothing enqueued, no Secrets Manager read
+    assert (reply.status, reply.error, queue.sent, client.calls) == (503, "unavailable", [], 0)

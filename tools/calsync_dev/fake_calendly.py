@@ -75,6 +75,7 @@ class FakeCalendly:
     rate_limit_reset: float = 0.0  # the X-RateLimit-Reset those answers carry (seconds)
     rate_limited: int = 0  # how many 429s it answered
     _api_requests: int = 0
+    revoked: list[str] = field(default_factory=list)  # tokens POST /oauth/revoke was asked for
     deletion_requests: list[list[str]] = field(default_factory=list)  # data-compliance deletions asked for
     enterprise: bool = True  # data-compliance deletion is an Enterprise feature (else 403)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -146,6 +147,7 @@ class FakeCalendly:
             "client_secret": [self.client_secret],
             "signing_keys": [key for key in self.signing_keys.values() if key],
             "code_verifiers": list(self.code_verifiers),
+            "revoked": list(self.revoked),
         }
 
     def add_pat(self, scopes: str | None = DEFAULT_SCOPES) -> str:
@@ -191,6 +193,8 @@ class FakeCalendly:
         self.calls.append((method, split.path))
         if split.path == "/oauth/token" and method == "POST":
             return self._token(headers, body)
+        if split.path == "/oauth/revoke" and method == "POST":
+            return self._revoke(body)
         if split.path == "/oauth/authorize" and method == "GET":
             # No consent screen: the owner "approves" at once, as a redirect with a code.
             query = {k: v[-1] for k, v in parse_qs(split.query).items()}
@@ -350,6 +354,21 @@ class FakeCalendly:
             self.refresh_tokens[token] = False  # single use
             return 200, self.issue_tokens()
         return 400, {"error": "unsupported_grant_type", "error_description": "grant_type"}
+
+    def _revoke(self, body: bytes) -> tuple[int, Any]:
+        """``POST /oauth/revoke`` (form: client_id, client_secret, token): the token stops working;
+        one it does not know (revoked, expired, never issued) is 400 invalid_request."""
+        form = {k: v[-1] for k, v in parse_qs(body.decode()).items()}
+        if (form.get("client_id"), form.get("client_secret")) != (self.client_id, self.client_secret):
+            return 401, {"error": "invalid_client", "error_description": "Client authentication failed."}
+        token = form.get("token", "")
+        self.revoked.append(token)
+        if self.access_tokens.pop(token, None) is not None:
+            return 200, {}
+        if self.refresh_tokens.get(token):
+            self.refresh_tokens[token] = False
+            return 200, {}
+        return 400, {"error": "invalid_request", "error_description": "The token is invalid."}
 
     def _subscribe(self, request: dict[str, Any]) -> tuple[int, Any]:
         url = request.get("url")

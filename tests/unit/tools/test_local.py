@@ -21,6 +21,7 @@ def test_the_webhook_route_comes_from_the_templates_openapi_body() -> None:
         ("POST", "/webhooks/calendly/{connection_id}", "ReceiverFunction", ("Calendly-Webhook-Signature",)),
         ("GET", "/oauth/callback", "OAuthCallbackFunction", ()),
         ("GET", "/v1/connections/{connection_id}/bookings", "ReadApiFunction", ()),
+        ("DELETE", "/v1/connections/{connection_id}", "DisconnectApiFunction", ()),
         ("POST", "/v1/connections", "ConnectApiFunction", ()),
         ("GET", "/v1/connections", "ReadApiFunction", ()),
         ("GET", "/v1/connections/{connection_id}", "ReadApiFunction", ()),

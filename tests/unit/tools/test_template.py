@@ -478,6 +478,7 @@ def test_every_v1_route_requires_a_sigv4_signature_and_only_those() -> None:
         ("/v1/connections", "get"),
         ("/v1/connections", "post"),
         ("/v1/connections/{connection_id}", "get"),
+        ("/v1/connections/{connection_id}", "delete"),
         ("/v1/connections/{connection_id}/bookings", "get"),
         ("/v1/connections/{connection_id}/bookings/{invitee_uuid}", "get"),
         ("/v1/connections/{connection_id}/events/{event_uuid}", "get"),

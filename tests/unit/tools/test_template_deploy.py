@@ -241,11 +241,15 @@ def test_the_receiver_may_read_only_the_keys_of_connection_records() -> None:
     # Given the receiver asks the table whether a connection id is registered (audit defect 1)
     statements = RESOURCES["ReceiverFunction"]["Properties"]["Policies"][0]["Statement"]
     (table,) = [s for s in statements if "dynamodb" in str(s["Action"])]
-    # Then it may GetItem a connection record's key and nothing else: no write, no other item,
-    # no attribute beyond the key (the record's references and status stay unread)
+    # Then it may GetItem a connection record's key and status and nothing else: no write, no
+    # other item, no other attribute (the record's references stay unread; the status tells a
+    # disconnected connection, answered 410, unless a re-connect holds its lease)
     assert (table["Action"], table["Resource"]) == ("dynamodb:GetItem", TABLE_ARN)
     assert table["Condition"] == {
-        "ForAllValues:StringEquals": {"dynamodb:LeadingKeys": [CONNECTION], "dynamodb:Attributes": ["PK", "SK"]},
+        "ForAllValues:StringEquals": {
+            "dynamodb:LeadingKeys": [CONNECTION],
+            "dynamodb:Attributes": ["PK", "SK", "status", "lease_until"],
+        },
         "StringEqualsIfExists": {"dynamodb:Select": "SPECIFIC_ATTRIBUTES"},
     }
 

@@ -58,11 +58,12 @@ READERS = {
         "ReconcilerFunction",
         "OAuthCallbackFunction",
         "ConnectApiFunction",
+        "DisconnectApiFunction",
     ],
     ERASURE_KEY: [*PROCESSORS, "ReconcilerFunction"],
 }
 GRANTED = {
-    OAUTH_APP: ["TokenRefresherFunction", "OAuthCallbackFunction", "ConnectApiFunction"],
+    OAUTH_APP: ["TokenRefresherFunction", "OAuthCallbackFunction", "ConnectApiFunction", "DisconnectApiFunction"],
     ERASURE_KEY: [*PROCESSORS, "ReconcilerFunction"],
 }
 

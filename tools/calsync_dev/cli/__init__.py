@@ -13,6 +13,7 @@
     calsync backfill --connection-id   the same over a range (an alias of reconcile)
     calsync report                     the latest completeness reports
     calsync erase --email ADDRESS      remove a person from every store (--dry-run, --calendly, --list)
+    calsync disconnect ID              revoke, unsubscribe, delete its secrets; keep it removed (--erase-data)
     calsync deploy-check               before a deploy: adopt the secrets a deleted stack of the stage kept
     calsync mcp                        an MCP server over stdio for assistants (read-only, signed /v1 API)
 

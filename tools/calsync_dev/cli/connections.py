@@ -1,4 +1,4 @@
-"""``calsync connect`` and ``calsync connections``: Calendly organizations connected to calsync
+"""``calsync connect``, ``calsync disconnect`` and ``calsync connections``: Calendly organizations connected to calsync
 (re-delivering one's bookings after a gap is ``calsync reconcile``, alias ``backfill``)."""
 
 from __future__ import annotations
@@ -27,6 +27,15 @@ def register(commands: Commands) -> None:
     )
     add_stack_option(connect)
     connect.set_defaults(func=_connect)
+
+    disconnect = commands.add_parser(
+        "disconnect",
+        help="disconnect a connection (revoke its token, delete its subscription and secrets; keep it as removed)",
+    )
+    disconnect.add_argument("connection_id")
+    disconnect.add_argument("--erase-data", action="store_true", help="also delete its stored bookings and reports")
+    add_stack_option(disconnect)
+    disconnect.set_defaults(func=_disconnect)
 
     connections = commands.add_parser("connections", help="list connections and their token / subscription state")
     connections.add_argument("--json", action="store_true")
@@ -67,6 +76,28 @@ def _connect(args: argparse.Namespace) -> int:
         print(f"not connected: {exc} ({exc.reason})", file=sys.stderr)
         return 1
     print(f"connected '{connection.connection_id}' ({connection.organization}); webhooks → {connection.callback_url}")
+    return 0
+
+
+def _disconnect(args: argparse.Namespace) -> int:
+    """The same use case as ``DELETE /v1/connections/{id}``: 0 done, 1 refused, 2 steps left."""
+    from calsync.connections.disconnect import DisconnectError
+
+    try:
+        done = target_from(args).disconnector().disconnect(args.connection_id, erase_data=args.erase_data)
+    except DisconnectError as exc:
+        print(f"not disconnected: {exc} ({exc.reason})", file=sys.stderr)
+        return 1
+    for step, outcome in done.steps.items():
+        print(f"{step:<20} {outcome['outcome']:<15} {outcome['detail']}")
+    if done.remaining:
+        print(
+            f"'{done.connection_id}' is removed, but {', '.join(done.remaining)} could not be finished: "
+            "run the same command again later",
+            file=sys.stderr,
+        )
+        return 2
+    print(f"disconnected '{done.connection_id}' (removed at {done.removed_at}); its webhooks now get 410 Gone")
     return 0
 
 

@@ -15,6 +15,7 @@ from calsync_dev.template import queue_logical_id
 if TYPE_CHECKING:
     from calsync.bookings.aws_bookings import DynamoBookingsRepository
     from calsync.compose import Connections, Reconciling
+    from calsync.connections.disconnect import Disconnector
     from calsync.intake.aws_bodies import S3DeliveryBodies
     from calsync.intake.aws_queues import SqsDeliveryQueue
 
@@ -34,6 +35,7 @@ class Target:
     api_base: str = "http://127.0.0.1:3000"
     calendly_api_url: str = "https://api.calendly.com"
     authorize_url: str = "https://auth.calendly.com/oauth/authorize"
+    calendly_token_url: str = "https://auth.calendly.com/oauth/token"  # noqa: S105 - a URL (revoke is beside it)
     reconcile_requests_url: str = "-"  # the reconcile-requests queue (only the function sends there)
     erasure_key_secret: str = "calsync/local/erasure-key"  # noqa: S105 - a secret's name
     # The lifecycle consumers' queues (and DLQs): their events carry bookings' personal data.
@@ -59,12 +61,22 @@ class Target:
             signing_key_prefix=self.signing_key_prefix,
             oauth_app_secret_name=self.oauth_app_secret,
             calendly_api_url=self.calendly_api_url,
+            calendly_token_url=self.calendly_token_url,
         )
 
     def connections(self) -> Connections:
         from calsync import compose
 
         return compose.connections(
+            self.connection_settings(),
+            dynamodb=self.client("dynamodb"),
+            secretsmanager=self.client("secretsmanager"),
+        )
+
+    def disconnector(self) -> Disconnector:
+        from calsync import compose
+
+        return compose.disconnector(
             self.connection_settings(),
             dynamodb=self.client("dynamodb"),
             secretsmanager=self.client("secretsmanager"),
@@ -150,6 +162,7 @@ def local_target() -> Target:
         api_base=config.api_url,
         calendly_api_url=config.calendly_url,
         authorize_url=f"{config.calendly_url}/oauth/authorize",
+        calendly_token_url=f"{config.calendly_url}/oauth/token",
         reconcile_requests_url=f"{base}/calsync-{STAGE}-ReconcileRequestsQueue",
         erasure_key_secret=f"calsync/{STAGE}/erasure-key",
         lifecycle_queues={name: f"{base}/calsync-{STAGE}-{name}" for name in LIFECYCLE_QUEUES if name in resources},

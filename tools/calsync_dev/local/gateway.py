@@ -136,6 +136,8 @@ class ApiHandler(BaseHTTPRequestHandler):
             if match is None:
                 continue
             if route.method not in (self.command, "X-AMAZON-APIGATEWAY-ANY-METHOD"):
+                if any(r.method == self.command and r.pattern.match(split.path) for r in self.routes):
+                    continue  # the same path's route for this method comes later
                 self._gateway("DEFAULT_4XX", 403)
                 return
             # API Gateway tells the function the scheme the caller used (the OAuth links name it)

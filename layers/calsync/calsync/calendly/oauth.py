@@ -86,6 +86,35 @@ class OAuthClient(HttpOwner):
         """A new access token (and a new refresh token: the old one stops working)."""
         return self._token({"grant_type": "refresh_token", "refresh_token": refresh_token}, secrets=(refresh_token,))
 
+    @property
+    def revoke_url(self) -> str:
+        """``POST /oauth/revoke`` beside the token endpoint (``…/oauth/token`` → ``…/oauth/revoke``)."""
+        base, _, _ = self._token_url.rstrip("/").rpartition("/")
+        return f"{base}/revoke"
+
+    def revoke(self, token: str) -> None:
+        """Revoke an access or refresh token (``POST /oauth/revoke``, the app's ``client_id`` and
+        ``client_secret`` in the form). 200: revoked. Calendly refuses a token it does not know
+        (already revoked or expired) with 400 ``invalid_request``: ``OAuthError`` (``status`` 400),
+        which a caller that only wants the token dead treats as done."""
+        form = {"client_id": self._client_id, "client_secret": self._client_secret, "token": token}
+        known = (self._client_secret, token)
+        response = self._retrier.send(
+            self._client, lambda: self._client.build_request("POST", self.revoke_url, data=form), known
+        )
+        if response.is_success:
+            logger.info("calendly oauth token revoked")
+            return
+        body = json_or_none(response)
+        try:
+            error = OAuthErrorBody.model_validate(body)
+        except ValidationError:
+            title, message, _ = api_error_fields(response, known)
+            raise OAuthError(response.status_code, title, message) from None
+        description = redact(error.error_description, known) if error.error_description else None
+        logger.info("calendly oauth revoke refused", extra={"status": response.status_code, "error": error.error})
+        raise OAuthError(response.status_code, redact(error.error, known), description)
+
     def _token(self, form: dict[str, str], secrets: tuple[str, ...]) -> OAuthToken:
         known = (self._client_secret, *secrets)
         auth = httpx.BasicAuth(self._client_id, self._client_secret)
@@ -136,6 +165,9 @@ class LazyOAuth:
 
     def exchange_code(self, code: str, redirect_uri: str, code_verifier: str | None = None) -> OAuthToken:
         return self._get().exchange_code(code, redirect_uri, code_verifier)
+
+    def revoke(self, token: str) -> None:
+        self._get().revoke(token)
 
     def __enter__(self) -> LazyOAuth:
         return self

@@ -16,6 +16,7 @@ from calsync.compose.connections import (
     connect_api,
     connection_registry,
     connections,
+    disconnector,
     reconcile_requests,
     watchdog,
 )
@@ -57,6 +58,7 @@ __all__ = [
     "consumer",
     "delivery_bodies",
     "delivery_queue",
+    "disconnector",
     "erasure",
     "processor",
     "publisher",

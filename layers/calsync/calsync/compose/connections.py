@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from calsync.connections.aws_registry import DynamoConnectionRegistry
     from calsync.connections.aws_tokens import SecretsManagerOAuthApp, SecretsManagerTokenStore
     from calsync.connections.connect import Connector
+    from calsync.connections.disconnect import Disconnector
     from calsync.connections.gaps import Gap
     from calsync.connections.records import Connection
     from calsync.connections.refresh import Refresher, TokenCallLimits
@@ -119,6 +120,30 @@ def connections(
         signing_keys=signing_keys(settings.signing_key_prefix, ttl_seconds=1, secretsmanager=secretsmanager),
         oauth_app=SecretsManagerOAuthApp(settings.oauth_app_secret_name, client=secretsmanager),
         calendly_options=dict(calendly_options or {}),
+    )
+
+
+def disconnector(
+    settings: config.ConnectionSettings,
+    *,
+    calendly_options: Mapping[str, Any] | None = None,
+    clock: Callable[[], float] = time.time,
+    **aws: Unpack[Aws],
+) -> Disconnector:
+    """The disconnect use case (``DELETE /v1/connections/{id}``, ``calsync disconnect``)."""
+    from calsync.connections.aws_tenant_data import DynamoTenantData
+    from calsync.connections.aws_tokens import SecretsManagerSecrets
+    from calsync.connections.disconnect import Disconnector
+
+    c = connections(settings, calendly_options=calendly_options, **aws)
+    return Disconnector(
+        c.registry,
+        c.tokens,
+        SecretsManagerSecrets(client=aws.get("secretsmanager")),
+        calendly_for=c.calendly_for,
+        revoker=c.oauth_client,
+        data=DynamoTenantData(settings.bookings_table_name, aws.get("dynamodb")),
+        clock=clock,
     )
 
 

@@ -53,23 +53,33 @@ def intake_queue(settings: config.ReceiverSettings | config.ReconcilerSettings, 
 
 
 def signing_keys(
-    prefix: str, *, ttl_seconds: float, exists: Callable[[str], bool] | None = None, **aws: Unpack[Aws]
+    prefix: str,
+    *,
+    ttl_seconds: float,
+    exists: Callable[[str], bool] | None = None,
+    registration: Callable[[str], str | None] | None = None,
+    **aws: Unpack[Aws],
 ) -> SecretsManagerSigningKeys:
-    """Webhook signing keys, cached ``ttl_seconds``; ``exists`` vets an id before Secrets Manager."""
+    """Webhook signing keys, cached ``ttl_seconds``; ``exists`` (or ``registration``, which also
+    tells a removed connection) vets an id before Secrets Manager."""
     from calsync.intake.aws_signing_keys import SecretsManagerSigningKeys
 
-    return SecretsManagerSigningKeys(prefix, ttl_seconds=ttl_seconds, client=aws.get("secretsmanager"), exists=exists)
+    client = aws.get("secretsmanager")
+    return SecretsManagerSigningKeys(
+        prefix, ttl_seconds=ttl_seconds, client=client, exists=exists, registration=registration
+    )
 
 
 def receiver(settings: config.ReceiverSettings, **aws: Unpack[Aws]) -> Receiver:
     from calsync.connections.aws_registry import DynamoConnectionIds
 
     clients.use(clients.RECEIVER)  # a hanging AWS call is a 503 within ~5 s (aws/clients.py)
-    # An unknown id costs a key-only registry read: forged ids never reach Secrets Manager.
-    registered = DynamoConnectionIds(settings.bookings_table_name, aws.get("dynamodb")).exists
+    # An unknown id costs a key-only registry read: forged ids never reach Secrets Manager; a
+    # removed (disconnected) one is answered 410 from that read alone.
+    registration = DynamoConnectionIds(settings.bookings_table_name, aws.get("dynamodb")).registration
     ttl = settings.signing_key_cache_seconds
     return Receiver(
-        keys=signing_keys(settings.signing_key_prefix, ttl_seconds=ttl, exists=registered, **aws),
+        keys=signing_keys(settings.signing_key_prefix, ttl_seconds=ttl, registration=registration, **aws),
         queue=intake_queue(settings, aws),
         limits=ReceiverLimits(settings.signature_tolerance_seconds, settings.max_body_bytes),
     )

@@ -9,6 +9,7 @@ bookings table (single-table design; keys in ``calsync.aws.keys``):
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -16,6 +17,10 @@ from calsync.aws import clients, keys
 from calsync.aws.dynamo import conditional, plain_item, query_items, serialise, serialise_item
 from calsync.aws.errors import CONDITION_FAILED, aws_call, unless
 from calsync.connections.records import Connection, PendingAuthorization
+
+REMOVED = "removed"  # a disconnected connection's status (connections.disconnect)
+REGISTERED = "registered"
+CHANGING = "changing"
 
 
 def _key(connection_id: str) -> dict[str, Any]:
@@ -51,6 +56,8 @@ def connection_from_item(data: Mapping[str, Any]) -> Connection:
         refresh_unconfirmed=data.get("refresh_unconfirmed"),
         subscription_healthy_at=data.get("subscription_healthy_at"),
         gap_reconcile=data.get("gap_reconcile"),
+        removed_at=data.get("removed_at"),
+        removal_pending=list(data["removal_pending"]) if data.get("removal_pending") is not None else None,
     )
 
 
@@ -213,6 +220,53 @@ class DynamoConnectionRegistry(clients.TableAdapter):
             connection_id, "gap reconcile", generation, {"gap_reconcile": dict(record), "updated_at": now}
         )
 
+    # -- disconnecting (connections.disconnect), under the connection's lease ----------------
+
+    def mark_removed(self, connection_id: str, *, owner: str, pending: list[str], now: str) -> bool:
+        """``removed`` from now on (the receiver answers 410, the scheduled jobs skip it), with the
+        steps still to do; ``removed_at`` keeps the first disconnect's time. A new token generation
+        makes any job still working on the old one write nothing. Only while ``owner`` holds the
+        lease (two disconnects at once: one of them)."""
+        return conditional(
+            "dynamodb:UpdateItem (removed)",
+            lambda: self.client.update_item(
+                TableName=self.table_name,
+                Key=_key(connection_id),
+                UpdateExpression=(
+                    "SET #s = :removed, removed_at = if_not_exists(removed_at, :now), removal_pending = :p, "
+                    "token_generation = :g, updated_at = :now"
+                ),
+                ConditionExpression="attribute_exists(PK) AND lease_owner = :o",
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues={
+                    ":removed": {"S": REMOVED},
+                    ":now": {"S": now},
+                    ":p": serialise(list(pending)),
+                    ":g": {"S": f"removed-{owner}"},
+                    ":o": {"S": owner},
+                },
+            ),
+        )
+
+    def removal_progress(self, connection_id: str, *, owner: str, pending: list[str], now: str) -> bool:
+        """The disconnect's steps still to do (empty: finished), while ``owner`` holds the lease."""
+        return conditional(
+            "dynamodb:UpdateItem (removal progress)",
+            lambda: self.client.update_item(
+                TableName=self.table_name,
+                Key=_key(connection_id),
+                UpdateExpression="SET removal_pending = :p, updated_at = :now",
+                ConditionExpression="attribute_exists(PK) AND lease_owner = :o AND #s = :removed",
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues={
+                    ":p": serialise(list(pending)),
+                    ":now": {"S": now},
+                    ":o": {"S": owner},
+                    ":removed": {"S": REMOVED},
+                },
+            ),
+        )
+
     # -- the refresh lease ----------------------------------------------------------------
 
     def acquire_lease(self, connection_id: str, *, owner: str, now: int, seconds: int) -> bool:
@@ -290,11 +344,34 @@ class DynamoConnectionRegistry(clients.TableAdapter):
 
 
 class DynamoConnectionIds(clients.TableAdapter):
-    """Whether a connection is registered, for the receiver: a key-only, eventually consistent
-    GetItem of its registry record (half a read unit; its IAM allows no other attribute). A
-    connection registered moments ago may read as absent for a moment: Calendly retries."""
+    """Whether a connection is registered, for the receiver: a key-only (plus ``status``),
+    eventually consistent GetItem of its registry record (half a read unit; its IAM allows no
+    other attribute). A connection registered moments ago may read as absent for a moment:
+    Calendly retries."""
+
+    def registration(self, connection_id: str, *, now: float | None = None) -> str | None:
+        """``None`` (not registered), ``"removed"`` (disconnected), ``"changing"`` (removed, and a
+        connect or disconnect holds its lease right now: a re-connect may have created its new
+        subscription already, so a delivery must be retried, never answered 410) or
+        ``"registered"``."""
+        with aws_call("dynamodb:GetItem (connection id)"):
+            item = self.client.get_item(
+                TableName=self.table_name,
+                Key=_key(connection_id),
+                ProjectionExpression="PK, #s, lease_until",
+                ExpressionAttributeNames={"#s": "status"},
+                ConsistentRead=False,
+            )
+        if "Item" not in item:
+            return None
+        found = item["Item"]
+        if found.get("status", {}).get("S") != REMOVED:
+            return REGISTERED
+        lease_until = int(found.get("lease_until", {}).get("N", "0"))
+        return CHANGING if lease_until > (time.time() if now is None else now) else REMOVED
 
     def exists(self, connection_id: str) -> bool:
+        """Registered at all (removed ones too): the record's key alone (the read API's check)."""
         with aws_call("dynamodb:GetItem (connection id)"):
             item = self.client.get_item(
                 TableName=self.table_name,

@@ -151,3 +151,14 @@ class CachedToken:
         token = self._store.get(self._connection_id).access_token
         self._cached = (self._clock() + self._ttl, token)
         return token
+
+
+class SecretsManagerSecrets:
+    """Deletes a connection's secrets (``SecretRemover``): at once, without a recovery window, so
+    connecting the same id again can create them anew; one already gone is fine."""
+
+    def __init__(self, *, client: SecretsManagerClient | None = None) -> None:
+        self._client = client
+
+    def delete(self, name: str) -> None:
+        secret_json.delete(self._client or clients.secretsmanager(), name, what="connection")

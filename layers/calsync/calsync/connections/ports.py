@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -43,6 +43,14 @@ class Registry(Protocol):
         """What the watchdog last asked to reconcile (``connections.gaps``)."""
         ...
 
+    def mark_removed(self, connection_id: str, *, owner: str, pending: list[str], now: str) -> bool:
+        """``removed`` with the disconnect's ``pending`` steps, while ``owner`` holds the lease."""
+        ...
+
+    def removal_progress(self, connection_id: str, *, owner: str, pending: list[str], now: str) -> bool:
+        """The disconnect's steps still to do, while ``owner`` holds the lease (False: it does not)."""
+        ...
+
     def acquire_lease(self, connection_id: str, *, owner: str, now: int, seconds: int) -> bool: ...
     def release_lease(self, connection_id: str, *, owner: str) -> None: ...
     def put_pending(self, pending: PendingAuthorization) -> None: ...
@@ -61,6 +69,29 @@ class Tokens(Protocol):
     def get(self, connection_id: str) -> StoredToken: ...
     def put(self, connection_id: str, token: StoredToken) -> str: ...
     def secret_name(self, connection_id: str) -> str: ...
+
+
+class SecretRemover(Protocol):
+    """Deletes a secret at once (no recovery window: connecting again re-creates the same name);
+    one already gone is fine. Raises ``DependencyUnavailable`` when Secrets Manager fails."""
+
+    def delete(self, name: str) -> None: ...
+
+
+class TokenRevoker(Protocol):
+    """Calendly's ``POST /oauth/revoke`` (the OAuth app's credentials). Raises ``OAuthError``
+    (400: the token is already invalid), ``CalendlyError`` otherwise."""
+
+    def revoke(self, token: str) -> None: ...
+
+
+class TenantData(Protocol):
+    """A connection's stored data (its events with their invitees and submissions, its
+    reconcile reports). ``erase`` deletes it a page at a time while ``time_left()`` allows:
+    True once nothing is left, False when the time ran out first (call again). Raises
+    ``DependencyUnavailable`` when the store fails (what was deleted stays deleted)."""
+
+    def erase(self, connection_id: str, *, time_left: Callable[[], float]) -> bool: ...
 
 
 class SigningKeyStore(Protocol):

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, Literal
 if TYPE_CHECKING:
     from calsync.calendly.bodies import OAuthToken
 
-Status = Literal["active", "reauth_required"]
+Status = Literal["active", "reauth_required", "removed"]  # removed: disconnected (connections.disconnect)
 # A connection in one of these is connected: ``POST /v1/connections`` answers 409 for it. Any
 # other (``reauth_required``, a disconnected ``removed`` one) may be connected again.
 CONNECTED_STATUSES = frozenset({"active", "connected"})
@@ -43,6 +43,10 @@ class Connection:
     # The last gap reconcile the watchdog asked for: {"since", "reason", "noticed_at", "requested_at"}
     # (requested_at None: not sent yet, the next run sends it).
     gap_reconcile: dict[str, Any] | None = None
+    # A disconnect (``status`` removed): when it began, and its steps not finished yet (a re-run
+    # of the disconnect does them; empty: nothing left). A re-connect replaces the whole record.
+    removed_at: str | None = None
+    removal_pending: list[str] | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -122,7 +122,7 @@ class Refresher:
         """Every connection, each on its own (``connections.each``): one's failure is recorded on
         it and the run goes on; the ones this run has no time left to start are deferred."""
         done = each_connection(
-            self.registry.all(),
+            (c for c in self.registry.all() if c.status != "removed"),  # disconnected: nothing to do
             self._refresh_reported,
             failed=self._failed,
             time_left=self.time_left,

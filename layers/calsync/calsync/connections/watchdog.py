@@ -62,7 +62,7 @@ class Watchdog:
         """Every connection, each on its own (``connections.each``): one's failure is recorded on
         it and the run goes on; the ones this run has no ``time_left`` to start wait for the next."""
         done = each_connection(
-            self.registry.all(),
+            (c for c in self.registry.all() if c.status != "removed"),  # disconnected: nothing to do
             self._check_reported,
             failed=self._failed,
             time_left=time_left or self.time_left,

@@ -28,16 +28,22 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from calsync.aws import clients, secret_json
+from calsync.errors import DependencyUnavailable
+from calsync.intake.receive import ConnectionRemoved
 
 if TYPE_CHECKING:
     from mypy_boto3_secretsmanager import SecretsManagerClient
 
+REMOVED = "removed"  # what ``registration`` answers for a disconnected connection
+CHANGING = "changing"  # … for one removed whose lease a connect or disconnect holds now
 NEGATIVE_CACHE_SECONDS = 60.0
 MAX_KNOWN = 10_000  # connections with keys kept in memory (a few hundred bytes each)
 MAX_UNKNOWN = 1_024  # ids without keys remembered for NEGATIVE_CACHE_SECONDS
 # A connection's keys are read again for a signature they do not verify only when read
 # longer ago than this (Calendly retries a refused delivery; the next one finds the new key).
 REFRESH_AFTER_SECONDS = 30.0
+# A connection with cached keys: how often the registry is asked whether it was disconnected.
+RECHECK_SECONDS = 10.0
 
 
 def encode_keys(current: str | None, previous: str | None = None) -> str:
@@ -65,7 +71,9 @@ class SecretsManagerSigningKeys:
         max_known: int = MAX_KNOWN,
         max_unknown: int = MAX_UNKNOWN,
         exists: Callable[[str], bool] | None = None,
+        registration: Callable[[str], str | None] | None = None,
         refresh_after_seconds: float = REFRESH_AFTER_SECONDS,
+        recheck_seconds: float = RECHECK_SECONDS,
     ) -> None:
         self._prefix = prefix
         self._ttl = ttl_seconds
@@ -74,6 +82,13 @@ class SecretsManagerSigningKeys:
         self.max_known = max_known
         self.max_unknown = max_unknown
         self.exists = exists
+        # Like ``exists``, also telling a disconnected connection ("removed"): ConnectionRemoved,
+        # never cached (a re-connect must be seen at once), and no Secrets Manager read. Asked
+        # again for a connection with cached keys every ``recheck_seconds``, so a warm receiver
+        # answers 410 at most that long after a disconnect.
+        self.registration = registration
+        self.recheck_seconds = recheck_seconds
+        self._checked: dict[str, float] = {}  # id -> when its registration was last read
         self.refresh_after_seconds = refresh_after_seconds
         # id -> (read at, last read tried at, keys): valid until read at + ttl; ``refresh`` reads
         # again only refresh_after_seconds after the last try
@@ -94,15 +109,41 @@ class SecretsManagerSigningKeys:
         if known is not None:
             self._known.move_to_end(connection_id)
             if known[0] + self._ttl > now:
+                self._recheck(connection_id, known[0], now)
                 return known[2]
         elif (until := self._unknown.get(connection_id)) is not None and until > now:
             return None
-        elif self.exists is not None and not self.exists(connection_id):
+        if self.registration is not None:
+            state = self.registration(connection_id)
+            if state == REMOVED:
+                self.invalidate(connection_id)
+                raise ConnectionRemoved(connection_id)
+            if state == CHANGING:  # removed, being re-connected or disconnected: Calendly retries
+                raise DependencyUnavailable("the connection is being connected or disconnected right now")
+            if state is None and known is None:
+                self._remember(connection_id, None, now)  # not registered: no Secrets Manager read
+                return None
+        elif known is None and self.exists is not None and not self.exists(connection_id):
             self._remember(connection_id, None, now)  # not registered: no Secrets Manager read
             return None
         keys = self._fetch(connection_id)
         self._remember(connection_id, keys, now)
         return keys
+
+    def _recheck(self, connection_id: str, read_at: float, now: float) -> None:
+        """A connection whose keys are cached is asked about again every ``recheck_seconds`` (one
+        key-only GetItem): once it is removed (disconnected), ``ConnectionRemoved``. A failed read
+        changes nothing (the cached keys keep serving)."""
+        if self.registration is None or now - self._checked.get(connection_id, read_at) < self.recheck_seconds:
+            return
+        self._checked[connection_id] = now
+        try:
+            state = self.registration(connection_id)
+        except DependencyUnavailable:
+            return
+        if state == REMOVED:
+            self.invalidate(connection_id)
+            raise ConnectionRemoved(connection_id)
 
     def refresh(self, connection_id: str) -> tuple[bytes, ...] | None:
         """The keys read again, for a signature the cached ones do not verify; ``None`` without a
@@ -123,13 +164,15 @@ class SecretsManagerSigningKeys:
         if keys:
             self._known[connection_id] = (now, now, keys)
             if len(self._known) > self.max_known:
-                self._known.popitem(last=False)
+                evicted, _ = self._known.popitem(last=False)
+                self._checked.pop(evicted, None)
         else:
             self._unknown[connection_id] = now + NEGATIVE_CACHE_SECONDS
             if len(self._unknown) > self.max_unknown:
                 self._unknown.popitem(last=False)
 
     def invalidate(self, connection_id: str) -> None:
+        self._checked.pop(connection_id, None)
         self._known.pop(connection_id, None)
         self._unknown.pop(connection_id, None)
 

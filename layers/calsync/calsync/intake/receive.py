@@ -29,11 +29,17 @@ SIGNATURE_HEADER = "calendly-webhook-signature"
 CONNECTION_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 
 
+class ConnectionRemoved(Exception):
+    """The connection was disconnected (its registry record is ``removed``): its deliveries are
+    answered 410 Gone, which makes Calendly delete the subscription, and nothing is verified."""
+
+
 class SigningKeys(Protocol):
     def keys_for(self, connection_id: str) -> Sequence[bytes] | None:
         """The connection's current and previous keys; None if the connection is unknown.
 
-        Raises ``DependencyUnavailable`` when the key store cannot be read."""
+        Raises ``ConnectionRemoved`` for a disconnected connection (before any key is read),
+        ``DependencyUnavailable`` when the key store cannot be read."""
         ...
 
     def refresh(self, connection_id: str) -> Sequence[bytes] | None:
@@ -159,6 +165,8 @@ def receive(
         return _reject(401, "invalid_signature", _BAD_SIGNATURE, "connection id is not well-formed")
     try:
         connection_keys = keys.keys_for(connection_id)
+    except ConnectionRemoved:
+        return _reject(410, "gone", "This connection was disconnected; delete the subscription.", "removed connection")
     except DependencyUnavailable as exc:
         return _reject(503, "unavailable", "Signing keys could not be read; retry later.", str(exc))
     if not connection_keys:
