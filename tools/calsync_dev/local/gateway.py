@@ -16,7 +16,8 @@ from urllib.parse import parse_qs, urlsplit
 
 from calsync_dev.events import proxy_event
 from calsync_dev.functions import FunctionError
-from calsync_dev.local.config import STAGE
+from calsync_dev.local.config import CREDENTIALS, REGION, STAGE
+from calsync_dev.local.sigv4 import MISSING_TOKEN, Refusal, SigV4Verifier
 
 if TYPE_CHECKING:
     from calsync_dev.local.stack import LocalStack
@@ -35,6 +36,13 @@ class Route:
     pattern: re.Pattern[str]
     function: str
     required_headers: tuple[str, ...]
+    iam: bool = False  # AWS_IAM: a SigV4 signature is checked before anything else
+
+
+def _iam_schemes(body: dict[str, Any]) -> set[str]:
+    """The OpenAPI body's security schemes that are API Gateway's IAM (SigV4) authorization."""
+    schemes = body.get("components", {}).get("securitySchemes", {})
+    return {name for name, scheme in schemes.items() if scheme.get("x-amazon-apigateway-authtype") == "awsSigv4"}
 
 
 def api_routes(template: dict[str, Any]) -> list[Route]:
@@ -45,6 +53,8 @@ def api_routes(template: dict[str, Any]) -> list[Route]:
             continue
         body = resource["Properties"].get("DefinitionBody", {})
         validators = body.get("x-amazon-apigateway-request-validators", {})
+        iam = _iam_schemes(body)
+        default_security = body.get("security", [])
         for path, methods in body.get("paths", {}).items():
             for method, operation in methods.items():
                 uri = operation.get("x-amazon-apigateway-integration", {}).get("uri", {})
@@ -59,7 +69,9 @@ def api_routes(template: dict[str, Any]) -> list[Route]:
                     if p.get("in") == "header" and p.get("required") and validator.get("validateRequestParameters")
                 )
                 regex = "^" + re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(path)) + "$"
-                routes.append(Route(method.upper(), path, re.compile(regex), found.group(1), required))
+                security = operation.get("security", default_security)
+                signed = any(name in iam for requirement in security for name in requirement)
+                routes.append(Route(method.upper(), path, re.compile(regex), found.group(1), required, signed))
     return routes
 
 
@@ -77,6 +89,13 @@ def gateway_responses(template: dict[str, Any]) -> dict[str, tuple[int, str]]:
 # ------------------------------------------------------------------ the HTTP server
 
 
+def local_verifier() -> SigV4Verifier:
+    """The IAM check for the local stack's one caller: its own credentials (``local``/``local``,
+    the IAM user ``local``), in its region."""
+    key, secret = CREDENTIALS["AWS_ACCESS_KEY_ID"], CREDENTIALS["AWS_SECRET_ACCESS_KEY"]
+    return SigV4Verifier(region=REGION, credentials={key: (secret, "local")})
+
+
 def api_server(template: dict[str, Any], host: str, port: int, local_stack: LocalStack) -> ApiServer:
     """An API server for the template's routes (not yet serving: call ``serve_forever``)."""
 
@@ -86,6 +105,7 @@ def api_server(template: dict[str, Any], host: str, port: int, local_stack: Loca
     Handler.routes = api_routes(template)
     Handler.gateway = gateway_responses(template)
     Handler.local_stack = local_stack
+    Handler.verifier = local_verifier()
     return ApiServer((host, port), Handler)
 
 
@@ -99,6 +119,7 @@ class ApiHandler(BaseHTTPRequestHandler):
     routes: list[Route]
     gateway: dict[str, tuple[int, str]]
     local_stack: LocalStack
+    verifier: SigV4Verifier
     protocol_version = "HTTP/1.1"
 
     def log_message(self, format: str, *args: Any) -> None:
@@ -139,6 +160,14 @@ class ApiHandler(BaseHTTPRequestHandler):
                 self._gateway("DEFAULT_4XX", 403)
                 return
             headers = {k: v for k, v in self.headers.items()}
+            identity: dict[str, Any] = {}
+            if route.iam:
+                url = f"http://{self.headers.get('Host', '')}{self.path}"
+                verdict = self.verifier.verify(self.command, url, self.headers.items(), body)
+                if isinstance(verdict, Refusal):
+                    self._reply(verdict.status, json.dumps({"message": verdict.message}), verdict.headers)
+                    return
+                identity = verdict.identity()
             lowered = {k.lower() for k in headers}
             if any(h.lower() not in lowered for h in route.required_headers):
                 self._gateway("BAD_REQUEST_PARAMETERS", 400)
@@ -154,6 +183,7 @@ class ApiHandler(BaseHTTPRequestHandler):
                 base64_encoded=not _is_text(headers),
                 stage=STAGE,
                 source_ip=self.client_address[0],
+                identity=identity,
             )
             if len(body) * 2 > LAMBDA_PAYLOAD_BYTES // 3 and len(json.dumps(event).encode()) > LAMBDA_PAYLOAD_BYTES:
                 # Lambda refuses an event this large: API Gateway answers 413 itself (docs/large-deliveries.md)
@@ -167,7 +197,9 @@ class ApiHandler(BaseHTTPRequestHandler):
             finally:
                 self.local_stack.gate.leave()
             return
-        self._reply(403, json.dumps({"message": "Missing Authentication Token"}))
+        self._reply(
+            403, json.dumps({"message": MISSING_TOKEN}), {"x-amzn-ErrorType": "MissingAuthenticationTokenException"}
+        )
 
     def _local(self, path: str, query: Mapping[str, list[str]], body: bytes) -> None:
         """The local stack's own endpoints (not part of the API): run a schedule now, and

@@ -1,0 +1,166 @@
+"""The local stack checks SigV4 as API Gateway checks an AWS_IAM method: a request signed with
+botocore's SigV4Auth for the local credentials passes; an unsigned, tampered, stale or
+foreign-key request gets API Gateway's 403. The clock is injected; times are relative to it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from unittest import mock
+
+import pytest
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+
+from calsync_dev.local.gateway import api_routes
+from calsync_dev.local.sigv4 import MISMATCH, MISSING_TOKEN, Caller, Refusal, SigV4Verifier
+from calsync_dev.template import load
+
+NOW = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
+REGION = "us-east-1"
+URL = "http://127.0.0.1:3000/v1/connections/local/bookings?status=active&limit=20"
+
+
+def verifier(now: datetime = NOW) -> SigV4Verifier:
+    return SigV4Verifier(region=REGION, credentials={"local": ("local", "local")}, clock=lambda: now)
+
+
+def signed(
+    method: str = "GET",
+    url: str = URL,
+    body: bytes = b"",
+    *,
+    at: datetime = NOW,
+    key: str = "local",
+    secret: str = "local",  # noqa: S107 - the local stack's published credentials
+    region: str = REGION,
+    service: str = "execute-api",
+    headers: dict[str, str] | None = None,
+) -> dict[str, str]:
+    """The headers botocore's SigV4Auth adds to the request, signed at ``at``."""
+    request = AWSRequest(method=method, url=url, data=body, headers=headers or {})
+    request.headers["Host"] = "127.0.0.1:3000"
+    with mock.patch("botocore.auth.get_current_datetime", return_value=at.replace(tzinfo=None)):
+        SigV4Auth(Credentials(key, secret), service, region).add_auth(request)
+    return dict(request.headers.items())
+
+
+def test_a_request_signed_with_the_local_credentials_passes_and_names_its_caller() -> None:
+    # Given a GET signed by botocore for execute-api with the local stack's credentials
+    headers = signed()
+    # When the local gateway checks it
+    caller = verifier().verify("GET", URL, headers, b"")
+    # Then it passes, and the identity is what API Gateway gives an IAM user's call
+    assert isinstance(caller, Caller)
+    identity = caller.identity()
+    assert identity["accessKey"] == "local"
+    assert identity["userArn"] == "arn:aws:iam::123456789012:user/local"
+    assert identity["caller"] == identity["user"]
+    assert identity["caller"].startswith("AIDA")
+
+
+def test_a_signed_post_with_a_body_passes() -> None:
+    body = b'{"email": "ada@example.com"}'
+    url = "http://127.0.0.1:3000/v1/connections/local/erasures"
+    headers = signed("POST", url, body, headers={"Content-Type": "application/json"})
+    assert isinstance(verifier().verify("POST", url, headers, body), Caller)
+
+
+def test_an_unsigned_request_gets_missing_authentication_token() -> None:
+    refusal = verifier().verify("GET", URL, {"Host": "127.0.0.1:3000"}, b"")
+    assert refusal == Refusal("MissingAuthenticationTokenException", MISSING_TOKEN)
+    assert refusal.status == 403
+
+
+@pytest.mark.parametrize(
+    ("what", "method", "url", "body"),
+    [
+        ("body", "POST", "http://127.0.0.1:3000/v1/connections/local/erasures", b'{"email": "eve@example.com"}'),
+        ("path", "GET", "http://127.0.0.1:3000/v1/connections/other/bookings?status=active&limit=20", b""),
+        ("query", "GET", "http://127.0.0.1:3000/v1/connections/local/bookings?status=active&limit=100", b""),
+        ("method", "DELETE", URL, b""),
+    ],
+)
+def test_a_tampered_request_gets_the_signature_mismatch(what: str, method: str, url: str, body: bytes) -> None:
+    # Given a request signed for one thing
+    original_url = "http://127.0.0.1:3000/v1/connections/local/erasures" if what == "body" else URL
+    original_method = "POST" if what == "body" else "GET"
+    headers = signed(original_method, original_url, b'{"email": "ada@example.com"}' if what == "body" else b"")
+    # When its {what} is changed on the way
+    refusal = verifier().verify(method, url, headers, body)
+    # Then API Gateway's mismatch 403 answers, with the canonical request it expected
+    assert isinstance(refusal, Refusal)
+    assert refusal.error_type == "InvalidSignatureException"
+    assert refusal.message.startswith(MISMATCH)
+
+
+def test_a_changed_signed_header_gets_the_signature_mismatch() -> None:
+    headers = signed()
+    headers["X-Amz-Date"] = (NOW + timedelta(seconds=1)).strftime("%Y%m%dT%H%M%SZ")
+    refusal = verifier().verify("GET", URL, headers, b"")
+    assert isinstance(refusal, Refusal)
+    assert refusal.message.startswith(MISMATCH)
+
+
+def test_a_payload_hash_header_that_is_not_the_bodys_hash_is_refused() -> None:
+    body = b'{"email": "ada@example.com"}'
+    url = "http://127.0.0.1:3000/v1/connections/local/erasures"
+    headers = signed("POST", url, body, headers={"X-Amz-Content-SHA256": "0" * 64})
+    refusal = verifier().verify("POST", url, headers, body)
+    assert isinstance(refusal, Refusal)
+    assert refusal.message.startswith(MISMATCH)
+
+
+def test_a_wrong_secret_gets_the_signature_mismatch() -> None:
+    refusal = verifier().verify("GET", URL, signed(secret="not-local"), b"")
+    assert isinstance(refusal, Refusal)
+    assert refusal.message.startswith(MISMATCH)
+
+
+def test_an_unknown_access_key_is_refused_as_an_invalid_token() -> None:
+    refusal = verifier().verify("GET", URL, signed(key="AKIAEXAMPLE"), b"")
+    assert isinstance(refusal, Refusal)
+    assert refusal.error_type == "UnrecognizedClientException"
+    assert refusal.message == "The security token included in the request is invalid."
+
+
+@pytest.mark.parametrize("offset", [timedelta(minutes=-5), timedelta(minutes=5), timedelta(seconds=-299)])
+def test_a_signature_within_five_minutes_of_the_clock_passes(offset: timedelta) -> None:
+    assert isinstance(verifier().verify("GET", URL, signed(at=NOW + offset), b""), Caller)
+
+
+@pytest.mark.parametrize(
+    ("offset", "start"),
+    [(timedelta(minutes=-5, seconds=-1), "Signature expired"), (timedelta(minutes=6), "Signature not yet current")],
+)
+def test_a_signature_more_than_five_minutes_off_is_refused(offset: timedelta, start: str) -> None:
+    # Given a request signed 5 min 1 s before (or 6 min after) the gateway's clock
+    refusal = verifier().verify("GET", URL, signed(at=NOW + offset), b"")
+    # Then API Gateway's expiry 403 answers
+    assert isinstance(refusal, Refusal)
+    assert refusal.error_type == "InvalidSignatureException"
+    assert refusal.message.startswith(start)
+
+
+def test_a_signature_for_another_region_or_service_is_refused() -> None:
+    for headers in (signed(region="eu-west-1"), signed(service="s3")):
+        refusal = verifier().verify("GET", URL, headers, b"")
+        assert isinstance(refusal, Refusal)
+        assert refusal.error_type == "InvalidSignatureException"
+
+
+def test_an_authorization_header_without_its_parts_is_an_incomplete_signature() -> None:
+    refusal = verifier().verify("GET", URL, {"Authorization": "AWS4-HMAC-SHA256 Credential=local/x"}, b"")
+    assert isinstance(refusal, Refusal)
+    assert refusal.error_type == "IncompleteSignatureException"
+    assert "requires 'Signature' parameter" in refusal.message
+
+
+def test_the_local_gateway_checks_signatures_exactly_where_the_template_says_aws_iam() -> None:
+    # Given the template's REST API body
+    routes = {(r.method, r.resource): r.iam for r in api_routes(load())}
+    # Then the signed /v1 route is checked and Calendly's webhook and the OAuth callback stay open
+    assert routes[("GET", "/v1/connections/{connection_id}/bookings")] is True
+    assert routes[("POST", "/webhooks/calendly/{connection_id}")] is False
+    assert routes[("GET", "/oauth/callback")] is False
+    assert all(iam for (_, path), iam in routes.items() if path.startswith("/v1/"))
