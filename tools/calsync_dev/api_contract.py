@@ -15,6 +15,7 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 from schemathesis.checks import not_a_server_error
+from schemathesis.core.failures import Failure, FailureGroup
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
     response_schema_conformance,
@@ -72,6 +73,8 @@ def check(case: Any, response: Any, checks: Iterable[Any] = CHECKS) -> str | Non
     """schemathesis's verdict on one response: None when it conforms, else the failures in words."""
     try:
         case.validate_response(response, checks=list(checks))
-    except AssertionError as exc:  # schemathesis's FailureGroup / Failure are AssertionErrors
-        return str(exc).strip() or type(exc).__name__
+    except FailureGroup as group:
+        return "\n".join(failure.title for failure in group.exceptions)
+    except Failure as failure:
+        return failure.title
     return None
