@@ -14,7 +14,7 @@ import os
 import sys
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -55,51 +55,57 @@ def header(response: Any, name: str) -> str | None:
 
 
 def fuzz_operation(operation: Any, base_url: str, auth: Any, examples: int, seed: int | None) -> OperationResult:
-    from hypothesis import HealthCheck, Phase, given, settings
-    from hypothesis import seed as fixed_seed
     from schemathesis import GenerationMode
 
     from calsync_dev.api_contract import check
 
     result = OperationResult(operation.method.upper(), operation.path)
+
+    def run(case: Any) -> None:
+        response = case.call(base_url=base_url, auth=auth, timeout=30)
+        if response.status_code == 403 and header(response, "x-amzn-ErrorType") == NOT_SERVED:
+            result.served = False
+            return
+        result.cases += 1
+        result.statuses[response.status_code] += 1
+        verdict = check(case, response)
+        titles = verdict.splitlines() if verdict else []
+        if response.status_code == 403:
+            titles.append(f"signed call refused: {response.text[:120]}")
+        for title in titles:
+            result.failures[kind_of(title)] += 1
+            result.examples.setdefault(title, f"{case.method} {response.request.url} -> {response.status_code}")
+
     overrides: list[dict[str, str] | None] = [None]
     if "{connection_id}" in operation.path:
         overrides.append({"connection_id": "local"})  # the ready-made connection, with bookings
-    for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
-        for path_parameters in overrides:
-            strategy = operation.as_strategy(generation_mode=mode, path_parameters=path_parameters)
-
-            def run(case: Any) -> None:
-                response = case.call(base_url=base_url, auth=auth, timeout=30)
-                if response.status_code == 403 and header(response, "x-amzn-ErrorType") == NOT_SERVED:
-                    result.served = False
-                    return
-                result.cases += 1
-                result.statuses[response.status_code] += 1
-                verdict = check(case, response)
-                titles = verdict.splitlines() if verdict else []
-                if response.status_code == 403:
-                    titles.append(f"signed call refused: {response.text[:120]}")
-                for title in titles:
-                    kind = kind_of(title)
-                    result.failures[kind] += 1
-                    result.examples.setdefault(title, f"{case.method} {response.request.url} -> {response.status_code}")
-
-            test = given(case=strategy)(
-                settings(
-                    max_examples=examples,
-                    deadline=None,
-                    database=None,
-                    phases=[Phase.explicit, Phase.generate],
-                    suppress_health_check=list(HealthCheck),
-                )(run)
-            )
-            if seed is not None:
-                test = fixed_seed(seed)(test)
-            test()
-            if not result.served:
-                return result
+    runs: list[tuple[Any, dict[str, str] | None, int]] = [(GenerationMode.POSITIVE, None, 1)]  # a probe: served?
+    runs += [
+        (mode, path, examples) for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE) for path in overrides
+    ]
+    for mode, path_parameters, count in runs:
+        cases(operation.as_strategy(generation_mode=mode, path_parameters=path_parameters), run, count, seed)
+        if not result.served:
+            break
     return result
+
+
+def cases(strategy: Any, run: Callable[[Any], None], count: int, seed: int | None) -> None:
+    """``run`` for ``count`` cases hypothesis draws from ``strategy`` (failures are recorded, never raised)."""
+    from hypothesis import HealthCheck, Phase, given, settings
+    from hypothesis import seed as fixed_seed
+
+    config = settings(
+        max_examples=count,
+        deadline=None,
+        database=None,
+        phases=[Phase.explicit, Phase.generate],
+        suppress_health_check=list(HealthCheck),
+    )
+    test = given(case=strategy)(config(run))
+    if seed is not None:
+        test = fixed_seed(seed)(test)
+    test()
 
 
 def seed_bookings(api_url: str) -> int:
