@@ -208,9 +208,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         if stack is not None:
             stack.close()
-    figures = report(results, base_url, args.examples)
-    failed = figures["failures"] > 0 or (args.require_all and figures["not_served"])
-    return 1 if failed else 0
+    return exit_code(report(results, base_url, args.examples), require_all=args.require_all)
+
+
+def exit_code(figures: dict[str, Any], *, require_all: bool) -> int:
+    """1 on any failure of a served operation, or (``require_all``) when one is not served."""
+    return 1 if figures["failures"] or (require_all and figures["not_served"]) else 0
 
 
 if __name__ == "__main__":
