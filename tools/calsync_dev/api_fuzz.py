@@ -102,7 +102,11 @@ def cases(strategy: Any, run: Callable[[Any], None], count: int, seed: int | Non
         phases=[Phase.explicit, Phase.generate],
         suppress_health_check=list(HealthCheck),
     )
-    test = given(case=strategy)(config(run))
+
+    def one(case: Any) -> None:  # a new function per call: hypothesis takes settings once per function
+        run(case)
+
+    test = given(case=strategy)(config(one))
     if seed is not None:
         test = fixed_seed(seed)(test)
     test()

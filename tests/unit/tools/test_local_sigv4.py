@@ -12,6 +12,7 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
+from calsync_dev.events import proxy_event
 from calsync_dev.local.gateway import api_routes
 from calsync_dev.local.sigv4 import MISMATCH, MISSING_TOKEN, Caller, Refusal, SigV4Verifier
 from calsync_dev.template import load
@@ -164,3 +165,28 @@ def test_the_local_gateway_checks_signatures_exactly_where_the_template_says_aws
     assert routes[("POST", "/webhooks/calendly/{connection_id}")] is False
     assert routes[("GET", "/oauth/callback")] is False
     assert all(iam for (_, path), iam in routes.items() if path.startswith("/v1/"))
+
+
+def test_the_proxy_event_of_a_signed_call_carries_the_callers_identity_as_api_gateway_fills_it() -> None:
+    # Given a call that passed the check
+    caller = verifier().verify("GET", URL, signed(), b"")
+    assert isinstance(caller, Caller)
+    # When the gateway builds the function's event with its identity
+    event = proxy_event(
+        method="GET",
+        resource="/v1/connections/{connection_id}/bookings",
+        path="/v1/connections/local/bookings",
+        path_parameters={"connection_id": "local"},
+        headers={"User-Agent": "curl/8"},
+        query=None,
+        body=b"",
+        stage="local",
+        identity=caller.identity(),
+    )
+    # Then requestContext.identity has API Gateway's IAM fields beside the source IP
+    identity = event["requestContext"]["identity"]
+    assert identity["userArn"] == "arn:aws:iam::123456789012:user/local"
+    assert identity["accessKey"] == "local"
+    assert identity["accountId"] == event["requestContext"]["accountId"]
+    assert identity["sourceIp"] == "127.0.0.1"
+    assert identity["userAgent"] == "curl/8"
