@@ -22,6 +22,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from calsync_dev.local.sigv4 import encoded_url
 from calsync_dev.signed_api import LOCAL_CREDENTIALS, LOCAL_REGION
 from calsync_dev.template import ROOT, load
 
@@ -36,6 +37,7 @@ class SigV4(requests.auth.AuthBase):
         self.signer = SigV4Auth(credentials, "execute-api", region)
 
     def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        request.url = encoded_url(request.url or "")  # spaces as %20, not requests' "+": what is signed is sent
         body = request.body or b""
         data = body.encode() if isinstance(body, str) else body
         wanted = {k: v for k, v in request.headers.items() if k.lower() in ("content-type", "host")}

@@ -14,6 +14,8 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
+from calsync_dev.local.sigv4 import encoded_url
+
 # What the local stack's AWS_IAM check accepts (calsync_dev.local.config.CREDENTIALS)
 LOCAL_CREDENTIALS = Credentials("local", "local")
 LOCAL_REGION = "us-east-1"
@@ -38,7 +40,8 @@ def sign(
     region: str = LOCAL_REGION,
     headers: dict[str, str] | None = None,
 ) -> dict[str, str]:
-    """The request's headers with SigV4's (``Authorization``, ``X-Amz-Date``, the token if any)."""
+    """The request's headers with SigV4's (``Authorization``, ``X-Amz-Date``, the token if any);
+    ``url``'s query must be in SigV4's encoding (``encoded_url``)."""
     request = AWSRequest(method=method, url=url, data=body, headers=dict(headers or {}))
     request.headers["Host"] = urlsplit(url).netloc
     SigV4Auth(credentials, "execute-api", region).add_auth(request)
@@ -56,6 +59,7 @@ def call(
     timeout: float = 30,
 ) -> Answer:
     """Send one request (signed unless ``signed=False``) and return its answer, whatever the status."""
+    url = encoded_url(url)
     headers = {"Content-Type": "application/json"} if body else {}
     if signed:
         headers = sign(method, url, body, credentials=credentials, region=region, headers=headers)

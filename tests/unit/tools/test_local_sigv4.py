@@ -14,7 +14,7 @@ from botocore.credentials import Credentials
 
 from calsync_dev.events import proxy_event
 from calsync_dev.local.gateway import api_routes
-from calsync_dev.local.sigv4 import MISMATCH, MISSING_TOKEN, Caller, Refusal, SigV4Verifier
+from calsync_dev.local.sigv4 import MISMATCH, MISSING_TOKEN, Caller, Refusal, SigV4Verifier, encoded_url
 from calsync_dev.template import load
 
 NOW = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
@@ -190,3 +190,25 @@ def test_the_proxy_event_of_a_signed_call_carries_the_callers_identity_as_api_ga
     assert identity["accountId"] == event["requestContext"]["accountId"]
     assert identity["sourceIp"] == "127.0.0.1"
     assert identity["userAgent"] == "curl/8"
+
+
+def test_the_query_is_compared_in_sigv4s_encoding_whatever_encoding_it_arrived_in() -> None:
+    # Given a query signed in SigV4's encoding (the @ as %40, a space as %20)
+    signed_url = "http://127.0.0.1:3000/v1/connections/local/bookings?email=ada%40example.com&status=active"
+    headers = signed(url=signed_url)
+    # When it arrives with the @ left as it is
+    sent = "http://127.0.0.1:3000/v1/connections/local/bookings?email=ada@example.com&status=active"
+    # Then it passes, as the service canonicalises the query from what arrived
+    assert isinstance(verifier().verify("GET", sent, headers, b""), Caller)
+
+
+def test_a_query_signed_unencoded_does_not_match_as_on_aws() -> None:
+    # Given a client that signs the query as written, with the @ unencoded
+    raw = "http://127.0.0.1:3000/v1/connections/local/bookings?email=ada@example.com"
+    refusal = verifier().verify("GET", raw, signed(url=raw), b"")
+    assert isinstance(refusal, Refusal)
+    assert refusal.message.startswith(MISMATCH)
+
+
+def test_encoded_url_sends_what_is_signed() -> None:
+    assert encoded_url("http://h/p?b=a b+c@d&a=%7E") == "http://h/p?b=a%20b%2Bc%40d&a=~"

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest, HTTPHeaders
@@ -91,6 +92,31 @@ class _Recompute(SigV4Auth):
 
     def payload(self, request: AWSRequest) -> str:
         return self._body_hash
+
+    def canonical_query_string(self, request: AWSRequest) -> str:
+        return canonical_query(str(urlsplit(str(request.url)).query))
+
+
+def canonical_query(query: str) -> str:
+    """SigV4's canonical query as the service computes it from what arrived: each name and value
+    decoded, then percent-encoded (all but ``-_.~``; ``+`` is a plus, a space is ``%20``), sorted."""
+    pairs = []
+    for pair in query.split("&"):
+        if pair:
+            name, _, value = pair.partition("=")
+            pairs.append((quote(unquote(name), safe="-_.~"), quote(unquote(value), safe="-_.~")))
+    return "&".join(f"{name}={value}" for name, value in sorted(pairs))
+
+
+def encoded_url(url: str) -> str:
+    """``url`` with its query in SigV4's encoding (order kept), so that what is signed is what is sent."""
+    parts = urlsplit(url)
+    pairs = []
+    for pair in parts.query.split("&"):
+        if pair:
+            name, sep, value = pair.partition("=")
+            pairs.append(quote(unquote(name), safe="-_.~") + sep + quote(unquote(value), safe="-_.~"))
+    return urlunsplit(parts._replace(query="&".join(pairs)))
 
 
 @dataclass
