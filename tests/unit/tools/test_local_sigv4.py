@@ -13,7 +13,7 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
 from calsync_dev.events import proxy_event
-from calsync_dev.local.gateway import api_routes
+from calsync_dev.local.gateway import api_routes, match_route
 from calsync_dev.local.sigv4 import MISMATCH, MISSING_TOKEN, Caller, Refusal, SigV4Verifier, encoded_url
 from calsync_dev.template import load
 
@@ -212,3 +212,29 @@ def test_a_query_signed_unencoded_does_not_match_as_on_aws() -> None:
 
 def test_encoded_url_sends_what_is_signed() -> None:
     assert encoded_url("http://h/p?b=a b+c@d&a=%7E") == "http://h/p?b=a%20b%2Bc%40d&a=~"
+
+
+def _two_methods_template() -> dict[str, object]:
+    def operation(function: str) -> dict[str, object]:
+        uri = f"arn:aws:apigateway:r:lambda:path/2015-03-31/functions/${{{function}.Arn}}/invocations"
+        return {"security": [{"sigv4": []}], "x-amazon-apigateway-integration": {"uri": {"Fn::Sub": uri}}}
+
+    body = {
+        "paths": {"/v1/connections/{connection_id}": {"get": operation("ReadFn"), "delete": operation("AdminFn")}},
+        "components": {"securitySchemes": {"sigv4": {"x-amazon-apigateway-authtype": "awsSigv4"}}},
+    }
+    return {"Resources": {"Api": {"Type": "AWS::Serverless::Api", "Properties": {"DefinitionBody": body}}}}
+
+
+def test_two_methods_on_one_path_each_reach_their_own_function() -> None:
+    # Given GET and DELETE on the same path, routed to two functions
+    routes = api_routes(_two_methods_template())
+    # When each method is asked for, Then each finds its own route; another method finds none
+    get = match_route(routes, "GET", "/v1/connections/acme")
+    delete = match_route(routes, "DELETE", "/v1/connections/acme")
+    assert get is not None
+    assert delete is not None
+    assert (get[0].function, get[1]) == ("ReadFn", {"connection_id": "acme"})
+    assert delete[0].function == "AdminFn"
+    assert match_route(routes, "POST", "/v1/connections/acme") is None
+    assert match_route(routes, "GET", "/v1/elsewhere") is None

@@ -75,6 +75,16 @@ def api_routes(template: dict[str, Any]) -> list[Route]:
     return routes
 
 
+def match_route(routes: list[Route], method: str, path: str) -> tuple[Route, dict[str, str]] | None:
+    """The route for ``method`` on ``path`` and its path parameters; None when there is none (API
+    Gateway's 403 Missing Authentication Token, for an unknown path and for a method the path lacks)."""
+    for route in routes:
+        match = route.pattern.match(path)
+        if match is not None and route.method in (method, "X-AMAZON-APIGATEWAY-ANY-METHOD"):
+            return route, match.groupdict()
+    return None
+
+
 def gateway_responses(template: dict[str, Any]) -> dict[str, tuple[int, str]]:
     """Status and body of the API's customised gateway responses."""
     found: dict[str, tuple[int, str]] = {}
@@ -152,54 +162,50 @@ class ApiHandler(BaseHTTPRequestHandler):
         if split.path.startswith("/_local/"):
             self._local(split.path, parse_qs(split.query), body)
             return
-        for route in self.routes:
-            match = route.pattern.match(split.path)
-            if match is None:
-                continue
-            if route.method not in (self.command, "X-AMAZON-APIGATEWAY-ANY-METHOD"):
-                self._gateway("DEFAULT_4XX", 403)
-                return
-            headers = {k: v for k, v in self.headers.items()}
-            identity: dict[str, Any] = {}
-            if route.iam:
-                url = f"http://{self.headers.get('Host', '')}{self.path}"
-                verdict = self.verifier.verify(self.command, url, self.headers.items(), body)
-                if isinstance(verdict, Refusal):
-                    self._reply(verdict.status, json.dumps({"message": verdict.message}), verdict.headers)
-                    return
-                identity = verdict.identity()
-            lowered = {k.lower() for k in headers}
-            if any(h.lower() not in lowered for h in route.required_headers):
-                self._gateway("BAD_REQUEST_PARAMETERS", 400)
-                return
-            event = proxy_event(
-                method=self.command,
-                resource=route.resource,
-                path=split.path,
-                path_parameters=match.groupdict(),
-                headers=headers,
-                query=parse_qs(split.query) or None,
-                body=body,
-                base64_encoded=not _is_text(headers),
-                stage=STAGE,
-                source_ip=self.client_address[0],
-                identity=identity,
+        found = match_route(self.routes, self.command, split.path)
+        if found is None:  # an unknown path, or a method the path lacks: API Gateway's answer to both
+            self._reply(
+                403, json.dumps({"message": MISSING_TOKEN}), {"x-amzn-ErrorType": "MissingAuthenticationTokenException"}
             )
-            if len(body) * 2 > LAMBDA_PAYLOAD_BYTES // 3 and len(json.dumps(event).encode()) > LAMBDA_PAYLOAD_BYTES:
-                # Lambda refuses an event this large: API Gateway answers 413 itself (docs/large-deliveries.md)
-                self._gateway("REQUEST_TOO_LARGE", 413)
-                return
-            if not self.local_stack.gate.enter(wait=False):  # the emulator is restarting
-                self._reply(503, json.dumps({"error": "unavailable", "message": "The AWS emulator is restarting."}))
-                return
-            try:
-                self._invoke(route.function, event)
-            finally:
-                self.local_stack.gate.leave()
             return
-        self._reply(
-            403, json.dumps({"message": MISSING_TOKEN}), {"x-amzn-ErrorType": "MissingAuthenticationTokenException"}
+        route, path_parameters = found
+        headers = {k: v for k, v in self.headers.items()}
+        identity: dict[str, Any] = {}
+        if route.iam:
+            url = f"http://{self.headers.get('Host', '')}{self.path}"
+            verdict = self.verifier.verify(self.command, url, self.headers.items(), body)
+            if isinstance(verdict, Refusal):
+                self._reply(verdict.status, json.dumps({"message": verdict.message}), verdict.headers)
+                return
+            identity = verdict.identity()
+        lowered = {k.lower() for k in headers}
+        if any(h.lower() not in lowered for h in route.required_headers):
+            self._gateway("BAD_REQUEST_PARAMETERS", 400)
+            return
+        event = proxy_event(
+            method=self.command,
+            resource=route.resource,
+            path=split.path,
+            path_parameters=path_parameters,
+            headers=headers,
+            query=parse_qs(split.query) or None,
+            body=body,
+            base64_encoded=not _is_text(headers),
+            stage=STAGE,
+            source_ip=self.client_address[0],
+            identity=identity,
         )
+        if len(body) * 2 > LAMBDA_PAYLOAD_BYTES // 3 and len(json.dumps(event).encode()) > LAMBDA_PAYLOAD_BYTES:
+            # Lambda refuses an event this large: API Gateway answers 413 itself (docs/large-deliveries.md)
+            self._gateway("REQUEST_TOO_LARGE", 413)
+            return
+        if not self.local_stack.gate.enter(wait=False):  # the emulator is restarting
+            self._reply(503, json.dumps({"error": "unavailable", "message": "The AWS emulator is restarting."}))
+            return
+        try:
+            self._invoke(route.function, event)
+        finally:
+            self.local_stack.gate.leave()
 
     def _local(self, path: str, query: Mapping[str, list[str]], body: bytes) -> None:
         """The local stack's own endpoints (not part of the API): run a schedule now, and
