@@ -67,6 +67,20 @@ def test_a_signed_call_reads_the_local_connections_bookings(api_stack: RunningSt
     assert "Product demo" in names
 
 
+def test_the_ready_made_local_connection_is_registered_like_any_other(
+    api_stack: RunningStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given the local stack's connections registry
+    from calsync import compose
+
+    target = api_stack.target(monkeypatch)
+    registry = compose.connection_registry(target.table, dynamodb=api_stack.client("dynamodb"))
+    # Then `local` is a registered connection (no Calendly token: the scheduled jobs skip it)
+    connection = registry.get("local")
+    assert connection is not None
+    assert (connection.connection_id, connection.status) == ("local", "reauth_required")
+
+
 @pytest.mark.parametrize(
     ("credentials", "message"),
     [
