@@ -19,7 +19,6 @@ from botocore.awsrequest import AWSRequest, HTTPHeaders
 from botocore.credentials import Credentials
 
 SERVICE = "execute-api"
-ALGORITHM = "AWS4-HMAC-SHA256"
 AMZ_DATE = "%Y%m%dT%H%M%SZ"
 MAX_SKEW = timedelta(minutes=5)  # API Gateway refuses a signature more than 5 minutes off
 ACCOUNT_ID = "123456789012"  # the account the local stack's events name (calsync_dev.events)
@@ -138,7 +137,7 @@ class SigV4Verifier:
         authorization = lowered.get("authorization")
         if not authorization:
             return Refusal("MissingAuthenticationTokenException", MISSING_TOKEN)
-        params = _auth_params(authorization) or {}
+        params = _auth_params(authorization)
         missing = [p for p in ("Credential", "SignedHeaders", "Signature") if p not in params]
         if missing:
             text = " ".join(f"Authorization header requires '{p}' parameter." for p in missing)
