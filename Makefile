@@ -11,7 +11,7 @@ export AWS_DEFAULT_REGION ?= us-east-1
 # this flag (or SAM_CLI_ENABLE_LANGUAGE_EXTENSIONS=1); samconfig.toml sets it too.
 SAM_LX := --language-extensions
 
-.PHONY: venv test lint unit integration e2e timetravel fuzz bench logbytes cost soak throughput run build deploy requirements event clean schemas
+.PHONY: venv test lint unit integration e2e timetravel fuzz api-fuzz bench logbytes cost soak throughput run build deploy requirements event clean schemas
 
 $(VENV)/.installed: requirements/dev.txt pyproject.toml
 	@command -v uv >/dev/null || python3 -m pip install --quiet uv
@@ -59,6 +59,13 @@ timetravel: venv
 # The receiver fuzz suite at depth (≥ 10,000 cases; `make test` runs a few hundred). Prints the count.
 fuzz: venv
 	CALSYNC_FUZZ_EXAMPLES=$${CALSYNC_FUZZ_EXAMPLES:-6000} $(BIN)/pytest tests/unit/test_receiver_fuzz.py
+
+# schemathesis against the /v1 API of a local stack of its own: every operation of openapi/calsync-v1.yaml,
+# SigV4-signed; prints operations, cases and failures (server errors, schema violations) and the operations
+# not served yet; exit 1 on any failure. API_FUZZ_EXAMPLES cases per operation, mode and connection. Not in `make test`.
+API_FUZZ_EXAMPLES ?= 100
+api-fuzz: venv
+	$(PY) -m calsync_dev.api_fuzz --examples $(API_FUZZ_EXAMPLES)
 
 bench: venv
 	$(PY) -m calsync_dev.bench

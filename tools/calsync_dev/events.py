@@ -39,8 +39,10 @@ def proxy_event(
     base64_encoded: bool = False,
     stage: str = "dev",
     source_ip: str = "127.0.0.1",
+    identity: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """A REST API (payload v1) proxy integration event, as API Gateway builds it."""
+    """A REST API (payload v1) proxy integration event, as API Gateway builds it (``identity``:
+    the signer's fields API Gateway adds for an AWS_IAM method, calsync_dev.local.sigv4.Caller)."""
     request_id = str(uuid.uuid4())
     return {
         "resource": resource,
@@ -59,7 +61,7 @@ def proxy_event(
             "stage": stage,
             "requestId": request_id,
             "requestTimeEpoch": int(time.time() * 1000),
-            "identity": {"sourceIp": source_ip, "userAgent": headers.get("User-Agent")},
+            "identity": {"sourceIp": source_ip, "userAgent": headers.get("User-Agent"), **(identity or {})},
             "accountId": "123456789012",
             "apiId": "local",
             "protocol": "HTTP/1.1",

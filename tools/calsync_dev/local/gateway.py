@@ -16,7 +16,8 @@ from urllib.parse import parse_qs, urlsplit
 
 from calsync_dev.events import proxy_event
 from calsync_dev.functions import FunctionError
-from calsync_dev.local.config import STAGE
+from calsync_dev.local.config import CREDENTIALS, REGION, STAGE
+from calsync_dev.local.sigv4 import MISSING_TOKEN, Refusal, SigV4Verifier
 
 if TYPE_CHECKING:
     from calsync_dev.local.stack import LocalStack
@@ -35,6 +36,13 @@ class Route:
     pattern: re.Pattern[str]
     function: str
     required_headers: tuple[str, ...]
+    iam: bool = False  # AWS_IAM: a SigV4 signature is checked before anything else
+
+
+def _iam_schemes(body: dict[str, Any]) -> set[str]:
+    """The OpenAPI body's security schemes that are API Gateway's IAM (SigV4) authorization."""
+    schemes = body.get("components", {}).get("securitySchemes", {})
+    return {name for name, scheme in schemes.items() if scheme.get("x-amazon-apigateway-authtype") == "awsSigv4"}
 
 
 def api_routes(template: dict[str, Any]) -> list[Route]:
@@ -45,6 +53,8 @@ def api_routes(template: dict[str, Any]) -> list[Route]:
             continue
         body = resource["Properties"].get("DefinitionBody", {})
         validators = body.get("x-amazon-apigateway-request-validators", {})
+        iam = _iam_schemes(body)
+        default_security = body.get("security", [])
         for path, methods in body.get("paths", {}).items():
             for method, operation in methods.items():
                 uri = operation.get("x-amazon-apigateway-integration", {}).get("uri", {})
@@ -59,8 +69,20 @@ def api_routes(template: dict[str, Any]) -> list[Route]:
                     if p.get("in") == "header" and p.get("required") and validator.get("validateRequestParameters")
                 )
                 regex = "^" + re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(path)) + "$"
-                routes.append(Route(method.upper(), path, re.compile(regex), found.group(1), required))
+                security = operation.get("security", default_security)
+                signed = any(name in iam for requirement in security for name in requirement)
+                routes.append(Route(method.upper(), path, re.compile(regex), found.group(1), required, signed))
     return routes
+
+
+def match_route(routes: list[Route], method: str, path: str) -> tuple[Route, dict[str, str]] | None:
+    """The route for ``method`` on ``path`` and its path parameters; None when there is none (API
+    Gateway's 403 Missing Authentication Token, for an unknown path and for a method the path lacks)."""
+    for route in routes:
+        match = route.pattern.match(path)
+        if match is not None and route.method in (method, "X-AMAZON-APIGATEWAY-ANY-METHOD"):
+            return route, match.groupdict()
+    return None
 
 
 def gateway_responses(template: dict[str, Any]) -> dict[str, tuple[int, str]]:
@@ -77,6 +99,13 @@ def gateway_responses(template: dict[str, Any]) -> dict[str, tuple[int, str]]:
 # ------------------------------------------------------------------ the HTTP server
 
 
+def local_verifier() -> SigV4Verifier:
+    """The IAM check for the local stack's one caller: its own credentials (``local``/``local``,
+    the IAM user ``local``), in its region."""
+    key, secret = CREDENTIALS["AWS_ACCESS_KEY_ID"], CREDENTIALS["AWS_SECRET_ACCESS_KEY"]
+    return SigV4Verifier(region=REGION, credentials={key: (secret, "local")})
+
+
 def api_server(template: dict[str, Any], host: str, port: int, local_stack: LocalStack) -> ApiServer:
     """An API server for the template's routes (not yet serving: call ``serve_forever``)."""
 
@@ -86,6 +115,7 @@ def api_server(template: dict[str, Any], host: str, port: int, local_stack: Loca
     Handler.routes = api_routes(template)
     Handler.gateway = gateway_responses(template)
     Handler.local_stack = local_stack
+    Handler.verifier = local_verifier()
     return ApiServer((host, port), Handler)
 
 
@@ -99,6 +129,7 @@ class ApiHandler(BaseHTTPRequestHandler):
     routes: list[Route]
     gateway: dict[str, tuple[int, str]]
     local_stack: LocalStack
+    verifier: SigV4Verifier
     protocol_version = "HTTP/1.1"
 
     def log_message(self, format: str, *args: Any) -> None:
@@ -131,47 +162,52 @@ class ApiHandler(BaseHTTPRequestHandler):
         if split.path.startswith("/_local/"):
             self._local(split.path, parse_qs(split.query), body)
             return
-        for route in self.routes:
-            match = route.pattern.match(split.path)
-            if match is None:
-                continue
-            if route.method not in (self.command, "X-AMAZON-APIGATEWAY-ANY-METHOD"):
-                if any(r.method == self.command and r.pattern.match(split.path) for r in self.routes):
-                    continue  # the same path's route for this method comes later
-                self._gateway("DEFAULT_4XX", 403)
-                return
-            # API Gateway tells the function the scheme the caller used (the OAuth links name it)
-            headers = {k: v for k, v in self.headers.items() if k.lower() != "x-forwarded-proto"}
-            headers["X-Forwarded-Proto"] = "http"
-            lowered = {k.lower() for k in headers}
-            if any(h.lower() not in lowered for h in route.required_headers):
-                self._gateway("BAD_REQUEST_PARAMETERS", 400)
-                return
-            event = proxy_event(
-                method=self.command,
-                resource=route.resource,
-                path=split.path,
-                path_parameters=match.groupdict(),
-                headers=headers,
-                query=parse_qs(split.query) or None,
-                body=body,
-                base64_encoded=not _is_text(headers),
-                stage=STAGE,
-                source_ip=self.client_address[0],
+        found = match_route(self.routes, self.command, split.path)
+        if found is None:  # an unknown path, or a method the path lacks: API Gateway's answer to both
+            self._reply(
+                403, json.dumps({"message": MISSING_TOKEN}), {"x-amzn-ErrorType": "MissingAuthenticationTokenException"}
             )
-            if len(body) * 2 > LAMBDA_PAYLOAD_BYTES // 3 and len(json.dumps(event).encode()) > LAMBDA_PAYLOAD_BYTES:
-                # Lambda refuses an event this large: API Gateway answers 413 itself (docs/large-deliveries.md)
-                self._gateway("REQUEST_TOO_LARGE", 413)
-                return
-            if not self.local_stack.gate.enter(wait=False):  # the emulator is restarting
-                self._reply(503, json.dumps({"error": "unavailable", "message": "The AWS emulator is restarting."}))
-                return
-            try:
-                self._invoke(route.function, event)
-            finally:
-                self.local_stack.gate.leave()
             return
-        self._reply(403, json.dumps({"message": "Missing Authentication Token"}))
+        route, path_parameters = found
+        # API Gateway tells the function the scheme the caller used (the OAuth links name it)
+        headers = {k: v for k, v in self.headers.items() if k.lower() != "x-forwarded-proto"}
+        headers["X-Forwarded-Proto"] = "http"
+        identity: dict[str, Any] = {}
+        if route.iam:
+            url = f"http://{self.headers.get('Host', '')}{self.path}"
+            verdict = self.verifier.verify(self.command, url, self.headers.items(), body)
+            if isinstance(verdict, Refusal):
+                self._reply(verdict.status, json.dumps({"message": verdict.message}), verdict.headers)
+                return
+            identity = verdict.identity()
+        lowered = {k.lower() for k in headers}
+        if any(h.lower() not in lowered for h in route.required_headers):
+            self._gateway("BAD_REQUEST_PARAMETERS", 400)
+            return
+        event = proxy_event(
+            method=self.command,
+            resource=route.resource,
+            path=split.path,
+            path_parameters=path_parameters,
+            headers=headers,
+            query=parse_qs(split.query) or None,
+            body=body,
+            base64_encoded=not _is_text(headers),
+            stage=STAGE,
+            source_ip=self.client_address[0],
+            identity=identity,
+        )
+        if len(body) * 2 > LAMBDA_PAYLOAD_BYTES // 3 and len(json.dumps(event).encode()) > LAMBDA_PAYLOAD_BYTES:
+            # Lambda refuses an event this large: API Gateway answers 413 itself (docs/large-deliveries.md)
+            self._gateway("REQUEST_TOO_LARGE", 413)
+            return
+        if not self.local_stack.gate.enter(wait=False):  # the emulator is restarting
+            self._reply(503, json.dumps({"error": "unavailable", "message": "The AWS emulator is restarting."}))
+            return
+        try:
+            self._invoke(route.function, event)
+        finally:
+            self.local_stack.gate.leave()
 
     def _local(self, path: str, query: Mapping[str, list[str]], body: bytes) -> None:
         """The local stack's own endpoints (not part of the API): run a schedule now, and

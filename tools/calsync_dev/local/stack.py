@@ -122,6 +122,8 @@ class LocalStack:
             f"  lifecycle events: {config.events_file}  (calsync events tail --follow)\n"
             f"  POST {config.api_url}/webhooks/calendly/{LOCAL_CONNECTION}  (signing key: "
             f"{'CALSYNC_LOCAL_SIGNING_KEY' if config.signing_key != DEFAULT_LOCAL_KEY else DEFAULT_LOCAL_KEY})\n"
+            f"  GET {config.api_url}/v1/connections/{LOCAL_CONNECTION}/bookings  (SigV4 for execute-api in {REGION}:"
+            f" access key {CREDENTIALS['AWS_ACCESS_KEY_ID']}, secret {CREDENTIALS['AWS_SECRET_ACCESS_KEY']}; docs/api.md)\n"
             "  try: calsync send events/webhooks/invitee_created.json && calsync bookings   (Ctrl-C to stop)"
         )
 

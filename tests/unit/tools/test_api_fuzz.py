@@ -1,0 +1,50 @@
+"""make api-fuzz's verdict: a failure of a served operation fails the run, by kind; an operation
+the target does not serve is listed as not served, never counted as passing."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+
+from calsync_dev.api_fuzz import OperationResult, exit_code, kind_of, report
+
+
+@pytest.mark.parametrize(
+    ("title", "kind"),
+    [
+        ("Server error", "server_error"),
+        ("Response violates schema", "schema_violation"),
+        ("Undocumented Content-Type", "schema_violation"),
+        ("Missing Content-Type header", "schema_violation"),
+        ("Undocumented status code", "status_violation"),
+        ('signed call refused: {"message": "..."}', "other"),
+    ],
+)
+def test_failures_are_counted_by_kind(title: str, kind: str) -> None:
+    assert kind_of(title) == kind
+
+
+def test_an_operation_not_served_is_reported_and_fails_only_when_every_one_is_required(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Given one served operation without failures and one the target does not serve
+    served = OperationResult("GET", "/v1/connections/{connection_id}/bookings", cases=10, statuses=Counter({200: 10}))
+    missing = OperationResult("GET", "/v1/connections", served=False)
+    # When the run is reported
+    figures = report([served, missing], "http://127.0.0.1:3000", 5)
+    # Then the missing one is named as not served, its cases not counted
+    assert figures["not_served"] == ["GET /v1/connections"]
+    assert figures["cases"] == 10
+    assert "NOT SERVED" in capsys.readouterr().out
+    # And the run passes unless every operation is required
+    assert exit_code(figures, require_all=False) == 0
+    assert exit_code(figures, require_all=True) == 1
+
+
+def test_a_server_error_or_schema_violation_fails_the_run() -> None:
+    broken = OperationResult("GET", "/v1/connections/{connection_id}/bookings", cases=3)
+    broken.failures.update({"server_error": 1, "schema_violation": 2})
+    figures = report([broken], "http://127.0.0.1:3000", 1)
+    assert (figures["server_errors"], figures["schema_violations"]) == (1, 2)
+    assert exit_code(figures, require_all=False) == 1
