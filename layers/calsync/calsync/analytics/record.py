@@ -68,6 +68,13 @@ def uuid_of(uri: object) -> str | None:
     return uri.rstrip("/").rsplit("/", 1)[-1] or None
 
 
+def _event_uuid_of_invitee(uri: object) -> str | None:
+    """``…/scheduled_events/E1/invitees/I1`` → ``E1``."""
+    if not isinstance(uri, str) or "/invitees/" not in uri:
+        return None
+    return uuid_of(uri.rsplit("/invitees/", 1)[0])
+
+
 def _time(value: object) -> datetime | None:
     if not isinstance(value, str) or not value:
         return None
@@ -151,7 +158,7 @@ def _old_half(base: dict[str, Any], new: dict[str, Any], detail: Mapping[str, An
     canceler = _map(detail.get("cancellation")).get("canceler_type")
     return LakeRecord(
         **base,
-        event_uuid=uuid_of(old.get("invitee_uri", "").rsplit("/invitees/", 1)[0] if old.get("invitee_uri") else None),
+        event_uuid=_event_uuid_of_invitee(old.get("invitee_uri")),
         invitee_uuid=uuid_of(old.get("invitee_uri")),
         event_type=new["event_type"],
         host_user=new["host_user"],
@@ -169,6 +176,7 @@ def _submission(base: dict[str, Any], submission: Mapping[str, Any], booking: ob
     """A routing-form submission; its booking's uuids when it led to one."""
     tracking = _map(submission.get("tracking"))
     led_to = _booking_fields(booking) if isinstance(booking, Mapping) else {}
+    utm: dict[str, Any] = {name: _text(tracking.get(name)) for name in UTM_FIELDS}
     return LakeRecord(
         **base,
         routing_form_id=uuid_of(submission.get("routing_form")),
@@ -177,5 +185,5 @@ def _submission(base: dict[str, Any], submission: Mapping[str, Any], booking: ob
         invitee_uuid=led_to.get("invitee_uuid"),
         event_type=led_to.get("event_type"),
         created_at=_time(submission.get("created_at")),
-        **{name: _text(tracking.get(name)) for name in UTM_FIELDS},
+        **utm,
     )
