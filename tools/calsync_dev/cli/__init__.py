@@ -14,6 +14,7 @@
     calsync report                     the latest completeness reports
     calsync erase --email ADDRESS      remove a person from every store (--dry-run, --calendly, --list)
     calsync deploy-check               before a deploy: adopt the secrets a deleted stack of the stage kept
+    calsync stats                      booking metrics from the local analytics lake (--json, --plot DIR)
 
 Against the local stack by default; ``--stack NAME`` targets a deployed stack instead
 (AWS credentials from the usual places; queue and table names from its Outputs).
@@ -24,7 +25,19 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
-from calsync_dev.cli import bookings, connections, deploy_check, dlq, erase, events, local, reconcile, replay, send
+from calsync_dev.cli import (
+    bookings,
+    connections,
+    deploy_check,
+    dlq,
+    erase,
+    events,
+    local,
+    reconcile,
+    replay,
+    send,
+    stats,
+)
 
 __all__ = ["build_parser", "main"]
 
@@ -38,7 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True)
     # the order `calsync --help` lists them in
-    for group in (local, send, bookings, dlq, replay, erase, connections, reconcile, events, deploy_check):
+    for group in (local, send, bookings, dlq, replay, erase, connections, reconcile, events, deploy_check, stats):
         group.register(commands)
     return parser
 
