@@ -221,3 +221,12 @@ def test_a_routing_form_submission_lands_with_its_form_and_submission_ids() -> N
     assert record.routing_form_id
     assert record.submission_uuid
     assert record.status is None
+
+
+@pytest.mark.parametrize("kind", [DetailType.BOOKING_STARTING_SOON, DetailType.BOOKING_ENDED])
+def test_reminders_land_as_nothing(kind: DetailType) -> None:
+    # Given a reminder, which repeats a booking's state and changes nothing
+    (scheduled,) = every_event([event_body("invitee_created.json")])
+    reminder = LifecycleEvent(kind, "r1", scheduled.detail | {"lead_seconds": 3600})
+    # Then the lake keeps no record of it
+    assert lake_records(reminder, AT) == []

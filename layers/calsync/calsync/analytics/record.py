@@ -20,6 +20,10 @@ from pydantic import BaseModel, ConfigDict
 
 from calsync.lifecycle.events import DetailType, LifecycleEvent
 
+# Reminders (Booking Starting Soon, Booking Ended) change nothing about a booking: they repeat its
+# state and would treble the lake. The lake keeps the events that change a booking, a submission
+# and erasures (the EventBridge rule that feeds it matches these detail-types).
+LAKE_KINDS = frozenset(DetailType) - {DetailType.BOOKING_STARTING_SOON, DetailType.BOOKING_ENDED}
 UTM_FIELDS = ("utm_source", "utm_medium", "utm_campaign", "utm_content", "utm_term")
 CANCELERS = frozenset({"host", "invitee"})
 
@@ -129,8 +133,11 @@ def lake_records(event: LifecycleEvent, at: datetime) -> list[LakeRecord]:
     old half publishes no ``Booking Canceled``), at the new booking's version so it sorts after
     the old booking's earlier states. A booking first seen by ``Booking Scheduled`` or
     ``Booking Rescheduled`` without a stored creation time takes the event's time as created.
+    Reminders land as nothing (``LAKE_KINDS``).
     """
     detail, kind = event.detail, event.detail_type
+    if kind not in LAKE_KINDS:
+        return []
     base: dict[str, Any] = {
         "kind": kind.value,
         "event_id": event.event_id,

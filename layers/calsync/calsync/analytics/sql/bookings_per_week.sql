@@ -10,7 +10,7 @@ WITH params AS (
         CAST(? AS timestamp) AS as_of
 ),
 ranked AS (
-    -- every booking's versions, latest first (version, then no-show version, then event time)
+    -- every booking's versions, latest first (its version, then its no-show version)
     SELECT
         e.invitee_uuid,
         e.event_type,
@@ -19,7 +19,7 @@ ranked AS (
         e.rescheduled,
         row_number() OVER (
             PARTITION BY e.invitee_uuid
-            ORDER BY e.version DESC NULLS LAST, e.no_show_version DESC NULLS LAST, e.occurred_at DESC
+            ORDER BY e.version DESC NULLS LAST, e.no_show_version DESC NULLS LAST
         ) AS recency
     FROM lifecycle_events AS e
     CROSS JOIN params AS p
