@@ -80,6 +80,13 @@ class Bookings:
     form: np.ndarray
 
 
+def _where(mask: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """``values`` where ``mask``, else None (an object array)."""
+    out = np.full(len(mask), None, dtype=object)
+    out[mask] = values[mask]
+    return out
+
+
 def bookings(n: int, seed: int = 19) -> Bookings:
     rng = np.random.default_rng(seed)
     start0 = np.datetime64(START.replace(tzinfo=None), "s")
@@ -113,10 +120,10 @@ def bookings(n: int, seed: int = 19) -> Bookings:
         canceler=np.where(rng.random(n) < 0.7, "invitee", "host"),
         rescheduled=rescheduled,
         no_show=~canceled & (rng.random(n) < 0.08),
-        utm_source=np.where(has_utm, sources[rng.integers(0, 5, n)], None),
-        utm_campaign=np.where(has_utm, campaigns[rng.integers(0, 20, n)], None),
-        submission=np.where(from_form, uuids(rng, n), None),
-        form=np.where(from_form, forms[rng.integers(0, 10, n)], None),
+        utm_source=_where(has_utm, sources[rng.integers(0, 5, n)]),
+        utm_campaign=_where(has_utm, campaigns[rng.integers(0, 20, n)]),
+        submission=_where(from_form, uuids(rng, n)),
+        form=_where(from_form, forms[rng.integers(0, 10, n)]),
     )
 
 
@@ -214,7 +221,7 @@ def write_lake(b: Bookings, directory: Path, compression: str = "snappy") -> int
         basename_template="part-{i}.parquet",
         existing_data_behavior="overwrite_or_ignore",
     )
-    return table.num_rows
+    return int(table.num_rows)
 
 
 def columns_read(name: str) -> set[str]:
