@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from calsync.analytics.metrics import NAMES, Window
+from calsync.analytics.metrics import NAMES, MetricWindow
 from calsync_dev.analytics.bench import bookings, columns_read, scanned_bytes, timed, write_lake
 from calsync_dev.analytics.lake import SCHEMA, connect
 
@@ -21,7 +21,7 @@ def test_the_synthetic_lake_answers_every_metric(tmp_path: Path) -> None:
     assert pq.ParquetFile(files[0]).schema_arrow.names == SCHEMA.names
     # Then every metric runs, and the current state has one row per booking
     connection = connect(tmp_path)
-    window = Window(as_of=datetime(2026, 7, 1, tzinfo=UTC))
+    window = MetricWindow(as_of=datetime(2026, 7, 1, tzinfo=UTC))
     counts = {name: timed(connection, name, window)[0] for name in NAMES}
     assert counts["current_bookings"] == 2_000
     assert counts["rates_by_event_type"] == 20

@@ -10,7 +10,7 @@ import duckdb
 import pytest
 import sqlglot
 
-from calsync.analytics.metrics import NAMES, Window, sql
+from calsync.analytics.metrics import NAMES, MetricWindow, sql
 from calsync.analytics.record import LakeRecord
 from calsync_dev.analytics.lake import connect, run, write_records
 
@@ -123,7 +123,7 @@ def lake(tmp_path_factory: pytest.TempPathFactory) -> duckdb.DuckDBPyConnection:
 
 def metric(lake: duckdb.DuckDBPyConnection, name: str, **window: Any) -> list[tuple[Any, ...]]:
     defaults: dict[str, Any] = {"as_of": AS_OF, "connection_id": "acme"}
-    return run(lake, name, Window(**(defaults | window))).rows
+    return run(lake, name, MetricWindow(**(defaults | window))).rows
 
 
 def test_the_lake_is_partitioned_by_date(tmp_path: Path) -> None:
@@ -132,7 +132,7 @@ def test_the_lake_is_partitioned_by_date(tmp_path: Path) -> None:
 
 
 def test_current_state_is_each_bookings_latest_version(lake: duckdb.DuckDBPyConnection) -> None:
-    result = run(lake, "current_bookings", Window(as_of=AS_OF, connection_id="acme"))
+    result = run(lake, "current_bookings", MetricWindow(as_of=AS_OF, connection_id="acme"))
     state = {row["invitee_uuid"]: row for row in result.as_dicts()}
     assert sorted(state) == ["B1", "B2", "B3", "B4", "B5", "B6", "B7"]
     assert (state["B1"]["no_show"], state["B2"]["no_show"]) == (True, False)  # B2's mark was cleared
@@ -202,7 +202,7 @@ def test_routing_form_submissions_and_the_share_that_became_bookings(lake: duckd
 def test_an_empty_lake_answers_every_metric_with_no_rows(tmp_path: Path) -> None:
     empty = connect(tmp_path / "none")
     for name in NAMES:
-        assert run(empty, name, Window(as_of=AS_OF)).rows == []
+        assert run(empty, name, MetricWindow(as_of=AS_OF)).rows == []
 
 
 @pytest.mark.parametrize("name", NAMES)

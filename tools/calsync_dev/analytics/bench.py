@@ -26,7 +26,7 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import sqlglot
 
-from calsync.analytics.metrics import NAMES, Window, sql
+from calsync.analytics.metrics import NAMES, MetricWindow, sql
 from calsync_dev.analytics.lake import SCHEMA, connect
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
@@ -244,7 +244,7 @@ def scanned_bytes(directory: Path, columns: set[str]) -> int:
     return total
 
 
-def timed(connection: duckdb.DuckDBPyConnection, name: str, window: Window) -> tuple[int, float, float]:
+def timed(connection: duckdb.DuckDBPyConnection, name: str, window: MetricWindow) -> tuple[int, float, float]:
     """One run of a metric, its result kept in DuckDB (what the query costs, not moving rows into
     Python): rows, wall seconds, CPU seconds."""
     wall, cpu = time.perf_counter(), time.process_time()
@@ -275,7 +275,7 @@ def main(argv: list[str] | None = None) -> int:
             f"in {time.perf_counter() - began:.1f} s; DuckDB on {os.cpu_count()} cores (load {os.getloadavg()[0]:.1f})"
         )
         connection = connect(directory)
-        window = Window(as_of=datetime(2026, 7, 1, tzinfo=UTC))
+        window = MetricWindow(as_of=datetime(2026, 7, 1, tzinfo=UTC))
         print(f"{'metric':<22} {'rows':>9} {'wall s':>7} {'cpu s':>6} {'scan MB':>8}  columns read")
         for name in NAMES:
             runs = [timed(connection, name, window) for _ in range(args.runs)]

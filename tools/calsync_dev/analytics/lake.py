@@ -18,7 +18,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from calsync.analytics.metrics import TABLE, Window, sql
+from calsync.analytics.metrics import TABLE, MetricWindow, sql
 from calsync.analytics.record import LakeRecord
 
 DEFAULT_LAKE = Path(".calsync/lake")
@@ -94,7 +94,7 @@ class Result:
         return [dict(zip(self.columns, row, strict=True)) for row in self.rows]
 
 
-def run(connection: duckdb.DuckDBPyConnection, name: str, window: Window) -> Result:
+def run(connection: duckdb.DuckDBPyConnection, name: str, window: MetricWindow) -> Result:
     """The metric ``name`` over the lake, for ``window``."""
     cursor = connection.execute(sql(name), window.parameters())
     columns = [column[0] for column in cursor.description or []]

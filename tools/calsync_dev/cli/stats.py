@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from calsync.analytics.metrics import NAMES, Window
+from calsync.analytics.metrics import NAMES, MetricWindow
 from calsync_dev.cli.target import Commands
 
 if TYPE_CHECKING:
@@ -56,7 +56,7 @@ def _when(text: str) -> datetime:
 def _stats(args: argparse.Namespace) -> int:
     from calsync_dev.analytics.lake import connect, run
 
-    window = Window(
+    window = MetricWindow(
         as_of=args.as_of or datetime.now(UTC),
         since=args.since,
         until=args.until,
@@ -110,7 +110,7 @@ def _shown(result: Result, limit: int) -> list[tuple[Any, ...]]:
     return result.rows
 
 
-def as_json(results: Sequence[Result], window: Window, *, limit: int) -> dict[str, Any]:
+def as_json(results: Sequence[Result], window: MetricWindow, *, limit: int) -> dict[str, Any]:
     return {
         "window": {
             "since": window.since,

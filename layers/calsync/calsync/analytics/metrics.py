@@ -30,7 +30,7 @@ def sql(name: str) -> str:
 
 
 @dataclass(frozen=True, slots=True)
-class Window:
+class MetricWindow:
     """What the metrics are asked about: bookings starting in [since, until) (None: open), of one
     connection (None: every one), and ``as_of``, the time a booking's end has passed by."""
 
