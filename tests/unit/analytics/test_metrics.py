@@ -211,3 +211,9 @@ def test_each_metric_parses_as_athena_sql(name: str, dialect: str) -> None:
     tree = sqlglot.parse_one(sql(name), read=dialect)
     assert tree.find(sqlglot.exp.Table) is not None
     assert len(list(tree.find_all(sqlglot.exp.Placeholder))) == 4
+
+
+def test_a_limited_listing_is_its_first_bookings_by_start_and_their_total(lake: duckdb.DuckDBPyConnection) -> None:
+    result = run(lake, "current_bookings", MetricWindow(as_of=AS_OF, connection_id="acme"), limit=2)
+    assert [row["invitee_uuid"] for row in result.as_dicts()] == ["B1", "B2"]
+    assert result.total == 7

@@ -39,6 +39,7 @@ def test_json_has_every_metric_for_the_window(lake: Path, capsys: pytest.Capture
         {"routing_form_id": "F2", "submissions": 1, "booked": 1, "booked_share": 1.0},
     ]
     assert out["metrics"]["current_bookings"]["total_rows"] == 7
+    assert len(out["metrics"]["current_bookings"]["rows"]) == 7
     assert out["window"]["connection_id"] == "acme"
 
 
@@ -67,3 +68,10 @@ def test_plot_writes_the_two_charts(lake: Path, tmp_path: Path, capsys: pytest.C
     stats(capsys, "--lake", str(lake), "--as-of", "2026-12-10", "--plot", str(tmp_path / "charts"))
     for name in ("bookings_per_week.png", "rates_by_event_type.png"):
         assert (tmp_path / "charts" / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_limit_shows_the_first_bookings_by_start(lake: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    args = ("--metric", "current_bookings", "--limit", "3", "--connection-id", "acme", "--json")
+    listing = json.loads(stats(capsys, "--lake", str(lake), *args))["metrics"]["current_bookings"]
+    assert [row["invitee_uuid"] for row in listing["rows"]] == ["B1", "B2", "B3"]
+    assert listing["total_rows"] == 7

@@ -89,13 +89,27 @@ class Result:
     name: str
     columns: list[str]
     rows: list[tuple[Any, ...]]
+    total: int  # the rows the metric has (``rows`` may be the first of them)
 
     def as_dicts(self) -> list[dict[str, Any]]:
         return [dict(zip(self.columns, row, strict=True)) for row in self.rows]
 
 
-def run(connection: duckdb.DuckDBPyConnection, name: str, window: MetricWindow) -> Result:
-    """The metric ``name`` over the lake, for ``window``."""
-    cursor = connection.execute(sql(name), window.parameters())
+# How a listing's first rows are chosen when only some are shown
+LISTING_ORDER = {"current_bookings": "start_time, invitee_uuid"}
+
+
+def run(connection: duckdb.DuckDBPyConnection, name: str, window: MetricWindow, *, limit: int | None = None) -> Result:
+    """The metric ``name`` over the lake, for ``window``; of a listing (``current_bookings``) only
+    the first ``limit`` rows (by start time) when ``limit`` is given, and how many there are."""
+    text = sql(name)
+    if limit is None or name not in LISTING_ORDER:
+        cursor = connection.execute(text, window.parameters())
+        columns = [column[0] for column in cursor.description or []]
+        rows = cursor.fetchall()
+        return Result(name, columns, rows, len(rows))
+    connection.execute(f"CREATE OR REPLACE TEMP TABLE listing AS {text}", window.parameters())
+    (total,) = connection.execute("SELECT count(*) FROM listing").fetchone() or (0,)
+    cursor = connection.execute(f"SELECT * FROM listing ORDER BY {LISTING_ORDER[name]} LIMIT {int(limit)}")  # noqa: S608
     columns = [column[0] for column in cursor.description or []]
-    return Result(name, columns, cursor.fetchall())
+    return Result(name, columns, cursor.fetchall(), int(total))

@@ -63,11 +63,11 @@ def _stats(args: argparse.Namespace) -> int:
         connection_id=args.connection_id,
     )
     connection = connect(args.lake)
-    results = [run(connection, name, window) for name in args.metric or NAMES]
+    results = [run(connection, name, window, limit=args.limit or None) for name in args.metric or NAMES]
     if args.json:
-        print(json.dumps(as_json(results, window, limit=args.limit), indent=2, default=_json_value))
+        print(json.dumps(as_json(results, window), indent=2, default=_json_value))
     else:
-        print_tables(results, limit=args.limit)
+        print_tables(results)
     if args.plot:
         from calsync_dev.analytics.plots import write_plots
 
@@ -101,16 +101,11 @@ def _narrow(result: Result) -> Result:
     if result.name != "current_bookings":
         return result
     keep = [result.columns.index(column) for column in CURRENT_COLUMNS]
-    return Result(result.name, list(CURRENT_COLUMNS), [tuple(row[i] for i in keep) for row in result.rows])
+    rows = [tuple(row[i] for i in keep) for row in result.rows]
+    return Result(result.name, list(CURRENT_COLUMNS), rows, result.total)
 
 
-def _shown(result: Result, limit: int) -> list[tuple[Any, ...]]:
-    if result.name == "current_bookings" and limit:
-        return result.rows[:limit]
-    return result.rows
-
-
-def as_json(results: Sequence[Result], window: MetricWindow, *, limit: int) -> dict[str, Any]:
+def as_json(results: Sequence[Result], window: MetricWindow) -> dict[str, Any]:
     return {
         "window": {
             "since": window.since,
@@ -120,8 +115,8 @@ def as_json(results: Sequence[Result], window: MetricWindow, *, limit: int) -> d
         },
         "metrics": {
             r.name: {
-                "total_rows": len(r.rows),
-                "rows": [dict(zip(r.columns, row, strict=True)) for row in _shown(r, limit)],
+                "total_rows": r.total,
+                "rows": r.as_dicts(),
             }
             for r in results
         },
@@ -142,19 +137,19 @@ def _cell(value: object) -> str:
     return str(value)
 
 
-def print_tables(results: Sequence[Result], *, limit: int) -> None:
+def print_tables(results: Sequence[Result]) -> None:
     results = [_narrow(result) for result in results]
     try:
         from rich.console import Console
         from rich.table import Table
     except ImportError:  # rich is optional: plain columns then
         for result in results:
-            print(plain_table(result, limit))
+            print(plain_table(result))
         return
     console = Console() if sys.stdout.isatty() else Console(width=160)
     for result in results:
-        rows = _shown(result, limit)
-        table = Table(title=_title(result, rows))
+        rows = result.rows
+        table = Table(title=_title(result))
         for column in result.columns:
             table.add_column(column)
         for row in rows:
@@ -162,14 +157,14 @@ def print_tables(results: Sequence[Result], *, limit: int) -> None:
         console.print(table)
 
 
-def _title(result: Result, rows: Sequence[object]) -> str:
+def _title(result: Result) -> str:
     title = TITLES[result.name]
-    return f"{title} ({len(rows)} of {len(result.rows)})" if len(rows) < len(result.rows) else title
+    return f"{title} (first {len(result.rows)} of {result.total})" if len(result.rows) < result.total else title
 
 
-def plain_table(result: Result, limit: int) -> str:
-    rows = [[_cell(v) for v in row] for row in _shown(result, limit)]
+def plain_table(result: Result) -> str:
+    rows = [[_cell(v) for v in row] for row in result.rows]
     widths = [max([len(c), *(len(r[i]) for r in rows)]) for i, c in enumerate(result.columns)]
-    lines = [_title(result, rows), "  ".join(c.ljust(w) for c, w in zip(result.columns, widths, strict=True))]
+    lines = [_title(result), "  ".join(c.ljust(w) for c, w in zip(result.columns, widths, strict=True))]
     lines += ["  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)) for row in rows]
     return "\n".join([*lines, ""])
