@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from calsync.analytics.record import LakeRecord, lake_records
+from calsync.analytics.record import LakeRecord, from_eventbridge, lake_records
 from calsync.lifecycle.derive import derive
 from calsync.lifecycle.events import DetailType, LifecycleEvent
 from tests.factories import event_body, fixture_bodies, vary
@@ -230,3 +230,26 @@ def test_reminders_land_as_nothing(kind: DetailType) -> None:
     reminder = LifecycleEvent(kind, "r1", scheduled.detail | {"lead_seconds": 3600})
     # Then the lake keeps no record of it
     assert lake_records(reminder, AT) == []
+
+
+def test_an_eventbridge_delivery_lands_as_the_same_records() -> None:
+    # Given a lifecycle event as EventBridge delivers it to the lake's stream
+    (scheduled,) = every_event([event_body("invitee_created.json")])
+    envelope = {
+        "source": "calsync",
+        "detail-type": scheduled.detail_type.value,
+        "time": "2026-11-20T09:00:05Z",
+        "detail": json.loads(json.dumps(scheduled.detail)),
+    }
+    # Then it lands as the records of the event, at the delivery's time
+    assert from_eventbridge(envelope) == lake_records(scheduled, AT)
+    # and as one flat row a Firehose Parquet conversion reads (Hive timestamps, no personal data)
+    (row,) = [record.as_row() for record in from_eventbridge(envelope)]
+    assert list(row) == list(LakeRecord.model_fields)
+    assert row["start_time"] == "2026-12-01 15:00:00.000000"
+    assert "ada" not in json.dumps(row).lower()
+
+
+def test_an_event_of_another_kind_or_without_a_time_lands_as_nothing() -> None:
+    assert from_eventbridge({"detail-type": "Something Else", "time": "2026-11-20T09:00:05Z", "detail": {}}) == []
+    assert from_eventbridge({"detail-type": "Booking Scheduled", "detail": {"event_id": "x"}}) == []

@@ -64,6 +64,14 @@ class LakeRecord(BaseModel):
         """The partition: the UTC date the lifecycle event happened."""
         return self.occurred_at.astimezone(UTC).date()
 
+    def as_row(self) -> dict[str, Any]:
+        """The record as one JSON object for Firehose's Parquet conversion: every column, times
+        in UTC as ``YYYY-MM-DD HH:MM:SS.ffffff`` (Hive's timestamp format, no zone)."""
+        return {
+            name: value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f") if isinstance(value, datetime) else value
+            for name, value in ((name, getattr(self, name)) for name in type(self).model_fields)
+        }
+
 
 def uuid_of(uri: object) -> str | None:
     """``…/scheduled_events/E1/invitees/I1`` → ``I1`` (the last path segment), else None."""
@@ -158,6 +166,20 @@ def lake_records(event: LifecycleEvent, at: datetime) -> list[LakeRecord]:
     if kind is DetailType.BOOKING_RESCHEDULED:
         records.append(_old_half(base, fields, detail))
     return records
+
+
+def from_eventbridge(envelope: Mapping[str, Any]) -> list[LakeRecord]:
+    """The records of one lifecycle event as EventBridge delivers it (``detail-type``, ``time``,
+    ``detail``); an event of another kind, or without a time, lands as nothing."""
+    try:
+        kind = DetailType(str(envelope.get("detail-type")))
+    except ValueError:
+        return []
+    at, detail = _time(envelope.get("time")), _map(envelope.get("detail"))
+    event_id = detail.get("event_id")
+    if at is None or not isinstance(event_id, str):
+        return []
+    return lake_records(LifecycleEvent(kind, event_id, dict(detail)), at)
 
 
 def _old_half(base: dict[str, Any], new: dict[str, Any], detail: Mapping[str, Any]) -> LakeRecord:
