@@ -24,17 +24,15 @@ from calsync.analytics.record import LakeRecord
 DEFAULT_LAKE = Path(".calsync/lake")
 COMPRESSION = "zstd"
 
-_TIMESTAMP = pa.timestamp("us")
+_TIMESTAMPS = {"occurred_at", "start_time", "end_time", "created_at"}
+_BOOLEANS = {"no_show", "rescheduled"}
+# The lake's columns, in LakeRecord's order (the Glue table's columns; ``dt`` is the partition)
 SCHEMA = pa.schema(
     [
-        (name, _TIMESTAMP if name in ("occurred_at", "start_time", "end_time", "created_at") else pa.string())
+        (name, pa.timestamp("us") if name in _TIMESTAMPS else pa.bool_() if name in _BOOLEANS else pa.string())
         for name in LakeRecord.model_fields
-        if name not in ("no_show", "rescheduled")
     ]
-    + [("no_show", pa.bool_()), ("rescheduled", pa.bool_())]
 )
-# In the model's order: the booleans back in their places
-SCHEMA = pa.schema([SCHEMA.field(name) for name in LakeRecord.model_fields])
 
 
 def _naive(value: Any) -> Any:
