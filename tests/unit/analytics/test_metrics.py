@@ -217,3 +217,12 @@ def test_a_limited_listing_is_its_first_bookings_by_start_and_their_total(lake: 
     result = run(lake, "current_bookings", MetricWindow(as_of=AS_OF, connection_id="acme"), limit=2)
     assert [row["invitee_uuid"] for row in result.as_dicts()] == ["B1", "B2"]
     assert result.total == 7
+
+
+def test_writing_again_adds_files_and_keeps_what_was_there(tmp_path: Path) -> None:
+    first = write_records(known_lake()[:3], tmp_path)
+    second = write_records(known_lake()[:3], tmp_path)
+    assert set(first).isdisjoint(second)
+    assert all(path.exists() for path in first + second)
+    (count,) = connect(tmp_path).execute("SELECT count(*) FROM lifecycle_events").fetchone() or (0,)
+    assert count == 6

@@ -75,3 +75,18 @@ def test_limit_shows_the_first_bookings_by_start(lake: Path, capsys: pytest.Capt
     listing = json.loads(stats(capsys, "--lake", str(lake), *args))["metrics"]["current_bookings"]
     assert [row["invitee_uuid"] for row in listing["rows"]] == ["B1", "B2", "B3"]
     assert listing["total_rows"] == 7
+
+
+def test_without_rich_the_tables_are_plain_columns(lake: Path) -> None:
+    from calsync.analytics.metrics import MetricWindow
+    from calsync_dev.analytics.lake import connect, run
+    from calsync_dev.cli.stats import plain_table
+    from tests.unit.analytics.test_metrics import AS_OF
+
+    result = run(connect(lake), "routing_forms", MetricWindow(as_of=AS_OF))
+    assert plain_table(result).splitlines()[:4] == [
+        "Routing-form submissions and the share that became bookings",
+        "routing_form_id  submissions  booked  booked_share",
+        "F1               2            1       0.500       ",
+        "F2               1            1       1.000       ",
+    ]
