@@ -11,7 +11,7 @@ export AWS_DEFAULT_REGION ?= us-east-1
 # this flag (or SAM_CLI_ENABLE_LANGUAGE_EXTENSIONS=1); samconfig.toml sets it too.
 SAM_LX := --language-extensions
 
-.PHONY: venv test lint unit integration e2e timetravel fuzz api-fuzz bench logbytes cost soak throughput run build deploy requirements event clean schemas
+.PHONY: venv test lint unit integration e2e timetravel fuzz api-fuzz bench bench-analytics logbytes cost soak throughput run build deploy requirements event clean schemas
 
 $(VENV)/.installed: requirements/dev.txt pyproject.toml
 	@command -v uv >/dev/null || python3 -m pip install --quiet uv
@@ -69,6 +69,11 @@ api-fuzz: venv
 
 bench: venv
 	$(PY) -m calsync_dev.bench
+
+# The metrics at scale: 1,000,000 synthetic bookings' lake records (Parquet), each metric's
+# DuckDB time and the bytes Athena would scan (docs/analytics.md). Not part of `make test`.
+bench-analytics: venv
+	$(PY) -m calsync_dev.analytics.bench
 
 logbytes: venv
 	$(PY) -m calsync_dev.logbytes

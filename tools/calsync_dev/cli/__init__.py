@@ -16,6 +16,7 @@
     calsync disconnect ID              revoke, unsubscribe, delete its secrets; keep it removed (--erase-data)
     calsync deploy-check               before a deploy: adopt the secrets a deleted stack of the stage kept
     calsync mcp                        an MCP server over stdio for assistants (read-only, signed /v1 API)
+    calsync stats                      booking metrics from the local analytics lake (--json, --plot DIR)
 
 Against the local stack by default; ``--stack NAME`` targets a deployed stack instead
 (AWS credentials from the usual places; queue and table names from its Outputs).
@@ -38,6 +39,7 @@ from calsync_dev.cli import (
     reconcile,
     replay,
     send,
+    stats,
 )
 
 __all__ = ["build_parser", "main"]
@@ -52,7 +54,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True)
     # the order `calsync --help` lists them in
-    for group in (local, send, bookings, dlq, replay, erase, connections, reconcile, events, deploy_check, assistant):
+    for group in (
+        local,
+        send,
+        bookings,
+        dlq,
+        replay,
+        erase,
+        connections,
+        reconcile,
+        events,
+        deploy_check,
+        assistant,
+        stats,
+    ):
         group.register(commands)
     return parser
 
