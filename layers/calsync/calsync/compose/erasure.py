@@ -36,7 +36,8 @@ def erasure(
     """Everything ``erasure.erase`` sweeps and records: the table, ``queues`` (name → URL of
     every queue whose messages may carry an address), the delivery-bodies bucket; the tombstone
     and the audit record. ``wait_seconds``: each queue receive's long poll (0 for emulators)."""
-    from calsync.erasure.aws_sweep import BucketSweep, SqsQueueSweep, TableSweep
+    from calsync.erasure.aws_queue_sweep import SqsQueueSweep
+    from calsync.erasure.aws_sweep import BucketSweep, TableSweep
     from calsync.erasure.aws_tombstones import ErasureAudit
     from calsync.erasure.erase import ErasureStores
 

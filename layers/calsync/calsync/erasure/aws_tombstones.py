@@ -105,8 +105,8 @@ class DynamoTombstones:
 class ErasureAudit(clients.TableAdapter):
     """One record per erasure: when, by whom, the hash, counts per store, Calendly's answer."""
 
-    def record(self, *, erased_at: datetime, record: Mapping[str, Any]) -> str:
-        erasure_id = uuid.uuid4().hex[:12]
+    def record(self, *, erased_at: datetime, record: Mapping[str, Any], erasure_id: str | None = None) -> str:
+        erasure_id = erasure_id or uuid.uuid4().hex[:12]
         key = keys.erasure(timefmt.sortable(erased_at), erasure_id)
         item = serialise_item(
             {
