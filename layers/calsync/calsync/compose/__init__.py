@@ -11,7 +11,7 @@ the reconciler's …); this package is their one entrance: callers write ``compo
 
 from calsync.compose.bookings import Processor, bookings_repository, processor
 from calsync.compose.connections import Connections, connection_registry, connections, reconcile_requests, watchdog
-from calsync.compose.erasure import erasure, tombstones
+from calsync.compose.erasure import ErasureApi, ErasureWorker, erasure, erasure_api, erasure_worker, tombstones
 from calsync.compose.intake import Receiver, delivery_bodies, delivery_queue, receiver, signing_keys
 from calsync.compose.lifecycle import (
     FORWARD_CONSUMER,
@@ -33,6 +33,8 @@ __all__ = [
     "SLACK_CONSUMER",
     "Connections",
     "Consumer",
+    "ErasureApi",
+    "ErasureWorker",
     "Processor",
     "Publisher",
     "QueueKind",
@@ -47,6 +49,8 @@ __all__ = [
     "delivery_bodies",
     "delivery_queue",
     "erasure",
+    "erasure_api",
+    "erasure_worker",
     "processor",
     "publisher",
     "read_api",
