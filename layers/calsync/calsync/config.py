@@ -188,6 +188,7 @@ class ErasureWorkerSettings(_Settings):
     delivery_bodies_bucket: Name | None = None
     erasure_sweep_queues: dict[str, str] = {}
     erasure_max_receives: PositiveInt = 3  # the erasure queue's maxReceiveCount
+    erasure_sweep_wait_seconds: NonNegativeInt = 1  # each queue receive's long poll (0 for emulators)
 
     @field_validator("erasure_sweep_queues", mode="before")
     @classmethod

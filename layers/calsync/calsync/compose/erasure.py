@@ -99,6 +99,7 @@ def erasure_worker(settings: config.ErasureWorkerSettings, **aws: Unpack[Aws]) -
             settings.erasure_key_secret_name,
             settings.erasure_sweep_queues,
             bodies_bucket=settings.delivery_bodies_bucket,
+            wait_seconds=settings.erasure_sweep_wait_seconds,
             **aws,
         ),
         max_receives=settings.erasure_max_receives,
