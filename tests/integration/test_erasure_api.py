@@ -7,10 +7,13 @@ one its own role allows. Bad input is a clear 4xx."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import boto3
+import jsonschema
 import pytest
+import yaml
 
 from calsync.aws.dynamo import scan_items
 from calsync.erasure.rules import carries
@@ -71,10 +74,24 @@ def worker(pipeline: Pipeline) -> SqsEventSource:
     )
 
 
+CONTRACT = yaml.safe_load((Path(__file__).resolve().parents[2] / "openapi" / "calsync-v1.yaml").read_text())
+
+
+def conforms(method: str, resource: str, status: int, answer: dict[str, Any]) -> None:
+    """The answer matches the contract's schema for that route and status (openapi/calsync-v1.yaml)."""
+    response = CONTRACT["paths"][resource][method.lower()]["responses"][str(status)]
+    if "$ref" in response:
+        response = CONTRACT["components"]["responses"][response["$ref"].rsplit("/", 1)[-1]]
+    schema = response["content"]["application/json"]["schema"]
+    jsonschema.validate(answer, {**schema, "components": CONTRACT["components"]}, cls=jsonschema.Draft202012Validator)
+
+
 def call(api: Any, method: str, resource: str, body: Any = None, **path: str) -> tuple[int, dict[str, Any]]:
     text = body if body is None or isinstance(body, str) else json.dumps(body)
     response = api(api_event(method, resource, text, **path), LambdaContext("erasure-api"))
-    return response["statusCode"], json.loads(response["body"])
+    answer = json.loads(response["body"])
+    conforms(method, resource, response["statusCode"], answer)
+    return response["statusCode"], answer
 
 
 def table(pipeline: Pipeline) -> list[dict[str, Any]]:
