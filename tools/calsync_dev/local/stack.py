@@ -179,6 +179,7 @@ class LocalStack:
             "CALENDLY_API_URL": self.config.calendly_url,
             "CALENDLY_TOKEN_URL": f"{self.config.calendly_url}/oauth/token",
             "POWERTOOLS_DEV": "false",
+            "ERASURE_SWEEP_WAIT_SECONDS": "0",  # the emulator answers an empty long poll only when it ends
         }
 
     def _start_functions(self) -> None:
