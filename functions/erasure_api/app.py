@@ -68,7 +68,8 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         if connection_id is not None and not api.exists(connection_id):
             return not_found("connection")
         if method == "POST" and resource in (TENANT, EVERYWHERE):
-            return _request(api, _body(event), connection_id)
+            identity = (event.get("requestContext") or {}).get("identity") or {}
+            return _request(api, _body(event), connection_id, identity.get("userArn") or identity.get("caller"))
         if method == "GET" and resource in (f"{TENANT}/{{erasure_id}}", f"{EVERYWHERE}/{{erasure_id}}"):
             erasure_id = str(params.get("erasure_id") or "")
             found = api.requests.get(erasure_id) if ERASURE_ID.fullmatch(erasure_id) else None
@@ -83,7 +84,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     return not_found("route")
 
 
-def _request(api: compose.ErasureApi, body: bytes, connection_id: str | None) -> dict[str, Any]:
+def _request(api: compose.ErasureApi, body: bytes, connection_id: str | None, caller: str | None) -> dict[str, Any]:
     email = parse_email(body)
     request = request_erasure(
         email,
@@ -92,6 +93,7 @@ def _request(api: compose.ErasureApi, body: bytes, connection_id: str | None) ->
         queue=api.queue,
         address_hash=api.address_hash,
         now=datetime.now(UTC),
+        requested_by=str(caller) if caller else None,
     )
     logger.info("erasure requested", extra={"erasure_id": request.erasure_id, "connection_id": connection_id})
     return reply(202, {"erasure_id": request.erasure_id})

@@ -161,6 +161,8 @@ def test_a_duplicate_message_changes_nothing_and_later_deliveries_respect_the_sc
     assert done["status"] == "done"
     audits = [i for i in table(two_tenants) if i.get("type") == "erasure"]
     assert len(audits) == 1
+    # naming who asked (the signed caller) and the scope
+    assert (audits[0]["principal"], audits[0]["scope"]) == ("arn:aws:iam::123456789012:user/app", "acme")
     # When Ada's bookings (made before the erasure) are delivered again for both tenants
     assert two_tenants.post(event_body("invitee_created.json"))["statusCode"] == 202
     assert two_tenants.post(globex_booking(), connection_id="globex")["statusCode"] == 202

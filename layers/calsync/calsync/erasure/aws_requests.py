@@ -31,6 +31,7 @@ def _request(item: Mapping[str, Any]) -> ErasureRequest:
         counts={str(k): int(v) for k, v in (item.get("counts") or {}).items()},
         reason=str(item["reason"]) if item.get("reason") else None,
         attempts=int(item.get("attempts") or 0),
+        requested_by=str(item["requested_by"]) if item.get("requested_by") else None,
     )
 
 
@@ -50,6 +51,7 @@ class DynamoErasureRequests(clients.TableAdapter):
             "requested_at": timefmt.sortable(request.requested_at),
             "address_hash": request.address_hash,
             "attempts": 0,
+            "requested_by": request.requested_by,
         }
         with aws_call("dynamodb:PutItem (erasure request)"):
             self.client.put_item(

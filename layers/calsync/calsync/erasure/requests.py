@@ -107,6 +107,7 @@ class ErasureRequest(BaseModel):
     counts: dict[str, int] = Field(default_factory=dict)
     reason: str | None = None
     attempts: int = 0
+    requested_by: str | None = None  # the signed caller's IAM ARN (the audit record's principal)
 
     def view(self) -> dict[str, Any]:
         """The API's ``Erasure`` (openapi/calsync-v1.yaml): no hash, no address."""
@@ -152,6 +153,7 @@ def request_erasure(
     address_hash: Callable[[str], str],
     now: datetime,
     new_id: Callable[[], str] = lambda: uuid.uuid4().hex,
+    requested_by: str | None = None,
 ) -> ErasureRequest:
     """Record the request (pending), then hand it to the worker: a request whose message could
     not be sent stays ``pending`` and the caller gets a 503 (nothing was erased; ask again)."""
@@ -161,6 +163,7 @@ def request_erasure(
         status=Status.PENDING,
         requested_at=now,
         address_hash=address_hash(email),
+        requested_by=requested_by,
     )
     requests.create(request)
     queue.send(ErasureJob(erasure_id=request.erasure_id, email=email, connection_id=connection_id))
@@ -202,7 +205,7 @@ def run_job(
         report = erase(
             job.email,
             stores,
-            principal=f"api erasure {job.erasure_id}",
+            principal=request.requested_by or f"api erasure {job.erasure_id}",
             connection_id=request.connection_id,
             now=lambda: request.requested_at,
             erasure_id=job.erasure_id,
