@@ -20,6 +20,10 @@ def test_the_webhook_route_comes_from_the_templates_openapi_body() -> None:
         ("POST", "/webhooks/calendly/{connection_id}", "ReceiverFunction", ("Calendly-Webhook-Signature",)),
         ("GET", "/oauth/callback", "OAuthCallbackFunction", ()),
         ("GET", "/v1/connections/{connection_id}/bookings", "ReadApiFunction", ()),
+        ("POST", "/v1/connections/{connection_id}/erasures", "ErasureApiFunction", ()),
+        ("GET", "/v1/connections/{connection_id}/erasures/{erasure_id}", "ErasureApiFunction", ()),
+        ("POST", "/v1/erasures", "ErasureApiFunction", ()),
+        ("GET", "/v1/erasures/{erasure_id}", "ErasureApiFunction", ()),
     ]
     match = routes[0].pattern.match("/webhooks/calendly/acme")
     assert match is not None

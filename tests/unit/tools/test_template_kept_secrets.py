@@ -58,11 +58,11 @@ READERS = {
         "ReconcilerFunction",
         "OAuthCallbackFunction",
     ],
-    ERASURE_KEY: [*PROCESSORS, "ReconcilerFunction"],
+    ERASURE_KEY: [*PROCESSORS, "ReconcilerFunction", "ErasureApiFunction", "ErasureWorkerFunction"],
 }
 GRANTED = {
     OAUTH_APP: ["TokenRefresherFunction", "OAuthCallbackFunction"],
-    ERASURE_KEY: [*PROCESSORS, "ReconcilerFunction"],
+    ERASURE_KEY: [*PROCESSORS, "ReconcilerFunction", "ErasureApiFunction", "ErasureWorkerFunction"],
 }
 
 
