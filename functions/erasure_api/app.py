@@ -60,7 +60,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     logger.set_correlation_id((event.get("requestContext") or {}).get("requestId"))
     resource, method = str(event.get("resource") or ""), str(event.get("httpMethod") or "")
     params = event.get("pathParameters") or {}
-    connection_id = str(params["connection_id"]) if resource.startswith(TENANT) else None
+    connection_id = str(params.get("connection_id") or "") if resource.startswith(TENANT) else None
     if connection_id is not None and not CONNECTION_ID.fullmatch(connection_id):
         return not_found("connection")
     try:
