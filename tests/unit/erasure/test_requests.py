@@ -133,6 +133,27 @@ def test_a_failure_is_retried_and_resumes_and_the_last_one_is_failed_with_a_reas
     assert failed.view()["reason"] == f"stopped: tombstone {AT.isoformat()} failed"
 
 
+def test_a_request_that_could_not_be_queued_is_failed_and_the_error_raised() -> None:
+    class Unavailable:
+        def send(self, job: ErasureJob) -> None:
+            raise DependencyUnavailable("sqs:SendMessage (erasure request) failed: ServiceUnavailable")
+
+    requests = Requests()
+    with pytest.raises(DependencyUnavailable):
+        request_erasure(
+            ADA,
+            None,
+            requests=requests,
+            queue=Unavailable(),
+            address_hash=lambda e: "0f" * 32,
+            now=AT,
+            new_id=lambda: "1",
+        )
+    assert requests.records["1"].status is Status.FAILED
+    assert requests.records["1"].reason is not None
+    assert requests.records["1"].reason.startswith("not queued")
+
+
 def test_a_tenant_sees_only_its_own_requests_the_operator_every_one() -> None:
     _, _, acme = requested("acme")
     assert visible(acme, "acme") == acme

@@ -156,7 +156,10 @@ def request_erasure(
     requested_by: str | None = None,
 ) -> ErasureRequest:
     """Record the request (pending), then hand it to the worker: a request whose message could
-    not be sent stays ``pending`` and the caller gets a 503 (nothing was erased; ask again)."""
+    not be sent is ``failed`` ("not queued") and the error raised (the caller answers 503: nothing
+    was erased; ask again)."""
+    from calsync.errors import DependencyUnavailable
+
     request = ErasureRequest(
         erasure_id=new_id(),
         connection_id=connection_id,
@@ -166,7 +169,11 @@ def request_erasure(
         requested_by=requested_by,
     )
     requests.create(request)
-    queue.send(ErasureJob(erasure_id=request.erasure_id, email=email, connection_id=connection_id))
+    try:
+        queue.send(ErasureJob(erasure_id=request.erasure_id, email=email, connection_id=connection_id))
+    except DependencyUnavailable:
+        requests.fail(request.erasure_id, now, "not queued: the erasure queue was unavailable; ask again", final=True)
+        raise
     return request
 
 
