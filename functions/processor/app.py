@@ -40,7 +40,7 @@ def record_handler(record: SQSRecord) -> None:
         ports.repository,
         now=datetime.now(UTC),
         archive_ttl=ports.archive_ttl,
-        is_erased=ports.tombstones.is_erased,
+        erased_in=ports.tombstones.erased_in,  # a tombstone's scope: everywhere or one connection
     )
     if result.erased:
         # About an erased person, dated before the erasure: kept nowhere (nor its body in the bucket)

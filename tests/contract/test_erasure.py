@@ -44,6 +44,7 @@ def test_an_erased_address_stays_erased_for_data_dated_before_its_erasure(
         "type": "tombstone",
         "address_hash": digest,
         "erased_at": "2026-11-25T10:00:00.000000Z",
+        "scope": "global",
     }
     # And data dated before the erasure is refused, data dated after it is not; Grace is untouched
     assert tombstones.is_erased("ada@example.com", datetime(2026, 11, 24, tzinfo=UTC)) is True
@@ -60,6 +61,28 @@ def test_a_later_erasure_moves_the_time_forward_and_an_earlier_one_changes_nothi
     later = datetime(2026, 12, 5, tzinfo=UTC)
     tombstones.put("ada@example.com", later)
     assert tombstones.erased_at("ada@example.com") == later
+
+
+def test_a_connection_scoped_tombstone_refuses_that_connections_data_only(
+    tombstones: FakeTombstones | DynamoTombstones, table: MemoryTable | MotoTable
+) -> None:
+    # Given Ada was erased from acme's data only on Nov 25
+    digest = tombstones.put("ada@example.com", NOV_25, connection_id="acme")
+    assert table.item(keys.tombstone(digest, "acme")) == {
+        "type": "tombstone",
+        "address_hash": digest,
+        "erased_at": "2026-11-25T10:00:00.000000Z",
+        "scope": "acme",
+    }
+    before = datetime(2026, 11, 24, tzinfo=UTC)
+    # Then acme's data from before is refused, globex's is not; data of no known connection is
+    assert tombstones.erased_in("acme")("ada@example.com", before) is True
+    assert tombstones.erased_in("globex")("ada@example.com", before) is False
+    assert tombstones.erased_in(None)("ada@example.com", before) is True
+    # And once she is erased everywhere, globex's is refused too
+    tombstones.put("ada@example.com", NOV_25)
+    assert tombstones.erased_in("globex")("ada@example.com", before) is True
+    assert tombstones.erasures("ada@example.com") == {"acme": NOV_25, "global": NOV_25}
 
 
 @pytest.fixture

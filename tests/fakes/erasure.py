@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from calsync.aws import keys
-from calsync.erasure.rules import address_hash
+from calsync.erasure.rules import GLOBAL, IsErased, address_hash, erased_at
 from tests.fakes.table import MemoryTable
 
 
@@ -30,24 +30,34 @@ class FakeTombstones:
     def address_hash(self, email: str) -> str:
         return address_hash(self.key.encode(), email)
 
-    def erased_at(self, email: str) -> datetime | None:
+    def erasures(self, email: str) -> dict[str, datetime]:
         self.asked.append(email)
         self.table.check("erased_at")
-        stamp = (self.table.item(keys.tombstone(self.address_hash(email))) or {}).get("erased_at")
-        return datetime.fromisoformat(stamp.replace("Z", "+00:00")) if isinstance(stamp, str) else None
+        found: dict[str, datetime] = {}
+        for key, item in self.table.partition(keys.tombstone(self.address_hash(email)).pk):
+            scoped = key.sk.startswith(keys.TOMBSTONE_SCOPED_PREFIX)
+            scope = key.sk.removeprefix(keys.TOMBSTONE_SCOPED_PREFIX) if scoped else GLOBAL
+            found[scope] = datetime.fromisoformat(item["erased_at"].replace("Z", "+00:00"))
+        return found
 
-    def is_erased(self, email: str, at: datetime) -> bool:
-        erased = self.erased_at(email)
+    def erased_at(self, email: str, connection_id: str | None = None) -> datetime | None:
+        return erased_at(self.erasures(email), connection_id)
+
+    def is_erased(self, email: str, at: datetime, connection_id: str | None = None) -> bool:
+        erased = self.erased_at(email, connection_id)
         return erased is not None and at < erased
 
-    def put(self, email: str, at: datetime) -> str:
+    def erased_in(self, connection_id: str | None) -> IsErased:
+        return lambda email, at: self.is_erased(email, at, connection_id)
+
+    def put(self, email: str, at: datetime, connection_id: str | None = None) -> str:
         self.table.check("put")
         digest = self.address_hash(email)
-        stored = (self.table.item(keys.tombstone(digest)) or {}).get("erased_at")
+        key = keys.tombstone(digest, connection_id)
+        stored = (self.table.item(key) or {}).get("erased_at")
         if stored is None or stored < _iso(at):
-            self.table.update(
-                keys.tombstone(digest), {"type": "tombstone", "address_hash": digest, "erased_at": _iso(at)}
-            )
+            scope = connection_id or GLOBAL
+            self.table.update(key, {"type": "tombstone", "address_hash": digest, "erased_at": _iso(at), "scope": scope})
         return digest
 
 

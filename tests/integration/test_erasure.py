@@ -207,9 +207,9 @@ def test_after_an_erasure_the_address_is_in_no_item_archived_body_or_queued_mess
     # And Grace's booking, archive and waiting message are untouched (the message visible again)
     assert [b.email for b in stored.repo.bookings_by_email(GRACE)] == [GRACE]
     assert found_in_queues(stored.stack, GRACE) == ["InviteeCreatedQueue"]
-    # And the tombstone keeps only the keyed hash and the time
+    # And the tombstone keeps only the keyed hash, the time and its scope (global)
     (tombstone,) = [i for i in table_items(stored) if i["type"] == "tombstone"]
-    assert set(tombstone) == {"PK", "SK", "type", "address_hash", "erased_at"}
+    assert set(tombstone) == {"PK", "SK", "type", "address_hash", "erased_at", "scope"}
     assert tombstone["address_hash"] == report.address_hash
 
 

@@ -209,7 +209,7 @@ def grace_and_ada(graces: int) -> list[str]:
 
 
 def test_a_slow_sweep_of_a_large_queue_finishes_and_sends_no_live_message_towards_its_dlq() -> None:
-    from calsync.erasure.aws_sweep import sweep_queue
+    from calsync.erasure.aws_queue_sweep import sweep_queue
 
     # Given a queue of 60 other people's messages and one of Ada's, where each receive takes 40 s
     # (longer in all than the 120 s a message is held)
@@ -233,7 +233,7 @@ def test_a_slow_sweep_of_a_large_queue_finishes_and_sends_no_live_message_toward
 
 
 def test_a_sweep_longer_than_the_hold_receives_each_message_once() -> None:
-    from calsync.erasure.aws_sweep import sweep_queue
+    from calsync.erasure.aws_queue_sweep import sweep_queue
 
     # Given a queue of 1,500 other people's messages and one of Ada's, each receive taking 1 s
     queue = SlowQueue(grace_and_ada(1500), step=1)

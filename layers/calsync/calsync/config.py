@@ -178,3 +178,33 @@ class ConnectApiSettings(_Settings):
     oauth_app_secret_name: Name
     connect_return_origins: str = ""
     calendly_authorize_url: Name = "https://auth.calendly.com/oauth/authorize"
+
+
+class ErasureApiSettings(_Settings):
+    """The erasure API (``/v1/…/erasures``): the table (connections, request records), the
+    erasure key (the request record keeps the address's keyed hash) and the worker's queue."""
+
+    bookings_table_name: Name
+    erasure_key_secret_name: Name
+    erasure_queue_url: Name
+
+
+class ErasureWorkerSettings(_Settings):
+    """The erasure worker: what ``calsync erase`` sweeps (the table, the delivery-bodies bucket,
+    ``erasure_sweep_queues``: a JSON object of queue name → URL, empty URLs being queues this
+    stack does not have) and how many receives a request gets before it is ``failed``."""
+
+    bookings_table_name: Name
+    erasure_key_secret_name: Name
+    delivery_bodies_bucket: Name | None = None
+    erasure_sweep_queues: dict[str, str] = {}
+    erasure_max_receives: PositiveInt = 3  # the erasure queue's maxReceiveCount
+    erasure_sweep_wait_seconds: NonNegativeInt = 1  # each queue receive's long poll (0 for emulators)
+
+    @field_validator("erasure_sweep_queues", mode="before")
+    @classmethod
+    def _queues_from_json(cls, value: Any) -> Any:
+        import json
+
+        found = json.loads(value) if isinstance(value, str) else value
+        return {k: v for k, v in found.items() if v} if isinstance(found, dict) else found

@@ -4,7 +4,7 @@ audit record (the same use case against moto: tests/integration/test_erasure.py)
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -25,6 +25,8 @@ class Item:
     store: str
     name: str
     redact: bool = False
+    body_key: str | None = None
+    connection_id: str = "acme"
 
 
 @dataclass
@@ -37,6 +39,8 @@ class Stores:
     log: list[str] = field(default_factory=list)
     audits: list[dict[str, Any]] = field(default_factory=list)
     fail_on: str | None = None
+    queue_scopes: list[str | None] = field(default_factory=list)
+    body_keys: list[set[str] | None] = field(default_factory=list)
 
     def _do(self, what: str) -> None:
         if what == self.fail_on:
@@ -47,13 +51,13 @@ class Stores:
     def address_hash(self, email: str) -> str:
         return "0f" * 32 if email.lower() == ADA else "1e" * 32
 
-    def put(self, email: str, at: datetime) -> str:
-        self._do(f"tombstone {at.isoformat()}")
+    def put(self, email: str, at: datetime, connection_id: str | None = None) -> str:
+        self._do(f"tombstone {at.isoformat()}" + (f" in {connection_id}" if connection_id else ""))
         return self.address_hash(email)
 
     # ItemSweep
-    def find(self, email: str) -> list[Item]:
-        return list(self.items)
+    def find(self, email: str, connection_id: str | None = None) -> list[Item]:
+        return [i for i in self.items if connection_id in (None, i.connection_id)]
 
     def remove(self, found: Item) -> None:
         self._do(f"remove {found.name}")
@@ -64,10 +68,10 @@ class Stores:
         self.items.remove(found)
 
     # the audit
-    def record(self, *, erased_at: datetime, record: Mapping[str, Any]) -> str:
+    def record(self, *, erased_at: datetime, record: Mapping[str, Any], erasure_id: str | None = None) -> str:
         self._do("audit")
         self.audits.append({"erased_at": erased_at, **record})
-        return f"e{len(self.audits)}"
+        return erasure_id or f"e{len(self.audits)}"
 
     def records(self) -> list[dict[str, Any]]:
         return self.audits
@@ -77,7 +81,8 @@ class Stores:
 class Queues:
     stores: Stores
 
-    def sweep(self, email: str, *, remove: bool) -> dict[str, int]:
+    def sweep(self, email: str, *, remove: bool, connection_id: str | None = None) -> dict[str, int]:
+        self.stores.queue_scopes.append(connection_id)
         found = dict(self.stores.queued)
         if remove:
             self.stores._do("queues")
@@ -89,7 +94,8 @@ class Queues:
 class Bodies:
     stores: Stores
 
-    def sweep(self, email: str, *, remove: bool) -> tuple[int, int]:
+    def sweep(self, email: str, *, remove: bool, only: Collection[str] | None = None) -> tuple[int, int]:
+        self.stores.body_keys.append(None if only is None else set(only))
         found = self.stores.bodies
         if remove:
             self.stores._do("bodies")
@@ -241,3 +247,34 @@ def connection(connection_id: str, organization: str) -> Connection:
 def test_calendly_is_asked_once_per_organization() -> None:
     connections = [connection("a", "org-1"), connection("b", "org-2"), connection("c", "org-1")]
     assert [c.connection_id for c in one_per_organization(connections)] == ["a", "b"]
+
+
+def test_a_tenants_erasure_is_scoped_to_its_connection_and_leaves_other_tenants_records() -> None:
+    # Given Ada's booking in acme's data and in globex's, each with a body kept in the bucket
+    stores = Stores(
+        items=[
+            Item("invitees", "ada at acme", body_key="deliveries/a"),
+            Item("invitees", "ada at globex", body_key="deliveries/g", connection_id="globex"),
+        ],
+        bodies=(1, 0),
+    )
+    # When acme asks for her erasure
+    report = erase(ADA, services(stores), principal="api", now=lambda: AT, connection_id="acme", erasure_id="r1")
+    # Then the tombstone is acme's, only acme's item is removed, globex's stays
+    assert stores.log[0] == f"tombstone {AT.isoformat()} in acme"
+    assert "remove ada at acme" in stores.log
+    assert [i.name for i in stores.items] == ["ada at globex"]
+    # And the queues are swept for acme's messages only, the bucket for acme's bodies only
+    assert stores.queue_scopes == ["acme"]
+    assert stores.body_keys == [{"deliveries/a"}]
+    # And the audit record names the scope under the request's id
+    assert report.erasure_id == "r1"
+    assert stores.audits[0]["scope"] == "acme"
+
+
+def test_an_erasure_everywhere_sweeps_every_tenant() -> None:
+    stores = Stores(items=[Item("invitees", "a"), Item("invitees", "g", connection_id="globex")])
+    erase(ADA, services(stores), principal="op", now=lambda: AT)
+    assert stores.items == []
+    assert stores.queue_scopes == [None]
+    assert stores.body_keys == [None]

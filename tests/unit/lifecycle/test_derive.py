@@ -250,6 +250,12 @@ def test_a_tombstone_means_one_invitee_erased_without_personal_data() -> None:
     later = {**tombstone, "erased_at": "2026-12-01T10:00:00.000000Z"}
     assert kinds(derive(tombstone, later, FakeImages.of())) == ["Invitee Erased"]
     assert derive(tombstone, dict(tombstone), FakeImages.of()) == []
+    # And the event says its scope: null for everywhere, the connection for a tenant's erasure
+    assert event.detail["connection_id"] is None
+    scoped = {**tombstone, "scope": "acme"}
+    (tenant,) = validate(derive(None, scoped, FakeImages.of()))
+    assert tenant.detail["connection_id"] == "acme"
+    assert tenant.event_id != event.event_id
 
 
 @pytest.mark.parametrize("detail_type", list(DetailType), ids=str)

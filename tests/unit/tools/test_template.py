@@ -150,23 +150,28 @@ LIFECYCLE_CONSUMERS = {"SlackNotifierFunction", "HttpForwarderFunction"}
 # The gap reconciles the watchdog asks for (calsync.reconcile.requests) and their consumer.
 RECONCILE_QUEUES = {"ReconcileRequestsQueue", "ReconcileRequestsDLQ"}
 RECONCILE_CONSUMERS = {"ReconcilerFunction"}
+# Erasures requested through the API (calsync.erasure.requests) and their worker.
+ERASURE_QUEUES = {"ErasureQueue", "ErasureDLQ"}
+ERASURE_CONSUMERS = {"ErasureWorkerFunction"}
 
 
 def test_nothing_per_kind_exists_beyond_the_queue_kinds() -> None:
     template = load()
-    queues = set(_of_type(template, "AWS::SQS::Queue")) - LIFECYCLE_QUEUES - RECONCILE_QUEUES
+    queues = set(_of_type(template, "AWS::SQS::Queue")) - LIFECYCLE_QUEUES - RECONCILE_QUEUES - ERASURE_QUEUES
     assert queues == {f"{name}{suffix}" for name in KINDS for suffix in ("Queue", "DLQ")}
     sqs_consumers = {
         logical
         for logical, function in _of_type(template, "AWS::Serverless::Function").items()
         if any(e["Type"] == "SQS" for e in function["Properties"].get("Events", {}).values())
     }
-    assert sqs_consumers - LIFECYCLE_CONSUMERS - RECONCILE_CONSUMERS == {f"{name}Processor" for name in KINDS}
+    assert sqs_consumers - LIFECYCLE_CONSUMERS - RECONCILE_CONSUMERS - ERASURE_CONSUMERS == {
+        f"{name}Processor" for name in KINDS
+    }
     queue_alarms = {
         k
         for k, v in _of_type(template, "AWS::CloudWatch::Alarm").items()
         if v["Properties"].get("Namespace") == "AWS/SQS"
-        and k.removesuffix("Alarm") not in LIFECYCLE_QUEUES | RECONCILE_QUEUES
+        and k.removesuffix("Alarm") not in LIFECYCLE_QUEUES | RECONCILE_QUEUES | ERASURE_QUEUES
     }
     assert queue_alarms == {
         f"{name}{suffix}" for name in KINDS for suffix in ("DLQAlarm", "DLQExpiringAlarm", "QueueAgeAlarm")
@@ -175,7 +180,8 @@ def test_nothing_per_kind_exists_beyond_the_queue_kinds() -> None:
     queue_outputs = {
         k
         for k in template["Outputs"]
-        if k.endswith(("QueueUrl", "DLQUrl")) and k.removesuffix("Url") not in RECONCILE_QUEUES | LIFECYCLE_QUEUES
+        if k.endswith(("QueueUrl", "DLQUrl"))
+        and k.removesuffix("Url") not in RECONCILE_QUEUES | LIFECYCLE_QUEUES | ERASURE_QUEUES
     }
     assert queue_outputs == {f"{name}{suffix}" for name in KINDS for suffix in ("QueueUrl", "DLQUrl")}
     log_groups = {k for k in _of_type(template, "AWS::Logs::LogGroup") if k.endswith("ProcessorLogGroup")}
@@ -483,6 +489,10 @@ def test_every_v1_route_requires_a_sigv4_signature_and_only_those() -> None:
         ("/v1/connections/{connection_id}/bookings/{invitee_uuid}", "get"),
         ("/v1/connections/{connection_id}/events/{event_uuid}", "get"),
         ("/v1/connections/{connection_id}/reports", "get"),
+        ("/v1/connections/{connection_id}/erasures", "post"),
+        ("/v1/connections/{connection_id}/erasures/{erasure_id}", "get"),
+        ("/v1/erasures", "post"),
+        ("/v1/erasures/{erasure_id}", "get"),
     } <= set(secured)
     assert all(v == [{"sigv4": []}] for k, v in secured.items() if k[0].startswith("/v1/"))
     scheme = body["components"]["securitySchemes"]["sigv4"]

@@ -60,11 +60,11 @@ READERS = {
         "ConnectApiFunction",
         "DisconnectApiFunction",
     ],
-    ERASURE_KEY: [*PROCESSORS, "ReconcilerFunction"],
+    ERASURE_KEY: [*PROCESSORS, "ReconcilerFunction", "ErasureApiFunction", "ErasureWorkerFunction"],
 }
 GRANTED = {
     OAUTH_APP: ["TokenRefresherFunction", "OAuthCallbackFunction", "ConnectApiFunction", "DisconnectApiFunction"],
-    ERASURE_KEY: [*PROCESSORS, "ReconcilerFunction"],
+    ERASURE_KEY: [*PROCESSORS, "ReconcilerFunction", "ErasureApiFunction", "ErasureWorkerFunction"],
 }
 
 

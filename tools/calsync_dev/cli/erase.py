@@ -21,6 +21,10 @@ def register(commands: Commands) -> None:
         "erase", help="remove a person (by email address) from every calsync store; leaves a tombstone"
     )
     command.add_argument("--email", help="the person's address (matched case-insensitively)")
+    command.add_argument(
+        "--connection-id",
+        help="erase from this connection's data only (a tenant's request); other connections keep theirs",
+    )
     command.add_argument("--calendly", action="store_true", help="also ask Calendly to delete the invitee's data")
     command.add_argument("--dry-run", action="store_true", help="count what would be removed; change nothing")
     command.add_argument("--list", action="store_true", help="list the audit records of past erasures")
@@ -61,18 +65,23 @@ def services(target: Target, *, wait_seconds: int | None = None) -> ErasureStore
     )
 
 
-def calendly_clients(target: Target, stack: ExitStack) -> list[tuple[str, CalendlyClient]]:
-    """One client per connected organization (its stored token)."""
+def calendly_clients(
+    target: Target, stack: ExitStack, connection_id: str | None = None
+) -> list[tuple[str, CalendlyClient]]:
+    """One client per connected organization (its stored token); with ``connection_id``, that
+    connection's only."""
     connections = target.connections()
+    every = [c for c in connections.registry.all() if connection_id in (None, c.connection_id)]
     return [
         (connection.connection_id, stack.enter_context(connections.calendly_for(connection)))
-        for connection in one_per_organization(connections.registry.all())
+        for connection in one_per_organization(every)
     ]
 
 
 def print_report(report: ErasureReport, email: str) -> None:
     verb = "would remove" if report.dry_run else "removed"
-    print(f"{'dry run: ' if report.dry_run else ''}{email}: {verb} {sum(report.counts.values())} in all")
+    where = f" from connection {report.connection_id}'s data" if report.connection_id else ""
+    print(f"{'dry run: ' if report.dry_run else ''}{email}: {verb} {sum(report.counts.values())} in all{where}")
     for store, count in sorted(report.counts.items()):
         print(f"  {store:<28} {count}")
     for connection_id, outcome in sorted(report.calendly.items()):
@@ -93,7 +102,7 @@ def print_audit(target: Target) -> None:
         counts = ", ".join(f"{k} {v}" for k, v in sorted((record.get("counts") or {}).items())) or "nothing"
         calendly = "; ".join(f"{k}: {v}" for k, v in sorted((record.get("calendly") or {}).items()))
         print(
-            f"{record['erased_at']}  {record['erasure_id']}  by {record.get('principal')}  "
+            f"{record['erased_at']}  {record['erasure_id']}  {record.get('scope') or 'global'}  by {record.get('principal')}  "
             f"hash {str(record.get('address_hash'))[:16]}…  {counts}" + (f"  calendly: {calendly}" if calendly else "")
         )
     print(f"{len(records)} erasure(s)")
@@ -112,12 +121,18 @@ def _erase(args: argparse.Namespace) -> int:
         print("this stack has no erasure key (ErasureKeySecretName): deploy this version first", file=sys.stderr)
         return 2
     with ExitStack() as stack:
-        calendly = calendly_clients(target, stack) if args.calendly and not args.dry_run else []
+        scope = args.connection_id or None
+        calendly = calendly_clients(target, stack, scope) if args.calendly and not args.dry_run else []
         if args.calendly and not calendly and not args.dry_run:
             print("--calendly: no connection to ask Calendly through", file=sys.stderr)
         try:
             report = erase(
-                email, services(target), principal=principal(target), dry_run=args.dry_run, calendly=calendly
+                email,
+                services(target),
+                principal=principal(target),
+                dry_run=args.dry_run,
+                calendly=calendly,
+                connection_id=scope,
             )
         except DependencyUnavailable as exc:
             # The message names the AWS operation only; the tombstone is already in place.

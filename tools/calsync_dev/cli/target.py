@@ -128,7 +128,17 @@ class Target:
 
 
 # Queues besides the intake ones whose messages may carry an invitee's address (calsync erase).
-LIFECYCLE_QUEUES = ("SlackQueue", "SlackDLQ", "SlackRuleDLQ", "ForwardQueue", "ForwardDLQ", "ForwardRuleDLQ")
+# Queues beyond the intake ones whose messages may carry an address (calsync erase sweeps them):
+# the lifecycle consumers' and the erasure requests' DLQ (a failed request keeps its address).
+LIFECYCLE_QUEUES = (
+    "SlackQueue",
+    "SlackDLQ",
+    "SlackRuleDLQ",
+    "ForwardQueue",
+    "ForwardDLQ",
+    "ForwardRuleDLQ",
+    "ErasureDLQ",
+)
 
 
 def local_signing_key() -> str:

@@ -182,6 +182,7 @@ class LocalStack:
             "CALENDLY_TOKEN_URL": f"{self.config.calendly_url}/oauth/token",
             "CALENDLY_AUTHORIZE_URL": f"{self.config.calendly_url}/oauth/authorize",
             "POWERTOOLS_DEV": "false",
+            "ERASURE_SWEEP_WAIT_SECONDS": "0",  # the emulator answers an empty long poll only when it ends
         }
 
     def _start_functions(self) -> None:

@@ -18,6 +18,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from calsync import timefmt
 from calsync.lifecycle.events import DetailType, LifecycleEvent
 
 # Reminders (Booking Starting Soon, Booking Ended) change nothing about a booking: they repeat its
@@ -91,7 +92,7 @@ def _time(value: object) -> datetime | None:
     if not isinstance(value, str) or not value:
         return None
     try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        parsed = timefmt.parse(value)
     except ValueError:
         return None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)

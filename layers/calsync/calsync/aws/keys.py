@@ -27,7 +27,10 @@ replay outcome counts       REPLAY#<replay id>          REPLAY                  
 (replay)
 reconcile report            REPORT#<connection id>      REPORT#<started>#<run id>   (TTL ``expires_at``;
 (reconcile_report)                                                                  newest last)
-erased person (tombstone)   TOMBSTONE#<keyed hash>      TOMBSTONE                   (``erased_at``; nothing else)
+erased person (tombstone)   TOMBSTONE#<keyed hash>      TOMBSTONE (everywhere) or   (``erased_at``, ``scope``;
+                                                        TOMBSTONE#CONNECTION#<id>   nothing else)
+erasure request (status)    ERASURE#<erasure id>        ERASURE                     (``status``, ``scope``, counts;
+(erasure_request)                                                                   never the address)
 erasure audit record        ERASURES                    ERASURE#<erased at>#<id>
 (erasure)
 lifecycle event delivered   CONSUMED#<consumer>#        CONSUMED                    (TTL ``expires_at``; ``state``
@@ -224,9 +227,21 @@ TOMBSTONE_PREFIX = "TOMBSTONE#"
 ERASURES_PK = "ERASURES"
 
 
-def tombstone(address_hash: str) -> Key:
-    """An erased person: only the keyed hash of the address (``bookings.erasure.address_hash``)."""
-    return Key(f"{TOMBSTONE_PREFIX}{address_hash}", "TOMBSTONE")
+TOMBSTONE_SK = "TOMBSTONE"
+TOMBSTONE_SCOPED_PREFIX = "TOMBSTONE#CONNECTION#"
+
+
+def tombstone(address_hash: str, connection_id: str | None = None) -> Key:
+    """An erased person: only the keyed hash of the address (``erasure.rules.address_hash``).
+    Erased everywhere (``connection_id`` None; every tombstone written before scopes existed) or
+    from one connection's data only: one partition per person, so one Query reads every scope."""
+    sk = TOMBSTONE_SK if connection_id is None else f"{TOMBSTONE_SCOPED_PREFIX}{connection_id}"
+    return Key(f"{TOMBSTONE_PREFIX}{address_hash}", sk)
+
+
+def erasure_request(erasure_id: str) -> Key:
+    """An erasure asked for through the API: its status and counts (``erasure.requests``)."""
+    return Key(f"ERASURE#{erasure_id}", "ERASURE")
 
 
 def erasure(erased_at: str, erasure_id: str) -> Key:

@@ -23,7 +23,7 @@ from calsync.bookings.records import (
     version,
 )
 from calsync.calendly.models import CalendlyValue, InviteeNoShow, WebhookEvent
-from calsync.erasure.rules import IsErased, refused, refused_unread
+from calsync.erasure.rules import ErasedIn, IsErased, refused, refused_unread
 from calsync.errors import InvalidDelivery, Unstorable
 from calsync.intake.delivery import Delivery
 from calsync.intake.envelopes import (
@@ -200,15 +200,19 @@ def apply_delivery(
     now: datetime,
     archive_ttl: timedelta,
     is_erased: IsErased | None = None,
+    erased_in: ErasedIn | None = None,
 ) -> ApplyResult:
     """Archive the raw delivery, then merge it into booking state, version-aware. A delivery
-    about a person erased after it was dated (``is_erased``) is refused before anything is kept,
-    a malformed one naming an erased person whatever its dates. What can never be stored (a key
+    about a person erased after it was dated (``is_erased``, or ``erased_in`` the delivery's
+    connection: a tombstone of another connection's scope does not refuse it) is refused before
+    anything is kept, a malformed one naming an erased person whatever its dates. What can never be stored (a key
     or an item over the store's limits) is quarantined with its reason, never retried.
 
     Safe to run any number of times, in any order relative to other deliveries. Raises
     ``DependencyUnavailable`` when the store failed (the caller retries the record)."""
     expires_at = int((now + archive_ttl).timestamp())
+    if erased_in is not None:
+        is_erased = erased_in(delivery.connection_id)
     try:
         envelope = parse_typed(delivery.body)
     except ValidationError as exc:

@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from calsync.bookings.apply import ApplyResult, apply_delivery
 from calsync.bookings.records import BookingsRepository
-from calsync.erasure.rules import IsErased, refused_unread
+from calsync.erasure.rules import ErasedIn, IsErased, refused_unread
 from calsync.intake.delivery import Delivery, delivery_from_message
 
 
@@ -23,14 +23,17 @@ def process_message(
     now: datetime,
     archive_ttl: timedelta,
     is_erased: IsErased | None = None,
+    erased_in: ErasedIn | None = None,
 ) -> ApplyResult:
     """Apply one queued delivery. A message that is not a calsync delivery at all (someone
     sent to the queue by hand) is quarantined, not retried: it could never succeed; unless it
-    names someone erased (then it is kept nowhere)."""
+    names someone erased (then it is kept nowhere). ``erased_in``: tombstones scoped by the
+    delivery's connection (a message of no known connection: any tombstone refuses it)."""
     try:
         delivery = delivery_from_message(body, attributes)
     except ValidationError as exc:
-        if is_erased is not None and refused_unread(body, is_erased):
+        unread = erased_in(None) if erased_in is not None else is_erased
+        if unread is not None and refused_unread(body, unread):
             return ApplyResult("unknown", erased=True)
         fields = sorted({".".join(str(p) for p in e["loc"]) for e in exc.errors(include_url=False)})
         reason = f"not a calsync delivery message: {', '.join(fields)}"
@@ -43,7 +46,7 @@ def process_message(
         )
         repo.quarantine(stray, reason=reason)
         return ApplyResult("unknown", quarantined=reason)
-    result = apply_delivery(delivery, repo, now=now, archive_ttl=archive_ttl, is_erased=is_erased)
+    result = apply_delivery(delivery, repo, now=now, archive_ttl=archive_ttl, is_erased=is_erased, erased_in=erased_in)
     if delivery.replay_id:
         outcome = (
             "quarantined"

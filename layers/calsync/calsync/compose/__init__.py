@@ -20,7 +20,7 @@ from calsync.compose.connections import (
     reconcile_requests,
     watchdog,
 )
-from calsync.compose.erasure import erasure, tombstones
+from calsync.compose.erasure import ErasureApi, ErasureWorker, erasure, erasure_api, erasure_worker, tombstones
 from calsync.compose.intake import Receiver, delivery_bodies, delivery_queue, receiver, signing_keys
 from calsync.compose.lifecycle import (
     FORWARD_CONSUMER,
@@ -43,6 +43,8 @@ __all__ = [
     "ConnectApi",
     "Connections",
     "Consumer",
+    "ErasureApi",
+    "ErasureWorker",
     "Processor",
     "Publisher",
     "QueueKind",
@@ -60,6 +62,8 @@ __all__ = [
     "delivery_queue",
     "disconnector",
     "erasure",
+    "erasure_api",
+    "erasure_worker",
     "processor",
     "publisher",
     "read_api",

@@ -50,7 +50,7 @@ class Reconciling:
         from calsync.reconcile.run import Reconciler
 
         client = self.connections.calendly_for(connection, RECONCILE, on_request=budget.spend, sleep=budget.sleep)
-        erased = self.tombstones.is_erased
+        erased = self.tombstones.erased_in(connection.connection_id)  # its scope: everywhere or this one
         return Reconciler(client, self.stored, self.queue, budget, erased, on_event=on_event), client
 
     def jobs(self, remaining_ms: RemainingMs, *, report: Callable[[Report], None]) -> Jobs:

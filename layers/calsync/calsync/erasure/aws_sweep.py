@@ -1,7 +1,6 @@
 """Finding and removing one person's data, for the erasure (``erase.py``): the only code that
 reads every stored item and every waiting message for an address. ``TableSweep``,
-``SqsQueueSweep`` and ``BucketSweep`` implement ``ports.ItemSweep``, ``QueueSweep`` and
-``BodySweep``.
+and ``BucketSweep`` implement ``ports.ItemSweep`` and ``BodySweep`` (the queues: ``aws_queue_sweep``).
 
 Table items are found through the by-email index (the person's bookings) and a full Scan for
 the rest (submissions, archived, quarantined and kept deliveries carry the address in their
@@ -14,14 +13,11 @@ from __future__ import annotations
 
 import json
 import re
-import time
 import zlib
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
-
-from pydantic import ValidationError
 
 from calsync.aws import keys
 from calsync.aws.dynamo import batch_get_items, conditional, plain_item, query_items, scan_items, serialise
@@ -30,11 +26,9 @@ from calsync.aws.views import BODY_ZLIB, StoredDelivery, view
 from calsync.erasure.ports import REDACTED_COUNT
 from calsync.erasure.rules import carries, normalise
 from calsync.errors import DependencyUnavailable
-from calsync.intake.delivery import delivery_from_message, resolve_body
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
-    from mypy_boto3_sqs import SQSClient
 
     from calsync.intake.aws_bodies import S3DeliveryBodies
 
@@ -62,6 +56,19 @@ class Found:
     store: str
     key: keys.Key
     redact: bool = False  # someone else's item naming the person: the address is replaced, not the item removed
+    body_key: str | None = None  # its body's key in the delivery-bodies bucket, when kept there
+
+
+def connection_of(item: Mapping[str, Any]) -> str | None:
+    """The connection (tenant) an item belongs to: bookings, events and submissions keep it as
+    ``tenant``, kept deliveries as ``connection_id``."""
+    value = item.get("tenant") or item.get("connection_id")
+    return value if isinstance(value, str) else None
+
+
+def _body_key(item: Mapping[str, Any]) -> str | None:
+    value = item.get("body_key")
+    return value if isinstance(value, str) else None
 
 
 def redact(value: Any, email: str) -> Any:
@@ -151,14 +158,20 @@ class TableSweep:
         wanted = [keys.Key(entry[keys.PK], entry[keys.SK]).dynamo() for entry in entries]
         yield from batch_get_items(self.client, "erase: by email", self.table_name, wanted).values()
 
-    def find(self, email: str) -> list[Found]:
+    def find(self, email: str, connection_id: str | None = None) -> list[Found]:
         """Every removable item carrying the address (index first, then a full Scan), or naming
         one of the person's invitees by URI (a submission they made, a no-show delivery that
-        carries only the invitee). Their invitees come last, so a run that stops halfway still
-        finds those URIs when run again."""
+        carries only the invitee); with ``connection_id``, only that connection's items. Their
+        invitees come last, so a run that stops halfway still finds those URIs when run again."""
         found: dict[keys.Key, Found] = {}
         uris: set[str] = set()
+
+        def in_scope(item: Mapping[str, Any]) -> bool:
+            return connection_id is None or connection_of(item) == connection_id
+
         for item in self._by_email(email):
+            if not in_scope(item):
+                continue
             key = keys.Key(item[keys.PK], item[keys.SK])
             found[key] = Found(STORES.get(str(item.get("type")), "invitees"), key)
             if isinstance(item.get("uri"), str):
@@ -167,13 +180,13 @@ class TableSweep:
             kind = str(item.get("type"))
             store = STORES.get(kind) or REDACT_ONLY.get(kind)
             key = keys.Key(item[keys.PK], item[keys.SK])
-            if store is None or key in found:
+            if store is None or key in found or not in_scope(item):
                 continue
             content = _content(item, self.bodies)
             if carries(content, email):
-                found[key] = Found(store, key, redact=not _owned(item, content, email, uris))
+                found[key] = Found(store, key, not _owned(item, content, email, uris), _body_key(item))
             elif _names_any(content, uris) and kind in STORES:
-                found[key] = Found(store, key)
+                found[key] = Found(store, key, body_key=_body_key(item))
         # Each person's own invitee goes last, so a run that stops halfway still finds its URIs again.
         return sorted(found.values(), key=lambda f: (f.store == "invitees" and not f.redact, f.store, f.key))
 
@@ -229,23 +242,15 @@ class TableSweep:
         )
 
 
-def _message_content(message: dict[str, Any], bodies: S3DeliveryBodies | None = None) -> list[Any]:
-    """A message's body as sent, and decoded when it is a delivery (a body travels base64 when
-    SQS would refuse it, or in the delivery-bodies bucket when too large)."""
-    body = message.get("Body", "")
-    attributes = message.get("MessageAttributes", {})
-    try:
-        return [body, delivery_from_message(resolve_body(body, attributes, bodies), attributes).body]
-    except ValidationError:
-        return [body]  # a lifecycle event, or not a calsync delivery: its body as it is
-
-
-def sweep_bodies(bodies: S3DeliveryBodies, email: str, *, remove: bool) -> tuple[int, int]:
-    """Every body in the delivery-bodies bucket carrying the address: the person's own deleted,
-    someone else's naming them redacted in place (unless ``remove`` is false); how many of each.
-    Runs after the queues and the table, which read some of these bodies to find their items."""
+def sweep_bodies(
+    bodies: S3DeliveryBodies, email: str, *, remove: bool, only: Collection[str] | None = None
+) -> tuple[int, int]:
+    """Every body in the delivery-bodies bucket (``only``: among these keys) carrying the
+    address: the person's own deleted, someone else's naming them redacted in place (unless
+    ``remove`` is false); how many of each. Runs after the queues and the table, which read some
+    of these bodies to find their items."""
     removed = redacted = 0
-    for key in list(bodies.stored_keys()):
+    for key in list(bodies.stored_keys()) if only is None else sorted(only):
         found = bodies.get(key)
         text = found.decode() if found is not None else ""
         if not carries(text, email):
@@ -265,100 +270,8 @@ class BucketSweep:
     def __init__(self, bodies: S3DeliveryBodies) -> None:
         self.bodies = bodies
 
-    def sweep(self, email: str, *, remove: bool) -> tuple[int, int]:
-        return sweep_bodies(self.bodies, email, remove=remove)
-
-
-class SqsQueueSweep:
-    """``queues``: name → URL of every queue whose messages may carry an address, each swept by
-    ``sweep_queue`` (``wait_seconds``: its long poll, 0 for emulators; ``bodies``: where a
-    delivery's large body is read from)."""
-
-    def __init__(
-        self,
-        sqs: SQSClient,
-        queues: Mapping[str, str],
-        *,
-        wait_seconds: int = 1,
-        bodies: S3DeliveryBodies | None = None,
-    ) -> None:
-        self.sqs, self.queues, self.wait_seconds, self.bodies = sqs, dict(queues), wait_seconds, bodies
-
-    def sweep(self, email: str, *, remove: bool) -> dict[str, int]:
-        return {
-            name: sweep_queue(self.sqs, url, email, remove=remove, wait_seconds=self.wait_seconds, bodies=self.bodies)
-            for name, url in sorted(self.queues.items())
-        }
-
-
-def sweep_queue(
-    sqs: SQSClient,
-    url: str,
-    email: str,
-    *,
-    remove: bool,
-    wait_seconds: int = 1,
-    hold_seconds: int = 120,
-    clock: Callable[[], float] = time.monotonic,
-    bodies: S3DeliveryBodies | None = None,
-) -> int:
-    """Receive every visible message of a queue, delete those carrying the address (unless
-    ``remove`` is false) and make the others visible again; how many carried it.
-
-    Every other message is held until the sweep ends, so the next receives reach messages not
-    seen yet and each is received once (each receive counts toward the queue's redrive limit);
-    a hold half spent is extended (ChangeMessageVisibilityBatch), so a long sweep never lets a
-    message reappear. Held messages are released ten a call at the end. A message received again
-    anyway (an extension refused) is recognised by id, released at once and not counted twice;
-    the sweep ends at an empty receive or one holding only messages already seen. A release or
-    extension refused per message (a stale receipt handle) is harmless: that message is visible
-    already. ``wait_seconds`` long-polls (every SQS host is asked; 0 for emulators)."""
-    held: dict[str, tuple[str, float]] = {}  # message id → (receipt handle, when received)
-    seen: set[str] = set()
-    matched = 0
-    try:
-        while True:
-            with aws_call("sqs:ReceiveMessage (erase)"):
-                batch = sqs.receive_message(
-                    QueueUrl=url,
-                    MaxNumberOfMessages=10,
-                    MessageAttributeNames=["All"],
-                    VisibilityTimeout=hold_seconds,
-                    WaitTimeSeconds=wait_seconds,
-                ).get("Messages", [])
-            received_at = clock()
-            again = [m for m in batch if m["MessageId"] in seen]
-            _release(sqs, url, [m["ReceiptHandle"] for m in again])
-            if len(again) == len(batch):
-                return matched
-            for message in batch:
-                if message["MessageId"] in seen:
-                    continue
-                seen.add(message["MessageId"])
-                if carries(_message_content(dict(message), bodies), email):
-                    matched += 1
-                    if remove:
-                        with aws_call("sqs:DeleteMessage (erase)"):
-                            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
-                        continue
-                held[message["MessageId"]] = (message["ReceiptHandle"], received_at)
-            lapsing = [i for i, (_, at) in held.items() if clock() - at >= hold_seconds / 2]
-            _release(sqs, url, [held[i][0] for i in lapsing], hold_seconds)
-            held |= {i: (held[i][0], clock()) for i in lapsing}
-    finally:
-        _release(sqs, url, [handle for handle, _ in held.values()])
-
-
-def _release(sqs: SQSClient, url: str, handles: list[str], seconds: int = 0) -> None:
-    """Make messages visible again (or hold them ``seconds`` more), ten a call; a handle refused
-    (stale: the message is visible again already) is left as it is."""
-    for start in range(0, len(handles), 10):
-        entries = [
-            {"Id": str(n), "ReceiptHandle": handle, "VisibilityTimeout": seconds}
-            for n, handle in enumerate(handles[start : start + 10])
-        ]
-        with aws_call("sqs:ChangeMessageVisibilityBatch (erase)"):
-            sqs.change_message_visibility_batch(QueueUrl=url, Entries=entries)  # type: ignore[arg-type]
+    def sweep(self, email: str, *, remove: bool, only: Collection[str] | None = None) -> tuple[int, int]:
+        return sweep_bodies(self.bodies, email, remove=remove, only=only)
 
 
 def counts(found: list[Found]) -> Counter[str]:

@@ -12,10 +12,10 @@ from typing import TYPE_CHECKING, Any
 
 from calsync import timefmt
 from calsync.aws import clients, keys
-from calsync.aws.dynamo import conditional, plain_item, query_items, serialise_item
+from calsync.aws.dynamo import conditional, query_items, serialise_item
 from calsync.aws.errors import aws_call
 from calsync.aws.secret_json import CachedJsonSecret
-from calsync.erasure.rules import address_hash
+from calsync.erasure.rules import GLOBAL, IsErased, address_hash, erased_at
 from calsync.errors import DependencyUnavailable
 
 if TYPE_CHECKING:
@@ -43,39 +43,59 @@ class DynamoTombstones:
             raise DependencyUnavailable(f"the erasure key secret {self._key_secret.name} holds no {KEY_FIELD!r}")
         return address_hash(key.encode(), email)
 
-    def erased_at(self, email: str) -> datetime | None:
-        """When the address was (last) erased, or ``None``."""
-        with aws_call("dynamodb:GetItem (tombstone)"):
-            found = self.client.get_item(
-                TableName=self.table_name,
-                Key=keys.tombstone(self.address_hash(email)).dynamo(),
-                ConsistentRead=True,  # an erasure takes effect at once
-                ProjectionExpression="erased_at",
-            )
-        stamp = plain_item(found.get("Item", {})).get("erased_at")
-        return timefmt.parse(stamp) if isinstance(stamp, str) else None
+    def erasures(self, email: str) -> dict[str, datetime]:
+        """Every tombstone of the address, scope (``rules.GLOBAL`` or a connection id) → when:
+        one consistent Query of the person's partition (an erasure takes effect at once)."""
+        items = query_items(
+            self.client,
+            "tombstone",
+            TableName=self.table_name,
+            KeyConditionExpression="PK = :pk",
+            ExpressionAttributeValues={":pk": {"S": keys.tombstone(self.address_hash(email)).pk}},
+            ConsistentRead=True,
+            ProjectionExpression="SK, erased_at",
+        )
+        found: dict[str, datetime] = {}
+        for item in items:
+            stamp, sk = item.get("erased_at"), str(item.get(keys.SK))
+            if isinstance(stamp, str):
+                scoped = sk.startswith(keys.TOMBSTONE_SCOPED_PREFIX)
+                found[sk.removeprefix(keys.TOMBSTONE_SCOPED_PREFIX) if scoped else GLOBAL] = timefmt.parse(stamp)
+        return found
 
-    def is_erased(self, email: str, at: datetime) -> bool:
-        """True when ``email`` was erased after ``at`` (data dated ``at`` must stay gone)."""
-        erased = self.erased_at(email)
+    def erased_at(self, email: str, connection_id: str | None = None) -> datetime | None:
+        """When the address was (last) erased in a scope covering data of ``connection_id``
+        (``None``: any scope), or ``None``."""
+        return erased_at(self.erasures(email), connection_id)
+
+    def is_erased(self, email: str, at: datetime, connection_id: str | None = None) -> bool:
+        """True when ``email`` was erased, in a scope covering ``connection_id``'s data, after
+        ``at`` (data dated ``at`` must stay gone)."""
+        erased = self.erased_at(email, connection_id)
         return erased is not None and at < erased
 
-    def put(self, email: str, at: datetime) -> str:
-        """Tombstone the address at ``at`` (a later erasure moves the time forward, an earlier
-        one changes nothing); the hash it keeps."""
+    def erased_in(self, connection_id: str | None) -> IsErased:
+        """``is_erased`` for data of one connection (``rules.ErasedIn``)."""
+        return lambda email, at: self.is_erased(email, at, connection_id)
+
+    def put(self, email: str, at: datetime, connection_id: str | None = None) -> str:
+        """Tombstone the address at ``at``, everywhere or (``connection_id``) in that connection's
+        data only (a later erasure moves the time forward, an earlier one changes nothing); the
+        hash it keeps."""
         digest = self.address_hash(email)
         conditional(
             "dynamodb:UpdateItem (tombstone)",
             lambda: self.client.update_item(
                 TableName=self.table_name,
-                Key=keys.tombstone(digest).dynamo(),
-                UpdateExpression="SET #t = :t, address_hash = :h, erased_at = :at",
+                Key=keys.tombstone(digest, connection_id).dynamo(),
+                UpdateExpression="SET #t = :t, address_hash = :h, erased_at = :at, #s = :s",
                 ConditionExpression="attribute_not_exists(erased_at) OR erased_at < :at",
-                ExpressionAttributeNames={"#t": "type"},
+                ExpressionAttributeNames={"#t": "type", "#s": "scope"},
                 ExpressionAttributeValues={
                     ":t": {"S": "tombstone"},
                     ":h": {"S": digest},
                     ":at": {"S": timefmt.sortable(at)},
+                    ":s": {"S": connection_id or GLOBAL},
                 },
             ),
         )
@@ -85,8 +105,8 @@ class DynamoTombstones:
 class ErasureAudit(clients.TableAdapter):
     """One record per erasure: when, by whom, the hash, counts per store, Calendly's answer."""
 
-    def record(self, *, erased_at: datetime, record: Mapping[str, Any]) -> str:
-        erasure_id = uuid.uuid4().hex[:12]
+    def record(self, *, erased_at: datetime, record: Mapping[str, Any], erasure_id: str | None = None) -> str:
+        erasure_id = erasure_id or uuid.uuid4().hex[:12]
         key = keys.erasure(timefmt.sortable(erased_at), erasure_id)
         item = serialise_item(
             {

@@ -11,6 +11,10 @@ In this order, so that a run that fails halfway can simply be run again to finis
 4. with ``calendly``, Calendly's own data-compliance deletion, once per connection;
 5. the PII-free audit record (when, who, the hash, counts, Calendly's answers).
 A dry run does none of it: it counts what would be removed.
+
+With ``connection_id`` the erasure is a tenant's: the tombstone is scoped to that connection
+(deliveries for other connections are stored as before) and only that connection's items,
+queued messages and kept bodies are swept; other tenants' records are never read for removal.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from calsync.erasure.ports import (
     QueueSweep,
     Tombstones,
 )
+from calsync.erasure.rules import GLOBAL
 
 __all__ = ["REDACTED_COUNT", "ErasureReport", "ErasureStores", "calendly_outcome", "erase", "one_per_organization"]
 
@@ -56,11 +61,13 @@ class ErasureReport:
     counts: Counter[str] = field(default_factory=Counter)  # store (or queue) → items/messages
     calendly: dict[str, str] = field(default_factory=dict)  # connection id → Calendly's answer
     erasure_id: str | None = None
+    connection_id: str | None = None  # the scope: one connection, or everywhere (None)
 
     def audit(self, principal: str) -> dict[str, Any]:
         """The audit record: no address, no name; the keyed hash links it to the tombstone."""
         return {
             "principal": principal,
+            "scope": self.connection_id or GLOBAL,
             "address_hash": self.address_hash,
             "counts": dict(sorted(self.counts.items())),
             "calendly": dict(sorted(self.calendly.items())) or None,
@@ -95,17 +102,26 @@ def erase(
     calendly: Sequence[tuple[str, CalendlyDeletion]] = (),
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
     advance: Callable[[], None] = lambda: None,
+    connection_id: str | None = None,
+    erasure_id: str | None = None,
 ) -> ErasureReport:
     """``calendly``: (connection id, client) pairs to ask for Calendly's own deletion;
-    ``advance`` is told of each table item removed or redacted (progress)."""
+    ``advance`` is told of each table item removed or redacted (progress); ``connection_id``:
+    erase from that connection's data only; ``erasure_id``: the audit record's id (a request's,
+    so a run repeated writes the same record). Run again with the same ``now`` it finishes what
+    a failed run left and changes nothing the first did (the tombstone keeps its time)."""
     erased_at = now()
-    report = ErasureReport(erased_at, stores.tombstones.address_hash(email), dry_run)
+    report = ErasureReport(erased_at, stores.tombstones.address_hash(email), dry_run, connection_id=connection_id)
     if not dry_run:
-        stores.tombstones.put(email, erased_at)
-    for name, found in sorted(stores.queues.sweep(email, remove=not dry_run).items()):
+        stores.tombstones.put(email, erased_at, connection_id)
+    swept = stores.queues.sweep(email, remove=not dry_run, connection_id=connection_id)
+    for name, found in sorted(swept.items()):
         if found:
             report.counts[f"queue {name}"] += found
-    for item in stores.items.find(email):
+    items = stores.items.find(email, connection_id)
+    # A tenant's erasure sweeps only the bodies its own items keep (the bucket's objects name no connection)
+    only = None if connection_id is None else {key for item in items if (key := item.body_key)}
+    for item in items:
         report.counts[REDACTED_COUNT if item.redact else item.store] += 1
         if dry_run:
             continue
@@ -115,7 +131,7 @@ def erase(
             stores.items.remove(item)
         advance()
     if stores.bodies is not None:
-        removed, redacted = stores.bodies.sweep(email, remove=not dry_run)
+        removed, redacted = stores.bodies.sweep(email, remove=not dry_run, only=only)
         report.counts["bodies"] += removed
         report.counts[REDACTED_COUNT] += redacted
         report.counts = +report.counts  # no zero counts
@@ -123,5 +139,5 @@ def erase(
         return report
     for connection_id, client in calendly:
         report.calendly[connection_id] = calendly_outcome(client, email)
-    report.erasure_id = stores.audit.record(erased_at=erased_at, record=report.audit(principal))
+    report.erasure_id = stores.audit.record(erased_at=erased_at, record=report.audit(principal), erasure_id=erasure_id)
     return report

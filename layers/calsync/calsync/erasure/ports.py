@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -15,8 +15,9 @@ class Tombstones(Protocol):
         """The keyed hash of the address (the tombstone's and the audit record's only trace)."""
         ...
 
-    def put(self, email: str, at: datetime) -> str:
-        """Tombstone the address at ``at``; the hash it keeps."""
+    def put(self, email: str, at: datetime, connection_id: str | None = None) -> str:
+        """Tombstone the address at ``at``, everywhere or (``connection_id``) in that
+        connection's data only; the hash it keeps."""
         ...
 
 
@@ -30,11 +31,16 @@ class FoundItem(Protocol):
     @property
     def redact(self) -> bool: ...
 
+    @property
+    def body_key(self) -> str | None:
+        """Where the item's body is kept in the delivery-bodies bucket, if it is kept there."""
+        ...
+
 
 class ItemSweep[F: FoundItem](Protocol):
-    """The table's items carrying the address."""
+    """The table's items carrying the address (``connection_id``: only that connection's)."""
 
-    def find(self, email: str) -> Sequence[F]: ...
+    def find(self, email: str, connection_id: str | None = None) -> Sequence[F]: ...
 
     def remove(self, found: F) -> None: ...
 
@@ -42,22 +48,23 @@ class ItemSweep[F: FoundItem](Protocol):
 
 
 class QueueSweep(Protocol):
-    def sweep(self, email: str, *, remove: bool) -> Mapping[str, int]:
-        """The waiting messages carrying the address, per queue name (deleted unless ``remove``
-        is false; the others left to be received)."""
+    def sweep(self, email: str, *, remove: bool, connection_id: str | None = None) -> Mapping[str, int]:
+        """The waiting messages carrying the address (``connection_id``: only that connection's),
+        per queue name (deleted unless ``remove`` is false; the others left to be received)."""
         ...
 
 
 class BodySweep(Protocol):
-    def sweep(self, email: str, *, remove: bool) -> tuple[int, int]:
-        """The kept bodies carrying the address: the person's own deleted, someone else's
-        redacted (unless ``remove`` is false); how many of each."""
+    def sweep(self, email: str, *, remove: bool, only: Collection[str] | None = None) -> tuple[int, int]:
+        """The kept bodies carrying the address (``only``: among these keys): the person's own
+        deleted, someone else's redacted (unless ``remove`` is false); how many of each."""
         ...
 
 
 class Audit(Protocol):
-    def record(self, *, erased_at: datetime, record: Mapping[str, Any]) -> str:
-        """Keep the PII-free audit record; its id."""
+    def record(self, *, erased_at: datetime, record: Mapping[str, Any], erasure_id: str | None = None) -> str:
+        """Keep the PII-free audit record (under ``erasure_id`` when given: written again, the
+        same record); its id."""
         ...
 
     def records(self) -> list[dict[str, Any]]:

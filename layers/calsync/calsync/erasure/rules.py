@@ -34,6 +34,14 @@ from calsync.intake.envelopes import (
 type IsErased = Callable[[str, datetime], bool]
 """``is_erased(email, at)``: a tombstone exists for ``email`` and ``at`` is before its erasure."""
 
+type ErasedIn = Callable[[str | None], IsErased]
+"""``erased_in(connection_id)``: the ``IsErased`` check for data of that connection (the
+tombstones ``applies`` picks); ``None`` for data of no known connection."""
+
+GLOBAL = "global"
+"""A tombstone's scope when the person was erased everywhere (every tombstone written before
+scopes existed is one); otherwise its scope is the one connection id it was erased from."""
+
 UNDATED = datetime.min.replace(tzinfo=UTC)
 """The date of a delivery calsync cannot date by its resource: before every erasure."""
 
@@ -44,6 +52,20 @@ _CONTACT_EVENTS = "contact."
 # matched only from the start of a run of address characters, so a long run without an "@"
 # (a large body's data) is read once, not once per character (quadratic: minutes for 300 KB).
 _ADDRESS = re.compile(r"(?<![^\s\"'<>,;:()\[\]{}\\@/])[^\s\"'<>,;:()\[\]{}\\@/]+@[^\s\"'<>,;:()\[\]{}\\@/]+")
+
+
+def applies(scope: str, connection_id: str | None) -> bool:
+    """Whether a tombstone of ``scope`` refuses data of ``connection_id``: a global one refuses
+    everyone's data, a connection's only that connection's (a tenant's erasure never touches
+    another tenant's records). Data of no known connection (``None``, a stray message) is
+    refused by any tombstone: when in doubt, the person stays erased."""
+    return scope in (GLOBAL, connection_id) or connection_id is None
+
+
+def erased_at(erasures: Mapping[str, datetime], connection_id: str | None) -> datetime | None:
+    """The latest erasure (scope → when) that applies to data of ``connection_id``, or None."""
+    times = [at for scope, at in erasures.items() if applies(scope, connection_id)]
+    return max(times) if times else None
 
 
 def normalise(email: str) -> str:

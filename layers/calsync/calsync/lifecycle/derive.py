@@ -48,6 +48,9 @@ def _erased(before: Image, after: Image) -> list[LifecycleEvent]:
     digest, at = after.get("address_hash"), after.get("erased_at")
     if not isinstance(digest, str) or not isinstance(at, str) or before.get("erased_at") == at:
         return []
+    scope = after.get("scope")
+    if isinstance(scope, str) and scope != "global":  # erased from one connection's data only
+        return [_event(DetailType.INVITEE_ERASED, (digest, at, scope), scope, address_hash=digest, erased_at=at)]
     return [_event(DetailType.INVITEE_ERASED, (digest, at), None, address_hash=digest, erased_at=at)]
 
 

@@ -110,8 +110,8 @@ class ReminderDetail(_Detail):
 
 class ErasedDetail(_Detail):
     """Invitee Erased: no personal data, only the keyed hash of the address (the same address
-    erased again gives the same hash) and when it was erased; ``connection_id`` is null (an
-    erasure covers every connection)."""
+    erased again gives the same hash) and when it was erased; ``connection_id`` is the one
+    connection the person was erased from (a tenant's erasure), null when erased everywhere."""
 
     address_hash: str
     erased_at: str
