@@ -113,6 +113,21 @@ def test_unsigned_tampered_or_unknown_requests_are_401_and_nothing_is_enqueued(m
     assert queue.sent == []
 
 
+@pytest.mark.parametrize("connection_id", ["acme\n", "acme\r\n", "ac me", "acme/x"])
+def test_a_malformed_connection_id_is_refused_before_any_key_lookup(connection_id: str) -> None:
+    # Given a delivery to an id calsync could never have registered (a trailing newline included)
+    outcome, queue = run(
+        WebhookRequest(
+            connection_id,
+            request(event_body("invitee_created.json")).headers,
+            request(event_body("invitee_created.json")).body,
+        )
+    )
+    # Then it is refused as a bad signature without asking the registry or Secrets Manager
+    assert (outcome.status, outcome.detail) == (401, "connection id is not well-formed")
+    assert queue.sent == []
+
+
 def test_an_unknown_connection_looks_exactly_like_a_bad_signature_to_the_caller() -> None:
     unknown, _ = run(request(event_body("invitee_created.json"), connection="nobody"))
     tampered, _ = run(request(event_body("invitee_created.json"), key="wrong-key"))

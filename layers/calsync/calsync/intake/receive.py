@@ -26,7 +26,7 @@ from calsync.intake.envelopes import parse_envelope
 from calsync.intake.routing import QueueKind, route
 
 SIGNATURE_HEADER = "calendly-webhook-signature"
-CONNECTION_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+CONNECTION_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")  # fullmatch: "$" would let a trailing newline through
 
 
 class ConnectionRemoved(Exception):
@@ -161,7 +161,7 @@ def receive(
         return _reject(401, exc.failure.value, exc.detail)
 
     connection_id = request.connection_id or ""
-    if not CONNECTION_ID.match(connection_id):
+    if not CONNECTION_ID.fullmatch(connection_id):
         return _reject(401, "invalid_signature", _BAD_SIGNATURE, "connection id is not well-formed")
     try:
         connection_keys = keys.keys_for(connection_id)
