@@ -47,6 +47,7 @@ FEATURES = (
     "calsync.erasure",
     "calsync.replay",
     "calsync.read",
+    "calsync.migrate",
 )
 LIBRARIES = ("boto3", "botocore", "httpx", "mypy_boto3", "urllib.request")
 HTTP_CLIENT = ("calsync.calendly.client", "calsync.calendly.http", "calsync.calendly.oauth")

@@ -13,6 +13,7 @@
     calsync backfill --connection-id   the same over a range (an alias of reconcile)
     calsync report                     the latest completeness reports
     calsync erase --email ADDRESS      remove a person from every store (--dry-run, --calendly, --list)
+    calsync migrate                    after an upgrade: run the pending data migrations (--dry-run, --step, --list)
     calsync deploy-check               before a deploy: adopt the secrets a deleted stack of the stage kept
     calsync mcp                        an MCP server over stdio for assistants (read-only, signed /v1 API)
 
@@ -34,6 +35,7 @@ from calsync_dev.cli import (
     erase,
     events,
     local,
+    migrate,
     reconcile,
     replay,
     send,
@@ -51,7 +53,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True)
     # the order `calsync --help` lists them in
-    for group in (local, send, bookings, dlq, replay, erase, connections, reconcile, events, deploy_check, assistant):
+    for group in (
+        local,
+        send,
+        bookings,
+        dlq,
+        replay,
+        erase,
+        connections,
+        reconcile,
+        events,
+        migrate,
+        deploy_check,
+        assistant,
+    ):
         group.register(commands)
     return parser
 

@@ -31,6 +31,7 @@ from calsync.compose.lifecycle import (
     publisher,
     reminders,
 )
+from calsync.compose.migrate import migrations
 from calsync.compose.read import ReadApi, connections_reader, read_api, reports_reader, tenant_bookings, tenant_items
 from calsync.compose.reconcile import Reconciling, reconciling
 from calsync.compose.replay import replaying
@@ -58,6 +59,7 @@ __all__ = [
     "delivery_bodies",
     "delivery_queue",
     "erasure",
+    "migrations",
     "processor",
     "publisher",
     "read_api",
