@@ -17,7 +17,7 @@ from typing import Any
 from calsync.aws import clients, keys
 from calsync.aws.dynamo import conditional, plain_item, query_items, serialise_item
 from calsync.aws.errors import aws_call
-from calsync.migrate.ports import Indexed, Position, IndexCandidate
+from calsync.migrate.ports import IndexCandidate, Indexed, Position
 
 PAGE_ITEMS = 1000  # items read per Scan page (before the filter): small steps, easy on the table
 _INVITEE = keys.invitee_sk("")

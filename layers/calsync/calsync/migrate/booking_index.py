@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass
 from functools import partial
 
 from calsync.migrate.backoff import Backoff
-from calsync.migrate.ports import BookingIndex, Indexed, Position, IndexCandidate
+from calsync.migrate.ports import BookingIndex, IndexCandidate, Indexed, Position
 
 NAME = "gsi3-booking-index"
 
