@@ -188,3 +188,20 @@ def test_a_failure_says_to_run_again(
     assert cli.main(["migrate"]) == 1
     assert "run the same command again" in capsys.readouterr().err
     monkeypatch.undo()
+
+
+def test_the_command_shows_its_progress_on_a_terminal(command: Pipeline, monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+
+    from calsync_dev.cli.progress import Progress
+
+    terminal = io.StringIO()
+    monkeypatch.setattr(
+        "calsync_dev.cli.migrate.progress_for",
+        lambda args, total, label: Progress(total, label, enabled=True, stream=terminal),
+    )
+    assert cli.main(["migrate"]) == 0
+    shown = terminal.getvalue()
+    assert "gsi3-booking-index" in shown
+    assert "5 items" in shown
+    assert "updated=5" in shown
