@@ -205,3 +205,21 @@ def test_the_command_shows_its_progress_on_a_terminal(command: Pipeline, monkeyp
     assert "gsi3-booking-index" in shown
     assert "5 items" in shown
     assert "updated=5" in shown
+
+
+def test_the_migration_publishes_no_lifecycle_event(pipeline: Pipeline) -> None:
+    from tests.factories import event_body
+    from tests.integration.test_lifecycle import Lifecycle
+
+    # Given a booking published once, then stored as before GSI3
+    lifecycle = Lifecycle(pipeline)
+    assert [e["detail-type"] for e in lifecycle.deliver(event_body("invitee_created.json"))] == ["Booking Scheduled"]
+    for key in invitee_keys(pipeline):
+        boto3.client("dynamodb").update_item(
+            TableName=pipeline.repo.table_name, Key=key, UpdateExpression="REMOVE GSI3PK"
+        )
+    # When the migration writes its index key (and records the step), and the stream is published
+    assert run(pipeline)["updated"] == 1
+    # Then nothing reaches the bus: an index key and a migration record are no change of a booking
+    assert lifecycle.deliver() == []
+    assert lifecycle.failed == []
