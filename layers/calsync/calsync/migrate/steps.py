@@ -3,7 +3,7 @@
 A step is idempotent and re-runnable: it finds what is still to do itself. Running it records
 its completion (``MigrationLog``), so ``calsync migrate`` runs only the steps not yet completed
 (pending); ``--step NAME`` runs one whether recorded or not. A later migration is one more
-``Step`` in ``STEPS``, in the order they must run.
+``MigrationStep`` in ``STEPS``, in the order they must run.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ class Options:
 
 
 @dataclass(frozen=True, slots=True)
-class Step:
+class MigrationStep:
     name: str
     summary: str
     run: Callable[[MigrationStores, Options], dict[str, int]]
@@ -58,8 +58,8 @@ def _booking_index(stores: MigrationStores, options: Options) -> dict[str, int]:
     ).as_dict()
 
 
-STEPS: tuple[Step, ...] = (
-    Step(
+STEPS: tuple[MigrationStep, ...] = (
+    MigrationStep(
         booking_index.NAME,
         "give invitees stored before GSI3 their GSI3PK (GET …/bookings/{invitee_uuid} finds them)",
         _booking_index,
@@ -82,7 +82,7 @@ class StepReport:
         return {"step": self.step, "dry_run": self.dry_run, "completed_at": self.completed_at, **self.counts}
 
 
-def chosen(log: MigrationLog, names: Sequence[str] = ()) -> list[Step]:
+def chosen(log: MigrationLog, names: Sequence[str] = ()) -> list[MigrationStep]:
     """The steps named (each whether completed before or not), else the pending ones in order."""
     by_name = {step.name: step for step in STEPS}
     if unknown := [n for n in names if n not in by_name]:
@@ -94,7 +94,7 @@ def chosen(log: MigrationLog, names: Sequence[str] = ()) -> list[Step]:
 
 
 def migrate(
-    stores: MigrationStores, steps: Sequence[Step], *, options: Options, now: Callable[[], datetime]
+    stores: MigrationStores, steps: Sequence[MigrationStep], *, options: Options, now: Callable[[], datetime]
 ) -> list[StepReport]:
     """Run ``steps`` one after another; each one that completes (not in a dry run) is recorded.
     A failure propagates: the steps before it are recorded, and running again finishes it."""
