@@ -48,6 +48,7 @@ FEATURES = (
     "calsync.replay",
     "calsync.read",
     "calsync.analytics",
+    "calsync.migrate",
 )
 LIBRARIES = ("boto3", "botocore", "httpx", "mypy_boto3", "urllib.request")
 HTTP_CLIENT = ("calsync.calendly.client", "calsync.calendly.http", "calsync.calendly.oauth")

@@ -11,6 +11,11 @@ class DependencyUnavailable(CalsyncError):
     """An AWS dependency failed or throttled; the work may succeed if retried."""
 
 
+class Throttled(DependencyUnavailable):
+    """AWS refused the call for its rate (DynamoDB's ``ProvisionedThroughputExceededException``,
+    ``ThrottlingException`` …) after the SDK's own retries: wait longer, then try again."""
+
+
 class InvalidDelivery(CalsyncError):
     """A verified delivery that can never be processed (it would fail on every retry)."""
 

@@ -14,6 +14,7 @@
     calsync report                     the latest completeness reports
     calsync erase --email ADDRESS      remove a person from every store (--dry-run, --calendly, --list)
     calsync disconnect ID              revoke, unsubscribe, delete its secrets; keep it removed (--erase-data)
+    calsync migrate                    after an upgrade: run the pending data migrations (--dry-run, --step, --list)
     calsync deploy-check               before a deploy: adopt the secrets a deleted stack of the stage kept
     calsync mcp                        an MCP server over stdio for assistants (read-only, signed /v1 API)
     calsync stats                      booking metrics from the local analytics lake (--json, --plot DIR)
@@ -36,6 +37,7 @@ from calsync_dev.cli import (
     erase,
     events,
     local,
+    migrate,
     reconcile,
     replay,
     send,
@@ -64,6 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
         connections,
         reconcile,
         events,
+        migrate,
         deploy_check,
         assistant,
         stats,

@@ -7,7 +7,7 @@ from contextlib import contextmanager
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from calsync.errors import DependencyUnavailable, Unstorable
+from calsync.errors import DependencyUnavailable, Throttled, Unstorable
 
 # The AWS answers calsync expects and treats as outcomes, not failures.
 CONDITION_FAILED = "ConditionalCheckFailedException"  # DynamoDB: the write's condition was false
@@ -16,6 +16,15 @@ CONFLICT = "ConflictException"  # Scheduler: a schedule of that name exists
 # DynamoDB: the request can never succeed as written (a key or the item over its size limits:
 # 2,048-byte partition key, 1,024-byte sort key, 400 KB item); retrying the same input cannot help.
 INVALID = "ValidationException"
+# The service's answers for "too fast" (any service; DynamoDB's first two): ``Throttled``.
+THROTTLED = frozenset(
+    {
+        "ProvisionedThroughputExceededException",
+        "ThrottlingException",
+        "RequestLimitExceeded",
+        "TooManyRequestsException",
+    }
+)
 
 
 def error_code(exc: ClientError) -> str:
@@ -24,7 +33,8 @@ def error_code(exc: ClientError) -> str:
 
 @contextmanager
 def aws_call(what: str, *, input_checked: bool = False) -> Iterator[None]:
-    """Any AWS failure inside becomes ``DependencyUnavailable`` naming the operation only; with
+    """Any AWS failure inside becomes ``DependencyUnavailable`` naming the operation only (``Throttled``,
+    a kind of it, when the service refused the rate: a caller may back off and try again); with
     ``input_checked`` (calls carrying a delivery's data), DynamoDB's refusal of the request as
     invalid becomes ``Unstorable``: the delivery is quarantined, not retried into a DLQ."""
     try:
@@ -36,7 +46,8 @@ def aws_call(what: str, *, input_checked: bool = False) -> Iterator[None]:
                 f"{what} refused ({code}): the item can never be stored "
                 "(over DynamoDB's limits: 2,048-byte partition key, 1,024-byte sort key, 400 KB item)"
             ) from exc
-        raise DependencyUnavailable(f"{what} failed: {code or 'ClientError'}") from exc
+        kind = Throttled if code in THROTTLED else DependencyUnavailable
+        raise kind(f"{what} failed: {code or 'ClientError'}") from exc
     except BotoCoreError as exc:
         raise DependencyUnavailable(f"{what} failed: {type(exc).__name__}") from exc
 

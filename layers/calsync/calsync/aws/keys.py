@@ -35,6 +35,8 @@ erasure audit record        ERASURES                    ERASURE#<erased at>#<id>
 (erasure)
 lifecycle event delivered   CONSUMED#<consumer>#        CONSUMED                    (TTL ``expires_at``; ``state``
 by a consumer (consumed)    <event id>                                              pending/sent, ``claimant``)
+a data migration's step     MIGRATIONS                  MIGRATION#<step name>       (``completed_at``, counts;
+completed (migration)                                                               ``calsync migrate``)
 ==========================  ==========================  ==========================  ==========================
 
 Timestamps in keys are ISO 8601 UTC with ``Z``, fixed width (``2026-12-01T10:00:00.000000Z``,
@@ -260,6 +262,16 @@ def consumed_prefix(consumer: str) -> str:
 def consumed(consumer: str, event_id: str) -> Key:
     """One consumer's claim on one lifecycle event (``lifecycle.once``): a partition each."""
     return Key(f"{consumed_prefix(consumer)}{event_id}", "CONSUMED")
+
+
+# -- data migrations ---------------------------------------------------------------------
+
+MIGRATIONS_PK = "MIGRATIONS"
+
+
+def migration(step: str) -> Key:
+    """The record of one completed migration step (``calsync.migrate``); one partition, one Query."""
+    return Key(MIGRATIONS_PK, f"MIGRATION#{step}")
 
 
 # -- connections and OAuth ---------------------------------------------------------------

@@ -32,6 +32,7 @@ from calsync.compose.lifecycle import (
     publisher,
     reminders,
 )
+from calsync.compose.migrate import migrations
 from calsync.compose.read import ReadApi, connections_reader, read_api, reports_reader, tenant_bookings, tenant_items
 from calsync.compose.reconcile import Reconciling, reconciling
 from calsync.compose.replay import replaying
@@ -64,6 +65,7 @@ __all__ = [
     "erasure",
     "erasure_api",
     "erasure_worker",
+    "migrations",
     "processor",
     "publisher",
     "read_api",

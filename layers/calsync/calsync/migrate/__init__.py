@@ -1,0 +1,1 @@
+"""Data migrations: named, idempotent steps an operator runs after an upgrade (``calsync migrate``)."""

@@ -1,0 +1,105 @@
+"""DynamoDB implementations of ``BookingIndex`` and ``MigrationLog``.
+
+The invitees: a Scan (one segment of ``segments``, eventually consistent, ``PAGE_ITEMS`` items
+read a page) filtered to invitee items (``SK`` begins with ``INVITEE#``) and projected to their
+keys, ``tenant`` and ``GSI3PK``: a Scan costs what it reads (0.5 read units per 4 KB) whatever it
+returns, so returning the already-indexed ones too costs nothing and lets the run count them.
+The write: ``SET GSI3PK`` conditioned on the item existing (an UpdateItem would otherwise create a
+stub of an erased invitee), still lacking GSI3PK and still of that connection; when the condition
+fails, one strongly consistent GetItem tells why.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from calsync.aws import clients, keys
+from calsync.aws.dynamo import conditional, plain_item, query_items, serialise_item
+from calsync.aws.errors import aws_call
+from calsync.migrate.ports import IndexCandidate, Indexed, Position
+
+PAGE_ITEMS = 1000  # items read per Scan page (before the filter): small steps, easy on the table
+_INVITEE = keys.invitee_sk("")
+
+
+class DynamoBookingIndex(clients.TableAdapter):
+    def invitees(
+        self, segment: int, segments: int, after: Position | None
+    ) -> tuple[list[IndexCandidate], Position | None]:
+        request: dict[str, Any] = {
+            "TableName": self.table_name,
+            "FilterExpression": "begins_with(SK, :invitee)",
+            "ProjectionExpression": "PK, SK, tenant, GSI3PK",
+            "ExpressionAttributeValues": {":invitee": {"S": _INVITEE}},
+            "Limit": PAGE_ITEMS,
+        }
+        if segments > 1:
+            request |= {"Segment": segment, "TotalSegments": segments}
+        if after is not None:
+            request["ExclusiveStartKey"] = dict(after)
+        with aws_call("dynamodb:Scan (invitees for GSI3)"):
+            page = self.client.scan(**request)
+        found = []
+        for item in map(plain_item, page.get("Items", [])):
+            tenant = item.get("tenant")
+            found.append(
+                IndexCandidate(
+                    pk=item[keys.PK],
+                    sk=item[keys.SK],
+                    tenant=tenant if isinstance(tenant, str) and tenant else None,
+                    indexed="GSI3PK" in item,
+                )
+            )
+        return found, page.get("LastEvaluatedKey")
+
+    def index(self, invitee: IndexCandidate) -> Indexed:
+        if not invitee.tenant:
+            return Indexed.NO_TENANT
+        key = keys.Key(invitee.pk, invitee.sk)
+        value = keys.booking_pk(invitee.tenant, invitee.sk.removeprefix(_INVITEE))
+        applied = conditional(
+            "dynamodb:UpdateItem (invitee GSI3PK)",
+            lambda: self.client.update_item(
+                TableName=self.table_name,
+                Key=key.dynamo(),
+                UpdateExpression="SET GSI3PK = :pk",
+                ConditionExpression="attribute_exists(PK) AND attribute_not_exists(GSI3PK) AND tenant = :tenant",
+                ExpressionAttributeValues={":pk": {"S": value}, ":tenant": {"S": invitee.tenant}},
+            ),
+        )
+        if applied:
+            return Indexed.UPDATED
+        with aws_call("dynamodb:GetItem (invitee GSI3PK)"):
+            stored = self.client.get_item(
+                TableName=self.table_name, Key=key.dynamo(), ConsistentRead=True, ProjectionExpression="GSI3PK, tenant"
+            ).get("Item")
+        if stored is None:
+            return Indexed.GONE
+        return Indexed.ALREADY_DONE if "GSI3PK" in stored else Indexed.NO_TENANT
+
+
+class DynamoMigrationLog(clients.TableAdapter):
+    def completed(self) -> dict[str, str]:
+        return {
+            str(item[keys.SK]).removeprefix(keys.migration("").sk): str(item.get("completed_at"))
+            for item in query_items(
+                self.client,
+                "migrations",
+                TableName=self.table_name,
+                KeyConditionExpression="PK = :pk",
+                ExpressionAttributeValues={":pk": {"S": keys.MIGRATIONS_PK}},
+                ConsistentRead=True,
+            )
+        }
+
+    def record(self, step: str, completed_at: str, counts: Mapping[str, int]) -> None:
+        item = {
+            **keys.migration(step).attributes(),
+            "type": "migration",
+            "step": step,
+            "completed_at": completed_at,
+            "counts": dict(counts),
+        }
+        with aws_call("dynamodb:PutItem (migration)"):
+            self.client.put_item(TableName=self.table_name, Item=serialise_item(item))
