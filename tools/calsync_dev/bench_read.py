@@ -63,7 +63,7 @@ def bookings_event(**query: str) -> dict[str, Any]:
     }
 
 
-class _Recorder:
+class Recorder:
     """A real DynamoDB client (moto) whose reads are recorded and priced."""
 
     def __init__(self, client: Any) -> None:
@@ -95,7 +95,7 @@ class _Recorder:
         return response
 
 
-class _Replay:
+class Replay:
     """DynamoDB answering instantly with what the recorder saw for the same request."""
 
     def __init__(self, recorded: Mapping[tuple[str, ...], dict[str, Any]]) -> None:
@@ -123,7 +123,7 @@ def _key(operation: str, request: Mapping[str, Any]) -> tuple[str, ...]:
     return (operation, values[":pk"]["S"], values[":lo"]["S"], values[":hi"]["S"], str(request["Limit"]), str(start))
 
 
-def _handler_module() -> ModuleType:
+def handler_module() -> ModuleType:
     spec = importlib.util.spec_from_file_location("read_api_app", ROOT / "functions" / "read_api" / "app.py")
     if spec is None or spec.loader is None:
         raise RuntimeError("functions/read_api/app.py cannot be loaded")
@@ -134,7 +134,7 @@ def _handler_module() -> ModuleType:
 
 
 @contextlib.contextmanager
-def _quiet_logger() -> Iterator[None]:
+def quiet_logger() -> Iterator[io.StringIO]:
     """The handler's log line is written (its cost is in the figure) to a buffer, not the terminal."""
     from calsync.observability import logger
 
@@ -142,13 +142,15 @@ def _quiet_logger() -> Iterator[None]:
     sink = io.StringIO()
     saved = [h.setStream(sink) for h in handlers]  # type: ignore[attr-defined]
     try:
-        yield
+        yield sink
     finally:
         for handler, stream in zip(handlers, saved, strict=True):
             handler.setStream(stream)  # type: ignore[attr-defined]
 
 
-def _seeded(client: Any) -> None:
+def seeded(client: Any, count: int = BOOKINGS) -> None:
+    """The bookings table as the template declares it, the ``bench`` connection and ``count``
+    bookings of it (processed as the processors do), one event each, half an hour apart."""
     from calsync import compose
     from calsync.bookings.process import process_message
     from calsync.connections.records import Connection
@@ -173,7 +175,7 @@ def _seeded(client: Any) -> None:
     )
     repo = compose.bookings_repository(TABLE, dynamodb=client)
     received = datetime(2029, 12, 1, tzinfo=UTC)
-    for n in range(BOOKINGS):
+    for n in range(count):
         delivery = delivery_for(booking_body(n), connection_id=CONNECTION, received_at=received)
         attributes = {k: {"stringValue": v} for k, v in message_attributes(delivery).items()}
         process_message(message_body(delivery), attributes, repo, now=received, archive_ttl=timedelta(days=90))
@@ -188,7 +190,7 @@ def bench_read(iterations: int, timer: Callable[..., Any]) -> dict[str, float]:
     from calsync.config import ReadApiSettings
     from calsync_dev.lambda_runtime import LambdaContext
 
-    app: Any = _handler_module()
+    app: Any = handler_module()
     settings = ReadApiSettings.model_validate(
         {"bookings_table_name": TABLE, "cursor_key_secret_name": "calsync/bench/read-api-cursor-key"}
     )
@@ -197,10 +199,10 @@ def bench_read(iterations: int, timer: Callable[..., Any]) -> dict[str, float]:
     figures: dict[str, float] = {}
     with mock_aws():
         client = boto3.client("dynamodb", region_name="us-east-1")
-        _seeded(client)
-        recorder = _Recorder(client)
+        seeded(client)
+        recorder = Recorder(client)
         app.services = lambda: compose.read_api(settings, dynamodb=recorder, secretsmanager=_CursorKey())  # type: ignore[arg-type]
-        with _quiet_logger():
+        with quiet_logger():
             page1 = json.loads(app.lambda_handler(first, context)["body"])
             units1, requests1 = recorder.read_units, recorder.requests
             second = bookings_event(limit=str(PAGE), cursor=page1["next_cursor"])
@@ -211,13 +213,13 @@ def bench_read(iterations: int, timer: Callable[..., Any]) -> dict[str, float]:
             units_default = recorder.read_units
     if not (len(page1["bookings"]) == len(page2["bookings"]) == PAGE and page2["next_cursor"]):
         raise RuntimeError("the bench's pages did not come back full")
-    replay = compose.read_api(settings, dynamodb=_Replay(recorder.recorded), secretsmanager=_CursorKey())  # type: ignore[arg-type]
+    replay = compose.read_api(settings, dynamodb=Replay(recorder.recorded), secretsmanager=_CursorKey())  # type: ignore[arg-type]
     app.services = lambda: replay
     # This process also holds moto's emulated table and every import of the other measures, which
     # a read function's environment does not: the garbage collector leaves what exists now alone.
     gc.collect()
     gc.freeze()
-    with _quiet_logger():
+    with quiet_logger():
         for name, event in (("read_page", first), ("read_page_cursor", second)):
 
             def one(event: dict[str, Any] = event) -> None:
