@@ -120,18 +120,36 @@ def read_figures(template: dict[str, Any] | None = None, measured: dict[str, Any
 
 def read_table(r: dict[str, Any]) -> str:
     m, a, usd = r["measured"], r["assumptions"], r["usd_per_million_reads"]
-    rows = [
-        "",
-        f"1M API reads (GET …/bookings, pages of {a['page_bookings']} bookings, {a['reads_per_month']:,} a month):",
-        f"  {'API Gateway (REST)':<28}{1:>12} request{'':<12}{usd['api_gateway']:>10.2f}",
-        f"  {'Lambda (arm64)':<28}{r['billed_ms']:>12} ms at {r['memory_mb']} MB{'':<5}{usd['lambda']:>10.2f}"
-        f"   (handler {m['handler_cpu_ms']:.1f} ms + {m['dynamodb_requests']:.0f} DynamoDB requests"
-        f" × {a['dynamodb_request_ms']:.0f} ms)",
-        f"  {'DynamoDB':<28}{m['dynamodb_read_units']:>12.1f} read units{'':<9}{usd['dynamodb']:>10.2f}"
-        f"   ({m['read_units_per_booking']:.2f} per booking)",
-        f"  {'Secrets Manager':<28}{m['secret_reads_first_call']:>12} read a cold start{'':<2}{usd['secrets_manager']:>10.2f}"
-        f"   ({a['cold_starts_per_month']:.0f} cold starts a month)",
-        f"  {'CloudWatch Logs':<28}{m['log_bytes']:>12.0f} bytes{'':<14}{usd['cloudwatch_logs']:>10.2f}",
-        f"  {'total':<28}{'':<31}{usd['total']:>10.2f}",
-    ]
-    return "\n".join(rows)
+
+    def row(label: str, what: str, key: str, note: str = "") -> str:
+        return f"  {label:<28}{what:<30}{usd[key]:>8.2f}" + (f"   {note}" if note else "")
+
+    return "\n".join(
+        [
+            "",
+            f"1M API reads (GET …/bookings, pages of {a['page_bookings']} bookings, {a['reads_per_month']:,} a month)"
+            f"{'$ per 1M reads':>20}",
+            row("API Gateway (REST)", "1 request", "api_gateway"),
+            row(
+                "Lambda (arm64)",
+                f"{r['billed_ms']} ms at {r['memory_mb']} MB",
+                "lambda",
+                f"(handler {m['handler_cpu_ms']:.1f} ms + {m['dynamodb_requests']:.0f} DynamoDB requests"
+                f" × {a['dynamodb_request_ms']:.0f} ms)",
+            ),
+            row(
+                "DynamoDB",
+                f"{m['dynamodb_read_units']:.1f} read units",
+                "dynamodb",
+                f"({m['read_units_per_booking']:.2f} per booking returned)",
+            ),
+            row(
+                "Secrets Manager",
+                f"{m['secret_reads_first_call']} read per cold start",
+                "secrets_manager",
+                f"({a['cold_starts_per_month']:.0f} cold starts a month)",
+            ),
+            row("CloudWatch Logs", f"{m['log_bytes']:.0f} bytes", "cloudwatch_logs"),
+            row("total", "", "total"),
+        ]
+    )
