@@ -114,7 +114,8 @@ deploy: build
 event: venv
 	@$(BIN)/calsync events render $(BODY) $(if $(KEY),--key $(KEY),)
 
-# Regenerate the lifecycle events' JSON Schemas (schemas/lifecycle/) from their models.
+# Regenerate the lifecycle events' JSON Schemas (schemas/lifecycle/) and their draft-4 copies in
+# template.yaml's EventBridge schema registry (AWS::EventSchemas::Schema) from their models.
 schemas: venv
 	$(PY) -m calsync_dev.schemas
 

@@ -10,6 +10,8 @@ import pytest
 from calsync.intake.routing import QueueKind
 from calsync_dev.cost.__main__ import main
 from calsync_dev.cost.mix import Run, measure, mix
+from calsync_dev.cost.prices import READ_PAGE_BOOKINGS
+from calsync_dev.cost.reads import measure_reads, read_figures
 from calsync_dev.cost.report import figures, table
 from calsync_dev.template import processor_logical_id
 
@@ -72,6 +74,26 @@ def test_make_cost_prints_a_table_and_ends_with_one_json_object(capsys: pytest.C
     last = json.loads(out[-1])
     assert last["usd_per_million_deliveries"]["api_gateway"] == pytest.approx(3.5)
     assert last["per_delivery"]["dynamodb_write_units"] > 0
+    # And it prices a million API reads too
+    assert any(line.startswith("1M API reads") for line in out)
+    assert last["reads"]["usd_per_million_reads"]["api_gateway"] == pytest.approx(3.5)
+
+
+def test_a_million_api_reads_are_priced_from_a_measured_page() -> None:
+    # Given one bookings page of the stated size read by the real handler on moto
+    measured = measure_reads(iterations=5)
+    reads = read_figures(measured=measured)
+    # Then the page came back full, at most one read unit per booking, the key read once
+    assert measured["page_bookings"] == reads["assumptions"]["page_bookings"] == READ_PAGE_BOOKINGS
+    assert 0 < measured["read_units_per_booking"] <= 1
+    assert measured["secret_reads_first_call"] == 1
+    # And the function is billed for its own time and each DynamoDB request it waits for
+    assert reads["billed_ms"] >= measured["dynamodb_requests"] * reads["assumptions"]["dynamodb_request_ms"]
+    assert reads["memory_mb"] > 0
+    # And dollars add up, API Gateway's $3.50 a million among them
+    usd = reads["usd_per_million_reads"]
+    assert usd["api_gateway"] == pytest.approx(3.5)
+    assert usd["total"] == pytest.approx(sum(v for k, v in usd.items() if k != "total"), abs=0.01)
 
 
 def test_x_ray_is_counted_only_when_the_template_turns_tracing_on(run: Run) -> None:

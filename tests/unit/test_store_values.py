@@ -36,6 +36,43 @@ def test_serialise_gives_what_the_boto3_serializer_gives() -> None:
         assert serialise(value) == TypeSerializer().serialize(dynamo_safe(value)), value
 
 
+def test_plain_item_reads_every_wire_shape_as_boto3_and_to_plain_do() -> None:
+    # Given an item with every attribute type DynamoDB has, nested, as the wire carries it
+    from boto3.dynamodb.types import TypeDeserializer
+
+    from calsync.aws.dynamo import plain_item, serialise_item
+
+    item = serialise_item(
+        {
+            "PK": "EVENT#E1",
+            "name": "Démo ✓",
+            "count": 3,
+            "price": 40.1,
+            "big": 12345678901234567890123456789012345678,
+            "paid": False,
+            "none": None,
+            "raw": b"\x00\x01",
+            "location": {"type": "zoom", "data": {"id": 7, "ok": True, "extra": None}, "list": [1, "x", [2.5], {}]},
+            "answers": [{"q": "Team?", "a": "12", "position": 0}],
+            "empty_map": {},
+            "empty_list": [],
+        }
+    ) | {"tags": {"SS": ["a", "b"]}, "nums": {"NS": ["1", "2.5"]}, "raws": {"BS": [b"x"]}}
+    # When it is read back
+    # Then each value is what boto3's deserializer then to_plain give (numbers as int or float)
+    expected = to_plain({k: TypeDeserializer().deserialize(v) for k, v in item.items()})
+    assert plain_item(item) == expected
+    assert plain_item(item)["location"]["list"] == [1, "x", [2.5], {}]
+    # And a malformed value is refused as before
+    with pytest.raises(TypeError):
+        plain_item({"bad": {}})
+    # And a chosen few attributes read back the same, absent ones left out
+    from calsync.aws.dynamo import plain_attributes
+
+    names = ("PK", "price", "location", "none", "tags", "missing")
+    assert plain_attributes(item, names) == {k: expected[k] for k in names if k in expected}
+
+
 def test_every_key_format_is_the_documented_one_and_reads_back_its_ids() -> None:
     from calsync.aws import keys
 

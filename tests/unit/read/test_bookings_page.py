@@ -263,3 +263,28 @@ def test_an_address_is_matched_stripped_and_in_lower_case() -> None:
     port = FakeTenantBookings()
     port.add("acme", _booking(0, email="äda@exämple.com"))
     assert [b["invitee_uuid"] for b in _page(port, email="  ÄDA@Exämple.com ")["bookings"]] == ["IN0000"]
+
+
+def test_a_page_shows_each_booking_as_the_single_view_does() -> None:
+    # Given stored bookings with and without their optional parts, a numeric version among them
+    from calsync.read.bookings import BookingView, views_json
+
+    full = {
+        "invitee_uuid": "I1",
+        "event_uuid": "E1",
+        "status": "canceled",
+        "start_time": "2026-12-01T10:00:00Z",
+        "name": "Ada",
+        "email": "ada@example.com",
+        "cancellation": {"canceled_by": "Grace", "reason": "ill"},
+        "tracking": {"utm_source": "ads"},
+        "rescheduled_to": "https://api.calendly.com/scheduled_events/E2/invitees/I2",
+        "v": "2026-11-30T10:00:00.000000Z#0",
+        "questions_and_answers": [{"q": "?", "a": "!"}],  # stored, not shown
+    }
+    bare = {"invitee_uuid": "I2", "event_uuid": "E2", "v": 3}
+    # When a page shows them
+    # Then each is what BookingView shows for it alone
+    assert views_json([full, bare]) == [BookingView.from_stored(i).model_dump(mode="json") for i in (full, bare)]
+    assert views_json([bare])[0]["version"] == "3"
+    assert views_json([]) == []

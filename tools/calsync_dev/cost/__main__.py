@@ -1,5 +1,5 @@
 """`make cost`: the mix through the pipeline, then $ per 1M deliveries by service and the idle
-month; the last line is one JSON object of every figure."""
+month, and $ per 1M API reads; the last line is one JSON object of every figure."""
 
 from __future__ import annotations
 
@@ -14,10 +14,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="calsync-cost", description=__doc__)
     parser.parse_args(argv)
     from calsync_dev.cost.mix import measure
+    from calsync_dev.cost.reads import read_figures, read_table
 
     run = measure()
     result = figures(run)
+    result["reads"] = read_figures(run.template)
     print(table(result))
+    print(read_table(result["reads"]))
     print(json.dumps(result, sort_keys=True))
     return 0
 

@@ -56,3 +56,12 @@ WARM_ENVIRONMENTS = 1
 ENVIRONMENT_LIFETIME_HOURS = 2
 COLD_STARTS_PER_MONTH = 730 / ENVIRONMENT_LIFETIME_HOURS
 GB = 1024**3
+
+# Assumptions, not prices, for the read API (`make cost`'s "1M API reads"): each read is one
+# `GET /v1/connections/{id}/bookings` page of READ_PAGE_BOOKINGS bookings (the default `limit`);
+# a DynamoDB request from Lambda in the same region takes DYNAMODB_REQUEST_MS (the page's requests
+# run one after another, so the function is billed for each); the reads are spread over a month
+# like the deliveries above (WARM_ENVIRONMENTS, a cold start every ENVIRONMENT_LIFETIME_HOURS).
+READS_PER_MONTH = 1_000_000
+READ_PAGE_BOOKINGS = 50
+DYNAMODB_REQUEST_MS = 5.0

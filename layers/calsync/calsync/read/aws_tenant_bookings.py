@@ -26,11 +26,17 @@ from typing import Any
 
 from calsync import timefmt
 from calsync.aws import clients, keys
-from calsync.aws.dynamo import plain_item
+from calsync.aws.dynamo import plain_attributes
 from calsync.aws.errors import aws_call
+from calsync.read.bookings import BookingView
 from calsync.read.cursor import Position
 
 Order = tuple[datetime, str, str]
+# What a page uses of each item: only these are decoded from the wire (a 100-booking page reads
+# ~200 items; decoding every attribute - hosts, location, answers, payment - was most of the
+# handler's time, see docs/performance.md). Read units are the same: DynamoDB bills whole items.
+EVENT_ATTRIBUTES = (keys.PK, keys.SK, "GSI2SK", "start_time", "end_time", "name", "event_type")
+INVITEE_ATTRIBUTES = tuple(dict.fromkeys((keys.PK, keys.SK, "v", "status", "email", *BookingView.model_fields)))
 
 
 class DynamoTenantBookings(clients.TableAdapter):
@@ -89,6 +95,7 @@ class DynamoTenantBookings(clients.TableAdapter):
         yield from self._query(
             "bookings page: events",
             per_request,
+            EVENT_ATTRIBUTES,
             IndexName=keys.GSI2,
             KeyConditionExpression="GSI2PK = :pk AND GSI2SK BETWEEN :lo AND :hi",
             ExpressionAttributeValues={
@@ -104,6 +111,7 @@ class DynamoTenantBookings(clients.TableAdapter):
         for item in self._query(
             "bookings page: invitees",
             wanted + (after_invitee is not None),
+            INVITEE_ATTRIBUTES,
             KeyConditionExpression="PK = :pk AND SK BETWEEN :lo AND :hi",
             ExpressionAttributeValues={
                 ":pk": {"S": keys.event_pk(event_uuid)},
@@ -114,7 +122,9 @@ class DynamoTenantBookings(clients.TableAdapter):
             if item[keys.SK] != lo or after_invitee is None:
                 yield item
 
-    def _query(self, what: str, per_request: int, **kwargs: Any) -> Iterator[dict[str, Any]]:
+    def _query(
+        self, what: str, per_request: int, attributes: tuple[str, ...], **kwargs: Any
+    ) -> Iterator[dict[str, Any]]:
         request: dict[str, Any] = {
             "TableName": self.table_name,
             "Limit": max(1, min(per_request, 1000)),
@@ -127,7 +137,7 @@ class DynamoTenantBookings(clients.TableAdapter):
                 page = self.client.query(**request)
             self.read_units += float(page.get("ConsumedCapacity", {}).get("CapacityUnits", 0.0))
             for item in page.get("Items", []):
-                yield plain_item(item)
+                yield plain_attributes(item, attributes)
             if "LastEvaluatedKey" not in page:
                 return
             request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
