@@ -117,6 +117,12 @@ def cases(strategy: Any, run: Callable[[Any], None], count: int, seed: int | Non
     test()
 
 
+def in_fuzz_order(operations: Sequence[Any]) -> list[Any]:
+    """The document's order, destructive calls last: a fuzzed ``DELETE …/local`` (it may erase the
+    ready-made connection's data) must not leave the reads after it only 404s and empty pages."""
+    return sorted(operations, key=lambda operation: operation.method.upper() == "DELETE")
+
+
 def seed_bookings(api_url: str) -> int:
     """The sample bookings into the local connection (as ``calsync send`` would), once persisted."""
     from calsync_dev.cli.send import post_signed
@@ -150,8 +156,10 @@ def report(results: list[OperationResult], base_url: str, examples: int) -> dict
             print(f"    ! {title}: {example}")
     served = [r for r in results if r.served]
     totals: Counter[str] = Counter()
+    statuses: Counter[int] = Counter()
     for r in served:
         totals.update(r.failures)
+        statuses.update(r.statuses)
     figures: dict[str, Any] = {
         "target": base_url,
         "examples_per_run": examples,
@@ -165,6 +173,7 @@ def report(results: list[OperationResult], base_url: str, examples: int) -> dict
         "status_violations": totals["status_violation"],
         "other_failures": totals["other"],
         "valid_inputs_refused": sum(r.valid_refused for r in served),
+        "statuses": {str(status): count for status, count in sorted(statuses.items())},
     }
     print(
         f"\napi-fuzz: {figures['operations']} operations, {figures['served']} served"
@@ -210,8 +219,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     try:
         results = []
-        for found in contract().get_all_operations():
-            operation = found.ok()
+        for operation in in_fuzz_order([found.ok() for found in contract().get_all_operations()]):
             started = time.monotonic()
             result = fuzz_operation(operation, base_url.rstrip("/"), auth, args.examples, args.seed)
             print(f"  {result.name}: {result.cases} cases in {time.monotonic() - started:.1f} s", flush=True)

@@ -7,7 +7,7 @@ from collections import Counter
 
 import pytest
 
-from calsync_dev.api_fuzz import OperationResult, exit_code, kind_of, report
+from calsync_dev.api_fuzz import OperationResult, exit_code, in_fuzz_order, kind_of, report
 
 
 @pytest.mark.parametrize(
@@ -48,3 +48,19 @@ def test_a_server_error_or_schema_violation_fails_the_run() -> None:
     figures = report([broken], "http://127.0.0.1:3000", 1)
     assert (figures["server_errors"], figures["schema_violations"]) == (1, 2)
     assert exit_code(figures, require_all=False) == 1
+
+
+def test_the_per_status_totals_of_served_operations_are_in_the_figures() -> None:
+    reads = OperationResult("GET", "/v1/connections", cases=3, statuses=Counter({200: 2, 400: 1}))
+    bookings = OperationResult("GET", "/v1/connections/{connection_id}/bookings", cases=2, statuses=Counter({400: 2}))
+    assert report([reads, bookings], "http://127.0.0.1:3000", 1)["statuses"] == {"200": 2, "400": 3}
+
+
+def test_a_delete_is_fuzzed_after_every_other_operation() -> None:
+    # Given the contract's operations in document order, a DELETE among them
+    order = [("GET", "/a"), ("DELETE", "/a"), ("POST", "/a"), ("GET", "/b")]
+    operations = [OperationResult(method.lower(), path) for method, path in order]
+    # When they are put in the order the fuzzer runs them
+    ran = in_fuzz_order(operations)
+    # Then the DELETE runs last (it may remove the ready-made `local` connection), the rest keep their order
+    assert [(o.method, o.path) for o in ran] == [("get", "/a"), ("post", "/a"), ("get", "/b"), ("delete", "/a")]
