@@ -156,10 +156,10 @@ def report(results: list[OperationResult], base_url: str, examples: int) -> dict
             print(f"    ! {title}: {example}")
     served = [r for r in results if r.served]
     totals: Counter[str] = Counter()
-    statuses: Counter[int] = Counter()
+    by_status: Counter[int] = Counter()
     for r in served:
         totals.update(r.failures)
-        statuses.update(r.statuses)
+        by_status.update(r.statuses)
     figures: dict[str, Any] = {
         "target": base_url,
         "examples_per_run": examples,
@@ -173,7 +173,7 @@ def report(results: list[OperationResult], base_url: str, examples: int) -> dict
         "status_violations": totals["status_violation"],
         "other_failures": totals["other"],
         "valid_inputs_refused": sum(r.valid_refused for r in served),
-        "statuses": {str(status): count for status, count in sorted(statuses.items())},
+        "statuses": {str(status): count for status, count in sorted(by_status.items())},
     }
     print(
         f"\napi-fuzz: {figures['operations']} operations, {figures['served']} served"
