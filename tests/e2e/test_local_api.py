@@ -181,6 +181,7 @@ CONTRACT_CASES = [
         body={"connection_id": "contract-app", "return_to": "http://localhost:5173/calendly/done"},
     ),
     ContractCase("connect, not JSON", "POST", CONNECTIONS, 400, body=b"connection_id=acme"),
+    ContractCase("connect, not UTF-8", "POST", CONNECTIONS, 400, body=b'{"connection_id": "\xff"}'),
     ContractCase("connect, not an object", "POST", CONNECTIONS, 400, body=["contract-x"]),
     ContractCase("connect, id not a string", "POST", CONNECTIONS, 400, body={"connection_id": 5}),
     ContractCase(
