@@ -30,6 +30,7 @@ class OperationResult:
     cases: int = 0
     statuses: Counter[int] = field(default_factory=Counter)
     valid_refused: int = 0  # inputs the contract allows that got a 400 (a looser contract than the code; not a failure)
+    refused_by: Counter[str] = field(default_factory=Counter)  # those 400s by the parameter they name
     failures: Counter[str] = field(default_factory=Counter)  # kind -> count
     examples: dict[str, str] = field(default_factory=dict)  # a failure's words -> the request that showed it
 
@@ -47,6 +48,15 @@ def kind_of(title: str) -> str:
     if "schema" in title.lower() or "content-type" in title.lower():
         return "schema_violation"
     return "other"
+
+
+def refused_parameter(response: Any) -> str:
+    """The parameter a 400 names (``{"error", "message", "parameter"}``), else ``?``."""
+    try:
+        body = response.json()
+    except ValueError:
+        return "?"
+    return str(body.get("parameter") or "?") if isinstance(body, dict) else "?"
 
 
 def header(response: Any, name: str) -> str | None:
@@ -71,6 +81,7 @@ def fuzz_operation(operation: Any, base_url: str, auth: Any, examples: int, seed
         result.statuses[response.status_code] += 1
         if response.status_code == 400 and positive[0]:
             result.valid_refused += 1
+            result.refused_by[refused_parameter(response)] += 1
         verdict = check(case, response)
         titles = verdict.splitlines() if verdict else []
         if response.status_code == 403:
@@ -157,9 +168,11 @@ def report(results: list[OperationResult], base_url: str, examples: int) -> dict
     served = [r for r in results if r.served]
     totals: Counter[str] = Counter()
     by_status: Counter[int] = Counter()
+    refused_by: Counter[str] = Counter()
     for r in served:
         totals.update(r.failures)
         by_status.update(r.statuses)
+        refused_by.update(r.refused_by)
     figures: dict[str, Any] = {
         "target": base_url,
         "examples_per_run": examples,
@@ -173,6 +186,7 @@ def report(results: list[OperationResult], base_url: str, examples: int) -> dict
         "status_violations": totals["status_violation"],
         "other_failures": totals["other"],
         "valid_inputs_refused": sum(r.valid_refused for r in served),
+        "valid_inputs_refused_by_parameter": dict(refused_by.most_common()),
         "statuses": {str(status): count for status, count in sorted(by_status.items())},
     }
     print(
@@ -180,7 +194,9 @@ def report(results: list[OperationResult], base_url: str, examples: int) -> dict
         f" ({len(figures['not_served'])} not served), {figures['cases']} cases;"
         f" {figures['server_errors']} server errors, {figures['schema_violations']} schema violations,"
         f" {figures['status_violations']} undocumented statuses, {figures['other_failures']} other failures;"
-        f" {figures['valid_inputs_refused']} inputs valid by the contract answered 400 (not a failure)"
+        f" {figures['valid_inputs_refused']} inputs valid by the contract answered 400 (not a failure"
+        + "".join(f"; {name} {count}" for name, count in figures["valid_inputs_refused_by_parameter"].items())
+        + ")"
     )
     print(json.dumps(figures))
     return figures
