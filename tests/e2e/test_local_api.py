@@ -18,6 +18,7 @@ from botocore.credentials import Credentials
 from calsync_dev.api_contract import SigV4, check, contract, served_operations
 from calsync_dev.cli.send import post_signed
 from calsync_dev.events import DEFAULT_LOCAL_KEY
+from calsync_dev.provision import register_webhook_connection
 from calsync_dev.signed_api import call
 from tests.e2e.conftest import RunningStack, new_stack, wait_for
 from tests.factories import EVENTS
@@ -36,6 +37,7 @@ REPORTS = "/v1/connections/{connection_id}/reports"
 # held busy (its lease taken, as a token refresh would) for the DELETE's 409. The shared `local`
 # connection is never disconnected here.
 LIVE, BYE, BUSY = "contract-live", "contract-bye", "contract-busy"
+HOOKS = "contract-hooks"  # webhooks only, no token (as `local`): its disconnect must complete too
 
 
 def connect_through_the_fake_calendly(api: str, connection_id: str) -> None:
@@ -64,8 +66,17 @@ def api_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack
         with pytest.MonkeyPatch.context() as patch:
             from calsync import compose
 
-            registry = compose.connection_registry(stack.target(patch).table, dynamodb=stack.client("dynamodb"))
+            target = stack.target(patch)
+            registry = compose.connection_registry(target.table, dynamodb=stack.client("dynamodb"))
             assert registry.acquire_lease(BUSY, owner="contract-test", now=int(time.time()), seconds=3600)
+            register_webhook_connection(
+                {"BOOKINGS_TABLE_NAME": target.table, "SIGNING_KEY_PREFIX": target.signing_key_prefix},
+                HOOKS,
+                DEFAULT_LOCAL_KEY,
+                status="reauth_required",
+                dynamodb=stack.client("dynamodb"),
+                secretsmanager=stack.client("secretsmanager"),
+            )
         yield stack
     finally:
         try:
@@ -314,6 +325,7 @@ CONTRACT_CASES = [
         "disconnect", "DELETE", CONNECTION, 200, {"connection_id": BYE}, {"erase_data": "true"}, filled="steps"
     ),
     ContractCase("disconnect, again", "DELETE", CONNECTION, 200, {"connection_id": BYE}),
+    ContractCase("disconnect, webhooks only (no token)", "DELETE", CONNECTION, 200, {"connection_id": HOOKS}),
 ]
 
 
