@@ -5,6 +5,9 @@ route is adding a row to CONTRACT_CASES."""
 
 from __future__ import annotations
 
+import json
+import time
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,13 +18,33 @@ from botocore.credentials import Credentials
 from calsync_dev.api_contract import SigV4, check, contract, served_operations
 from calsync_dev.cli.send import post_signed
 from calsync_dev.events import DEFAULT_LOCAL_KEY
+from calsync_dev.provision import register_webhook_connection
 from calsync_dev.signed_api import call
 from tests.e2e.conftest import RunningStack, new_stack, wait_for
 from tests.factories import EVENTS
 
 pytestmark = pytest.mark.e2e
 
+CONNECTIONS = "/v1/connections"
+CONNECTION = "/v1/connections/{connection_id}"
 BOOKINGS = "/v1/connections/{connection_id}/bookings"
+BOOKING = "/v1/connections/{connection_id}/bookings/{invitee_uuid}"
+EVENT = "/v1/connections/{connection_id}/events/{event_uuid}"
+REPORTS = "/v1/connections/{connection_id}/reports"
+# Connections of the contract's own, made through the fake Calendly as an app's button would
+# (POST /v1/connections, then the customer approving): one stays connected (409 to a second
+# connect, another tenant for foreign cursors), one is disconnected by the DELETE rows, one is
+# held busy (its lease taken, as a token refresh would) for the DELETE's 409. The shared `local`
+# connection is never disconnected here.
+LIVE, BYE, BUSY = "contract-live", "contract-bye", "contract-busy"
+HOOKS = "contract-hooks"  # webhooks only, no token (as `local`): its disconnect must complete too
+
+
+def connect_through_the_fake_calendly(api: str, connection_id: str) -> None:
+    started = call("POST", f"{api}/v1/connections", json.dumps({"connection_id": connection_id}).encode())
+    assert started.status == 201, started.body
+    with urllib.request.urlopen(started.json()["authorize_url"], timeout=60) as page:  # noqa: S310 - loopback
+        assert page.status == 200
 
 
 @pytest.fixture(scope="module")
@@ -38,6 +61,22 @@ def api_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack
             assert status == 202
         url = f"http://127.0.0.1:{stack.api_port}/v1/connections/local/bookings"
         wait_for(lambda: len(call("GET", url).json().get("bookings", [])) >= 2, what="the sample bookings")
+        for connection_id in (LIVE, BYE, BUSY):
+            connect_through_the_fake_calendly(base(stack), connection_id)
+        with pytest.MonkeyPatch.context() as patch:
+            from calsync import compose
+
+            target = stack.target(patch)
+            registry = compose.connection_registry(target.table, dynamodb=stack.client("dynamodb"))
+            assert registry.acquire_lease(BUSY, owner="contract-test", now=int(time.time()), seconds=3600)
+            register_webhook_connection(
+                {"BOOKINGS_TABLE_NAME": target.table, "SIGNING_KEY_PREFIX": target.signing_key_prefix},
+                HOOKS,
+                DEFAULT_LOCAL_KEY,
+                status="reauth_required",
+                dynamodb=stack.client("dynamodb"),
+                secretsmanager=stack.client("secretsmanager"),
+            )
         yield stack
     finally:
         try:
@@ -101,7 +140,10 @@ def test_a_call_signed_with_other_credentials_is_refused(
 
 @dataclass(frozen=True)
 class ContractCase:
-    """One real call: the operation, its inputs, the status it must answer (and the contract decides the rest)."""
+    """One real call: the operation, its inputs, the status it must answer (and the contract decides
+    the rest). ``cursor_from``: a signed GET (a path and query) whose ``next_cursor`` is sent as
+    ``cursor`` (``tamper``: with its last character changed). ``filled``: a field of the answer
+    that must not be empty."""
 
     name: str
     method: str
@@ -111,13 +153,75 @@ class ContractCase:
     query: dict[str, Any] = field(default_factory=dict)
     body: Any = None
     signed: bool = True
+    cursor_from: str | None = None
+    tamper: bool = False
+    filled: str | None = None
 
 
 LOCAL = {"connection_id": "local"}
+ADA = {"connection_id": "local", "invitee_uuid": "INVITEE00000001"}
+DEMO = {"connection_id": "local", "event_uuid": "DEMOEVENT0000001"}
+NOBODY = {"connection_id": "nobody"}
+LOCAL_PAGE = "/v1/connections/local/bookings?limit=1"
+HUGE = 10**30
 
 CONTRACT_CASES = [
-    ContractCase("bookings", "GET", BOOKINGS, 200, LOCAL),
-    ContractCase("bookings, a page of one", "GET", BOOKINGS, 200, LOCAL, {"limit": 1}),
+    # GET /v1/connections
+    ContractCase("connections", "GET", CONNECTIONS, 200, filled="connections"),
+    ContractCase("connections, a page of one", "GET", CONNECTIONS, 200, query={"limit": 1}, filled="next_cursor"),
+    ContractCase(
+        "connections, next page", "GET", CONNECTIONS, 200, query={"limit": 1}, cursor_from=f"{CONNECTIONS}?limit=1"
+    ),
+    ContractCase("connections, limit 0", "GET", CONNECTIONS, 400, query={"limit": 0}),
+    ContractCase("connections, huge limit", "GET", CONNECTIONS, 400, query={"limit": HUGE}),
+    ContractCase("connections, limit not a number", "GET", CONNECTIONS, 400, query={"limit": "ten"}),
+    ContractCase("connections, unknown parameter", "GET", CONNECTIONS, 400, query={"email": "ada@example.com"}),
+    ContractCase("connections, forged cursor", "GET", CONNECTIONS, 400, query={"cursor": "not-a-cursor"}),
+    ContractCase(
+        "connections, tampered cursor", "GET", CONNECTIONS, 400, cursor_from=f"{CONNECTIONS}?limit=1", tamper=True
+    ),
+    ContractCase("connections, a bookings cursor", "GET", CONNECTIONS, 400, query={"limit": 1}, cursor_from=LOCAL_PAGE),
+    ContractCase("connections, unsigned", "GET", CONNECTIONS, 403, signed=False),
+    # POST /v1/connections
+    ContractCase("connect", "POST", CONNECTIONS, 201, body={"connection_id": "contract-new"}),
+    ContractCase(
+        "connect, return_to",
+        "POST",
+        CONNECTIONS,
+        201,
+        body={"connection_id": "contract-app", "return_to": "http://localhost:5173/calendly/done"},
+    ),
+    ContractCase("connect, not JSON", "POST", CONNECTIONS, 400, body=b"connection_id=acme"),
+    ContractCase("connect, not UTF-8", "POST", CONNECTIONS, 400, body=b'{"connection_id": "\xff"}'),
+    ContractCase("connect, not an object", "POST", CONNECTIONS, 400, body=["contract-x"]),
+    ContractCase("connect, id not a string", "POST", CONNECTIONS, 400, body={"connection_id": 5}),
+    ContractCase(
+        "connect, return_to not a string", "POST", CONNECTIONS, 400, body={"connection_id": "x", "return_to": []}
+    ),
+    ContractCase("connect, no id", "POST", CONNECTIONS, 400, body={}),
+    ContractCase("connect, unknown field", "POST", CONNECTIONS, 400, body={"connection_id": "x", "secret": "y"}),
+    ContractCase("connect, bad id", "POST", CONNECTIONS, 400, body={"connection_id": "acme corp"}),
+    ContractCase("connect, odd Unicode id", "POST", CONNECTIONS, 400, body={"connection_id": "acme\u200b"}),
+    ContractCase("connect, huge body", "POST", CONNECTIONS, 400, body={"connection_id": "x" * 100_000}),
+    ContractCase(
+        "connect, return_to elsewhere",
+        "POST",
+        CONNECTIONS,
+        400,
+        body={"connection_id": "contract-x", "return_to": "https://evil.example/steal"},
+    ),
+    ContractCase("connect, already connected", "POST", CONNECTIONS, 409, body={"connection_id": LIVE}),
+    ContractCase("connect, unsigned", "POST", CONNECTIONS, 403, body={"connection_id": "contract-x"}, signed=False),
+    # GET /v1/connections/{connection_id}
+    ContractCase("connection, local", "GET", CONNECTION, 200, LOCAL, filled="organization"),
+    ContractCase("connection, connected", "GET", CONNECTION, 200, {"connection_id": LIVE}, filled="token_expires_at"),
+    ContractCase("connection, unknown", "GET", CONNECTION, 404, NOBODY),
+    ContractCase("connection, odd Unicode id", "GET", CONNECTION, 404, {"connection_id": "lo\u0301cal"}),
+    ContractCase("connection, unknown parameter", "GET", CONNECTION, 400, LOCAL, {"limit": 1}),
+    ContractCase("connection, unsigned", "GET", CONNECTION, 403, LOCAL, signed=False),
+    # GET /v1/connections/{connection_id}/bookings
+    ContractCase("bookings", "GET", BOOKINGS, 200, LOCAL, filled="bookings"),
+    ContractCase("bookings, a page of one", "GET", BOOKINGS, 200, LOCAL, {"limit": 1}, filled="next_cursor"),
     ContractCase(
         "bookings, every filter",
         "GET",
@@ -130,14 +234,98 @@ CONTRACT_CASES = [
             "start_after": "2020-01-01T00:00:00Z",
             "start_before": "2040-01-01T00:00:00Z",
         },
+        filled="bookings",
     ),
-    ContractCase("bookings, unknown connection", "GET", BOOKINGS, 404, {"connection_id": "nobody"}),
+    ContractCase("bookings, an email in other letters", "GET", BOOKINGS, 200, LOCAL, {"email": "zoë@exämple.com"}),
+    ContractCase("bookings, next page", "GET", BOOKINGS, 200, LOCAL, {"limit": 1}, cursor_from=LOCAL_PAGE),
+    ContractCase("bookings, unknown connection", "GET", BOOKINGS, 404, NOBODY),
     ContractCase("bookings, limit 0", "GET", BOOKINGS, 400, LOCAL, {"limit": 0}),
     ContractCase("bookings, limit 101", "GET", BOOKINGS, 400, LOCAL, {"limit": 101}),
+    ContractCase("bookings, huge limit", "GET", BOOKINGS, 400, LOCAL, {"limit": HUGE}),
     ContractCase("bookings, bad status", "GET", BOOKINGS, 400, LOCAL, {"status": "maybe"}),
     ContractCase("bookings, bad time", "GET", BOOKINGS, 400, LOCAL, {"start_after": "yesterday"}),
+    ContractCase("bookings, time without zone", "GET", BOOKINGS, 400, LOCAL, {"start_after": "2026-01-01T00:00:00"}),
+    ContractCase(
+        "bookings, start_before not after start_after",
+        "GET",
+        BOOKINGS,
+        400,
+        LOCAL,
+        {"start_after": "2026-01-02T00:00:00Z", "start_before": "2026-01-01T00:00:00Z"},
+    ),
+    ContractCase("bookings, not an email", "GET", BOOKINGS, 400, LOCAL, {"email": "ada"}),
+    ContractCase(
+        "bookings, email with a control character", "GET", BOOKINGS, 400, LOCAL, {"email": "ada\x00@example.com"}
+    ),
+    ContractCase(
+        "bookings, email with an invisible character", "GET", BOOKINGS, 400, LOCAL, {"email": "ad\u200ba@example.com"}
+    ),
+    ContractCase(
+        "bookings, email with a private-use character", "GET", BOOKINGS, 400, LOCAL, {"email": "ada\ue000@example.com"}
+    ),
+    ContractCase("bookings, huge email", "GET", BOOKINGS, 400, LOCAL, {"email": "a" * 5000 + "@example.com"}),
+    ContractCase("bookings, unknown parameter", "GET", BOOKINGS, 400, LOCAL, {"sort": "desc"}),
     ContractCase("bookings, forged cursor", "GET", BOOKINGS, 400, LOCAL, {"cursor": "not-a-cursor"}),
+    ContractCase(
+        "bookings, tampered cursor", "GET", BOOKINGS, 400, LOCAL, {"limit": 1}, cursor_from=LOCAL_PAGE, tamper=True
+    ),
+    ContractCase("bookings, huge cursor", "GET", BOOKINGS, 400, LOCAL, {"cursor": "A" * 5000}),
+    ContractCase(
+        "bookings, a cursor from another connection",
+        "GET",
+        BOOKINGS,
+        400,
+        {"connection_id": LIVE},
+        cursor_from=LOCAL_PAGE,
+    ),
+    ContractCase(
+        "bookings, a cursor for other filters",
+        "GET",
+        BOOKINGS,
+        400,
+        LOCAL,
+        {"status": "active"},
+        cursor_from=LOCAL_PAGE,
+    ),
+    ContractCase("bookings, a connections cursor", "GET", BOOKINGS, 400, LOCAL, cursor_from=f"{CONNECTIONS}?limit=1"),
     ContractCase("bookings, unsigned", "GET", BOOKINGS, 403, LOCAL, signed=False),
+    # GET /v1/connections/{connection_id}/bookings/{invitee_uuid}
+    ContractCase("booking", "GET", BOOKING, 200, ADA, filled="email"),
+    ContractCase("booking, unknown uuid", "GET", BOOKING, 404, {**ADA, "invitee_uuid": "NOSUCHINVITEE"}),
+    ContractCase("booking, odd Unicode uuid", "GET", BOOKING, 404, {**ADA, "invitee_uuid": "INVITEE\u00a000001"}),
+    ContractCase("booking, another connection's", "GET", BOOKING, 404, {**ADA, "connection_id": LIVE}),
+    ContractCase("booking, unknown connection", "GET", BOOKING, 404, {**ADA, "connection_id": "nobody"}),
+    ContractCase("booking, unknown parameter", "GET", BOOKING, 400, ADA, {"email": "ada@example.com"}),
+    ContractCase("booking, unsigned", "GET", BOOKING, 403, ADA, signed=False),
+    # GET /v1/connections/{connection_id}/events/{event_uuid}
+    ContractCase("event with its invitees", "GET", EVENT, 200, DEMO, filled="invitees"),
+    ContractCase("event, unknown uuid", "GET", EVENT, 404, {**DEMO, "event_uuid": "NOSUCHEVENT"}),
+    ContractCase("event, odd Unicode uuid", "GET", EVENT, 404, {**DEMO, "event_uuid": "DEMO\U0001f600"}),
+    ContractCase("event, another connection's", "GET", EVENT, 404, {**DEMO, "connection_id": LIVE}),
+    ContractCase("event, unknown connection", "GET", EVENT, 404, {**DEMO, "connection_id": "nobody"}),
+    ContractCase("event, unknown parameter", "GET", EVENT, 400, DEMO, {"limit": 1}),
+    ContractCase("event, unsigned", "GET", EVENT, 403, DEMO, signed=False),
+    # GET /v1/connections/{connection_id}/reports
+    ContractCase("reports", "GET", REPORTS, 200, LOCAL),
+    ContractCase("reports, a page of one", "GET", REPORTS, 200, LOCAL, {"limit": 1}),
+    ContractCase("reports, unknown connection", "GET", REPORTS, 404, NOBODY),
+    ContractCase("reports, limit 0", "GET", REPORTS, 400, LOCAL, {"limit": 0}),
+    ContractCase("reports, huge limit", "GET", REPORTS, 400, LOCAL, {"limit": HUGE}),
+    ContractCase("reports, unknown parameter", "GET", REPORTS, 400, LOCAL, {"cursor": "x"}),
+    ContractCase("reports, unsigned", "GET", REPORTS, 403, LOCAL, signed=False),
+    # DELETE /v1/connections/{connection_id} (last: it removes its own connection, never `local`)
+    ContractCase(
+        "disconnect, bad erase_data", "DELETE", CONNECTION, 400, {"connection_id": BYE}, {"erase_data": "maybe"}
+    ),
+    ContractCase("disconnect, unknown", "DELETE", CONNECTION, 404, NOBODY),
+    ContractCase("disconnect, odd Unicode id", "DELETE", CONNECTION, 404, {"connection_id": "bye\u2028"}),
+    ContractCase("disconnect, busy", "DELETE", CONNECTION, 409, {"connection_id": BUSY}),
+    ContractCase("disconnect, unsigned", "DELETE", CONNECTION, 403, {"connection_id": BYE}, signed=False),
+    ContractCase(
+        "disconnect", "DELETE", CONNECTION, 200, {"connection_id": BYE}, {"erase_data": "true"}, filled="steps"
+    ),
+    ContractCase("disconnect, again", "DELETE", CONNECTION, 200, {"connection_id": BYE}),
+    ContractCase("disconnect, webhooks only (no token)", "DELETE", CONNECTION, 200, {"connection_id": HOOKS}),
 ]
 
 
@@ -145,18 +333,48 @@ def test_every_served_route_has_rows_in_the_contract_table() -> None:
     assert served_operations() <= {(c.method, c.path) for c in CONTRACT_CASES}
 
 
+def a_cursor(stack: RunningStack, case: ContractCase) -> str:
+    """The ``next_cursor`` of ``case.cursor_from`` (a signed GET), tampered with if the row says so."""
+    assert case.cursor_from is not None
+    issued = call("GET", f"{base(stack)}{case.cursor_from}").json()["next_cursor"]
+    assert isinstance(issued, str), f"{case.cursor_from} has a next page"
+    if case.tamper:
+        issued = issued[:-1] + ("A" if issued[-1] != "A" else "B")
+    return issued
+
+
 @pytest.mark.parametrize("case", CONTRACT_CASES, ids=lambda c: c.name)
 def test_real_answers_match_the_openapi_contract(api_stack: RunningStack, case: ContractCase) -> None:
-    # Given the operation as openapi/calsync-v1.yaml describes it
+    # Given the operation as openapi/calsync-v1.yaml describes it, and the row's inputs
     operation = contract()[case.path][case.method]
-    built = operation.Case(path_parameters=case.path_parameters, query=case.query or None)
+    query = dict(case.query)
+    if case.cursor_from is not None:
+        query["cursor"] = a_cursor(api_stack, case)
+    inputs: dict[str, Any] = {"path_parameters": case.path_parameters, "query": query or None}
     if case.body is not None:
-        built = operation.Case(path_parameters=case.path_parameters, body=case.body, media_type="application/json")
+        inputs.update(body=case.body, media_type="application/json")
+    built = operation.Case(**inputs)
     # When it is called on the local stack (signed unless the row says otherwise)
     response = built.call(base_url=base(api_stack), auth=SigV4() if case.signed else None)
     # Then the status is the row's, and schemathesis finds the answer true to the contract
     assert response.status_code == case.status, response.text
     assert check(built, response) is None
+    if case.filled:
+        assert response.json()[case.filled], f"{case.filled} is empty: {response.text}"
+
+
+def test_the_local_connection_is_listed_and_readable_like_any_other(api_stack: RunningStack) -> None:
+    # When an application lists the connections and reads `local` over the signed API
+    listed = call("GET", f"{base(api_stack)}/v1/connections?limit=100").json()["connections"]
+    one = call("GET", f"{base(api_stack)}/v1/connections/local")
+    # Then `local` is among them, the same record either way, and never a secret
+    (local,) = [c for c in listed if c["connection_id"] == "local"]
+    assert one.status == 200
+    assert one.json() == local
+    assert not {"token_secret", "signing_key_secret", "token_generation"} & set(local)
+    # And its event shows the sample booking among its invitees
+    event = call("GET", f"{base(api_stack)}/v1/connections/local/events/DEMOEVENT0000001").json()
+    assert [i["invitee_uuid"] for i in event["invitees"]] == ["INVITEE00000001"]
 
 
 def test_a_next_cursor_passed_back_reads_the_next_page_within_the_contract(api_stack: RunningStack) -> None:

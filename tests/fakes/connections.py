@@ -276,6 +276,8 @@ class FakeSecrets:
     def delete(self, name: str) -> None:
         if self.fail:
             raise DependencyUnavailable("secretsmanager:DeleteSecret failed: InternalServiceError")
+        if not name:  # as Secrets Manager: a SecretId is 1 to 2048 characters (the adapter's answer)
+            raise DependencyUnavailable("secretsmanager:DeleteSecret failed: ValidationException")
         self.names.discard(name)
         self.deleted.append(name)
 

@@ -200,3 +200,54 @@ def test_no_response_shows_a_secret(spec: dict[str, Any]) -> None:
     connection = spec["components"]["schemas"]["Connection"]["properties"]
     for forbidden in ("access_token", "refresh_token", "token_secret", "signing_key_secret", "client_secret"):
         assert forbidden not in connection
+
+
+# What each served function can answer (its handler's replies), per operation: the contract must
+# document every one, or a client (and schemathesis) meets a status it was never told about.
+ANSWERS: dict[tuple[str, str], set[str]] = {
+    ("get", "/v1/connections"): {"200", "400", "503"},  # functions/read_api
+    ("post", "/v1/connections"): {"201", "400", "409", "503"},  # functions/connect_api (503: AWS, app secret)
+    ("get", "/v1/connections/{connection_id}"): {"200", "400", "404", "503"},
+    ("delete", "/v1/connections/{connection_id}"): {"200", "400", "404", "409", "503"},  # functions/disconnect_api
+    ("get", "/v1/connections/{connection_id}/bookings"): {"200", "400", "404", "503"},
+    ("get", "/v1/connections/{connection_id}/bookings/{invitee_uuid}"): {"200", "400", "404", "503"},
+    ("get", "/v1/connections/{connection_id}/events/{event_uuid}"): {"200", "400", "404", "503"},
+    ("get", "/v1/connections/{connection_id}/reports"): {"200", "400", "404", "503"},
+}
+
+
+@pytest.mark.parametrize(("method", "path"), sorted(ANSWERS), ids=[f"{m} {p}" for m, p in sorted(ANSWERS)])
+def test_every_status_a_served_function_answers_is_documented(spec: dict[str, Any], method: str, path: str) -> None:
+    documented = set(spec["paths"][path][method]["responses"])
+    assert ANSWERS[method, path] <= documented
+
+
+def test_a_real_cursor_has_the_documented_shape(spec: dict[str, Any]) -> None:
+    # Given the cursor parameter as the contract describes it
+    import re
+
+    from calsync.read.cursor import MAX_BYTES, Position, encode
+
+    schema = _deref(spec, spec["components"]["parameters"]["cursor"])["schema"]
+    # When the read use case issues a cursor (one holding an odd uuid and long filters)
+    issued = encode(
+        Position("2026-12-01T10:00:00.000000Z", "EVENT-ü", "INVITEE_1"),
+        key=b"k" * 32,
+        connection_id="acme",
+        filters={"email": "zoë@exämple.com", "status": "active"},
+    )
+    # Then it matches the documented shape, which a made-up token does not
+    assert re.fullmatch(schema["pattern"], issued)
+    assert schema["maxLength"] == MAX_BYTES
+    assert not re.fullmatch(schema["pattern"], "not-a-cursor")
+
+
+def test_the_bookings_query_states_the_400s_the_code_gives(spec: dict[str, Any]) -> None:
+    operation = spec["paths"]["/v1/connections/{connection_id}/bookings"]["get"]
+    params = {p["name"]: p for p in (_deref(spec, p) for p in operation["parameters"])}
+    # An email is an address (any letters; the code refuses control, invisible and space characters)
+    assert params["email"]["schema"]["format"] == "idn-email"
+    # and the 400 names what the schema alone cannot say: the window's order, a cursor's binding
+    refused = operation["responses"]["400"]["description"]
+    for words in ("start_before", "start_after", "cursor", "another connection", "unknown parameter"):
+        assert words in refused, words

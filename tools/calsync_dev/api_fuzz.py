@@ -30,6 +30,7 @@ class OperationResult:
     cases: int = 0
     statuses: Counter[int] = field(default_factory=Counter)
     valid_refused: int = 0  # inputs the contract allows that got a 400 (a looser contract than the code; not a failure)
+    refused_by: Counter[str] = field(default_factory=Counter)  # those 400s by the parameter they name
     failures: Counter[str] = field(default_factory=Counter)  # kind -> count
     examples: dict[str, str] = field(default_factory=dict)  # a failure's words -> the request that showed it
 
@@ -47,6 +48,15 @@ def kind_of(title: str) -> str:
     if "schema" in title.lower() or "content-type" in title.lower():
         return "schema_violation"
     return "other"
+
+
+def refused_parameter(response: Any) -> str:
+    """The parameter a 400 names (``{"error", "message", "parameter"}``), else ``?``."""
+    try:
+        body = response.json()
+    except ValueError:
+        return "?"
+    return str(body.get("parameter") or "?") if isinstance(body, dict) else "?"
 
 
 def header(response: Any, name: str) -> str | None:
@@ -71,6 +81,7 @@ def fuzz_operation(operation: Any, base_url: str, auth: Any, examples: int, seed
         result.statuses[response.status_code] += 1
         if response.status_code == 400 and positive[0]:
             result.valid_refused += 1
+            result.refused_by[refused_parameter(response)] += 1
         verdict = check(case, response)
         titles = verdict.splitlines() if verdict else []
         if response.status_code == 403:
@@ -117,6 +128,12 @@ def cases(strategy: Any, run: Callable[[Any], None], count: int, seed: int | Non
     test()
 
 
+def in_fuzz_order(operations: Sequence[Any]) -> list[Any]:
+    """The document's order, destructive calls last: a fuzzed ``DELETE …/local`` (it may erase the
+    ready-made connection's data) must not leave the reads after it only 404s and empty pages."""
+    return sorted(operations, key=lambda operation: operation.method.upper() == "DELETE")
+
+
 def seed_bookings(api_url: str) -> int:
     """The sample bookings into the local connection (as ``calsync send`` would), once persisted."""
     from calsync_dev.cli.send import post_signed
@@ -150,8 +167,12 @@ def report(results: list[OperationResult], base_url: str, examples: int) -> dict
             print(f"    ! {title}: {example}")
     served = [r for r in results if r.served]
     totals: Counter[str] = Counter()
+    by_status: Counter[int] = Counter()
+    refused_by: Counter[str] = Counter()
     for r in served:
         totals.update(r.failures)
+        by_status.update(r.statuses)
+        refused_by.update(r.refused_by)
     figures: dict[str, Any] = {
         "target": base_url,
         "examples_per_run": examples,
@@ -165,13 +186,17 @@ def report(results: list[OperationResult], base_url: str, examples: int) -> dict
         "status_violations": totals["status_violation"],
         "other_failures": totals["other"],
         "valid_inputs_refused": sum(r.valid_refused for r in served),
+        "valid_inputs_refused_by_parameter": dict(refused_by.most_common()),
+        "statuses": {str(status): count for status, count in sorted(by_status.items())},
     }
     print(
         f"\napi-fuzz: {figures['operations']} operations, {figures['served']} served"
         f" ({len(figures['not_served'])} not served), {figures['cases']} cases;"
         f" {figures['server_errors']} server errors, {figures['schema_violations']} schema violations,"
         f" {figures['status_violations']} undocumented statuses, {figures['other_failures']} other failures;"
-        f" {figures['valid_inputs_refused']} inputs valid by the contract answered 400 (not a failure)"
+        f" {figures['valid_inputs_refused']} inputs valid by the contract answered 400 (not a failure"
+        + "".join(f"; {name} {count}" for name, count in figures["valid_inputs_refused_by_parameter"].items())
+        + ")"
     )
     print(json.dumps(figures))
     return figures
@@ -210,8 +235,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     try:
         results = []
-        for found in contract().get_all_operations():
-            operation = found.ok()
+        for operation in in_fuzz_order([found.ok() for found in contract().get_all_operations()]):
             started = time.monotonic()
             result = fuzz_operation(operation, base_url.rstrip("/"), auth, args.examples, args.seed)
             print(f"  {result.name}: {result.cases} cases in {time.monotonic() - started:.1f} s", flush=True)

@@ -66,7 +66,10 @@ def proxy_event(
             "apiId": "local",
             "protocol": "HTTP/1.1",
         },
-        "body": (base64.b64encode(body).decode() if base64_encoded else body.decode()) if body else None,
+        # a text body as API Gateway passes one (no binary media types): UTF-8, undecodable bytes replaced
+        "body": (base64.b64encode(body).decode() if base64_encoded else body.decode("utf-8", "replace"))
+        if body
+        else None,
         "isBase64Encoded": base64_encoded,
     }
 

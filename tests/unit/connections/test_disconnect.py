@@ -5,7 +5,7 @@ re-connect replacing the removed record."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import SimpleNamespace
 from typing import Any
 
@@ -262,6 +262,19 @@ def test_a_personal_access_token_is_not_revoked_but_its_secret_is_deleted(world:
     assert done.complete
     assert done.steps["revoke_token"]["outcome"] == "not_applicable"
     assert world.secrets.names == {"other"}
+
+
+def test_a_webhooks_only_connection_without_a_token_secret_disconnects_completely(world: World) -> None:
+    # Given a connection that only receives webhooks (the local stack's `local`): no token, no token secret
+    world.registry.register(replace(connection(cid="hooks"), token_secret="", kind="pat"), now="2026-12-01T00:00:00Z")
+    world.secrets.names.add("calsync/test/signing-keys/hooks")
+    # When it is disconnected
+    done = world.disconnector().disconnect("hooks")
+    # Then it is complete (a 200, not a 503 asking for a retry that can never succeed): its signing
+    # key is deleted, and no secret without a name was asked for
+    assert (done.complete, done.remaining) == (True, [])
+    assert done.steps["delete_secrets"]["outcome"] == "done"
+    assert world.secrets.deleted == ["calsync/test/signing-keys/hooks"]
 
 
 def test_a_second_disconnect_while_one_holds_the_lease_is_409_and_changes_nothing(world: World) -> None:

@@ -192,6 +192,26 @@ def test_the_proxy_event_of_a_signed_call_carries_the_callers_identity_as_api_ga
     assert identity["userAgent"] == "curl/8"
 
 
+def test_a_text_body_that_is_not_utf8_reaches_the_function_as_text_not_a_dropped_connection() -> None:
+    # Given a signed POST whose JSON body holds bytes that are not UTF-8 (make api-fuzz sent one:
+    # the local gateway closed the connection without an answer)
+    body = b".\xff\x9dLU'\x1d\x08"
+    # When the gateway builds the function's event (a JSON body is text, as API Gateway passes it
+    # without binary media types)
+    event = proxy_event(
+        method="POST",
+        resource="/v1/connections",
+        path="/v1/connections",
+        path_parameters=None,
+        headers={"Content-Type": "application/json"},
+        query=None,
+        body=body,
+    )
+    # Then the function gets it as text, each undecodable byte a replacement character (its JSON
+    # parser then refuses it with a 400)
+    assert (event["isBase64Encoded"], event["body"]) == (False, ".\ufffd\ufffdLU'\x1d\x08")
+
+
 def test_the_query_is_compared_in_sigv4s_encoding_whatever_encoding_it_arrived_in() -> None:
     # Given a query signed in SigV4's encoding (the @ as %40, a space as %20)
     signed_url = "http://127.0.0.1:3000/v1/connections/local/bookings?email=ada%40example.com&status=active"

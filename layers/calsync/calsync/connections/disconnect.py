@@ -251,7 +251,8 @@ class Disconnector:
     def _delete_secrets(self, connection: Connection) -> tuple[str, str]:
         try:
             for name in (connection.token_secret, connection.signing_key_secret):
-                self.secrets.delete(name)
+                if name:  # a webhooks-only connection has no token secret (Secrets Manager refuses "")
+                    self.secrets.delete(name)
         except DependencyUnavailable:
             return FAILED, "Secrets Manager could not delete them"
         return DONE, "the token and signing-key secrets are deleted"
