@@ -136,13 +136,13 @@ def test_the_lakes_buckets_are_encrypted_private_and_tls_only(bucket: str) -> No
 def test_the_errors_prefix_alarms_on_the_topic() -> None:
     alarm = ON["LakeErrorsAlarm"]["Properties"]
     read = {q["MetricStat"]["Metric"]["MetricName"] for q in alarm["Metrics"] if "MetricStat" in q}
-    assert read == {
-        "LakeRecordsFailed",
-        "FailedConversion.Records",
-        "ExecuteProcessing.Success",
-        "DeliveryToS3.Success",
-    }
+    # Then it reads what the transformer could not map, what Parquet conversion refused, and S3 delivery
+    assert read == {"LakeRecordsFailed", "FailedConversion.Records", "DeliveryToS3.Success"}
     assert alarm["AlarmActions"] == [{"Ref": "AlarmTopic"}]
+    # And a crashed or throttled transformer (Firehose retries, then errors/) alarms on its own
+    errors = ON["LakeTransformerErrorsAlarm"]
+    assert errors["Condition"] == "AnalyticsOn"
+    assert "errors/" in str(TEMPLATE["Mappings"]["Functions"]["LakeTransformer"]["Failed"])
 
 
 # ------------------------------------------------------------------ IAM
