@@ -144,3 +144,37 @@ def test_no_personal_data_from_any_real_fixture_reaches_a_lake_row() -> None:
     rows = [LakeRecord.model_validate(row) for a in response["records"] if a["result"] == "Ok" for row in rows_of(a)]
     assert rows
     assert leaks(secrets, rows) == set()
+
+
+# ------------------------------------------------------------------ the Lambda handler
+def _handler() -> Any:
+    import importlib.util
+    from pathlib import Path
+
+    app = Path(__file__).resolve().parents[3] / "functions" / "lake_transformer" / "app.py"
+    spec = importlib.util.spec_from_file_location("calsync_fn_lake_transformer_unit", app)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.lambda_handler
+
+
+def test_the_handler_counts_failed_records_in_one_metric_line_and_logs_no_clean_batch(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    handler = _handler()
+    (scheduled,) = every_event([event_body("invitee_created.json")])
+    # When a clean batch is transformed, Then it answers every record and writes nothing
+    clean = handler(firehose(of(scheduled)), None)
+    assert [a["result"] for a in clean["records"]] == ["Ok"]
+    assert capsys.readouterr().out == ""
+    # When a batch holds two records it cannot map
+    answer = handler(firehose(of(scheduled), b"nope", b"[]"), None)
+    assert [a["result"] for a in answer["records"]] == ["Ok", "ProcessingFailed", "ProcessingFailed"]
+    out = capsys.readouterr().out
+    # Then LakeRecordsFailed counts 2 (EMF), and the warning holds counts, no record's content
+    metric = next(json.loads(line) for line in out.splitlines() if '"_aws"' in line)
+    assert metric["LakeRecordsFailed"] in (2.0, [2.0])
+    assert "lake records failed" in out
+    assert "nope" not in out
