@@ -68,11 +68,13 @@ def test_every_sample_events_lake_kind_becomes_its_rows_and_reminders_are_droppe
     (scheduled, *_) = events
     reminder = LifecycleEvent(DetailType.BOOKING_STARTING_SOON, "rem-1", scheduled.detail | {"lead_seconds": 3600})
     # When Firehose hands them to the transformer in one batch
-    response, tally = transform(firehose(*(of(e) for e in [*events, reminder])))
+    event = firehose(*(of(e) for e in [*events, reminder]))
+    response, tally = transform(event)
     answers = response["records"]
     # Then every record is answered once, in order, and each lake event became rows of the lake's columns
     assert [a["recordId"] for a in answers] == [f"r{i}" for i in range(len(events) + 1)]
     assert [a["result"] for a in answers] == ["Ok"] * len(events) + ["Dropped"]
+    assert answers[-1]["data"] == event["records"][-1]["data"]  # a dropped record is handed back as given
     for answer in answers[:-1]:
         for row in rows_of(answer):
             assert list(row) == list(LakeRecord.model_fields)

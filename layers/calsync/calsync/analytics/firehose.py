@@ -51,15 +51,15 @@ def transform(event: Mapping[str, Any]) -> tuple[dict[str, Any], Tally]:
             tally.fail("no_record_id")  # nothing to answer for: Firehose gave no id
             continue
         result, data = _one(record.get("data"), tally)
-        answer: dict[str, Any] = {"recordId": record_id, "result": result}
-        # ProcessingFailed keeps the original data (Firehose writes what it was given to the error prefix)
-        answer["data"] = data if data is not None else record.get("data", "")
+        # Dropped and ProcessingFailed hand back the data as given (Firehose writes a failed record's
+        # original data to the error prefix; a dropped one goes nowhere)
+        answer = {"recordId": record_id, "result": result, "data": data if data is not None else record.get("data", "")}
         out.append(answer)
     return {"records": out}, tally
 
 
 def _one(data: object, tally: Tally) -> tuple[str, str | None]:
-    """One record's result and its new (base64) data."""
+    """One record's result and its new (base64) data (None: the data as given)."""
     try:
         envelope = json.loads(base64.b64decode(str(data), validate=True))
     except (binascii.Error, ValueError):  # not base64, not UTF-8, not JSON
@@ -75,7 +75,7 @@ def _one(data: object, tally: Tally) -> tuple[str, str | None]:
         return FAILED, None
     if kind not in LAKE_KINDS:  # reminders repeat a booking's state: not kept (docs/analytics.md)
         tally.dropped += 1
-        return DROPPED, ""
+        return DROPPED, None
     try:
         rows = [row.as_row() for row in from_eventbridge(envelope)]
     except (ValueError, TypeError):  # a detail the record model refuses (pydantic's errors are ValueErrors)
