@@ -163,20 +163,23 @@ def _handler() -> Any:
 
 
 def test_the_handler_counts_failed_records_in_one_metric_line_and_logs_no_clean_batch(
-    capsys: pytest.CaptureFixture[str],
+    capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
 ) -> None:
     handler = _handler()
     (scheduled,) = every_event([event_body("invitee_created.json")])
+    caplog.set_level("INFO", logger="calsync")
     # When a clean batch is transformed, Then it answers every record and writes nothing
     clean = handler(firehose(of(scheduled)), None)
     assert [a["result"] for a in clean["records"]] == ["Ok"]
     assert capsys.readouterr().out == ""
+    assert [r for r in caplog.records if r.name == "calsync"] == []
     # When a batch holds two records it cannot map
     answer = handler(firehose(of(scheduled), b"nope", b"[]"), None)
     assert [a["result"] for a in answer["records"]] == ["Ok", "ProcessingFailed", "ProcessingFailed"]
     out = capsys.readouterr().out
-    # Then LakeRecordsFailed counts 2 (EMF), and the warning holds counts, no record's content
+    # Then LakeRecordsFailed counts 2 (EMF), and one warning holds counts and reasons, no record's content
     metric = next(json.loads(line) for line in out.splitlines() if '"_aws"' in line)
     assert metric["LakeRecordsFailed"] in (2.0, [2.0])
-    assert "lake records failed" in out
-    assert "nope" not in out
+    (warning,) = [r for r in caplog.records if r.name == "calsync"]
+    assert (warning.levelname, warning.getMessage()) == ("WARNING", "lake records failed")
+    assert "nope" not in out + caplog.text
