@@ -175,6 +175,8 @@ def test_firehose_may_write_the_lake_read_its_schema_and_run_the_transformer_and
 def test_the_rule_may_put_records_on_the_lake_stream_only() -> None:
     role = stack().roles["LakeRuleRole"]
     stream = _arn("LakeStream")
+    # EventBridge delivers with PutRecordBatch (up to 500 events a call, one record each)
+    assert allows(role, Request("firehose:PutRecordBatch", stream))
     assert allows(role, Request("firehose:PutRecord", stream))
     assert not allows(role, Request("firehose:PutRecord", stream + "-other"))
     assert not allows(role, Request("firehose:DeleteDeliveryStream", stream))
