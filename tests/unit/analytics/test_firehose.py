@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from calsync.analytics.firehose import transform
-from calsync.analytics.record import LakeRecord
+from calsync.analytics.record import LakeRecord, from_eventbridge
 from calsync.lifecycle.events import DetailType, LifecycleEvent
 from tests.factories import event_body, fixture_bodies
 from tests.unit.analytics.test_record import SAMPLES, every_event, leaks, personal_values
@@ -75,7 +75,9 @@ def test_every_sample_events_lake_kind_becomes_its_rows_and_reminders_are_droppe
     assert [a["recordId"] for a in answers] == [f"r{i}" for i in range(len(events) + 1)]
     assert [a["result"] for a in answers] == ["Ok"] * len(events) + ["Dropped"]
     assert answers[-1]["data"] == event["records"][-1]["data"]  # a dropped record is handed back as given
-    for answer in answers[:-1]:
+    for answer, event_ in zip(answers[:-1], events, strict=True):
+        # each the same rows the local lake and the backfill write for that event (one record shape)
+        assert rows_of(answer) == [record.as_row() for record in from_eventbridge(envelope(event_))]
         for row in rows_of(answer):
             assert list(row) == list(LakeRecord.model_fields)
             assert LakeRecord.model_validate(row).event_id  # the row reads back as a record
