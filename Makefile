@@ -11,7 +11,7 @@ export AWS_DEFAULT_REGION ?= us-east-1
 # this flag (or SAM_CLI_ENABLE_LANGUAGE_EXTENSIONS=1); samconfig.toml sets it too.
 SAM_LX := --language-extensions
 
-.PHONY: venv test lint unit integration e2e timetravel fuzz api-fuzz bench bench-analytics logbytes cost soak throughput run build deploy requirements event clean schemas
+.PHONY: venv test lint unit integration e2e timetravel fuzz api-fuzz bench bench-analytics logbytes cost soak throughput run build deploy requirements event clean schemas lake-queries
 
 $(VENV)/.installed: requirements/dev.txt pyproject.toml
 	@command -v uv >/dev/null || python3 -m pip install --quiet uv
@@ -118,6 +118,10 @@ event: venv
 # template.yaml's EventBridge schema registry (AWS::EventSchemas::Schema) from their models.
 schemas: venv
 	$(PY) -m calsync_dev.schemas
+
+# Rewrite the lake's Athena named queries in template.yaml from calsync/analytics/sql/*.sql.
+lake-queries: venv
+	$(PY) -m calsync_dev.analytics.queries
 
 # Regenerate the hash-pinned requirement files from pyproject.toml.
 requirements:

@@ -113,6 +113,7 @@ class Resolver:
             "AWS::S3::Bucket": lambda: f"arn:{PARTITION}:s3:::{name}",
             "AWS::SNS::Topic": lambda: self.arn("sns", name),
             "AWS::Logs::LogGroup": lambda: self.arn("logs", f"log-group:{name}:*"),
+            "AWS::KinesisFirehose::DeliveryStream": lambda: self.arn("firehose", f"deliverystream/{name}"),
         }
         if attribute == "Arn" and kind in arns:
             return arns[kind]()

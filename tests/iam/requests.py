@@ -225,6 +225,8 @@ def target_requests(arn: str) -> list[Request]:
         return [Request("events:PutEvents", arn)]
     if service == "s3":
         return [Request("s3:PutObject", f"{arn}/*")]
+    if service == "firehose":  # EventBridge puts events on a stream with PutRecordBatch
+        return [Request("firehose:PutRecordBatch", arn)]
     raise ValueError(f"no delivery model for a target {arn}")
 
 

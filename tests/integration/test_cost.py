@@ -167,3 +167,33 @@ def test_the_mix_writes_at_most_600_bytes_of_logs_per_delivery_across_all_functi
     # And no function writes more than 2 lines per invocation (one INFO line, platform lines off)
     for name, usage in run.usage.items():
         assert usage.log_lines <= 2 * usage.invocations, name
+
+
+def test_the_analytics_lake_adds_its_firehose_s3_and_transformer_cost_within_5_percent(run: Run) -> None:
+    # Given the mix ran with Analytics on (the default): every lifecycle event the lake keeps went
+    # to the stream as EventBridge delivers it, and through the transformer (one record a batch)
+    result = figures(run)
+    lake, usd, per = result["lake"], result["usd_per_million_deliveries"], result["per_delivery"]
+    assert run.lake_record_sizes
+    assert run.usage["LakeTransformerFunction"].invocations == len(run.lake_record_sizes)
+    # Then Firehose bills each record rounded up to the next 5 KB, for ingestion and for conversion
+    assert all(size < 5 * 1024 for size in run.lake_record_sizes)  # one 5 KB unit each today
+    assert lake["billed_bytes_per_record"] == 5 * 1024
+    expected = per["lake_billed_bytes"] * 1_000_000 / 1024**3 * (0.029 + 0.018)
+    assert usd["firehose"] == pytest.approx(expected, abs=1e-3)
+    # And the lake's whole share (Firehose, S3 objects, the transformer's Lambda) stays within 5 % of
+    # the pipeline without it
+    without_lake = usd["total"] - lake["usd_per_million_deliveries"]
+    assert 0 < lake["usd_per_million_deliveries"] <= 0.05 * without_lake
+    assert "Analytics lake" in table(result)
+
+
+def test_the_lake_costs_nothing_per_delivery_and_only_its_alarms_idle_when_analytics_is_off(run: Run) -> None:
+    # Given the same run priced as if the stack were deployed with Analytics off
+    off = replace(run, lake_record_sizes=[], lake_rows=0, parameters={**run.parameters, "Analytics": "off"})
+    on_idle, off_idle = figures(run)["idle_usd_per_month"], figures(off)["idle_usd_per_month"]
+    # Then the lake bills nothing per delivery
+    assert figures(off)["usd_per_million_deliveries"]["firehose"] == 0
+    # And idle it is its three alarms reading 6 metrics (errors prefix 3, transformer 2, rule DLQ 1): $0.60
+    assert on_idle["counts"]["alarms"] - off_idle["counts"]["alarms"] == 3
+    assert on_idle["total"] - off_idle["total"] == pytest.approx(0.60, abs=0.001)

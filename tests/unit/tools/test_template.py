@@ -145,6 +145,7 @@ LIFECYCLE_QUEUES = {
     "ForwardQueue",
     "ForwardDLQ",
     "ForwardRuleDLQ",
+    "LakeRuleDLQ",  # what EventBridge could not put on the analytics lake's Firehose stream
 }
 LIFECYCLE_CONSUMERS = {"SlackNotifierFunction", "HttpForwarderFunction"}
 # The gap reconciles the watchdog asks for (calsync.reconcile.requests) and their consumer.

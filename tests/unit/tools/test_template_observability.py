@@ -325,6 +325,9 @@ def test_the_dashboard_names_only_this_stack_s_aws_resources() -> None:
             assert attribute == "QueueName"
         elif namespace == "AWS/ApiGateway":
             assert dimensions == {"ApiName": api["Name"], "Stage": api["StageName"]}
+        elif namespace == "AWS/Firehose":  # the analytics lake's stream
+            assert dimensions == {"DeliveryStreamName": {"Ref": "LakeStream"}}, name
+            assert RESOURCES["LakeStream"]["Type"] == "AWS::KinesisFirehose::DeliveryStream"
         else:
             assert namespace == NAMESPACE, namespace
 
@@ -365,7 +368,14 @@ def _references(node: Any) -> Iterator[str]:
 
 @pytest.mark.parametrize(
     "parameters",
-    [{}, ALL_ON, {"SlackNotifications": "on"}, {"HttpForwarding": "on"}, {"DashboardEnabled": "off"}],
+    [
+        {},
+        ALL_ON,
+        {"SlackNotifications": "on"},
+        {"HttpForwarding": "on"},
+        {"DashboardEnabled": "off"},
+        {"Analytics": "off"},
+    ],
     ids=str,
 )
 def test_alarms_dashboard_and_outputs_name_only_resources_that_exist_for_the_parameters(

@@ -1,5 +1,6 @@
 """``calsync stats``: the booking metrics over the local analytics lake (``.calsync/lake``), run
-by DuckDB with the same SQL Athena runs (calsync.analytics.metrics; definitions in docs/analytics.md).
+by DuckDB with the same SQL Athena runs (calsync.analytics.metrics; definitions in docs/analytics.md);
+``--stack NAME`` runs the deployed stack's named queries on Athena instead (calsync_dev.analytics.athena).
 
 Tables on the terminal (rich when installed, else plain), ``--json`` for machines, ``--plot DIR``
 for PNG charts."""
@@ -42,6 +43,7 @@ def register(commands: Commands) -> None:
     stats.add_argument("--limit", type=int, default=20, help="current_bookings rows shown (0: all)")
     stats.add_argument("--json", action="store_true", help="print JSON instead of tables")
     stats.add_argument("--plot", type=Path, metavar="DIR", help="also write PNG charts into DIR")
+    stats.add_argument("--stack", help="run the named queries on Athena in this deployed stack instead")
     stats.set_defaults(func=_stats)
 
 
@@ -62,8 +64,18 @@ def _stats(args: argparse.Namespace) -> int:
         until=args.until,
         connection_id=args.connection_id,
     )
-    connection = connect(args.lake)
-    results = [run(connection, name, window, limit=args.limit or None) for name in args.metric or NAMES]
+    if args.stack:
+        from calsync_dev.analytics.athena import AthenaError, from_stack
+
+        try:
+            lake = from_stack(args.stack)
+            results = [lake.run(name, window, limit=args.limit or None) for name in args.metric or NAMES]
+        except AthenaError as exc:
+            print(f"calsync stats: {exc}", file=sys.stderr)
+            return 1
+    else:
+        connection = connect(args.lake)
+        results = [run(connection, name, window, limit=args.limit or None) for name in args.metric or NAMES]
     if args.json:
         print(json.dumps(as_json(results, window), indent=2, default=_json_value))
     else:

@@ -12,9 +12,10 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from calsync_dev.cost.lake import LAKE_FUNCTION, firehose_event, lake_envelopes, lake_rows
 from calsync_dev.cost.meter import Meter, Usage
 from calsync_dev.cost.units import Table, item_size
-from calsync_dev.template import ROOT, load, parameter_values
+from calsync_dev.template import ROOT, deployed, load, parameter_values
 
 EVENTS = ROOT / "events" / "webhooks"
 FIXTURES = ROOT / "tests" / "fixtures" / "calendly" / "webhooks"
@@ -69,6 +70,9 @@ class Run:
     secret_cache_seconds: dict[str, float | None] = field(default_factory=dict)
     writes: list[tuple[str, str, int]] = field(default_factory=list, repr=False)
     rates_per_month: dict[str, float] = field(default_factory=dict)
+    # The analytics lake (Analytics on): each event put on its Firehose stream, its size in bytes.
+    lake_record_sizes: list[int] = field(default_factory=list)
+    lake_rows: int = 0
 
 
 def resources(template: Mapping[str, Any], kind: str) -> dict[str, dict[str, Any]]:
@@ -243,6 +247,15 @@ def _measure(bodies: list[tuple[str, bytes]], parameters: dict[str, str]) -> Run
             fired += 1
         stream.drain()
 
+        # The analytics lake: every event its rule matches goes to Firehose, whose transformer runs
+        # once per record (batches of one: the upper bound at booking volumes).
+        lake_records: list[bytes] = []
+        if LAKE_FUNCTION in deployed(template, parameters)["Resources"]:
+            lake_records = lake_envelopes(call for u in meter.usage.values() for call in u.calls)
+            transformer = handler(LAKE_FUNCTION)
+            for record in lake_records:
+                transformer(firehose_event([record]), LambdaContext(LAKE_FUNCTION))
+
         # The scheduled functions, once each (what an idle month repeats).
         idle_meter = Meter(tables, inspector, platform_log=meter.platform_log)
         boto3.DEFAULT_SESSION.events.unregister("before-parameter-build", meter._before)
@@ -289,6 +302,8 @@ def _measure(bodies: list[tuple[str, bytes]], parameters: dict[str, str]) -> Run
         parameters=dict(parameters),
         writes=meter.write_log,
         rates_per_month=rates,
+        lake_record_sizes=[len(record) for record in lake_records],
+        lake_rows=lake_rows(lake_records),
     )
 
 

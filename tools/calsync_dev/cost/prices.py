@@ -36,6 +36,18 @@ LOGS_INGESTION_PER_GB = 0.50
 METRIC_PER_MONTH = 0.30
 ALARM_PER_MONTH = 0.10
 DASHBOARD_PER_MONTH = 3.00
+# Amazon Data Firehose (Direct PUT): ingestion per GB (first 500 TB a month) and Parquet/ORC format
+# conversion per GB, each record rounded up to the next 5 KB for both. S3 Standard: PUT requests
+# per 1,000, storage per GB-month. (The EventBridge rule's delivery to Firehose is not billed.)
+FIREHOSE_INGESTION_PER_GB = 0.029
+FIREHOSE_FORMAT_CONVERSION_PER_GB = 0.018
+S3_PUT_PER_1000 = 0.005
+S3_STORAGE_PER_GB_MONTH = 0.023
+# Assumptions, not prices: Firehose writes one object per buffer (BufferingHints.IntervalInSeconds
+# in template.yaml, 900 s) while events arrive; a lake row takes about 75 bytes of GZIP Parquet
+# (`make bench-analytics`: 96.8 MB for 1,290,331 rows).
+LAKE_BUFFER_SECONDS = 900
+LAKE_PARQUET_BYTES_PER_ROW = 75
 # X-Ray: traces recorded per million (Tracing: Active samples 1 request/s + 5%: at booking
 # volumes every delivery is traced).
 XRAY_PER_MILLION_TRACES = 5.00

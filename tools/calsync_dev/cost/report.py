@@ -6,6 +6,7 @@ from collections import Counter
 from typing import Any
 
 from calsync_dev.cost import prices as p
+from calsync_dev.cost.lake import LAKE_FUNCTION, billed_bytes
 from calsync_dev.cost.meter import Usage
 from calsync_dev.cost.mix import Run, resources
 from calsync_dev.template import deployed
@@ -51,6 +52,9 @@ def figures(run: Run) -> dict[str, Any]:
         "log_bytes": int(_sum(usage, "log_bytes")),
         "xray_traces": run.traces if run.tracing == "Active" else 0,
         "stored_bytes": run.stored_bytes,
+        "lake_records": len(run.lake_record_sizes),
+        "lake_bytes": sum(run.lake_record_sizes),
+        "lake_billed_bytes": billed_bytes(run.lake_record_sizes),
     }
     archived = resources(run.template, "AWS::Events::Archive")
     secrets = _secrets(run, fills)
@@ -75,10 +79,18 @@ def figures(run: Run) -> dict[str, Any]:
         "scheduler": counts["scheduler_invocations"] * per * p.SCHEDULER_PER_MILLION_INVOCATIONS / MILLION,
         "cloudwatch_logs": counts["log_bytes"] * per / p.GB * p.LOGS_INGESTION_PER_GB,
         "xray": counts["xray_traces"] * per * p.XRAY_PER_MILLION_TRACES / MILLION,
+        "firehose": counts["lake_billed_bytes"]
+        * per
+        / p.GB
+        * (p.FIREHOSE_INGESTION_PER_GB + p.FIREHOSE_FORMAT_CONVERSION_PER_GB),
+        "s3_lake": _lake_puts_per_million(int(counts["lake_records"]), n) * p.S3_PUT_PER_1000 / 1000,
     }
+    lake_lambda = _lambda_dollars(usage.get(LAKE_FUNCTION), run.memory_mb.get(LAKE_FUNCTION, 0)) * per
     storage_month = (
         counts["stored_bytes"] * per / p.GB * (p.DYNAMODB_STORAGE_PER_GB_MONTH + p.DYNAMODB_PITR_PER_GB_MONTH)
     )
+    lake_rows = run.lake_rows
+    lake_storage_month = lake_rows * per * p.LAKE_PARQUET_BYTES_PER_ROW / p.GB * p.S3_STORAGE_PER_GB_MONTH
     metrics = set().union(*(u.metrics for u in usage.values())) if usage else set()
     return {
         "region": p.REGION,
@@ -92,12 +104,40 @@ def figures(run: Run) -> dict[str, Any]:
         },
         "usd_per_million_deliveries_without_xray": round(sum(dollars.values()) - dollars["xray"], 4),
         "usd_storage_per_million_deliveries_month": round(storage_month, 4),
+        "lake": {
+            "records_per_delivery": counts["lake_records"] / n,
+            "rows_per_delivery": lake_rows / n,
+            "mean_record_bytes": counts["lake_bytes"] / max(1, counts["lake_records"]),
+            "billed_bytes_per_record": counts["lake_billed_bytes"] / max(1, counts["lake_records"]),
+            "transformer_usd_per_million_deliveries": round(lake_lambda, 4),
+            "usd_per_million_deliveries": round(dollars["firehose"] + dollars["s3_lake"] + lake_lambda, 4),
+            "storage_usd_per_million_deliveries_month": round(lake_storage_month, 6),
+        },
         "tracing": run.tracing,
         "secrets_manager": secrets,
         "custom_metrics": len(metrics),
         "idle_usd_per_month": idle(run, len(metrics)),
         "writes_by_kind": _writes(run),
     }
+
+
+def _lambda_dollars(usage: Usage | None, memory_mb: int) -> float:
+    """One function's Lambda bill over the run (requests and GB-seconds)."""
+    if usage is None:
+        return 0.0
+    return (
+        usage.invocations * p.LAMBDA_PER_MILLION_REQUESTS / MILLION
+        + usage.billed_ms / 1000 * memory_mb / 1024 * p.LAMBDA_ARM64_PER_GB_SECOND
+    )
+
+
+def _lake_puts_per_million(records: int, deliveries: int) -> float:
+    """S3 objects Firehose writes for 1M deliveries arriving over a month: one per buffer interval
+    while events arrive (at most one per record), never more than the month has intervals."""
+    if not records:
+        return 0.0
+    records_per_month = records / deliveries * p.DELIVERIES_PER_MONTH
+    return min(records_per_month, p.SECONDS_PER_MONTH / p.LAKE_BUFFER_SECONDS) * MILLION / p.DELIVERIES_PER_MONTH
 
 
 def _secrets(run: Run, fills: dict[str, int]) -> dict[str, Any]:
@@ -211,6 +251,8 @@ _LABELS = {
     "scheduler": ("EventBridge Scheduler", "scheduler_invocations", "invocations"),
     "cloudwatch_logs": ("CloudWatch Logs", "log_bytes", "bytes"),
     "xray": ("X-Ray", "xray_traces", "traces"),
+    "firehose": ("Firehose (lake, 5 KB rounding)", "lake_billed_bytes", "bytes"),
+    "s3_lake": ("S3 (lake objects)", "lake_records", "records"),
 }
 
 
@@ -234,6 +276,7 @@ def table(result: dict[str, Any]) -> str:
         f"per delivery; by table/index: "
         + ", ".join(f"{k} {v:.2f}" for k, v in result["write_units_per_delivery_by_index"].items()),
         _secrets_line(result),
+        _lake_line(result),
         f"Lambda: {per['lambda_gb_seconds'] * 1000:.2f} GB-ms per delivery; "
         f"storage kept a month: ${result['usd_storage_per_million_deliveries_month']:.2f} per 1M deliveries",
         "",
@@ -250,6 +293,17 @@ def table(result: dict[str, Any]) -> str:
     )
     rows.append(f"  {'with Slack and forwarding on':<26}{idle_['total_all_consumers_on']:>10.2f}")
     return "\n".join(rows)
+
+
+def _lake_line(result: dict[str, Any]) -> str:
+    lake = result["lake"]
+    return (
+        f"Analytics lake: ${lake['usd_per_million_deliveries']:.2f} per 1M deliveries (Firehose, S3 objects and "
+        f"the transformer's ${lake['transformer_usd_per_million_deliveries']:.2f} in the Lambda line); "
+        f"{lake['records_per_delivery']:.3f} events per delivery of {lake['mean_record_bytes']:.0f} bytes, "
+        f"billed as {lake['billed_bytes_per_record']:.0f}; storage ${lake['storage_usd_per_million_deliveries_month']:.4f} "
+        f"a month per 1M deliveries"
+    )
 
 
 def _secrets_line(result: dict[str, Any]) -> str:
