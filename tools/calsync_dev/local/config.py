@@ -39,6 +39,10 @@ class LocalConfig:
     # instances a function may scale out to (started when needed, as Lambda's cold starts)
     batches_per_queue: int = 3
     connect_return_origins: str = CONNECT_RETURN_ORIGINS
+    # The local lake's buffer (as Firehose's): a Parquet file per date once this many records
+    # are held or the first has waited this long, and at stop
+    lake_flush_records: int = 1000
+    lake_flush_seconds: float = 5.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> LocalConfig:
@@ -52,6 +56,8 @@ class LocalConfig:
             state_file=Path(state) if state else None,
             batches_per_queue=max(1, int(environ.get("CALSYNC_LOCAL_BATCHES_PER_QUEUE", "3"))),
             connect_return_origins=environ.get("CALSYNC_CONNECT_RETURN_ORIGINS", CONNECT_RETURN_ORIGINS),
+            lake_flush_records=max(1, int(environ.get("CALSYNC_LOCAL_LAKE_FLUSH_RECORDS", "1000"))),
+            lake_flush_seconds=max(0.0, float(environ.get("CALSYNC_LOCAL_LAKE_FLUSH_SECONDS", "5"))),
         )
 
     @property
@@ -60,10 +66,19 @@ class LocalConfig:
         return {"Stage": STAGE, "ConnectReturnOrigins": self.connect_return_origins}
 
     @property
+    def state_dir(self) -> Path:
+        """The folder of the saved state (``.calsync``), where the local stack's outputs go too."""
+        return self.state_file.parent if self.state_file is not None else ROOT / ".calsync"
+
+    @property
     def events_file(self) -> Path:
         """Where the local stack appends every lifecycle event (beside the saved state)."""
-        folder = self.state_file.parent if self.state_file is not None else ROOT / ".calsync"
-        return folder / "events.jsonl"
+        return self.state_dir / "events.jsonl"
+
+    @property
+    def lake_dir(self) -> Path:
+        """The local analytics lake (``dt=YYYY-MM-DD/*.parquet``, beside the saved state)."""
+        return self.state_dir / "lake"
 
     @property
     def endpoint_url(self) -> str:
