@@ -20,7 +20,7 @@ LINKS = ("rescheduled_from", "rescheduled_to", "submitter")  # invitees a page's
 
 
 @dataclass(frozen=True, slots=True)
-class Page:
+class ScanPage:
     """One scan page: the items that may land in the lake (attributes, keys removed), how many
     items the scan read (for progress), and the related items to read them with."""
 
@@ -44,7 +44,7 @@ class StoredItems:
             count = self.client.describe_table(TableName=self.table_name)["Table"].get("ItemCount")
         return int(count) if count is not None else None
 
-    def pages(self, segment: int, total_segments: int, *, page_size: int = 500) -> Iterator[Page]:
+    def pages(self, segment: int, total_segments: int, *, page_size: int = 500) -> Iterator[ScanPage]:
         """Scan segment ``segment`` of ``total_segments`` (a fixed set of items, whatever the run):
         its bookings, submissions and tombstones, a page at a time."""
         start: dict[str, Any] | None = None
@@ -66,7 +66,7 @@ class StoredItems:
                 {k: v for k, v in plain_item(item).items() if k not in keys.KEY_ATTRIBUTES}
                 for item in answer.get("Items", [])
             ]
-            yield Page(items, int(answer.get("ScannedCount", 0)), self._images(items))
+            yield ScanPage(items, int(answer.get("ScannedCount", 0)), self._images(items))
             start = answer.get("LastEvaluatedKey")
             if not start:
                 return
