@@ -84,3 +84,23 @@ def test_deliveries_land_in_the_lake_and_calsync_stats_counts_them(
     values = json.dumps([pq.read_table(path).to_pylist() for path in files], default=str)
     for personal in ("grace@example.com", "Grace", "ada@example.com", "Ada Lovelace"):
         assert personal not in values
+
+
+def test_a_backfill_of_the_same_bookings_changes_no_number_and_a_rerun_no_file(
+    stack: RunningStack, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given the bookings above, in the lake from their live events
+    before = stats(stack, monkeypatch, capsys)
+    assert before["current_bookings"]["total_rows"] == 2
+    # When the operator backfills the local lake from the local stack's table, twice
+    assert cli.main(["lake", "backfill", "--quiet"]) == 0
+    assert "records" in capsys.readouterr().out
+    backfilled = sorted(lake_dir(stack).glob("dt=*/backfill-*.parquet"))
+    assert backfilled
+    assert cli.main(["lake", "backfill", "--quiet"]) == 0
+    # Then the second run replaced the first one's files, and no count changed
+    assert sorted(lake_dir(stack).glob("dt=*/backfill-*.parquet")) == backfilled
+    after = stats(stack, monkeypatch, capsys)
+    for name in ("rates_by_event_type", "bookings_per_week", "bookings_by_utm", "routing_forms"):
+        assert after[name] == before[name], name
+    assert after["current_bookings"]["total_rows"] == 2

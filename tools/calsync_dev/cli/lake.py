@@ -68,7 +68,7 @@ def _backfill(args: argparse.Namespace) -> int:
         sink, where = LocalLake(directory), str(directory)
     scan = compose.stored_items(target.table, dynamodb=target.client("dynamodb"))
     try:
-        progress = progress_for(args, scan.approximate_count(), "lake backfill")
+        progress = progress_for(args, scan.approximate_count() or None, "lake backfill")
         summary = backfill(scan, sink, progress, segments=segments)
         progress.close()
     except DependencyUnavailable as exc:
