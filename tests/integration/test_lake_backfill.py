@@ -12,8 +12,11 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 
+from calsync.analytics.aws_stored import StoredItems
 from calsync.analytics.metrics import MetricWindow
+from calsync.migrate.backoff import Backoff
 from calsync_dev import cli
 from calsync_dev.analytics.lake import connect, run
 from calsync_dev.cli.target import Target
@@ -122,3 +125,30 @@ def test_a_stack_without_the_lake_is_refused_clearly(
     monkeypatch.setattr("calsync_dev.cli.lake.lake_bucket", lambda target, name: None)
     assert cli.main(["lake", "backfill", "--stack", "calsync-prod"]) == 2
     assert "LakeBucketName" in capsys.readouterr().err
+
+
+class ThrottledOnce:
+    """The table's client, but its first Scan is refused for the rate (after the SDK's retries)."""
+
+    def __init__(self, client: Any) -> None:
+        self.client, self.refused = client, 0
+
+    def scan(self, **request: Any) -> Any:
+        if not self.refused:
+            self.refused += 1
+            raise ClientError({"Error": {"Code": "ProvisionedThroughputExceededException"}}, "Scan")
+        return self.client.scan(**request)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.client, name)
+
+
+def test_a_throttled_scan_waits_and_reads_the_same_page_again(stored: Pipeline) -> None:
+    waits: list[float] = []
+    client = ThrottledOnce(boto3.client("dynamodb"))
+    items = StoredItems(stored.repo.table_name, client, Backoff(sleep=waits.append, jitter=lambda: 1.0))  # type: ignore[arg-type]
+    found = [item for page in items.pages(0, 1) for item in page.items]
+    assert client.refused == 1
+    assert waits == [0.5]
+    uris = {item.get("uri") for item in found if item["type"] == "invitee"}
+    assert {f"https://api.calendly.com/scheduled_events/EVENT{h:011d}/invitees/INVITEE{h:08d}" for h in HOURS} <= uris

@@ -1,8 +1,10 @@
 """DynamoDB adapter for the lake's backfill: the bookings table read one scan segment at a time,
-a page at a time, with the related items each page's bookings need read ahead in batches."""
+a page at a time, with the related items each page's bookings need read ahead in batches; a
+throttled scan waits and reads the same page again (``calsync.migrate.backoff``)."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -12,6 +14,7 @@ from calsync.aws import clients, keys
 from calsync.aws.dynamo import plain_item
 from calsync.aws.errors import aws_call
 from calsync.lifecycle.aws_stream import TableImages
+from calsync.migrate.backoff import Backoff
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -30,9 +33,10 @@ class ScanPage:
 
 
 class StoredItems:
-    def __init__(self, table_name: str, client: DynamoDBClient | None = None) -> None:
+    def __init__(self, table_name: str, client: DynamoDBClient | None = None, backoff: Backoff | None = None) -> None:
         self.table_name = table_name
         self._client = client
+        self.backoff = backoff or Backoff()  # a throttled scan waits and reads the same page again
 
     @property
     def client(self) -> DynamoDBClient:
@@ -60,8 +64,7 @@ class StoredItems:
             }
             if start:
                 request["ExclusiveStartKey"] = start
-            with aws_call("dynamodb:Scan (lake backfill)"):
-                answer = self.client.scan(**request)
+            answer = self.backoff.call(functools.partial(self._scan, request))
             items = [
                 {k: v for k, v in plain_item(item).items() if k not in keys.KEY_ATTRIBUTES}
                 for item in answer.get("Items", [])
@@ -70,6 +73,11 @@ class StoredItems:
             start = answer.get("LastEvaluatedKey")
             if not start:
                 return
+
+    def _scan(self, request: dict[str, Any]) -> dict[str, Any]:
+        with aws_call("dynamodb:Scan (lake backfill)"):
+            answer: dict[str, Any] = dict(self.client.scan(**request))
+        return answer
 
     def _images(self, items: list[dict[str, Any]]) -> KnownFirst:
         """The page's own invitees, and its scheduled events and linked invitees read ahead (one
