@@ -33,7 +33,12 @@ TITLES = {
 
 def register(commands: Commands) -> None:
     stats = commands.add_parser("stats", help="booking metrics from the local analytics lake (DuckDB)")
-    stats.add_argument("--lake", type=Path, help="the lake's directory (default: the local stack's, .calsync/lake)")
+    stats.add_argument(
+        "--lake",
+        type=Path,
+        default=local_lake(),
+        help="the lake's directory (default: the local stack's, .calsync/lake)",
+    )
     stats.add_argument("--since", type=_when, help="bookings starting at or after (ISO date or time, UTC)")
     stats.add_argument("--until", type=_when, help="bookings starting before (ISO date or time, UTC)")
     stats.add_argument("--connection-id", help="one connection (default: every one)")
@@ -46,10 +51,11 @@ def register(commands: Commands) -> None:
 
 
 def local_lake() -> Path:
-    """Where the local stack writes its lake (beside its saved state; CALSYNC_LOCAL_STATE moves both)."""
-    from calsync_dev.local.config import LocalConfig
+    """Where the local stack writes its lake (beside its saved state; CALSYNC_LOCAL_STATE moves both),
+    read when the parser is built, as a default."""
+    from calsync_dev.local.config import LocalConfig, state_file
 
-    return LocalConfig.from_env().lake_dir
+    return LocalConfig(state_file=state_file()).lake_dir
 
 
 def _when(text: str) -> datetime:
@@ -69,7 +75,7 @@ def _stats(args: argparse.Namespace) -> int:
         until=args.until,
         connection_id=args.connection_id,
     )
-    connection = connect(args.lake or local_lake())
+    connection = connect(args.lake)
     results = [run(connection, name, window, limit=args.limit or None) for name in args.metric or NAMES]
     if args.json:
         print(json.dumps(as_json(results, window), indent=2, default=_json_value))

@@ -22,6 +22,12 @@ CONNECT_RETURN_ORIGINS = ",".join(
 )
 
 
+def state_file(environ: Mapping[str, str] = os.environ) -> Path | None:
+    """Where the local stack saves its state (``CALSYNC_LOCAL_STATE``; empty: nowhere)."""
+    state = environ.get("CALSYNC_LOCAL_STATE", str(ROOT / ".calsync" / "local-state.json"))
+    return Path(state) if state else None
+
+
 class PortInUse(Exception):
     pass
 
@@ -46,14 +52,13 @@ class LocalConfig:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> LocalConfig:
-        state = environ.get("CALSYNC_LOCAL_STATE", str(ROOT / ".calsync" / "local-state.json"))
         return cls(
             host=environ.get("CALSYNC_HOST", "127.0.0.1"),
             emulator_port=int(environ.get("CALSYNC_EMULATOR_PORT", "5000")),
             api_port=int(environ.get("CALSYNC_API_PORT", "3000")),
             calendly_port=int(environ.get("CALSYNC_CALENDLY_PORT", "3001")),
             signing_key=environ.get("CALSYNC_LOCAL_SIGNING_KEY", DEFAULT_LOCAL_KEY),
-            state_file=Path(state) if state else None,
+            state_file=state_file(environ),
             batches_per_queue=max(1, int(environ.get("CALSYNC_LOCAL_BATCHES_PER_QUEUE", "3"))),
             connect_return_origins=environ.get("CALSYNC_CONNECT_RETURN_ORIGINS", CONNECT_RETURN_ORIGINS),
             lake_flush_records=max(1, int(environ.get("CALSYNC_LOCAL_LAKE_FLUSH_RECORDS", "1000"))),
