@@ -32,6 +32,8 @@ DEFAULT_SEGMENTS = 8
 LAKE_PREFIX = (
     "lifecycle_events/"  # where the lake's Firehose stream writes in the lake bucket (the Glue table's location)
 )
+# The first day the Glue table's partition projection covers (template.yaml: projection.dt.range)
+PROJECTED_FROM = date(2026, 1, 1)
 S3_COMPRESSION = "gzip"  # as the Firehose conversion writes (docs/analytics.md: fewer bytes scanned)
 
 
@@ -71,18 +73,24 @@ class LocalLake:
 
 
 class BucketLake:
-    """The lake bucket: objects under ``prefix`` + ``dt=<date>/``, overwritten by name."""
+    """The lake bucket: objects under ``prefix`` + ``dt=<date>/``, overwritten by name. A record
+    of a day before ``earliest`` (the Glue table projects ``dt`` from there on: Athena reads no
+    earlier partition) is written under ``earliest``; the metrics read booking times, not ``dt``."""
 
-    def __init__(self, s3: Any, bucket: str, prefix: str = LAKE_PREFIX) -> None:
-        self.s3, self.bucket, self.prefix = s3, bucket, prefix
+    def __init__(self, s3: Any, bucket: str, prefix: str = LAKE_PREFIX, earliest: date = PROJECTED_FROM) -> None:
+        self.s3, self.bucket, self.prefix, self.earliest = s3, bucket, prefix, earliest
 
     def replace(self, name: str, tables: dict[date, pa.Table]) -> int:
-        for day, table in tables.items():
+        days: dict[date, list[pa.Table]] = defaultdict(list)
+        for day, table in sorted(tables.items()):
+            days[max(day, self.earliest)].append(table)
+        for day, parts in days.items():
+            table = pa.concat_tables(parts)
             body = io.BytesIO()
             pq.write_table(table, body, compression=S3_COMPRESSION)
             key = f"{self.prefix}dt={day.isoformat()}/{name}"
             self.s3.put_object(Bucket=self.bucket, Key=key, Body=body.getvalue())
-        return len(tables)
+        return len(days)
 
 
 class Progress(Protocol):

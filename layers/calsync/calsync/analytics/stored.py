@@ -11,7 +11,7 @@ changes nothing.
 Each event's time (``occurred_at``, hence its ``dt`` partition) is read from the item, never
 the clock, so a re-run writes the same records: a booking's creation, a cancellation's
 time, a no-show mark's time, a submission's creation, an erasure's time (else the item's
-``updated_at``, ``created_at`` or start). A booking's Calendly creation time is kept as its
+``updated_at`` or ``created_at``). A booking's Calendly creation time is kept as its
 ``created_at`` (a live ``Booking Canceled`` lacks it; a backfilled booking may have no other record).
 """
 
@@ -49,7 +49,7 @@ def _first(*values: object) -> datetime | None:
 
 def occurred_at(event: LifecycleEvent, item: Image, images: Images) -> datetime | None:
     """When the change ``event`` stands for happened, as the stored item tells it."""
-    fallback = (item.get("updated_at"), item.get("created_at"), item.get("start_time"))
+    fallback = (item.get("updated_at"), item.get("created_at"))  # never the start: it may lie ahead
     match event.detail_type:
         case DetailType.BOOKING_SCHEDULED:
             return _first(item.get("created_at"), *fallback)
