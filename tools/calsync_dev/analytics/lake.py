@@ -60,9 +60,10 @@ def write_table(table: pa.Table, directory: Path, day: date) -> Path:
     """One Parquet file of ``table`` in the partition of ``day``."""
     folder = directory / f"dt={day.isoformat()}"
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"part-{uuid.uuid4().hex}.parquet"
-    pq.write_table(table, path, compression=COMPRESSION)
-    return path
+    name = f"part-{uuid.uuid4().hex}.parquet"
+    temporary = folder / f".{name}.tmp"  # readers (calsync stats while the local stack writes) glob *.parquet
+    pq.write_table(table, temporary, compression=COMPRESSION)
+    return temporary.replace(folder / name)
 
 
 def connect(directory: Path) -> duckdb.DuckDBPyConnection:

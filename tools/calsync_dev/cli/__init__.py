@@ -18,6 +18,7 @@
     calsync deploy-check               before a deploy: adopt the secrets a deleted stack of the stage kept
     calsync mcp                        an MCP server over stdio for assistants (read-only, signed /v1 API)
     calsync stats                      booking metrics from the local analytics lake (--json, --plot DIR)
+    calsync lake backfill              lake records for the bookings stored before the lake existed
 
 Against the local stack by default; ``--stack NAME`` targets a deployed stack instead
 (AWS credentials from the usual places; queue and table names from its Outputs).
@@ -36,6 +37,7 @@ from calsync_dev.cli import (
     dlq,
     erase,
     events,
+    lake,
     local,
     migrate,
     reconcile,
@@ -70,6 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
         deploy_check,
         assistant,
         stats,
+        lake,
     ):
         group.register(commands)
     return parser

@@ -34,7 +34,12 @@ TITLES = {
 
 def register(commands: Commands) -> None:
     stats = commands.add_parser("stats", help="booking metrics from the local analytics lake (DuckDB)")
-    stats.add_argument("--lake", type=Path, default=Path(".calsync/lake"), help="the lake's directory")
+    stats.add_argument(
+        "--lake",
+        type=Path,
+        default=local_lake(),
+        help="the lake's directory (default: the local stack's, .calsync/lake)",
+    )
     stats.add_argument("--since", type=_when, help="bookings starting at or after (ISO date or time, UTC)")
     stats.add_argument("--until", type=_when, help="bookings starting before (ISO date or time, UTC)")
     stats.add_argument("--connection-id", help="one connection (default: every one)")
@@ -45,6 +50,14 @@ def register(commands: Commands) -> None:
     stats.add_argument("--plot", type=Path, metavar="DIR", help="also write PNG charts into DIR")
     stats.add_argument("--stack", help="run the named queries on Athena in this deployed stack instead")
     stats.set_defaults(func=_stats)
+
+
+def local_lake() -> Path:
+    """Where the local stack writes its lake (beside its saved state; CALSYNC_LOCAL_STATE moves both),
+    read when the parser is built, as a default."""
+    from calsync_dev.local.config import LocalConfig, state_file
+
+    return LocalConfig(state_file=state_file()).lake_dir
 
 
 def _when(text: str) -> datetime:

@@ -22,6 +22,12 @@ CONNECT_RETURN_ORIGINS = ",".join(
 )
 
 
+def state_file(environ: Mapping[str, str] = os.environ) -> Path | None:
+    """Where the local stack saves its state (``CALSYNC_LOCAL_STATE``; empty: nowhere)."""
+    state = environ.get("CALSYNC_LOCAL_STATE", str(ROOT / ".calsync" / "local-state.json"))
+    return Path(state) if state else None
+
+
 class PortInUse(Exception):
     pass
 
@@ -39,19 +45,24 @@ class LocalConfig:
     # instances a function may scale out to (started when needed, as Lambda's cold starts)
     batches_per_queue: int = 3
     connect_return_origins: str = CONNECT_RETURN_ORIGINS
+    # The local lake's buffer (as Firehose's): a Parquet file per date once this many records
+    # are held or the first has waited this long, and at stop
+    lake_flush_records: int = 1000
+    lake_flush_seconds: float = 5.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> LocalConfig:
-        state = environ.get("CALSYNC_LOCAL_STATE", str(ROOT / ".calsync" / "local-state.json"))
         return cls(
             host=environ.get("CALSYNC_HOST", "127.0.0.1"),
             emulator_port=int(environ.get("CALSYNC_EMULATOR_PORT", "5000")),
             api_port=int(environ.get("CALSYNC_API_PORT", "3000")),
             calendly_port=int(environ.get("CALSYNC_CALENDLY_PORT", "3001")),
             signing_key=environ.get("CALSYNC_LOCAL_SIGNING_KEY", DEFAULT_LOCAL_KEY),
-            state_file=Path(state) if state else None,
+            state_file=state_file(environ),
             batches_per_queue=max(1, int(environ.get("CALSYNC_LOCAL_BATCHES_PER_QUEUE", "3"))),
             connect_return_origins=environ.get("CALSYNC_CONNECT_RETURN_ORIGINS", CONNECT_RETURN_ORIGINS),
+            lake_flush_records=max(1, int(environ.get("CALSYNC_LOCAL_LAKE_FLUSH_RECORDS", "1000"))),
+            lake_flush_seconds=max(0.0, float(environ.get("CALSYNC_LOCAL_LAKE_FLUSH_SECONDS", "5"))),
         )
 
     @property
@@ -60,10 +71,19 @@ class LocalConfig:
         return {"Stage": STAGE, "ConnectReturnOrigins": self.connect_return_origins}
 
     @property
+    def state_dir(self) -> Path:
+        """The folder of the saved state (``.calsync``), where the local stack's outputs go too."""
+        return self.state_file.parent if self.state_file is not None else ROOT / ".calsync"
+
+    @property
     def events_file(self) -> Path:
         """Where the local stack appends every lifecycle event (beside the saved state)."""
-        folder = self.state_file.parent if self.state_file is not None else ROOT / ".calsync"
-        return folder / "events.jsonl"
+        return self.state_dir / "events.jsonl"
+
+    @property
+    def lake_dir(self) -> Path:
+        """The local analytics lake (``dt=YYYY-MM-DD/*.parquet``, beside the saved state)."""
+        return self.state_dir / "lake"
 
     @property
     def endpoint_url(self) -> str:

@@ -1,6 +1,7 @@
 """Lifecycle events on the local stack: the table's stream runs the publisher (as Lambda's
 stream event source does), every event on the bus is appended to ``events.jsonl`` (one JSON
-object per line, beside the saved state), and reminders fire when due (moto's Scheduler
+object per line, beside the saved state) and lands in the local analytics lake (``lake/`` beside
+it, Parquet, buffered like Firehose: ``calsync stats`` reads it), and reminders fire when due (moto's Scheduler
 never fires them: a loop here does, and ``POST /_local/reminders/fire-due?at=<time>`` fires
 those due by any time, so nobody waits a day in a test). With ``CALSYNC_LOCAL_FORWARD_URL``
 set, the signed HTTP forwarder is on and POSTs every event there."""
@@ -16,6 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from calsync_dev.analytics.buffer import LakeBuffer
 from calsync_dev.local.faults import DUE_PATH
 from calsync_dev.provision import Stack
 from calsync_dev.streams import StreamEventSource
@@ -35,6 +37,7 @@ class LocalLifecycle:
         out: Callable[[str], None],
         events_file: Path,
         forward_url: str | None = None,
+        lake: LakeBuffer | None = None,
     ) -> None:
         self.session = session
         self.endpoint_url = endpoint_url
@@ -43,6 +46,7 @@ class LocalLifecycle:
         self.out = out
         self.events_file = events_file
         self.forward_url = forward_url
+        self.lake = lake
         self._lock = threading.Lock()
         self._sources: list[StreamEventSource] | None = None
         self.due: Callable[[str, datetime], list[dict[str, Any]]] = self._due
@@ -132,12 +136,20 @@ class LocalLifecycle:
             for message in messages:
                 event = json.loads(message["Body"])
                 log.write(json.dumps(event, sort_keys=True) + "\n")
+                if self.lake is not None:
+                    self.lake.add(event)
                 self.out(f"event: {event.get('detail-type')} {event.get('detail', {}).get('event_id', '')}")
         sqs.delete_message_batch(
             QueueUrl=self._queue_url,
             Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)],
         )
         return len(messages)
+
+    def flush_lake(self, *, when_due: bool = False) -> int:
+        """Write the lake records held (``when_due``: only if the buffer's time or size is up)."""
+        if self.lake is None or (when_due and not self.lake.due()):
+            return 0
+        return len(self.lake.flush())
 
     def _due(self, group: str, at: datetime) -> list[dict[str, Any]]:
         """Ask the emulator which schedules are due (``calsync_dev.local.faults.DUE_PATH``)."""
@@ -166,6 +178,7 @@ class LocalLifecycle:
             gate.enter(wait=True)
             try:
                 busy = self.pump_streams() + self.pump_events()
+                self.flush_lake(when_due=True)
                 now = datetime.now(UTC)
                 if now.timestamp() - last_reminders >= 15:
                     last_reminders = now.timestamp()
@@ -179,3 +192,7 @@ class LocalLifecycle:
             idle = 0 if busy else idle + 1
             if idle:  # back off while nothing happens (0.3 s, then up to 1 s): fewer idle calls
                 stopped.wait(min(1.0, 0.3 * idle))
+        try:
+            self.flush_lake()  # at stop: what is held lands too
+        except OSError as exc:
+            self.out(f"lifecycle: the lake's last records were not written ({type(exc).__name__})")

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from http.server import ThreadingHTTPServer
 from typing import Any
 
+from calsync_dev.analytics.buffer import LakeBuffer
 from calsync_dev.events import DEFAULT_LOCAL_KEY
 from calsync_dev.functions import FunctionPool
 from calsync_dev.local.config import CREDENTIALS, LOCAL_CONNECTION, REGION, LocalConfig, PortInUse
@@ -120,6 +121,7 @@ class LocalStack:
             f" fake Calendly {config.calendly_url}"
             f" ({restored} items restored)\n"
             f"  lifecycle events: {config.events_file}  (calsync events tail --follow)\n"
+            f"  analytics lake: {config.lake_dir}  (calsync stats)\n"
             f"  POST {config.api_url}/webhooks/calendly/{LOCAL_CONNECTION}  (signing key: "
             f"{'CALSYNC_LOCAL_SIGNING_KEY' if config.signing_key != DEFAULT_LOCAL_KEY else DEFAULT_LOCAL_KEY})\n"
             f"  GET {config.api_url}/v1/connections/{LOCAL_CONNECTION}/bookings  (SigV4 for execute-api in {REGION}:"
@@ -218,7 +220,7 @@ class LocalStack:
                 self._spawn(f"poll-{name}-{n}", helper, source, self._stop_polling, self.out, self.gate)
 
     def _start_lifecycle(self) -> None:
-        """The table's stream → the publisher → the bus → ``events.jsonl``; reminders when due."""
+        """The table's stream → the publisher → the bus → ``events.jsonl`` and the lake; reminders when due."""
         self.lifecycle = LocalLifecycle(
             self._session,
             self.config.endpoint_url,
@@ -227,6 +229,11 @@ class LocalStack:
             self.out,
             self.config.events_file,
             forward_url=os.environ.get("CALSYNC_LOCAL_FORWARD_URL") or None,
+            lake=LakeBuffer(
+                self.config.lake_dir,
+                max_records=self.config.lake_flush_records,
+                max_seconds=self.config.lake_flush_seconds,
+            ),
         )
         self.lifecycle.provision()
         self.lifecycle.pump_streams()  # read the streams from here on (what was restored was published before)

@@ -9,6 +9,7 @@ One module per feature folder (``compose.intake`` builds intake's services, ``co
 the reconciler's …); this package is their one entrance: callers write ``compose.receiver(...)``.
 """
 
+from calsync.compose.analytics import stored_items
 from calsync.compose.bookings import Processor, bookings_repository, processor
 from calsync.compose.connections import (
     ConnectApi,
@@ -76,6 +77,7 @@ __all__ = [
     "replaying",
     "reports_reader",
     "signing_keys",
+    "stored_items",
     "tenant_bookings",
     "tenant_items",
     "tombstones",

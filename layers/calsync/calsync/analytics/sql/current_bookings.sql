@@ -30,7 +30,9 @@ ranked AS (
         e.version,
         row_number() OVER (
             PARTITION BY e.invitee_uuid
-            ORDER BY e.version DESC NULLS LAST, e.no_show_version DESC NULLS LAST
+            -- a tie (a live record and a backfilled one of the same version): the one naming the
+            -- routing-form submission (a link only ever added) knows more
+            ORDER BY e.version DESC NULLS LAST, e.no_show_version DESC NULLS LAST, e.submission_uuid DESC NULLS LAST
         ) AS recency
     FROM lifecycle_events AS e
     CROSS JOIN params AS p
