@@ -115,7 +115,7 @@ class FakeCalendlyAccess:
 
 
 class FakeActionBookings:
-    """``StoredBookings`` over a ``FakeBookingsRepository``'s table."""
+    """``ActionBookings`` over a ``FakeBookingsRepository``'s table."""
 
     def __init__(self, table: MemoryTable) -> None:
         self.table = table

@@ -55,7 +55,7 @@ class ConnectionLookup(Protocol):
     def get(self, connection_id: str) -> Connection | None: ...
 
 
-class StoredBookings(Protocol):
+class ActionBookings(Protocol):
     def find(self, connection_id: str, invitee_uuid: str) -> Mapping[str, Any] | None:
         """The connection's booking by invitee uuid (``read.bookings.BookingLookup``'s attributes)."""
         ...
@@ -84,7 +84,7 @@ class Actions:
     connections: ConnectionLookup
     calendly: CalendlyAccess
     repository: BookingsRepository
-    bookings: StoredBookings
+    bookings: ActionBookings
     idempotency: IdempotencyStore
     archive_ttl: timedelta
     erased_in: ErasedIn | None = None

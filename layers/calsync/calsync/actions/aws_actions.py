@@ -95,7 +95,7 @@ class DynamoIdempotency(clients.TableAdapter):
 
 
 class DynamoActionBookings(clients.TableAdapter):
-    """``actions.act.StoredBookings``: by invitee uuid (GSI3), or consistently by the full key."""
+    """``actions.act.ActionBookings``: by invitee uuid (GSI3), or consistently by the full key."""
 
     def find(self, connection_id: str, invitee_uuid: str) -> Mapping[str, Any] | None:
         return DynamoTenantItems(self.table_name, self.client).booking(connection_id, invitee_uuid)

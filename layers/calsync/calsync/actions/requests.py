@@ -77,7 +77,7 @@ Name = Annotated[str, Field(min_length=1, max_length=255)]
 Question = Annotated[str, Field(min_length=1, max_length=1024)]
 
 
-class Invitee(BaseModel):
+class InviteeInput(BaseModel):
     model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
 
     name: Name
@@ -110,7 +110,7 @@ class BookRequest(BaseModel):
 
     event_type: Annotated[str, Field(min_length=1, max_length=512)]
     start_time: datetime
-    invitee: Invitee
+    invitee: InviteeInput
     answers: Annotated[list[QuestionAnswer], Field(max_length=50)] = Field(default_factory=list)
 
     _start = field_validator("start_time", mode="before")(_aware_utc)
