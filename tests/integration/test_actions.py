@@ -71,7 +71,7 @@ def test_action_first_then_its_webhook_publish_one_event_per_change(acting: Acti
     # Given a booking made through the API
     answer = acting.actions.book("acme", BookRequest.model_validate(BOOK), "key-1")
     assert answer.booking is not None
-    event_uuid, invitee_uuid = answer.booking
+    _, invitee_uuid = answer.booking
     stored = acting.view(invitee_uuid)
     assert stored["status"] == "active"
     assert acting.published() == ["Booking Scheduled"]
