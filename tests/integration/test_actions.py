@@ -132,3 +132,37 @@ def test_the_idempotency_record_holds_no_personal_data(acting: Acting, pipeline:
     )["Item"]
     assert "ada" not in json.dumps(item).lower()
     assert item["status"] == {"N": "201"}
+
+
+def test_through_the_real_client_and_the_fake_calendly_each_action_and_refusal(
+    pipeline: Pipeline, stack: Stack
+) -> None:
+    # Given the connection's token (a PAT the fake Calendly issued, allowed to write scheduled events)
+    import httpx
+
+    from calsync.actions.requests import ActionRefused
+    from calsync.connections.records import StoredToken
+    from calsync_dev.fake_calendly import FakeCalendly
+
+    fake = FakeCalendly()
+    options = {"transport": httpx.MockTransport(fake.httpx_handler)}
+    actions = compose.actions(ActionsApiSettings.from_env(), calendly_options=options)
+    token = fake.add_pat(scopes="scheduled_events:write")
+    compose.connections(ActionsApiSettings.from_env()).tokens.put("acme", StoredToken(kind="pat", access_token=token))
+    # When booking, the same slot again, then cancelling and marking a no-show
+    booked = actions.book("acme", BookRequest.model_validate(BOOK), "k")
+    assert booked.booking is not None
+    view = actions.view("acme", booked.booking)
+    assert (view["status"], view["event_name"]) == ("active", "Booked through calsync")
+    with pytest.raises(ActionRefused) as taken:
+        actions.book("acme", BookRequest.model_validate(BOOK), None)
+    assert (taken.value.status, taken.value.error) == (409, "slot_unavailable")
+    assert actions.view("acme", actions.mark_no_show("acme", booked.booking[1], None).booking or ("", ""))["no_show"]
+    canceled = actions.cancel("acme", booked.booking[1], CancelRequest(reason="moved"), None)
+    assert actions.view("acme", canceled.booking or ("", ""))["cancellation"]["reason"] == "moved"
+    # And a token without the write scope is a 403 naming it
+    fake.token_scopes[token] = "scheduled_events:read"
+    with pytest.raises(ActionRefused) as forbidden:
+        actions.book("acme", BookRequest.model_validate({**BOOK, "start_time": "2026-12-01T10:00:00Z"}), None)
+    assert forbidden.value.status == 403
+    assert "scheduled_events:write" in forbidden.value.message
