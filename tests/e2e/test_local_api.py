@@ -22,6 +22,13 @@ from tests.factories import EVENTS
 pytestmark = pytest.mark.e2e
 
 BOOKINGS = "/v1/connections/{connection_id}/bookings"
+CANCEL = f"{BOOKINGS}/{{invitee_uuid}}/cancel"
+NO_SHOW = f"{BOOKINGS}/{{invitee_uuid}}/no-show"
+BOOK = {
+    "event_type": "ET-DEMO",
+    "start_time": "2026-12-10T15:00:00Z",
+    "invitee": {"name": "Ada Lovelace", "email": "ada@example.com", "timezone": "Europe/London"},
+}
 
 
 @pytest.fixture(scope="module")
@@ -138,6 +145,14 @@ CONTRACT_CASES = [
     ContractCase("bookings, bad time", "GET", BOOKINGS, 400, LOCAL, {"start_after": "yesterday"}),
     ContractCase("bookings, forged cursor", "GET", BOOKINGS, 400, LOCAL, {"cursor": "not-a-cursor"}),
     ContractCase("bookings, unsigned", "GET", BOOKINGS, 403, LOCAL, signed=False),
+    # The actions (docs/actions.md): `local` has no Calendly token, so a valid request is a 409
+    ContractCase("book, needs reauthorization", "POST", BOOKINGS, 409, LOCAL, body=BOOK),
+    ContractCase("book, unknown connection", "POST", BOOKINGS, 404, {"connection_id": "nobody"}, body=BOOK),
+    ContractCase("book, bad start", "POST", BOOKINGS, 400, LOCAL, body={**BOOK, "start_time": "soon"}),
+    ContractCase("book, unsigned", "POST", BOOKINGS, 403, LOCAL, body=BOOK, signed=False),
+    ContractCase("cancel, unknown connection", "POST", CANCEL, 404, {"connection_id": "nobody", "invitee_uuid": "X"}),
+    ContractCase("no-show, unknown connection", "POST", NO_SHOW, 404, {"connection_id": "nobody", "invitee_uuid": "X"}),
+    ContractCase("clear no-show, needs reauthorization", "DELETE", NO_SHOW, 409, {**LOCAL, "invitee_uuid": "X"}),
 ]
 
 
