@@ -149,8 +149,18 @@ def test_through_the_real_client_and_the_fake_calendly_each_action_and_refusal(
     actions = compose.actions(ActionsApiSettings.from_env(), calendly_options=options)
     token = fake.add_pat(scopes="scheduled_events:write")
     compose.connections(ActionsApiSettings.from_env()).tokens.put("acme", StoredToken(kind="pat", access_token=token))
-    # When booking, the same slot again, then cancelling and marking a no-show
-    booked = actions.book("acme", BookRequest.model_validate(BOOK), "k")
+    # When booking, the same slot again, then cancelling and marking a no-show (its AWS calls recorded)
+    from tests.iam import not_granted, recorded_calls
+
+    with recorded_calls() as calls:
+        booked = actions.book("acme", BookRequest.model_validate(BOOK), "k")
+        replayed = actions.book("acme", BookRequest.model_validate(BOOK), "k")
+        with pytest.raises(ActionRefused):
+            actions.book("acme", BookRequest.model_validate(BOOK), "other")  # the slot is taken: kept under "other"
+        marked = actions.mark_no_show("acme", str(replayed.booking and replayed.booking[1]), "m")
+        actions.clear_no_show("acme", str(marked.booking and marked.booking[1]), None)
+    # Then the function's role allows every call it made
+    assert not_granted("ActionsApiFunction", calls) == []
     assert booked.booking is not None
     view = actions.view("acme", booked.booking)
     assert (view["status"], view["event_name"]) == ("active", "Booked through calsync")
