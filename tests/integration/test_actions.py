@@ -176,3 +176,35 @@ def test_through_the_real_client_and_the_fake_calendly_each_action_and_refusal(
         actions.book("acme", BookRequest.model_validate({**BOOK, "start_time": "2026-12-01T10:00:00Z"}), None)
     assert forbidden.value.status == 403
     assert "scheduled_events:write" in forbidden.value.message
+
+
+def test_idempotency_records_claim_wait_take_over_keep_and_release(pipeline: Pipeline, stack: Stack) -> None:
+    from calsync.actions.aws_actions import DynamoIdempotency
+    from calsync.actions.idempotency import LEASE_SECONDS, TTL_SECONDS
+    from calsync.actions.requests import Answer
+
+    store = DynamoIdempotency(pipeline.repo.table_name, pipeline.repo.client)
+    # Given a claimed key
+    assert store.claim("acme", "k", "print-1", now=1000) is None
+    # Then a second claim sees it running, with its fingerprint
+    running = store.claim("acme", "k", "print-1", now=1001)
+    assert running is not None
+    assert (running.fingerprint, running.status) == ("print-1", None)
+    # And once its lease has passed (its request died), it is taken over
+    assert store.claim("acme", "k", "print-1", now=1000 + LEASE_SECONDS + 1) is None
+    # When its answer is kept, a claim returns it; another connection's same key is free
+    store.keep("acme", "k", Answer(201, ("EV1", "IN1")), now=1100)
+    kept = store.claim("acme", "k", "print-1", now=1200)
+    assert kept is not None
+    assert (kept.status, kept.booking) == (201, ("EV1", "IN1"))
+    assert store.claim("globex", "k", "print-1", now=1200) is None
+    # And a kept refusal comes back with its body; a released key is free; an expired one too
+    store.keep("globex", "k", Answer(409, body={"error": "slot_unavailable", "message": "taken"}), now=1200)
+    refused = store.claim("globex", "k", "print-1", now=1300)
+    assert refused is not None
+    assert (refused.status, refused.body) == (409, {"error": "slot_unavailable", "message": "taken"})
+    store.release("globex", "k")
+    assert store.claim("globex", "k", "print-2", now=1300) is None
+    assert (
+        store.claim("acme", "k", "print-3", now=1000 + LEASE_SECONDS + 1 + TTL_SECONDS + 1) is None
+    )  # a day after its claim
