@@ -248,7 +248,7 @@ class FakeCalendly:
                 return 429, {"title": "Too Many Requests", "message": "rate limit exceeded"}
         if split.path == "/users/me" and method == "GET":
             return 200, {"resource": self._user()}
-        if (scheduled := scheduling.handle(self, method, split.path, json.loads(body or b"{}"))) is not None:
+        if (scheduled := scheduling.handle(self, method, split.path, body)) is not None:
             return scheduled
         if split.path == "/scheduled_events" and method == "GET":
             mine = query.get("organization") in (None, self.organization)

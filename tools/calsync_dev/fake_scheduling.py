@@ -9,6 +9,7 @@ Bookings made here are listed by ``GET /scheduled_events`` like any other (the r
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from datetime import datetime, timedelta
@@ -37,9 +38,20 @@ def _not_found() -> Answer:
     return 404, {"title": "Resource Not Found", "message": "The server could not find the resource"}
 
 
-def handle(fake: FakeCalendly, method: str, path: str, body: dict[str, Any]) -> Answer | None:
+def _json(raw: bytes) -> dict[str, Any]:
+    try:
+        parsed = json.loads(raw or b"{}")
+    except ValueError:
+        return {}
+    return parsed if isinstance(parsed, dict) else {}
+
+
+def handle(fake: FakeCalendly, method: str, path: str, raw: bytes) -> Answer | None:
     """The answer for a Scheduling API call, or ``None`` when ``path`` is none of them."""
     parts = path.strip("/").split("/")
+    if parts[0] not in ("invitees", "invitee_no_shows", "scheduled_events"):
+        return None
+    body = _json(raw)
     if path == "/invitees" and method == "POST":
         return _book(fake, body)
     if path == "/invitee_no_shows" and method == "POST":
