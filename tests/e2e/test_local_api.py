@@ -31,6 +31,13 @@ BOOKINGS = "/v1/connections/{connection_id}/bookings"
 BOOKING = "/v1/connections/{connection_id}/bookings/{invitee_uuid}"
 EVENT = "/v1/connections/{connection_id}/events/{event_uuid}"
 REPORTS = "/v1/connections/{connection_id}/reports"
+CANCEL = f"{BOOKINGS}/{{invitee_uuid}}/cancel"
+NO_SHOW = f"{BOOKINGS}/{{invitee_uuid}}/no-show"
+BOOK = {
+    "event_type": "ET-DEMO",
+    "start_time": "2026-12-10T15:00:00Z",
+    "invitee": {"name": "Ada Lovelace", "email": "ada@example.com", "timezone": "Europe/London"},
+}
 # Connections of the contract's own, made through the fake Calendly as an app's button would
 # (POST /v1/connections, then the customer approving): one stays connected (409 to a second
 # connect, another tenant for foreign cursors), one is disconnected by the DELETE rows, one is
@@ -313,6 +320,14 @@ CONTRACT_CASES = [
     ContractCase("reports, huge limit", "GET", REPORTS, 400, LOCAL, {"limit": HUGE}),
     ContractCase("reports, unknown parameter", "GET", REPORTS, 400, LOCAL, {"cursor": "x"}),
     ContractCase("reports, unsigned", "GET", REPORTS, 403, LOCAL, signed=False),
+    # The actions (docs/actions.md): `local` has no Calendly token, so a valid request is a 409
+    ContractCase("book, needs reauthorization", "POST", BOOKINGS, 409, LOCAL, body=BOOK),
+    ContractCase("book, unknown connection", "POST", BOOKINGS, 404, {"connection_id": "nobody"}, body=BOOK),
+    ContractCase("book, bad start", "POST", BOOKINGS, 400, LOCAL, body={**BOOK, "start_time": "soon"}),
+    ContractCase("book, unsigned", "POST", BOOKINGS, 403, LOCAL, body=BOOK, signed=False),
+    ContractCase("cancel, unknown connection", "POST", CANCEL, 404, {"connection_id": "nobody", "invitee_uuid": "X"}),
+    ContractCase("no-show, unknown connection", "POST", NO_SHOW, 404, {"connection_id": "nobody", "invitee_uuid": "X"}),
+    ContractCase("clear no-show, needs reauthorization", "DELETE", NO_SHOW, 409, {**LOCAL, "invitee_uuid": "X"}),
     # DELETE /v1/connections/{connection_id} (last: it removes its own connection, never `local`)
     ContractCase(
         "disconnect, bad erase_data", "DELETE", CONNECTION, 400, {"connection_id": BYE}, {"erase_data": "maybe"}

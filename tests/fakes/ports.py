@@ -58,3 +58,23 @@ def _every_fake_implements_its_port() -> None:
     secrets: SecretRemover = FakeSecrets()
     tenant_data: TenantData = FakeTenantData()
     del registry, tokens, app, requests, stored, state, tenant_bookings, connections_reader, secrets, tenant_data
+
+
+def _the_actions_fakes_implement_their_ports() -> None:
+    from calsync.actions.act import ActionBookings, CalendlyAccess, ConnectionLookup
+    from calsync.actions.idempotency import IdempotencyStore
+    from calsync.bookings.records import BookingsRepository as Repository
+    from tests.fakes.actions import (
+        FakeActionBookings,
+        FakeCalendlyAccess,
+        FakeIdempotency,
+        FakeScheduling,
+        now,
+    )
+
+    repository: Repository = FakeBookingsRepository()
+    bookings: ActionBookings = FakeActionBookings(FakeBookingsRepository().table)
+    calendly: CalendlyAccess = FakeCalendlyAccess(FakeScheduling(now()))
+    connections: ConnectionLookup = FakeRegistry()
+    idempotency: IdempotencyStore = FakeIdempotency()
+    del repository, bookings, calendly, connections, idempotency

@@ -87,11 +87,17 @@ def api() -> Iterator[FakeV1Api]:
 
 
 def run_server(
-    port: int, work: Callable[[ClientSession], Awaitable[Any]], *, extra_env: dict[str, str] | None = None
+    port: int,
+    work: Callable[[ClientSession], Awaitable[Any]],
+    *,
+    extra_env: dict[str, str] | None = None,
+    options: tuple[str, ...] = (),
 ) -> Any:
     """Start ``calsync mcp`` (the local stack's API on ``port``) and run ``work`` with a session to it."""
     env = {"CALSYNC_HOST": "127.0.0.1", "CALSYNC_API_PORT": str(port), **(extra_env or {})}
-    params = StdioServerParameters(command=sys.executable, args=["-m", "calsync_dev.cli", "mcp"], env=env, cwd=ROOT)
+    params = StdioServerParameters(
+        command=sys.executable, args=["-m", "calsync_dev.cli", "mcp", *options], env=env, cwd=ROOT
+    )
 
     async def main() -> Any:
         with anyio.fail_after(60):
@@ -147,6 +153,31 @@ def test_the_tools_are_the_five_read_only_ones_with_schemas_an_assistant_can_fol
     assert set(tools["get_event"].input_schema["required"]) == {"connection_id", "event_uuid"}
     assert tools["completeness_report"].input_schema["required"] == ["connection_id"]
     # And nothing was asked of the API just to list them
+    assert api.seen == []
+
+
+def test_with_allow_actions_the_action_tools_are_listed_too_and_marked_as_acting(api: FakeV1Api) -> None:
+    # Given calsync mcp started with --allow-actions
+    async def work(session: ClientSession) -> Any:
+        return (await session.list_tools()).tools
+
+    tools = {tool.name: tool for tool in run_server(api.port, work, options=("--allow-actions",))}
+    # Then the five read tools and the four action tools are listed
+    assert set(tools) == TOOLS | {"book", "cancel_booking", "mark_no_show", "clear_no_show"}
+    for name in ("book", "cancel_booking", "mark_no_show", "clear_no_show"):
+        annotations = tools[name].annotations
+        assert annotations is not None
+        assert annotations.read_only_hint is False
+        assert annotations.destructive_hint is True
+        assert "idempotency_key" in tools[name].input_schema["properties"]
+    assert set(tools["book"].input_schema["required"]) == {
+        "connection_id",
+        "event_type",
+        "start_time",
+        "name",
+        "email",
+        "timezone",
+    }
     assert api.seen == []
 
 

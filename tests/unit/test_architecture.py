@@ -39,6 +39,7 @@ def _within(name: str, prefixes: tuple[str, ...]) -> bool:
 
 
 FEATURES = (
+    "calsync.actions",
     "calsync.intake",
     "calsync.bookings",
     "calsync.lifecycle",

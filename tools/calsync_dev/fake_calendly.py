@@ -16,7 +16,7 @@ can: ``unavailable`` (503, not processed), ``processed_502`` (processed, then 50
 then a 200 that is not what the endpoint returns).
 
 Scheduled events, invitees, routing forms and submissions list as Calendly lists them
-(``calsync_dev.fake_lists``). ``rate_limit_every=N`` answers every Nth API request 429 with ``X-RateLimit-Reset``
+(``calsync_dev.fake_lists``); the Scheduling API (book, cancel, no-shows) is ``calsync_dev.fake_scheduling``. ``rate_limit_every=N`` answers every Nth API request 429 with ``X-RateLimit-Reset``
 (``rate_limit_reset`` seconds); ``POST /_fake/rate-limit {"every": N, "reset": s}`` arms it
 over HTTP (``every: 0`` turns it off); ``POST /_fake/submissions`` adds a routing-form submission.
 """
@@ -37,6 +37,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 from calsync_dev import fake_lists as lists
+from calsync_dev import fake_scheduling as scheduling
 from calsync_dev.fake_scopes import DEFAULT_SCOPES, lacking
 
 API = "https://api.calendly.com"
@@ -247,6 +248,8 @@ class FakeCalendly:
                 return 429, {"title": "Too Many Requests", "message": "rate limit exceeded"}
         if split.path == "/users/me" and method == "GET":
             return 200, {"resource": self._user()}
+        if (scheduled := scheduling.handle(self, method, split.path, body)) is not None:
+            return scheduled
         if split.path == "/scheduled_events" and method == "GET":
             mine = query.get("organization") in (None, self.organization)
             return 200, self._page(lists.scheduled_events(self.events, query) if mine else [], query, split.path)

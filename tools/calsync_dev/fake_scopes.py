@@ -12,6 +12,8 @@ def scope_for(method: str, path: str) -> str | None:
     """The scope Calendly's catalog names for a call the fake serves."""
     if path.startswith("/webhook_subscriptions"):
         return "webhooks:read" if method == "GET" else "webhooks:write"
+    if path.startswith(("/invitees", "/invitee_no_shows")):  # the Scheduling API, no-shows
+        return "scheduled_events:read" if method == "GET" else "scheduled_events:write"
     if path.startswith("/scheduled_events"):
         return "scheduled_events:read" if method == "GET" else "scheduled_events:write"
     if path.startswith("/routing_form"):

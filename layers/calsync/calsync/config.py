@@ -208,3 +208,12 @@ class ErasureWorkerSettings(_Settings):
 
         found = json.loads(value) if isinstance(value, str) else value
         return {k: v for k, v in found.items() if v} if isinstance(found, dict) else found
+
+
+class ActionsApiSettings(ConnectionSettings):
+    """The actions API (``POST /v1/connections/{id}/bookings…``, docs/actions.md): connections and
+    their tokens, the erasure key (a booking about an erased person is stored like its webhook
+    would be) and how long the action's own delivery is archived (as the processors keep theirs)."""
+
+    erasure_key_secret_name: Name
+    archive_ttl_days: PositiveInt = 90

@@ -805,3 +805,16 @@ def test_importing_the_models_or_the_package_does_not_import_httpx() -> None:
     )
     # Then httpx was loaded only for the client
     assert result.returncode == 0, result.stderr
+
+
+def test_429_says_when_calendly_said_to_come_back_not_how_long_the_client_waited(
+    make_client: Callable[..., CalendlyClient], sleeps: Sleeps
+) -> None:
+    # Given Calendly answers 429 with a reset far beyond the client's wait bound (an API caller is waiting)
+    script = Script(*[reply(429, headers={"X-RateLimit-Reset": "40"}) for _ in range(2)])
+    # When the call gives up after one short wait
+    with pytest.raises(CalendlyRateLimited) as caught:
+        make_client(script, max_retries=1, max_rate_limit_wait=2.0).get_current_user()
+    # Then it waited at most its bound, and retry_after is Calendly's 40 s (the actions' Retry-After)
+    assert sleeps == [2.0]
+    assert caught.value.retry_after == 40.0

@@ -59,12 +59,25 @@ READERS = {
         "OAuthCallbackFunction",
         "ConnectApiFunction",
         "DisconnectApiFunction",
+        "ActionsApiFunction",  # its variable only (a connection's settings); never granted, never read
     ],
-    ERASURE_KEY: [*PROCESSORS, "ReconcilerFunction", "ErasureApiFunction", "ErasureWorkerFunction"],
+    ERASURE_KEY: [
+        *PROCESSORS,
+        "ReconcilerFunction",
+        "ErasureApiFunction",
+        "ErasureWorkerFunction",
+        "ActionsApiFunction",
+    ],
 }
 GRANTED = {
     OAUTH_APP: ["TokenRefresherFunction", "OAuthCallbackFunction", "ConnectApiFunction", "DisconnectApiFunction"],
-    ERASURE_KEY: [*PROCESSORS, "ReconcilerFunction", "ErasureApiFunction", "ErasureWorkerFunction"],
+    ERASURE_KEY: [
+        *PROCESSORS,
+        "ReconcilerFunction",
+        "ErasureApiFunction",
+        "ErasureWorkerFunction",
+        "ActionsApiFunction",
+    ],
 }
 
 

@@ -43,15 +43,34 @@ class SignedApi:
 
     def get(self, segments: tuple[str, ...], query: Mapping[str, str | int | None] | None = None) -> Any:
         """GET ``/v1/<segments…>`` with ``query`` (``None`` values left out), signed; the JSON body."""
+        return self.send("GET", segments, query=query)
+
+    def send(
+        self,
+        method: str,
+        segments: tuple[str, ...],
+        *,
+        query: Mapping[str, str | int | None] | None = None,
+        body: Mapping[str, Any] | None = None,
+        idempotency_key: str | None = None,
+    ) -> Any:
+        """``method /v1/<segments…>`` signed, with a JSON ``body`` and an ``Idempotency-Key`` if given; the JSON answer."""
         url = self.url(segments, query)
-        request = AWSRequest(method="GET", url=url, headers={"Accept": "application/json"})
+        headers = {"Accept": "application/json"}
+        data = None
+        if body is not None:
+            data = json.dumps(body).encode()
+            headers["Content-Type"] = "application/json"
+        if idempotency_key is not None:
+            headers["Idempotency-Key"] = idempotency_key
+        request = AWSRequest(method=method, url=url, headers=headers, data=data)
         if self.credentials is None:
             raise ApiError("no AWS credentials found to sign the call (set a profile or AWS_* variables)")
         try:
             SigV4Auth(self.credentials, SERVICE, self.region).add_auth(request)
         except BotoCoreError as exc:  # e.g. expired or unrefreshable credentials
             raise ApiError(f"could not sign the call: {exc}") from exc
-        prepared = urllib.request.Request(url, headers=dict(request.headers.items()), method="GET")  # noqa: S310 - http(s) only, checked in url()
+        prepared = urllib.request.Request(url, data=data, headers=dict(request.headers.items()), method=method)  # noqa: S310 - http(s) only, checked in url()
         try:
             with urllib.request.urlopen(prepared, timeout=self.timeout) as response:  # noqa: S310 - as above
                 return _json(response.read(), response.status)

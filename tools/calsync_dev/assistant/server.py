@@ -54,10 +54,20 @@ BOOKING_FIELDS = (
 )
 
 
-def build_server(api: SignedApi) -> MCPServer[Any]:
-    """The server for the /v1 API at ``api`` (the local stack's or a deployed stack's)."""
+def build_server(api: SignedApi, *, allow_actions: bool = False) -> MCPServer[Any]:
+    """The server for the /v1 API at ``api`` (the local stack's or a deployed stack's); with
+    ``allow_actions`` also the tools that act in Calendly (``assistant.actions``)."""
     # WARNING: the SDK logs each failed call at INFO on stderr; an MCP client keeps that log.
-    server: MCPServer[Any] = MCPServer("calsync", instructions=INSTRUCTIONS, version="1", log_level="WARNING")
+    instructions = (
+        INSTRUCTIONS
+        if not allow_actions
+        else INSTRUCTIONS.replace(
+            "Read-only: nothing here changes calsync or Calendly.",
+            "book, cancel_booking, mark_no_show and clear_no_show act in Calendly (it e-mails the invitee): "
+            "confirm with the user first; pass the same idempotency_key to retry one.",
+        )
+    )
+    server: MCPServer[Any] = MCPServer("calsync", instructions=instructions, version="1", log_level="WARNING")
 
     def call(*segments: str, **query: str | int | None) -> dict[str, Any]:
         try:
@@ -142,4 +152,8 @@ Returns the booking. {BOOKING_FIELDS} Unknown uuid: an error (404).""",
         """
         return call("connections", connection_id, "reports", limit=limit)
 
+    if allow_actions:
+        from calsync_dev.assistant.actions import add_action_tools
+
+        add_action_tools(server, api)
     return server

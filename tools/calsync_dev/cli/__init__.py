@@ -16,7 +16,10 @@
     calsync disconnect ID              revoke, unsubscribe, delete its secrets; keep it removed (--erase-data)
     calsync migrate                    after an upgrade: run the pending data migrations (--dry-run, --step, --list)
     calsync deploy-check               before a deploy: adopt the secrets a deleted stack of the stage kept
-    calsync mcp                        an MCP server over stdio for assistants (read-only, signed /v1 API)
+    calsync book --connection-id ID    book in Calendly through calsync (--event-type, --start, --name, --email, --timezone)
+    calsync cancel --connection-id ID  cancel a booking (INVITEE_UUID, --reason)
+    calsync no-show --connection-id ID mark a booking's no-show (INVITEE_UUID; --clear to clear it)
+    calsync mcp                        an MCP server over stdio for assistants (read-only, signed /v1 API; --allow-actions)
     calsync stats                      booking metrics from the local analytics lake (--json, --plot DIR)
     calsync lake backfill              lake records for the bookings stored before the lake existed
 
@@ -30,6 +33,7 @@ import argparse
 from collections.abc import Sequence
 
 from calsync_dev.cli import (
+    actions,
     assistant,
     bookings,
     connections,
@@ -66,6 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
         replay,
         erase,
         connections,
+        actions,
         reconcile,
         events,
         migrate,

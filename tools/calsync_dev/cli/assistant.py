@@ -22,7 +22,13 @@ def register(commands: Commands) -> None:
         "mcp",
         help="an MCP server over stdio for assistants: read-only tools on the signed /v1 API",
         description="Serve MCP over stdin/stdout (an MCP client starts this command). Tools: "
-        "list_connections, search_bookings, get_booking, get_event, completeness_report.",
+        "list_connections, search_bookings, get_booking, get_event, completeness_report; with "
+        "--allow-actions also book, cancel_booking, mark_no_show, clear_no_show (they act in Calendly).",
+    )
+    command.add_argument(
+        "--allow-actions",
+        action="store_true",
+        help="also expose the tools that book, cancel and mark no-shows in Calendly (docs/actions.md)",
     )
     add_stack_option(command)
     command.set_defaults(func=_mcp)
@@ -69,5 +75,5 @@ def _mcp(args: argparse.Namespace) -> int:
     except (ApiError, BotoCoreError, ClientError) as exc:  # before serving: the client shows stderr
         print(f"calsync mcp: cannot find the API of stack {args.stack}: {exc}", file=sys.stderr)
         return 1
-    build_server(api).run("stdio")
+    build_server(api, allow_actions=args.allow_actions).run("stdio")
     return 0

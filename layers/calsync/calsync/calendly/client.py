@@ -289,3 +289,31 @@ class CalendlyClient(HttpOwner):
         202; asynchronous, up to 7 days). Enterprise plans only: others answer 403
         (``CalendlyPermissionError``) or 404 (``CalendlyNotFound``)."""
         self._request("POST", "/data_compliance/deletion/invitees", json={"emails": list(emails)})
+
+    # -- scheduling (acting for a connection: calsync.actions)
+
+    def _post_resource[M: BaseModel](self, model: type[M], path: str, body: dict[str, Any]) -> M:
+        resource = json_or_none(self._request("POST", path, json=body))
+        return parse_model(model, resource.get("resource") if isinstance(resource, dict) else None, f"POST {path}")
+
+    def create_invitee(self, body: dict[str, Any]) -> Invitee:
+        """Book: ``POST /invitees`` (the Scheduling API, ``scheduled_events:write``), ``body`` as
+        ``calendly.scheduling.InviteeCreate.to_json()`` makes it; 201 with the new invitee."""
+        return self._post_resource(Invitee, "/invitees", body)
+
+    def get_invitee(self, event: str, invitee: str) -> Invitee:
+        event_uuid, invitee_uuid = uuid_of(event, "scheduled_events"), uuid_of(invitee, "invitees")
+        return self._get_resource(Invitee, f"/scheduled_events/{event_uuid}/invitees/{invitee_uuid}")
+
+    def cancel_scheduled_event(self, event: str, reason: str | None = None) -> None:
+        """``POST /scheduled_events/{uuid}/cancellation`` (every invitee of the event)."""
+        body = {"reason": reason} if reason else {}
+        self._request("POST", f"/scheduled_events/{uuid_of(event, 'scheduled_events')}/cancellation", json=body)
+
+    def create_invitee_no_show(self, invitee_uri: str) -> InviteeNoShow:
+        """``POST /invitee_no_shows`` ``{"invitee"}``: mark the invitee as a no-show."""
+        return self._post_resource(InviteeNoShow, "/invitee_no_shows", {"invitee": invitee_uri})
+
+    def delete_invitee_no_show(self, uuid_or_uri: str) -> None:
+        """``DELETE /invitee_no_shows/{uuid}``: clear the mark."""
+        self._request("DELETE", f"/invitee_no_shows/{uuid_of(uuid_or_uri, 'invitee_no_shows')}")

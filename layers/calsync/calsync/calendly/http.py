@@ -97,7 +97,9 @@ class Retrier:
         ceiling = min(BACKOFF_CAP, BACKOFF_BASE * 2.0**attempt)
         return ceiling / 2 + random.random() * ceiling / 2  # noqa: S311 - jitter, not security
 
-    def rate_limit_wait(self, response: httpx.Response, attempt: int) -> float:
+    @staticmethod
+    def reported_reset(response: httpx.Response) -> float | None:
+        """When a 429 says to come back (``X-RateLimit-Reset``, else ``Retry-After``), in seconds."""
         for header in ("X-RateLimit-Reset", "Retry-After"):
             raw = response.headers.get(header)
             if raw is None:
@@ -107,8 +109,12 @@ class Retrier:
             except ValueError:
                 continue
             if seconds == seconds:  # not NaN
-                return min(max(seconds, 0.0), self.max_rate_limit_wait)
-        return min(self.backoff(attempt), self.max_rate_limit_wait)
+                return max(seconds, 0.0)
+        return None
+
+    def rate_limit_wait(self, response: httpx.Response, attempt: int) -> float:
+        reported = self.reported_reset(response)
+        return min(self.backoff(attempt) if reported is None else reported, self.max_rate_limit_wait)
 
     def send(
         self, client: httpx.Client, build: Callable[[], httpx.Request], secrets: tuple[str, ...]
@@ -146,7 +152,10 @@ class Retrier:
                 if rate_limited >= self.max_retries:
                     logger.warning("calendly rate limit outlasted retries", extra={"request": where})
                     title, message, details = api_error_fields(response, secrets)
-                    raise CalendlyRateLimited(status, title, message, details, retry_after=reset)
+                    # Calendly's own reset, not the (bounded) wait: a caller may have to wait longer.
+                    reported = self.reported_reset(response)
+                    retry_after = reset if reported is None else reported
+                    raise CalendlyRateLimited(status, title, message, details, retry_after=retry_after)
                 rate_limited += 1
                 logger.info("calendly rate limited, waiting", extra={"request": where, "delay": reset})
                 self.sleep(reset)

@@ -9,6 +9,7 @@ One module per feature folder (``compose.intake`` builds intake's services, ``co
 the reconciler's …); this package is their one entrance: callers write ``compose.receiver(...)``.
 """
 
+from calsync.compose.actions import actions
 from calsync.compose.analytics import stored_items
 from calsync.compose.bookings import Processor, bookings_repository, processor
 from calsync.compose.connections import (
@@ -54,6 +55,7 @@ __all__ = [
     "Receiver",
     "Reconciling",
     "Reminders",
+    "actions",
     "bookings_repository",
     "connect_api",
     "connection_registry",
