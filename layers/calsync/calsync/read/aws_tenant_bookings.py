@@ -41,8 +41,9 @@ Order = tuple[datetime, str, str]
 # ~200 items; decoding every attribute - hosts, location, answers, payment - was most of the
 # handler's time, see docs/performance.md). Read units are the same: DynamoDB bills whole items.
 EVENT_ATTRIBUTES = (keys.PK, keys.SK, "GSI2SK", "start_time", "end_time", "name", "event_type")
-INVITEE_ATTRIBUTES = tuple(dict.fromkeys((keys.PK, keys.SK, "v", "status", "email", *BookingView.model_fields)))
-ENTRY_ATTRIBUTES = tuple(dict.fromkeys((*INVITEE_ATTRIBUTES, *EVENT_ATTRIBUTES)))
+INVITEE_ATTRIBUTES = tuple(
+    dict.fromkeys((keys.PK, keys.SK, "GSI2SK", "v", "status", "email", *BookingView.model_fields))
+)
 
 
 class DynamoTenantBookings(clients.TableAdapter):
@@ -120,15 +121,16 @@ class DynamoTenantBookings(clients.TableAdapter):
         for item in self._query(
             "bookings page",
             2 * (limit + 1) + 1,  # a page of one-invitee events and the entry after it
-            ENTRY_ATTRIBUTES,
+            None,  # each entry decoded as its kind needs (an event's 7 attributes, an invitee's)
             IndexName=keys.GSI2,
             KeyConditionExpression="GSI2PK = :pk AND GSI2SK BETWEEN :lo AND :hi",
             ExpressionAttributeValues=values,
             **request,
         ):
-            if keys.is_event_entry(item[keys.SK]):
-                event = item
+            if keys.is_event_entry(item[keys.SK]["S"]):
+                event = plain_attributes(item, EVENT_ATTRIBUTES)
                 continue
+            item = plain_attributes(item, INVITEE_ATTRIBUTES)
             start = keys.start_of(item["GSI2SK"])
             if start is None or not _inside(start, start_after, start_before):
                 continue
@@ -238,8 +240,9 @@ class DynamoTenantBookings(clients.TableAdapter):
                 yield item
 
     def _query(
-        self, what: str, per_request: int, attributes: tuple[str, ...], **kwargs: Any
+        self, what: str, per_request: int, attributes: tuple[str, ...] | None, **kwargs: Any
     ) -> Iterator[dict[str, Any]]:
+        """The items, only ``attributes`` of each decoded (``None``: as on the wire)."""
         request: dict[str, Any] = {
             "TableName": self.table_name,
             "Limit": max(1, min(per_request, 1000)),
@@ -252,8 +255,8 @@ class DynamoTenantBookings(clients.TableAdapter):
                 page = self.client.query(**request)
             self.requests += 1
             self.read_units += float(page.get("ConsumedCapacity", {}).get("CapacityUnits", 0.0))
-            for item in page.get("Items", []):
-                yield plain_attributes(item, attributes)
+            items: list[dict[str, Any]] = page.get("Items", [])
+            yield from items if attributes is None else (plain_attributes(item, attributes) for item in items)
             if "LastEvaluatedKey" not in page:
                 return
             request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
