@@ -235,21 +235,3 @@ def test_bookings_stored_before_the_upgrade_are_read_before_and_after_the_migrat
     stores = compose.migrations(table)
     (again,) = migrate(stores, chosen(stores.log, [tenant_index.NAME]), options=Options(), now=lambda: NOW)
     assert (again.counts["updated"], again.counts["already_done"]) == (0, 6)
-
-
-def test_an_invitee_delivered_without_its_start_is_listed_at_its_events(pipeline: Pipeline) -> None:
-    # Given a group event stored with its start (one invitee's current-shape delivery), after the migration
-    repo = DynamoBookingsRepository(pipeline.repo.table_name, pipeline.repo.client)
-    start, version = "2026-12-03T09:00:00.000000Z", "2026-11-01T00:00:00.000000Z#0#aa"
-    repo.upsert_event(EventSnapshot("EVENTG", version, "acme", start, {"tenant": "acme", "start_time": start}))
-    state = {"uri": f"{API}/scheduled_events/EVENTG/invitees/G1", "tenant": "acme", "status": "active"}
-    repo.upsert_invitee(InviteeSnapshot(InviteeRef("EVENTG", "G1"), version, None, start, state, {"start_time": start}))
-    migrated(pipeline)
-    # When another invitee of it arrives in the 2020 shape (no scheduled event, so no start)
-    state = {"uri": f"{API}/scheduled_events/EVENTG/invitees/G2", "tenant": "acme", "status": "active"}
-    repo.upsert_invitee(InviteeSnapshot(InviteeRef("EVENTG", "G2"), version, None, None, state, {}))
-    # Then the one-Query page lists it after the first, at its event's start
-    port = DynamoTenantBookings(pipeline.repo.table_name, pipeline.repo.client)
-    (page,) = every_page(port, 50)
-    assert uuids(page) == ["G1", "G2"]
-    assert page[1]["start_time"] == start

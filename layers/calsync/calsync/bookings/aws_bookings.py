@@ -141,8 +141,6 @@ class DynamoBookingsRepository(clients.TableAdapter):
         if isinstance(tenant, str) and tenant:  # the read API's lookup by invitee uuid (GSI3)
             update.set("GSI3PK", keys.booking_pk(tenant, snapshot.ref.invitee_uuid))
         self._sort_by_start(update, snapshot)
-        if snapshot.start_time is None:
-            self._sort_by_event_start(update, snapshot)
         if self._conditional_update("invitee", key, update, condition):
             return True
         return self._add_facts(key, snapshot, facts) if facts else False
@@ -175,20 +173,6 @@ class DynamoBookingsRepository(clients.TableAdapter):
             update.set("GSI1SK", sort)
         else:
             update.set_if_absent("GSI1SK", sort)
-
-    def _sort_by_event_start(self, update: Update, snapshot: InviteeSnapshot) -> None:
-        """An invitee whose delivery has no start (2020 shape) is listed in GSI2 by its event's
-        start when that is stored (one eventually consistent GetItem, only for such deliveries),
-        unless it is listed already: a bookings page finds it either way."""
-        tenant = snapshot.state.get("tenant")
-        if not isinstance(tenant, str) or not tenant:
-            return
-        start = self._stored("invitee's event", keys.event(snapshot.ref.event_uuid), "start_time").get("start_time")
-        if isinstance(start, str) and start:
-            update.set_if_absent("GSI2PK", keys.tenant_pk(tenant))
-            update.set_if_absent(
-                "GSI2SK", keys.tenant_invitee_sk(start, snapshot.ref.event_uuid, snapshot.ref.invitee_uuid)
-            )
 
     def upsert_event(self, snapshot: EventSnapshot) -> bool:
         key = keys.event(snapshot.event_uuid)
