@@ -10,7 +10,9 @@ whole-second spelling, which sorts after its invitees) costs one Query of its ev
 ``status`` and ``email`` filters are a FilterExpression (event entries always pass): DynamoDB
 bills what the Query reads, so a filtered page costs the entries it reads past, returned or not.
 
-Invitees stored before they were listed in GSI2 have no keys there until ``calsync migrate``'s
+An invitee is listed once a delivery brings its start: one only ever delivered in the 2020 shape
+(no scheduled event) since the migration is not (docs/performance.md). Invitees stored before
+they were listed in GSI2 have no keys there until ``calsync migrate``'s
 ``gsi2-tenant-invitees`` step gives them theirs; until that step is recorded (one GetItem per page,
 then remembered for the instance's life) a page reads the events from GSI2 and each event's
 invitees from its own partition (``_per_event_page``: the same order and cursors, one request per
