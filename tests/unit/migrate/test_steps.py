@@ -19,7 +19,7 @@ OPTIONS = Options(backoff=Backoff(sleep=lambda s: None, jitter=lambda: 1.0))
 def stores() -> MigrationStores:
     index = FakeBookingIndex()
     index.add("E1", "OLD1", "acme")
-    return MigrationStores(booking_index=index, log=FakeMigrationLog())
+    return MigrationStores(booking_index=index, log=FakeMigrationLog(), tenant_index=FakeBookingIndex())
 
 
 def test_the_pending_steps_run_in_order_and_are_recorded() -> None:
@@ -28,9 +28,12 @@ def test_the_pending_steps_run_in_order_and_are_recorded() -> None:
     # When the pending steps run
     reports = migrate(given, chosen(given.log), options=OPTIONS, now=lambda: NOW)
     # Then every step ran, and is recorded with when and its counts
-    assert [r.step for r in reports] == [s.name for s in STEPS] == ["gsi3-booking-index"]
+    assert [r.step for r in reports] == [s.name for s in STEPS] == ["gsi3-booking-index", "gsi2-tenant-invitees"]
     assert reports[0].counts["updated"] == 1
-    assert given.log.completed() == {"gsi3-booking-index": "2026-12-05T01:00:00Z"}
+    assert given.log.completed() == {
+        "gsi3-booking-index": "2026-12-05T01:00:00Z",
+        "gsi2-tenant-invitees": "2026-12-05T01:00:00Z",
+    }
     # And afterwards nothing is pending
     assert chosen(given.log) == []
 
@@ -46,6 +49,7 @@ def test_a_step_named_runs_again_even_when_completed() -> None:
 def test_a_dry_run_records_nothing() -> None:
     given = stores()
     reports = migrate(given, chosen(given.log), options=Options(dry_run=True), now=lambda: NOW)
+    assert [r.step for r in reports] == ["gsi3-booking-index", "gsi2-tenant-invitees"]
     assert reports[0].as_dict() == {
         "step": "gsi3-booking-index",
         "dry_run": True,

@@ -9,6 +9,9 @@ scheduled event (event)     EVENT#<event uuid>          EVENT                   
                                                                                     GSI2SK <start>#<event uuid>
 invitee / booking           EVENT#<event uuid>          INVITEE#<invitee uuid>      GSI1PK EMAIL#<lower email>,
 (invitee)                                                                           GSI1SK <start or ~>#<invitee uuid>,
+                                                                                    GSI2PK TENANT#<connection>,
+                                                                                    GSI2SK <start>#<event uuid>#
+                                                                                    <invitee uuid> (start known),
                                                                                     GSI3PK BOOKING#<connection>#
                                                                                     <invitee uuid>
 routing-form submission     EVENT#<event uuid>          SUBMISSION#<uuid>           (attribute ``invitee_sk``:
@@ -46,7 +49,9 @@ spellings and ``start_of`` reads both, so a window query keeps only the starts i
 unknown start sorts last (``~``). The
 design's questions, one Query each: ``PK = EVENT#<uuid>`` (an event with its invitees);
 GSI1 on ``EMAIL#<email>`` (a person's bookings by start); GSI2 on ``TENANT#<connection>``
-between two starts (an organization's events in a window); GSI3 on
+between two starts (an organization's events in a window, each followed by its invitees: an
+invitee's GSI2SK extends its event's, so one Query reads a page of bookings in start, event
+uuid, invitee uuid order; ``is_event_entry`` tells the two apart); GSI3 on
 ``BOOKING#<connection>#<invitee uuid>`` (one booking of one connection by its invitee's uuid,
 for the read API: the connection is in the key, so another tenant's booking is not found);
 ``PK = CONNECTIONS``. GSI1 and GSI3 project keys only (an invitee's change of state writes no index entry): its Query gives the
@@ -65,7 +70,7 @@ from calsync.errors import Unstorable
 PK = "PK"
 SK = "SK"
 GSI1 = "GSI1"  # invitees by email, ordered by start
-GSI2 = "GSI2"  # events by tenant (connection), ordered by start
+GSI2 = "GSI2"  # events and their invitees by tenant (connection), ordered by start
 GSI3 = "GSI3"  # one booking of a tenant (connection) by its invitee uuid
 KEY_ATTRIBUTES = frozenset({PK, SK, "GSI1PK", "GSI1SK", "GSI2PK", "GSI2SK", "GSI3PK"})
 KEYS_ONLY_INDEXES = frozenset({GSI1, GSI3})  # template.yaml projects these KEYS_ONLY (the rest ALL)
@@ -173,6 +178,17 @@ def tenant_pk(tenant: str) -> str:
 
 def tenant_sk(start: str, event_uuid: str) -> str:
     return f"{start_key(start)}#{event_uuid}"
+
+
+def tenant_invitee_sk(start: str, event_uuid: str, invitee_uuid: str) -> str:
+    """An invitee's GSI2SK: its event's, then its uuid, so the event's entry sorts just before
+    its invitees (in uuid order) and the next event's after them."""
+    return f"{tenant_sk(start, event_uuid)}#{invitee_uuid}"
+
+
+def is_event_entry(sk: str) -> bool:
+    """Whether a GSI2 entry (its table ``SK``) is a scheduled event's, not an invitee's."""
+    return sk == "EVENT"
 
 
 def window(start: datetime | None, end: datetime | None) -> tuple[str, str]:

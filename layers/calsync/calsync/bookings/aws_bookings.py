@@ -157,7 +157,15 @@ class DynamoBookingsRepository(clients.TableAdapter):
     @staticmethod
     def _sort_by_start(update: Update, snapshot: InviteeSnapshot) -> None:
         """The by-email index's sort key: the start once known (it never changes for an
-        invitee), else "unknown" until a delivery brings it."""
+        invitee), else "unknown" until a delivery brings it; and, once the start is known, the
+        by-connection index's keys (after its event's entry: a bookings page is one Query)."""
+        tenant = snapshot.state.get("tenant")
+        if snapshot.start_time is not None and isinstance(tenant, str) and tenant:
+            update.set("GSI2PK", keys.tenant_pk(tenant))
+            update.set(
+                "GSI2SK",
+                keys.tenant_invitee_sk(snapshot.start_time, snapshot.ref.event_uuid, snapshot.ref.invitee_uuid),
+            )
         if not snapshot.email:
             return
         sort = keys.email_sk(snapshot.start_time, snapshot.ref.invitee_uuid)
@@ -306,8 +314,13 @@ class DynamoBookingsRepository(clients.TableAdapter):
     def events_for_tenant(
         self, tenant: str, *, start: datetime | None = None, end: datetime | None = None
     ) -> list[ScheduledEventItem]:
-        """A connection's (organization's) events in a start-time window: one Query on GSI2."""
-        return [ScheduledEventItem.from_item(i) for i in self._window(keys.GSI2, keys.tenant_pk(tenant), start, end)]
+        """A connection's (organization's) events in a start-time window: one Query on GSI2
+        (which lists each event's invitees after it too: those are left out)."""
+        return [
+            ScheduledEventItem.from_item(i)
+            for i in self._window(keys.GSI2, keys.tenant_pk(tenant), start, end)
+            if keys.is_event_entry(i[keys.SK])
+        ]
 
     def _window(self, index: str, pk: str, start: datetime | None, end: datetime | None) -> list[dict[str, Any]]:
         """Items whose start is in ``[start, end]``, in start order (keys of both spellings).

@@ -1,6 +1,7 @@
 """DynamoDB implementation of ``TenantData``: erase one connection's stored data, a page at a time.
 
-The connection's scheduled events come from GSI2 (``TENANT#<connection>``); each event's
+The connection's scheduled events come from GSI2 (``TENANT#<connection>``, which lists each
+event's invitees after it too: a partition is erased once, at its first entry); each event's
 partition (``EVENT#<uuid>``: the event, its invitees, its submissions) is read consistently and
 deleted, the ``EVENT`` item last, so a run cut short leaves the event findable through the index
 and the next run finishes it. Then the connection's reconcile reports (``REPORT#<connection>``).
@@ -37,10 +38,15 @@ class DynamoTenantData(clients.TableAdapter):
             ProjectionExpression="PK",
             Limit=EVENTS_PER_PAGE,
         )
-        for event in events:
+        erased: set[str] = set()
+        for entry in events:
+            pk = str(entry[keys.PK])
+            if pk in erased:
+                continue  # one of its invitees' entries, or an entry the index still shows
             if time_left() < SECONDS_PER_EVENT:
                 return False
-            self._delete_partition(str(event[keys.PK]), last=("EVENT",))
+            self._delete_partition(pk, last=("EVENT",))
+            erased.add(pk)
         if time_left() < SECONDS_PER_EVENT:
             return False
         self._delete_partition(keys.report_pk(connection_id))

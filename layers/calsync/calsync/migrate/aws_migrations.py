@@ -1,4 +1,4 @@
-"""DynamoDB implementations of ``BookingIndex`` and ``MigrationLog``.
+"""DynamoDB implementations of ``BookingIndex`` (for GSI3 and for GSI2) and ``MigrationLog``.
 
 The invitees: a Scan (one segment of ``segments``, eventually consistent, ``PAGE_ITEMS`` items
 read a page) filtered to invitee items (``SK`` begins with ``INVITEE#``) and projected to their
@@ -77,6 +77,87 @@ class DynamoBookingIndex(clients.TableAdapter):
         if stored is None:
             return Indexed.GONE
         return Indexed.ALREADY_DONE if "GSI3PK" in stored else Indexed.NO_TENANT
+
+
+class DynamoTenantIndex(clients.TableAdapter):
+    """The ``gsi2-tenant-invitees`` step's store: the same Scan of invitees (projected to their
+    keys, ``tenant``, ``start_time`` and ``GSI2SK``); the write sets ``GSI2PK``/``GSI2SK`` on the
+    same conditions as GSI3's (still there, still lacking it, still of that connection). An
+    invitee without a start of its own is keyed by its event's (one GetItem); without either it
+    is ``NO_TENANT``: no page lists it."""
+
+    def invitees(
+        self, segment: int, segments: int, after: Position | None
+    ) -> tuple[list[IndexCandidate], Position | None]:
+        request: dict[str, Any] = {
+            "TableName": self.table_name,
+            "FilterExpression": "begins_with(SK, :invitee)",
+            "ProjectionExpression": "PK, SK, tenant, start_time, GSI2SK",
+            "ExpressionAttributeValues": {":invitee": {"S": _INVITEE}},
+            "Limit": PAGE_ITEMS,
+        }
+        if segments > 1:
+            request |= {"Segment": segment, "TotalSegments": segments}
+        if after is not None:
+            request["ExclusiveStartKey"] = dict(after)
+        with aws_call("dynamodb:Scan (invitees for GSI2)"):
+            page = self.client.scan(**request)
+        found = []
+        for item in map(plain_item, page.get("Items", [])):
+            tenant, start = item.get("tenant"), item.get("start_time")
+            found.append(
+                IndexCandidate(
+                    pk=item[keys.PK],
+                    sk=item[keys.SK],
+                    tenant=tenant if isinstance(tenant, str) and tenant else None,
+                    indexed="GSI2SK" in item,
+                    start_time=start if isinstance(start, str) and start else None,
+                )
+            )
+        return found, page.get("LastEvaluatedKey")
+
+    def index(self, invitee: IndexCandidate) -> Indexed:
+        tenant = invitee.tenant
+        start = invitee.start_time or self._event_start(invitee.pk) if tenant else None
+        if not tenant or not start:
+            return Indexed.NO_TENANT
+        key = keys.Key(invitee.pk, invitee.sk)
+        sort = keys.tenant_invitee_sk(
+            start, invitee.pk.removeprefix(keys.event_pk("")), invitee.sk.removeprefix(_INVITEE)
+        )
+        applied = conditional(
+            "dynamodb:UpdateItem (invitee GSI2 keys)",
+            lambda: self.client.update_item(
+                TableName=self.table_name,
+                Key=key.dynamo(),
+                UpdateExpression="SET GSI2PK = :pk, GSI2SK = :sk",
+                ConditionExpression="attribute_exists(PK) AND attribute_not_exists(GSI2SK) AND tenant = :tenant",
+                ExpressionAttributeValues={
+                    ":pk": {"S": keys.tenant_pk(tenant)},
+                    ":sk": {"S": sort},
+                    ":tenant": {"S": tenant},
+                },
+            ),
+        )
+        if applied:
+            return Indexed.UPDATED
+        with aws_call("dynamodb:GetItem (invitee GSI2 keys)"):
+            stored = self.client.get_item(
+                TableName=self.table_name, Key=key.dynamo(), ConsistentRead=True, ProjectionExpression="GSI2SK, tenant"
+            ).get("Item")
+        if stored is None:
+            return Indexed.GONE
+        return Indexed.ALREADY_DONE if "GSI2SK" in stored else Indexed.NO_TENANT
+
+    def _event_start(self, pk: str) -> str | None:
+        with aws_call("dynamodb:GetItem (invitee's event start)"):
+            found = self.client.get_item(
+                TableName=self.table_name,
+                Key=keys.Key(pk, keys.event("").sk).dynamo(),
+                ProjectionExpression="start_time",
+            ).get("Item")
+        start = plain_item(found or {}).get("start_time")
+        return start if isinstance(start, str) and start else None
 
 
 class DynamoMigrationLog(clients.TableAdapter):

@@ -17,6 +17,7 @@ class IndexCandidate:
     sk: str
     tenant: str | None
     indexed: bool
+    start_time: str | None = None  # its own start, when stored (the GSI2 step keys by it)
 
 
 type Position = Mapping[str, Any]  # where a segment's scan goes on (opaque to the domain)

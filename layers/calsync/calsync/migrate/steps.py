@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from calsync import timefmt
-from calsync.migrate import booking_index
+from calsync.migrate import booking_index, tenant_index
 from calsync.migrate.backoff import Backoff
 from calsync.migrate.ports import BookingIndex, MigrationLog
 
@@ -25,6 +25,7 @@ class MigrationStores:
 
     booking_index: BookingIndex
     log: MigrationLog
+    tenant_index: BookingIndex  # the same scan and writes, for the invitees' GSI2 keys
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,14 +44,22 @@ class MigrationStep:
 
 
 def _booking_index(stores: MigrationStores, options: Options) -> dict[str, int]:
+    return _index(booking_index.NAME, stores.booking_index, options)
+
+
+def _tenant_index(stores: MigrationStores, options: Options) -> dict[str, int]:
+    return _index(tenant_index.NAME, stores.tenant_index, options)
+
+
+def _index(name: str, store: BookingIndex, options: Options) -> dict[str, int]:
     progress = options.on_progress
 
     def on_page(counts: booking_index.IndexCounts) -> None:
         if progress is not None:
-            progress(booking_index.NAME, counts.as_dict())
+            progress(name, counts.as_dict())
 
     return booking_index.index_bookings(
-        stores.booking_index,
+        store,
         segments=options.segments,
         dry_run=options.dry_run,
         backoff=options.backoff,
@@ -63,6 +72,11 @@ STEPS: tuple[MigrationStep, ...] = (
         booking_index.NAME,
         "give invitees stored before GSI3 their GSI3PK (GET …/bookings/{invitee_uuid} finds them)",
         _booking_index,
+    ),
+    MigrationStep(
+        tenant_index.NAME,
+        "give invitees stored before GSI2 listed them their GSI2 keys (a bookings page becomes one Query)",
+        _tenant_index,
     ),
 )
 
