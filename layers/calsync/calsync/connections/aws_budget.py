@@ -26,6 +26,7 @@ class DynamoBudgets(TableAdapter):
     def put(self, connection_id: str, allowance: Allowance, *, expected: int) -> bool:
         stored: dict[str, Any] = {
             **keys.rate_budget(connection_id).attributes(),
+            "type": "rate_budget",
             **allowance.as_dict(),
             "expires_at": int(max(allowance.window_ends, allowance.blocked_until)) + KEEP_SECONDS,
         }
