@@ -156,3 +156,10 @@ def test_the_allowance_round_trips_through_its_stored_form() -> None:
         version=7,
     )
     assert Allowance.from_dict(allowance.as_dict()) == allowance
+
+
+def test_a_429_that_says_reset_in_zero_seconds_blocks_nothing() -> None:
+    store, clock = MemoryBudgets(), Clock()
+    b = budget(store, clock)
+    b.after_answer(RateHeaders(429, 500, 0, 0.0))
+    b.before_call()  # no RateLimited: Calendly said the window is over

@@ -183,7 +183,7 @@ def learned(allowance: Allowance, answer: RateHeaders, now: float) -> Allowance:
     if answer.reset_seconds is not None:
         current = replace(current, window_ends=now + answer.reset_seconds)
     if answer.status == 429:
-        wait = answer.retry_after or answer.reset_seconds or DEFAULT_WAIT_AFTER_429
+        wait = next((w for w in (answer.retry_after, answer.reset_seconds) if w is not None), DEFAULT_WAIT_AFTER_429)
         current = replace(
             current, remaining=0, blocked_until=max(current.blocked_until, now + wait), throttled=current.throttled + 1
         )
