@@ -15,7 +15,7 @@ from calsync_dev import cli
 from calsync_dev.cli.send import post_signed
 from calsync_dev.cli.target import Target
 from calsync_dev.events import DEFAULT_LOCAL_KEY
-from tests.e2e.conftest import RunningStack
+from tests.e2e.conftest import RunningStack, wait_for
 from tests.factories import vary
 
 pytestmark = pytest.mark.e2e
@@ -92,7 +92,6 @@ def test_backfill_redelivers_a_booking_whose_webhook_was_lost(
     local_stack: RunningStack, target: Target, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from calsync_dev.cli.bookings import find_bookings
-    from tests.e2e.conftest import wait_for
     from tests.factories import event_json
 
     # Given a connected organization, and a booking Calendly lists but never delivered
