@@ -31,13 +31,13 @@ class DynamoBudgets(TableAdapter):
             "expires_at": int(max(allowance.window_ends, allowance.blocked_until)) + KEEP_SECONDS,
         }
         # version 0: no record yet (stored versions start at 1)
-        condition = "attribute_not_exists(PK)" if expected == 0 else "attribute_exists(PK)"
+        condition = "attribute_not_exists(PK) OR version = :expected" if expected == 0 else "version = :expected"
         return conditional(
             "dynamodb:PutItem (rate budget)",
             lambda: self.client.put_item(
                 TableName=self.table_name,
                 Item=serialise_item(stored),
-                ConditionExpression=f"{condition} OR version = :expected",
+                ConditionExpression=condition,
                 ExpressionAttributeValues={":expected": {"N": str(expected)}},
             ),
         )
