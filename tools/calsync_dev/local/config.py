@@ -38,6 +38,7 @@ class LocalConfig:
     # SQS batches of one queue run at once while it has a backlog (Lambda starts with five), and
     # instances a function may scale out to (started when needed, as Lambda's cold starts)
     batches_per_queue: int = 3
+    fanout_concurrency: str | None = None  # FanOutMaximumConcurrency (None: the template's default)
     connect_return_origins: str = CONNECT_RETURN_ORIGINS
 
     @classmethod
@@ -51,13 +52,15 @@ class LocalConfig:
             signing_key=environ.get("CALSYNC_LOCAL_SIGNING_KEY", DEFAULT_LOCAL_KEY),
             state_file=Path(state) if state else None,
             batches_per_queue=max(1, int(environ.get("CALSYNC_LOCAL_BATCHES_PER_QUEUE", "3"))),
+            fanout_concurrency=environ.get("CALSYNC_LOCAL_FANOUT_CONCURRENCY") or None,
             connect_return_origins=environ.get("CALSYNC_CONNECT_RETURN_ORIGINS", CONNECT_RETURN_ORIGINS),
         )
 
     @property
     def parameters(self) -> dict[str, str]:
         """The template parameters the local stack is provisioned with."""
-        return {"Stage": STAGE, "ConnectReturnOrigins": self.connect_return_origins}
+        fanout = {"FanOutMaximumConcurrency": self.fanout_concurrency} if self.fanout_concurrency else {}
+        return {"Stage": STAGE, "ConnectReturnOrigins": self.connect_return_origins, **fanout}
 
     @property
     def events_file(self) -> Path:
