@@ -190,7 +190,7 @@ def test_nothing_per_kind_exists_beyond_the_queue_kinds() -> None:
         k
         for k in template["Outputs"]
         if k.endswith(("QueueUrl", "DLQUrl"))
-        and k.removesuffix("Url") not in RECONCILE_QUEUES | LIFECYCLE_QUEUES | ERASURE_QUEUES
+        and k.removesuffix("Url") not in RECONCILE_QUEUES | LIFECYCLE_QUEUES | ERASURE_QUEUES | FANOUT_QUEUES
     }
     assert queue_outputs == {f"{name}{suffix}" for name in KINDS for suffix in ("QueueUrl", "DLQUrl")}
     log_groups = {k for k in _of_type(template, "AWS::Logs::LogGroup") if k.endswith("ProcessorLogGroup")}
