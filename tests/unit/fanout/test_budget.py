@@ -163,3 +163,18 @@ def test_a_429_that_says_reset_in_zero_seconds_blocks_nothing() -> None:
     b = budget(store, clock)
     b.after_answer(RateHeaders(429, 500, 0, 0.0))
     b.before_call()  # no RateLimited: Calendly said the window is over
+
+
+def test_an_answer_that_says_what_calsync_counted_costs_no_write() -> None:
+    # Given a call spent from a learned window (499 of 500 left, 59 s to go)
+    store, clock = MemoryBudgets(), Clock()
+    b = budget(store, clock)
+    b.before_call()
+    b.after_answer(RateHeaders(200, 500, 499, 60))
+    b.before_call()
+    writes = store.writes
+    # When Calendly's answer says exactly that (498 left, the same reset)
+    b.after_answer(RateHeaders(200, 500, 498, 60))
+    # Then nothing is written
+    assert store.writes == writes
+    assert store.get("c1").remaining == 498

@@ -142,6 +142,13 @@ def spread_seconds(connection_id: str, span: int) -> int:
     return int.from_bytes(digest[:8], "big") % span
 
 
+def _same(a: Allowance, b: Allowance) -> bool:
+    """Equal but for the version and a window end within a second (rounding of ``X-RateLimit-Reset``)."""
+    return replace(a, version=0, window_ends=0.0) == replace(b, version=0, window_ends=0.0) and (
+        abs(a.window_ends - b.window_ends) < 1.0
+    )
+
+
 def _usable(allowance: Allowance, now: float) -> Allowance:
     """The allowance at ``now``: a window that ended is full again; old token calls forgotten."""
     if now >= allowance.window_ends and allowance.remaining < allowance.limit:
@@ -212,6 +219,8 @@ class RateBudget:
             after = change(before)
             if after is None:
                 return None
+            if _same(before, after):
+                return after  # nothing new (an answer that says what calsync counted): no write
             if self.store.put(self.connection_id, replace(after, version=before.version + 1), expected=before.version):
                 return after
         raise BudgetContended(f"rate budget of {self.connection_id} kept changing")
