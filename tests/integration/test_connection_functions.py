@@ -21,6 +21,7 @@ from calsync_dev.events import proxy_event
 from calsync_dev.fake_calendly import FakeCalendly
 from calsync_dev.lambda_runtime import LambdaContext, load_handler
 from calsync_dev.provision import Stack
+from tests.integration.fanout_runs import run_scheduled
 
 APP_KEY = "app-signing-key-for-functions-test"
 
@@ -109,13 +110,17 @@ def test_the_scheduled_functions_refresh_and_watch(stack: Stack, fake: FakeCalen
     )
     refresher = load_handler(stack.functions["TokenRefresherFunction"], apply_environment=False)
     watchdog = load_handler(stack.functions["SubscriptionWatchdogFunction"], apply_environment=False)
-    # A token just issued has two hours left: nothing to do
-    assert refresher({"source": "aws.events"}, LambdaContext("refresher", timeout_seconds=300)) == {"acme": "fresh"}
-    # The subscription Calendly disabled gets re-created
+    # A token just issued has two hours left: the refresher's dispatch sends no unit for it
+    dispatch, refreshed = run_scheduled(
+        stack, "TokenRefresherFunction", refresher, LambdaContext("refresher", timeout_seconds=300)
+    )
+    assert (dispatch["listed"], dispatch["sent"], refreshed) == (1, 0, {})
+    # The subscription Calendly disabled gets re-created (one unit, worked from the watchdog's queue)
     (subscription,) = fake.subscriptions.values()
     subscription["state"] = "disabled"
-    assert watchdog({"source": "aws.events"}, LambdaContext("watchdog", timeout_seconds=120)) == {"acme": "recreated"}
-    assert watchdog({"source": "aws.events"}, LambdaContext("watchdog", timeout_seconds=120)) == {"acme": "healthy"}
+    context = LambdaContext("watchdog", timeout_seconds=120)
+    assert run_scheduled(stack, "SubscriptionWatchdogFunction", watchdog, context)[1] == {"acme": "recreated"}
+    assert run_scheduled(stack, "SubscriptionWatchdogFunction", watchdog, context)[1] == {"acme": "healthy"}
     # and one reconcile of the gap waits on the queue the template names
     queue = stack.functions["SubscriptionWatchdogFunction"].environment["RECONCILE_REQUESTS_QUEUE_URL"]
     (message,) = boto3.client("sqs").receive_message(QueueUrl=queue, MaxNumberOfMessages=10)["Messages"]
@@ -135,13 +140,16 @@ def test_the_refresher_reads_the_oauth_app_secret_only_when_a_refresh_is_due(sta
     boto3.client("secretsmanager").delete_secret(SecretId=env["OAUTH_APP_SECRET_NAME"], ForceDeleteWithoutRecovery=True)
     # When the scheduled run finds nothing due, it succeeds without it
     refresher = load_handler(stack.functions["TokenRefresherFunction"], apply_environment=False)
-    assert refresher({"source": "aws.events"}, LambdaContext("refresher", timeout_seconds=300)) == {"acme": "fresh"}
+    context = LambdaContext("refresher", timeout_seconds=300)
+    assert run_scheduled(stack, "TokenRefresherFunction", refresher, context)[1] == {}
 
 
 def test_one_broken_connection_is_counted_and_the_scheduled_functions_go_on(
     stack: Stack, fake: FakeCalendly, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    # Given two connections, the first with a token secret someone overwrote with garbage
+    # Given two connections (their tokens due for a refresh), the first with a token secret someone
+    # overwrote with garbage
+    fake.token_lifetime = 60
     callback = load_handler(stack.functions["OAuthCallbackFunction"], apply_environment=False)
     for cid in ("acme", "beta"):
         event = callback_event({"code": fake.issue_code(), "state": authorize(stack, cid)})
@@ -154,11 +162,14 @@ def test_one_broken_connection_is_counted_and_the_scheduled_functions_go_on(
     # When the scheduled functions run
     refresher = load_handler(stack.functions["TokenRefresherFunction"], apply_environment=False)
     watchdog = load_handler(stack.functions["SubscriptionWatchdogFunction"], apply_environment=False)
-    refreshed = refresher({"source": "aws.events"}, LambdaContext("refresher", timeout_seconds=300))
-    watched = watchdog({"source": "aws.events"}, LambdaContext("watchdog", timeout_seconds=120))
-    # Then the healthy connection is handled, the broken one failed alone
-    assert refreshed == {"acme": "failed", "beta": "fresh"}
+    _, refreshed = run_scheduled(stack, "TokenRefresherFunction", refresher, LambdaContext("r", timeout_seconds=300))
+    _, watched = run_scheduled(stack, "SubscriptionWatchdogFunction", watchdog, LambdaContext("w", timeout_seconds=120))
+    # Then the healthy connection is handled, the broken one failed alone (its unit retried, then dead-lettered)
+    assert refreshed == {"acme": "error", "beta": "refreshed"}
     assert watched == {"acme": "error", "beta": "healthy"}
+    dlq = stack.queue_urls["RefreshWorkDLQ"]
+    (dead,) = boto3.client("sqs").receive_message(QueueUrl=dlq, MaxNumberOfMessages=10)["Messages"]
+    assert '"connection_id":"acme"' in dead["Body"]
     # And each failure was counted under the metric names the alarms use
     emitted = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
     counted = {
@@ -193,15 +204,13 @@ def test_every_call_the_connection_functions_make_is_granted_by_their_own_polici
     # And a refresh that is due, and a disabled subscription replaced
     with recorded_calls() as calls["TokenRefresherFunction"]:
         refresher = handlers["TokenRefresherFunction"]
-        assert refresher({"source": "aws.events"}, LambdaContext("refresher", timeout_seconds=300)) == {
-            "acme": "refreshed"
-        }
+        context = LambdaContext("refresher", timeout_seconds=300)
+        assert run_scheduled(stack, "TokenRefresherFunction", refresher, context)[1] == {"acme": "refreshed"}
     (subscription,) = fake.subscriptions.values()
     subscription["state"] = "disabled"
     with recorded_calls() as calls["SubscriptionWatchdogFunction"]:
-        assert handlers["SubscriptionWatchdogFunction"](
-            {"source": "aws.events"}, LambdaContext("w", timeout_seconds=120)
-        ) == {"acme": "recreated"}
+        watchdog, context = handlers["SubscriptionWatchdogFunction"], LambdaContext("w", timeout_seconds=120)
+        assert run_scheduled(stack, "SubscriptionWatchdogFunction", watchdog, context)[1] == {"acme": "recreated"}
     # Then each function was granted every action it called (in AWS anything else is AccessDenied)
     assert all(calls.values())
     assert {name: not_granted(name, called) for name, called in calls.items()} == {name: [] for name in calls}
@@ -228,7 +237,8 @@ def test_the_watchdogs_requests_for_a_personal_token_connection_are_granted_by_i
     # When the watchdog replaces it (reading the connection's signing key to sign the new one)
     handler = load_handler(stack.functions["SubscriptionWatchdogFunction"], apply_environment=False)
     with recorded_calls() as calls:
-        assert handler({"source": "aws.events"}, LambdaContext("w", timeout_seconds=120)) == {"solo": "recreated"}
+        context = LambdaContext("w", timeout_seconds=120)
+        assert run_scheduled(stack, "SubscriptionWatchdogFunction", handler, context)[1] == {"solo": "recreated"}
     # Then its role allows every request it made (the key by its name under the stage's prefix)
     keys = stack.functions["SubscriptionWatchdogFunction"].environment["SIGNING_KEY_PREFIX"]
     assert any(c.params.get("SecretId") == f"{keys}solo" for c in calls)

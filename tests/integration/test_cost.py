@@ -146,10 +146,11 @@ def test_the_idle_month_counts_only_what_the_default_parameters_deploy(run: Run)
     result = figures(run)
     idle = result["idle_usd_per_month"]
     # Then the consumers' secrets, pollers and alarms are not billed (three stack secrets: the OAuth
-    # app, the erasure key, the read API's cursor key; seven queues polled: five intake queues, the
-    # reconcile requests and the erasure requests)
+    # app, the erasure key, the read API's cursor key; ten queues polled: five intake queues, the
+    # reconcile requests, the erasure requests and the three scheduled jobs' work queues — an event
+    # source mapping's pollers receive from an idle queue too, ~$0.26 a month each: docs/scale.md)
     assert idle["counts"]["secrets"] == 3
-    assert idle["counts"]["sqs_event_sources"] == 7
+    assert idle["counts"]["sqs_event_sources"] == 10
     # And the figure with every consumer on is shown too: two more secrets, pollers, and six alarms
     # reading eight metrics (CloudWatch bills an alarm per metric it reads: each consumer's errors
     # alarm adds its Lambda Errors and Throttles, each DLQ alarm its queue's depth: the queue's DLQ

@@ -22,11 +22,11 @@ from calsync.connections.records import Connection, StoredToken
 from calsync.reconcile import scheduled as service
 from calsync.reconcile.budget import Budget
 from calsync.reconcile.report import Report, scheduled_windows
-from calsync.reconcile.scheduled import ReconcileFailed
 from calsync_dev.fake_calendly import FakeCalendly
 from calsync_dev.lambda_runtime import LambdaContext, load_handler
 from tests.factories import event_json
 from tests.integration.conftest import Pipeline
+from tests.integration.fanout_runs import run_scheduled
 
 NOW = datetime(2026, 12, 2, tzinfo=UTC)  # Ada's event (Dec 1) is recent, the others upcoming
 
@@ -276,13 +276,12 @@ def test_the_scheduled_function_reconciles_and_stores_its_report(
     with respx.mock(assert_all_called=False) as router:
         router.route(host="api.calendly.com").mock(side_effect=fake.httpx_handler)
         handler = load_handler(spec, apply_environment=False)
-        # When the schedule fires
-        result = handler(
-            {"source": "aws.events", "detail-type": "Scheduled Event"}, LambdaContext("reconciler", timeout_seconds=900)
-        )
+        # When the schedule fires (a unit per connection), and the reconcile queue is worked
+        context = LambdaContext("reconciler", timeout_seconds=900)
+        dispatch, outcomes = run_scheduled(pipeline.stack, "ReconcilerFunction", handler, context)
     pipeline.drain()
     # Then the booking is stored and the run left a report
-    assert result == {"acme": {"complete": True, "repaired": 1}}
+    assert (dispatch["sent"], outcomes) == (1, {"acme": "complete"})
     assert [b.invitee_uuid for b in pipeline.repo.all_bookings()] == ["INVITEE00000001"]
     (report,) = reconcile.services.state.reports("acme")
     assert report["reason"] == "scheduled"
@@ -345,11 +344,16 @@ def test_one_broken_connection_does_not_stop_the_others_and_the_run_fails_loudly
     handler = load_handler(pipeline.stack.functions["ReconcilerFunction"], apply_environment=False)
     with respx.mock(assert_all_called=False) as router:
         router.route(host="api.calendly.com").mock(side_effect=fake.httpx_handler)
-        # When the schedule fires
-        with pytest.raises(ReconcileFailed, match="aaa-broken"):
-            handler({"source": "aws.events"}, LambdaContext("reconciler", timeout_seconds=900))
+        # When the schedule fires, and the reconcile queue is worked
+        context = LambdaContext("reconciler", timeout_seconds=900)
+        _, outcomes = run_scheduled(pipeline.stack, "ReconcilerFunction", handler, context)
     pipeline.drain()
-    # Then the healthy connection was reconciled all the same (and the run failed, for the alarm)
+    # Then the broken one's unit failed (retried alone, then dead-lettered: the DLQ's alarm)
+    assert outcomes == {"aaa-broken": "error", "acme": "complete"}
+    dlq = pipeline.stack.queue_urls["ReconcileWorkDLQ"]
+    (dead,) = boto3.client("sqs").receive_message(QueueUrl=dlq, MaxNumberOfMessages=10)["Messages"]
+    assert '"connection_id":"aaa-broken"' in dead["Body"]
+    # And the healthy connection was reconciled all the same
     assert [b.invitee_uuid for b in pipeline.repo.all_bookings()] == ["INVITEE00000001"]
     assert services.state.reports("acme")
 
@@ -444,9 +448,9 @@ def test_an_event_whose_invitees_calendly_refuses_is_counted_unreadable_and_the_
         )
         router.route(host="api.calendly.com").mock(side_effect=fake.httpx_handler)
         handler = load_handler(spec, apply_environment=False)
-        # When the schedule fires twice
+        # When the schedule fires twice (and its units are worked)
         for _ in range(2):
-            handler({"source": "aws.events"}, LambdaContext("reconciler", timeout_seconds=900))
+            run_scheduled(pipeline.stack, "ReconcilerFunction", handler, LambdaContext("r", timeout_seconds=900))
     pipeline.drain()
     # Then the other two bookings are stored, and each run passed the refused event, counted
     assert sorted(b.invitee_uuid for b in pipeline.repo.all_bookings()) == ["INVITEE00000000", "INVITEE00000002"]
@@ -579,9 +583,9 @@ def test_every_call_the_reconciler_makes_is_granted_by_its_own_policy(pipeline: 
     with recorded_calls() as calls, respx.mock(assert_all_called=False) as router:
         router.route(host="api.calendly.com").mock(side_effect=fake.httpx_handler)
         handler = load_handler(spec, apply_environment=False)
-        # When the schedule fires and the run repairs both
-        result = handler({"source": "aws.events"}, LambdaContext("reconciler", timeout_seconds=900))
-    assert result == {"acme": {"complete": True, "repaired": 2}}
+        # When the schedule fires and the run (the connection's unit) repairs both
+        context = LambdaContext("reconciler", timeout_seconds=900)
+        assert run_scheduled(pipeline.stack, "ReconcilerFunction", handler, context)[1] == {"acme": "complete"}
     # Then every action it called is one its policy grants (in AWS anything else is AccessDenied)
     assert "dynamodb:BatchGetItem" in calls
     assert not_granted("ReconcilerFunction", calls) == []

@@ -50,6 +50,7 @@ FEATURES = (
     "calsync.read",
     "calsync.analytics",
     "calsync.migrate",
+    "calsync.fanout",
 )
 LIBRARIES = ("boto3", "botocore", "httpx", "mypy_boto3", "urllib.request")
 HTTP_CLIENT = ("calsync.calendly.client", "calsync.calendly.http", "calsync.calendly.oauth")

@@ -75,6 +75,10 @@ class FakeCalendly:
     rate_limit_every: int = 0  # every Nth API request answers 429 (0: never)
     rate_limit_reset: float = 0.0  # the X-RateLimit-Reset those answers carry (seconds)
     rate_limited: int = 0  # how many 429s it answered
+    # Every answer says the user's limit as Calendly does (X-RateLimit-Limit/Remaining/Reset; 500 a
+    # minute on paid plans, 50 on Free); the window is counted, not enforced (rate_limit_every does that).
+    api_limit: int = 500
+    _window: tuple[float, int] = (0.0, 0)  # (its start, wall clock; requests in it)
     _api_requests: int = 0
     revoked: list[str] = field(default_factory=list)  # tokens POST /oauth/revoke was asked for
     deletion_requests: list[list[str]] = field(default_factory=list)  # data-compliance deletions asked for
@@ -417,4 +421,13 @@ class FakeCalendly:
         )
 
     def headers_for(self, status: int) -> dict[str, str]:
-        return {"X-RateLimit-Reset": f"{self.rate_limit_reset:g}"} if status == 429 else {}
+        if status == 429:
+            return {"X-RateLimit-Reset": f"{self.rate_limit_reset:g}"}
+        now = time.time()
+        start, used = self._window if now - self._window[0] < 60 else (now, 0)
+        self._window = (start, used + 1)
+        return {
+            "X-RateLimit-Limit": str(self.api_limit),
+            "X-RateLimit-Remaining": str(max(0, self.api_limit - used - 1)),
+            "X-RateLimit-Reset": str(max(1, round(start + 60 - now))),
+        }

@@ -68,8 +68,11 @@ class SqsEventSource:
         batch_size: int = 10,
         batching_window_seconds: float = 0,
         retry_visibility_seconds: int = 0,
+        max_concurrency: int | None = None,
     ) -> None:
         self.sqs = sqs
+        # The event source's ScalingConfig.MaximumConcurrency: at most this many batches at once
+        self.max_concurrency = max_concurrency
         self.queue_url = queue_url
         self.queue_arn = queue_arn
         self.handler = handler
@@ -158,8 +161,14 @@ def event_sources(
                     batch_size=int(props.get("BatchSize", 10)),
                     batching_window_seconds=float(props.get("MaximumBatchingWindowInSeconds", 0)),
                     retry_visibility_seconds=retry_visibility_seconds,
+                    max_concurrency=_max_concurrency(props),
                 ),
             )
+
+
+def _max_concurrency(props: dict[str, Any]) -> int | None:
+    value = (props.get("ScalingConfig") or {}).get("MaximumConcurrency")
+    return int(value) if isinstance(value, int | str) and str(value).isdigit() else None
 
 
 class Gate(Protocol):

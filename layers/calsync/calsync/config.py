@@ -139,6 +139,12 @@ class ConnectionSettings(_Settings):
     oauth_app_secret_name: Name
     calendly_api_url: str = "https://api.calendly.com"
     calendly_token_url: str = "https://auth.calendly.com/oauth/token"  # noqa: S105 - a URL
+    # The scheduled jobs' fan-out (docs/scale.md): the job's work queue (set: a scheduled run
+    # dispatches one unit per connection there; unset: the CLI's in-process loop), how long a worker
+    # sleeps for its connection's rate budget before putting the unit off, the refresh spread.
+    work_queue_url: str | None = None
+    rate_budget_max_wait_seconds: NonNegativeInt = 5
+    refresh_spread_seconds: Annotated[int, Field(ge=0, le=900)] = 840
 
 
 class ReconcilerSettings(ConnectionSettings, _IntakeQueues):

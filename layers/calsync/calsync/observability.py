@@ -14,7 +14,7 @@ written only for what is rare (rejections, quarantines, failures).
 from __future__ import annotations
 
 from aws_lambda_powertools.logging import Logger
-from aws_lambda_powertools.metrics import Metrics, MetricUnit
+from aws_lambda_powertools.metrics import Metrics, MetricUnit, single_metric
 
 logger = Logger(
     service="calsync", log_record_order=["level", "message"], location=None, timestamp=None, xray_trace_id=None
@@ -28,4 +28,4 @@ def flush_metrics() -> None:
         metrics.flush_metrics()
 
 
-__all__ = ["MetricUnit", "flush_metrics", "logger", "metrics"]
+__all__ = ["MetricUnit", "flush_metrics", "logger", "metrics", "single_metric"]

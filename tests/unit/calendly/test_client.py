@@ -818,3 +818,23 @@ def test_429_says_when_calendly_said_to_come_back_not_how_long_the_client_waited
     # Then it waited at most its bound, and retry_after is Calendly's 40 s (the actions' Retry-After)
     assert sleeps == [2.0]
     assert caught.value.retry_after == 40.0
+
+
+# --- rate-limit headers (a connection's shared budget learns from them) -----------------------
+
+
+def test_every_answer_s_rate_limit_headers_reach_the_caller_429s_included(
+    make_client: Callable[..., CalendlyClient],
+) -> None:
+    from calsync.connections.budget import RateHeaders
+
+    # Given Calendly answers 429 (reset in 2 s), then the user with 499 requests left of 500
+    limited = {"X-RateLimit-Limit": "500", "X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "2"}
+    fine = {"x-ratelimit-limit": "500", "x-ratelimit-remaining": "499", "x-ratelimit-reset": "58"}
+    script = Script(reply(429, {"title": "Too Many Requests", "message": "slow down"}, limited))
+    script.answers.append(reply(200, fixture("users_me__koshilife.json"), fine))
+    seen: list[RateHeaders] = []
+    # When the current user is fetched with an answer hook
+    make_client(script, on_answer=lambda s, h: seen.append(RateHeaders.from_headers(s, h))).get_current_user()
+    # Then the hook saw both answers' figures, in order
+    assert seen == [RateHeaders(429, 500, 0, 2.0), RateHeaders(200, 500, 499, 58.0)]

@@ -154,25 +154,34 @@ RECONCILE_CONSUMERS = {"ReconcilerFunction"}
 # Erasures requested through the API (calsync.erasure.requests) and their worker.
 ERASURE_QUEUES = {"ErasureQueue", "ErasureDLQ"}
 ERASURE_CONSUMERS = {"ErasureWorkerFunction"}
+# The scheduled jobs' fan-out (calsync.fanout): one work queue and DLQ per job, its function the worker.
+FANOUT_QUEUES = {f"{job}Work{suffix}" for job in ("Refresh", "Watchdog", "Reconcile") for suffix in ("Queue", "DLQ")}
+FANOUT_CONSUMERS = {"TokenRefresherFunction", "SubscriptionWatchdogFunction", "ReconcilerFunction"}
 
 
 def test_nothing_per_kind_exists_beyond_the_queue_kinds() -> None:
     template = load()
-    queues = set(_of_type(template, "AWS::SQS::Queue")) - LIFECYCLE_QUEUES - RECONCILE_QUEUES - ERASURE_QUEUES
+    queues = (
+        set(_of_type(template, "AWS::SQS::Queue"))
+        - LIFECYCLE_QUEUES
+        - RECONCILE_QUEUES
+        - ERASURE_QUEUES
+        - FANOUT_QUEUES
+    )
     assert queues == {f"{name}{suffix}" for name in KINDS for suffix in ("Queue", "DLQ")}
     sqs_consumers = {
         logical
         for logical, function in _of_type(template, "AWS::Serverless::Function").items()
         if any(e["Type"] == "SQS" for e in function["Properties"].get("Events", {}).values())
     }
-    assert sqs_consumers - LIFECYCLE_CONSUMERS - RECONCILE_CONSUMERS - ERASURE_CONSUMERS == {
+    assert sqs_consumers - LIFECYCLE_CONSUMERS - RECONCILE_CONSUMERS - ERASURE_CONSUMERS - FANOUT_CONSUMERS == {
         f"{name}Processor" for name in KINDS
     }
     queue_alarms = {
         k
         for k, v in _of_type(template, "AWS::CloudWatch::Alarm").items()
         if v["Properties"].get("Namespace") == "AWS/SQS"
-        and k.removesuffix("Alarm") not in LIFECYCLE_QUEUES | RECONCILE_QUEUES | ERASURE_QUEUES
+        and k.removesuffix("Alarm") not in LIFECYCLE_QUEUES | RECONCILE_QUEUES | ERASURE_QUEUES | FANOUT_QUEUES
     }
     assert queue_alarms == {
         f"{name}{suffix}" for name in KINDS for suffix in ("DLQAlarm", "DLQExpiringAlarm", "QueueAgeAlarm")
@@ -182,7 +191,7 @@ def test_nothing_per_kind_exists_beyond_the_queue_kinds() -> None:
         k
         for k in template["Outputs"]
         if k.endswith(("QueueUrl", "DLQUrl"))
-        and k.removesuffix("Url") not in RECONCILE_QUEUES | LIFECYCLE_QUEUES | ERASURE_QUEUES
+        and k.removesuffix("Url") not in RECONCILE_QUEUES | LIFECYCLE_QUEUES | ERASURE_QUEUES | FANOUT_QUEUES
     }
     assert queue_outputs == {f"{name}{suffix}" for name in KINDS for suffix in ("QueueUrl", "DLQUrl")}
     log_groups = {k for k in _of_type(template, "AWS::Logs::LogGroup") if k.endswith("ProcessorLogGroup")}

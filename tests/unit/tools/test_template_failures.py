@@ -184,3 +184,49 @@ def test_token_refreshes_deferred_run_after_run_alarm_but_one_deferral_does_not(
         1,
         "GreaterThanOrEqualToThreshold",
     )
+
+
+# ------------------------------------------------------------------ the scheduled jobs' fan-out
+FANOUT = {
+    "TokenRefresherFunction": "Refresh",
+    "SubscriptionWatchdogFunction": "Watchdog",
+    "ReconcilerFunction": "Reconcile",
+}
+
+
+@pytest.mark.parametrize(("function", "job"), FANOUT.items())
+def test_each_job_works_its_own_queue_one_unit_at_a_time_under_bounded_concurrency(function: str, job: str) -> None:
+    # Given the job's function as deployed
+    spec = RESOURCES[function]["Properties"]
+    (work,) = [
+        e["Properties"]
+        for e in spec["Events"].values()
+        if e["Properties"].get("Queue") == {"Fn::GetAtt": [f"{job}WorkQueue", "Arn"]}
+    ]
+    # Then it consumes its own queue a unit at a time, failures reported alone, concurrency bounded
+    assert work["BatchSize"] == 1
+    assert work["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert work["ScalingConfig"] == {"MaximumConcurrency": {"Ref": "FanOutMaximumConcurrency"}}
+    # And dispatches to it (its URL in the environment, SendMessage on that queue only)
+    assert spec["Environment"]["Variables"]["WORK_QUEUE_URL"] == {"Ref": f"{job}WorkQueue"}
+    # And the queue dead-letters after a few receives into a DLQ with its depth alarm
+    queue = RESOURCES[f"{job}WorkQueue"]["Properties"]
+    assert queue["RedrivePolicy"]["deadLetterTargetArn"] == {"Fn::GetAtt": [f"{job}WorkDLQ", "Arn"]}
+    assert queue["VisibilityTimeout"] > spec["Timeout"]
+    (alarm,) = _alarms_on_depth(f"{job}WorkDLQ")
+    assert "dead-lettered" in _text(alarm["AlarmDescription"])
+
+
+def test_the_default_concurrency_leaves_a_new_account_room_for_intake() -> None:
+    # Given a new account's 10 concurrent executions and SQS's minimum of 2 per event source
+    parameter = TEMPLATE["Parameters"]["FanOutMaximumConcurrency"]
+    # Then the three jobs at their default use at most 6, leaving at least 4 for the receiver and processors
+    assert parameter["MinValue"] == parameter["Default"] == 2
+    assert 10 - len(FANOUT) * parameter["Default"] >= 4
+
+
+def test_no_alarm_is_per_connection() -> None:
+    # Alarms are per job (function errors, DLQ depth), never named or dimensioned by a connection
+    for logical, resource in RESOURCES.items():
+        if resource["Type"] == "AWS::CloudWatch::Alarm":
+            assert "connection" not in _text(resource["Properties"].get("Dimensions", "")).lower(), logical

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from typing import Any
 
@@ -22,10 +23,11 @@ def register(commands: Commands) -> None:
     dlq.set_defaults(func=_dlq)
 
 
-def dlq_messages(target: Target, queue: QueueKind) -> list[dict[str, Any]]:
-    """Peek at a DLQ: every message is received, then made visible again at once."""
+def dlq_messages(target: Target, queue: QueueKind | str) -> list[dict[str, Any]]:
+    """Peek at a DLQ (an intake kind's, or a work DLQ by logical id): every message is received,
+    then made visible again at once."""
     sqs = target.client("sqs")
-    url = target.dlqs[queue]
+    url = target.work_dlqs[queue] if isinstance(queue, str) else target.dlqs[queue]
     found: list[dict[str, Any]] = []
     while batch := sqs.receive_message(
         QueueUrl=url,
@@ -90,5 +92,24 @@ def _dlq(args: argparse.Namespace) -> int:
                 f"connection={attrs.get('connection_id', '?')} received_at={attrs.get('received_at', '?')} "
                 f"receives={receives}"
             )
+    if not args.queue:  # the scheduled jobs' units (docs/scale.md): the job's next run dispatches them again
+        for name in sorted(target.work_dlqs):
+            for message in dlq_messages(target, name):
+                total += 1
+                unit = _unit(message["Body"])
+                receives = message.get("Attributes", {}).get("ApproximateReceiveCount", "?")
+                print(
+                    f"{name:<22} {message['MessageId']}  job={unit.get('job', '?')} "
+                    f"connection={unit.get('connection_id', '?')} run={unit.get('run', '?')} receives={receives}"
+                )
     print(f"{total} dead-lettered message(s)" + ("; `calsync dlq redrive` moves them back" if total else ""))
     return 0
+
+
+def _unit(body: str) -> dict[str, Any]:
+    """A work unit's fields (``calsync.fanout.work.WorkUnit``), or nothing if it is not one."""
+    try:
+        found = json.loads(body)
+    except ValueError:
+        return {}
+    return found if isinstance(found, dict) else {}

@@ -41,6 +41,8 @@ class Target:
     # The lifecycle consumers' queues (and DLQs): their events carry bookings' personal data.
     lifecycle_queues: dict[str, str] = field(default_factory=dict)
     bodies_bucket: str | None = None  # delivery bodies too large for a queue message
+    # The scheduled jobs' work DLQs (docs/scale.md), by logical id: units that failed every retry.
+    work_dlqs: dict[str, str] = field(default_factory=dict)
 
     def session(self) -> Any:
         import boto3
@@ -141,6 +143,9 @@ LIFECYCLE_QUEUES = (
 )
 
 
+WORK_DLQS = ("RefreshWorkDLQ", "WatchdogWorkDLQ", "ReconcileWorkDLQ")
+
+
 def local_signing_key() -> str:
     """The local stack's webhook signing key (read when the parser is built, as a default)."""
     return os.environ.get("CALSYNC_LOCAL_SIGNING_KEY", DEFAULT_LOCAL_KEY)
@@ -177,6 +182,7 @@ def local_target() -> Target:
         erasure_key_secret=f"calsync/{STAGE}/erasure-key",
         lifecycle_queues={name: f"{base}/calsync-{STAGE}-{name}" for name in LIFECYCLE_QUEUES if name in resources},
         bodies_bucket=f"calsync-{STAGE}-deliverybodiesbucket" if "DeliveryBodiesBucket" in resources else None,
+        work_dlqs={name: f"{base}/calsync-{STAGE}-{name}" for name in WORK_DLQS if name in resources},
     )
 
 
@@ -202,6 +208,7 @@ def stack_target(stack_name: str) -> Target:
         erasure_key_secret=outputs.get("ErasureKeySecretName", ""),
         lifecycle_queues={name: outputs[f"{name}Url"] for name in LIFECYCLE_QUEUES if f"{name}Url" in outputs},
         bodies_bucket=outputs.get("DeliveryBodiesBucketName"),
+        work_dlqs={name: outputs[f"{name}Url"] for name in WORK_DLQS if f"{name}Url" in outputs},
     )
 
 

@@ -272,6 +272,9 @@ def _measure(bodies: list[tuple[str, bytes]], parameters: dict[str, str]) -> Run
                     continue
                 rates[name] = _PER_MONTH[match.group(2).rstrip("s")] / int(match.group(1))
                 spec = stack.functions[name]
+                # One process for every function: each dispatches to its own work queue (docs/scale.md)
+                os.environ.pop("WORK_QUEUE_URL", None)
+                os.environ.update({k: v for k, v in spec.environment.items() if k == "WORK_QUEUE_URL"})
                 scheduled = idle_meter.wrap(name, load_handler(spec, apply_environment=False))
                 event = {"source": "aws.events", "detail-type": "Scheduled Event", "detail": {}}
                 scheduled(event, LambdaContext(name, timeout_seconds=spec.timeout))

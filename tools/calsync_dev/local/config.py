@@ -44,6 +44,7 @@ class LocalConfig:
     # SQS batches of one queue run at once while it has a backlog (Lambda starts with five), and
     # instances a function may scale out to (started when needed, as Lambda's cold starts)
     batches_per_queue: int = 3
+    fanout_concurrency: str | None = None  # FanOutMaximumConcurrency (None: the template's default)
     connect_return_origins: str = CONNECT_RETURN_ORIGINS
     # The local lake's buffer (as Firehose's): a Parquet file per date once this many records
     # are held or the first has waited this long, and at stop
@@ -60,6 +61,7 @@ class LocalConfig:
             signing_key=environ.get("CALSYNC_LOCAL_SIGNING_KEY", DEFAULT_LOCAL_KEY),
             state_file=state_file(environ),
             batches_per_queue=max(1, int(environ.get("CALSYNC_LOCAL_BATCHES_PER_QUEUE", "3"))),
+            fanout_concurrency=environ.get("CALSYNC_LOCAL_FANOUT_CONCURRENCY") or None,
             connect_return_origins=environ.get("CALSYNC_CONNECT_RETURN_ORIGINS", CONNECT_RETURN_ORIGINS),
             lake_flush_records=max(1, int(environ.get("CALSYNC_LOCAL_LAKE_FLUSH_RECORDS", "1000"))),
             lake_flush_seconds=max(0.0, float(environ.get("CALSYNC_LOCAL_LAKE_FLUSH_SECONDS", "5"))),
@@ -68,7 +70,8 @@ class LocalConfig:
     @property
     def parameters(self) -> dict[str, str]:
         """The template parameters the local stack is provisioned with."""
-        return {"Stage": STAGE, "ConnectReturnOrigins": self.connect_return_origins}
+        fanout = {"FanOutMaximumConcurrency": self.fanout_concurrency} if self.fanout_concurrency else {}
+        return {"Stage": STAGE, "ConnectReturnOrigins": self.connect_return_origins, **fanout}
 
     @property
     def state_dir(self) -> Path:

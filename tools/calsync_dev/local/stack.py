@@ -215,7 +215,10 @@ class LocalStack:
             backlog = threading.Event()
             main = functools.partial(poll_until, backlog=backlog)
             self._spawn(f"poll-{name}", main, source, self._stop_polling, self.out, self.gate)
-            for n in range(1, self.config.batches_per_queue):
+            # (never more than the event source's MaximumConcurrency, as Lambda's scaling config)
+            for n in range(
+                1, min(self.config.batches_per_queue, source.max_concurrency or self.config.batches_per_queue)
+            ):
                 helper = functools.partial(poll_until, backlog=backlog, helper=True)
                 self._spawn(f"poll-{name}-{n}", helper, source, self._stop_polling, self.out, self.gate)
 

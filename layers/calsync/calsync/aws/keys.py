@@ -303,6 +303,12 @@ def oauth_state(state: str) -> Key:
     return Key(f"OAUTHSTATE#{state}", "OAUTHSTATE")
 
 
+def rate_budget(connection_id: str) -> Key:
+    """A connection's shared Calendly rate budget (``connections.budget``): its own partition, so
+    the busiest connections' budget writes never share the connections' partition."""
+    return Key(f"RATE#{connection_id}", "RATE")
+
+
 # -- reading keys back -------------------------------------------------------------------
 
 

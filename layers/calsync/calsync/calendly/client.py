@@ -60,7 +60,9 @@ class CalendlyClient(HttpOwner):
     On a 401, ``on_unauthorized`` (if given) is called once to force-refetch the token, and the
     request is retried once with it. List methods return lazy iterators over every page.
     ``on_request`` (if given) is called before every HTTP request, retries included: a
-    budget of API calls counts there and may stop the client by raising.
+    budget of API calls counts there and may stop the client by raising. ``on_answer`` (if given)
+    sees every answer's status and headers (``X-RateLimit-Limit/Remaining/Reset``, ``Retry-After``):
+    the connection's shared rate budget learns from them.
     """
 
     def __init__(
@@ -76,6 +78,7 @@ class CalendlyClient(HttpOwner):
         sleep: Callable[[float], None] = time.sleep,
         max_rate_limit_wait: float = DEFAULT_MAX_RATE_LIMIT_WAIT,
         on_request: Callable[[], None] | None = None,
+        on_answer: Callable[[int, Mapping[str, str]], None] | None = None,
     ) -> None:
         self._token_provider = token_provider
         self._on_unauthorized = on_unauthorized
@@ -86,7 +89,11 @@ class CalendlyClient(HttpOwner):
         else:
             self._timeout = httpx.Timeout(timeout, connect=connect_timeout if connect_timeout is not None else timeout)
         self._retrier = Retrier(
-            max_retries=max_retries, sleep=sleep, max_rate_limit_wait=max_rate_limit_wait, on_send=on_request
+            max_retries=max_retries,
+            sleep=sleep,
+            max_rate_limit_wait=max_rate_limit_wait,
+            on_send=on_request,
+            on_answer=on_answer,
         )
         self._http: httpx.Client | None = None
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 import random
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import Any, Self
 from urllib.parse import parse_qs, urlsplit
@@ -79,6 +79,7 @@ class Retrier:
         max_rate_limit_wait: float,
         at_most_once: bool = False,
         on_send: Callable[[], None] | None = None,
+        on_answer: Callable[[int, Mapping[str, str]], None] | None = None,
     ) -> None:
         if max_retries < 0:
             raise ValueError("max_retries must be >= 0")
@@ -90,6 +91,9 @@ class Retrier:
         # Called before every request leaves, retries included (a caller's budget of API
         # calls); what it raises propagates unchanged, before anything is sent.
         self.on_send = on_send
+        # Called with every answer's status and headers, 429s and 5xx included, before they are
+        # acted on: a per-connection rate budget learns ``X-RateLimit-*`` there (connections.budget).
+        self.on_answer = on_answer
 
     @staticmethod
     def backoff(attempt: int) -> float:
@@ -147,6 +151,8 @@ class Retrier:
                 self.sleep(delay)
                 continue
             status = response.status_code
+            if self.on_answer is not None:
+                self.on_answer(status, response.headers)
             if status == 429:
                 reset = self.rate_limit_wait(response, rate_limited)
                 if rate_limited >= self.max_retries:

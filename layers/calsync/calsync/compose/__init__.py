@@ -23,6 +23,8 @@ from calsync.compose.connections import (
     watchdog,
 )
 from calsync.compose.erasure import ErasureApi, ErasureWorker, erasure, erasure_api, erasure_worker, tombstones
+from calsync.compose.fanout import dispatcher as fanout_dispatcher
+from calsync.compose.fanout import work_queue
 from calsync.compose.intake import Receiver, delivery_bodies, delivery_queue, receiver, signing_keys
 from calsync.compose.lifecycle import (
     FORWARD_CONSUMER,
@@ -68,6 +70,7 @@ __all__ = [
     "erasure",
     "erasure_api",
     "erasure_worker",
+    "fanout_dispatcher",
     "migrations",
     "processor",
     "publisher",
@@ -84,4 +87,5 @@ __all__ = [
     "tenant_items",
     "tombstones",
     "watchdog",
+    "work_queue",
 ]

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from calsync.calendly.oauth import LazyOAuth, OAuthClient
     from calsync.connections.aws_registry import DynamoConnectionRegistry
     from calsync.connections.aws_tokens import SecretsManagerOAuthApp, SecretsManagerTokenStore
+    from calsync.connections.budget import RateBudget
     from calsync.connections.connect import Connector
     from calsync.connections.disconnect import Disconnector
     from calsync.connections.gaps import Gap
@@ -40,6 +41,10 @@ class Connections:
     calendly_options: Mapping[str, Any] = field(default_factory=dict)  # e.g. a test transport
     # How long one Calendly call may take (calendly/limits.py): fits the OAuth callback's 30 s.
     calendly_limits: CallLimits = INTERACTIVE
+    # The connections' shared Calendly budgets (connections.budget): when set, every client
+    # ``calendly_for`` builds asks the connection's budget before each request and teaches it
+    # every answer's X-RateLimit-* headers (the fanned-out workers; the CLI goes without).
+    rate_budget: Callable[[str], RateBudget] | None = None
 
     def connector(self, clock: Callable[[], float] = time.time) -> Connector:
         from calsync.connections.connect import Connector
@@ -68,6 +73,8 @@ class Connections:
         from calsync.connections.aws_tokens import CachedToken
 
         cached = CachedToken(self.tokens, connection.connection_id)
+        if self.rate_budget is not None:
+            options = with_budget(self.rate_budget(connection.connection_id), options)
         return self._calendly(cached.get, limits, on_unauthorized=cached.refetch, **options)
 
     def _calendly(self, token: Callable[[], str], limits: CallLimits | None = None, **options: Any) -> CalendlyClient:
@@ -93,8 +100,32 @@ class Connections:
 
         with self.lazy_oauth(TOKEN_CALL) as oauth:
             yield Refresher(
-                self.registry, self.tokens, oauth, owner, time_left=seconds_left(remaining_ms), report=report
+                self.registry,
+                self.tokens,
+                oauth,
+                owner,
+                time_left=seconds_left(remaining_ms),
+                report=report,
+                token_budget=self.rate_budget,
             )
+
+
+def with_budget(budget: RateBudget, options: dict[str, Any]) -> dict[str, Any]:
+    """Client options that ask ``budget`` before each request (then any ``on_request`` given:
+    a reconcile run's own budget) and teach it each answer's rate-limit headers."""
+    from calsync.connections.budget import RateHeaders
+
+    also: Callable[[], None] | None = options.get("on_request")
+
+    def before() -> None:
+        budget.before_call()
+        if also is not None:
+            also()
+
+    def answered(status: int, headers: Mapping[str, str]) -> None:
+        budget.after_answer(RateHeaders.from_headers(status, headers))
+
+    return {**options, "on_request": before, "on_answer": answered}
 
 
 def connection_registry(table_name: str, **aws: Unpack[Aws]) -> DynamoConnectionRegistry:
@@ -109,9 +140,12 @@ def connections(
     calendly_options: Mapping[str, Any] | None = None,
     **aws: Unpack[Aws],
 ) -> Connections:
+    from calsync.compose.fanout import rate_budget_for, rate_budgets
     from calsync.connections.aws_tokens import SecretsManagerOAuthApp, SecretsManagerTokenStore
 
     secretsmanager = aws.get("secretsmanager")
+    # Fanned out (a work queue set): every Calendly call goes through the connection's shared budget.
+    budget = rate_budget_for(rate_budgets(settings, **aws), settings) if settings.work_queue_url else None
     return Connections(
         settings=settings,
         registry=connection_registry(settings.bookings_table_name, dynamodb=aws.get("dynamodb")),
@@ -120,6 +154,7 @@ def connections(
         signing_keys=signing_keys(settings.signing_key_prefix, ttl_seconds=1, secretsmanager=secretsmanager),
         oauth_app=SecretsManagerOAuthApp(settings.oauth_app_secret_name, client=secretsmanager),
         calendly_options=dict(calendly_options or {}),
+        rate_budget=budget,
     )
 
 

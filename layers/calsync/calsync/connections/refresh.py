@@ -29,10 +29,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Protocol
 
 from calsync import timefmt
 from calsync.calendly.errors import CalendlyError, InvalidGrant, TokenOutcomeUnknown, TokenResponseInvalid
-from calsync.connections.each import Failure, each_connection, unbounded
+from calsync.connections.budget import RateLimited
+from calsync.connections.each import Failure, each_connection, failure_of, unbounded
 from calsync.connections.ports import Registry, TokenEndpoint, Tokens
 from calsync.connections.records import Connection, StoredToken
 from calsync.errors import DependencyUnavailable
@@ -86,6 +88,10 @@ START_WITHIN_SECONDS = 2 * AWS_CALL_SECONDS
 LEASE_SECONDS = 330
 
 
+class TokenBudget(Protocol):
+    def before_token_call(self) -> None: ...
+
+
 class Outcome(StrEnum):
     REFRESHED = "refreshed"
     FRESH = "fresh"  # more than the threshold left: nothing to do
@@ -111,6 +117,9 @@ class Refresher:
     write_attempts: int = WRITE_ATTEMPTS
     time_left: Callable[[], float] = unbounded  # seconds this run has left
     report: Callable[[str, Connection, str], None] = field(default=lambda outcome, connection, detail: None)
+    # The connection's shared Calendly budget (connections.budget), asked before each token request
+    # (at most 8 a minute per user); None: no budget (the CLI, older tests).
+    token_budget: Callable[[str], TokenBudget] | None = None
 
     def _now_iso(self) -> str:
         return timefmt.iso_z(timefmt.from_epoch(self.clock()))
@@ -131,6 +140,18 @@ class Refresher:
         for connection in done.left:
             self.report(Outcome.DEFERRED, connection, f"not started: {done.stopped_with:.0f} s left in this run")
         return {**done.results, **dict.fromkeys(done.left_ids, Outcome.DEFERRED)}
+
+    def one(self, connection: Connection) -> Outcome:
+        """One connection, as a fanned-out unit of work (``calsync.fanout.worker``): its outcome is
+        reported; a failure is recorded on it and raised (the queue retries the unit alone, then
+        dead-letters it); ``RateLimited`` is raised untouched (the worker puts the unit off)."""
+        try:
+            return self._refresh_reported(connection)
+        except RateLimited:
+            raise
+        except Exception as exc:
+            self._failed(connection, failure_of(exc))
+            raise
 
     def _refresh_reported(self, connection: Connection) -> Outcome:
         outcome, detail = self.refresh(connection)
@@ -187,6 +208,8 @@ class Refresher:
     def _exchange(self, connection: Connection, token: StoredToken) -> tuple[Outcome, str]:
         cid, generation = connection.connection_id, token.generation
         assert token.refresh_token is not None
+        if self.token_budget is not None:
+            self.token_budget(cid).before_token_call()  # may raise RateLimited: nothing spent
         try:
             issued = self.oauth.refresh(token.refresh_token)
         except InvalidGrant:

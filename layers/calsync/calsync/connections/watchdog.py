@@ -20,7 +20,8 @@ from enum import StrEnum
 from calsync import timefmt
 from calsync.calendly.errors import CalendlyAuthError
 from calsync.connections import gaps
-from calsync.connections.each import Failure, each_connection, failure_reason, unbounded
+from calsync.connections.budget import RateLimited
+from calsync.connections.each import Failure, each_connection, failure_of, failure_reason, unbounded
 from calsync.connections.gaps import Gap
 from calsync.connections.ports import Calendly, ReconcileRequests, Registry
 from calsync.connections.records import Connection
@@ -31,6 +32,13 @@ DEFAULT_GAP_MARGIN = timedelta(hours=1)
 # A check is started only with this much of the run left: one Calendly call at its worst
 # (calendly/limits.py, INTERACTIVE: ~27 s) and a registry write. The rest wait for the next run.
 START_WITHIN_SECONDS = 30.0
+# A fanned-out check holds the connection's lease (two units for one connection never replace its
+# subscription twice at once): longer than the watchdog's Timeout (template.yaml, 120 s).
+CHECK_LEASE_SECONDS = 150
+
+
+class Busy(Exception):
+    """Another job holds the connection's lease: the unit is retried later by its queue."""
 
 
 class Health(StrEnum):
@@ -71,6 +79,24 @@ class Watchdog:
         for connection in done.left:
             self.report(Health.DEFERRED, connection, f"not started: {done.stopped_with:.0f} s left in this run")
         return {**done.results, **dict.fromkeys(done.left_ids, Health.DEFERRED)}
+
+    def one(self, connection: Connection, *, owner: str) -> Health:
+        """One connection, as a fanned-out unit of work (``calsync.fanout.worker``), under the
+        connection's lease (``Busy`` if another job holds it: retried). A failure is recorded on the
+        connection and raised (the queue retries the unit alone, then dead-letters it);
+        ``RateLimited`` is raised untouched (the worker puts the unit off)."""
+        cid = connection.connection_id
+        if not self.registry.acquire_lease(cid, owner=owner, now=int(self.clock()), seconds=CHECK_LEASE_SECONDS):
+            raise Busy(f"{cid} is leased by another job")
+        try:
+            return self._check_reported(connection)
+        except RateLimited:
+            raise
+        except Exception as exc:
+            self._failed(connection, failure_of(exc))
+            raise
+        finally:
+            self.registry.release_lease(cid, owner=owner)
 
     def _check_reported(self, connection: Connection) -> Health:
         health, detail = self.check(connection)

@@ -189,6 +189,25 @@ class Jobs:
         reports = {cid: r for cid, r in done.results.items() if r is not None}
         return Schedule(reports, done.failed, done.left_ids)
 
+    def one_connection(self, connection: Connection) -> Report | None:
+        """One connection's scheduled reconcile, as a fanned-out unit of work (``calsync.fanout``),
+        with the whole invocation's time (no share: the others run in their own invocations). None:
+        the connection is not active. A failure raises (the queue retries the unit alone)."""
+        if connection.status != "active":
+            return None
+        reconciler, client = self.reconciler_for(connection, self.budget())
+        windows = scheduled_windows(self.now(), upcoming_days=self.upcoming_days, recent_days=self.recent_days)
+        with client:
+            report = scheduled(
+                reconciler,
+                self.state,
+                connection_id=connection.connection_id,
+                organization=connection.organization,
+                windows=windows,
+            )
+        self.report(report)
+        return report
+
     def on_request(self, request: ReconcileRequest) -> Requested | None:
         """One requested gap (None: no active connection to reconcile it with; not retried); a
         run that cannot finish sends its continuation."""
