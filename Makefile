@@ -61,11 +61,11 @@ fuzz: venv
 	CALSYNC_FUZZ_EXAMPLES=$${CALSYNC_FUZZ_EXAMPLES:-6000} $(BIN)/pytest tests/unit/test_receiver_fuzz.py
 
 # schemathesis against the /v1 API of a local stack of its own: every operation of openapi/calsync-v1.yaml,
-# SigV4-signed; prints operations, cases and failures (server errors, schema violations) and the operations
-# not served yet; exit 1 on any failure. API_FUZZ_EXAMPLES cases per operation, mode and connection. Not in `make test`.
+# SigV4-signed; prints operations, cases and failures (server errors, schema violations); every operation
+# must be served (--require-all); exit 1 on any failure. API_FUZZ_EXAMPLES cases per operation, mode and connection. Not in `make test`.
 API_FUZZ_EXAMPLES ?= 100
 api-fuzz: venv
-	$(PY) -m calsync_dev.api_fuzz --examples $(API_FUZZ_EXAMPLES)
+	$(PY) -m calsync_dev.api_fuzz --examples $(API_FUZZ_EXAMPLES) --require-all
 
 bench: venv
 	$(PY) -m calsync_dev.bench

@@ -67,6 +67,9 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         api = services()
         if connection_id is not None and not api.exists(connection_id):
             return not_found("connection")
+        unknown = sorted(event.get("queryStringParameters") or {})  # no erasure route takes one
+        if unknown:
+            raise BadRequest(unknown[0], f"{unknown[0]} is not a parameter of this route (it takes none)")
         if method == "POST" and resource in (TENANT, EVERYWHERE):
             identity = (event.get("requestContext") or {}).get("identity") or {}
             return _request(api, _body(event), connection_id, identity.get("userArn") or identity.get("caller"))

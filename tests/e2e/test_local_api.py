@@ -45,6 +45,19 @@ BOOK = {
 # connection is never disconnected here.
 LIVE, BYE, BUSY = "contract-live", "contract-bye", "contract-busy"
 HOOKS = "contract-hooks"  # webhooks only, no token (as `local`): its disconnect must complete too
+# The erasure rows erase only people nobody else relies on: two bookings of their own, sent to a
+# webhooks-only connection of their own (never `local`'s sample people, which other rows read).
+ERASABLE = "contract-erase"
+TENANT_PERSON, EVERYONE_PERSON = "erase-tenant@example.com", "erase-everyone@example.com"
+
+
+def a_booking_of(email: str, uuid: str) -> bytes:
+    """The sample invitee.created delivery, for another person at an event of their own (``uuid``
+    names both: a shared event would be `local`'s, and its invitees would change)."""
+    sample = (EVENTS / "webhooks" / "invitee_created.json").read_text()
+    for mine, theirs in (("ada@example.com", email), ("INVITEE00000001", uuid), ("DEMOEVENT0000001", uuid)):
+        sample = sample.replace(mine, theirs)
+    return sample.encode()
 
 
 def connect_through_the_fake_calendly(api: str, connection_id: str) -> None:
@@ -84,6 +97,20 @@ def api_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack
                 dynamodb=stack.client("dynamodb"),
                 secretsmanager=stack.client("secretsmanager"),
             )
+            register_webhook_connection(
+                {"BOOKINGS_TABLE_NAME": target.table, "SIGNING_KEY_PREFIX": target.signing_key_prefix},
+                ERASABLE,
+                DEFAULT_LOCAL_KEY,
+                status="reauth_required",
+                dynamodb=stack.client("dynamodb"),
+                secretsmanager=stack.client("secretsmanager"),
+            )
+        hook = stack.webhook_url.removesuffix("/local") + f"/{ERASABLE}"
+        for email, invitee in ((TENANT_PERSON, "ERASETENANT0001"), (EVERYONE_PERSON, "ERASEEVERYONE01")):
+            status, _ = post_signed(hook, a_booking_of(email, invitee), DEFAULT_LOCAL_KEY)
+            assert status == 202
+        mine = f"{base(stack)}/v1/connections/{ERASABLE}/bookings"
+        wait_for(lambda: len(call("GET", mine).json().get("bookings", [])) == 2, what="the erasure rows' bookings")
         yield stack
     finally:
         try:
@@ -150,7 +177,8 @@ class ContractCase:
     """One real call: the operation, its inputs, the status it must answer (and the contract decides
     the rest). ``cursor_from``: a signed GET (a path and query) whose ``next_cursor`` is sent as
     ``cursor`` (``tamper``: with its last character changed). ``filled``: a field of the answer
-    that must not be empty."""
+    that must not be empty. ``erasure_of``: (a connection id or None for everywhere, an address)
+    whose erasure is asked for first, its id sent as ``erasure_id`` (``done``: once it is done)."""
 
     name: str
     method: str
@@ -163,6 +191,8 @@ class ContractCase:
     cursor_from: str | None = None
     tamper: bool = False
     filled: str | None = None
+    erasure_of: tuple[str | None, str] | None = None
+    done: bool = False
 
 
 LOCAL = {"connection_id": "local"}
@@ -171,6 +201,34 @@ DEMO = {"connection_id": "local", "event_uuid": "DEMOEVENT0000001"}
 NOBODY = {"connection_id": "nobody"}
 LOCAL_PAGE = "/v1/connections/local/bookings?limit=1"
 HUGE = 10**30
+ERASURES = "/v1/connections/{connection_id}/erasures"
+ERASURE = "/v1/connections/{connection_id}/erasures/{erasure_id}"
+EVERYWHERE = "/v1/erasures"
+ANY_ERASURE = "/v1/erasures/{erasure_id}"
+MINE = {"connection_id": ERASABLE}
+NO_SUCH_ERASURE = "0123456789abcdef0123456789abcdef"
+# Bodies every erasure POST refuses with a 400 (the address is never what got erased).
+BAD_ERASURE_BODIES: list[tuple[str, Any]] = [
+    ("no email", {}),
+    ("empty email", {"email": ""}),
+    ("not an email", {"email": "ada"}),
+    ("two addresses", {"email": "ada@example.com, bob@example.com"}),
+    ("email with a control character", {"email": "ada\x00@example.com"}),
+    ("email with a zero-width character", {"email": "ad\u200ba@example.com"}),
+    ("email with a bidi override", {"email": "\u202eada@example.com"}),
+    ("email with a private-use character", {"email": "ada\ue000@example.com"}),
+    ("email with a space", {"email": "ada lovelace@example.com"}),
+    ("email not a string", {"email": 5}),
+    ("email a list", {"email": ["ada@example.com"]}),
+    ("email null", {"email": None}),
+    ("a list", ["ada@example.com"]),
+    ("a string", "ada@example.com"),
+    ("unknown field", {"email": "ada@example.com", "connection_id": "local"}),
+    ("huge email", {"email": "a" * 5000 + "@example.com"}),
+    ("huge body", {"email": "ada@example.com", "padding": "x" * 100_000}),
+    ("not JSON", b"email=ada@example.com"),
+    ("not UTF-8", b'{"email": "ada\xff@example.com"}'),
+]
 
 CONTRACT_CASES = [
     # GET /v1/connections
@@ -328,6 +386,87 @@ CONTRACT_CASES = [
     ContractCase("cancel, unknown connection", "POST", CANCEL, 404, {"connection_id": "nobody", "invitee_uuid": "X"}),
     ContractCase("no-show, unknown connection", "POST", NO_SHOW, 404, {"connection_id": "nobody", "invitee_uuid": "X"}),
     ContractCase("clear no-show, needs reauthorization", "DELETE", NO_SHOW, 409, {**LOCAL, "invitee_uuid": "X"}),
+    # POST /v1/connections/{connection_id}/erasures (only this connection's own person)
+    ContractCase("erase from a connection", "POST", ERASURES, 202, MINE, body={"email": TENANT_PERSON}),
+    *(
+        ContractCase(f"erase from a connection, {name}", "POST", ERASURES, 400, MINE, body=body)
+        for name, body in BAD_ERASURE_BODIES
+    ),
+    ContractCase("erase from a connection, unknown", "POST", ERASURES, 404, NOBODY, body={"email": TENANT_PERSON}),
+    ContractCase(
+        "erase from a connection, odd Unicode id",
+        "POST",
+        ERASURES,
+        404,
+        {"connection_id": "contract\u200berase"},
+        body={"email": TENANT_PERSON},
+    ),
+    ContractCase(
+        "erase from a connection, unsigned", "POST", ERASURES, 403, MINE, body={"email": TENANT_PERSON}, signed=False
+    ),
+    # GET /v1/connections/{connection_id}/erasures/{erasure_id}
+    ContractCase(
+        "connection erasure, done",
+        "GET",
+        ERASURE,
+        200,
+        MINE,
+        erasure_of=(ERASABLE, TENANT_PERSON),
+        done=True,
+    ),
+    ContractCase("connection erasure, just asked for", "GET", ERASURE, 200, MINE, erasure_of=(ERASABLE, TENANT_PERSON)),
+    ContractCase(
+        "connection erasure, through another connection's path",
+        "GET",
+        ERASURE,
+        404,
+        {"connection_id": LIVE},
+        erasure_of=(ERASABLE, TENANT_PERSON),
+    ),
+    ContractCase(
+        "connection erasure, an everywhere erasure", "GET", ERASURE, 404, MINE, erasure_of=(None, EVERYONE_PERSON)
+    ),
+    ContractCase("connection erasure, unknown id", "GET", ERASURE, 404, {**MINE, "erasure_id": NO_SUCH_ERASURE}),
+    ContractCase("connection erasure, malformed id", "GET", ERASURE, 404, {**MINE, "erasure_id": "not-an-id"}),
+    ContractCase(
+        "connection erasure, odd Unicode id", "GET", ERASURE, 404, {**MINE, "erasure_id": NO_SUCH_ERASURE + "\u200b"}
+    ),
+    ContractCase(
+        "connection erasure, unknown connection", "GET", ERASURE, 404, NOBODY, erasure_of=(ERASABLE, TENANT_PERSON)
+    ),
+    ContractCase(
+        "connection erasure, unknown parameter",
+        "GET",
+        ERASURE,
+        400,
+        MINE,
+        {"limit": 1},
+        erasure_of=(ERASABLE, TENANT_PERSON),
+    ),
+    ContractCase(
+        "connection erasure, unsigned",
+        "GET",
+        ERASURE,
+        403,
+        {**MINE, "erasure_id": NO_SUCH_ERASURE},
+        signed=False,
+    ),
+    # POST /v1/erasures (everywhere: a person only the erasure rows' connection holds)
+    ContractCase("erase everywhere", "POST", EVERYWHERE, 202, body={"email": EVERYONE_PERSON}),
+    *(
+        ContractCase(f"erase everywhere, {name}", "POST", EVERYWHERE, 400, body=body)
+        for name, body in BAD_ERASURE_BODIES
+    ),
+    ContractCase("erase everywhere, unsigned", "POST", EVERYWHERE, 403, body={"email": EVERYONE_PERSON}, signed=False),
+    # GET /v1/erasures/{erasure_id}
+    ContractCase("erasure, done", "GET", ANY_ERASURE, 200, erasure_of=(None, EVERYONE_PERSON), done=True),
+    ContractCase("erasure, a connection's", "GET", ANY_ERASURE, 200, erasure_of=(ERASABLE, TENANT_PERSON), done=True),
+    ContractCase("erasure, unknown id", "GET", ANY_ERASURE, 404, {"erasure_id": NO_SUCH_ERASURE}),
+    ContractCase("erasure, malformed id", "GET", ANY_ERASURE, 404, {"erasure_id": "NOT-AN-ID"}),
+    ContractCase(
+        "erasure, unknown parameter", "GET", ANY_ERASURE, 400, erasure_of=(None, EVERYONE_PERSON), query={"x": 1}
+    ),
+    ContractCase("erasure, unsigned", "GET", ANY_ERASURE, 403, {"erasure_id": NO_SUCH_ERASURE}, signed=False),
     # DELETE /v1/connections/{connection_id} (last: it removes its own connection, never `local`)
     ContractCase(
         "disconnect, bad erase_data", "DELETE", CONNECTION, 400, {"connection_id": BYE}, {"erase_data": "maybe"}
@@ -358,6 +497,22 @@ def a_cursor(stack: RunningStack, case: ContractCase) -> str:
     return issued
 
 
+def an_erasure(stack: RunningStack, case: ContractCase) -> str:
+    """The id of an erasure asked for as ``case.erasure_of`` says (once done, if ``case.done``)."""
+    assert case.erasure_of is not None
+    connection_id, email = case.erasure_of
+    path = f"/v1/connections/{connection_id}/erasures" if connection_id else "/v1/erasures"
+    asked = call("POST", f"{base(stack)}{path}", json.dumps({"email": email}).encode())
+    assert asked.status == 202, asked.body
+    erasure_id = str(asked.json()["erasure_id"])
+    if case.done:
+        wait_for(
+            lambda: call("GET", f"{base(stack)}/v1/erasures/{erasure_id}").json()["status"] == "done",
+            what=f"erasure {erasure_id} done",
+        )
+    return erasure_id
+
+
 @pytest.mark.parametrize("case", CONTRACT_CASES, ids=lambda c: c.name)
 def test_real_answers_match_the_openapi_contract(api_stack: RunningStack, case: ContractCase) -> None:
     # Given the operation as openapi/calsync-v1.yaml describes it, and the row's inputs
@@ -365,7 +520,10 @@ def test_real_answers_match_the_openapi_contract(api_stack: RunningStack, case: 
     query = dict(case.query)
     if case.cursor_from is not None:
         query["cursor"] = a_cursor(api_stack, case)
-    inputs: dict[str, Any] = {"path_parameters": case.path_parameters, "query": query or None}
+    path_parameters = dict(case.path_parameters)
+    if case.erasure_of is not None:
+        path_parameters["erasure_id"] = an_erasure(api_stack, case)
+    inputs: dict[str, Any] = {"path_parameters": path_parameters, "query": query or None}
     if case.body is not None:
         inputs.update(body=case.body, media_type="application/json")
     built = operation.Case(**inputs)
@@ -403,3 +561,17 @@ def test_a_next_cursor_passed_back_reads_the_next_page_within_the_contract(api_s
     assert response.status_code == 200
     assert check(second, response) is None
     assert response.json()["bookings"] != page.json()["bookings"]
+
+
+def test_an_erasure_through_the_api_removes_that_person_and_nobody_else(api_stack: RunningStack) -> None:
+    # Given a person booked only under the erasure rows' own connection, and `local`'s sample bookings
+    mine = f"{base(api_stack)}/v1/connections/{ERASABLE}/bookings"
+    local_before = call("GET", f"{base(api_stack)}/v1/connections/local/bookings").json()["bookings"]
+    # When that connection's erasure of them is asked for and has run
+    case = ContractCase("-", "GET", ERASURE, 200, erasure_of=(ERASABLE, TENANT_PERSON), done=True)
+    erasure = call("GET", f"{base(api_stack)}/v1/connections/{ERASABLE}/erasures/{an_erasure(api_stack, case)}")
+    # Then it is done with counts, their booking no longer shows their address, and `local` is untouched
+    assert erasure.json()["status"] == "done"
+    emails = {b["email"] for b in call("GET", mine).json()["bookings"]}
+    assert TENANT_PERSON not in emails
+    assert call("GET", f"{base(api_stack)}/v1/connections/local/bookings").json()["bookings"] == local_before

@@ -236,3 +236,27 @@ def test_the_command_erases_from_one_connection_only(
     assert set(invitees_of(two_tenants, ADA).values()) == {"globex"}
     assert main(["erase", "--list"]) == 0
     assert "  acme  by arn:aws:iam::123456789012:user/op" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("method", "resource", "path"),
+    [
+        ("POST", TENANT, {"connection_id": "acme"}),
+        ("POST", EVERYWHERE, {}),
+        ("GET", f"{TENANT}/{{erasure_id}}", {"connection_id": "acme", "erasure_id": "0" * 32}),
+        ("GET", f"{EVERYWHERE}/{{erasure_id}}", {"erasure_id": "0" * 32}),
+    ],
+)
+def test_a_query_parameter_no_erasure_route_takes_is_a_400_naming_it(
+    two_tenants: Pipeline, api: Any, method: str, resource: str, path: dict[str, str]
+) -> None:
+    # Given a call to an erasure route with a query parameter the contract does not name
+    event = api_event(method, resource, json.dumps({"email": ADA}) if method == "POST" else None, **path)
+    event["queryStringParameters"] = {"limit": "1"}
+    # When the API answers it
+    response = api(event, LambdaContext("erasure-api"))
+    answer = json.loads(response["body"])
+    # Then it is a 400 naming that parameter (as every other /v1 route answers), and nothing is queued
+    assert (response["statusCode"], answer["parameter"]) == (400, "limit")
+    conforms(method, resource, 400, answer)
+    assert worker(two_tenants).drain() == 0

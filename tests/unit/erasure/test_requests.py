@@ -172,6 +172,9 @@ def test_a_tenant_sees_only_its_own_requests_the_operator_every_one() -> None:
         ('{"email": "ad\u00a0a@example.com"}', "email"),
         (b'{"email": "ada@example.com ada@example.org"}', "email"),
         (b'{"email": "@example.com"}', "email"),
+        (b'{"email": "ada\xff@example.com"}', "body"),
+        # a body that was not UTF-8, as API Gateway hands it on: each bad byte a U+FFFD
+        ('{"email": "ada\ufffd@example.com"}', "body"),
     ],
 )
 def test_bad_bodies_are_refused_naming_the_parameter(body: str | bytes, parameter: str) -> None:

@@ -31,6 +31,7 @@ MAX_BODY_BYTES = 4096  # a request body is one short JSON object
 # Characters no address holds: controls, format characters (zero-width, bidi), surrogates,
 # private use, unassigned, and any kind of space or separator.
 _ODD = {"Cc", "Cf", "Cs", "Co", "Cn", "Zs", "Zl", "Zp"}
+REPLACEMENT = "\ufffd".encode()  # U+FFFD: what stands for bytes that were not UTF-8
 
 
 class Status(StrEnum):
@@ -66,6 +67,8 @@ def parse_email(body: str | bytes | None) -> str:
         raise BadRequest("body", 'a JSON body {"email": "..."} is required')
     if len(raw) > MAX_BODY_BYTES:
         raise BadRequest("body", f"the body is over {MAX_BODY_BYTES} bytes")
+    if REPLACEMENT in raw:  # API Gateway hands on a body that was not UTF-8 with U+FFFD for each bad byte
+        raise BadRequest("body", "the body is not valid UTF-8")
     try:
         parsed = _Body.model_validate_json(raw)
     except ValidationError as exc:
