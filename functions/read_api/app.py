@@ -20,6 +20,7 @@ from calsync.observability import logger
 from calsync.read.bookings import BookingsQuery, NoQuery, QueryError, bookings_page, get_booking, parse_query
 from calsync.read.connections import ConnectionsQuery, get_connection, list_connections
 from calsync.read.events import get_event
+from calsync.read.kinds import ContactsQuery, contacts_by_email
 from calsync.read.reports import ReportsQuery, latest_reports
 
 # The ids calsync registers (connections.connect.CONNECTION_ID): anything else cannot exist.
@@ -83,8 +84,16 @@ def _booking(api: compose.ReadApi, p: dict[str, str], q: Mapping[str, str]) -> d
 
 def _event(api: compose.ReadApi, p: dict[str, str], q: Mapping[str, str]) -> dict[str, Any]:
     parse_query(NoQuery, q)
-    view = get_event(api.events, p["connection_id"], p["event_uuid"])
+    view = get_event(api.events, p["connection_id"], p["event_uuid"], api.kinds)
     return _found(api, p["connection_id"], view, f"event {p['event_uuid']!r}").model_dump(mode="json")
+
+
+def _contacts(api: compose.ReadApi, p: dict[str, str], q: Mapping[str, str]) -> dict[str, Any]:
+    query = ContactsQuery.parse(q)
+    _known(api, p["connection_id"])
+    if api.kinds is None:
+        raise NotFound("contacts are not kept here")
+    return contacts_by_email(api.kinds, p["connection_id"], query)
 
 
 def _reports(api: compose.ReadApi, p: dict[str, str], q: Mapping[str, str]) -> dict[str, Any]:
@@ -101,6 +110,7 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("GET", f"{BASE}/bookings/{{invitee_uuid}}"): _booking,
     ("GET", f"{BASE}/events/{{event_uuid}}"): _event,
     ("GET", f"{BASE}/reports"): _reports,
+    ("GET", f"{BASE}/contacts"): _contacts,
 }
 
 

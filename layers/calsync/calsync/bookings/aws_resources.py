@@ -85,20 +85,3 @@ class ResourceTable(clients.TableAdapter):
                 ExpressionAttributeValues={":pk": {"S": keys.resources_pk(kind, tenant)}},
             )
         ]
-
-    def contacts_by_email(self, tenant: str, email: str) -> list[StoredResource]:
-        """A connection's contacts with this address (one Query of its contacts, filtered)."""
-        return [
-            StoredResource.from_item(item)
-            for item in query_items(
-                self.client,
-                "contacts",
-                TableName=self.table_name,
-                KeyConditionExpression="PK = :pk",
-                FilterExpression="contains(emails, :e)",
-                ExpressionAttributeValues={
-                    ":pk": {"S": keys.resources_pk("contact", tenant)},
-                    ":e": {"S": email.strip().lower()},
-                },
-            )
-        ]

@@ -1,0 +1,90 @@
+"""Event types, contacts and meeting recaps through the stack provisioned from template.yaml:
+their webhooks pass the receiver and the processor into typed items (every AWS request one the
+processor's own role allows), and come back from the read API (a scheduled event with its
+recap, a connection's contacts by email), each body matching the OpenAPI contract."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from calsync.aws import keys
+from calsync_dev.lambda_runtime import LambdaContext, load_handler
+from tests.factories import event_body
+from tests.iam import not_granted, recorded_calls
+from tests.integration.conftest import Pipeline
+from tests.integration.test_erasure_later import CONSTRUCTED
+from tests.integration.test_read_api import get_request
+from tests.openapi_contract import check
+
+EVENT_ROUTE = "/v1/connections/{connection_id}/events/{event_uuid}"
+CONTACTS_ROUTE = "/v1/connections/{connection_id}/contacts"
+
+
+def constructed(name: str, **payload: Any) -> bytes:
+    data = json.loads((CONSTRUCTED / name).read_text())
+    data["payload"].update(payload)
+    return json.dumps(data).encode()
+
+
+@pytest.fixture
+def read_api(pipeline: Pipeline) -> Any:
+    return load_handler(pipeline.stack.functions["ReadApiFunction"], apply_environment=False)
+
+
+def test_a_recap_and_a_contact_come_back_from_the_read_api(pipeline: Pipeline, read_api: Any) -> None:
+    # Given Ada's booking, the recap of its meeting and her contact, delivered and processed
+    for body in (
+        event_body("invitee_created.json"),
+        constructed("meeting_recap_updated.json"),
+        constructed("contact_updated.json"),
+        constructed("event_type_updated.json"),
+    ):
+        assert pipeline.post(body)["statusCode"] == 202
+    with recorded_calls() as calls:
+        pipeline.drain()
+    assert not_granted("OtherProcessor", calls) == []
+    # When an application reads the event
+    with recorded_calls() as calls:
+        response = read_api(
+            get_request(EVENT_ROUTE, connection_id="acme", event_uuid="DEMOEVENT0000001"), LambdaContext("read")
+        )
+        found = read_api(get_request(CONTACTS_ROUTE, connection_id="acme", email="ADA@example.com"), LambdaContext("r"))
+        none = read_api(get_request(CONTACTS_ROUTE, connection_id="acme", email="bob@example.com"), LambdaContext("r"))
+        bad = read_api(get_request(CONTACTS_ROUTE, connection_id="acme", email="nobody"), LambdaContext("r"))
+        other = read_api(
+            get_request(CONTACTS_ROUTE, connection_id="globex", email="ada@example.com"), LambdaContext("r")
+        )
+    assert not_granted("ReadApiFunction", calls) == []
+    # Then it carries its recap, text included
+    event = check("get", EVENT_ROUTE, response)
+    assert [r["summary_md"] for r in event["recaps"]] == ["Ada walked through the demo and asked about pricing."]
+    # And her contact is found by her address (any case), nobody else's, and a bad address is a 400
+    contacts = check("get", CONTACTS_ROUTE, found)["contacts"]
+    assert [(c["name"], c["emails"]) for c in contacts] == [("Ada Lovelace", ["ada@example.com"])]
+    assert check("get", CONTACTS_ROUTE, none) == {"contacts": []}
+    assert check("get", CONTACTS_ROUTE, bad)["parameter"] == "email"
+    assert other["statusCode"] == 404
+    # And the event type is stored for the connection
+    stored = pipeline.repo.resources("event_type", "acme")
+    assert [(e.type, e.attributes["name"]) for e in stored] == [("event_type", "15 Minute Meeting")]
+    assert keys.resources_pk("event_type", "acme") == "EVENTTYPES#acme"
+
+
+def test_a_deleted_recap_and_contact_are_not_shown(pipeline: Pipeline, read_api: Any) -> None:
+    for body in (
+        event_body("invitee_created.json"),
+        constructed("meeting_recap_updated.json"),
+        constructed("contact_updated.json"),
+        constructed("meeting_recap_deleted.json"),
+        constructed("contact_deleted.json"),
+    ):
+        assert pipeline.post(body)["statusCode"] == 202
+    pipeline.drain()
+    event = read_api(get_request(EVENT_ROUTE, connection_id="acme", event_uuid="DEMOEVENT0000001"), LambdaContext("r"))
+    assert check("get", EVENT_ROUTE, event)["recaps"] == []
+    found = read_api(get_request(CONTACTS_ROUTE, connection_id="acme", email="ada@example.com"), LambdaContext("r"))
+    assert check("get", CONTACTS_ROUTE, found) == {"contacts": []}
+    assert "Ada walked" not in json.dumps(pipeline.items(), default=str)
