@@ -39,6 +39,10 @@ def derive(old: Image | None, new: Image | None, images: Images) -> list[Lifecyc
             return _submission_events(before, after, images)
         case "tombstone":
             return _erased(before, after)
+        case "event_type":
+            return event_type_events(before, after)
+        case "meeting_recap":
+            return recap_events(before, after, images)
         case _:
             return []
 
@@ -52,6 +56,71 @@ def _erased(before: Image, after: Image) -> list[LifecycleEvent]:
     if isinstance(scope, str) and scope != "global":  # erased from one connection's data only
         return [_event(DetailType.INVITEE_ERASED, (digest, at, scope), scope, address_hash=digest, erased_at=at)]
     return [_event(DetailType.INVITEE_ERASED, (digest, at), None, address_hash=digest, erased_at=at)]
+
+
+EVENT_TYPE_FIELDS = ("uri", "name", "duration", "kind", "active", "scheduling_url", "owner", "deleted", "updated_at")
+RECAP_TEXT = ("summary_md", "action_items_md", "discussion_md")
+
+
+def event_type_events(before: Image, after: Image) -> list[LifecycleEvent]:
+    """Event Type Changed: once per stored change of what users see of an event type (a newer
+    version that changes none of those fields, or a reconcile finding it unchanged, says nothing)."""
+    now = {name: after.get(name) for name in EVENT_TYPE_FIELDS}
+    was = {name: before.get(name) for name in EVENT_TYPE_FIELDS}
+    if now == was or not isinstance(now["uri"], str):
+        return []
+    change = "created" if not before.get("type") else "deleted" if now["deleted"] and not was["deleted"] else "updated"
+    changed = sorted(name for name in EVENT_TYPE_FIELDS if before.get("type") and now[name] != was[name])
+    return [
+        _event(
+            DetailType.EVENT_TYPE_CHANGED,
+            (now["uri"], after.get("v")),
+            after.get("tenant"),
+            change=change,
+            changed=changed,
+            event_type=now,
+            previous_name=was["name"] if before.get("type") else None,
+        )
+    ]
+
+
+def recap_events(before: Image, after: Image, images: Images) -> list[LifecycleEvent]:
+    """Meeting Recap Ready: once per recap, when it is first stored available (Calendly's
+    ``available``, or no status) and not deleted; with its scheduled event as stored. It carries
+    the recap's text; the publisher removes it unless the stack allows it (``without_recap_text``)."""
+
+    def ready(image: Image) -> bool:
+        return bool(image.get("type")) and not image.get("deleted") and image.get("status") in (None, "available")
+
+    uri = after.get("uri")
+    if not ready(after) or ready(before) or not isinstance(uri, str):
+        return []
+    event_uri = after.get("event_uri")
+    event = images.scheduled_event(event_uri) if isinstance(event_uri, str) else None
+    recap = {
+        "uri": uri,
+        "event_uri": event_uri,
+        "status": after.get("status"),
+        "created_at": after.get("created_at"),
+        "updated_at": after.get("updated_at"),
+        "text_included": True,
+        **{name: after.get(name) for name in RECAP_TEXT},
+    }
+    meeting = (
+        {name: event.get(name) for name in ("uri", "name", "event_type", "status", "start_time", "end_time")}
+        if event
+        else None
+    )
+    return [_event(DetailType.MEETING_RECAP_READY, (uri,), after.get("tenant"), recap=recap, event=meeting)]
+
+
+def without_recap_text(event: LifecycleEvent) -> LifecycleEvent:
+    """The event as published when recap text is not allowed in events (the default: it is
+    personal data): a Meeting Recap Ready's text fields null, ``text_included`` false."""
+    if event.detail_type is not DetailType.MEETING_RECAP_READY:
+        return event
+    recap = {**event.detail.get("recap", {}), **dict.fromkeys(RECAP_TEXT), "text_included": False}
+    return LifecycleEvent(event.detail_type, event.event_id, {**event.detail, "recap": recap})
 
 
 def booking(invitee: Image, event: Image | None) -> dict[str, Any]:
