@@ -23,8 +23,8 @@ EVENT_ROUTE = "/v1/connections/{connection_id}/events/{event_uuid}"
 CONTACTS_ROUTE = "/v1/connections/{connection_id}/contacts"
 
 
-def constructed(name: str, **payload: Any) -> bytes:
-    data = json.loads((CONSTRUCTED / name).read_text())
+def constructed(fixture: str, /, **payload: Any) -> bytes:
+    data = json.loads((CONSTRUCTED / fixture).read_text())
     data["payload"].update(payload)
     return json.dumps(data).encode()
 
@@ -88,3 +88,39 @@ def test_a_deleted_recap_and_contact_are_not_shown(pipeline: Pipeline, read_api:
     found = read_api(get_request(CONTACTS_ROUTE, connection_id="acme", email="ada@example.com"), LambdaContext("r"))
     assert check("get", CONTACTS_ROUTE, found) == {"contacts": []}
     assert "Ada walked" not in json.dumps(pipeline.items(), default=str)
+
+
+def test_bookings_carry_their_event_types_current_name(pipeline: Pipeline, read_api: Any) -> None:
+    booking = json.loads(event_body("invitee_created.json"))
+    event_type = booking["payload"]["scheduled_event"]["event_type"]
+    booked_as = booking["payload"]["scheduled_event"]["name"]
+    # Given Ada's booking, and then its event type renamed
+    assert pipeline.post(event_body("invitee_created.json"))["statusCode"] == 202
+    renamed = constructed("event_type_updated.json", uri=event_type, name="Discovery call (renamed)")
+    assert pipeline.post(renamed)["statusCode"] == 202
+    pipeline.drain()
+    with recorded_calls() as calls:
+        # When an application reads the booking, its event and the bookings list
+        one = read_api(
+            get_request(
+                "/v1/connections/{connection_id}/bookings/{invitee_uuid}",
+                connection_id="acme",
+                invitee_uuid="INVITEE00000001",
+            ),
+            LambdaContext("r"),
+        )
+        event = read_api(
+            get_request(EVENT_ROUTE, connection_id="acme", event_uuid="DEMOEVENT0000001"), LambdaContext("r")
+        )
+        listed = read_api(
+            get_request("/v1/connections/{connection_id}/bookings", connection_id="acme"), LambdaContext("r")
+        )
+    assert not_granted("ReadApiFunction", calls) == []
+    # Then each shows the event type's current name, not the one it was booked under
+    assert booked_as != "Discovery call (renamed)"
+    assert check("get", "/v1/connections/{connection_id}/bookings/{invitee_uuid}", one)["event_name"] == (
+        "Discovery call (renamed)"
+    )
+    assert [i["event_name"] for i in check("get", EVENT_ROUTE, event)["invitees"]] == ["Discovery call (renamed)"]
+    body = check("get", "/v1/connections/{connection_id}/bookings", listed)
+    assert [b["event_name"] for b in body["bookings"]] == ["Discovery call (renamed)"]

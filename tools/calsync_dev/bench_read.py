@@ -120,7 +120,8 @@ def _key(operation: str, request: Mapping[str, Any]) -> tuple[str, ...]:
         return (operation, key["PK"]["S"], key["SK"]["S"])
     values = request["ExpressionAttributeValues"]
     start = "ExclusiveStartKey" in request and json.dumps(request["ExclusiveStartKey"], sort_keys=True)
-    return (operation, values[":pk"]["S"], values[":lo"]["S"], values[":hi"]["S"], str(request["Limit"]), str(start))
+    bounds = tuple(str(values.get(name, {}).get("S")) for name in (":lo", ":hi"))  # none: a whole partition
+    return (operation, values[":pk"]["S"], *bounds, str(request.get("Limit")), str(start))
 
 
 def handler_module() -> ModuleType:

@@ -35,3 +35,18 @@ class DynamoKindsReader(clients.TableAdapter):
                 },
             )
         )
+
+    def event_type_names(self, connection_id: str) -> Mapping[str, str]:
+        names: dict[str, str] = {}
+        for item in query_items(
+            self.client,
+            "event type names",
+            TableName=self.table_name,
+            KeyConditionExpression="PK = :pk",
+            ProjectionExpression="#u, #n, #d",
+            ExpressionAttributeNames={"#u": "uri", "#n": "name", "#d": "deleted"},
+            ExpressionAttributeValues={":pk": {"S": keys.resources_pk("event_type", connection_id)}},
+        ):
+            if isinstance(item.get("uri"), str) and isinstance(item.get("name"), str) and not item.get("deleted"):
+                names[item["uri"]] = item["name"]
+        return names

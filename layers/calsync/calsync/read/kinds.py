@@ -67,6 +67,20 @@ class KindsReader(Protocol):
         """The connection's stored contacts with this (lower-cased) address."""
         ...
 
+    def event_type_names(self, connection_id: str) -> Mapping[str, str]:
+        """The current name of each of the connection's stored event types, by URI."""
+        ...
+
+
+def with_current_names(bookings: Sequence[dict[str, Any]], names: Mapping[str, str]) -> None:
+    """Each booking (a ``BookingView`` as JSON) with its event type's current name as
+    ``event_name`` when the event type is stored: a renamed event type shows its new name on
+    bookings made before; a booking of an unknown event type keeps the name it was booked under."""
+    for booking in bookings:
+        name = names.get(str(booking.get("event_type")))
+        if name is not None:
+            booking["event_name"] = name
+
 
 def event_recaps(port: KindsReader, connection_id: str, event_uuid: str) -> list[RecapView]:
     found = [item for item in port.recaps(connection_id, event_uuid) if not item.get("deleted")]
