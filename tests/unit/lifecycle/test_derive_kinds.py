@@ -90,3 +90,17 @@ def test_a_recap_still_processing_or_deleted_is_not_ready() -> None:
     assert of(DetailType.MEETING_RECAP_READY, events_of(repo, processing)) == []
     assert len(of(DetailType.MEETING_RECAP_READY, events_of(repo, body("meeting_recap_updated.json")))) == 1
     assert of(DetailType.MEETING_RECAP_READY, events_of(repo, body("meeting_recap_deleted.json"))) == []
+
+
+def test_a_booking_event_carries_its_event_types_current_name() -> None:
+    repo = FakeBookingsRepository()
+    booked = json.loads(event_body("invitee_canceled.json"))
+    event_type = booked["payload"]["scheduled_event"]["event_type"]
+    renamed = body("event_type_updated.json", uri=event_type, name="Discovery call (renamed)")
+    # Given the event type was renamed after Ada booked; When her booking is canceled
+    events = events_of(repo, event_body("invitee_created.json"), renamed, event_body("invitee_canceled.json"))
+    (canceled,) = of(DetailType.BOOKING_CANCELED, events)
+    # Then the cancellation names the event type as it is called now
+    assert canceled["booking"]["event_name"] == "Discovery call (renamed)"
+    (scheduled,) = of(DetailType.BOOKING_SCHEDULED, events)
+    assert scheduled["booking"]["event_name"] == booked["payload"]["scheduled_event"]["name"]  # before the rename

@@ -91,6 +91,7 @@ def invitee_snapshot(payload: InviteePayload, tenant: str) -> InviteeSnapshot | 
             "rescheduled_to": payload.new_invitee,
             "routing_form_submission": payload.routing_form_submission,
             "event_name": event.name if event else None,
+            "event_type": event.event_type if event else None,  # its event type's current name is read by it
             "start_time": start_time,
             "end_time": stored_time(event.end_time) if event else None,
         },

@@ -25,6 +25,10 @@ class Images(Protocol):
         """The stored scheduled event with this URI, if any."""
         ...
 
+    def event_type(self, tenant: str, uri: str) -> Image | None:
+        """The connection's stored event type with this URI, if any."""
+        ...
+
 
 def derive(old: Image | None, new: Image | None, images: Images) -> list[LifecycleEvent]:
     """A deleted item (an erasure removing a person's data) means nothing: no cancellation,
@@ -123,8 +127,9 @@ def without_recap_text(event: LifecycleEvent) -> LifecycleEvent:
     return LifecycleEvent(event.detail_type, event.event_id, {**event.detail, "recap": recap})
 
 
-def booking(invitee: Image, event: Image | None) -> dict[str, Any]:
-    """The booking as stored: the invitee with its scheduled event's name, times, hosts and location."""
+def booking(invitee: Image, event: Image | None, event_type_name: str | None = None) -> dict[str, Any]:
+    """The booking as stored: the invitee with its scheduled event's name, times, hosts and
+    location; ``event_name`` its event type's current name when that is stored."""
     event = event or {}
     hosts = [
         {"user": m.get("user"), "name": m.get("user_name"), "email": m.get("user_email")}
@@ -138,7 +143,7 @@ def booking(invitee: Image, event: Image | None) -> dict[str, Any]:
         "name": invitee.get("name"),
         "email": invitee.get("email"),
         "timezone": invitee.get("timezone"),
-        "event_name": invitee.get("event_name") or event.get("name"),
+        "event_name": event_type_name or invitee.get("event_name") or event.get("name"),
         "start_time": invitee.get("start_time") or event.get("start_time"),
         "end_time": invitee.get("end_time") or event.get("end_time"),
         "hosts": hosts,
@@ -165,7 +170,19 @@ def _event(detail_type: DetailType, key: tuple[object, ...], tenant: Any, **deta
 
 def _booking_of(invitee: Image, images: Images) -> dict[str, Any]:
     event_uri = invitee.get("event_uri")
-    return booking(invitee, images.scheduled_event(event_uri) if isinstance(event_uri, str) else None)
+    event = images.scheduled_event(event_uri) if isinstance(event_uri, str) else None
+    return booking(invitee, event, current_name(invitee, event, images))
+
+
+def current_name(invitee: Image, event: Image | None, images: Images) -> str | None:
+    """The booking's event type's current name (a rename shows on bookings made before), when
+    the event type is stored and not deleted."""
+    type_uri, tenant = invitee.get("event_type") or (event or {}).get("event_type"), invitee.get("tenant")
+    if not isinstance(type_uri, str) or not isinstance(tenant, str):
+        return None
+    found = images.event_type(tenant, type_uri)
+    name = (found or {}).get("name")
+    return name if isinstance(name, str) and not (found or {}).get("deleted") else None
 
 
 def _is_reschedule_half(image: Image) -> bool:
