@@ -232,6 +232,12 @@ class FakeCalendly:
             # webhook was lost, to try `calsync backfill`.
             self.add_booking(json.loads(body))
             return 201, {"status": "added"}
+        if split.path == "/_fake/event_types" and method == "POST":
+            # Local-only: make the API list an event type (a GET /event_types item or an
+            # event_type.* payload), e.g. one renamed without its webhook, for the reconcile.
+            resource = json.loads(body)
+            self.event_types[resource["uri"]] = resource
+            return 201, {"status": "added"}
         if split.path == "/_fake/submissions" and method == "POST":
             # Local-only: make the API list a routing-form submission (a webhook payload).
             self.add_submission(json.loads(body))

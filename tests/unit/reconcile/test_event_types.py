@@ -75,3 +75,15 @@ def test_a_missed_rename_is_repaired_and_an_unchanged_event_type_changes_nothing
     fake.event_types[uri] = {**fake.event_types[uri], "name": "Renamed", "updated_at": "2026-11-30T10:00:00.000000Z"}
     assert reconcile() == [True]
     assert (repo.table.item(stored) or {})["name"] == "Renamed"
+
+
+def test_the_fake_calendly_takes_event_types_locally_and_lists_only_the_organizations() -> None:
+    fake = FakeCalendly(accept_any_pat=True)
+    example = json.loads(EXAMPLE.read_text())["collection"][0]
+    status, _ = fake.handle("POST", f"{fake.api_base}/_fake/event_types", {}, json.dumps(example).encode())
+    assert status == 201
+    auth = {"authorization": "Bearer pat-x"}
+    status, page = fake.handle("GET", f"{fake.api_base}/event_types?organization={fake.organization}", auth, b"")
+    assert (status, [e["name"] for e in page["collection"]]) == (200, ["15 Minute Meeting"])
+    status, page = fake.handle("GET", f"{fake.api_base}/event_types?organization=https://x/other", auth, b"")
+    assert page["collection"] == []
