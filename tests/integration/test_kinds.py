@@ -124,3 +124,27 @@ def test_bookings_carry_their_event_types_current_name(pipeline: Pipeline, read_
     assert [i["event_name"] for i in check("get", EVENT_ROUTE, event)["invitees"]] == ["Discovery call (renamed)"]
     body = check("get", "/v1/connections/{connection_id}/bookings", listed)
     assert [b["event_name"] for b in body["bookings"]] == ["Discovery call (renamed)"]
+
+
+def test_the_stack_publishes_event_type_changes_and_ready_recaps_without_their_text(pipeline: Pipeline) -> None:
+    from tests.integration.test_lifecycle import Lifecycle
+
+    lifecycle = Lifecycle(pipeline)
+    # Given the stack as deployed by default (RecapTextInEvents=false)
+    assert lifecycle.env["RECAP_TEXT_IN_EVENTS"] == "false"
+    # When the demo's event type, booking and meeting recap arrive, through the table's stream
+    published = lifecycle.deliver(
+        event_body("event_type_updated.json"),
+        event_body("invitee_created.json"),
+        event_body("meeting_recap_created.json"),
+    )
+    # Then the event type's creation, the booking (under the event type's current name) and the
+    # ready recap are on the bus, the recap without its text
+    kinds = [e["detail-type"] for e in published]
+    assert sorted(kinds) == ["Booking Scheduled", "Event Type Changed", "Meeting Recap Ready"]
+    (recap,) = [e["detail"] for e in published if e["detail-type"] == "Meeting Recap Ready"]
+    assert recap["recap"]["text_included"] is False
+    assert recap["recap"]["summary_md"] is None
+    assert "Ada walked" not in json.dumps(published)
+    (booking,) = [e["detail"]["booking"] for e in published if e["detail-type"] == "Booking Scheduled"]
+    assert booking["event_name"] == "Product demo"
