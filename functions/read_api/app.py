@@ -20,6 +20,7 @@ from calsync.observability import logger
 from calsync.read.bookings import BookingsQuery, NoQuery, QueryError, bookings_page, get_booking, parse_query
 from calsync.read.connections import ConnectionsQuery, get_connection, list_connections
 from calsync.read.events import get_event
+from calsync.read.kinds import ContactsQuery, contacts_by_email, with_current_names
 from calsync.read.reports import ReportsQuery, latest_reports
 
 # The ids calsync registers (connections.connect.CONNECTION_ID): anything else cannot exist.
@@ -57,6 +58,14 @@ def _found[T](api: compose.ReadApi, connection_id: str, found: T | None, what: s
     return found
 
 
+def _named(api: compose.ReadApi, connection_id: str, body: dict[str, Any], bookings: Any) -> dict[str, Any]:
+    """``body``, its bookings carrying their event type's current name (one Query of the
+    connection's event types, only when there are bookings)."""
+    if api.kinds is not None and bookings:
+        with_current_names(bookings, api.kinds.event_type_names(connection_id))
+    return body
+
+
 def _connections(api: compose.ReadApi, p: dict[str, str], q: Mapping[str, str]) -> dict[str, Any]:
     return list_connections(api.connections, ConnectionsQuery.parse(q), api.cursor_key())
 
@@ -72,19 +81,30 @@ def _connection(api: compose.ReadApi, p: dict[str, str], q: Mapping[str, str]) -
 def _bookings(api: compose.ReadApi, p: dict[str, str], q: Mapping[str, str]) -> dict[str, Any]:
     query = BookingsQuery.parse(q)
     _known(api, p["connection_id"])
-    return bookings_page(p["connection_id"], query, api.bookings, api.cursor_key())
+    page = bookings_page(p["connection_id"], query, api.bookings, api.cursor_key())
+    return _named(api, p["connection_id"], page, page["bookings"])
 
 
 def _booking(api: compose.ReadApi, p: dict[str, str], q: Mapping[str, str]) -> dict[str, Any]:
     parse_query(NoQuery, q)
     view = get_booking(api.booking, p["connection_id"], p["invitee_uuid"])
-    return _found(api, p["connection_id"], view, f"booking {p['invitee_uuid']!r}").model_dump(mode="json")
+    body = _found(api, p["connection_id"], view, f"booking {p['invitee_uuid']!r}").model_dump(mode="json")
+    return _named(api, p["connection_id"], body, [body])
 
 
 def _event(api: compose.ReadApi, p: dict[str, str], q: Mapping[str, str]) -> dict[str, Any]:
     parse_query(NoQuery, q)
-    view = get_event(api.events, p["connection_id"], p["event_uuid"])
-    return _found(api, p["connection_id"], view, f"event {p['event_uuid']!r}").model_dump(mode="json")
+    view = get_event(api.events, p["connection_id"], p["event_uuid"], api.kinds)
+    body = _found(api, p["connection_id"], view, f"event {p['event_uuid']!r}").model_dump(mode="json")
+    return _named(api, p["connection_id"], body, body["invitees"])
+
+
+def _contacts(api: compose.ReadApi, p: dict[str, str], q: Mapping[str, str]) -> dict[str, Any]:
+    query = ContactsQuery.parse(q)
+    _known(api, p["connection_id"])
+    if api.kinds is None:
+        raise NotFound("contacts are not kept here")
+    return contacts_by_email(api.kinds, p["connection_id"], query)
 
 
 def _reports(api: compose.ReadApi, p: dict[str, str], q: Mapping[str, str]) -> dict[str, Any]:
@@ -101,6 +121,7 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("GET", f"{BASE}/bookings/{{invitee_uuid}}"): _booking,
     ("GET", f"{BASE}/events/{{event_uuid}}"): _event,
     ("GET", f"{BASE}/reports"): _reports,
+    ("GET", f"{BASE}/contacts"): _contacts,
 }
 
 

@@ -11,7 +11,14 @@ from typing import Any
 
 from calsync.aws import keys
 from calsync.aws.views import kept_body
-from calsync.bookings.records import EventSnapshot, InviteeSnapshot, Link, NoShowChange, SubmissionSnapshot
+from calsync.bookings.records import (
+    EventSnapshot,
+    InviteeSnapshot,
+    Link,
+    NoShowChange,
+    ResourceSnapshot,
+    SubmissionSnapshot,
+)
 from calsync.intake.delivery import Delivery
 from tests.fakes.table import MemoryTable
 
@@ -37,6 +44,7 @@ class FakeBookingsRepository:
         self.table = table if table is not None else MemoryTable()
         self.clock = clock
         self.calls: list[str] = []
+        self.recap_index: dict[str, keys.Key] = {}  # a recap's lookup key → where it is stored
 
     def _start(self, name: str) -> None:
         self.calls.append(name)
@@ -122,6 +130,23 @@ class FakeBookingsRepository:
             },
             skip_none=True,
         )
+
+    def upsert_resource(self, snapshot: ResourceSnapshot) -> bool:
+        self._start("upsert_resource")
+        extra: dict[str, Any] = {}
+        if snapshot.kind == "meeting_recap":
+            lookup = keys.recap_pk(snapshot.tenant, snapshot.uuid)  # GSI3, kept beside the table here
+            found = self.recap_index.get(lookup)
+            key = found or keys.resource(snapshot.kind, snapshot.tenant, snapshot.uuid, snapshot.event_uuid)
+            self.recap_index[lookup] = key
+            if key.pk.startswith("EVENT#"):
+                extra["event_uuid"] = key.pk.partition("#")[2]
+        else:
+            key = keys.resource(snapshot.kind, snapshot.tenant, snapshot.uuid)
+        if not _newer(self.table.item(key), "v", snapshot.version):
+            return False
+        self.table.put(key, {**extra, "type": snapshot.kind, **snapshot.state, "v": snapshot.version})
+        return True
 
     def quarantine(self, delivery: Delivery, *, reason: str) -> None:
         self._start("quarantine")

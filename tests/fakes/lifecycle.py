@@ -50,6 +50,10 @@ class FakeImages:
         uuid = last_segment(uri)
         return self.table.item(keys.event(uuid)) if uuid else None
 
+    def event_type(self, tenant: str, uri: str) -> dict[str, Any] | None:
+        uuid = last_segment(uri)
+        return self.table.item(keys.resource("event_type", tenant, uuid)) if uuid else None
+
     def read_ahead(self, images: Iterable[Mapping[str, Any] | None], *, invitees: Iterable[str] = ()) -> None:
         """Nothing to read ahead in memory (``TableImages`` batches its reads)."""
 

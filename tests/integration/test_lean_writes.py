@@ -70,7 +70,7 @@ def test_a_compressed_body_is_plain_zlib_so_other_tools_can_read_it(pipeline: Pi
     item = raw_item(pipeline, keys.delivery(hashlib.sha256(body).hexdigest()))
     [value] = [v for v in item.values() if "B" in v]
     assert zlib.decompress(value["B"]) == body
-    assert json.loads(zlib.decompress(value["B"]))["event"] == "meeting_recap.created"
+    assert json.loads(zlib.decompress(value["B"]))["event"] == "availability_schedule.updated"
 
 
 def test_the_mix_costs_at_most_3_write_units_per_delivery() -> None:

@@ -267,9 +267,9 @@ def test_scheduled_events_the_batch_read_left_unprocessed_are_asked_again(
     monkeypatch.setattr(client, "batch_get_item", partial)
     # When the publisher runs over the batch
     published = lifecycle.deliver()
-    # Then the unprocessed key was asked again (3 events and the 3 bookings announced), and every
-    # booking carries its hosts and location
-    assert asked == [6, 1]
+    # Then the unprocessed key was asked again (3 events, the 3 bookings announced and their one
+    # event type), and every booking carries its hosts and location
+    assert asked == [7, 1]
     assert len(published) == 3
     assert all(e["detail"]["booking"]["hosts"] and e["detail"]["booking"]["location"] for e in published)
 

@@ -191,7 +191,7 @@ def test_unknown_events_are_kept_whole(pipeline: Pipeline) -> None:
     assert pipeline.post(body)["statusCode"] == 202
     pipeline.drain()
     [other] = [i for i in pipeline.items() if i["type"] == "other"]
-    assert other["event"] == "meeting_recap.created"
+    assert other["event"] == "availability_schedule.updated"
     assert view(other).body == body.decode()
 
 

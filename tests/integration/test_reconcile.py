@@ -160,8 +160,9 @@ def test_a_reconcile_after_lost_webhooks_stores_exactly_what_the_webhooks_would_
     assert report.counts["invitees_seen"] == 5
     assert report.counts["missing"] == 5
     assert report.counts["repaired"] == 5
-    # one list per booking window, one invitee list per event, one list of routing forms
-    assert report.api_calls == 2 + 3 + 1
+    # one list per booking window, one invitee list per event, one list of routing forms, one
+    # page of event types
+    assert report.api_calls == 2 + 3 + 1 + 1
 
 
 def test_a_second_run_repairs_nothing_and_changes_nothing(pipeline: Pipeline, reconcile: Reconcile) -> None:
@@ -259,10 +260,11 @@ def test_429_answers_are_waited_out_and_counted_in_the_budget(pipeline: Pipeline
     fake.rate_limit_every, fake.rate_limit_reset = 3, 1
     # When the reconciler runs
     report = reconcile(fake)
-    # Then it covered everything, and the retried requests were counted
+    # Then it covered everything, and the retried requests were counted (6 for the bookings,
+    # 1 for the event types)
     assert report.complete
     assert fake.rate_limited >= 1
-    assert report.api_calls == 6 + fake.rate_limited
+    assert report.api_calls == 7 + fake.rate_limited
     assert report.counts["repaired"] == 5
 
 
@@ -516,7 +518,7 @@ def test_submissions_made_before_the_window_are_not_listed_further(pipeline: Pip
     report = reconcile(fake)
     # Then only the recent one was repaired, and listing stopped at the first page (newest first)
     assert (report.counts["submissions_seen"], report.counts["repaired"]) == (1, 1)
-    assert report.api_calls == 2 + 1 + 1  # two booking lists, the forms, one page of submissions
+    assert report.api_calls == 2 + 1 + 1 + 1  # two booking lists, the forms, one page of submissions, the event types
     assert len(stored_submissions(pipeline)) == 1
 
 

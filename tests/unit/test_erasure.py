@@ -100,23 +100,20 @@ def kept_kind(event: str, sent: str, **payload: object) -> str:
     return json.dumps({"event": event, "created_at": sent, "payload": payload})
 
 
-def test_a_contact_is_dated_by_its_own_creation_not_by_when_the_webhook_was_sent() -> None:
+def test_a_tombstone_refuses_every_later_contact_event_about_the_person_whatever_its_dates() -> None:
     # Given Ada was erased on Nov 25
     _, is_erased = tombstoned("ada@example.com")
-    # When her contact, made on Nov 20, is updated on Nov 28 (and sent then)
-    old = kept_kind(
-        "contact.updated", "2026-11-28T10:00:00Z", email="ada@example.com", created_at="2026-11-20T09:00:00Z"
-    )
-    # Then it is refused; a contact made on Nov 27 (after the erasure) is not
-    assert refused(parse_typed(old), old, is_erased)
-    new = kept_kind(
-        "contact.created", "2026-11-27T10:00:00Z", email="ada@example.com", created_at="2026-11-27T09:00:00Z"
-    )
-    assert not refused(parse_typed(new), new, is_erased)
-    # And a contact whose creation is missing or unreadable is refused whatever its dates
-    for created_at in (None, "last week"):
-        undated = kept_kind("contact.updated", "2026-11-28T10:00:00Z", email="ada@example.com", created_at=created_at)
-        assert refused(parse_typed(undated), undated, is_erased)
+    # When a contact of hers arrives: made before the erasure, made after it, or undated
+    for created_at in ("2026-11-20T09:00:00Z", "2026-11-27T09:00:00Z", None, "last week"):
+        for event in ("contact.created", "contact.updated"):
+            body = kept_kind(
+                event, "2026-11-28T10:00:00Z", emails=[{"email": "Ada@Example.com"}], created_at=created_at
+            )
+            # Then it is refused (issue 21: a contact is the person's own address-book entry)
+            assert refused(parse_typed(body), body, is_erased), (event, created_at)
+    # And another person's contact is not
+    other = kept_kind("contact.created", "2026-11-28T10:00:00Z", emails=[{"email": "bob@example.com"}])
+    assert not refused(parse_typed(other), other, is_erased)
 
 
 def test_a_meeting_recap_or_unknown_kind_naming_the_person_is_refused_whatever_its_dates() -> None:

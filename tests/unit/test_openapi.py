@@ -28,6 +28,7 @@ ROUTES: dict[str, set[str]] = {
     "/v1/connections/{connection_id}/bookings/{invitee_uuid}/no-show": {"post", "delete"},
     "/v1/connections/{connection_id}/events/{event_uuid}": {"get"},
     "/v1/connections/{connection_id}/reports": {"get"},
+    "/v1/connections/{connection_id}/contacts": {"get"},  # issue 21
     "/v1/connections/{connection_id}/erasures": {"post"},
     "/v1/connections/{connection_id}/erasures/{erasure_id}": {"get"},
     "/v1/erasures": {"post"},

@@ -123,8 +123,9 @@ def _key(operation: str, request: Mapping[str, Any]) -> tuple[str, ...]:
         return (operation, key["PK"]["S"], key["SK"]["S"])
     values = request["ExpressionAttributeValues"]
     start = "ExclusiveStartKey" in request and json.dumps(request["ExclusiveStartKey"], sort_keys=True)
+    # a whole partition (an event type's) has no bounds
     bounds = [values[name]["S"] for name in (":lo", ":hi", ":sk", ":status", ":email") if name in values]
-    return (operation, values[":pk"]["S"], *bounds, str(request["Limit"]), str(start))
+    return (operation, values[":pk"]["S"], *bounds, str(request.get("Limit")), str(start))
 
 
 def handler_module() -> ModuleType:

@@ -64,6 +64,9 @@ class FakeCalendly:
     events: dict[str, dict[str, Any]] = field(default_factory=dict)  # scheduled event uri -> resource
     invitees: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)  # event uri -> uri -> invitee
     submissions: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)  # form uri -> uri -> submission
+    event_types: dict[str, dict[str, Any]] = field(
+        default_factory=dict
+    )  # event type uri -> resource (GET /event_types)
     routing_forms_plan: bool = True  # False: the plan has no routing forms (Calendly answers 403)
     accept_any_pat: bool = False  # the local stack: any "pat-..." token is a valid PAT
     faults: list[tuple[str, str]] = field(default_factory=list)  # (path, mode), see fail_next
@@ -234,6 +237,12 @@ class FakeCalendly:
             # webhook was lost, to try `calsync backfill`.
             self.add_booking(json.loads(body))
             return 201, {"status": "added"}
+        if split.path == "/_fake/event_types" and method == "POST":
+            # Local-only: make the API list an event type (a GET /event_types item or an
+            # event_type.* payload), e.g. one renamed without its webhook, for the reconcile.
+            resource = json.loads(body)
+            self.event_types[resource["uri"]] = resource
+            return 201, {"status": "added"}
         if split.path == "/_fake/submissions" and method == "POST":
             # Local-only: make the API list a routing-form submission (a webhook payload).
             self.add_submission(json.loads(body))
@@ -254,6 +263,10 @@ class FakeCalendly:
             return 200, {"resource": self._user()}
         if (scheduled := scheduling.handle(self, method, split.path, body)) is not None:
             return scheduled
+        if split.path == "/event_types" and method == "GET":  # the organization's, by name (Calendly's default sort)
+            mine = query.get("organization") in (None, self.organization)
+            items = sorted(self.event_types.values(), key=lambda e: (str(e.get("name")), e["uri"])) if mine else []
+            return 200, self._page(items, query, split.path)
         if split.path == "/scheduled_events" and method == "GET":
             mine = query.get("organization") in (None, self.organization)
             return 200, self._page(lists.scheduled_events(self.events, query) if mine else [], query, split.path)

@@ -24,7 +24,7 @@ SCENARIOS = ("created", "canceled", "reschedule", "no_show", "routing", "unknown
 WEIGHTS = (30, 20, 15, 15, 10, 10)
 # The ids in the events/ samples, replaced by fresh ones in each scenario.
 _IDS: tuple[str, ...] = ("DEMOEVENT0000001", "DEMOEVENT0000002", "DEMOEVENT0000003", "INVITEE00000001")
-_IDS += ("INVITEE00000002", "INVITEE00000003", "ROUTINGSUBMIT001", "RECAP00000000001")
+_IDS += ("INVITEE00000002", "INVITEE00000003", "ROUTINGSUBMIT001", "SCHEDULE00000001")
 
 
 def _sample(name: str) -> str:

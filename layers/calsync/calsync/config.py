@@ -90,6 +90,7 @@ class PublisherSettings(ReminderSettings):
     reminder_dlq_arn: Name
     reminder_lead_seconds: tuple[PositiveInt, ...] = (86_400, 3_600)
     late_ended_window_days: NonNegativeInt = RECENT_DAYS  # "recent": RECONCILE_RECENT_DAYS (template default)
+    recap_text_in_events: bool = False  # Meeting Recap Ready carries the recap's text (personal data)
 
     @model_validator(mode="before")
     @classmethod

@@ -217,6 +217,9 @@ class Reconcilers:
     def run(self, *, connection_id: str, reason: str, **_: Any) -> Report:
         return Report(connection_id, reason, NOW, windows=[])
 
+    def event_types(self, report: Report, *, organization: str) -> None:
+        """The event types' listing after the bookings (``reconcile.event_types``): nothing here."""
+
 
 def jobs(registry: Registry, reconcilers: Reconcilers, time_left: Any, **fields: Any) -> Jobs:
     return Jobs(

@@ -258,7 +258,10 @@ def test_a_tombstone_means_one_invitee_erased_without_personal_data() -> None:
     assert tenant.event_id != event.event_id
 
 
-@pytest.mark.parametrize("detail_type", list(DetailType), ids=str)
+FIRST_AT_V2 = {DetailType.EVENT_TYPE_CHANGED, DetailType.MEETING_RECAP_READY}  # issue 21: no v1 ever published
+
+
+@pytest.mark.parametrize("detail_type", [d for d in DetailType if d not in FIRST_AT_V2], ids=str)
 def test_the_v1_schemas_stay_published_beside_the_current_ones(detail_type: DetailType) -> None:
     # Given consumers that validate against the v1 schemas (their booking forbids other fields)
     v1 = schema_path(detail_type).with_name(f"{detail_type.slug}.v1.json")

@@ -23,6 +23,7 @@ class Runs:
 
     def __init__(self) -> None:
         self.runs: list[dict[str, Any]] = []
+        self.event_type_passes: list[str] = []  # connections whose event types were reconciled
 
     def run(
         self, *, connection_id: str, organization: str, windows: Iterable[Window], reason: str, cursors: Any = ()
@@ -30,6 +31,9 @@ class Runs:
         windows = list(windows)
         self.runs.append({"windows": windows, "reason": reason, "cursors": list(cursors)})
         return Report(connection_id, reason, NOW, [WindowReport(w.name, w.start, w.end, "covered") for w in windows])
+
+    def event_types(self, report: Report, *, organization: str) -> None:
+        self.event_type_passes.append(report.connection_id)
 
 
 class State:

@@ -24,7 +24,14 @@ from calsync.lifecycle.events import DetailType, LifecycleEvent
 # Reminders (Booking Starting Soon, Booking Ended) change nothing about a booking: they repeat its
 # state and would treble the lake. The lake keeps the events that change a booking, a submission
 # and erasures (the EventBridge rule that feeds it matches these detail-types).
-LAKE_KINDS = frozenset(DetailType) - {DetailType.BOOKING_STARTING_SOON, DetailType.BOOKING_ENDED}
+# Not in the lake: reminders; a recap (its text and attendees are personal data); an event
+# type's change (configuration, not a booking: the lake's rows are bookings).
+LAKE_KINDS = frozenset(DetailType) - {
+    DetailType.BOOKING_STARTING_SOON,
+    DetailType.BOOKING_ENDED,
+    DetailType.MEETING_RECAP_READY,
+    DetailType.EVENT_TYPE_CHANGED,
+}
 UTM_FIELDS = ("utm_source", "utm_medium", "utm_campaign", "utm_content", "utm_term")
 CANCELERS = frozenset({"host", "invitee"})
 

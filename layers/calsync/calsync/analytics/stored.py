@@ -86,6 +86,9 @@ class KnownFirst:
     def scheduled_event(self, uri: str) -> Image | None:
         return self._rest.scheduled_event(uri)
 
+    def event_type(self, tenant: str, uri: str) -> Image | None:
+        return self._rest.event_type(tenant, uri)
+
 
 def stored_records(item: Image, images: Images) -> list[LakeRecord]:
     """The lake records one stored item lands as (``item``: its attributes as plain JSON values,

@@ -14,6 +14,11 @@ invitee / booking           EVENT#<event uuid>          INVITEE#<invitee uuid>  
                                                                                     <invitee uuid> (start known),
                                                                                     GSI3PK BOOKING#<connection>#
                                                                                     <invitee uuid>
+meeting recap               EVENT#<event uuid>          RECAP#<recap uuid>          GSI3PK RECAP#<connection>#
+(meeting_recap)             or RECAP#<connection>#                                  <recap uuid> (its lookup)
+                            <recap uuid> (no event)
+event type (event_type)     EVENTTYPES#<connection>     EVENTTYPE#<uuid>
+contact (contact)           CONTACTS#<connection>       CONTACT#<uuid>              (``emails``: lower-cased)
 routing-form submission     EVENT#<event uuid>          SUBMISSION#<uuid>           (attribute ``invitee_sk``:
 (routing_form_submission)   or SUBMISSION#<uuid>                                    the submitter's SK)
                             without a submitter
@@ -146,6 +151,34 @@ def submission(submission_uuid: str, event_uuid: str | None) -> Key:
     """Under its submitter's event when known, else on its own."""
     sk = f"SUBMISSION#{submission_uuid}"
     return Key(event_pk(event_uuid) if event_uuid else sk, sk)
+
+
+def resource(kind: str, tenant: str, uuid: str, event_uuid: str | None = None) -> Key:
+    """Where a typed resource of a connection lives: an event type or a contact in its
+    connection's partition (one Query lists them), a meeting recap under its scheduled event
+    (one Query returns both) or, for an external meeting, on its own."""
+    match kind:
+        case "event_type":
+            return Key(f"EVENTTYPES#{tenant}", f"EVENTTYPE#{uuid}")
+        case "contact":
+            return Key(f"CONTACTS#{tenant}", f"CONTACT#{uuid}")
+        case "meeting_recap":
+            return (
+                Key(event_pk(event_uuid), f"RECAP#{uuid}")
+                if event_uuid
+                else Key(recap_pk(tenant, uuid), f"RECAP#{uuid}")
+            )
+    raise ValueError(f"not a resource kind: {kind}")
+
+
+def resources_pk(kind: str, tenant: str) -> str:
+    """The partition of a connection's event types or contacts."""
+    return resource(kind, tenant, "-").pk
+
+
+def recap_pk(tenant: str, recap_uuid: str) -> str:
+    """A meeting recap's lookup key (GSI3PK; the partition of a recap without an event)."""
+    return f"RECAP#{tenant}#{recap_uuid}"
 
 
 def email_pk(email: str) -> str:

@@ -148,7 +148,25 @@ class StoredDelivery:
         return _build(cls, item, type=item["type"], body_sha256=sha)
 
 
-StoredItem = StoredBooking | ScheduledEventItem | StoredSubmission | StoredDelivery
+@dataclass(frozen=True, slots=True)
+class StoredResource:
+    """A typed Calendly resource of a connection: an event type (``event_type``), a contact
+    (``contact``) or a meeting recap (``meeting_recap``); ``deleted`` once Calendly deleted it."""
+
+    type: str
+    uri: str | None
+    tenant: str | None
+    deleted: bool | None
+    attributes: dict[str, Any] = field(repr=False)
+
+    @classmethod
+    def from_item(cls, item: Mapping[str, Any]) -> StoredResource:
+        return _build(cls, item, type=item["type"])
+
+
+RESOURCE_TYPES = frozenset({"event_type", "contact", "meeting_recap"})
+
+StoredItem = StoredBooking | ScheduledEventItem | StoredSubmission | StoredDelivery | StoredResource
 
 _VIEWS: dict[str, Any] = {
     "invitee": StoredBooking,
@@ -157,6 +175,7 @@ _VIEWS: dict[str, Any] = {
     "delivery": StoredDelivery,
     "quarantine": StoredDelivery,
     "other": StoredDelivery,
+    **dict.fromkeys(RESOURCE_TYPES, StoredResource),
 }
 ITEM_TYPES = frozenset(_VIEWS)
 
@@ -179,3 +198,4 @@ class ScheduledEventWithInvitees:
     event: ScheduledEventItem | None
     invitees: list[StoredBooking]
     submissions: list[StoredSubmission]
+    recaps: list[StoredResource] = field(default_factory=list)  # its meeting recaps (Notetaker)

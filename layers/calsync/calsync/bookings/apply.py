@@ -8,6 +8,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from calsync.bookings.kinds import KIND_EVENTS, resource_snapshot
 from calsync.bookings.records import (
     STATUS_RANK,
     BookingsRepository,
@@ -22,6 +23,7 @@ from calsync.bookings.records import (
     submitter_ref,
     version,
 )
+from calsync.calendly.kinds import KindEvent
 from calsync.calendly.models import CalendlyValue, InviteeNoShow, WebhookEvent
 from calsync.erasure.rules import ErasedIn, IsErased, refused, refused_unread
 from calsync.errors import InvalidDelivery, Unstorable
@@ -89,6 +91,7 @@ def invitee_snapshot(payload: InviteePayload, tenant: str) -> InviteeSnapshot | 
             "rescheduled_to": payload.new_invitee,
             "routing_form_submission": payload.routing_form_submission,
             "event_name": event.name if event else None,
+            "event_type": event.event_type if event else None,  # its event type's current name is read by it
             "start_time": start_time,
             "end_time": stored_time(event.end_time) if event else None,
         },
@@ -241,6 +244,10 @@ def apply_delivery(
                 changed = _apply_no_show(envelope, tenant, repo)
             case RoutingFormEnvelope():
                 changed = _apply_submission(envelope, tenant, repo)
+            case OtherEnvelope() if envelope.event in KIND_EVENTS:
+                kind = KindEvent(envelope.event)
+                snapshot = resource_snapshot(kind, envelope.payload, tenant, sent_at=envelope.created_at)
+                changed = repo.upsert_resource(snapshot)
             case OtherEnvelope():
                 changed = repo.keep_other(delivery, created_at=envelope.created_at)
     except InvalidDelivery as exc:

@@ -21,7 +21,7 @@ from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from calsync.aws import clients, keys
+from calsync.aws import keys
 from calsync.aws.dynamo import (
     batch_get_items,
     conditional,
@@ -38,10 +38,12 @@ from calsync.aws.views import (
     StoredBooking,
     StoredDelivery,
     StoredItem,
+    StoredResource,
     StoredSubmission,
     kept_body,
     view,
 )
+from calsync.bookings.aws_resources import ResourceTable
 from calsync.bookings.records import (
     EventSnapshot,
     InviteeRef,
@@ -61,7 +63,7 @@ def invitee_key(ref: InviteeRef) -> keys.Key:
     return keys.invitee(ref.event_uuid, ref.invitee_uuid)
 
 
-class DynamoBookingsRepository(clients.TableAdapter):
+class DynamoBookingsRepository(ResourceTable):
     # -- writes -------------------------------------------------------------------------
 
     def _conditional_update(self, what: str, key: keys.Key, update: Update, condition: str | None) -> bool:
@@ -288,6 +290,7 @@ class DynamoBookingsRepository(clients.TableAdapter):
         event: ScheduledEventItem | None = None
         invitees: list[StoredBooking] = []
         submissions: list[StoredSubmission] = []
+        recaps: list[StoredResource] = []
         for item in self._query(
             "event",
             KeyConditionExpression="PK = :pk",
@@ -300,9 +303,11 @@ class DynamoBookingsRepository(clients.TableAdapter):
                     invitees.append(booking)
                 case StoredSubmission() as submission:
                     submissions.append(submission)
+                case StoredResource(type="meeting_recap") as recap:
+                    recaps.append(recap)
                 case other:
                     raise ValueError(f"unexpected {other.type} item under a scheduled event")
-        return ScheduledEventWithInvitees(event=event, invitees=invitees, submissions=submissions)
+        return ScheduledEventWithInvitees(event=event, invitees=invitees, submissions=submissions, recaps=recaps)
 
     def bookings_by_email(
         self, email: str, *, start: datetime | None = None, end: datetime | None = None

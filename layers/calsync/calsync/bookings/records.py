@@ -131,6 +131,21 @@ class SubmissionSnapshot:
     state: Mapping[str, Any]
 
 
+@dataclass(frozen=True, slots=True)
+class ResourceSnapshot:
+    """A typed resource of a connection as stored (``kind``: ``event_type``, ``contact`` or
+    ``meeting_recap``), written whole with each newer version. A meeting recap lives under its
+    scheduled event (``event_uuid``); a recap deletion, which names no event, is applied where
+    the recap is stored."""
+
+    kind: str
+    tenant: str
+    uuid: str
+    version: str
+    state: Mapping[str, Any]
+    event_uuid: str | None = None
+
+
 class BookingsRepository(Protocol):
     """The persistence port; ``store.bookings`` implements it over DynamoDB."""
 
@@ -149,6 +164,10 @@ class BookingsRepository(Protocol):
     def upsert_submission(self, snapshot: SubmissionSnapshot) -> bool: ...
 
     def keep_other(self, delivery: Delivery, *, created_at: datetime) -> bool: ...
+
+    def upsert_resource(self, snapshot: ResourceSnapshot) -> bool:
+        """Write a typed resource when its version is newer than the stored one."""
+        ...
 
     def quarantine(self, delivery: Delivery, *, reason: str) -> None: ...
 

@@ -37,7 +37,15 @@ from calsync.compose.lifecycle import (
     reminders,
 )
 from calsync.compose.migrate import migrations
-from calsync.compose.read import ReadApi, connections_reader, read_api, reports_reader, tenant_bookings, tenant_items
+from calsync.compose.read import (
+    ReadApi,
+    connections_reader,
+    kinds_reader,
+    read_api,
+    reports_reader,
+    tenant_bookings,
+    tenant_items,
+)
 from calsync.compose.reconcile import Reconciling, reconciling
 from calsync.compose.replay import replaying
 from calsync.intake.routing import QueueKind
@@ -71,6 +79,7 @@ __all__ = [
     "erasure_api",
     "erasure_worker",
     "fanout_dispatcher",
+    "kinds_reader",
     "migrations",
     "processor",
     "publisher",

@@ -45,12 +45,14 @@ class Publisher(Reminders):
 
 def publisher(settings: config.PublisherSettings, **aws: Unpack[Aws]) -> Publisher:
     """The lifecycle publisher's services: what reminders have, and where they are scheduled."""
+    from calsync.lifecycle.aws_eventbridge import EventBridgePublisher
     from calsync.lifecycle.aws_scheduler import SchedulerReminders
 
     base = reminders(settings, **aws)
+    bus = EventBridgePublisher(settings.event_bus_name, aws.get("events"), recap_text=settings.recap_text_in_events)
     return Publisher(
         base.images,
-        base.bus,
+        bus,
         schedules=SchedulerReminders(
             settings.schedule_group_name,
             settings.reminder_target_arn,

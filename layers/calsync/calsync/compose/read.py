@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from calsync.read.bookings import BookingLookup, TenantBookings
     from calsync.read.connections import ConnectionsReader
     from calsync.read.events import EventReader
+    from calsync.read.kinds import KindsReader
     from calsync.read.reports import ReportsReader
     from calsync.reconcile.aws_state import DynamoReconcileState
 
@@ -50,6 +51,13 @@ def reports_reader(table_name: str, **aws: Unpack[Aws]) -> DynamoReconcileState:
     return DynamoReconcileState(table_name, aws.get("dynamodb"))
 
 
+def kinds_reader(table_name: str, **aws: Unpack[Aws]) -> KindsReader:
+    """A connection's meeting recaps and contacts (``read.kinds``' port)."""
+    from calsync.read.aws_kinds import DynamoKindsReader
+
+    return DynamoKindsReader(table_name, aws.get("dynamodb"))
+
+
 @dataclass(frozen=True, slots=True)
 class ReadApi:
     """What the read API's handler needs: each read's port, whether a connection is registered,
@@ -62,6 +70,7 @@ class ReadApi:
     booking: BookingLookup
     events: EventReader
     reports: ReportsReader
+    kinds: KindsReader | None = None  # meeting recaps and contacts (issue 21)
 
 
 def read_api(settings: config.ReadApiSettings, **aws: Unpack[Aws]) -> ReadApi:
@@ -88,4 +97,5 @@ def read_api(settings: config.ReadApiSettings, **aws: Unpack[Aws]) -> ReadApi:
         booking=items,
         events=items,
         reports=reports_reader(table, **aws),
+        kinds=kinds_reader(table, **aws),
     )

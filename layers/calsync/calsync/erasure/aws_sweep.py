@@ -40,6 +40,8 @@ STORES = {
     "delivery": "archive",
     "quarantine": "quarantine",
     "other": "other",
+    "contact": "contacts",  # a Calendly contact of the person
+    "meeting_recap": "meeting_recaps",  # a Notetaker recap naming them (its text is about them too)
 }
 # Item types only ever redacted: a scheduled event's location may hold text an invitee typed.
 REDACT_ONLY = {"event": "events"}
@@ -105,6 +107,10 @@ def _owned(item: dict[str, Any], content: list[Any], email: str, uris: set[str])
             return normalise(str(item.get("email") or "")) == normalise(email)
         case "routing_form_submission":
             return item.get("invitee_sk") is None or _names_any(content, uris)
+        case "contact":
+            return normalise(email) in (item.get("emails") or [])
+        case "meeting_recap":
+            return True
         case "delivery" | "quarantine" | "other":
             payload = _payload(content[1] if isinstance(content[1], str) else None)
             if isinstance(payload.get("email"), str):

@@ -2,10 +2,11 @@
 and whether a delivery is about a person erased after it was dated (then it is refused).
 
 A delivery is dated by the resource it carries, never by when the webhook was sent: an invitee
-or a routing-form submission by its creation (so a booking made after an erasure is kept), a
-contact by its own ``created_at``. What calsync cannot date that way (a meeting recap, whose
-booking's time it does not carry; an event kind it does not know; a body that does not match its
-model) is ``UNDATED``: any tombstone of an address it carries refuses it.
+or a routing-form submission by its creation (so a booking made after an erasure is kept). A
+contact is the person's own address-book entry: every contact event naming an erased person is
+refused whatever its dates (issue 21), so it is ``UNDATED``, like what calsync cannot date (a
+meeting recap, whose booking's time it does not carry; an event kind it does not know; a body
+that does not match its model): any tombstone of an address it carries refuses it.
 
 Pure: the tombstones themselves are read through an ``is_erased(email, at)`` callable (the
 store implements it with one GetItem), so processors, the reconciler and tests share the rule.
@@ -21,7 +22,6 @@ import re
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 
-from calsync import timefmt
 from calsync.calendly.models import InviteeNoShow
 from calsync.intake.envelopes import (
     Envelope,
@@ -44,9 +44,6 @@ scopes existed is one); otherwise its scope is the one connection id it was eras
 
 UNDATED = datetime.min.replace(tzinfo=UTC)
 """The date of a delivery calsync cannot date by its resource: before every erasure."""
-
-# Contacts (Contacts API) carry the person's address book entry, made at its ``created_at``.
-_CONTACT_EVENTS = "contact."
 
 # An address as it appears in text (JSON strings, answers, bodies): local part, "@", domain;
 # matched only from the start of a run of address characters, so a long run without an "@"
@@ -115,19 +112,8 @@ def subject(envelope: Envelope, body: str) -> tuple[set[str], datetime]:
         case RoutingFormEnvelope(payload=submission):
             answers = [answer.answer for answer in submission.questions_and_answers]
             return addresses_in(answers), submission.created_at or submission.updated_at or envelope.created_at
-        case _ if envelope.event.startswith(_CONTACT_EVENTS):
-            return addresses_in(body), _made(envelope.payload.get("created_at"))
         case _:
             return addresses_in(body), UNDATED
-
-
-def _made(value: object) -> datetime:
-    """A resource's own ``created_at`` (ISO 8601), else ``UNDATED``."""
-    if isinstance(value, str):
-        with contextlib.suppress(ValueError):
-            made = timefmt.parse(value)
-            return made if made.tzinfo else made.replace(tzinfo=UTC)
-    return UNDATED
 
 
 def refused(envelope: Envelope, body: str, is_erased: IsErased) -> bool:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from calsync.aws import clients
 from calsync.aws.errors import aws_call
+from calsync.lifecycle.derive import without_recap_text
 from calsync.lifecycle.events import SOURCE, LifecycleEvent
 
 if TYPE_CHECKING:
@@ -21,14 +22,20 @@ PUT_EVENTS_BYTES = 256 * 1024  # and of the request's size
 class EventBridgePublisher:
     """Puts lifecycle events on the bus, up to ``PUT_EVENTS_BATCH`` entries (and
     ``PUT_EVENTS_BYTES``) per call; entries the bus refused (``FailedEntryCount``: PutEvents
-    can fail part of a call) are sent again, alone, up to ``attempts`` times in all."""
+    can fail part of a call) are sent again, alone, up to ``attempts`` times in all. A meeting
+    recap's text leaves only with ``recap_text`` (the stack's ``RecapTextInEvents``; personal data)."""
 
-    def __init__(self, bus_name: str, client: EventBridgeClient | None = None, *, attempts: int = 3) -> None:
+    def __init__(
+        self, bus_name: str, client: EventBridgeClient | None = None, *, attempts: int = 3, recap_text: bool = False
+    ) -> None:
         self.bus_name = bus_name
         self._client = client
         self.attempts = attempts
+        self.recap_text = recap_text
 
     def _entry(self, event: LifecycleEvent) -> PutEventsRequestEntryTypeDef:
+        if not self.recap_text:
+            event = without_recap_text(event)
         return {
             "Source": SOURCE,
             "DetailType": event.detail_type.value,

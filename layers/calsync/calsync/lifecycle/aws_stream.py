@@ -53,11 +53,12 @@ class TableImages:
         return stream_image(found.get("Item"))
 
     def read_ahead(self, images: Iterable[Mapping[str, Any] | None], *, invitees: Iterable[str] = ()) -> None:
-        """Read the scheduled events of these (new) images, and the ``invitees`` named, in
+        """Read the scheduled events and event types of these (new) images, and the ``invitees`` named, in
         BatchGetItem calls of up to 100 keys (consistent reads, unprocessed keys asked again),
         for ``scheduled_event`` and ``invitee`` to answer from until ``forget``: one call for a
         stream batch instead of one GetItem per booking. An item written after this read has a
         stream record of its own, later, which reads it again."""
+        images = list(images)  # read twice below (a generator would be spent after the first)
         wanted = {
             keys.event(uuid)
             for image in images
@@ -65,6 +66,14 @@ class TableImages:
         }
         wanted |= {
             keys.invitee(ref.event_uuid, ref.invitee_uuid) for uri in invitees if (ref := InviteeRef.from_uri(uri))
+        }
+        wanted |= {  # their event types (a booking carries its event type's current name)
+            keys.resource("event_type", tenant, uuid)
+            for image in images
+            if image
+            and isinstance(tenant := image.get("tenant"), str)
+            and isinstance(uri := image.get("event_type"), str)
+            and (uuid := last_segment(uri))
         }
         self._read = dict.fromkeys(wanted)
         client = self._client or clients.dynamodb()
@@ -93,6 +102,16 @@ class TableImages:
     def scheduled_event(self, uri: str) -> dict[str, Any] | None:
         uuid = last_segment(uri)
         return self._get(keys.event(uuid)) if uuid else None
+
+    def event_type(self, tenant: str, uri: str) -> dict[str, Any] | None:
+        """One GetItem per event type a batch names (kept until ``forget``)."""
+        uuid = last_segment(uri)
+        if uuid is None:
+            return None
+        key = keys.resource("event_type", tenant, uuid)
+        if key not in self._read:
+            self._read[key] = self._get(key)
+        return self._read[key]
 
     def claim_reschedule(self, new_invitee_uri: str, event_id: str, *, claimant: str) -> bool:
         """Mark the new booking as announced by ``claimant`` (conditional: first one wins)."""

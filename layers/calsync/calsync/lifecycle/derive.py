@@ -25,6 +25,10 @@ class Images(Protocol):
         """The stored scheduled event with this URI, if any."""
         ...
 
+    def event_type(self, tenant: str, uri: str) -> Image | None:
+        """The connection's stored event type with this URI, if any."""
+        ...
+
 
 def derive(old: Image | None, new: Image | None, images: Images) -> list[LifecycleEvent]:
     """A deleted item (an erasure removing a person's data) means nothing: no cancellation,
@@ -39,6 +43,10 @@ def derive(old: Image | None, new: Image | None, images: Images) -> list[Lifecyc
             return _submission_events(before, after, images)
         case "tombstone":
             return _erased(before, after)
+        case "event_type":
+            return event_type_events(before, after)
+        case "meeting_recap":
+            return recap_events(before, after, images)
         case _:
             return []
 
@@ -54,8 +62,74 @@ def _erased(before: Image, after: Image) -> list[LifecycleEvent]:
     return [_event(DetailType.INVITEE_ERASED, (digest, at), None, address_hash=digest, erased_at=at)]
 
 
-def booking(invitee: Image, event: Image | None) -> dict[str, Any]:
-    """The booking as stored: the invitee with its scheduled event's name, times, hosts and location."""
+EVENT_TYPE_FIELDS = ("uri", "name", "duration", "kind", "active", "scheduling_url", "owner", "deleted", "updated_at")
+RECAP_TEXT = ("summary_md", "action_items_md", "discussion_md")
+
+
+def event_type_events(before: Image, after: Image) -> list[LifecycleEvent]:
+    """Event Type Changed: once per stored change of what users see of an event type (a newer
+    version that changes none of those fields, or a reconcile finding it unchanged, says nothing)."""
+    now = {name: after.get(name) for name in EVENT_TYPE_FIELDS}
+    was = {name: before.get(name) for name in EVENT_TYPE_FIELDS}
+    if now == was or not isinstance(now["uri"], str):
+        return []
+    change = "created" if not before.get("type") else "deleted" if now["deleted"] and not was["deleted"] else "updated"
+    changed = sorted(name for name in EVENT_TYPE_FIELDS if before.get("type") and now[name] != was[name])
+    return [
+        _event(
+            DetailType.EVENT_TYPE_CHANGED,
+            (now["uri"], after.get("v")),
+            after.get("tenant"),
+            change=change,
+            changed=changed,
+            event_type=now,
+            previous_name=was["name"] if before.get("type") else None,
+        )
+    ]
+
+
+def recap_events(before: Image, after: Image, images: Images) -> list[LifecycleEvent]:
+    """Meeting Recap Ready: once per recap, when it is first stored available (Calendly's
+    ``available``, or no status) and not deleted; with its scheduled event as stored. It carries
+    the recap's text; the publisher removes it unless the stack allows it (``without_recap_text``)."""
+
+    def ready(image: Image) -> bool:
+        return bool(image.get("type")) and not image.get("deleted") and image.get("status") in (None, "available")
+
+    uri = after.get("uri")
+    if not ready(after) or ready(before) or not isinstance(uri, str):
+        return []
+    event_uri = after.get("event_uri")
+    event = images.scheduled_event(event_uri) if isinstance(event_uri, str) else None
+    recap = {
+        "uri": uri,
+        "event_uri": event_uri,
+        "status": after.get("status"),
+        "created_at": after.get("created_at"),
+        "updated_at": after.get("updated_at"),
+        "text_included": True,
+        **{name: after.get(name) for name in RECAP_TEXT},
+    }
+    meeting = (
+        {name: event.get(name) for name in ("uri", "name", "event_type", "status", "start_time", "end_time")}
+        if event
+        else None
+    )
+    return [_event(DetailType.MEETING_RECAP_READY, (uri,), after.get("tenant"), recap=recap, event=meeting)]
+
+
+def without_recap_text(event: LifecycleEvent) -> LifecycleEvent:
+    """The event as published when recap text is not allowed in events (the default: it is
+    personal data): a Meeting Recap Ready's text fields null, ``text_included`` false."""
+    if event.detail_type is not DetailType.MEETING_RECAP_READY:
+        return event
+    recap = {**event.detail.get("recap", {}), **dict.fromkeys(RECAP_TEXT), "text_included": False}
+    return LifecycleEvent(event.detail_type, event.event_id, {**event.detail, "recap": recap})
+
+
+def booking(invitee: Image, event: Image | None, event_type_name: str | None = None) -> dict[str, Any]:
+    """The booking as stored: the invitee with its scheduled event's name, times, hosts and
+    location; ``event_name`` its event type's current name when that is stored."""
     event = event or {}
     hosts = [
         {"user": m.get("user"), "name": m.get("user_name"), "email": m.get("user_email")}
@@ -69,7 +143,7 @@ def booking(invitee: Image, event: Image | None) -> dict[str, Any]:
         "name": invitee.get("name"),
         "email": invitee.get("email"),
         "timezone": invitee.get("timezone"),
-        "event_name": invitee.get("event_name") or event.get("name"),
+        "event_name": event_type_name or invitee.get("event_name") or event.get("name"),
         "start_time": invitee.get("start_time") or event.get("start_time"),
         "end_time": invitee.get("end_time") or event.get("end_time"),
         "hosts": hosts,
@@ -96,7 +170,19 @@ def _event(detail_type: DetailType, key: tuple[object, ...], tenant: Any, **deta
 
 def _booking_of(invitee: Image, images: Images) -> dict[str, Any]:
     event_uri = invitee.get("event_uri")
-    return booking(invitee, images.scheduled_event(event_uri) if isinstance(event_uri, str) else None)
+    event = images.scheduled_event(event_uri) if isinstance(event_uri, str) else None
+    return booking(invitee, event, current_name(invitee, event, images))
+
+
+def current_name(invitee: Image, event: Image | None, images: Images) -> str | None:
+    """The booking's event type's current name (a rename shows on bookings made before), when
+    the event type is stored and not deleted."""
+    type_uri, tenant = invitee.get("event_type") or (event or {}).get("event_type"), invitee.get("tenant")
+    if not isinstance(type_uri, str) or not isinstance(tenant, str):
+        return None
+    found = images.event_type(tenant, type_uri)
+    name = (found or {}).get("name")
+    return name if isinstance(name, str) and not (found or {}).get("deleted") else None
 
 
 def _is_reschedule_half(image: Image) -> bool:

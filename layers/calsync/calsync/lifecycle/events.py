@@ -26,6 +26,8 @@ class DetailType(StrEnum):
     BOOKING_STARTING_SOON = "Booking Starting Soon"
     BOOKING_ENDED = "Booking Ended"
     INVITEE_ERASED = "Invitee Erased"
+    EVENT_TYPE_CHANGED = "Event Type Changed"
+    MEETING_RECAP_READY = "Meeting Recap Ready"
 
     @property
     def slug(self) -> str:

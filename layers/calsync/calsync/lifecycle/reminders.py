@@ -23,7 +23,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from calsync import timefmt
-from calsync.lifecycle.derive import Image, Images, booking
+from calsync.lifecycle.derive import Image, Images, booking, current_name
 from calsync.lifecycle.events import SCHEMA_VERSION, DetailType, LifecycleEvent, event_id
 
 _INVITEE_UUID = re.compile(r"/invitees/([^/?#]+)/?$")
@@ -120,12 +120,13 @@ def _event(
     detail_type: DetailType, uri: str, start: str, lead: object, invitee: Image, images: Images
 ) -> LifecycleEvent:
     event_uri = invitee.get("event_uri")
+    event = images.scheduled_event(event_uri) if isinstance(event_uri, str) else None
     eid = event_id(detail_type, uri, start, lead)
     detail = {
         "schema_version": SCHEMA_VERSION,
         "event_id": eid,
         "connection_id": invitee.get("tenant"),
-        "booking": booking(invitee, images.scheduled_event(event_uri) if isinstance(event_uri, str) else None),
+        "booking": booking(invitee, event, current_name(invitee, event, images)),
         "lead_seconds": lead if isinstance(lead, int) else None,
     }
     return LifecycleEvent(detail_type, eid, detail)

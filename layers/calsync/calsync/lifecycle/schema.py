@@ -117,6 +117,59 @@ class ErasedDetail(_Detail):
     erased_at: str
 
 
+class EventTypeView(_Strict):
+    uri: str
+    name: str | None
+    duration: int | None
+    kind: str | None
+    active: bool | None
+    scheduling_url: str | None
+    owner: str | None
+    deleted: bool | None
+    updated_at: str | None
+
+
+class EventTypeChangedDetail(_Detail):
+    """Event Type Changed: an event type of the connection was created, updated (``changed``
+    names the fields) or deleted; ``previous_name`` is its name before the change."""
+
+    change: Literal["created", "updated", "deleted"]
+    changed: list[str]
+    event_type: EventTypeView
+    previous_name: str | None
+
+
+class Recap(_Strict):
+    uri: str
+    event_uri: str | None
+    status: str | None
+    created_at: str | None
+    updated_at: str | None
+    text_included: bool = Field(
+        description="Whether the text fields carry the recap (the stack's RecapTextInEvents); null text otherwise."
+    )
+    summary_md: str | None
+    action_items_md: str | None
+    discussion_md: str | None
+
+
+class MeetingEvent(_Strict):
+    uri: str | None
+    name: str | None
+    event_type: str | None
+    status: str | None
+    start_time: str | None
+    end_time: str | None
+
+
+class RecapReadyDetail(_Detail):
+    """Meeting Recap Ready: a Notetaker recap of a meeting is available (the case file when a
+    meeting completes); ``event`` is its scheduled event as stored (null for an external meeting)."""
+
+    recap: Recap
+    event: MeetingEvent | None
+
+
 DETAIL_MODELS: dict[DetailType, type[_Detail]] = {
     DetailType.BOOKING_SCHEDULED: BookingDetail,
     DetailType.BOOKING_RESCHEDULED: RescheduledDetail,
@@ -127,6 +180,8 @@ DETAIL_MODELS: dict[DetailType, type[_Detail]] = {
     DetailType.BOOKING_STARTING_SOON: ReminderDetail,
     DetailType.BOOKING_ENDED: ReminderDetail,
     DetailType.INVITEE_ERASED: ErasedDetail,
+    DetailType.EVENT_TYPE_CHANGED: EventTypeChangedDetail,
+    DetailType.MEETING_RECAP_READY: RecapReadyDetail,
 }
 
 

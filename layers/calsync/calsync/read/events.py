@@ -9,6 +9,7 @@ from typing import Any, Protocol
 from pydantic import BaseModel, ConfigDict
 
 from calsync.read.bookings import BookingView
+from calsync.read.kinds import KindsReader, RecapView, event_recaps
 
 
 class EventView(BaseModel):
@@ -23,6 +24,7 @@ class EventView(BaseModel):
     start_time: str | None
     end_time: str | None
     invitees: list[BookingView]
+    recaps: list[RecapView] = []  # its Notetaker meeting recaps (issue 21)
 
 
 class EventReader(Protocol):
@@ -38,9 +40,11 @@ class EventReader(Protocol):
         ...
 
 
-def get_event(port: EventReader, connection_id: str, event_uuid: str) -> EventView | None:
+def get_event(
+    port: EventReader, connection_id: str, event_uuid: str, kinds: KindsReader | None = None
+) -> EventView | None:
     """``GET /v1/connections/{connection_id}/events/{event_uuid}``: the event with all its
-    invitees, or ``None`` (the route answers 404)."""
+    invitees and (given ``kinds``) its meeting recaps, or ``None`` (the route answers 404)."""
     found = port.event(connection_id, event_uuid)
     if found is None:
         return None
@@ -58,4 +62,5 @@ def get_event(port: EventReader, connection_id: str, event_uuid: str) -> EventVi
         start_time=text("start_time"),
         end_time=text("end_time"),
         invitees=[BookingView.from_stored(item) for item in invitees],
+        recaps=event_recaps(kinds, connection_id, event_uuid) if kinds is not None else [],
     )

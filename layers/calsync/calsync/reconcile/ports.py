@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from calsync.bookings.records import InviteeRef
-from calsync.calendly.models import Invitee, RoutingForm, RoutingFormSubmission, ScheduledEvent
+from calsync.calendly.models import EventType, Invitee, RoutingForm, RoutingFormSubmission, ScheduledEvent
 from calsync.connections.records import Connection
 from calsync.reconcile.budget import Budget
 from calsync.reconcile.requests import ReconcileRequest
@@ -42,6 +42,10 @@ class Lister(Protocol):
     ) -> Iterator[ScheduledEvent]: ...
 
     def list_event_invitees(self, event: str) -> Iterator[Invitee]: ...
+
+    def list_event_types(
+        self, *, organization: str | None = None, user: str | None = None, active: bool | None = None
+    ) -> Iterator[EventType]: ...
 
     def list_routing_forms(self, *, organization: str, sort: str | None = None) -> Iterator[RoutingForm]: ...
 

@@ -34,6 +34,7 @@ from calsync.intake.routing import route
 from calsync.reconcile.budget import Budget, OutOfBudget
 from calsync.reconcile.compare import decide
 from calsync.reconcile.deliveries import delivery, submission_envelope
+from calsync.reconcile.event_types import EventTypesPass, sync_event_types
 from calsync.reconcile.ports import Lister, StoredBookings
 from calsync.reconcile.report import SUBMISSIONS, Cursor, Report, Window, WindowReport
 
@@ -122,6 +123,17 @@ class Reconciler:
             report.api_calls = self.budget.calls - calls_before
             report.duration_seconds = self.monotonic() - began
         return report
+
+    def event_types(self, report: Report, *, organization: str) -> EventTypesPass:
+        """The organization's event types through the queue, on what the budget has left; its
+        calls are added to the run's ``report.api_calls``."""
+        before = self.budget.calls
+        try:
+            return sync_event_types(
+                self.calendly, self.queue, connection_id=report.connection_id, organization=organization, now=self.now
+            )
+        finally:
+            report.api_calls += self.budget.calls - before
 
     def _window(self, connection_id: str, organization: str, window: Window, at: Cursor, report: Report) -> None:
         start = max(window.start, at.after)

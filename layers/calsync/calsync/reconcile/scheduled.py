@@ -62,6 +62,8 @@ def scheduled(
     report = reconciler.run(
         connection_id=connection_id, organization=organization, windows=windows, reason=reason, cursors=cursors
     )
+    if report.stopped is None:  # the bookings first; the event types with what the budget has left
+        reconciler.event_types(report, organization=organization)
     state.save_cursor(connection_id, cursors_as_dict(report.cursors))
     state.put_report(report.as_dict())
     return report
