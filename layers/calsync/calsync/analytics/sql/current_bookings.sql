@@ -43,21 +43,21 @@ latest AS (
     GROUP BY e.invitee_uuid
 )
 SELECT
-    l.b.connection_id,
+    l.b.connection_id AS connection_id,
     l.invitee_uuid,
-    l.b.event_type,
-    l.b.host_user,
-    l.b.status,
-    l.b.start_time,
-    l.b.end_time,
+    l.b.event_type AS event_type,
+    l.b.host_user AS host_user,
+    l.b.status AS status,
+    l.b.start_time AS start_time,
+    l.b.end_time AS end_time,
     l.created_at,
-    l.b.no_show,
-    l.b.canceled_by,
-    l.b.rescheduled,
-    l.b.utm_source,
-    l.b.utm_campaign,
-    l.b.submission_uuid,
-    l.b.version
+    l.b.no_show AS no_show,
+    l.b.canceled_by AS canceled_by,
+    l.b.rescheduled AS rescheduled,
+    l.b.utm_source AS utm_source,
+    l.b.utm_campaign AS utm_campaign,
+    l.b.submission_uuid AS submission_uuid,
+    l.b.version AS version
 FROM latest AS l
 CROSS JOIN params AS p
 -- the bookings that start in [since, until)
