@@ -9,8 +9,9 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from calsync.analytics.metrics import NAMES, MetricWindow
-from calsync_dev.analytics.bench import bookings, columns_read, scanned_bytes, timed, write_lake
+from calsync_dev.analytics.bench import COMPRESSION, bookings, columns_read, scanned_bytes, timed, write_lake
 from calsync_dev.analytics.lake import SCHEMA, connect
+from calsync_dev.template import deployed, load
 
 
 def test_the_synthetic_lake_answers_every_metric(tmp_path: Path) -> None:
@@ -35,3 +36,17 @@ def test_scanned_bytes_count_only_the_columns_a_query_names(tmp_path: Path) -> N
     assert "utm_source" not in read
     every = scanned_bytes(tmp_path, set(SCHEMA.names))
     assert 0 < scanned_bytes(tmp_path, read) < every
+
+
+def test_the_bench_measures_the_parquet_the_lakes_stream_writes(tmp_path: Path) -> None:
+    # Given the codec the lake's Firehose conversion writes in AWS
+    stream = deployed(load(), {})["Resources"]["LakeStream"]["Properties"]
+    serializer = stream["ExtendedS3DestinationConfiguration"]["DataFormatConversionConfiguration"][
+        "OutputFormatConfiguration"
+    ]["Serializer"]
+    # When the bench writes its lake (by default)
+    write_lake(bookings(200), tmp_path)
+    # Then its files use that codec, so the bytes it counts are the ones Athena would scan
+    [path, *_] = sorted(tmp_path.glob("dt=*/*.parquet"))
+    assert pq.ParquetFile(path).metadata.row_group(0).column(0).compression == serializer["ParquetSerDe"]["Compression"]
+    assert COMPRESSION.upper() == serializer["ParquetSerDe"]["Compression"]

@@ -142,6 +142,38 @@ def test_current_state_is_each_bookings_latest_version(lake: duckdb.DuckDBPyConn
     assert state["B6"]["status"] == "active"
 
 
+@pytest.mark.parametrize("backfilled_first", [True, False])
+def test_a_tie_of_versions_goes_to_the_record_naming_the_submission(tmp_path: Path, backfilled_first: bool) -> None:
+    # Given a live record and a backfilled one of the same version, only the backfilled one naming
+    # the routing-form submission the booking came from, written in either order
+    live = scheduled("B1", "Demo", H1, at(20, 9, 11), at(1))
+    backfilled = live.model_copy(update={"submission_uuid": "S1", "event_id": "e-backfill"})
+    write_records([backfilled, live] if backfilled_first else [live, backfilled], tmp_path)
+    # When the current state is asked for
+    [state] = run(connect(tmp_path), "current_bookings", MetricWindow(as_of=AS_OF)).as_dicts()
+    # Then it knows the submission
+    assert state["submission_uuid"] == "S1"
+
+
+def test_the_current_state_keeps_what_the_latest_version_left_empty(tmp_path: Path) -> None:
+    # Given a booking whose latest version no longer names a host or a UTM source its first one did
+    first = scheduled("B1", "Demo", H1, at(20, 9, 11), at(1), utm_source="ads")
+    latest = changed(first, "Booking Canceled", "2026-11-30T00:00:00#0", at(30, 0, 11), host_user=None, utm_source=None)
+    write_records([first, latest], tmp_path)
+    # When the current state is asked for
+    [state] = run(connect(tmp_path), "current_bookings", MetricWindow(as_of=AS_OF)).as_dicts()
+    # Then its fields are the latest version's, empty ones too (not an older version's value)
+    assert (state["version"], state["host_user"], state["utm_source"]) == ("2026-11-30T00:00:00#0", None, None)
+    assert state["created_at"] == datetime(2026, 11, 20, 9)  # from its first version
+
+
+def test_no_metric_reads_the_random_ids_no_answer_needs() -> None:
+    # event_id and event_uuid: a random id on every record, a third of what a query would scan (docs/analytics.md)
+    for name in NAMES:
+        tree = sqlglot.parse_one(sql(name), read="athena")
+        assert {column.name for column in tree.find_all(sqlglot.exp.Column)} & {"event_id", "event_uuid"} == set()
+
+
 def test_bookings_per_iso_week_by_event_type(lake: duckdb.DuckDBPyConnection) -> None:
     assert metric(lake, "bookings_per_week") == [
         (date(2026, 11, 30), "Demo", 3, 1),
