@@ -13,7 +13,7 @@ import pytest
 from calsync.analytics.firehose import transform
 from calsync.analytics.record import LakeRecord, from_eventbridge
 from calsync.lifecycle.events import DetailType, LifecycleEvent
-from tests.factories import event_body, fixture_bodies
+from tests.factories import event_body, eventbridge_envelope, fixture_bodies
 from tests.functions import load_app
 from tests.unit.analytics.test_record import SAMPLES, every_event, leaks, personal_values
 
@@ -21,18 +21,7 @@ TIME = "2026-11-20T09:00:05Z"
 
 
 def envelope(event: LifecycleEvent) -> dict[str, Any]:
-    """The event as EventBridge delivers it to a rule's target (a Firehose stream)."""
-    return {
-        "version": "0",
-        "id": "6a7e8feb-b491-4cf7-a9f1-bf3703467718",
-        "detail-type": event.detail_type.value,
-        "source": "calsync",
-        "account": "111122223333",
-        "time": TIME,
-        "region": "us-east-1",
-        "resources": [],
-        "detail": json.loads(json.dumps(event.detail, separators=(",", ":"))),
-    }
+    return eventbridge_envelope(event, TIME)
 
 
 def firehose(*payloads: bytes | str) -> dict[str, Any]:
