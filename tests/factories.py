@@ -8,6 +8,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from calsync.lifecycle.events import LifecycleEvent
+
 ROOT = Path(__file__).resolve().parents[1]
 # The Calendly fixture corpus (copied from public MIT-licensed sources; see its SOURCES.md).
 # The one place that says where it lives: every test reads it through these constants.
@@ -122,3 +124,18 @@ def padded(name: str, size: int, *, seed: int = 16) -> bytes:
     body = json.dumps(data).encode()
     assert len(body) == size
     return body
+
+
+def eventbridge_envelope(event: LifecycleEvent, time: str) -> dict[str, Any]:
+    """A lifecycle event as EventBridge delivers it to a rule's target, sent at ``time``."""
+    return {
+        "version": "0",
+        "id": "6a7e8feb-b491-4cf7-a9f1-bf3703467718",
+        "detail-type": event.detail_type.value,
+        "source": "calsync",
+        "account": "111122223333",
+        "time": time,
+        "region": "us-east-1",
+        "resources": [],
+        "detail": json.loads(json.dumps(event.detail)),
+    }

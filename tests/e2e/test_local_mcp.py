@@ -7,14 +7,11 @@ template's API body names it (they enable themselves when the read routes land).
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 from typing import Any
 
-import anyio
 import pytest
-from mcp import ClientSession, StdioServerParameters, stdio_client
+from mcp import ClientSession
 from mcp.types import CallToolResult
 
 from calsync_dev.cli.bookings import find_bookings
@@ -25,9 +22,9 @@ from calsync_dev.local.gateway import api_routes
 from calsync_dev.template import load
 from tests.e2e.conftest import RunningStack, wait_for
 from tests.factories import EVENTS
+from tests.mcp_client import run_mcp
 
 pytestmark = pytest.mark.e2e
-ROOT = Path(__file__).resolve().parents[2]
 SERVED = {(route.method, route.resource) for route in api_routes(load())}
 
 
@@ -36,20 +33,7 @@ def needs_route(path: str) -> pytest.MarkDecorator:
 
 
 def mcp(stack: RunningStack, work: Callable[[ClientSession], Awaitable[Any]]) -> Any:
-    params = StdioServerParameters(
-        command=sys.executable,
-        args=["-m", "calsync_dev.cli", "mcp"],
-        env={"CALSYNC_HOST": "127.0.0.1", **stack.env},
-        cwd=ROOT,
-    )
-
-    async def main() -> Any:
-        with anyio.fail_after(60):
-            async with stdio_client(params) as (read, write), ClientSession(read, write) as session:
-                await session.initialize()
-                return await work(session)
-
-    return anyio.run(main)
+    return run_mcp({"CALSYNC_HOST": "127.0.0.1", **stack.env}, work)
 
 
 def tool(stack: RunningStack, name: str, arguments: dict[str, Any]) -> CallToolResult:

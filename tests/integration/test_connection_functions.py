@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -32,9 +33,16 @@ def fake(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeCalendly
     # the connection functions share these; the watchdog adds where it requests gap reconciles
     for name, value in {**stack.functions["SubscriptionWatchdogFunction"].environment, **env}.items():
         monkeypatch.setenv(name, value)
+    with calendly_app(env["OAUTH_APP_SECRET_NAME"]) as fake:
+        yield fake
+
+
+@contextmanager
+def calendly_app(secret_name: str) -> Iterator[FakeCalendly]:
+    """The fake Calendly answering httpx, its OAuth app's credentials stored in ``secret_name``."""
     fake = FakeCalendly()
     boto3.client("secretsmanager").put_secret_value(
-        SecretId=env["OAUTH_APP_SECRET_NAME"],
+        SecretId=secret_name,
         SecretString=json.dumps(
             {"client_id": fake.client_id, "client_secret": fake.client_secret, "webhook_signing_key": APP_KEY}
         ),

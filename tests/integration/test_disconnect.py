@@ -14,7 +14,6 @@ from typing import Any
 
 import boto3
 import pytest
-import respx
 
 from calsync.aws import keys
 from calsync.aws.dynamo import scan_items
@@ -25,7 +24,7 @@ from calsync_dev.lambda_runtime import LambdaContext, load_handler
 from tests.factories import event_body
 from tests.iam import not_granted, recorded_calls
 from tests.integration.conftest import Pipeline
-from tests.integration.test_connection_functions import APP_KEY, authorize, callback_event
+from tests.integration.test_connection_functions import APP_KEY, authorize, calendly_app, callback_event
 
 TENANT = "tenant1"
 
@@ -33,16 +32,7 @@ TENANT = "tenant1"
 @pytest.fixture
 def fake(pipeline: Pipeline) -> Iterator[FakeCalendly]:
     env = pipeline.stack.functions["DisconnectApiFunction"].environment
-    fake = FakeCalendly()
-    boto3.client("secretsmanager").put_secret_value(
-        SecretId=env["OAUTH_APP_SECRET_NAME"],
-        SecretString=json.dumps(
-            {"client_id": fake.client_id, "client_secret": fake.client_secret, "webhook_signing_key": APP_KEY}
-        ),
-    )
-    with respx.mock(assert_all_called=False) as router:
-        router.route(host="api.calendly.com").mock(side_effect=fake.httpx_handler)
-        router.route(host="auth.calendly.com").mock(side_effect=fake.httpx_handler)
+    with calendly_app(env["OAUTH_APP_SECRET_NAME"]) as fake:
         yield fake
 
 

@@ -12,23 +12,20 @@ from __future__ import annotations
 
 import json
 import socket
-import sys
 from collections.abc import Awaitable, Callable, Iterator
-from pathlib import Path
 from typing import Any
 
-import anyio
 import pytest
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 from jsonschema import ValidationError
-from mcp import ClientSession, StdioServerParameters, stdio_client
+from mcp import ClientSession
 from mcp.types import CallToolResult, TextContent
 
 from tests.integration.fake_v1_api import FakeV1Api, check_answer, signature_problem
+from tests.mcp_client import run_mcp
 
-ROOT = Path(__file__).resolve().parents[2]
 TOOLS = {"list_connections", "search_bookings", "get_booking", "get_event", "completeness_report"}
 
 
@@ -95,17 +92,7 @@ def run_server(
 ) -> Any:
     """Start ``calsync mcp`` (the local stack's API on ``port``) and run ``work`` with a session to it."""
     env = {"CALSYNC_HOST": "127.0.0.1", "CALSYNC_API_PORT": str(port), **(extra_env or {})}
-    params = StdioServerParameters(
-        command=sys.executable, args=["-m", "calsync_dev.cli", "mcp", *options], env=env, cwd=ROOT
-    )
-
-    async def main() -> Any:
-        with anyio.fail_after(60):
-            async with stdio_client(params) as (read, write), ClientSession(read, write) as session:
-                await session.initialize()
-                return await work(session)
-
-    return anyio.run(main)
+    return run_mcp(env, work, options)
 
 
 def text(result: CallToolResult) -> str:

@@ -59,3 +59,16 @@ def test_no_module_but_timefmt_spells_a_utc_z_time_by_hand() -> None:
     ]
     # Then none formats or parses a Z timestamp itself
     assert found == []
+
+
+def test_parse_optional_reads_a_time_or_says_none() -> None:
+    # Given stored values: a time with a zone, a naive one, and what is no time at all
+    zoned, naive = "2026-12-01T11:00:00+01:00", "2026-12-01T10:00:00"
+    # Then a zoned time reads as given; a naive one as UTC, or as no time when asked
+    assert timefmt.parse_optional(zoned) == datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
+    assert timefmt.parse_optional(naive) == datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
+    assert timefmt.parse_optional(naive, naive_is_utc=False) is None
+    assert timefmt.parse_optional(zoned, naive_is_utc=False) == datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
+    # And empty text, other text and other types are None
+    for value in ("", "soon", None, 5, datetime(2026, 12, 1, tzinfo=UTC)):
+        assert timefmt.parse_optional(value) is None

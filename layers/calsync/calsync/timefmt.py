@@ -38,3 +38,17 @@ def from_epoch(seconds: float) -> datetime:
 def parse(text: str) -> datetime:
     """Either spelling (or any ISO 8601 time with a zone) back to an aware ``datetime``."""
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def parse_optional(value: object, *, naive_is_utc: bool = True) -> datetime | None:
+    """``value`` as an aware ``datetime`` when it is a time's text, else None (not text, empty, not
+    a time); a naive time is taken as UTC, or with ``naive_is_utc=False`` as no time at all."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        parsed = parse(value)
+    except ValueError:
+        return None
+    if parsed.tzinfo:
+        return parsed
+    return parsed.replace(tzinfo=UTC) if naive_is_utc else None

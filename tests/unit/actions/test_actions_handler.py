@@ -4,10 +4,8 @@ parameter, Calendly's refusals 4xx, Calendly down a 503 with Retry-After, a repl
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from collections.abc import Callable
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -15,22 +13,17 @@ import pytest
 
 from calsync.calendly.errors import CalendlyConflict, CalendlyRateLimited, CalendlyUnavailable
 from calsync.errors import DependencyUnavailable
+from tests.functions import load_app
 from tests.openapi_contract import check
 from tests.unit.actions.test_actions import BOOK, World
 
-APP = Path(__file__).resolve().parents[3] / "functions" / "actions_api" / "app.py"
 BOOKINGS = "/v1/connections/{connection_id}/bookings"
 CANCEL = f"{BOOKINGS}/{{invitee_uuid}}/cancel"
 NO_SHOW = f"{BOOKINGS}/{{invitee_uuid}}/no-show"
 
 
 def _load() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("calsync_fn_actions_api_unit", APP)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_app("actions_api", "calsync_fn_actions_api_unit")
 
 
 @pytest.fixture

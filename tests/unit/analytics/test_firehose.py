@@ -13,25 +13,15 @@ import pytest
 from calsync.analytics.firehose import transform
 from calsync.analytics.record import LakeRecord, from_eventbridge
 from calsync.lifecycle.events import DetailType, LifecycleEvent
-from tests.factories import event_body, fixture_bodies
+from tests.factories import event_body, eventbridge_envelope, fixture_bodies
+from tests.functions import load_app
 from tests.unit.analytics.test_record import SAMPLES, every_event, leaks, personal_values
 
 TIME = "2026-11-20T09:00:05Z"
 
 
 def envelope(event: LifecycleEvent) -> dict[str, Any]:
-    """The event as EventBridge delivers it to a rule's target (a Firehose stream)."""
-    return {
-        "version": "0",
-        "id": "6a7e8feb-b491-4cf7-a9f1-bf3703467718",
-        "detail-type": event.detail_type.value,
-        "source": "calsync",
-        "account": "111122223333",
-        "time": TIME,
-        "region": "us-east-1",
-        "resources": [],
-        "detail": json.loads(json.dumps(event.detail, separators=(",", ":"))),
-    }
+    return eventbridge_envelope(event, TIME)
 
 
 def firehose(*payloads: bytes | str) -> dict[str, Any]:
@@ -152,16 +142,7 @@ def test_no_personal_data_from_any_real_fixture_reaches_a_lake_row() -> None:
 
 # ------------------------------------------------------------------ the Lambda handler
 def _handler() -> Any:
-    import importlib.util
-    from pathlib import Path
-
-    app = Path(__file__).resolve().parents[3] / "functions" / "lake_transformer" / "app.py"
-    spec = importlib.util.spec_from_file_location("calsync_fn_lake_transformer_unit", app)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.lambda_handler
+    return load_app("lake_transformer", "calsync_fn_lake_transformer_unit").lambda_handler
 
 
 def test_the_handler_counts_failed_records_in_one_metric_line_and_logs_no_clean_batch(

@@ -4,7 +4,6 @@ AWS down a 503 — never a 500 for anything a caller sends."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -21,21 +20,16 @@ from hypothesis import strategies as st
 from calsync import compose
 from calsync.connections.return_to import parse_origins
 from tests.fakes.connections import FakeAppSecret, FakeRegistry
+from tests.functions import load_app
 
 ROOT = Path(__file__).resolve().parents[3]
-APP = ROOT / "functions" / "connect_api" / "app.py"
 SPEC = yaml.safe_load((ROOT / "openapi" / "calsync-v1.yaml").read_text())
 OPERATION = SPEC["paths"]["/v1/connections"]["post"]
 SECRET = {"client_id": "cid", "client_secret": "csecret", "webhook_signing_key": "wkey"}
 
 
 def _load() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("calsync_fn_connect_api_unit", APP)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_app("connect_api", "calsync_fn_connect_api_unit")
 
 
 def event(body: str | None) -> dict[str, Any]:

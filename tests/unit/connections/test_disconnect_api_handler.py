@@ -3,7 +3,6 @@ answer for each outcome (200, 404, 409, 400, and 503 when AWS or Calendly failed
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -13,10 +12,11 @@ from typing import Any
 import pytest
 
 from calsync.calendly.errors import CalendlyUnavailable
+from tests.functions import load_app
 from tests.unit.connections.test_disconnect import World, connection
 from tests.unit.connections.test_disconnect import world as world
 
-APP = Path(__file__).resolve().parents[3] / "functions" / "disconnect_api" / "app.py"
+ROOT = Path(__file__).resolve().parents[3]
 
 
 class Context:
@@ -25,12 +25,7 @@ class Context:
 
 
 def _load() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("calsync_fn_disconnect_api_unit", APP)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_app("disconnect_api", "calsync_fn_disconnect_api_unit")
 
 
 @pytest.fixture
@@ -102,7 +97,7 @@ def test_the_registry_down_is_503_and_nothing_changed(
 def _schema(name: str) -> dict[str, Any]:
     import yaml
 
-    spec = yaml.safe_load((APP.parents[2] / "openapi" / "calsync-v1.yaml").read_text())
+    spec = yaml.safe_load((ROOT / "openapi" / "calsync-v1.yaml").read_text())
     return {"$ref": f"#/components/schemas/{name}", "components": spec["components"]}
 
 

@@ -19,6 +19,7 @@ from calsync_dev.schemas import (
     schema_path,
     with_schemas,
 )
+from tests.factories import eventbridge_envelope
 from tests.fakes.lifecycle import FakeImages
 from tests.unit.lifecycle.test_derive import HOSTED, NEW, OLD, invitee
 
@@ -33,18 +34,7 @@ def registry_schemas() -> dict[str, dict[str, Any]]:
 
 
 def envelope(event: LifecycleEvent) -> dict[str, Any]:
-    """The event as EventBridge delivers it to a rule's target."""
-    return {
-        "version": "0",
-        "id": "6a7e8feb-b491-4cf7-a9f1-bf3703467718",
-        "detail-type": event.detail_type.value,
-        "source": "calsync",
-        "account": "111122223333",
-        "time": "2026-12-01T10:00:00Z",
-        "region": "us-east-1",
-        "resources": [],
-        "detail": json.loads(json.dumps(event.detail)),
-    }
+    return eventbridge_envelope(event, "2026-12-01T10:00:00Z")
 
 
 def test_the_registry_is_named_per_stage() -> None:

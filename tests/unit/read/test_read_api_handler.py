@@ -4,11 +4,9 @@ cursor, each bad input a 4xx naming the parameter, an unknown connection a 404, 
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -17,19 +15,14 @@ import pytest
 from calsync import timefmt
 from calsync.errors import DependencyUnavailable
 from tests.fakes.read import FakeTenantBookings, read_api
+from tests.functions import load_app
 
 KEY = b"k" * 48
 BASE = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
-APP = Path(__file__).resolve().parents[3] / "functions" / "read_api" / "app.py"
 
 
 def _load() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("calsync_fn_read_api_unit", APP)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_app("read_api", "calsync_fn_read_api_unit")
 
 
 def _booking(n: int, email: str = "ada@example.com") -> dict[str, Any]:

@@ -4,11 +4,9 @@ readable, bad input of any kind a 400 or 404 naming it, AWS down a 503, never a 
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from collections.abc import Callable
 from dataclasses import replace
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -17,10 +15,10 @@ import pytest
 from calsync.connections.records import Connection
 from calsync.errors import DependencyUnavailable
 from tests.fakes.read import FakeConnectionsReader, FakeReports, FakeTenantBookings, FakeTenantItems, read_api
+from tests.functions import load_app
 from tests.openapi_contract import check
 
 KEY = b"k" * 48
-APP = Path(__file__).resolve().parents[3] / "functions" / "read_api" / "app.py"
 BASE = "/v1/connections/{connection_id}"
 EVENT = {
     "event_uuid": "EV1",
@@ -40,12 +38,7 @@ ROUTES = {
 
 
 def _load() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("calsync_fn_read_api_routes", APP)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_app("read_api", "calsync_fn_read_api_routes")
 
 
 def _connection(connection_id: str, **changes: Any) -> Connection:

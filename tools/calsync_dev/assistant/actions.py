@@ -8,11 +8,11 @@ from collections.abc import Callable
 from typing import Annotated, Any
 
 from mcp.server.mcpserver import MCPServer
-from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import ToolAnnotations
 from pydantic import BaseModel, Field
 
-from calsync_dev.assistant.api import ApiError, SignedApi
+from calsync_dev.assistant.api import SignedApi
+from calsync_dev.assistant.server import tool_answer
 
 ACTION_TOOLS = ("book", "cancel_booking", "mark_no_show", "clear_no_show")
 # Changes Calendly (open world: Calendly mails the invitee); the same key makes a retry harmless.
@@ -35,13 +35,7 @@ def add_action_tools(
     server: MCPServer[Any], api: SignedApi, new_key: Callable[[], str] = lambda: uuid.uuid4().hex
 ) -> None:
     def act(method: str, segments: tuple[str, ...], body: dict[str, Any] | None, key: str | None) -> dict[str, Any]:
-        try:
-            answer = api.send(method, segments, body=body, idempotency_key=key or new_key())
-        except ApiError as exc:
-            raise ToolError(str(exc)) from exc
-        if not isinstance(answer, dict):
-            raise ToolError("the calsync API answered with JSON that is not an object")
-        return answer
+        return tool_answer(lambda: api.send(method, segments, body=body, idempotency_key=key or new_key()))
 
     @server.tool(annotations=ACTS)
     def book(

@@ -6,6 +6,7 @@ network error is a tool error carrying the API's message, and the server keeps s
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
 from mcp.server.mcpserver import MCPServer
@@ -54,6 +55,18 @@ BOOKING_FIELDS = (
 )
 
 
+def tool_answer(call: Callable[[], object]) -> dict[str, Any]:
+    """``call``'s JSON object, for a tool to return; a failed call or any other JSON is a ``ToolError``
+    whose message the assistant reads."""
+    try:
+        answer = call()
+    except ApiError as exc:
+        raise ToolError(str(exc)) from exc
+    if not isinstance(answer, dict):
+        raise ToolError("the calsync API answered with JSON that is not an object")
+    return answer
+
+
 def build_server(api: SignedApi, *, allow_actions: bool = False) -> MCPServer[Any]:
     """The server for the /v1 API at ``api`` (the local stack's or a deployed stack's); with
     ``allow_actions`` also the tools that act in Calendly (``assistant.actions``)."""
@@ -70,13 +83,7 @@ def build_server(api: SignedApi, *, allow_actions: bool = False) -> MCPServer[An
     server: MCPServer[Any] = MCPServer("calsync", instructions=instructions, version="1", log_level="WARNING")
 
     def call(*segments: str, **query: str | int | None) -> dict[str, Any]:
-        try:
-            answer = api.get(segments, query)
-        except ApiError as exc:
-            raise ToolError(str(exc)) from exc
-        if not isinstance(answer, dict):
-            raise ToolError("the calsync API answered with JSON that is not an object")
-        return answer
+        return tool_answer(lambda: api.get(segments, query))
 
     @server.tool(annotations=READ_ONLY)
     def list_connections(limit: Limit = 50, cursor: Cursor = None) -> dict[str, Any]:

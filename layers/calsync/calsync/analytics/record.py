@@ -95,16 +95,6 @@ def _event_uuid_of_invitee(uri: object) -> str | None:
     return uuid_of(uri.rsplit("/invitees/", 1)[0])
 
 
-def _time(value: object) -> datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        parsed = timefmt.parse(value)
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
 def _text(value: object) -> str | None:
     return value if isinstance(value, str) and value else None
 
@@ -128,9 +118,9 @@ def _booking_fields(booking: Mapping[str, Any]) -> dict[str, Any]:
         "event_type": _text(booking.get("event_type")) or _text(booking.get("event_name")),
         "host_user": _text(first_host.get("user")),
         "status": status,
-        "start_time": _time(booking.get("start_time")),
-        "end_time": _time(booking.get("end_time")),
-        "created_at": _time(booking.get("created_at")),
+        "start_time": timefmt.parse_optional(booking.get("start_time")),
+        "end_time": timefmt.parse_optional(booking.get("end_time")),
+        "created_at": timefmt.parse_optional(booking.get("created_at")),
         "no_show": bool(booking.get("no_show")),
         "canceled_by": canceler if status == "canceled" and canceler in CANCELERS else None,
         "rescheduled": bool(booking.get("rescheduled_to")) if status == "canceled" else False,
@@ -183,7 +173,7 @@ def from_eventbridge(envelope: Mapping[str, Any]) -> list[LakeRecord]:
         kind = DetailType(str(envelope.get("detail-type")))
     except ValueError:
         return []
-    at, detail = _time(envelope.get("time")), _map(envelope.get("detail"))
+    at, detail = timefmt.parse_optional(envelope.get("time")), _map(envelope.get("detail"))
     event_id = detail.get("event_id")
     if at is None or not isinstance(event_id, str):
         return []
@@ -200,8 +190,8 @@ def _old_half(base: dict[str, Any], new: dict[str, Any], detail: Mapping[str, An
         event_type=new["event_type"],
         host_user=new["host_user"],
         status="canceled",
-        start_time=_time(old.get("start_time")),
-        end_time=_time(old.get("end_time")),
+        start_time=timefmt.parse_optional(old.get("start_time")),
+        end_time=timefmt.parse_optional(old.get("end_time")),
         no_show=False,
         canceled_by=canceler if canceler in CANCELERS else None,
         rescheduled=True,
@@ -221,6 +211,6 @@ def _submission(base: dict[str, Any], submission: Mapping[str, Any], booking: ob
         event_uuid=led_to.get("event_uuid"),
         invitee_uuid=led_to.get("invitee_uuid"),
         event_type=led_to.get("event_type"),
-        created_at=_time(submission.get("created_at")),
+        created_at=timefmt.parse_optional(submission.get("created_at")),
         **utm,
     )

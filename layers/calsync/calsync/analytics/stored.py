@@ -29,22 +29,12 @@ from calsync.lifecycle.events import DetailType, LifecycleEvent
 ITEM_TYPES = frozenset({"invitee", "routing_form_submission", "tombstone"})  # what lands; the rest: nothing
 
 
-def _time(value: object) -> datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        parsed = timefmt.parse(value)
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else None
-
-
 def _map(value: object) -> Mapping[str, Any]:
     return value if isinstance(value, Mapping) else {}
 
 
 def _first(*values: object) -> datetime | None:
-    return next((at for value in values if (at := _time(value)) is not None), None)
+    return next((at for value in values if (at := timefmt.parse_optional(value, naive_is_utc=False)) is not None), None)
 
 
 def occurred_at(event: LifecycleEvent, item: Image, images: Images) -> datetime | None:
@@ -98,7 +88,9 @@ def stored_records(item: Image, images: Images) -> list[LakeRecord]:
     if item.get("type") not in ITEM_TYPES:
         return []
     records: list[LakeRecord] = []
-    created = _time(item.get("created_at")) if item.get("type") == "invitee" else None
+    created = (
+        timefmt.parse_optional(item.get("created_at"), naive_is_utc=False) if item.get("type") == "invitee" else None
+    )
     own = str(item.get("uri") or "").rstrip("/").rsplit("/", 1)[-1] or None
     for event in derive(None, item, images):
         at = occurred_at(event, item, images)

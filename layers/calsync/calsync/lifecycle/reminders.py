@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from calsync import timefmt
@@ -51,23 +51,13 @@ class Reminder:
         }
 
 
-def _time(value: Any) -> datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        parsed = timefmt.parse(value)
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
 def wanted(image: Image | None, leads: Sequence[int]) -> dict[str, Reminder]:
     """The reminders a stored booking should have now (none unless active with known times)."""
     if not image or image.get("type") != "invitee" or image.get("status") != "active" or image.get("rescheduled_to"):
         return {}  # not active, or rescheduled away (the new booking has its own reminders)
     uri, start_text = image.get("uri"), image.get("start_time")
     match = _INVITEE_UUID.search(uri) if isinstance(uri, str) else None
-    start, end = _time(start_text), _time(image.get("end_time"))
+    start, end = timefmt.parse_optional(start_text), timefmt.parse_optional(image.get("end_time"))
     if match is None or start is None or not isinstance(uri, str) or not isinstance(start_text, str):
         return {}
     base = _SAFE.sub("_", match.group(1))[:48]

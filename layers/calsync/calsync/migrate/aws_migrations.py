@@ -23,60 +23,89 @@ PAGE_ITEMS = 1000  # items read per Scan page (before the filter): small steps, 
 _INVITEE = keys.invitee_sk("")
 
 
+def _scan_invitees(
+    adapter: clients.TableAdapter, index: str, projection: str, segment: int, segments: int, after: Position | None
+) -> tuple[list[dict[str, Any]], Position | None]:
+    """One page of the Scan of invitee items, projected to ``projection``; ``index`` names the step's index."""
+    request: dict[str, Any] = {
+        "TableName": adapter.table_name,
+        "FilterExpression": "begins_with(SK, :invitee)",
+        "ProjectionExpression": projection,
+        "ExpressionAttributeValues": {":invitee": {"S": _INVITEE}},
+        "Limit": PAGE_ITEMS,
+    }
+    if segments > 1:
+        request |= {"Segment": segment, "TotalSegments": segments}
+    if after is not None:
+        request["ExclusiveStartKey"] = dict(after)
+    with aws_call(f"dynamodb:Scan (invitees for {index})"):
+        page = adapter.client.scan(**request)
+    return [plain_item(item) for item in page.get("Items", [])], page.get("LastEvaluatedKey")
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _set_index(
+    adapter: clients.TableAdapter,
+    what: str,
+    key: keys.Key,
+    update: str,
+    marker: str,
+    values: dict[str, Any],
+) -> Indexed:
+    """``update`` on the invitee at ``key`` if it still exists, still lacks ``marker`` and is still of
+    ``:tenant`` (in ``values``); when the condition fails, one strongly consistent GetItem tells why."""
+    applied = conditional(
+        f"dynamodb:UpdateItem (invitee {what})",
+        lambda: adapter.client.update_item(
+            TableName=adapter.table_name,
+            Key=key.dynamo(),
+            UpdateExpression=update,
+            ConditionExpression=f"attribute_exists(PK) AND attribute_not_exists({marker}) AND tenant = :tenant",
+            ExpressionAttributeValues=values,
+        ),
+    )
+    if applied:
+        return Indexed.UPDATED
+    with aws_call(f"dynamodb:GetItem (invitee {what})"):
+        stored = adapter.client.get_item(
+            TableName=adapter.table_name,
+            Key=key.dynamo(),
+            ConsistentRead=True,
+            ProjectionExpression=f"{marker}, tenant",
+        ).get("Item")
+    if stored is None:
+        return Indexed.GONE
+    return Indexed.ALREADY_DONE if marker in stored else Indexed.NO_TENANT
+
+
 class DynamoBookingIndex(clients.TableAdapter):
     def invitees(
         self, segment: int, segments: int, after: Position | None
     ) -> tuple[list[IndexCandidate], Position | None]:
-        request: dict[str, Any] = {
-            "TableName": self.table_name,
-            "FilterExpression": "begins_with(SK, :invitee)",
-            "ProjectionExpression": "PK, SK, tenant, GSI3PK",
-            "ExpressionAttributeValues": {":invitee": {"S": _INVITEE}},
-            "Limit": PAGE_ITEMS,
-        }
-        if segments > 1:
-            request |= {"Segment": segment, "TotalSegments": segments}
-        if after is not None:
-            request["ExclusiveStartKey"] = dict(after)
-        with aws_call("dynamodb:Scan (invitees for GSI3)"):
-            page = self.client.scan(**request)
-        found = []
-        for item in map(plain_item, page.get("Items", [])):
-            tenant = item.get("tenant")
-            found.append(
-                IndexCandidate(
-                    pk=item[keys.PK],
-                    sk=item[keys.SK],
-                    tenant=tenant if isinstance(tenant, str) and tenant else None,
-                    indexed="GSI3PK" in item,
-                )
+        items, last = _scan_invitees(self, "GSI3", "PK, SK, tenant, GSI3PK", segment, segments, after)
+        found = [
+            IndexCandidate(
+                pk=item[keys.PK], sk=item[keys.SK], tenant=_text(item.get("tenant")), indexed="GSI3PK" in item
             )
-        return found, page.get("LastEvaluatedKey")
+            for item in items
+        ]
+        return found, last
 
     def index(self, invitee: IndexCandidate) -> Indexed:
         if not invitee.tenant:
             return Indexed.NO_TENANT
-        key = keys.Key(invitee.pk, invitee.sk)
         value = keys.booking_pk(invitee.tenant, invitee.sk.removeprefix(_INVITEE))
-        applied = conditional(
-            "dynamodb:UpdateItem (invitee GSI3PK)",
-            lambda: self.client.update_item(
-                TableName=self.table_name,
-                Key=key.dynamo(),
-                UpdateExpression="SET GSI3PK = :pk",
-                ConditionExpression="attribute_exists(PK) AND attribute_not_exists(GSI3PK) AND tenant = :tenant",
-                ExpressionAttributeValues={":pk": {"S": value}, ":tenant": {"S": invitee.tenant}},
-            ),
+        return _set_index(
+            self,
+            "GSI3PK",
+            keys.Key(invitee.pk, invitee.sk),
+            "SET GSI3PK = :pk",
+            "GSI3PK",
+            {":pk": {"S": value}, ":tenant": {"S": invitee.tenant}},
         )
-        if applied:
-            return Indexed.UPDATED
-        with aws_call("dynamodb:GetItem (invitee GSI3PK)"):
-            stored = self.client.get_item(
-                TableName=self.table_name, Key=key.dynamo(), ConsistentRead=True, ProjectionExpression="GSI3PK, tenant"
-            ).get("Item")
-        if stored is None:
-            return Indexed.GONE
-        return Indexed.ALREADY_DONE if "GSI3PK" in stored else Indexed.NO_TENANT
 
 
 class DynamoTenantIndex(clients.TableAdapter):
@@ -89,65 +118,35 @@ class DynamoTenantIndex(clients.TableAdapter):
     def invitees(
         self, segment: int, segments: int, after: Position | None
     ) -> tuple[list[IndexCandidate], Position | None]:
-        request: dict[str, Any] = {
-            "TableName": self.table_name,
-            "FilterExpression": "begins_with(SK, :invitee)",
-            "ProjectionExpression": "PK, SK, tenant, start_time, GSI2SK",
-            "ExpressionAttributeValues": {":invitee": {"S": _INVITEE}},
-            "Limit": PAGE_ITEMS,
-        }
-        if segments > 1:
-            request |= {"Segment": segment, "TotalSegments": segments}
-        if after is not None:
-            request["ExclusiveStartKey"] = dict(after)
-        with aws_call("dynamodb:Scan (invitees for GSI2)"):
-            page = self.client.scan(**request)
-        found = []
-        for item in map(plain_item, page.get("Items", [])):
-            tenant, start = item.get("tenant"), item.get("start_time")
-            found.append(
-                IndexCandidate(
-                    pk=item[keys.PK],
-                    sk=item[keys.SK],
-                    tenant=tenant if isinstance(tenant, str) and tenant else None,
-                    indexed="GSI2SK" in item,
-                    start_time=start if isinstance(start, str) and start else None,
-                )
+        items, last = _scan_invitees(self, "GSI2", "PK, SK, tenant, start_time, GSI2SK", segment, segments, after)
+        found = [
+            IndexCandidate(
+                pk=item[keys.PK],
+                sk=item[keys.SK],
+                tenant=_text(item.get("tenant")),
+                indexed="GSI2SK" in item,
+                start_time=_text(item.get("start_time")),
             )
-        return found, page.get("LastEvaluatedKey")
+            for item in items
+        ]
+        return found, last
 
     def index(self, invitee: IndexCandidate) -> Indexed:
         tenant = invitee.tenant
         start = invitee.start_time or self._event_start(invitee.pk) if tenant else None
         if not tenant or not start:
             return Indexed.NO_TENANT
-        key = keys.Key(invitee.pk, invitee.sk)
         sort = keys.tenant_invitee_sk(
             start, invitee.pk.removeprefix(keys.event_pk("")), invitee.sk.removeprefix(_INVITEE)
         )
-        applied = conditional(
-            "dynamodb:UpdateItem (invitee GSI2 keys)",
-            lambda: self.client.update_item(
-                TableName=self.table_name,
-                Key=key.dynamo(),
-                UpdateExpression="SET GSI2PK = :pk, GSI2SK = :sk",
-                ConditionExpression="attribute_exists(PK) AND attribute_not_exists(GSI2SK) AND tenant = :tenant",
-                ExpressionAttributeValues={
-                    ":pk": {"S": keys.tenant_pk(tenant)},
-                    ":sk": {"S": sort},
-                    ":tenant": {"S": tenant},
-                },
-            ),
+        return _set_index(
+            self,
+            "GSI2 keys",
+            keys.Key(invitee.pk, invitee.sk),
+            "SET GSI2PK = :pk, GSI2SK = :sk",
+            "GSI2SK",
+            {":pk": {"S": keys.tenant_pk(tenant)}, ":sk": {"S": sort}, ":tenant": {"S": tenant}},
         )
-        if applied:
-            return Indexed.UPDATED
-        with aws_call("dynamodb:GetItem (invitee GSI2 keys)"):
-            stored = self.client.get_item(
-                TableName=self.table_name, Key=key.dynamo(), ConsistentRead=True, ProjectionExpression="GSI2SK, tenant"
-            ).get("Item")
-        if stored is None:
-            return Indexed.GONE
-        return Indexed.ALREADY_DONE if "GSI2SK" in stored else Indexed.NO_TENANT
 
     def _event_start(self, pk: str) -> str | None:
         with aws_call("dynamodb:GetItem (invitee's event start)"):
@@ -156,8 +155,7 @@ class DynamoTenantIndex(clients.TableAdapter):
                 Key=keys.Key(pk, keys.event("").sk).dynamo(),
                 ProjectionExpression="start_time",
             ).get("Item")
-        start = plain_item(found or {}).get("start_time")
-        return start if isinstance(start, str) and start else None
+        return _text(plain_item(found or {}).get("start_time"))
 
 
 class DynamoMigrationLog(clients.TableAdapter):

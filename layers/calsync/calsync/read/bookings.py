@@ -6,7 +6,7 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Annotated, Any, Literal, Protocol
+from typing import Annotated, Any, Literal, Protocol, Self
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, ValidationInfo, field_validator
 
@@ -82,6 +82,21 @@ def parse_query[Q: BaseModel](model: type[Q], params: Mapping[str, object]) -> Q
         first = exc.errors(include_url=False, include_input=False)[0]
         parameter = str(first["loc"][0]) if first["loc"] else "query"
         raise QueryError(parameter, first["msg"].removeprefix("Value error, ")) from None
+
+
+class PageQuery(BaseModel):
+    """A listing's query parameters: its page size; a listing adds its own (a cursor)."""
+
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
+
+    limit: Annotated[int, Field(ge=1, le=MAX_LIMIT, strict=False)] = DEFAULT_LIMIT
+
+    _limit = field_validator("limit", mode="before")(whole_number)
+
+    @classmethod
+    def parse(cls, params: Mapping[str, object]) -> Self:
+        """The query, or ``QueryError`` naming the first bad parameter."""
+        return parse_query(cls, params)
 
 
 class BookingsQuery(BaseModel):

@@ -15,12 +15,12 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Annotated, Any, Literal, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from calsync import timefmt
 from calsync.connections.records import Connection
 from calsync.read import cursor
-from calsync.read.bookings import DEFAULT_LIMIT, MAX_CURSOR, MAX_LIMIT, QueryError, parse_query, whole_number
+from calsync.read.bookings import MAX_CURSOR, PageQuery, QueryError
 from calsync.read.cursor import BadCursor, Position
 from calsync.reconcile.report import COUNTS
 
@@ -33,20 +33,10 @@ _FILTERS: dict[str, str | None] = {"list": "connections"}
 RETRYING_PREFIX = "Calendly retrying deliveries since "
 
 
-class ConnectionsQuery(BaseModel):
+class ConnectionsQuery(PageQuery):
     """``GET /v1/connections``'s query parameters, validated."""
 
-    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
-
-    limit: Annotated[int, Field(ge=1, le=MAX_LIMIT, strict=False)] = DEFAULT_LIMIT
     cursor: Annotated[str | None, Field(max_length=MAX_CURSOR)] = None
-
-    _limit = field_validator("limit", mode="before")(whole_number)
-
-    @classmethod
-    def parse(cls, params: Mapping[str, object]) -> ConnectionsQuery:
-        """The query, or ``QueryError`` naming the first bad parameter."""
-        return parse_query(cls, params)
 
 
 class SubscriptionView(BaseModel):

@@ -5,28 +5,17 @@ a store implements and the use case a route (or ``calsync mcp``) calls."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Annotated, Any, Literal, Protocol
+from typing import Any, Literal, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict
 
 from calsync import timefmt
-from calsync.read.bookings import DEFAULT_LIMIT, MAX_LIMIT, parse_query, whole_number
+from calsync.read.bookings import DEFAULT_LIMIT, MAX_LIMIT, PageQuery
 from calsync.read.connections import ReportSummaryView, summary
 
 
-class ReportsQuery(BaseModel):
+class ReportsQuery(PageQuery):
     """``GET /v1/connections/{connection_id}/reports``'s query parameters, validated."""
-
-    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
-
-    limit: Annotated[int, Field(ge=1, le=MAX_LIMIT, strict=False)] = DEFAULT_LIMIT
-
-    _limit = field_validator("limit", mode="before")(whole_number)
-
-    @classmethod
-    def parse(cls, params: Mapping[str, object]) -> ReportsQuery:
-        """The query, or ``QueryError`` naming the first bad parameter."""
-        return parse_query(cls, params)
 
 
 class WindowView(BaseModel):

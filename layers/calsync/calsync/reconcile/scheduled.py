@@ -171,18 +171,7 @@ class Jobs:
             nonlocal started
             budget = self.budget(share=len(active) - started)  # this one and those after it
             started += 1
-            reconciler, client = self.reconciler_for(connection, budget)
-            windows = scheduled_windows(self.now(), upcoming_days=self.upcoming_days, recent_days=self.recent_days)
-            with client:
-                report = scheduled(
-                    reconciler,
-                    self.state,
-                    connection_id=connection.connection_id,
-                    organization=connection.organization,
-                    windows=windows,
-                )
-            self.report(report)
-            return report
+            return self._scheduled(connection, budget)
 
         def failed(connection: Connection, failure: Failure) -> None:
             return None  # the Schedule names it, with its reason
@@ -197,7 +186,11 @@ class Jobs:
         the connection is not active. A failure raises (the queue retries the unit alone)."""
         if connection.status != "active":
             return None
-        reconciler, client = self.reconciler_for(connection, self.budget())
+        return self._scheduled(connection, self.budget())
+
+    def _scheduled(self, connection: Connection, budget: Budget) -> Report:
+        """One connection's scheduled reconcile within ``budget``, reported."""
+        reconciler, client = self.reconciler_for(connection, budget)
         windows = scheduled_windows(self.now(), upcoming_days=self.upcoming_days, recent_days=self.recent_days)
         with client:
             report = scheduled(
