@@ -44,7 +44,8 @@ class Clock:
 class Meter:
     """AWS-like requests made (DynamoDB, Secrets Manager) — the cost figures' source."""
 
-    dynamodb: int = 0
+    dynamodb: int = 0  # requests (reads + writes)
+    dynamodb_reads: int = 0
     secrets: int = 0
 
 
@@ -62,6 +63,7 @@ class SimRegistry:
 
     def get(self, connection_id: str) -> Connection | None:
         self._op()
+        self.meter.dynamodb_reads += 1
         return self.items.get(connection_id)
 
     def all(self) -> Iterator[Connection]:

@@ -208,6 +208,7 @@ class Simulation:
         done = Dispatcher(pages, self.queues[job], job, self.clock).dispatch(run)
         calls = done.pages + done.batches
         self.meter.dynamodb += done.pages
+        self.meter.dynamodb_reads += done.pages
         self.tally.busy += calls * DISPATCH_CALL_SECONDS * MEMORY_GB
         self.tally.invocations += 1
         self.tally.run_start[(job, run)] = t
@@ -320,6 +321,7 @@ def figures(sim: Simulation) -> dict[str, object]:
             "lambda_requests": round(tally.invocations * months / n, 2),
             "secretsmanager_requests": round(sim.meter.secrets * months / n, 2),
             "dynamodb_requests": round((sim.meter.dynamodb + budget_requests) * months / n, 2),
+            "dynamodb_reads": round((sim.meter.dynamodb_reads + sim.budgets.reads) * months / n, 2),
             "sqs_requests": round(_sqs(sim) * months / n, 2),
         },
         "dead_lettered": sum(tally.dead.values()),
