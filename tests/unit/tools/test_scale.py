@@ -71,3 +71,16 @@ def test_a_revoked_token_is_not_counted_live_and_the_rest_still_refresh() -> Non
 
 def test_the_same_seed_gives_the_same_figures() -> None:
     assert small(seed=3) == small(seed=3)
+
+
+def test_a_long_reconcile_on_free_connections_is_paced_by_their_budget_not_by_429s() -> None:
+    # Given Free connections whose reconcile reads 120 pages of Calendly (over 2 minutes' worth)
+    result = small(free=1.0, reconcile_pages=120, bursts=())
+    calls = result["max_calls_per_minute"]
+    assert isinstance(calls, dict)
+    # Then each window saw at most the limit (the budget keeps a margin), none was answered 429,
+    # and every reconcile still finished within its 6 hours
+    assert 40 <= calls["max_free"] <= calls["limit_free"]
+    assert calls["over_limit"] == 0
+    assert result["throttled_429"] == 0
+    assert result["reconciled_6h"] == 1.0

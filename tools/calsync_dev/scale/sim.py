@@ -54,6 +54,7 @@ class Config:
     free: float = 0.05
     seed: int = 20
     bursts: tuple[Burst, ...] | None = None  # None: a 503 and a 429 burst every 4 h
+    reconcile_pages: int | None = None  # Calendly pages a reconcile reads (None: 1–3 by connection)
     progress: bool = False
 
     def burst_list(self) -> list[Burst]:
@@ -129,6 +130,7 @@ class Simulation:
         self.slots: dict[Job, list[float]] = {job: [0.0] * config.concurrency for job in Job}
         self.dispatches: list[dict[str, object]] = []
         self.wakes: dict[Job, float] = {}
+        self.pages_left: dict[str, int] = {}
 
     def budget(self, cid: str) -> RateBudget:
         """The connection's real, shared budget (its store: one DynamoDB item per connection)."""
@@ -169,10 +171,14 @@ class Simulation:
         if connection.status != "active":
             return "skipped"  # as Jobs.one_connection: a reconcile needs a live connection
         port = self._port(connection)
-        pages = 1 + int(connection.connection_id[-1]) % 3
-        for _ in range(pages):
+        cid = connection.connection_id
+        pages = self.config.reconcile_pages or 1 + int(cid[-1]) % 3
+        left = self.pages_left.setdefault(cid, pages)
+        while left > 0:  # a unit put off by the budget goes on from its cursor
             list(port.list_scheduled_events(organization=connection.organization))
-        self.registry._op()  # the cursor's write
+            left = self.pages_left[cid] = left - 1
+            self.registry._op()  # the cursor's write
+        del self.pages_left[cid]
         self.tally.reconciled[connection.connection_id].add(int(self.clock() // PERIOD[Job.RECONCILE]))
         return "reconciled"
 
@@ -322,6 +328,7 @@ def figures(sim: Simulation) -> dict[str, object]:
             "secretsmanager_requests": round(sim.meter.secrets * months / n, 2),
             "dynamodb_requests": round((sim.meter.dynamodb + budget_requests) * months / n, 2),
             "dynamodb_reads": round((sim.meter.dynamodb_reads + sim.budgets.reads) * months / n, 2),
+            "dynamodb_registry_requests": round(sim.meter.dynamodb * months / n, 2),  # the CONNECTIONS partition
             "sqs_requests": round(_sqs(sim) * months / n, 2),
         },
         "dead_lettered": sum(tally.dead.values()),
