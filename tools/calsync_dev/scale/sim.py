@@ -19,7 +19,7 @@ import heapq
 import math
 import random
 import sys
-from collections import Counter, defaultdict
+from collections import Counter, defaultdict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -126,7 +126,9 @@ class Simulation:
         self.expiry = {c.connection_id: float(c.token_expires_at or 0) for c in connections}
         self.events: list[tuple[float, int, str, Job]] = []
         self.seq = 0
-        self.ready: dict[Job, list[str]] = {job: [] for job in Job}
+        self.ready: dict[Job, deque[str]] = {job: deque() for job in Job}
+        self.seen: dict[Job, int] = dict.fromkeys(Job, 0)
+        self.next_visible: dict[Job, float] = dict.fromkeys(Job, 0.0)
         self.slots: dict[Job, list[float]] = {job: [0.0] * config.concurrency for job in Job}
         self.dispatches: list[dict[str, object]] = []
         self.wakes: dict[Job, float] = {}
@@ -223,14 +225,17 @@ class Simulation:
 
     def _work(self, job: Job, t: float) -> None:
         queue = self.queues[job]
-        self.ready[job].extend(queue.due())
+        if len(queue.messages) != self.seen[job] or t >= self.next_visible[job]:
+            self.ready[job].extend(queue.due())  # MemoryQueue.due scans them all: only when it may find some
+            self.seen[job] = len(queue.messages)
+            self.next_visible[job] = min((m.visible_at for m in queue.messages), default=math.inf)
         slots = self.slots[job]
         for i, free_at in enumerate(slots):
             if not self.ready[job]:
                 break
             if free_at > t:
                 continue
-            body = self.ready[job].pop(0)
+            body = self.ready[job].popleft()
             self.clock.now = t
             self._unit(job, body)
             end = max(self.clock(), t + 0.001) + UNIT_OVERHEAD_SECONDS
@@ -241,7 +246,8 @@ class Simulation:
         busy = sum(1 for q in self.slots.values() for s in q if s > t)
         self.tally.max_concurrency = max(self.tally.max_concurrency, busy)
         if not self.ready[job] and queue.messages:
-            wake = min(m.visible_at for m in queue.messages)
+            wake = self.next_visible[job] if self.seen[job] == len(queue.messages) else t
+            wake = max(wake, t + 0.001)
             planned = self.wakes.get(job, -1.0)
             if planned <= t or wake < planned:
                 self.wakes[job] = wake
