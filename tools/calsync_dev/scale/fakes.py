@@ -17,7 +17,7 @@ from typing import Any
 from calsync.calendly.bodies import OAuthToken
 from calsync.calendly.errors import CalendlyAuthError, CalendlyRateLimited, CalendlyUnavailable, InvalidGrant
 from calsync.calendly.models import ScheduledEvent, User, WebhookSubscription
-from calsync.connections.budget import MemoryBudgets, RateBudget, RateHeaders
+from calsync.connections.budget import RateBudget, RateHeaders
 from calsync.connections.records import Connection, PendingAuthorization, StoredToken
 
 WINDOW = 60.0
@@ -324,7 +324,3 @@ class Port:
     def close(self) -> None:
         return None
 
-
-def budget_for(budgets: MemoryBudgets, cid: str, clock: Clock, meter: Meter, max_wait: float) -> RateBudget:
-    """The connection's real budget; its store's reads and writes are DynamoDB requests."""
-    return RateBudget(budgets, cid, clock, clock.advance, max_wait=max_wait)
