@@ -323,4 +323,3 @@ class Port:
 
     def close(self) -> None:
         return None
-
