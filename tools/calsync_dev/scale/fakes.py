@@ -8,6 +8,7 @@ Every Calendly call goes through the connection's real ``RateBudget`` (``before_
 from __future__ import annotations
 
 import random
+import zlib
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
@@ -289,7 +290,7 @@ class Port:
         cid = self.connection.connection_id
         return WebhookSubscription.model_validate(
             {
-                "uri": f"https://api.calendly.com/webhook_subscriptions/{cid}-{abs(hash(url)) % 10**6}",
+                "uri": f"https://api.calendly.com/webhook_subscriptions/{cid}-{zlib.crc32(url.encode())}",
                 "callback_url": url,
                 "events": ["invitee.created"],
                 "scope": "organization",
