@@ -6,6 +6,10 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
+from calsync.fanout.work import Job
+from calsync_dev.scale import sim
 from calsync_dev.scale.__main__ import main
 from calsync_dev.scale.fakes import Burst
 from calsync_dev.scale.sim import Config, Simulation
@@ -84,3 +88,15 @@ def test_a_long_reconcile_on_free_connections_is_paced_by_their_budget_not_by_42
     assert calls["over_limit"] == 0
     assert result["throttled_429"] == 0
     assert result["reconciled_6h"] == 1.0
+
+
+def test_the_figures_say_so_when_jobs_run_too_rarely(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given refresh every 3 h, the watchdog every 2 h and the reconcile every 12 h
+    monkeypatch.setitem(sim.PERIOD, Job.REFRESH, 3 * 3600.0)
+    monkeypatch.setitem(sim.PERIOD, Job.WATCHDOG, 2 * 3600.0)
+    monkeypatch.setitem(sim.PERIOD, Job.RECONCILE, 12 * 3600.0)
+    result = Simulation(Config(connections=50, seconds=12 * 3600)).run()
+    # Then tokens expired, hours went unchecked and 6-hour periods unreconciled
+    assert result["refreshed_before_expiry"] == 0.0
+    assert result["checked_hourly"] == 0.0
+    assert result["reconciled_6h"] == 0.0

@@ -35,6 +35,8 @@ from calsync_dev.scale.fakes import Account, Burst, Clock, Endpoint, FakeCalendl
 
 PAID_LIMIT = 500
 PERIOD = {Job.REFRESH: 900.0, Job.WATCHDOG: 3600.0, Job.RECONCILE: 21600.0}
+CHECKED_EVERY = 3600.0  # checked_hourly: a check in every clock hour
+RECONCILED_EVERY = 21600.0  # reconciled_6h: a reconcile in every 6-hour period
 VISIBILITY = {Job.REFRESH: 360.0, Job.WATCHDOG: 180.0, Job.RECONCILE: 960.0}
 MAX_RECEIVES = 5
 MAX_WAIT = 5.0  # RATE_BUDGET_MAX_WAIT_SECONDS
@@ -166,7 +168,7 @@ class Simulation:
     def _watch(self, connection: Connection) -> str:
         watchdog = Watchdog(self.registry, self._port, lambda c: None, _NoRequests(), clock=self.clock)
         health = watchdog.one(connection, owner=f"watchdog-{self.seq}")
-        self.tally.checked[connection.connection_id].add(int(self.clock() // PERIOD[Job.WATCHDOG]))
+        self.tally.checked[connection.connection_id].add(int(self.clock() // CHECKED_EVERY))
         return str(health)
 
     def _reconcile(self, connection: Connection) -> str:
@@ -181,7 +183,7 @@ class Simulation:
             left = self.pages_left[cid] = left - 1
             self.registry._op()  # the cursor's write
         del self.pages_left[cid]
-        self.tally.reconciled[connection.connection_id].add(int(self.clock() // PERIOD[Job.RECONCILE]))
+        self.tally.reconciled[connection.connection_id].add(int(self.clock() // RECONCILED_EVERY))
         return "reconciled"
 
     # --- the event loop -----------------------------------------------------------------------
@@ -314,8 +316,8 @@ def figures(sim: Simulation) -> dict[str, object]:
     return {
         "connections": config.connections,
         "refreshed_before_expiry": round((len(live) - len(late & set(live))) / max(1, len(live)), 6),
-        "checked_hourly": _share(tally.checked, live, int(end // PERIOD[Job.WATCHDOG])),
-        "reconciled_6h": _share(tally.reconciled, live, max(1, int(end // PERIOD[Job.RECONCILE]))),
+        "checked_hourly": _share(tally.checked, live, int(end // CHECKED_EVERY)),
+        "reconciled_6h": _share(tally.reconciled, live, max(1, int(end // RECONCILED_EVERY))),
         "max_calls_per_minute": {
             "max_free": max((most.get(cid, 0) for cid in free), default=0),
             "limit_free": FREE_PLAN_LIMIT,
