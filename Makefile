@@ -11,7 +11,7 @@ export AWS_DEFAULT_REGION ?= us-east-1
 # this flag (or SAM_CLI_ENABLE_LANGUAGE_EXTENSIONS=1); samconfig.toml sets it too.
 SAM_LX := --language-extensions
 
-.PHONY: venv test lint unit integration e2e timetravel fuzz api-fuzz bench bench-analytics logbytes cost soak throughput run build deploy requirements event clean schemas lake-queries
+.PHONY: venv test lint unit integration e2e timetravel fuzz api-fuzz bench bench-analytics logbytes cost scale soak throughput run build deploy requirements event clean schemas lake-queries
 
 $(VENV)/.installed: requirements/dev.txt pyproject.toml
 	@command -v uv >/dev/null || python3 -m pip install --quiet uv
@@ -83,6 +83,13 @@ logbytes: venv
 # last line is one JSON object of every figure. No AWS account needed.
 cost: venv
 	$(PY) -m calsync_dev.cost
+
+# The scheduled jobs' fan-out for N connections (default 10,000) over a simulated day: the real
+# dispatch, worker, refresher, watchdog and rate budgets on in-memory ports and a fake Calendly, on a
+# simulated clock; the last line is one JSON object (docs/scale.md). Not part of `make test`.
+N ?= 10000
+scale: venv
+	$(PY) -m calsync_dev.scale --connections $(N)
 
 # 10,000 signed deliveries (mixed kinds, duplicates, reordering) at <= SOAK_RATE/s against a
 # local stack of its own; prints accepted/s, persisted/s, receiver p99, lost, double-applied

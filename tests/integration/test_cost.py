@@ -77,6 +77,10 @@ def test_make_cost_prints_a_table_and_ends_with_one_json_object(capsys: pytest.C
     # And it prices a million API reads too
     assert any(line.startswith("1M API reads") for line in out)
     assert last["reads"]["usd_per_million_reads"]["api_gateway"] == pytest.approx(3.5)
+    # And the scheduled jobs' cost per connection per month, from the scale simulation's counts
+    assert any(line.startswith("Scheduled jobs per connection per month") for line in out)
+    totals = last["connections"]["usd_per_month"]
+    assert totals["100000"] == pytest.approx(10 * totals["10000"], rel=0.01)
 
 
 def test_a_million_api_reads_are_priced_from_a_measured_page() -> None:

@@ -1,0 +1,1 @@
+"""`make scale`: the scheduled jobs' fan-out simulated for N connections (docs/scale.md)."""
