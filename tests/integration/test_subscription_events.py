@@ -87,7 +87,7 @@ def test_the_watchdog_adds_the_events_an_existing_subscription_lacks_without_a_g
     old["events"] = list(FIVE)
     world.fake.subscription_counts.clear()
     # When the watchdog runs
-    assert watchdog(world).run() == {"acme": Health.RECREATED}
+    assert watchdog(world).run() == {"acme": Health.WIDENED}
     # Then the new subscription (all fourteen) existed before the old one was deleted: never none
     (new,) = world.fake.subscriptions.values()
     assert new["events"] == list(ALL_EVENTS)
@@ -115,7 +115,7 @@ def test_the_watchdog_asks_a_free_plan_for_the_refused_events_once_a_day(world: 
     # When the plan is upgraded and a day has passed since the refusal
     world.fake.plan = "paid"
     world.fake.clock.now += REFUSAL_RECHECK.total_seconds()  # type: ignore[attr-defined]
-    assert watchdog(world).run() == {"acme": Health.RECREATED}
+    assert watchdog(world).run() == {"acme": Health.WIDENED}
     # Then the subscription has every event and the connection shows none refused
     (subscription,) = world.fake.subscriptions.values()
     assert subscription["events"] == list(ALL_EVENTS)

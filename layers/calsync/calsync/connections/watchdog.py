@@ -56,6 +56,7 @@ class Health(StrEnum):
     HEALTHY = "healthy"
     FAILING = "failing"  # Calendly is retrying deliveries (retry_started_at set)
     RECREATED = "recreated"  # was missing or disabled; a new one now exists
+    WIDENED = "widened"  # delivering but lacking events: replaced by one with them (no gap, no alarm)
     SKIPPED = "skipped"  # connection not active
     ERROR = "error"  # could not check (Calendly or AWS trouble); next run retries
     DEFERRED = "deferred"  # not checked: the run had no time left to start it; next run checks it
@@ -243,7 +244,7 @@ class Watchdog:
             generation=connection.token_generation,
         )
         self._events(connection, widened.events, list(widened.refused), now, force=True)
-        return Health.RECREATED, f"added {', '.join(added)}; now {new.uri}"
+        return Health.WIDENED, f"added {', '.join(added)}; now {new.uri}"
 
     def _events(
         self, connection: Connection, subscribed: list[str], refused: list[str], now: datetime, *, force: bool
