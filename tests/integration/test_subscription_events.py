@@ -6,11 +6,13 @@ read back from the stored record."""
 
 from __future__ import annotations
 
+import httpx
 import pytest
 
 from calsync.connections.events import ALL_EVENTS
 from calsync.connections.watchdog import REFUSAL_RECHECK, Health
 from calsync.read.connections import ConnectionView
+from calsync_dev.fake_calendly import API
 from calsync_dev.provision import Stack
 from tests.integration.test_connections import API_BASE, World, make_world, watchdog
 
@@ -98,7 +100,19 @@ def test_the_watchdog_adds_the_events_an_existing_subscription_lacks_without_a_g
     assert connection is not None
     assert connection.subscription_uri == new["uri"]
     assert shown(world)["events"] == list(ALL_EVENTS)
+    assert shown(world)["state"] == "healthy"  # widened, never failing
     assert watchdog(world).run() == {"acme": Health.HEALTHY}
+
+
+def test_the_local_fake_calendly_switches_plans(world: World) -> None:
+    # When the local stack's fake is told the organization is on Free
+    answer = world.fake.httpx_handler(httpx.Request("POST", f"{API}/_fake/plan", json={"plan": "free"}))
+    # Then it is on Free from now on; an unknown plan is refused and changes nothing
+    assert answer.status_code == 200
+    assert world.fake.plan == "free"
+    bad = world.fake.httpx_handler(httpx.Request("POST", f"{API}/_fake/plan", json={"plan": "gold"}))
+    assert bad.status_code == 400
+    assert world.fake.plan == "free"
 
 
 def test_the_watchdog_asks_a_free_plan_for_the_refused_events_once_a_day(world: World) -> None:

@@ -130,7 +130,10 @@ def subscription(connection: Connection) -> SubscriptionView:
     trace(connection.subscription_healthy_at, "healthy")
     trace((connection.last_check_error or {}).get("at"), "error")
     if connection.subscription_recreated:
-        trace(connection.subscription_recreated[-1].get("recreated_at"), "recreated")
+        latest_recreated = connection.subscription_recreated[-1]
+        # one replaced only to add events (``watchdog.Health.WIDENED``) was delivering all along
+        widened = latest_recreated.get("was") == "lacking_events"
+        trace(latest_recreated.get("recreated_at"), "healthy" if widened else "recreated")
     gap = connection.gap_reconcile or {}
     reason = str(gap.get("reason") or "")
     retry_started_at = _iso(reason.removeprefix(RETRYING_PREFIX)) if reason.startswith(RETRYING_PREFIX) else None
