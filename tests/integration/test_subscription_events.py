@@ -12,6 +12,7 @@ import pytest
 from calsync.connections.events import ALL_EVENTS
 from calsync.connections.watchdog import REFUSAL_RECHECK, Health
 from calsync.read.connections import ConnectionView
+from calsync_dev.cli.connections import _notes
 from calsync_dev.fake_calendly import API
 from calsync_dev.provision import Stack
 from tests.integration.test_connections import API_BASE, World, make_world, watchdog
@@ -53,8 +54,13 @@ def test_a_free_plan_connects_without_the_refused_events_and_reports_them(world:
     assert connection.status == "active"
     (subscription,) = world.fake.subscriptions.values()
     assert set(subscription["events"]) == set(ALL_EVENTS) - set(RECAPS + ROUTING)
-    # And the connection shows what was left out
+    # And the connection shows what was left out (the API, and `calsync connections`)
     assert set(shown(world)["refused_events"]) == set(RECAPS + ROUTING)  # type: ignore[arg-type]
+    stored = world.registry.get("acme")
+    assert stored is not None
+    assert any(
+        note.startswith("Calendly refused (plan): ") and "meeting_recap.created" in note for note in _notes(stored)
+    )
 
 
 def test_a_token_without_a_family_scope_subscribes_to_the_rest_and_reports_the_scope(world: World) -> None:
