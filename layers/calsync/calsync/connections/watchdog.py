@@ -209,13 +209,15 @@ class Watchdog:
         stored = connection.subscription_events or {}
         lacking = [e for e in events.wanted(stored.get("missing_scopes")) if e not in live.events]
         refused_at = stored.get("at")
-        if not lacking or (
+        if not lacking:
+            self._events(connection, list(live.events), [], now, force=False)  # e.g. a record not kept yet
+            return None
+        if (
             set(lacking) <= set(stored.get("refused_events") or ())
             and isinstance(refused_at, str)
             and now - timefmt.parse(refused_at) < REFUSAL_RECHECK
         ):
-            self._events(connection, list(live.events), lacking, now, force=False)
-            return None
+            return None  # refused less than a day ago: nothing asked, nothing written
         widened = widen(
             calendly,
             base_url=connection.callback_url,
