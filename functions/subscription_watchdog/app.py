@@ -52,7 +52,7 @@ def queue() -> SqsWorkQueue:
 def _report(health: Health, connection: Connection, detail: str) -> None:
     if name := _METRICS.get(health):
         metrics.add_metric(name=name, unit=MetricUnit.Count, value=1)
-    log = logger.info if health in (Health.HEALTHY, Health.SKIPPED) else logger.warning
+    log = logger.info if health in (Health.HEALTHY, Health.SKIPPED, Health.WIDENED) else logger.warning
     fields = {"connection_id": connection.connection_id, "health": str(health), "detail": detail}
     log("subscription check", extra=fields)
 

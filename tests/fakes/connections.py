@@ -48,6 +48,7 @@ class FakeRegistry:
             "signing_key_secret": connection.signing_key_secret,
             "subscription_uri": connection.subscription_uri,
             "token_expires_at": connection.token_expires_at,
+            "subscription_events": connection.subscription_events,
             "created_at": connection.created_at or now,
             "updated_at": now,
         }
@@ -139,6 +140,11 @@ class FakeRegistry:
 
     def subscription_healthy(self, connection_id: str, *, now: str, generation: str | None) -> bool:
         return self._update(connection_id, generation, {"subscription_healthy_at": now})
+
+    def subscription_events(
+        self, connection_id: str, *, record: Mapping[str, Any], now: str, generation: str | None
+    ) -> bool:
+        return self._update(connection_id, generation, {"subscription_events": dict(record), "updated_at": now})
 
     def gap_reconcile(self, connection_id: str, *, record: Mapping[str, Any], now: str, generation: str | None) -> bool:
         return self._update(connection_id, generation, {"gap_reconcile": dict(record), "updated_at": now})

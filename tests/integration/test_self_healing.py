@@ -354,14 +354,14 @@ def test_deliveries_doubled_during_the_overlap_are_stored_once(pipeline: Pipelin
 
 def test_an_oauth_token_without_a_needed_scope_is_refused_naming_each_missing_one(world: World) -> None:
     # Given an OAuth app granted only some of the scopes calsync needs
-    world.fake.scopes = "users:read webhooks:read scheduled_events:read"
+    world.fake.scopes = "users:read webhooks:read"
     # When an organization connects
     with pytest.raises(ConnectError) as refused:
         world.connect_oauth("acme")
-    # Then connect refuses, naming every missing scope, and subscribes nothing
+    # Then connect refuses, naming every missing scope it cannot work without, and subscribes nothing
     assert refused.value.status == 403
     assert refused.value.reason == "missing_scopes"
-    assert "routing_forms:read, webhooks:write" in str(refused.value)
+    assert "needs: scheduled_events:read, webhooks:write" in str(refused.value)
     assert not any(token in str(refused.value) for token in world.fake.access_tokens)
     assert world.fake.subscriptions == {}
     assert world.registry.get("acme") is None

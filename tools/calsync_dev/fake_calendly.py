@@ -38,7 +38,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 from calsync_dev import fake_lists as lists
 from calsync_dev import fake_scheduling as scheduling
-from calsync_dev.fake_scopes import DEFAULT_SCOPES, lacking
+from calsync_dev.fake_scopes import DEFAULT_SCOPES, PLAN_REFUSES, lacking, subscribe_refusal
 
 API = "https://api.calendly.com"
 FAULTS = ("unavailable", "processed_502", "lost", "invalid_body")
@@ -68,6 +68,7 @@ class FakeCalendly:
         default_factory=dict
     )  # event type uri -> resource (GET /event_types)
     routing_forms_plan: bool = True  # False: the plan has no routing forms (Calendly answers 403)
+    plan: str = "paid"  # fake_scopes.PLAN_REFUSES: the webhook events it refuses ("free", "standard")
     accept_any_pat: bool = False  # the local stack: any "pat-..." token is a valid PAT
     faults: list[tuple[str, str]] = field(default_factory=list)  # (path, mode), see fail_next
     token_lifetime: int = 7200  # expires_in of the tokens it issues (Calendly: 2 h)
@@ -243,6 +244,12 @@ class FakeCalendly:
             resource = json.loads(body)
             self.event_types[resource["uri"]] = resource
             return 201, {"status": "added"}
+        if split.path == "/_fake/plan" and method == "POST":  # local-only: {"plan": "free"|"standard"|"paid"}
+            plan = str(json.loads(body).get("plan", "paid"))
+            if plan not in PLAN_REFUSES:
+                return 400, {"title": "Invalid Argument", "message": f"plan: one of {', '.join(PLAN_REFUSES)}"}
+            self.plan = plan
+            return 200, {"plan": plan}
         if split.path == "/_fake/submissions" and method == "POST":
             # Local-only: make the API list a routing-form submission (a webhook payload).
             self.add_submission(json.loads(body))
@@ -281,7 +288,7 @@ class FakeCalendly:
             items = [s for s in self.subscriptions.values() if s["organization"] == query.get("organization")]
             return 200, {"collection": items, "pagination": {"count": len(items), "next_page": None}}
         if split.path == "/webhook_subscriptions" and method == "POST":
-            return self._subscribe(json.loads(body or b"{}"))
+            return self._subscribe(json.loads(body or b"{}"), bearer)
         if split.path.startswith("/webhook_subscriptions/"):
             uri = f"{self.api_base}{split.path}"
             if uri not in self.subscriptions:
@@ -390,7 +397,11 @@ class FakeCalendly:
             return 200, {}
         return 400, {"error": "invalid_request", "error_description": "The token is invalid."}
 
-    def _subscribe(self, request: dict[str, Any]) -> tuple[int, Any]:
+    def _subscribe(self, request: dict[str, Any], bearer: str = "") -> tuple[int, Any]:
+        plan = PLAN_REFUSES[self.plan] | (set() if self.routing_forms_plan else {"routing_form_submission.created"})
+        refused = subscribe_refusal(self.token_scopes.get(bearer), list(request.get("events", [])), frozenset(plan))
+        if refused is not None:
+            return (400 if refused["title"] == "Invalid Argument" else 403), refused
         url = request.get("url")
         for existing in self.subscriptions.values():
             if existing["callback_url"] == url and existing["organization"] == request.get("organization"):

@@ -129,6 +129,9 @@ def test_a_connection_needing_reauthorization_shows_why() -> None:
     assert shown["subscription"]["state"] == "skipped"
 
 
+UNRECORDED_EVENTS = {"events": None, "refused_events": [], "missing_scopes": []}
+
+
 def test_a_subscription_calendly_is_retrying_shows_since_when() -> None:
     # Given the watchdog saw it healthy, then saw Calendly retrying deliveries since 08:00
     retry = NOW - timedelta(hours=1)
@@ -143,6 +146,7 @@ def test_a_subscription_calendly_is_retrying_shows_since_when() -> None:
         "state": "failing",
         "retry_started_at": timefmt.iso_z(retry),
         "last_checked_at": timefmt.iso_z(NOW),
+        **UNRECORDED_EVENTS,
     }
     assert gap.reason.startswith(RETRYING_PREFIX)
 
@@ -157,13 +161,38 @@ def test_a_healthy_subscription_after_a_failure_shows_no_retry() -> None:
     # When it is read
     subscription = _shown(port)["subscription"]
     # Then it is healthy, with no retry shown
-    assert subscription == {"state": "healthy", "retry_started_at": None, "last_checked_at": timefmt.iso_z(NOW)}
+    assert subscription == {
+        "state": "healthy",
+        "retry_started_at": None,
+        "last_checked_at": timefmt.iso_z(NOW),
+        **UNRECORDED_EVENTS,
+    }
 
 
 def test_a_connection_never_checked_has_no_subscription_state() -> None:
     port = FakeConnectionsReader()
     port.add(_connection())
-    assert _shown(port)["subscription"] == {"state": None, "retry_started_at": None, "last_checked_at": None}
+    assert _shown(port)["subscription"] == {
+        "state": None,
+        "retry_started_at": None,
+        "last_checked_at": None,
+        **UNRECORDED_EVENTS,
+    }
+
+
+def test_the_subscriptions_events_and_what_calendly_refused_are_shown() -> None:
+    # Given a Free-plan connection whose token lacks contacts:read: Calendly refused the recaps
+    events = ["invitee.created", "invitee.canceled", "event_type.updated"]
+    refused = ["meeting_recap.created", "meeting_recap.updated", "meeting_recap.deleted"]
+    record = {"events": events, "refused_events": refused, "missing_scopes": ["contacts:read"], "at": "x"}
+    port = FakeConnectionsReader()
+    port.add(_connection(subscription_events=record))
+    # When it is read
+    subscription = _shown(port)["subscription"]
+    # Then the events it has, those refused and the missing scope are shown (and nothing else of the record)
+    assert (subscription["events"], subscription["refused_events"]) == (events, refused)
+    assert subscription["missing_scopes"] == ["contacts:read"]
+    assert "at" not in subscription
 
 
 def test_the_latest_completeness_report_is_summarised() -> None:

@@ -139,4 +139,9 @@ def _notes(connection: Connection) -> list[str]:
             else "not sent yet (the next run sends it)"
         )
         notes.append(f"gap reconcile from {gap.get('since')} {when}: {gap.get('reason')}")
+    events = connection.subscription_events or {}
+    if events.get("refused_events"):
+        notes.append(f"Calendly refused (plan): {', '.join(events['refused_events'])}; asked again daily")
+    if events.get("missing_scopes"):
+        notes.append(f"token lacks {', '.join(events['missing_scopes'])}: their events are not subscribed")
     return notes

@@ -1,11 +1,7 @@
-"""The connection registry, refresh leases and pending OAuth authorizations, in the
-bookings table (single-table design; keys in ``calsync.aws.keys``):
-
-- one item per connection, all under one partition: all in one Query, one by its key.
-  Holds references (secret names, subscription URI), never secrets;
-- the refresh lease is two attributes of that item, taken with a conditional write;
-- a pending authorization is an item of its own, single use, with TTL.
-"""
+"""The connection registry, refresh leases and pending OAuth authorizations, in the bookings
+table (keys in ``calsync.aws.keys``): one item per connection, all under one partition (references
+such as secret names and the subscription URI, never secrets); the refresh lease, two attributes of
+that item taken with a conditional write; a pending authorization, its own item, single use, TTL."""
 
 from __future__ import annotations
 
@@ -27,10 +23,6 @@ def _key(connection_id: str) -> dict[str, Any]:
     return keys.connection(connection_id).dynamo()
 
 
-def _int(value: Any) -> int | None:
-    return int(value) if value is not None else None
-
-
 def connection_from_item(data: Mapping[str, Any]) -> Connection:
     """A connection record from its stored item (the registry's reads and the /v1 read path)."""
     return Connection(
@@ -44,7 +36,7 @@ def connection_from_item(data: Mapping[str, Any]) -> Connection:
         signing_key_secret=data["signing_key_secret"],
         subscription_uri=data.get("subscription_uri"),
         status_reason=data.get("status_reason"),
-        token_expires_at=_int(data.get("token_expires_at")),
+        token_expires_at=int(data["token_expires_at"]) if data.get("token_expires_at") is not None else None,
         created_at=data.get("created_at"),
         subscription_recreated=[
             {k: (int(v) if k.endswith("_at_epoch") else v) for k, v in entry.items()}
@@ -58,6 +50,7 @@ def connection_from_item(data: Mapping[str, Any]) -> Connection:
         gap_reconcile=data.get("gap_reconcile"),
         removed_at=data.get("removed_at"),
         removal_pending=list(data["removal_pending"]) if data.get("removal_pending") is not None else None,
+        subscription_events=data.get("subscription_events"),
     )
 
 
@@ -86,6 +79,7 @@ class DynamoConnectionRegistry(clients.TableAdapter):
             "subscription_uri": connection.subscription_uri,
             "token_expires_at": connection.token_expires_at,
             "token_generation": connection.token_generation,
+            "subscription_events": connection.subscription_events,
             "created_at": connection.created_at or now,
             "updated_at": now,
         }
@@ -214,6 +208,11 @@ class DynamoConnectionRegistry(clients.TableAdapter):
 
     def subscription_healthy(self, connection_id: str, *, now: str, generation: str | None) -> bool:
         return self._update(connection_id, "subscription healthy", generation, {"subscription_healthy_at": now})
+
+    def subscription_events(self, connection_id: str, *, record: Mapping[str, Any], now: str, generation: Any) -> bool:
+        return self._update(
+            connection_id, "events", generation, {"subscription_events": dict(record), "updated_at": now}
+        )
 
     def gap_reconcile(self, connection_id: str, *, record: Mapping[str, Any], now: str, generation: str | None) -> bool:
         return self._update(

@@ -25,7 +25,7 @@ from urllib.parse import urlencode
 
 from calsync import timefmt
 from calsync.calendly.errors import CalendlyError, CalendlyPermissionError
-from calsync.connections import scopes
+from calsync.connections import events, scopes
 from calsync.connections.ports import AppSecret, Calendly, Registry, SigningKeyStore, Tokens
 from calsync.connections.records import (
     CONNECTED_STATUSES,
@@ -187,6 +187,7 @@ class Connector:
         calendly: Calendly,
         api_base: str,
         send_signing_key: bool,
+        granted: str | None = None,
     ) -> Connection:
         """Stage, then switch; a failure leaves an existing connection as it was.
 
@@ -205,6 +206,7 @@ class Connector:
         connections only) — either way connecting again finishes it.
         """
         url = webhook_url(api_base, connection_id)
+        wanted, missing_scopes = events.for_scopes(granted)  # ``granted`` None: unknown (a PAT)
         existing = self.registry.get(connection_id)
         lease_owner = f"connect-{secrets.token_hex(8)}"
         if existing is not None and not self.registry.acquire_lease(
@@ -220,11 +222,12 @@ class Connector:
             keys_before = self.signing_keys.stored(connection_id)
             self._stage_key(connection_id, signing_key, keys_before)
             try:
-                subscription = ensure_subscription(
+                subscribed = ensure_subscription(
                     calendly,
                     base_url=url,
                     organization=organization,
                     signing_key=signing_key if send_signing_key else None,
+                    events=wanted,
                 )
             except BaseException:
                 self._restore_keys(connection_id, keys_before, signing_key)
@@ -240,10 +243,16 @@ class Connector:
                 callback_url=url,
                 token_secret=token_secret,
                 signing_key_secret=self.signing_keys.secret_name(connection_id),
-                subscription_uri=str(subscription.uri),
+                subscription_uri=str(subscribed.subscription.uri),
                 token_expires_at=token.expires_at,
                 created_at=timefmt.iso_z(timefmt.from_epoch(self.clock())),
                 token_generation=generation,
+                subscription_events=events.record(
+                    subscribed.events,
+                    list(subscribed.refused),
+                    missing_scopes,
+                    timefmt.iso_z(timefmt.from_epoch(self.clock())),
+                ),
             )
             self.registry.register(connection, now=timefmt.iso_z(timefmt.from_epoch(self.clock())))
             return connection
@@ -251,8 +260,8 @@ class Connector:
             raise ConnectError(
                 403,
                 "forbidden",
-                "Calendly refused to create the webhook subscription (403): the token may lack "
-                f"{scopes.SUBSCRIBING}, or the plan may not include an event calsync subscribes to.",
+                "Calendly refused to create the webhook subscription (403), even for the invitee events "
+                f"alone: the token may lack {scopes.SUBSCRIBING}, or the plan may not allow webhooks.",
             ) from None
         except CalendlyError as exc:
             raise ConnectError(502, "calendly_error", f"Calendly refused: {exc.title}") from None
@@ -319,6 +328,7 @@ class Connector:
             calendly=calendly_for(token.access_token),
             api_base=api_base,
             send_signing_key=False,
+            granted=issued.scope,
         )
 
     def abandon_oauth(self, state: str) -> PendingAuthorization | None:

@@ -39,6 +39,12 @@ class Registry(Protocol):
         """The watchdog saw the subscription delivering at ``now`` (a later gap starts there)."""
         ...
 
+    def subscription_events(
+        self, connection_id: str, *, record: Mapping[str, Any], now: str, generation: str | None
+    ) -> bool:
+        """The subscription's events, those Calendly refused and the scopes the token lacks."""
+        ...
+
     def gap_reconcile(self, connection_id: str, *, record: Mapping[str, Any], now: str, generation: str | None) -> bool:
         """What the watchdog last asked to reconcile (``connections.gaps``)."""
         ...

@@ -47,6 +47,9 @@ class Connection:
     # of the disconnect does them; empty: nothing left). A re-connect replaces the whole record.
     removed_at: str | None = None
     removal_pending: list[str] | None = None
+    # The subscription's events (``connections.events.record``): {"events", "refused_events"
+    # (Calendly refused them: 403), "missing_scopes" (the token lacks them), "at"}.
+    subscription_events: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,30 +12,30 @@ from __future__ import annotations
 from datetime import datetime
 
 from calsync.calendly.errors import CalendlyPermissionError
-from calsync.calendly.models import WebhookEvent
+from calsync.connections import events
 from calsync.connections.ports import Calendly
 
-# Why each scope is needed (the reason goes into the refusal, so the operator knows what to grant).
-EVENT_SCOPES: dict[WebhookEvent, str] = {
-    WebhookEvent.INVITEE_CREATED: "scheduled_events:read",
-    WebhookEvent.INVITEE_CANCELED: "scheduled_events:read",
-    WebhookEvent.INVITEE_NO_SHOW_CREATED: "scheduled_events:read",
-    WebhookEvent.INVITEE_NO_SHOW_DELETED: "scheduled_events:read",
-    WebhookEvent.ROUTING_FORM_SUBMISSION_CREATED: "routing_forms:read",
-}
+# The read scope each webhook event needs (``connections.events``). Only the core events'
+# scope is required: a token lacking another event's scope subscribes to the rest, and the
+# connection reports what it lacks (``events.for_scopes``).
+EVENT_SCOPES: dict[str, str] = {event: events.scope_of(event) for event in events.ALL_EVENTS}
 SUBSCRIBING = "webhooks:write"  # create, list (webhooks:read) and delete subscriptions
 RECONCILER_READS = ("scheduled_events:read",)  # scheduled events and their invitees
 LEGACY_SCOPES = frozenset({"", "default"})  # what pre-scope tokens carry
 
 
 def required() -> list[str]:
-    """Every scope calsync needs, sorted."""
-    return sorted({SUBSCRIBING, *RECONCILER_READS, *(EVENT_SCOPES[event] for event in WebhookEvent)})
+    """Every scope calsync cannot work without, sorted (the core events' and the reconciler's)."""
+    core = (EVENT_SCOPES[event] for event in events.ALL_EVENTS if events.family(event) in events.CORE)
+    return sorted({SUBSCRIBING, *RECONCILER_READS, *core})
 
 
-def _covers(granted: set[str], scope: str) -> bool:
-    domain, _, access = scope.partition(":")
-    return scope in granted or (access == "read" and f"{domain}:write" in granted)
+def optional() -> list[str]:
+    """The scopes of the other events, sorted: without one, its events are left out."""
+    return sorted(set(EVENT_SCOPES.values()) - set(required()))
+
+
+_covers = events.covers
 
 
 def missing(granted: str | None) -> list[str]:

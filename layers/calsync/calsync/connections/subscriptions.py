@@ -7,18 +7,26 @@ and a disabled subscription still holds its URL. So a replacement is created fir
 ``?subscription=<n>`` (the receiver routes on the path alone; API Gateway passes query strings
 through). Only once the new one exists is the old one deleted; if the create fails, the old
 one stays. Deliveries doubled while both exist are absorbed by dedupe and version checks.
+
+A subscription asks for every event the token's scopes allow (``connections.events``); when
+Calendly refuses the create (403: the plan lacks an event's feature, or a personal access
+token a scope), it is created again without the refused events, and they are reported
+(``Subscribed.refused``). Calendly subscriptions cannot be edited: events are added by a
+replacement (``widen``), new before old.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from urllib.parse import parse_qs, urlsplit
 
-from calsync.calendly.errors import CalendlyConflict, CalendlyError, CalendlyNotFound
-from calsync.calendly.models import WebhookEvent, WebhookSubscription
+from calsync.calendly.errors import CalendlyConflict, CalendlyError, CalendlyNotFound, CalendlyPermissionError
+from calsync.calendly.models import WebhookSubscription
+from calsync.connections.events import ALL_EVENTS, attempts
 from calsync.connections.ports import Calendly
 
-WEBHOOK_EVENTS = tuple(WebhookEvent)  # every event calsync models
+WEBHOOK_EVENTS = ALL_EVENTS  # every event calsync subscribes to (14 in 2026)
 REPLACEMENT_PARAMETER = "subscription"
 MAX_REPLACEMENT_URLS = 20  # more of ours than this in one organization: something else is wrong
 
@@ -53,6 +61,56 @@ def current(found: Sequence[WebhookSubscription], subscription_uri: str | None) 
     return next((s for s in enabled if str(s.uri) == subscription_uri), enabled[0] if enabled else None)
 
 
+@dataclass(frozen=True, slots=True)
+class Subscribed:
+    """A subscription and the events asked for that it does not have (Calendly refused them)."""
+
+    subscription: WebhookSubscription
+    refused: tuple[str, ...] = ()
+
+    @property
+    def events(self) -> list[str]:
+        return list(self.subscription.events)
+
+
+def create_allowed(
+    calendly: Calendly, url: str, events: Sequence[str], organization: str, signing_key: str | None
+) -> Subscribed:
+    """Subscribe ``url`` to ``events``; on 403, to fewer (``events.attempts``), reporting the
+    ones left out. Raises the first 403 when even the core events are refused (the token lacks
+    ``webhooks:write``, or webhooks are not allowed at all); ``CalendlyConflict`` as Calendly
+    answers it."""
+    first: CalendlyPermissionError | None = None
+    for tried in attempts(list(events)):
+        try:
+            made = calendly.create_webhook_subscription(
+                url, tried, organization, "organization", signing_key=signing_key
+            )
+        except CalendlyPermissionError as exc:
+            first = first or exc
+            continue
+        return Subscribed(made, tuple(e for e in events if e not in tried))
+    assert first is not None  # attempts() is never empty
+    raise first
+
+
+def _create(
+    calendly: Calendly,
+    *,
+    base_url: str,
+    organization: str,
+    signing_key: str | None,
+    taken: list[str],
+    events: Sequence[str],
+) -> Subscribed:
+    for _ in range(3):  # a subscription may appear between the list and the create
+        try:
+            return create_allowed(calendly, free_url(base_url, taken), events, organization, signing_key)
+        except CalendlyConflict:
+            taken = [s.callback_url for s in calendly.list_webhook_subscriptions(organization, "organization")]
+    raise CalendlyConflict(409, "Already Exists", "every replacement URL was taken meanwhile")
+
+
 def replace(
     calendly: Calendly,
     *,
@@ -60,24 +118,49 @@ def replace(
     organization: str,
     signing_key: str | None,
     old: Sequence[WebhookSubscription],
-) -> WebhookSubscription:
-    """Create a new subscription at a URL none of ``old`` holds, then delete ``old``.
+    events: Sequence[str] = WEBHOOK_EVENTS,
+) -> Subscribed:
+    """Create a new subscription (to ``events``, less those refused) at a URL none of ``old``
+    holds, then delete ``old``.
 
     A failed create raises and leaves ``old`` as it was. A failed delete leaves an extra old
     subscription (doubled or, if disabled, no deliveries): harmless, and the watchdog deletes
     disabled leftovers on its next run."""
     taken = [s.callback_url for s in old]
-    for _ in range(3):  # a subscription may appear between the list and the create
-        try:
-            new = calendly.create_webhook_subscription(
-                free_url(base_url, taken), WEBHOOK_EVENTS, organization, "organization", signing_key=signing_key
-            )
-            break
-        except CalendlyConflict:
-            taken = [s.callback_url for s in calendly.list_webhook_subscriptions(organization, "organization")]
-    else:
-        raise CalendlyConflict(409, "Already Exists", "every replacement URL was taken meanwhile")
-    delete_quietly(calendly, [s for s in old if s.uri != new.uri])
+    new = _create(
+        calendly, base_url=base_url, organization=organization, signing_key=signing_key, taken=taken, events=events
+    )
+    delete_quietly(calendly, [s for s in old if s.uri != new.subscription.uri])
+    return new
+
+
+def widen(
+    calendly: Calendly,
+    *,
+    base_url: str,
+    organization: str,
+    signing_key: str | None,
+    live: WebhookSubscription,
+    found: Sequence[WebhookSubscription],
+    events: Sequence[str],
+) -> Subscribed | None:
+    """Add the ``events`` the delivering subscription ``live`` lacks: a new one with the full
+    list first, then the old ones deleted (no gap; an event delivered by both meanwhile is
+    absorbed as a duplicate). If Calendly still refuses every missing event, the new one is
+    deleted again and ``live`` kept: ``None`` (the refusal is in the result's ``refused``
+    only when something was gained)."""
+    new = _create(
+        calendly,
+        base_url=base_url,
+        organization=organization,
+        signing_key=signing_key,
+        taken=[s.callback_url for s in found],
+        events=events,
+    )
+    if not set(new.events) - set(live.events):
+        delete_quietly(calendly, [new.subscription])
+        return None
+    delete_quietly(calendly, [s for s in found if s.uri != new.subscription.uri])
     return new
 
 
@@ -96,12 +179,21 @@ def delete_quietly(calendly: Calendly, subscriptions: Iterable[WebhookSubscripti
     return failed
 
 
-def ensure(calendly: Calendly, *, base_url: str, organization: str, signing_key: str | None) -> WebhookSubscription:
-    """Connect's subscription: keep an enabled one of ours when no new signing key must be sent
-    (OAuth: the app's key), else create one, new before old."""
+def ensure(
+    calendly: Calendly,
+    *,
+    base_url: str,
+    organization: str,
+    signing_key: str | None,
+    events: Sequence[str] = WEBHOOK_EVENTS,
+) -> Subscribed:
+    """Connect's subscription: keep an enabled one of ours that has every one of ``events`` when
+    no new signing key must be sent (OAuth: the app's key), else create one, new before old."""
     found = ours(calendly.list_webhook_subscriptions(organization, "organization"), base_url)
     keep = current(found, None)
-    if keep is not None and signing_key is None:
+    if keep is not None and signing_key is None and set(events) <= set(keep.events):
         delete_quietly(calendly, [s for s in found if s.state == "disabled"])
-        return keep
-    return replace(calendly, base_url=base_url, organization=organization, signing_key=signing_key, old=found)
+        return Subscribed(keep)
+    return replace(
+        calendly, base_url=base_url, organization=organization, signing_key=signing_key, old=found, events=events
+    )

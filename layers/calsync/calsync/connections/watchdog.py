@@ -7,6 +7,13 @@ either of its forms: ``connections.subscriptions``); if Calendly is retrying
 way a reconcile of the gap is requested (``connections.gaps``), once per gap. A check that fails
 (Calendly or AWS trouble, a missing or unreadable token, a request that could not be sent) is
 recorded on that connection (``last_check_error``) and the run goes on with the next one.
+
+A delivering subscription that lacks events the token's scopes allow (one made before calsync
+subscribed to all fourteen, or one the plan refused some to) is widened: a new one with the full
+list, then the old one deleted (``subscriptions.widen``). Events Calendly refused again are
+recorded and asked for again only after ``REFUSAL_RECHECK`` (a plan upgrade is noticed within a
+day), so a Free plan costs no calls per run. The check runs under the connection's lease
+(``one``), so no two replace it at once.
 """
 
 from __future__ import annotations
@@ -19,13 +26,14 @@ from enum import StrEnum
 
 from calsync import timefmt
 from calsync.calendly.errors import CalendlyAuthError
-from calsync.connections import gaps
+from calsync.calendly.models import WebhookSubscription
+from calsync.connections import events, gaps
 from calsync.connections.budget import RateLimited
 from calsync.connections.each import Failure, each_connection, failure_of, failure_reason, unbounded
 from calsync.connections.gaps import Gap
 from calsync.connections.ports import Calendly, ReconcileRequests, Registry
 from calsync.connections.records import Connection
-from calsync.connections.subscriptions import current, delete_quietly, ours, replace
+from calsync.connections.subscriptions import current, delete_quietly, ours, replace, widen
 from calsync.errors import DependencyUnavailable
 
 DEFAULT_GAP_MARGIN = timedelta(hours=1)
@@ -35,6 +43,9 @@ START_WITHIN_SECONDS = 30.0
 # A fanned-out check holds the connection's lease (two units for one connection never replace its
 # subscription twice at once): longer than the watchdog's Timeout (template.yaml, 120 s).
 CHECK_LEASE_SECONDS = 150
+# Events Calendly refused (403) are asked for again after this long: a plan upgrade shows within
+# a day, and a plan that keeps refusing costs a few calls a day, not a few an hour.
+REFUSAL_RECHECK = timedelta(hours=24)
 
 
 class Busy(Exception):
@@ -45,6 +56,7 @@ class Health(StrEnum):
     HEALTHY = "healthy"
     FAILING = "failing"  # Calendly is retrying deliveries (retry_started_at set)
     RECREATED = "recreated"  # was missing or disabled; a new one now exists
+    WIDENED = "widened"  # delivering but lacking events: replaced by one with them (no gap, no alarm)
     SKIPPED = "skipped"  # connection not active
     ERROR = "error"  # could not check (Calendly or AWS trouble); next run retries
     DEFERRED = "deferred"  # not checked: the run had no time left to start it; next run checks it
@@ -147,6 +159,9 @@ class Watchdog:
                 gap = gaps.retrying(live.retry_started_at, self.gap_margin)
                 self._request(connection, gap, now)
                 return Health.FAILING, gap.reason
+            widened = self._add_missing(connection, calendly, live, found, now)
+            if widened is not None:
+                return widened
             self.registry.subscription_healthy(
                 connection.connection_id, now=timefmt.iso_z(now), generation=connection.token_generation
             )
@@ -154,13 +169,16 @@ class Watchdog:
             return Health.HEALTHY, str(live.uri)
         problem = "disabled" if found else "missing"
         started = gaps.first_failure(connection, found, now)
-        replacement = replace(
+        missing_scopes = list((connection.subscription_events or {}).get("missing_scopes") or [])
+        subscribed = replace(
             calendly,
             base_url=connection.callback_url,
             organization=connection.organization,
             signing_key=self.signing_key_for(connection),
             old=found,
+            events=events.wanted(missing_scopes),
         )
+        replacement = subscribed.subscription
         self.registry.subscription_replaced(
             connection.connection_id,
             subscription_uri=str(replacement.uri),
@@ -174,8 +192,77 @@ class Watchdog:
             now=timefmt.iso_z(now),
             generation=connection.token_generation,
         )
+        self._events(connection, subscribed.events, list(subscribed.refused), now, force=True)
         self._request(connection, gaps.recreated(problem, started, self.gap_margin), now)
         return Health.RECREATED, f"was {problem}; now {replacement.uri}"
+
+    def _add_missing(
+        self,
+        connection: Connection,
+        calendly: Calendly,
+        live: WebhookSubscription,
+        found: list[WebhookSubscription],
+        now: datetime,
+    ) -> tuple[Health, str] | None:
+        """Widen ``live`` to every event the token's scopes allow, unless it has them all or
+        Calendly refused the ones it lacks less than ``REFUSAL_RECHECK`` ago. ``None``: kept."""
+        stored = connection.subscription_events or {}
+        lacking = [e for e in events.wanted(stored.get("missing_scopes")) if e not in live.events]
+        refused_at = stored.get("at")
+        if not lacking:
+            self._events(connection, list(live.events), [], now, force=False)  # e.g. a record not kept yet
+            return None
+        if (
+            set(lacking) <= set(stored.get("refused_events") or ())
+            and isinstance(refused_at, str)
+            and now - timefmt.parse(refused_at) < REFUSAL_RECHECK
+        ):
+            return None  # refused less than a day ago: nothing asked, nothing written
+        widened = widen(
+            calendly,
+            base_url=connection.callback_url,
+            organization=connection.organization,
+            signing_key=self.signing_key_for(connection),
+            live=live,
+            found=found,
+            events=events.wanted(stored.get("missing_scopes")),
+        )
+        if widened is None:  # Calendly refuses every one it lacks: kept, asked again in a day
+            self._events(connection, list(live.events), lacking, now, force=True)
+            return None
+        new = widened.subscription
+        added = [e for e in widened.events if e not in live.events]
+        self.registry.subscription_replaced(
+            connection.connection_id,
+            subscription_uri=str(new.uri),
+            record={
+                "recreated_at": timefmt.iso_z(now),
+                "was": "lacking_events",
+                "previous_uri": str(live.uri),
+                "callback_url": new.callback_url,
+                "added_events": added,
+            },
+            now=timefmt.iso_z(now),
+            generation=connection.token_generation,
+        )
+        self._events(connection, widened.events, list(widened.refused), now, force=True)
+        return Health.WIDENED, f"added {', '.join(added)}; now {new.uri}"
+
+    def _events(
+        self, connection: Connection, subscribed: list[str], refused: list[str], now: datetime, *, force: bool
+    ) -> None:
+        """Record the subscription's events on the connection when they changed (or ``force``:
+        a create was just tried, so its time is the refusal's)."""
+        stored = connection.subscription_events or {}
+        if not force and (stored.get("events"), stored.get("refused_events")) == (subscribed, refused):
+            return
+        missing_scopes = list(stored.get("missing_scopes") or [])
+        self.registry.subscription_events(
+            connection.connection_id,
+            record=events.record(subscribed, refused, missing_scopes, timefmt.iso_z(now)),
+            now=timefmt.iso_z(now),
+            generation=connection.token_generation,
+        )
 
     def _request(self, connection: Connection, gap: Gap | None, now: datetime) -> None:
         """Ask for a reconcile of ``gap`` unless it was asked for already (or, with no gap, send

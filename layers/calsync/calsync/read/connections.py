@@ -45,6 +45,12 @@ class SubscriptionView(BaseModel):
     state: Literal["healthy", "failing", "recreated", "skipped", "error", "deferred"] | None
     retry_started_at: str | None
     last_checked_at: str | None
+    # What the connection subscribes to (``connections.events``): null when not recorded yet
+    # (connected before calsync kept it); the events Calendly refused (403: the plan); the
+    # scopes the token lacks for the others.
+    events: list[str] | None = None
+    refused_events: list[str] = []
+    missing_scopes: list[str] = []
 
 
 class ReportSummaryView(BaseModel):
@@ -114,7 +120,10 @@ def subscription(connection: Connection) -> SubscriptionView:
     trace(connection.subscription_healthy_at, "healthy")
     trace((connection.last_check_error or {}).get("at"), "error")
     if connection.subscription_recreated:
-        trace(connection.subscription_recreated[-1].get("recreated_at"), "recreated")
+        latest_recreated = connection.subscription_recreated[-1]
+        # one replaced only to add events (``watchdog.Health.WIDENED``) was delivering all along
+        widened = latest_recreated.get("was") == "lacking_events"
+        trace(latest_recreated.get("recreated_at"), "healthy" if widened else "recreated")
     gap = connection.gap_reconcile or {}
     reason = str(gap.get("reason") or "")
     retry_started_at = _iso(reason.removeprefix(RETRYING_PREFIX)) if reason.startswith(RETRYING_PREFIX) else None
@@ -129,8 +138,25 @@ def subscription(connection: Connection) -> SubscriptionView:
             "state": state,
             "retry_started_at": retry_started_at if state == "failing" else None,
             "last_checked_at": timefmt.iso_z(latest[0]) if latest else None,
+            **_events(connection.subscription_events),
         }
     )
+
+
+def _events(record: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The subscription's events as recorded (names only: lists of strings, nothing else)."""
+    if not record:
+        return {}
+
+    def names(key: str) -> list[str]:
+        value = record.get(key)
+        return [str(v) for v in value] if isinstance(value, list) else []
+
+    return {
+        "events": names("events"),
+        "refused_events": names("refused_events"),
+        "missing_scopes": names("missing_scopes"),
+    }
 
 
 def summary(report: Mapping[str, Any]) -> ReportSummaryView:

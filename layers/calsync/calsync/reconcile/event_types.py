@@ -20,6 +20,7 @@ from typing import Protocol
 from calsync.calendly.errors import CalendlyError
 from calsync.calendly.kinds import KindEvent
 from calsync.calendly.models import EventType
+from calsync.connections.budget import RateLimited
 from calsync.intake.delivery import Delivery
 from calsync.intake.envelopes import OtherEnvelope
 from calsync.intake.receive import DeliveryQueue
@@ -75,6 +76,8 @@ def sync_event_types(
                 sent += 1
     except OutOfBudget as exc:
         return EventTypesPass(sent, exc.reason)
+    except RateLimited:  # the connection's minute is spent (a Free plan's 50): the next run lists them
+        return EventTypesPass(sent, "rate budget")
     except CalendlyError as exc:
         logger.warning(
             "event types not reconciled: calendly refused",

@@ -28,6 +28,7 @@ from datetime import UTC, datetime
 from calsync.bookings.records import last_segment, submitter_ref
 from calsync.calendly.errors import CalendlyAuthError, CalendlyError, CalendlyRateLimited, CalendlyUnavailable
 from calsync.calendly.models import RoutingFormSubmission, ScheduledEvent
+from calsync.connections.budget import RateLimited
 from calsync.erasure.rules import subject
 from calsync.intake.receive import DeliveryQueue
 from calsync.intake.routing import route
@@ -41,6 +42,8 @@ from calsync.reconcile.report import SUBMISSIONS, Cursor, Report, Window, Window
 logger = logging.getLogger(__name__)
 
 IsErased = Callable[[str, datetime], bool]
+# Why a run stopped when the connection's shared Calendly budget had no room left this minute.
+RATE_BUDGET = "rate budget"
 
 
 def never_erased(_email: str, _created_at: datetime) -> bool:
@@ -157,6 +160,9 @@ class Reconciler:
         except OutOfBudget as exc:
             report.cursor = position
             raise _Stop(exc.reason) from None
+        except RateLimited:  # the connection's shared minute is spent (a Free plan's 50): resume next run
+            report.cursor = position
+            raise _Stop(RATE_BUDGET) from None
         except CalendlyError as exc:
             logger.warning(
                 "reconcile stopped by calendly",
@@ -202,6 +208,9 @@ class Reconciler:
         except OutOfBudget as exc:
             report.cursor = cursor()
             raise _Stop(exc.reason) from None
+        except RateLimited:
+            report.cursor = cursor()
+            raise _Stop(RATE_BUDGET) from None
         except CalendlyError as exc:
             logger.warning(
                 "reconcile stopped by calendly",
