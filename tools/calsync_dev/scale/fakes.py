@@ -105,6 +105,11 @@ class SimRegistry:
     def gap_reconcile(self, connection_id: str, *, record: Mapping[str, Any], now: str, generation: str | None) -> bool:
         return self._update(connection_id, generation, gap_reconcile=dict(record))
 
+    def subscription_events(
+        self, connection_id: str, *, record: Mapping[str, Any], now: str, generation: str | None
+    ) -> bool:
+        return self._update(connection_id, generation, subscription_events=dict(record))
+
     def acquire_lease(self, connection_id: str, *, owner: str, now: int, seconds: int) -> bool:
         self._op()
         held = self.leases.get(connection_id)
