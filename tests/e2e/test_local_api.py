@@ -31,6 +31,7 @@ BOOKINGS = "/v1/connections/{connection_id}/bookings"
 BOOKING = "/v1/connections/{connection_id}/bookings/{invitee_uuid}"
 EVENT = "/v1/connections/{connection_id}/events/{event_uuid}"
 REPORTS = "/v1/connections/{connection_id}/reports"
+CONTACTS = "/v1/connections/{connection_id}/contacts"
 CANCEL = f"{BOOKINGS}/{{invitee_uuid}}/cancel"
 NO_SHOW = f"{BOOKINGS}/{{invitee_uuid}}/no-show"
 BOOK = {
@@ -371,6 +372,13 @@ CONTRACT_CASES = [
     ContractCase("event, unknown parameter", "GET", EVENT, 400, DEMO, {"limit": 1}),
     ContractCase("event, unsigned", "GET", EVENT, 403, DEMO, signed=False),
     # GET /v1/connections/{connection_id}/reports
+    # GET /v1/connections/{connection_id}/contacts (issue 21)
+    ContractCase("contacts by email, none", "GET", CONTACTS, 200, LOCAL, {"email": "nobody@example.com"}),
+    ContractCase("contacts, no email", "GET", CONTACTS, 400, LOCAL),
+    ContractCase("contacts, odd Unicode email", "GET", CONTACTS, 400, LOCAL, {"email": "ada\u200b@example.com"}),
+    ContractCase("contacts, unknown connection", "GET", CONTACTS, 404, NOBODY, {"email": "ada@example.com"}),
+    ContractCase("contacts, unknown parameter", "GET", CONTACTS, 400, LOCAL, {"email": "ada@example.com", "limit": 1}),
+    ContractCase("contacts, unsigned", "GET", CONTACTS, 403, LOCAL, {"email": "ada@example.com"}, signed=False),
     ContractCase("reports", "GET", REPORTS, 200, LOCAL),
     ContractCase("reports, a page of one", "GET", REPORTS, 200, LOCAL, {"limit": 1}),
     ContractCase("reports, unknown connection", "GET", REPORTS, 404, NOBODY),

@@ -92,9 +92,13 @@ def test_no_token_client_secret_signing_key_or_pkce_verifier_appears_in_any_log_
             assert post_signed(f"{api}/webhooks/calendly/{connection}", body, key)[0] == 202
             assert post_signed(f"{api}/webhooks/calendly/{connection}", body, "not-the-key")[0] == 401
         # … the refresher runs (the OAuth token is due), then the watchdog …
-        refreshed = call(f"{api}/_local/schedules/TokenRefresherFunction", "POST")["result"]
-        assert refreshed["sec"] == "refreshed"
-        assert call(f"{api}/_local/schedules/SubscriptionWatchdogFunction", "POST")["result"]["sec"] == "healthy"
+        # (each dispatches one unit per connection to its queue; the job's worker does the work)
+        registry = target.connections().registry
+        expiry = registry.get("sec").token_expires_at  # type: ignore[union-attr]
+        assert call(f"{api}/_local/schedules/TokenRefresherFunction", "POST")["result"]["sent"] >= 1
+        wait_for(lambda: registry.get("sec").token_expires_at != expiry, what="sec's token refreshed")  # type: ignore[union-attr]
+        assert call(f"{api}/_local/schedules/SubscriptionWatchdogFunction", "POST")["result"]["sent"] >= 1
+        wait_for(lambda: registry.get("sec").subscription_healthy_at, what="sec's subscription checked")  # type: ignore[union-attr]
         # … and a backfill re-delivers a booking whose webhook was lost
         payload = event_json("invitee_created.json")["payload"]
         payload["email"] = "s3@example.com"

@@ -346,3 +346,37 @@ def test_a_removed_connection_being_reconnected_is_retried_not_gone() -> None:
     # Then it is a 503 (Calendly retries once the connect is done), never a 410 that would make
     # Calendly delete the new subscription; nothing enqueued, no Secrets Manager read
     assert (reply.status, reply.error, queue.sent, client.calls) == (503, "unavailable", [], 0)
+
+
+class FailingDynamoDB:
+    """The table unavailable (an outage): every GetItem fails."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def get_item(self, **_: Any) -> dict[str, Any]:
+        from botocore.exceptions import ClientError
+
+        self.calls += 1
+        raise ClientError({"Error": {"Code": "ResourceNotFoundException", "Message": "gone"}}, "GetItem")
+
+
+def test_a_cold_receiver_still_accepts_a_registered_connection_while_the_table_is_down() -> None:
+    # Given a cold receiver and the bookings table unavailable (the registry cannot be asked)
+    client, clock = CountingSecretsManager({PREFIX + "acme": encode_keys("k1")}), Clock()
+    dynamodb = FailingDynamoDB()
+    keys = receiver_keys(client, clock, dynamodb=dynamodb)
+    body = event_body("invitee_created.json")
+    headers = {"Calendly-Webhook-Signature": sign_header(b"k1", body, WALL), "Content-Type": "application/json"}
+    # When Calendly delivers for a connection whose signing keys exist
+    reply = receive(
+        WebhookRequest("acme", headers, body.decode()),
+        keys=keys,
+        queue=(queue := FakeDeliveryQueue()),
+        limits=ReceiverLimits(),
+        now=WALL,
+    )
+    # Then the delivery is accepted and queued (the keys come from Secrets Manager, which also
+    # tells an unknown id: the registry only spares it forged ids' reads), not a 503 to retry
+    assert (reply.status, len(queue.sent)) == (202, 1)
+    assert dynamodb.calls == 1

@@ -27,7 +27,8 @@ def dlq_messages(target: Target, queue: QueueKind | str) -> list[dict[str, Any]]
     """Peek at a DLQ (an intake kind's, or a work DLQ by logical id): every message is received,
     then made visible again at once."""
     sqs = target.client("sqs")
-    url = target.work_dlqs[queue] if isinstance(queue, str) else target.dlqs[queue]
+    # QueueKind is a StrEnum: asked first, or every intake kind would be looked up as a work DLQ
+    url = target.dlqs[queue] if isinstance(queue, QueueKind) else target.work_dlqs[queue]
     found: list[dict[str, Any]] = []
     while batch := sqs.receive_message(
         QueueUrl=url,

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from calsync import timefmt
 from calsync.errors import CalsyncError
-from calsync.read.bookings import _address, _aware_utc
+from calsync.read.bookings import _aware_utc, address
 
 MAX_BODY = 64 * 1024
 CALENDLY_API = "https://api.calendly.com"
@@ -84,7 +84,7 @@ class InviteeInput(BaseModel):
     email: str
     timezone: str
 
-    _email = field_validator("email", mode="before")(_address)
+    _email = field_validator("email", mode="before")(address)
 
     @field_validator("timezone")
     @classmethod

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from mypy_boto3_secretsmanager import SecretsManagerClient
 
 REMOVED = "removed"  # what ``registration`` answers for a disconnected connection
+UNREADABLE = "unreadable"  # the registry could not be read (an outage): ask the keys' store
 CHANGING = "changing"  # … for one removed whose lease a connect or disconnect holds now
 NEGATIVE_CACHE_SECONDS = 60.0
 MAX_KNOWN = 10_000  # connections with keys kept in memory (a few hundred bytes each)
@@ -114,7 +115,10 @@ class SecretsManagerSigningKeys:
         elif (until := self._unknown.get(connection_id)) is not None and until > now:
             return None
         if self.registration is not None:
-            state = self.registration(connection_id)
+            try:
+                state = self.registration(connection_id)
+            except DependencyUnavailable:  # the table is down: Secrets Manager still tells a real id
+                state = UNREADABLE
             if state == REMOVED:
                 self.invalidate(connection_id)
                 raise ConnectionRemoved(connection_id)
@@ -123,12 +127,21 @@ class SecretsManagerSigningKeys:
             if state is None and known is None:
                 self._remember(connection_id, None, now)  # not registered: no Secrets Manager read
                 return None
-        elif known is None and self.exists is not None and not self.exists(connection_id):
+        elif known is None and self.exists is not None and not self._exists(connection_id):
             self._remember(connection_id, None, now)  # not registered: no Secrets Manager read
             return None
         keys = self._fetch(connection_id)
         self._remember(connection_id, keys, now)
         return keys
+
+    def _exists(self, connection_id: str) -> bool:
+        """``exists``, taken as yes when the registry cannot be read (a table outage must not turn
+        real deliveries away; the keys' own read then tells whether the id is real)."""
+        assert self.exists is not None
+        try:
+            return self.exists(connection_id)
+        except DependencyUnavailable:
+            return True
 
     def _recheck(self, connection_id: str, read_at: float, now: float) -> None:
         """A connection whose keys are cached is asked about again every ``recheck_seconds`` (one

@@ -51,7 +51,7 @@ def _aware_utc(value: object) -> object:
         raise ValueError("is out of range") from None
 
 
-def _address(value: object) -> object:
+def address(value: object) -> object:
     """An email as stored (stripped, lower case) if it has an address's shape; any letters
     welcome, but no control, format, private-use, unassigned, surrogate or space character."""
     if not isinstance(value, str):
@@ -113,7 +113,7 @@ class BookingsQuery(BaseModel):
     cursor: Annotated[str | None, Field(max_length=MAX_CURSOR)] = None
 
     _times = field_validator("start_after", "start_before", mode="before")(_aware_utc)
-    _email = field_validator("email", mode="before")(_address)
+    _email = field_validator("email", mode="before")(address)
 
     _limit = field_validator("limit", mode="before")(whole_number)
 

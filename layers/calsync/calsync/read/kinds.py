@@ -7,9 +7,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, field_validator
 
-from calsync.read.bookings import parse_query
+from calsync.read.bookings import address, parse_query
 
 
 class RecapView(BaseModel):
@@ -92,14 +92,10 @@ class ContactsQuery(BaseModel):
 
     model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
 
-    email: str = Field(min_length=3, max_length=254)
+    email: str
 
-    @field_validator("email")
-    @classmethod
-    def _address(cls, value: str) -> str:
-        if "@" not in value or value.strip() != value:
-            raise ValueError("email must be one email address")
-        return value.lower()
+    # The bookings' address rules: stripped, lower case, no control, invisible or space character
+    _email = field_validator("email", mode="before")(address)
 
     @classmethod
     def parse(cls, params: Mapping[str, object]) -> ContactsQuery:
