@@ -12,10 +12,12 @@ import argparse
 import json
 import os
 import sys
+import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 NOT_SERVED = "MissingAuthenticationTokenException"
@@ -209,6 +211,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--region", default=None, help="sign for this region with the environment's AWS credentials")
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument("--require-all", action="store_true", help="fail when an operation is not served")
+    parser.add_argument(
+        "--stack-log",
+        type=Path,
+        default=None,
+        help="where the own local stack's output goes (its functions' logs and unhandled tracebacks;"
+        " default: a file in the temporary directory, named at the start)",
+    )
     args = parser.parse_args(argv)
 
     from calsync_dev.api_contract import SigV4, contract
@@ -226,12 +235,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     stack = None
     base_url = args.url
     if base_url is None:
-        stack = own_stack()
+        stack_log = args.stack_log or Path(tempfile.gettempdir()) / f"calsync-api-fuzz-{os.getpid()}.log"
+        stack = own_stack(stack_log)
         env = next(stack)
         os.environ.update(env)
         base_url = f"http://127.0.0.1:{env['CALSYNC_API_PORT']}"
         print(
-            f"api-fuzz: local stack at {base_url}; {seed_bookings(base_url)} sample bookings under 'local'", flush=True
+            f"api-fuzz: local stack at {base_url} (its output: {stack_log});"
+            f" {seed_bookings(base_url)} sample bookings under 'local'",
+            flush=True,
         )
     try:
         results = []

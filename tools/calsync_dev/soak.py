@@ -42,6 +42,7 @@ from collections import Counter
 from collections.abc import Callable, Generator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from calsync_dev.events import DEFAULT_LOCAL_KEY
@@ -218,8 +219,9 @@ def _free_port() -> int:
         return port
 
 
-def own_stack() -> Generator[dict[str, str]]:
-    """Start ``calsync local`` on free ports with no saved state; yield its environment."""
+def own_stack(log: Path | None = None) -> Generator[dict[str, str]]:
+    """Start ``calsync local`` on free ports with no saved state; yield its environment. With
+    ``log``, its whole output (each function's log lines and unhandled tracebacks) goes there."""
     env = {
         "CALSYNC_API_PORT": str(_free_port()),
         "CALSYNC_EMULATOR_PORT": str(_free_port()),
@@ -241,7 +243,16 @@ def own_stack() -> Generator[dict[str, str]]:
             break
     else:
         raise RuntimeError("calsync local did not start:\n" + "".join(lines[-30:]))
-    threading.Thread(target=lambda: [None for _ in process.stdout or ()], daemon=True).start()  # drain its output
+    sink = log.open("w", encoding="utf-8") if log is not None else None
+
+    def drain() -> None:
+        for line in process.stdout or ():
+            if sink is not None:
+                sink.write(line)
+                sink.flush()
+
+    drainer = threading.Thread(target=drain, daemon=True)
+    drainer.start()
     try:
         yield env
     finally:
@@ -250,6 +261,9 @@ def own_stack() -> Generator[dict[str, str]]:
             process.wait(120)
         except subprocess.TimeoutExpired:
             process.kill()
+        drainer.join(5)
+        if sink is not None:
+            sink.close()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
