@@ -23,22 +23,21 @@ over HTTP (``every: 0`` turns it off); ``POST /_fake/submissions`` adds a routin
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import itertools
 import json
 import secrets
 import threading
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 from calsync_dev import fake_lists as lists
+from calsync_dev import fake_oauth as oauth
 from calsync_dev import fake_scheduling as scheduling
-from calsync_dev.fake_scopes import DEFAULT_SCOPES, PLAN_REFUSES, lacking, subscribe_refusal
+from calsync_dev import fake_subscriptions as subscriptions
+from calsync_dev.fake_scopes import DEFAULT_SCOPES, PLAN_REFUSES, lacking
 
 API = "https://api.calendly.com"
 FAULTS = ("unavailable", "processed_502", "lost", "invalid_body")
@@ -356,75 +355,13 @@ class FakeCalendly:
         }
 
     def _token(self, headers: dict[str, str], body: bytes) -> tuple[int, Any]:
-
-        expected = base64.b64encode(f"{self.client_id}:{self.client_secret}".encode()).decode()
-        if headers.get("authorization") != f"Basic {expected}":
-            return 401, {"error": "invalid_client", "error_description": "Client authentication failed."}
-        form = {k: v[-1] for k, v in parse_qs(body.decode()).items()}
-        grant = form.get("grant_type")
-        if grant == "authorization_code":
-            challenge = self.codes.pop(form.get("code", ""), "missing")
-            if challenge == "missing":
-                return 400, {"error": "invalid_grant", "error_description": "The authorization code is invalid."}
-            verifier = form.get("code_verifier", "")
-            if verifier:
-                self.code_verifiers.append(verifier)
-            expected = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
-            if challenge is not None and expected != challenge:
-                return 400, {"error": "invalid_grant", "error_description": "PKCE verification failed."}
-            return 200, self.issue_tokens()
-        if grant == "refresh_token":
-            token = form.get("refresh_token", "")
-            self.refresh_uses[token] = self.refresh_uses.get(token, 0) + 1
-            if not self.refresh_tokens.get(token):
-                return 400, {"error": "invalid_grant", "error_description": "The refresh token is invalid."}
-            self.refresh_tokens[token] = False  # single use
-            return 200, self.issue_tokens()
-        return 400, {"error": "unsupported_grant_type", "error_description": "grant_type"}
+        return oauth.token(self, headers, body)
 
     def _revoke(self, body: bytes) -> tuple[int, Any]:
-        """``POST /oauth/revoke`` (form: client_id, client_secret, token): the token stops working;
-        one it does not know (revoked, expired, never issued) is 400 invalid_request."""
-        form = {k: v[-1] for k, v in parse_qs(body.decode()).items()}
-        if (form.get("client_id"), form.get("client_secret")) != (self.client_id, self.client_secret):
-            return 401, {"error": "invalid_client", "error_description": "Client authentication failed."}
-        token = form.get("token", "")
-        self.revoked.append(token)
-        if self.access_tokens.pop(token, None) is not None:
-            return 200, {}
-        if self.refresh_tokens.get(token):
-            self.refresh_tokens[token] = False
-            return 200, {}
-        return 400, {"error": "invalid_request", "error_description": "The token is invalid."}
+        return oauth.revoke(self, body)
 
     def _subscribe(self, request: dict[str, Any], bearer: str = "") -> tuple[int, Any]:
-        plan = PLAN_REFUSES[self.plan] | (set() if self.routing_forms_plan else {"routing_form_submission.created"})
-        refused = subscribe_refusal(self.token_scopes.get(bearer), list(request.get("events", [])), frozenset(plan))
-        if refused is not None:
-            return (400 if refused["title"] == "Invalid Argument" else 403), refused
-        url = request.get("url")
-        for existing in self.subscriptions.values():
-            if existing["callback_url"] == url and existing["organization"] == request.get("organization"):
-                return 409, {"title": "Already Exists", "message": "Hook with this url already exists"}
-        uri = f"{self.api_base}/webhook_subscriptions/{uuid.uuid4().hex.upper()}"
-        now = time.strftime("%Y-%m-%dT%H:%M:%S.000000Z", time.gmtime(self.clock()))
-        self.subscriptions[uri] = {
-            "uri": uri,
-            "callback_url": url,
-            "created_at": now,
-            "updated_at": now,
-            "retry_started_at": None,
-            "state": "active",
-            "events": request.get("events", []),
-            "scope": request.get("scope"),
-            "organization": request.get("organization"),
-            "user": request.get("user"),
-            "group": None,
-            "creator": self.user,
-        }
-        self.signing_keys[uri] = request.get("signing_key")
-        self._count_subscriptions(request.get("organization"))
-        return 201, {"resource": self.subscriptions[uri]}
+        return subscriptions.subscribe(self, request, bearer)
 
     # -- adapters -------------------------------------------------------------------------
 
